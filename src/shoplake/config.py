@@ -1,0 +1,121 @@
+"""Typed settings read from the environment, in one place.
+
+Every knob is an ``SHOPLAKE_*`` environment variable so the same code runs on a laptop (embedded defaults), in
+docker compose and in production (S3/GCS lake, EMR, a real MongoDB behind the ``mongo_default`` connection).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Repository root (``src/shoplake/config.py`` → three levels up); used only for local defaults.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+SPARK_BACKENDS = ("local", "emr")
+
+
+def _default_sample_dir() -> str:
+    return str((REPO_ROOT.parent / "shared" / "data").resolve())
+
+
+def _split_ints(raw: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in raw.replace(",", " ").split() if x)
+
+
+@dataclass(frozen=True)
+class EmrSettings:
+    """Settings of the EMR Spark backend (only read when ``SHOPLAKE_SPARK_BACKEND=emr``)."""
+
+    cluster_id: str = ""  # an existing cluster: steps only, no create/terminate
+    release_label: str = "emr-7.5.0"
+    code_uri: str = ""  # s3:// prefix holding jobs/ and shoplake.zip (``make dist`` builds them)
+    log_uri: str = ""
+    instance_type: str = "m5.xlarge"
+    core_instance_count: int = 2
+    job_flow_role: str = "EMR_EC2_DefaultRole"
+    service_role: str = "EMR_DefaultRole"
+    subnet_id: str = ""
+    aws_conn_id: str = "aws_default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of the platform.
+
+    Attributes:
+        lake_root: root of the lake; a local path or any fsspec/ObjectStoragePath URI (``s3://b/lake``).
+        spark_backend: ``local`` (spark-submit, ``spark_local`` connection) or ``emr``.
+        sample_data_dir: the shared sample data (read-only; never copied into the project).
+        steam_source: ``api`` for the live store endpoint, else a directory of saved review responses.
+        steam_api_url: base of the review endpoint; ``{appid}`` is substituted.
+        steam_app_ids: app ids fetched when ``steam_source == "api"``.
+        mongo_conn_id: Airflow connection of the operational Mongo.
+        mongo_db: database holding the collections (the connection's schema wins when set).
+        steam_collection: collection of Steam reviews, keyed by ``recommendationid``.
+        max_review_chars: reviews longer than this are quarantined (Steam caps reviews at 8,000).
+    """
+
+    lake_root: str
+    spark_backend: str = "local"
+    sample_data_dir: str = field(default_factory=_default_sample_dir)
+    steam_source: str = ""
+    steam_api_url: str = "https://store.steampowered.com/appreviews/{appid}"
+    steam_app_ids: tuple[int, ...] = ()
+    mongo_conn_id: str = "mongo_default"
+    mongo_db: str = "shoplake"
+    steam_collection: str = "steam_reviews"
+    max_review_chars: int = 20_000
+    spark_conn_id: str = "spark_local"
+    emr: EmrSettings = field(default_factory=EmrSettings)
+
+    def __post_init__(self) -> None:
+        if self.spark_backend not in SPARK_BACKENDS:
+            raise ValueError(
+                f"SHOPLAKE_SPARK_BACKEND must be one of {SPARK_BACKENDS}, got {self.spark_backend!r}"
+            )
+        if self.max_review_chars <= 0:
+            raise ValueError("SHOPLAKE_MAX_REVIEW_CHARS must be positive")
+        if not self.lake_root:
+            raise ValueError("SHOPLAKE_LAKE_ROOT must not be empty")
+
+    @property
+    def steam_source_dir(self) -> str:
+        """Directory of saved Steam responses (the sample's by default)."""
+        return self.steam_source or str(Path(self.sample_data_dir) / "steam_reviews" / "reviews")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``SHOPLAKE_*`` variables; unset ones take the embedded defaults."""
+        env = os.environ if env is None else env
+        lake_root = env.get("SHOPLAKE_LAKE_ROOT") or str(REPO_ROOT / "lake")
+        if "://" not in lake_root:
+            lake_root = str(Path(lake_root).expanduser().resolve())
+        emr = EmrSettings(
+            cluster_id=env.get("SHOPLAKE_EMR_CLUSTER_ID", ""),
+            release_label=env.get("SHOPLAKE_EMR_RELEASE_LABEL", EmrSettings.release_label),
+            code_uri=env.get("SHOPLAKE_EMR_CODE_URI", ""),
+            log_uri=env.get("SHOPLAKE_EMR_LOG_URI", ""),
+            instance_type=env.get("SHOPLAKE_EMR_INSTANCE_TYPE", EmrSettings.instance_type),
+            core_instance_count=int(env.get("SHOPLAKE_EMR_CORE_INSTANCES", EmrSettings.core_instance_count)),
+            job_flow_role=env.get("SHOPLAKE_EMR_JOB_FLOW_ROLE", EmrSettings.job_flow_role),
+            service_role=env.get("SHOPLAKE_EMR_SERVICE_ROLE", EmrSettings.service_role),
+            subnet_id=env.get("SHOPLAKE_EMR_SUBNET_ID", ""),
+            aws_conn_id=env.get("SHOPLAKE_AWS_CONN_ID", EmrSettings.aws_conn_id),
+        )
+        return cls(
+            lake_root=lake_root,
+            spark_backend=env.get("SHOPLAKE_SPARK_BACKEND", "local"),
+            sample_data_dir=env.get("SHOPLAKE_SAMPLE_DATA") or _default_sample_dir(),
+            steam_source=env.get("SHOPLAKE_STEAM_SOURCE", ""),
+            steam_api_url=env.get("SHOPLAKE_STEAM_API_URL", cls.steam_api_url),
+            steam_app_ids=_split_ints(env.get("SHOPLAKE_STEAM_APP_IDS", "")),
+            mongo_conn_id=env.get("SHOPLAKE_MONGO_CONN_ID", "mongo_default"),
+            mongo_db=env.get("SHOPLAKE_MONGO_DB", "shoplake"),
+            steam_collection=env.get("SHOPLAKE_STEAM_COLLECTION", "steam_reviews"),
+            max_review_chars=int(env.get("SHOPLAKE_MAX_REVIEW_CHARS", 20_000)),
+            spark_conn_id=env.get("SHOPLAKE_SPARK_CONN_ID", "spark_local"),
+            emr=emr,
+        )

@@ -1,0 +1,1 @@
+"""Ingestion: sources → MongoDB → raw zone."""

@@ -1,0 +1,124 @@
+"""Upsert source reviews into MongoDB, keyed by ``recommendationid`` — rerunning a load changes nothing.
+
+Only what is needed to store and window a document is checked here (a key and a creation time); the full
+schema is checked on the way out to the raw zone, where a bad document is quarantined with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from shoplake.ingest.steam_source import SourceRecord
+from shoplake.quarantine import quarantine_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pymongo.collection import Collection
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+
+
+@dataclass
+class LoadResult:
+    """Counts of one load: ``read == out_of_window + inserted + matched + quarantined``."""
+
+    read: int = 0
+    out_of_window: int = 0
+    inserted: int = 0
+    matched: int = 0
+    quarantined: int = 0
+    quarantine: list[tuple[str | None, str, str]] = field(default_factory=list, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in asdict(self).items() if k != "quarantine"}
+
+    def quarantine_table(self) -> pa.Table:
+        ids, reasons, docs = zip(*self.quarantine, strict=True) if self.quarantine else ((), (), ())
+        return quarantine_table(ids, reasons, docs)
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _reject_reason(review: Any) -> str | None:
+    if not isinstance(review, dict):
+        return f"review is a {type(review).__name__}, not a JSON object"
+    rid = review.get("recommendationid")
+    if not isinstance(rid, str) or not rid.isdigit():
+        return "recommendationid missing or not a string of digits"
+    ts = review.get("timestamp_created")
+    if not isinstance(ts, int) or isinstance(ts, bool):
+        return "timestamp_created missing or not an integer (cannot place the review in a day)"
+    return None
+
+
+def normalize_review(review: dict[str, Any]) -> dict[str, Any]:
+    """Give fields the source sends in two shapes one BSON type.
+
+    Steam sends ``weighted_vote_score`` as a decimal string (``"0.7304787635"``) or, for unscored reviews, the
+    JSON integer ``0``; the string form is kept so the raw schema can type the field as a string without loss.
+    """
+    score = review.get("weighted_vote_score")
+    if isinstance(score, int | float) and not isinstance(score, bool):
+        return {**review, "weighted_vote_score": str(score)}
+    return review
+
+
+def ensure_indexes(collection: Collection) -> None:
+    """The extract's window query runs on ``timestamp_created``; keep it indexed."""
+    collection.create_index("timestamp_created")
+
+
+def load_reviews(
+    collection: Collection, records: Iterable[SourceRecord], *, start_ts: int, end_ts: int
+) -> LoadResult:
+    """Upsert the reviews created in ``[start_ts, end_ts)`` into ``collection``.
+
+    Documents are stored as the source gave them plus ``_id`` (= ``recommendationid``), ``appid`` and
+    ``_source``. A record without a usable key or creation time, or a second copy of a key in the same load, is
+    returned in ``LoadResult.quarantine`` with its reason rather than dropped.
+    """
+    from pymongo import ReplaceOne
+
+    ensure_indexes(collection)
+    result = LoadResult()
+    seen: dict[str, str] = {}
+    batch: list[ReplaceOne] = []
+
+    def flush() -> None:
+        if batch:
+            res = collection.bulk_write(batch, ordered=False)
+            result.inserted += res.upserted_count
+            result.matched += res.matched_count
+            batch.clear()
+
+    for rec in records:
+        result.read += 1
+        reason = _reject_reason(rec.review)
+        rid = rec.review.get("recommendationid") if isinstance(rec.review, dict) else None
+        if reason is None:
+            if not start_ts <= rec.review["timestamp_created"] < end_ts:
+                result.out_of_window += 1
+                continue
+            if rid in seen:
+                reason = f"duplicate recommendationid in this load (first seen in {seen[rid]})"
+        if reason is not None:
+            result.quarantined += 1
+            doc = {"appid": rec.appid, "source": rec.source, "review": rec.review}
+            result.quarantine.append((rid if isinstance(rid, str) else None, reason, _as_json(doc)))
+            continue
+        seen[rid] = rec.source
+        doc = {**normalize_review(rec.review), "_id": rid, "appid": rec.appid, "_source": rec.source}
+        batch.append(ReplaceOne({"_id": rid}, doc, upsert=True))
+        if len(batch) >= BATCH_SIZE:
+            flush()
+    flush()
+    log.info("load counts %s", result.counts())
+    return result

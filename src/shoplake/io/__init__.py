@@ -1,0 +1,1 @@
+"""Small IO helpers: partition writes that replace exactly one partition."""
