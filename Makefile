@@ -1,0 +1,113 @@
+# shoplake — `make demo` and `make test` work on a fresh machine (Python 3.11, Java 17 for Spark).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# ---- embedded defaults (override any of them in the environment) ---------------------------------------------
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+export AIRFLOW__CORE__PARALLELISM ?= 4
+export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
+export AIRFLOW__API__HOST ?= 127.0.0.1
+export AIRFLOW__API__PORT ?= 8080
+export SHOPLAKE_MONGO_PORT ?= 27018
+export SHOPLAKE_LAKE_ROOT ?= $(CURDIR)/lake
+export AIRFLOW_CONN_MONGO_DEFAULT ?= mongo://127.0.0.1:$(SHOPLAKE_MONGO_PORT)/shoplake
+export AIRFLOW_CONN_SPARK_LOCAL ?= {"conn_type": "spark", "host": "local[2]"}
+MONGO_DIR ?= $(CURDIR)/.mongo
+
+# days the demo runs the Steam DAG for (the sample's busiest days end on 2019-03-06)
+DEMO_FROM ?= 2019-03-01
+DEMO_TO ?= 2019-03-03
+
+.PHONY: help install java demo test test-all lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
+        compose-config dist lock clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+java:  ## make sure a Java runtime for Spark exists (installs OpenJDK 17 with apt when root)
+	@command -v java >/dev/null && exit 0
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless
+	else
+	  echo "Spark needs Java 17: install openjdk-17-jre-headless (or set JAVA_HOME)" >&2; exit 1
+	fi
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(STAMP) java  ## create the venv and install pinned requirements + shoplake (editable)
+
+mongo-up: install  ## start the embedded Mongo (secantusdb) on 127.0.0.1:$SHOPLAKE_MONGO_PORT
+	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
+
+mongo-down:  ## stop the embedded Mongo
+	test -x $(PY) && $(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR) || true
+
+airflow-init: install  ## create/upgrade the Airflow metadata DB (SQLite under $AIRFLOW_HOME)
+	airflow db migrate >/dev/null
+
+demo: install airflow-init  ## install, start the embedded defaults, run steam_reviews_daily for DEMO_FROM..DEMO_TO
+	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
+	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
+	$(PY) scripts/demo.py --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
+
+test: install  ## unit + integration tests (Mongo, Spark, Airflow dag.test); GPU tests skip without CUDA
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: install  ## everything, including the scheduler backfill test
+	$(PY) -m pytest -q
+
+lint: install  ## ruff check + format check (no folder excluded)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+fmt: install
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, and DAG parse times
+	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
+	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
+	$(PY) bench/mongo_to_raw.py --port $(SHOPLAKE_MONGO_PORT)
+	$(PY) bench/dag_parse.py
+
+standalone: install airflow-init  ## Airflow standalone (scheduler, API on 127.0.0.1:8080) with the embedded Mongo
+	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
+	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
+	airflow standalone
+
+backfill: install  ## with `make standalone` running: backfill DEMO_FROM..DEMO_TO through the scheduler
+	airflow dags unpause steam_reviews_daily
+	airflow backfill create --dag-id steam_reviews_daily --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
+
+compose-config: install  ## validate docker-compose.yaml with the Compose v2 binary (no engine needed)
+	$(VENV)/bin/docker-compose -f docker-compose.yaml config --quiet && echo "docker-compose.yaml is valid"
+
+dist: install  ## build dist/shoplake.zip (--py-files) and copy jobs/ for EMR / GPU images
+	rm -rf dist && mkdir -p dist
+	cd src && $(PY) -m zipfile -c ../dist/shoplake.zip shoplake
+	cp -r jobs dist/jobs
+	echo "upload dist/ to \$$SHOPLAKE_EMR_CODE_URI (aws s3 sync dist/ \$$SHOPLAKE_EMR_CODE_URI)"
+
+lock: ## regenerate constraints.txt from a fresh resolve of requirements-dev.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q -r requirements-dev.txt
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^shoplake' > constraints.txt
+	rm -rf .venv-lock
+
+clean:  ## remove the lake, Airflow home and embedded Mongo data (not the venv)
+	$(MAKE) mongo-down
+	rm -rf lake .airflow .mongo dist

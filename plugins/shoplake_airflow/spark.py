@@ -1,0 +1,159 @@
+"""The one place that reads ``SHOPLAKE_SPARK_BACKEND``: it turns a job of ``jobs/spark/`` into tasks.
+
+* ``local`` — ``SparkSubmitOperator`` on the ``spark_local`` connection (``local[2]`` by default);
+* ``emr``   — a task group: create a cluster (setup, unless ``SHOPLAKE_EMR_CLUSTER_ID`` names one), add the
+  step, wait for it with a deferrable sensor, terminate the cluster (teardown: runs even when the step fails).
+
+Cluster and step names carry ``ds``, so a rerun finds or replaces its own work. DAG bodies never branch on the
+backend: they call :func:`spark_job`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from shoplake.config import REPO_ROOT, Settings
+from shoplake_airflow.settings import settings as current_settings
+
+#: Spark settings for the local backend: a quiet, loopback-only driver with UTC semantics.
+LOCAL_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.memory": "2g",
+    "spark.log.level": "WARN",
+    "spark.sql.warehouse.dir": "/tmp/shoplake-spark-warehouse",
+}
+
+EMR_CONF: dict[str, str] = {"spark.sql.session.timeZone": "UTC"}
+
+
+def spark_job(
+    task_id: str,
+    application: str,
+    application_args: list[str],
+    *,
+    ds: str = "{{ ds }}",
+    cfg: Settings | None = None,
+) -> Any:
+    """Tasks that run ``jobs/spark/<application>`` on the configured backend.
+
+    Args:
+        task_id: ``verb_noun`` id of the task (or task group, on EMR).
+        application: path of the job relative to the repository, e.g. ``jobs/spark/curate_steam_reviews.py``.
+        application_args: job flags; Jinja templates such as ``{{ ds }}`` are rendered at run time.
+        ds: template of the partition date, used in application, cluster and step names.
+        cfg: settings to use instead of the process's (tests).
+
+    Returns:
+        An operator (local) or a task group (EMR) that can be chained like one task.
+    """
+    cfg = cfg or current_settings()
+    if cfg.spark_backend == "emr":
+        return _emr_job(task_id, application, application_args, ds, cfg)
+    return _local_job(task_id, application, application_args, ds, cfg)
+
+
+def _local_job(task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings) -> Any:
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    return SparkSubmitOperator(
+        task_id=task_id,
+        application=str(REPO_ROOT / application),
+        application_args=application_args,
+        conn_id=cfg.spark_conn_id,
+        name=f"{task_id}-{ds}",
+        conf=LOCAL_CONF,
+        # the driver runs the job with the scheduler's interpreter, where shoplake is installed
+        env_vars={"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable},
+    )
+
+
+def emr_step(
+    task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings
+) -> dict[str, Any]:
+    """The ``AddJobFlowSteps`` step running the job with ``spark-submit`` in cluster mode."""
+    code = cfg.emr.code_uri.rstrip("/")
+    conf_args = [a for k, v in EMR_CONF.items() for a in ("--conf", f"{k}={v}")]
+    return {
+        "Name": f"{task_id}-{ds}",
+        "ActionOnFailure": "CONTINUE",
+        "HadoopJarStep": {
+            "Jar": "command-runner.jar",
+            "Args": [
+                "spark-submit", "--deploy-mode", "cluster", *conf_args,
+                "--py-files", f"{code}/shoplake.zip",
+                f"{code}/{application}", *application_args,
+            ],
+        },
+    }
+
+
+def emr_job_flow(task_id: str, ds: str, cfg: Settings) -> dict[str, Any]:
+    """``RunJobFlow`` request of a transient cluster for one run (its name carries ``ds``)."""
+    emr = cfg.emr
+    instances: dict[str, Any] = {
+        "InstanceGroups": [
+            {"Name": "primary", "InstanceRole": "MASTER", "InstanceType": emr.instance_type, "InstanceCount": 1},
+            {"Name": "core", "InstanceRole": "CORE", "InstanceType": emr.instance_type,
+             "InstanceCount": emr.core_instance_count},
+        ],
+        "KeepJobFlowAliveWhenNoSteps": True,  # steps are added by the next task; teardown terminates
+        "TerminationProtected": False,
+    }
+    if emr.subnet_id:
+        instances["Ec2SubnetId"] = emr.subnet_id
+    flow: dict[str, Any] = {
+        "Name": f"shoplake-{task_id}-{ds}",
+        "ReleaseLabel": emr.release_label,
+        "Applications": [{"Name": "Spark"}],
+        "Instances": instances,
+        "JobFlowRole": emr.job_flow_role,
+        "ServiceRole": emr.service_role,
+        "VisibleToAllUsers": True,
+        "Tags": [{"Key": "project", "Value": "shoplake"}, {"Key": "ds", "Value": ds}],
+    }
+    if emr.log_uri:
+        flow["LogUri"] = emr.log_uri
+    return flow
+
+
+def _emr_job(task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings) -> Any:
+    from airflow.providers.amazon.aws.operators.emr import (
+        EmrAddStepsOperator,
+        EmrCreateJobFlowOperator,
+        EmrTerminateJobFlowOperator,
+    )
+    from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
+    from airflow.sdk import TaskGroup
+
+    if not cfg.emr.code_uri:
+        raise ValueError("SHOPLAKE_SPARK_BACKEND=emr needs SHOPLAKE_EMR_CODE_URI (where `make dist` uploads)")
+    aws = cfg.emr.aws_conn_id
+    with TaskGroup(group_id=task_id) as group:
+        create = None
+        job_flow_id: Any = cfg.emr.cluster_id
+        if not job_flow_id:
+            create = EmrCreateJobFlowOperator(
+                task_id="create_cluster", job_flow_overrides=emr_job_flow(task_id, ds, cfg),
+                aws_conn_id=aws, emr_conn_id=None,
+            )
+            job_flow_id = create.output
+        add = EmrAddStepsOperator(
+            task_id="add_step", job_flow_id=job_flow_id, aws_conn_id=aws,
+            steps=[emr_step(task_id, application, application_args, ds, cfg)],
+        )
+        wait = EmrStepSensor(
+            task_id="wait_step", job_flow_id=job_flow_id, aws_conn_id=aws, deferrable=True,
+            step_id=f"{{{{ ti.xcom_pull(task_ids='{task_id}.add_step')[0] }}}}",
+        )
+        add >> wait
+        if create is not None:
+            terminate = EmrTerminateJobFlowOperator(
+                task_id="terminate_cluster", job_flow_id=job_flow_id, aws_conn_id=aws
+            ).as_teardown(setups=create)
+            create >> add
+            wait >> terminate
+    return group
