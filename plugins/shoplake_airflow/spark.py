@@ -67,7 +67,7 @@ def _local_job(task_id: str, application: str, application_args: list[str], ds: 
         name=f"{task_id}-{ds}",
         conf=LOCAL_CONF,
         # the driver runs the job with the scheduler's interpreter, where shoplake is installed
-        env_vars={"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable},
+        env_vars={"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"},
     )
 
 

@@ -1,0 +1,57 @@
+import datetime as dt
+
+import pytest
+
+from shoplake.config import Settings
+from shoplake.paths import Zone, partition_path, quarantine_path, validate_ds
+from shoplake.window import Window
+
+
+def test_partition_path_is_exact_for_a_ds():
+    assert partition_path("/lake", Zone.RAW, "steam_reviews", "2019-03-01") == "/lake/raw/steam_reviews/ds=2019-03-01"
+    assert (
+        partition_path("s3://bucket/lake/", "curated", "steam_reviews", "2019-03-01")
+        == "s3://bucket/lake/curated/steam_reviews/ds=2019-03-01"
+    )
+    assert quarantine_path("/lake", "raw", "steam_reviews", "2019-03-01") == (
+        "/lake/quarantine/raw_steam_reviews/ds=2019-03-01"
+    )
+
+
+@pytest.mark.parametrize("bad", ["2019-3-1", "2019-02-30", "20190301", "", "2019-03-01/../x"])
+def test_bad_ds_is_refused(bad):
+    with pytest.raises(ValueError, match="ds|day|month"):
+        validate_ds(bad)
+
+
+def test_dataset_names_are_checked():
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        partition_path("/lake", Zone.RAW, "Steam Reviews", "2019-03-01")
+    with pytest.raises(ValueError):
+        partition_path("/lake", "bronze", "steam_reviews", "2019-03-01")
+
+
+def test_window_from_interval_uses_the_utc_start_date():
+    start = dt.datetime(2019, 3, 1, tzinfo=dt.UTC)
+    w = Window.from_interval(start, start + dt.timedelta(days=1))
+    assert (w.ds, w.start_ts, w.end_ts) == ("2019-03-01", 1551398400, 1551484800)
+    assert Window.for_day("2019-03-01") == w
+
+
+def test_window_refuses_naive_and_empty_intervals():
+    start = dt.datetime(2019, 3, 1, tzinfo=dt.UTC)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        Window.from_interval(start.replace(tzinfo=None), start.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="empty data interval"):
+        Window.from_interval(start, start)
+
+
+def test_settings_defaults_and_validation(tmp_path):
+    cfg = Settings.from_env({"SHOPLAKE_LAKE_ROOT": str(tmp_path / "lk")})
+    assert cfg.lake_root == str(tmp_path / "lk")
+    assert cfg.spark_backend == "local"
+    assert cfg.steam_source_dir.endswith("steam_reviews/reviews")
+    assert Settings.from_env({"SHOPLAKE_LAKE_ROOT": "s3://b/lake"}).lake_root == "s3://b/lake"
+    assert Settings.from_env({"SHOPLAKE_STEAM_APP_IDS": "10, 730 570"}).steam_app_ids == (10, 730, 570)
+    with pytest.raises(ValueError, match="SHOPLAKE_SPARK_BACKEND"):
+        Settings.from_env({"SHOPLAKE_SPARK_BACKEND": "yarn"})
