@@ -1,0 +1,72 @@
+"""DagBag integrity and house policies for every DAG file."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
+ALLOWED_TAGS = {"steam", "ingest", "spark", "sentiment", "gpu", "training", "churn", "recommendations", "tweets"}
+HEAVY = ("pandas", "pyspark", "torch", "transformers", "xgboost", "pymongoarrow", "pymongo", "boto3")
+PARSE_BUDGET_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert len(dagbag.dags) >= 1
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_each_file_parses_within_budget(path, dagbag):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS), collect_dags=False)
+    start = time.perf_counter()
+    found = bag.process_file(str(path))
+    elapsed = time.perf_counter() - start
+    assert found, f"{path.name} defines no DAG"
+    assert elapsed < PARSE_BUDGET_S, f"{path.name} took {elapsed:.2f}s to parse"
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_no_heavy_imports_at_parse_time(path):
+    code = (
+        "import sys, runpy\n"
+        f"runpy.run_path({str(path)!r})\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1:] in ([], [""]), f"imported at parse time: {out.stdout}"
+
+
+def test_policies(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert Path(dag.fileloc).stem == dag_id, "file stem == dag_id"
+        assert dag.doc_md and dag_id in dag.doc_md, f"{dag_id}: Markdown doc_md"
+        assert dag.tags and set(dag.tags) <= ALLOWED_TAGS, f"{dag_id}: tags {dag.tags}"
+        assert dag.catchup is False, f"{dag_id}: catchup must be explicit and off"
+        assert dag.max_active_runs and dag.max_active_runs <= 4
+        for task in dag.tasks:
+            assert task.retries >= 2, f"{dag_id}.{task.task_id}: retries >= 2"
+            assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id}: owner"
+
+
+def test_steam_dag_shape(dagbag):
+    dag = dagbag.dags["steam_reviews_daily"]
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    assert sorted(dag.task_ids) == ["check_curated", "curate_reviews", "extract_reviews", "load_reviews"]
+    assert dag.get_task("curate_reviews").upstream_task_ids == {"extract_reviews"}
+    assert dag.get_task("extract_reviews").upstream_task_ids == {"load_reviews"}
+    assert dag.get_task("check_curated").upstream_task_ids == {"curate_reviews", "extract_reviews"}
+    outlets = {t.task_id: [a.name for a in t.outlets] for t in dag.tasks if t.outlets}
+    assert outlets == {"extract_reviews": ["raw.steam_reviews"], "check_curated": ["curated.steam_reviews"]}

@@ -1,0 +1,158 @@
+"""Whole-DAG runs with ``dag.test()``: real sample → secantusdb → raw → local Spark → curated."""
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from shoplake.io.lake import read_counts, read_partition
+from shoplake.paths import Zone, partition_path, quarantine_path
+
+pytestmark = [pytest.mark.integration, pytest.mark.spark]
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+def _day_bounds(ds):
+    start = dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC)
+    return int(start.timestamp()), int((start + dt.timedelta(days=1)).timestamp())
+
+
+def source_reviews_in_day(source_dir: Path, ds: str) -> list[dict]:
+    """Independent count of the reviews a run for ``ds`` must land (plain json, no project code)."""
+    lo, hi = _day_bounds(ds)
+    out = []
+    for path in sorted(source_dir.glob("review_*.json*")):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt") as fh:
+            reviews = json.load(fh)["reviews"]
+        for r in reviews.values() if isinstance(reviews, dict) else reviews:
+            if isinstance(r, dict) and isinstance(r.get("timestamp_created"), int) and lo <= r["timestamp_created"] < hi:
+                out.append(r)
+    return out
+
+
+@pytest.fixture
+def steam_dag(monkeypatch, mongo_port, airflow_db, request):
+    """The parsed DAG, with a collection of its own for this test."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from shoplake_airflow.settings import settings
+
+    monkeypatch.setenv("SHOPLAKE_STEAM_COLLECTION", f"steam_{request.node.name[:40]}")
+    settings.cache_clear()
+    yield DagBag(dag_folder=str(DAGS)).dags["steam_reviews_daily"]
+    settings.cache_clear()
+
+
+def run_day(dag, ds: str):
+    """A run whose data interval is the UTC day ``ds`` (a manual run at ds+1 covers the day before)."""
+    run_at = dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
+    dr = dag.test(logical_date=run_at)
+    assert dr.state == "success", f"run for {ds} ended {dr.state}"
+    assert dr.data_interval_start.date().isoformat() == ds
+    return dr
+
+
+def _collection():
+    from pymongo import MongoClient
+
+    from shoplake_airflow.settings import settings
+
+    cfg = settings()
+    port = int(__import__("os").environ["AIRFLOW_CONN_MONGO_DEFAULT"].rsplit(":", 1)[1])
+    return MongoClient(f"mongodb://127.0.0.1:{port}")[cfg.mongo_db][cfg.steam_collection]
+
+
+def test_sample_day_lands_in_raw_and_curated_and_reruns_identically(steam_dag, steam_sample, lake_root):
+    ds = "2019-03-02"
+    expected = source_reviews_in_day(steam_sample, ds)
+    assert len(expected) == 363  # the sample's count for that UTC day
+
+    run_day(steam_dag, ds)
+    raw = read_partition(partition_path(lake_root, Zone.RAW, "steam_reviews", ds))
+    assert sorted(raw["recommendationid"].to_pylist()) == sorted(r["recommendationid"] for r in expected)
+    assert read_partition(quarantine_path(lake_root, "load", "steam_reviews", ds)).num_rows == 0
+    assert read_partition(quarantine_path(lake_root, "raw", "steam_reviews", ds)).num_rows == 0
+    curated_path = partition_path(lake_root, Zone.CURATED, "steam_reviews", ds)
+    curated = read_partition(curated_path)
+    curated_bad = read_partition(quarantine_path(lake_root, "curated", "steam_reviews", ds))
+    assert curated.num_rows + curated_bad.num_rows == raw.num_rows
+    assert read_counts(curated_path) == {"in": 363, "curated": curated.num_rows, "quarantined": curated_bad.num_rows}
+    assert {"review_text", "language_code", "created_at", "review_words"} <= set(curated.column_names)
+    lo, hi = _day_bounds(ds)
+    assert _collection().count_documents({"timestamp_created": {"$gte": lo, "$lt": hi}}) == 363
+
+    run_day(steam_dag, ds)  # rerun: same partitions, same data, nothing duplicated
+    assert read_partition(partition_path(lake_root, Zone.RAW, "steam_reviews", ds)).equals(raw)
+    assert read_partition(curated_path).equals(curated)
+    assert _collection().count_documents({}) == 363
+    siblings = sorted(p.name for p in Path(curated_path).parent.iterdir())
+    assert siblings == [f"ds={ds}"]
+
+
+def _bad_source(tmp_path: Path, steam_sample: Path, ds: str) -> tuple[Path, int]:
+    """A source dir: the sample's reviews of one app for ``ds`` plus crafted bad records (kept out of git)."""
+    lo, _ = _day_bounds(ds)
+    with gzip.open(steam_sample / "review_730.json.gz", "rt") as fh:
+        reviews = json.load(fh)["reviews"]
+    day = [r for r in reviews.values() if lo <= r["timestamp_created"] < lo + 86400]
+    good = day[0]
+    crafted = {
+        "no_id": {**good, "recommendationid": None},
+        "str_ts": {**good, "recommendationid": "900000001", "timestamp_created": str(lo + 5)},
+        "votes_str": {**good, "recommendationid": "900000002", "votes_up": "lots"},
+        "huge": {**good, "recommendationid": "900000003", "review": "spam " * 10_000},
+        "negative": {**good, "recommendationid": "900000004",
+                     "author": {**good["author"], "playtime_forever": -5}},
+        # same author and app, never edited: the original (edited at or after creation, smaller id) is kept
+        "same_author": {**good, "recommendationid": "900000005", "timestamp_updated": good["timestamp_created"]},
+        "markup_only": {**good, "recommendationid": "900000006", "review": "[h1][/h1]",
+                        "author": {**good["author"], "steamid": "1"}},
+    }
+    src = tmp_path / "steam_source"
+    src.mkdir()
+    # list-shaped, like the live endpoint's pages
+    (src / "review_730.json").write_text(json.dumps({"reviews": day + list(crafted.values())}))
+    # the same good review served twice (another response file): a duplicate key within one load
+    (src / "review_730000.json").write_text(json.dumps({"reviews": [good]}))
+    return src, len(day)
+
+
+def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
+    steam_dag, steam_sample, lake_root, tmp_path, monkeypatch
+):
+    from shoplake_airflow.settings import settings
+
+    ds = "2019-02-20"
+    src, n_day = _bad_source(tmp_path, steam_sample, ds)
+    assert n_day > 1
+    monkeypatch.setenv("SHOPLAKE_STEAM_SOURCE", str(src))
+    settings.cache_clear()
+    run_day(steam_dag, ds)
+
+    n_source = n_day + 7 + 1
+    load_q = read_partition(quarantine_path(lake_root, "load", "steam_reviews", ds)).to_pylist()
+    assert sorted(r["reason"].split(" (")[0] for r in load_q) == [
+        "duplicate recommendationid in this load",
+        "recommendationid missing or not a string of digits",
+        "timestamp_created missing or not an integer",
+    ]
+    raw = read_partition(partition_path(lake_root, Zone.RAW, "steam_reviews", ds))
+    raw_q = read_partition(quarantine_path(lake_root, "raw", "steam_reviews", ds)).to_pylist()
+    assert raw.num_rows + len(raw_q) + len(load_q) == n_source
+    assert {r["record_id"]: r["reason"] for r in raw_q} == {
+        "900000002": "votes_up is BSON string, expected int/long",
+        "900000003": "review longer than 20000 characters",
+        "900000004": "author_playtime_forever below 0",
+    }
+    cur = read_partition(partition_path(lake_root, Zone.CURATED, "steam_reviews", ds))
+    cur_q = read_partition(quarantine_path(lake_root, "curated", "steam_reviews", ds)).to_pylist()
+    assert cur.num_rows + len(cur_q) == raw.num_rows
+    assert {r["record_id"]: r["reason"] for r in cur_q} == {
+        "900000005": "duplicate review of this app by the same author (the latest is kept)",
+        "900000006": "review text empty after cleaning",
+    }
+    assert cur.num_rows == n_day
