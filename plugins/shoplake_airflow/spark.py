@@ -11,9 +11,10 @@ backend: they call :func:`spark_job`.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
-from shoplake.config import REPO_ROOT, Settings
+from shoplake.config import Settings
 from shoplake_airflow.settings import settings as current_settings
 
 #: Spark settings for the local backend: a quiet, loopback-only driver with UTC semantics.
@@ -61,7 +62,7 @@ def _local_job(task_id: str, application: str, application_args: list[str], ds: 
 
     return SparkSubmitOperator(
         task_id=task_id,
-        application=str(REPO_ROOT / application),
+        application=str(Path(cfg.jobs_root) / application),
         application_args=application_args,
         conn_id=cfg.spark_conn_id,
         name=f"{task_id}-{ds}",

@@ -56,6 +56,8 @@ class Settings:
         mongo_db: database holding the collections (the connection's schema wins when set).
         steam_collection: collection of Steam reviews, keyed by ``recommendationid``.
         max_review_chars: reviews longer than this are quarantined (Steam caps reviews at 8,000).
+        spark_conn_id: Airflow connection of the local Spark master.
+        jobs_root: directory holding ``jobs/`` for spark-submit (the checkout; ``/opt/shoplake/repo`` in compose).
     """
 
     lake_root: str
@@ -69,6 +71,7 @@ class Settings:
     steam_collection: str = "steam_reviews"
     max_review_chars: int = 20_000
     spark_conn_id: str = "spark_local"
+    jobs_root: str = str(REPO_ROOT)
     emr: EmrSettings = field(default_factory=EmrSettings)
 
     def __post_init__(self) -> None:
@@ -117,5 +120,6 @@ class Settings:
             steam_collection=env.get("SHOPLAKE_STEAM_COLLECTION", "steam_reviews"),
             max_review_chars=int(env.get("SHOPLAKE_MAX_REVIEW_CHARS", 20_000)),
             spark_conn_id=env.get("SHOPLAKE_SPARK_CONN_ID", "spark_local"),
+            jobs_root=env.get("SHOPLAKE_JOBS_ROOT") or str(REPO_ROOT),
             emr=emr,
         )

@@ -165,7 +165,12 @@ def _flatten(table: pa.Table, fields: tuple[FieldSpec, ...]) -> pa.Table:
 
 
 def _value_reasons(table: pa.Table, fields: tuple[FieldSpec, ...], max_review_chars: int) -> list[str]:
-    """One ``;``-joined reason string per row of a well-typed table (empty string = good row)."""
+    """One ``;``-joined reason string per row of a well-typed table (empty string = good row).
+
+    The checks run vectorised; reason strings are only built for the (rare) rows that fail one.
+    """
+    if table.num_rows == 0:
+        return []  # (pyarrow crashes in indices_nonzero on a chunked array with no chunks)
     masks: list[tuple[Any, str]] = []
     for f in fields:
         col = table[f.name]
@@ -181,27 +186,49 @@ def _value_reasons(table: pa.Table, fields: tuple[FieldSpec, ...], max_review_ch
     masks.append((pc.less(table["timestamp_updated"], table["timestamp_created"]),
                   "timestamp_updated before timestamp_created"))
     masks.append((_duplicates(table["recommendationid"]), "duplicate recommendationid"))
-    flags = [pc.fill_null(m, False).to_pylist() for m, _ in masks]
-    texts = [t for _, t in masks]
-    return [";".join(t for t, hit in zip(texts, row, strict=True) if hit) for row in zip(*flags, strict=True)]
+    masks = [(pc.fill_null(m, False), text) for m, text in masks]
+    any_bad = masks[0][0]
+    for m, _ in masks[1:]:
+        any_bad = pc.or_(any_bad, m)
+    reasons = [""] * table.num_rows
+    if isinstance(any_bad, pa.ChunkedArray):
+        any_bad = any_bad.combine_chunks()
+    bad_rows = pc.indices_nonzero(any_bad).to_pylist()
+    if bad_rows:
+        idx = pa.array(bad_rows, pa.int64())
+        hits = [(pc.take(m, idx).to_pylist(), text) for m, text in masks]
+        for j, row in enumerate(bad_rows):
+            reasons[row] = ";".join(text for flags, text in hits if flags[j])
+    return reasons
 
 
-def _bad_score(col: pa.ChunkedArray) -> pa.Array:
-    out = []
-    for v in col.to_pylist():
-        try:
-            out.append(v is not None and not 0.0 <= float(v) <= 1.0)
-        except ValueError:
-            out.append(True)
-    return pa.array(out, pa.bool_())
+def _bad_score(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """Scores that are not decimal numbers in [0, 1] (missing ones are the type check's business)."""
+    try:
+        x = pc.cast(col, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        out = []
+        for v in col.to_pylist():
+            try:
+                out.append(v is not None and not 0.0 <= float(v) <= 1.0)
+            except ValueError:
+                out.append(True)
+        return pa.array(out, pa.bool_())
+    return pc.or_(pc.less(x, 0.0), pc.greater(x, 1.0))
 
 
 def _duplicates(col: pa.ChunkedArray) -> pa.Array:
+    """True on every occurrence of a key after its first."""
+    counts = pc.value_counts(col)
+    dup_keys = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    if len(dup_keys) == 0:
+        return pa.array([False] * len(col), pa.bool_())
+    dups = set(dup_keys.to_pylist())
     seen: set[str] = set()
     out = []
     for rid in col.to_pylist():
-        out.append(rid is not None and rid in seen)
-        if rid is not None:
+        out.append(rid in seen)
+        if rid in dups:
             seen.add(rid)
     return pa.array(out, pa.bool_())
 

@@ -1,0 +1,17 @@
+# Airflow image of shoplake: Airflow 3.3.2 on Python 3.11, Java 17 for spark-submit, the pinned requirements
+# and the shoplake library. Built and run by docker-compose.yaml.
+FROM apache/airflow:3.3.2-python3.11
+
+USER root
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
+
+USER airflow
+COPY --chown=airflow:root requirements.txt constraints.txt /opt/shoplake/
+RUN pip install --no-cache-dir -r /opt/shoplake/requirements.txt -c /opt/shoplake/constraints.txt \
+      "apache-airflow-providers-celery==3.26.0"
+COPY --chown=airflow:root pyproject.toml README.md /opt/shoplake/
+COPY --chown=airflow:root src /opt/shoplake/src
+RUN pip install --no-cache-dir --no-deps /opt/shoplake
