@@ -66,7 +66,8 @@ demo: install airflow-init  ## install, start the embedded defaults, run steam_r
 	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	$(PY) scripts/demo.py --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
 
-test: install  ## unit + integration tests (Mongo, Spark, Airflow dag.test); GPU tests skip without CUDA
+test: install  ## lint, then unit + integration tests (Mongo, Spark, Airflow dag.test); GPU tests skip without CUDA
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -m "not slow" -q
 
 test-all: install  ## everything, including the scheduler backfill test

@@ -1,6 +1,6 @@
 """DAG parse time per file, against a one-task baseline DAG parsed in the same run.
 
-    python bench/dag_parse.py [--repeat 10]
+python bench/dag_parse.py [--repeat 10]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 DAGS = Path(__file__).resolve().parents[1] / "dags"
-BASELINE = '''
+BASELINE = """
 import pendulum
 from airflow.sdk import dag, task
 
@@ -25,7 +25,7 @@ def baseline_dag():
     noop()
 
 baseline_dag()
-'''
+"""
 
 
 def parse_seconds(path: Path, repeat: int) -> float:

@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     coll = MongoClient(f"mongodb://127.0.0.1:{a.port}")["shoplake_bench"]["steam_reviews"]
     coll.drop()
-    loaded = load_reviews(coll, read_saved_responses(Settings.from_env().steam_source_dir), start_ts=0,
-                          end_ts=2_000_000_000)
+    loaded = load_reviews(
+        coll, read_saved_responses(Settings.from_env().steam_source_dir), start_ts=0, end_ts=2_000_000_000
+    )
     print(f"loaded {loaded.inserted} sample reviews into shoplake_bench.steam_reviews")  # noqa: T201
     print(f"{'window':28} {'rows':>6} {'shoplake rows/s':>16} {'naive rows/s':>13} {'speed-up':>9}")  # noqa: T201
     with tempfile.TemporaryDirectory() as tmp:

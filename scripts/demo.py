@@ -51,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             rows = read_partition(path, columns=["recommendationid"]).num_rows
             bad = read_partition(quarantine_path(cfg.lake_root, stage, "steam_reviews", ds)).num_rows
             log.info("%-12s %-55s %8d %12d", ds, path.replace(cfg.lake_root, "<lake>"), rows, bad)
-        log.info("%-12s curate bookkeeping %s", "", read_counts(partition_path(cfg.lake_root, Zone.CURATED,
-                                                                                "steam_reviews", ds)))
+        log.info(
+            "%-12s curate bookkeeping %s",
+            "",
+            read_counts(partition_path(cfg.lake_root, Zone.CURATED, "steam_reviews", ds)),
+        )
     log.info("\nAirflow UI: `make standalone`, then http://127.0.0.1:8080 (the runs above are in its DB)")
     return 0
 

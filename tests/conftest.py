@@ -124,6 +124,5 @@ def spark():
 @pytest.fixture(scope="session")
 def airflow_db():
     """Airflow's metadata DB (SQLite in the temporary AIRFLOW_HOME), migrated once."""
-    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True,
-                   capture_output=True)
+    subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True, capture_output=True)
     return os.environ["AIRFLOW_HOME"]

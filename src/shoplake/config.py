@@ -76,9 +76,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.spark_backend not in SPARK_BACKENDS:
-            raise ValueError(
-                f"SHOPLAKE_SPARK_BACKEND must be one of {SPARK_BACKENDS}, got {self.spark_backend!r}"
-            )
+            raise ValueError(f"SHOPLAKE_SPARK_BACKEND must be one of {SPARK_BACKENDS}, got {self.spark_backend!r}")
         if self.max_review_chars <= 0:
             raise ValueError("SHOPLAKE_MAX_REVIEW_CHARS must be positive")
         if not self.lake_root:

@@ -54,7 +54,9 @@ def start(port: int, data_dir: Path, timeout_s: float = 60.0) -> int:
     log_file = (data_dir / "secantusd.log").open("ab")
     proc = subprocess.Popen(
         [_server_binary(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage)],
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     (data_dir / PID_FILE).write_text(str(proc.pid))
     deadline = time.monotonic() + timeout_s

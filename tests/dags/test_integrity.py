@@ -9,7 +9,17 @@ import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
-ALLOWED_TAGS = {"steam", "ingest", "spark", "sentiment", "gpu", "training", "churn", "recommendations", "tweets"}
+ALLOWED_TAGS = {
+    "steam",
+    "ingest",
+    "spark",
+    "sentiment",
+    "gpu",
+    "training",
+    "churn",
+    "recommendations",
+    "tweets",
+}
 HEAVY = ("pandas", "pyspark", "torch", "transformers", "xgboost", "pymongoarrow", "pymongo", "boto3")
 PARSE_BUDGET_S = 2.0
 
@@ -41,9 +51,7 @@ def test_each_file_parses_within_budget(path, dagbag):
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_no_heavy_imports_at_parse_time(path):
     code = (
-        "import sys, runpy\n"
-        f"runpy.run_path({str(path)!r})\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"import sys, runpy\nrunpy.run_path({str(path)!r})\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1:] in ([], [""]), f"imported at parse time: {out.stdout}"
@@ -52,13 +60,15 @@ def test_no_heavy_imports_at_parse_time(path):
 def test_policies(dagbag):
     for dag_id, dag in dagbag.dags.items():
         assert Path(dag.fileloc).stem == dag_id, "file stem == dag_id"
-        assert dag.doc_md and dag_id in dag.doc_md, f"{dag_id}: Markdown doc_md"
-        assert dag.tags and set(dag.tags) <= ALLOWED_TAGS, f"{dag_id}: tags {dag.tags}"
+        assert dag.doc_md, f"{dag_id}: Markdown doc_md"
+        assert dag_id in dag.doc_md, f"{dag_id}: doc_md names the DAG"
+        assert dag.tags, f"{dag_id}: tags"
+        assert set(dag.tags) <= ALLOWED_TAGS, f"{dag_id}: tags {dag.tags}"
         assert dag.catchup is False, f"{dag_id}: catchup must be explicit and off"
-        assert dag.max_active_runs and dag.max_active_runs <= 4
+        assert 1 <= dag.max_active_runs <= 4
         for task in dag.tasks:
             assert task.retries >= 2, f"{dag_id}.{task.task_id}: retries >= 2"
-            assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id}: owner"
+            assert task.owner not in ("", None, "airflow"), f"{dag_id}.{task.task_id}: owner"
 
 
 def test_steam_dag_shape(dagbag):

@@ -29,7 +29,11 @@ def source_reviews_in_day(source_dir: Path, ds: str) -> list[dict]:
         with opener(path, "rt") as fh:
             reviews = json.load(fh)["reviews"]
         for r in reviews.values() if isinstance(reviews, dict) else reviews:
-            if isinstance(r, dict) and isinstance(r.get("timestamp_created"), int) and lo <= r["timestamp_created"] < hi:
+            if (
+                isinstance(r, dict)
+                and isinstance(r.get("timestamp_created"), int)
+                and lo <= r["timestamp_created"] < hi
+            ):
                 out.append(r)
     return out
 
@@ -80,7 +84,11 @@ def test_sample_day_lands_in_raw_and_curated_and_reruns_identically(steam_dag, s
     curated = read_partition(curated_path)
     curated_bad = read_partition(quarantine_path(lake_root, "curated", "steam_reviews", ds))
     assert curated.num_rows + curated_bad.num_rows == raw.num_rows
-    assert read_counts(curated_path) == {"in": 363, "curated": curated.num_rows, "quarantined": curated_bad.num_rows}
+    assert read_counts(curated_path) == {
+        "in": 363,
+        "curated": curated.num_rows,
+        "quarantined": curated_bad.num_rows,
+    }
     assert {"review_text", "language_code", "created_at", "review_words"} <= set(curated.column_names)
     lo, hi = _day_bounds(ds)
     assert _collection().count_documents({"timestamp_created": {"$gte": lo, "$lt": hi}}) == 363
@@ -105,12 +113,23 @@ def _bad_source(tmp_path: Path, steam_sample: Path, ds: str) -> tuple[Path, int]
         "str_ts": {**good, "recommendationid": "900000001", "timestamp_created": str(lo + 5)},
         "votes_str": {**good, "recommendationid": "900000002", "votes_up": "lots"},
         "huge": {**good, "recommendationid": "900000003", "review": "spam " * 10_000},
-        "negative": {**good, "recommendationid": "900000004",
-                     "author": {**good["author"], "playtime_forever": -5}},
+        "negative": {
+            **good,
+            "recommendationid": "900000004",
+            "author": {**good["author"], "playtime_forever": -5},
+        },
         # same author and app, never edited: the original (edited at or after creation, smaller id) is kept
-        "same_author": {**good, "recommendationid": "900000005", "timestamp_updated": good["timestamp_created"]},
-        "markup_only": {**good, "recommendationid": "900000006", "review": "[h1][/h1]",
-                        "author": {**good["author"], "steamid": "1"}},
+        "same_author": {
+            **good,
+            "recommendationid": "900000005",
+            "timestamp_updated": good["timestamp_created"],
+        },
+        "markup_only": {
+            **good,
+            "recommendationid": "900000006",
+            "review": "[h1][/h1]",
+            "author": {**good["author"], "steamid": "1"},
+        },
     }
     src = tmp_path / "steam_source"
     src.mkdir()

@@ -13,12 +13,28 @@ T0 = 1_551_398_400
 
 def _raw(rid, author, review="ok game"):
     return {
-        "recommendationid": rid, "appid": 10, "author_steamid": author, "author_num_games_owned": 1,
-        "author_num_reviews": 1, "author_playtime_forever": 1, "author_playtime_last_two_weeks": 0,
-        "author_last_played": T0, "language": "english", "review": review, "timestamp_created": T0,
-        "timestamp_updated": T0, "voted_up": False, "votes_up": 0, "votes_funny": 0,
-        "weighted_vote_score": "0", "comment_count": 0, "steam_purchase": False, "received_for_free": True,
-        "written_during_early_access": False, "developer_response": None, "timestamp_dev_responded": None,
+        "recommendationid": rid,
+        "appid": 10,
+        "author_steamid": author,
+        "author_num_games_owned": 1,
+        "author_num_reviews": 1,
+        "author_playtime_forever": 1,
+        "author_playtime_last_two_weeks": 0,
+        "author_last_played": T0,
+        "language": "english",
+        "review": review,
+        "timestamp_created": T0,
+        "timestamp_updated": T0,
+        "voted_up": False,
+        "votes_up": 0,
+        "votes_funny": 0,
+        "weighted_vote_score": "0",
+        "comment_count": 0,
+        "steam_purchase": False,
+        "received_for_free": True,
+        "written_during_early_access": False,
+        "developer_response": None,
+        "timestamp_dev_responded": None,
     }
 
 
@@ -27,8 +43,10 @@ def test_job_writes_curated_and_quarantine_and_reruns_identically(spark, tmp_pat
 
     lake = str(tmp_path / "lake")
     rows = [_raw("1", "a"), _raw("2", "b"), _raw("3", "c", review="[b][/b]")]
-    write_partition(pa.Table.from_pylist(rows, schema=RAW_STEAM_REVIEWS_SCHEMA),
-                    partition_path(lake, Zone.RAW, "steam_reviews", DS))
+    write_partition(
+        pa.Table.from_pylist(rows, schema=RAW_STEAM_REVIEWS_SCHEMA),
+        partition_path(lake, Zone.RAW, "steam_reviews", DS),
+    )
     counts = job.main(["--ds", DS, "--lake-root", lake], spark=spark)
     assert counts == {"in": 3, "curated": 2, "quarantined": 1}
     curated_path = partition_path(lake, Zone.CURATED, "steam_reviews", DS)

@@ -21,8 +21,12 @@ def good_doc(rid: str, ts: int = START + 60, **over):
         "recommendationid": rid,
         "appid": 10,
         "author": {
-            "steamid": "7656119", "num_games_owned": 3, "num_reviews": 1, "playtime_forever": 60,
-            "playtime_last_two_weeks": 5, "last_played": ts + 10,
+            "steamid": "7656119",
+            "num_games_owned": 3,
+            "num_reviews": 1,
+            "playtime_forever": 60,
+            "playtime_last_two_weeks": 5,
+            "last_played": ts + 10,
         },
         "language": "english",
         "review": "Great game",
@@ -44,8 +48,14 @@ def good_doc(rid: str, ts: int = START + 60, **over):
 def test_document_schema_nests_author_fields():
     schema = document_schema(STEAM_REVIEW_FIELDS)
     assert schema["author"] == pa.struct(
-        [("steamid", pa.string()), ("num_games_owned", pa.int64()), ("num_reviews", pa.int64()),
-         ("playtime_forever", pa.int64()), ("playtime_last_two_weeks", pa.int64()), ("last_played", pa.int64())]
+        [
+            ("steamid", pa.string()),
+            ("num_games_owned", pa.int64()),
+            ("num_reviews", pa.int64()),
+            ("playtime_forever", pa.int64()),
+            ("playtime_last_two_weeks", pa.int64()),
+            ("last_played", pa.int64()),
+        ]
     )
     assert schema["review"] == pa.string()
 
@@ -64,8 +74,12 @@ def test_type_reasons_name_each_problem():
 @pytest.mark.integration
 def test_clean_window_is_typed_and_complete(mongo_collection):
     mongo_collection.insert_many(
-        [good_doc("1"), good_doc("2", developer_response="thanks", timestamp_dev_responded=START + 99),
-         good_doc("3", ts=END), good_doc("4", ts=START - 1)]
+        [
+            good_doc("1"),
+            good_doc("2", developer_response="thanks", timestamp_dev_responded=START + 99),
+            good_doc("3", ts=END),
+            good_doc("4", ts=START - 1),
+        ]
     )
     res = extract_window(mongo_collection, start_ts=START, end_ts=END)
     assert res.counts() == {"in": 2, "good": 2, "quarantined": 0}
@@ -80,15 +94,15 @@ def test_clean_window_is_typed_and_complete(mongo_collection):
 def test_bad_documents_are_quarantined_never_dropped(mongo_collection):
     docs = [
         good_doc("1"),
-        good_doc("2", votes_up="many"),                        # wrong type
-        good_doc("3", author="anonymous"),                      # wrong shape
-        good_doc("4", review="x" * 25_000),                     # absurd size
-        good_doc("5", votes_funny=4_294_967_295),               # Steam's uint32 overflow
-        good_doc("6", weighted_vote_score="n/a"),               # not a number
-        good_doc("7", timestamp_updated=START),                 # updated before created (ts = START+60)
-        {**good_doc("1"), "_id": ObjectId()},                   # a second writer's copy: duplicate key
+        good_doc("2", votes_up="many"),  # wrong type
+        good_doc("3", author="anonymous"),  # wrong shape
+        good_doc("4", review="x" * 25_000),  # absurd size
+        good_doc("5", votes_funny=4_294_967_295),  # Steam's uint32 overflow
+        good_doc("6", weighted_vote_score="n/a"),  # not a number
+        good_doc("7", timestamp_updated=START),  # updated before created (ts = START+60)
+        {**good_doc("1"), "_id": ObjectId()},  # a second writer's copy: duplicate key
         {k: v for k, v in good_doc("8").items() if k != "voted_up"},  # missing field
-        good_doc("9", developer_response=5),                    # wrong type in an optional field
+        good_doc("9", developer_response=5),  # wrong type in an optional field
     ]
     mongo_collection.insert_many(docs)
     res = extract_window(mongo_collection, start_ts=START, end_ts=END, max_review_chars=20_000)

@@ -15,7 +15,13 @@ def _rec(review, appid=10, source="review_10.json"):
 
 
 def _good(rid, ts=1_500, **extra):
-    return {"recommendationid": rid, "timestamp_created": ts, "review": "fine", "weighted_vote_score": 0, **extra}
+    return {
+        "recommendationid": rid,
+        "timestamp_created": ts,
+        "review": "fine",
+        "weighted_vote_score": 0,
+        **extra,
+    }
 
 
 def test_load_upserts_by_key_and_reruns_change_nothing(mongo_collection):
@@ -51,7 +57,8 @@ def test_unusable_records_are_quarantined_with_reasons(mongo_collection):
     reasons = [r["reason"] for r in q]
     assert reasons[0].startswith("review is a str")
     assert reasons[1] == reasons[2] == "recommendationid missing or not a string of digits"
-    assert reasons[3].startswith("timestamp_created missing") and reasons[4].startswith("timestamp_created")
+    assert reasons[3].startswith("timestamp_created missing")
+    assert reasons[4].startswith("timestamp_created missing")
     assert reasons[5] == "duplicate recommendationid in this load (first seen in review_10.json)"
     assert json.loads(q[5]["document"])["source"] == "review_10_again.json"
     assert mongo_collection.count_documents({}) == 1

@@ -3,6 +3,7 @@ import json
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -47,13 +48,13 @@ def test_real_sample_reads_every_review(steam_sample):
 class _FakeSteam(BaseHTTPRequestHandler):
     """Serves three pages of app 10 (newest first), one page of app 20; records the cursors asked for."""
 
-    pages = {
+    pages: ClassVar[dict] = {
         ("10", "*"): ([_review(30, 300), _review(29, 290)], "c1"),
         ("10", "c1"): ([_review(28, 280), _review(27, 100)], "c2"),
         ("10", "c2"): ([_review(26, 90)], "c3"),
         ("20", "*"): ([_review(40, 400)], "*"),
     }
-    asked: list = []
+    asked: ClassVar[list] = []
 
     def do_GET(self):
         parsed = urllib.parse.urlparse(self.path)

@@ -11,12 +11,28 @@ T0 = 1_551_398_400  # 2019-03-01 UTC
 
 def raw_row(rid, *, appid=10, author="a1", updated=None, review="Great game!", score="0.5", language="english"):
     return {
-        "recommendationid": rid, "appid": appid, "author_steamid": author, "author_num_games_owned": 4,
-        "author_num_reviews": 2, "author_playtime_forever": 120, "author_playtime_last_two_weeks": 30,
-        "author_last_played": T0 + 86400, "language": language, "review": review, "timestamp_created": T0,
-        "timestamp_updated": updated or T0, "voted_up": True, "votes_up": 1, "votes_funny": 0,
-        "weighted_vote_score": score, "comment_count": 0, "steam_purchase": True, "received_for_free": False,
-        "written_during_early_access": False, "developer_response": None, "timestamp_dev_responded": None,
+        "recommendationid": rid,
+        "appid": appid,
+        "author_steamid": author,
+        "author_num_games_owned": 4,
+        "author_num_reviews": 2,
+        "author_playtime_forever": 120,
+        "author_playtime_last_two_weeks": 30,
+        "author_last_played": T0 + 86400,
+        "language": language,
+        "review": review,
+        "timestamp_created": T0,
+        "timestamp_updated": updated or T0,
+        "voted_up": True,
+        "votes_up": 1,
+        "votes_funny": 0,
+        "weighted_vote_score": score,
+        "comment_count": 0,
+        "steam_purchase": True,
+        "received_for_free": False,
+        "written_during_early_access": False,
+        "developer_response": None,
+        "timestamp_dev_responded": None,
     }
 
 
@@ -49,11 +65,11 @@ def test_curate_dedupes_and_quarantines_with_reasons(spark):
 
     rows = [
         raw_row("1"),
-        raw_row("1", updated=T0 + 50, review="edited"),        # same id: latest edit wins
+        raw_row("1", updated=T0 + 50, review="edited"),  # same id: latest edit wins
         raw_row("2", author="a2"),
-        raw_row("3", author="a2", updated=T0 + 10),             # same author + app: latest wins
-        raw_row("4", author="a4", review=" [b] [/b] "),         # nothing left after cleaning
-        raw_row("5", author="a5", score="abc"),                 # unparseable score
+        raw_row("3", author="a2", updated=T0 + 10),  # same author + app: latest wins
+        raw_row("4", author="a4", review=" [b] [/b] "),  # nothing left after cleaning
+        raw_row("5", author="a5", score="abc"),  # unparseable score
         raw_row("6", author="a6", language=" Schinese "),
     ]
     res = curate_reviews(frame(spark, rows))
@@ -62,7 +78,8 @@ def test_curate_dedupes_and_quarantines_with_reasons(spark):
     assert len(curated) + len(quarantine) == len(rows)
     assert sorted(curated) == ["1", "3", "6"]
     assert curated["1"]["review_text"] == "edited"
-    assert curated["6"]["language"] == "schinese" and curated["6"]["language_code"] == "zh"
+    assert curated["6"]["language"] == "schinese"
+    assert curated["6"]["language_code"] == "zh"
     assert quarantine == {
         ("1", "duplicate recommendationid (a later edit is kept)"),
         ("2", "duplicate review of this app by the same author (the latest is kept)"),

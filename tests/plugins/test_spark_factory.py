@@ -33,8 +33,13 @@ def _build(cfg: Settings):
 
     with DAG("factory_test", schedule=None, start_date=dt.datetime(2019, 1, 1, tzinfo=dt.UTC)) as dag:
         ds = xcom_ds("extract_reviews")
-        spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", ["--ds", ds, "--lake-root", "/lake"],
-                  ds=ds, cfg=cfg)
+        spark_job(
+            "curate_reviews",
+            "jobs/spark/curate_steam_reviews.py",
+            ["--ds", ds, "--lake-root", "/lake"],
+            ds=ds,
+            cfg=cfg,
+        )
     return dag
 
 
@@ -57,7 +62,9 @@ def test_local_backend_is_spark_submit_with_the_partition_ds():
 def test_emr_requests_validate_against_botocore():
     dag = _build(emr_settings())
     assert sorted(dag.task_ids) == [
-        "curate_reviews.add_step", "curate_reviews.create_cluster", "curate_reviews.terminate_cluster",
+        "curate_reviews.add_step",
+        "curate_reviews.create_cluster",
+        "curate_reviews.terminate_cluster",
         "curate_reviews.wait_step",
     ]
     create = _render(dag.get_task("curate_reviews.create_cluster"))
@@ -74,8 +81,13 @@ def test_emr_requests_validate_against_botocore():
     args = step["HadoopJarStep"]["Args"]
     assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
     assert "s3://shop-code/releases/0.1.0/shoplake.zip" in args
-    assert args[-5:] == ["s3://shop-code/releases/0.1.0/jobs/spark/curate_steam_reviews.py", "--ds", DS,
-                         "--lake-root", "/lake"]
+    assert args[-5:] == [
+        "s3://shop-code/releases/0.1.0/jobs/spark/curate_steam_reviews.py",
+        "--ds",
+        DS,
+        "--lake-root",
+        "/lake",
+    ]
 
     wait = _render(dag.get_task("curate_reviews.wait_step"))
     assert wait.deferrable is True

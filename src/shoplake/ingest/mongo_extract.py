@@ -50,14 +50,38 @@ STEAM_REVIEW_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("recommendationid", "recommendationid", pa.string(), ("string",)),
     FieldSpec("appid", "appid", pa.int64(), INT_TYPES, min_value=0),
     FieldSpec("author_steamid", "author.steamid", pa.string(), ("string",)),
-    FieldSpec("author_num_games_owned", "author.num_games_owned", pa.int64(), INT_TYPES, min_value=0,
-              max_value=INT64_MAX_SANE),
-    FieldSpec("author_num_reviews", "author.num_reviews", pa.int64(), INT_TYPES, min_value=0,
-              max_value=INT64_MAX_SANE),
-    FieldSpec("author_playtime_forever", "author.playtime_forever", pa.int64(), INT_TYPES, min_value=0,
-              max_value=INT64_MAX_SANE),
-    FieldSpec("author_playtime_last_two_weeks", "author.playtime_last_two_weeks", pa.int64(), INT_TYPES,
-              min_value=0, max_value=20_160),  # minutes in two weeks
+    FieldSpec(
+        "author_num_games_owned",
+        "author.num_games_owned",
+        pa.int64(),
+        INT_TYPES,
+        min_value=0,
+        max_value=INT64_MAX_SANE,
+    ),
+    FieldSpec(
+        "author_num_reviews",
+        "author.num_reviews",
+        pa.int64(),
+        INT_TYPES,
+        min_value=0,
+        max_value=INT64_MAX_SANE,
+    ),
+    FieldSpec(
+        "author_playtime_forever",
+        "author.playtime_forever",
+        pa.int64(),
+        INT_TYPES,
+        min_value=0,
+        max_value=INT64_MAX_SANE,
+    ),
+    FieldSpec(
+        "author_playtime_last_two_weeks",
+        "author.playtime_last_two_weeks",
+        pa.int64(),
+        INT_TYPES,
+        min_value=0,
+        max_value=20_160,
+    ),  # minutes in two weeks
     FieldSpec("author_last_played", "author.last_played", pa.int64(), INT_TYPES, min_value=0),
     FieldSpec("language", "language", pa.string(), ("string",)),
     FieldSpec("review", "review", pa.string(), ("string",)),
@@ -73,8 +97,14 @@ STEAM_REVIEW_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("received_for_free", "received_for_free", pa.bool_(), ("bool",)),
     FieldSpec("written_during_early_access", "written_during_early_access", pa.bool_(), ("bool",)),
     FieldSpec("developer_response", "developer_response", pa.string(), ("string",), required=False),
-    FieldSpec("timestamp_dev_responded", "timestamp_dev_responded", pa.int64(), INT_TYPES, required=False,
-              min_value=0),
+    FieldSpec(
+        "timestamp_dev_responded",
+        "timestamp_dev_responded",
+        pa.int64(),
+        INT_TYPES,
+        required=False,
+        min_value=0,
+    ),
 )
 
 RAW_STEAM_REVIEWS_SCHEMA = pa.schema([pa.field(f.name, f.arrow_type) for f in STEAM_REVIEW_FIELDS])
@@ -180,11 +210,19 @@ def _value_reasons(table: pa.Table, fields: tuple[FieldSpec, ...], max_review_ch
             masks.append((pc.less(col, f.min_value), f"{f.name} below {f.min_value}"))
         if f.max_value is not None:
             masks.append((pc.greater(col, f.max_value), f"{f.name} above {f.max_value}"))
-    masks.append((pc.greater(pc.utf8_length(table["review"]), max_review_chars),
-                  f"review longer than {max_review_chars} characters"))
+    masks.append(
+        (
+            pc.greater(pc.utf8_length(table["review"]), max_review_chars),
+            f"review longer than {max_review_chars} characters",
+        )
+    )
     masks.append((_bad_score(table["weighted_vote_score"]), "weighted_vote_score not a number in [0, 1]"))
-    masks.append((pc.less(table["timestamp_updated"], table["timestamp_created"]),
-                  "timestamp_updated before timestamp_created"))
+    masks.append(
+        (
+            pc.less(table["timestamp_updated"], table["timestamp_created"]),
+            "timestamp_updated before timestamp_created",
+        )
+    )
     masks.append((_duplicates(table["recommendationid"]), "duplicate recommendationid"))
     masks = [(pc.fill_null(m, False), text) for m, text in masks]
     any_bad = masks[0][0]
@@ -282,9 +320,7 @@ def extract_window(
         mistyped = list(collection.find({"$and": [window, type_violation_filter(fields)]}))
         if not mistyped:
             raise
-        decoded = find_arrow_all(
-            collection, {**window, "_id": {"$nin": [d["_id"] for d in mistyped]}}, schema=schema
-        )
+        decoded = find_arrow_all(collection, {**window, "_id": {"$nin": [d["_id"] for d in mistyped]}}, schema=schema)
     ids, reasons, docs = [], [], []
     for doc in mistyped:
         rid = _get_path(doc, "recommendationid")

@@ -76,9 +76,7 @@ def ensure_indexes(collection: Collection) -> None:
     collection.create_index("timestamp_created")
 
 
-def load_reviews(
-    collection: Collection, records: Iterable[SourceRecord], *, start_ts: int, end_ts: int
-) -> LoadResult:
+def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, start_ts: int, end_ts: int) -> LoadResult:
     """Upsert the reviews created in ``[start_ts, end_ts)`` into ``collection``.
 
     Documents are stored as the source gave them plus ``_id`` (= ``recommendationid``), ``appid`` and

@@ -35,9 +35,7 @@ def source_records(settings: Settings, window: Window) -> Any:
     return steam_source.read_saved_responses(settings.steam_source_dir)
 
 
-def load_window(
-    collection: Collection, settings: Settings, window: Window, records: Any = None
-) -> dict[str, Any]:
+def load_window(collection: Collection, settings: Settings, window: Window, records: Any = None) -> dict[str, Any]:
     """Upsert the window's source reviews into Mongo; rejected records go to ``quarantine/load_steam_reviews``.
 
     Returns:
@@ -48,7 +46,8 @@ def load_window(
     recs: Any = records if records is not None else source_records(settings, window)
     result = load_reviews(collection, recs, start_ts=window.start_ts, end_ts=window.end_ts)
     q = write_partition(
-        result.quarantine_table(), quarantine_path(settings.lake_root, "load", DATASET, window.ds),
+        result.quarantine_table(),
+        quarantine_path(settings.lake_root, "load", DATASET, window.ds),
         sort_by="record_id",
     )
     return {"ds": window.ds, **result.counts(), "quarantine_path": q.path}
@@ -68,13 +67,21 @@ def extract_window_to_raw(collection: Collection, settings: Settings, window: Wi
     )
     counts = result.counts()
     raw = write_partition(
-        result.good, partition_path(settings.lake_root, Zone.RAW, DATASET, window.ds),
-        counts=counts, sort_by="recommendationid",
+        result.good,
+        partition_path(settings.lake_root, Zone.RAW, DATASET, window.ds),
+        counts=counts,
+        sort_by="recommendationid",
     )
     q = write_partition(
         result.quarantine, quarantine_path(settings.lake_root, "raw", DATASET, window.ds), sort_by="record_id"
     )
-    return {"ds": window.ds, "path": raw.path, "rows": raw.rows, "quarantined": q.rows, "quarantine_path": q.path}
+    return {
+        "ds": window.ds,
+        "path": raw.path,
+        "rows": raw.rows,
+        "quarantined": q.rows,
+        "quarantine_path": q.path,
+    }
 
 
 def check_curated(settings: Settings, ds: str, raw_rows: int | None = None) -> dict[str, Any]:
@@ -96,5 +103,3 @@ def check_curated(settings: Settings, ds: str, raw_rows: int | None = None) -> d
         "quarantined": counts["quarantined"],
         "quarantine_path": quarantine_path(settings.lake_root, "curated", DATASET, ds),
     }
-
-

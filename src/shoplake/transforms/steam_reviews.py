@@ -15,15 +15,42 @@ if TYPE_CHECKING:
 
 #: Steam's ``language`` names (the API's ``language`` parameter) → ISO 639-1 codes
 STEAM_LANGUAGES: dict[str, str] = {
-    "english": "en", "french": "fr", "german": "de", "spanish": "es", "latam": "es", "italian": "it",
-    "portuguese": "pt", "brazilian": "pt", "russian": "ru", "polish": "pl", "turkish": "tr", "ukrainian": "uk",
-    "schinese": "zh", "tchinese": "zh", "japanese": "ja", "koreana": "ko", "thai": "th", "vietnamese": "vi",
-    "dutch": "nl", "swedish": "sv", "danish": "da", "finnish": "fi", "norwegian": "no", "czech": "cs",
-    "hungarian": "hu", "romanian": "ro", "greek": "el", "bulgarian": "bg", "arabic": "ar", "indonesian": "id",
+    "english": "en",
+    "french": "fr",
+    "german": "de",
+    "spanish": "es",
+    "latam": "es",
+    "italian": "it",
+    "portuguese": "pt",
+    "brazilian": "pt",
+    "russian": "ru",
+    "polish": "pl",
+    "turkish": "tr",
+    "ukrainian": "uk",
+    "schinese": "zh",
+    "tchinese": "zh",
+    "japanese": "ja",
+    "koreana": "ko",
+    "thai": "th",
+    "vietnamese": "vi",
+    "dutch": "nl",
+    "swedish": "sv",
+    "danish": "da",
+    "finnish": "fi",
+    "norwegian": "no",
+    "czech": "cs",
+    "hungarian": "hu",
+    "romanian": "ro",
+    "greek": "el",
+    "bulgarian": "bg",
+    "arabic": "ar",
+    "indonesian": "id",
 }
 
 # Steam review markup: [b], [/i], [h1], [url=…], [spoiler], [list], [*] …
-BBCODE_RE = r"\[/?(?:b|i|u|s|h[1-3]|spoiler|noparse|hr|list|olist|\*|quote|code|table|tr|td|th|strike|url)(?:=[^\]]*)?\]"
+BBCODE_RE = (
+    r"\[/?(?:b|i|u|s|h[1-3]|spoiler|noparse|hr|list|olist|\*|quote|code|table|tr|td|th|strike|url)(?:=[^\]]*)?\]"
+)
 URL_RE = r"https?://\S+"
 CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
@@ -96,7 +123,10 @@ def add_features(df: DataFrame) -> DataFrame:
         )
         .withColumn(
             "author_reviews_per_game",
-            F.when(F.col("author_num_games_owned") > 0, F.col("author_num_reviews") / F.col("author_num_games_owned")),
+            F.when(
+                F.col("author_num_games_owned") > 0,
+                F.col("author_num_reviews") / F.col("author_num_games_owned"),
+            ),
         )
         .withColumn("review_hour_utc", F.hour("created_at"))
         .withColumn("review_dow", F.dayofweek("created_at"))
@@ -140,7 +170,9 @@ def curate_reviews(raw: DataFrame) -> CurateResult:
     )
     df = df.withColumn("_reason", reason)
     quarantine = df.where(F.col("_reason") != "").select(
-        F.col("recommendationid").alias("record_id"), F.col("_reason").alias("reason"), F.col("_raw").alias("document")
+        F.col("recommendationid").alias("record_id"),
+        F.col("_reason").alias("reason"),
+        F.col("_raw").alias("document"),
     )
     curated = add_features(df.where(F.col("_reason") == "")).drop("_raw", "_rank_id", "_rank_author", "_reason")
     return CurateResult(curated=curated, quarantine=quarantine)
