@@ -61,7 +61,11 @@ mongo-down:  ## stop the embedded Mongo
 airflow-init: install  ## create/upgrade the Airflow metadata DB (SQLite under $AIRFLOW_HOME)
 	airflow db migrate >/dev/null
 
-demo: install airflow-init  ## install, start the embedded defaults, run steam_reviews_daily for DEMO_FROM..DEMO_TO
+# the demo's in-process runs are manual runs (logical date = the day after the partition); they get their own
+# metadata DB so they never collide with scheduled runs or backfills of the same dates in $AIRFLOW_HOME
+demo: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
+demo: install  ## install, start the embedded defaults, run steam_reviews_daily for DEMO_FROM..DEMO_TO
+	airflow db migrate >/dev/null
 	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
 	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	$(PY) scripts/demo.py --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
@@ -92,7 +96,8 @@ standalone: install airflow-init  ## Airflow standalone (scheduler, API on 127.0
 
 backfill: install  ## with `make standalone` running: backfill DEMO_FROM..DEMO_TO through the scheduler
 	airflow dags unpause steam_reviews_daily
-	airflow backfill create --dag-id steam_reviews_daily --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
+	airflow backfill create --dag-id steam_reviews_daily --from-date $(DEMO_FROM) --to-date $(DEMO_TO) \
+	  --reprocess-behavior completed --max-active-runs 2
 
 compose-config: install  ## validate docker-compose.yaml with the Compose v2 binary (no engine needed)
 	$(VENV)/bin/docker-compose -f docker-compose.yaml config --quiet && echo "docker-compose.yaml is valid"

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             read_counts(partition_path(cfg.lake_root, Zone.CURATED, "steam_reviews", ds)),
         )
-    log.info("\nAirflow UI: `make standalone`, then http://127.0.0.1:8080 (the runs above are in its DB)")
+    log.info("\nScheduled runs and backfills: `make standalone`, then `make backfill` (see README)")
     return 0
 
 
