@@ -103,7 +103,12 @@ def spark():
     """A session-wide local SparkSession (2 cores, UTC, no UI)."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Spark needs Java (make java)")
+    import logging
+
     from pyspark.sql import SparkSession
+
+    # py4j logs from __del__ at interpreter exit, after pytest closed its capture streams
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
     session = (
         SparkSession.builder.master("local[2]")

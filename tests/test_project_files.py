@@ -56,7 +56,9 @@ def test_compose_and_dockerfile_pin_their_images():
 
 
 def test_requirements_are_pinned_and_in_sync_with_constraints():
-    reqs = _pins(ROOT / "requirements.txt") | _pins(ROOT / "requirements-dev.txt")
+    reqs = {}
+    for name in ("requirements.txt", "requirements-nlp.txt", "requirements-dev.txt"):
+        reqs |= _pins(ROOT / name)
     locked = _pins(ROOT / "constraints.txt")
     for name, version in reqs.items():
         assert locked.get(name) == version, f"{name}=={version} but constraints.txt has {locked.get(name)}"

@@ -41,7 +41,7 @@ def test_failed_write_keeps_the_old_partition(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(lake.pq, "write_table", broken)
+    monkeypatch.setattr(lake.pq.ParquetWriter, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         write_partition(_table(["b"]), path)
     monkeypatch.undo()

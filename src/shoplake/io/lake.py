@@ -10,6 +10,7 @@ import json
 import logging
 import uuid
 from dataclasses import asdict, dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import fsspec
@@ -57,6 +58,56 @@ def swap_in(fs: AbstractFileSystem, tmp_path: str, final_path: str) -> None:
         fs.rm(old_path, recursive=True)
 
 
+class PartitionWriter:
+    """Stream Arrow batches into a new version of one partition; swapped in only on a clean exit.
+
+    >>> with PartitionWriter(path, schema) as w:   # doctest: +SKIP
+    ...     for batch in batches:
+    ...         w.write(batch)
+    """
+
+    def __init__(self, path: str, schema: pa.Schema, *, counts: dict[str, int] | None = None) -> None:
+        self.path = path
+        self.schema = schema
+        self.counts = counts
+        self.rows = 0
+        self._fs, self._final = filesystem(path)
+        self._tmp = f"{self._final.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
+        self._fh: Any = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> PartitionWriter:
+        self._fs.makedirs(self._tmp, exist_ok=True)
+        self._fh = self._fs.open(f"{self._tmp}/{PART_FILE}", "wb")
+        self._writer = pq.ParquetWriter(self._fh, self.schema, compression="zstd")
+        return self
+
+    def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        assert self._writer is not None, "use PartitionWriter as a context manager"
+        table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+        self._writer.write_table(table.cast(self.schema))
+        self.rows += table.num_rows
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            if self._fh is not None:
+                self._fh.close()
+            if exc_type is None:
+                if self.counts is not None:
+                    with self._fs.open(f"{self._tmp}/{COUNTS_FILE}", "w") as fh:
+                        json.dump(self.counts, fh, sort_keys=True)
+                swap_in(self._fs, self._tmp, self._final)
+                log.info("wrote %s rows to %s", self.rows, self.path)
+        finally:
+            if self._fs.exists(self._tmp):
+                self._fs.rm(self._tmp, recursive=True)
+
+    def result(self) -> PartitionWrite:
+        return PartitionWrite(path=self.path, rows=self.rows)
+
+
 def write_partition(
     table: pa.Table, path: str, *, counts: dict[str, int] | None = None, sort_by: str | None = None
 ) -> PartitionWrite:
@@ -72,28 +123,15 @@ def write_partition(
     Returns:
         The partition path and its row count.
     """
-    fs, final = filesystem(path)
-    tmp = f"{final.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
     if sort_by is not None and table.num_rows:
         table = table.sort_by(sort_by)
-    fs.makedirs(tmp, exist_ok=True)
-    try:
-        with fs.open(f"{tmp}/{PART_FILE}", "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
-        if counts is not None:
-            with fs.open(f"{tmp}/{COUNTS_FILE}", "w") as fh:
-                json.dump(counts, fh, sort_keys=True)
-        swap_in(fs, tmp, final)
-    except BaseException:
-        if fs.exists(tmp):
-            fs.rm(tmp, recursive=True)
-        raise
-    log.info("wrote %s rows to %s", table.num_rows, path)
-    return PartitionWrite(path=path, rows=table.num_rows)
+    with PartitionWriter(path, table.schema, counts=counts) as writer:
+        writer.write(table)
+    return writer.result()
 
 
-def read_partition(path: str, columns: list[str] | None = None) -> pa.Table:
-    """Read every Parquet file of one partition (files starting with ``_`` or ``.`` are bookkeeping)."""
+def partition_files(path: str) -> tuple[AbstractFileSystem, list[str]]:
+    """The Parquet files of one partition (files starting with ``_`` or ``.`` are bookkeeping)."""
     fs, root = filesystem(path)
     if not fs.exists(root):
         raise FileNotFoundError(f"partition {path} does not exist; has its producing task run for this ds?")
@@ -102,6 +140,20 @@ def read_partition(path: str, columns: list[str] | None = None) -> pa.Table:
     )
     if not files:
         raise FileNotFoundError(f"partition {path} holds no Parquet file")
+    return fs, files
+
+
+def iter_partition_batches(path: str, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Stream a partition in record batches of at most ``batch_rows`` rows (memory stays flat)."""
+    fs, files = partition_files(path)
+    for f in files:
+        with fs.open(f, "rb") as fh:
+            yield from pq.ParquetFile(fh).iter_batches(batch_size=batch_rows, columns=columns)
+
+
+def read_partition(path: str, columns: list[str] | None = None) -> pa.Table:
+    """Read every Parquet file of one partition into one table."""
+    fs, files = partition_files(path)
     return pa.concat_tables([pq.read_table(f, columns=columns, filesystem=fs) for f in files])
 
 

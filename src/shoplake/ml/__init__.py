@@ -1,0 +1,1 @@
+"""Machine learning: inference engines, training and evaluation (torch/transformers imported lazily)."""

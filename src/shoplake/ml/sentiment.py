@@ -1,0 +1,283 @@
+"""Batched sentiment inference over lake partitions.
+
+Loads any sequence-classification model by hub id, local directory or lake URI (``s3://…``, ``gs://…``,
+copied to a local cache first), or shoplake's own *embedding-head* models (a sentence encoder plus a linear
+head, see ``shoplake.ml.sentiment_head``). Texts are sorted by length and batched with dynamic padding, run under
+``torch.inference_mode`` in bf16 on CUDA or fp32 (optionally dynamic int8) on CPU; partitions stream through in
+chunks, so memory stays flat whatever the partition size, and output row *i* is input row *i*.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from shoplake.io.lake import PartitionWriter, filesystem, iter_partition_batches
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+#: a shoplake embedding-head model directory holds this file
+HEAD_MANIFEST = "shoplake_model.json"
+DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
+DEFAULT_MODEL_REVISION = "714eb0fa89d2f80546fda750413ed43d93601a13"
+
+SENTIMENT_SCHEMA = pa.schema(
+    [
+        pa.field("recommendationid", pa.string()),
+        pa.field("sentiment_label", pa.string()),
+        pa.field("sentiment_score", pa.float32()),  # probability of the predicted label
+        pa.field("positive_prob", pa.float32()),
+        pa.field("model_id", pa.string()),
+        pa.field("model_revision", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Inference knobs.
+
+    Attributes:
+        batch_size: texts per forward pass.
+        max_length: tokens kept per text (longer texts are truncated).
+        chunk_rows: rows read from Parquet and written back at a time.
+        device: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+        precision: ``auto`` (bf16 on CUDA, fp32 on CPU), ``fp32``, ``bf16`` or ``int8`` (CPU dynamic quantisation).
+    """
+
+    batch_size: int = 64
+    max_length: int = 256
+    chunk_rows: int = 4096
+    device: str = "auto"
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if min(self.batch_size, self.max_length, self.chunk_rows) < 1:
+            raise ValueError("batch_size, max_length and chunk_rows must be >= 1")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.precision not in ("auto", "fp32", "bf16", "int8"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or int8, got {self.precision!r}")
+
+
+def pick_device(requested: str = "auto") -> str:
+    """``cuda`` when asked for or available, else ``cpu``; asking for CUDA without one is an error."""
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device=cuda was requested but torch sees no CUDA device")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def local_model_dir(uri: str, cache_dir: str | Path) -> str:
+    """A local directory for ``uri``: itself if local, else a cached copy of a remote (lake) directory.
+
+    A hub id (``org/name``) is returned unchanged for ``from_pretrained``. A model root holding ``current.json``
+    (written last by training) resolves to the version it points at.
+    """
+    if "://" in uri:
+        fs, root = filesystem(uri)
+        if fs.exists(f"{root}/current.json"):
+            with fs.open(f"{root}/current.json") as fh:
+                uri = json.load(fh)["path"]
+            fs, root = filesystem(uri)
+        target = Path(cache_dir) / hashlib.sha256(uri.encode()).hexdigest()[:16]
+        if not (target / ".complete").exists():
+            target.mkdir(parents=True, exist_ok=True)
+            fs.get(root.rstrip("/") + "/", str(target) + "/", recursive=True)
+            (target / ".complete").write_text(uri)
+        return str(target)
+    path = Path(uri)
+    if (path / "current.json").exists():
+        return json.loads((path / "current.json").read_text())["path"]
+    return uri
+
+
+class TextClassifier:
+    """Tokenise → forward → positive-class probability, for one loaded model."""
+
+    model_id: str
+    revision: str
+
+    def __init__(self, tokenizer: Any, model: Any, device: str, dtype: torch.dtype, cfg: EngineConfig) -> None:
+        self.tokenizer = tokenizer
+        self.model = model
+        self.device = device
+        self.dtype = dtype
+        self.cfg = cfg
+        # never ask for more tokens than the model has positions for (huge reviews are truncated, not errors)
+        limit = getattr(model.config, "max_position_embeddings", None) or cfg.max_length
+        self.max_length = min(cfg.max_length, limit)
+
+    def _logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.model(**enc).logits
+
+    def positive_index(self) -> int:
+        labels = {int(k): str(v).lower() for k, v in getattr(self.model.config, "id2label", {}).items()}
+        for idx, name in labels.items():
+            if name.startswith("pos"):
+                return idx
+        return max(labels) if labels else 1
+
+    def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability of the positive class for each text, in input order."""
+        import torch
+
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.empty(len(texts), dtype=np.float32)
+        pos = self.positive_index()
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.cfg.batch_size):
+                idx = order[start : start + self.cfg.batch_size]
+                enc = self.tokenizer(
+                    [texts[i] for i in idx],
+                    padding=True,  # dynamic: to the longest text of this length-sorted batch
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                if self.device == "cuda":
+                    with torch.autocast("cuda", dtype=self.dtype, enabled=self.dtype != torch.float32):
+                        logits = self._logits(enc)
+                else:
+                    logits = self._logits(enc)
+                probs = torch.softmax(logits.float(), dim=-1)[:, pos]
+                out[idx] = probs.cpu().numpy()
+        return out
+
+
+class EmbeddingHeadClassifier(TextClassifier):
+    """A sentence encoder (mean pooling over tokens) with a linear head: shoplake's offline default."""
+
+    def __init__(self, tokenizer: Any, encoder: Any, head: torch.nn.Linear, labels: list[str], **kw: Any) -> None:
+        super().__init__(tokenizer, encoder, **kw)
+        self.head = head
+        self.labels = labels
+
+    def positive_index(self) -> int:
+        return self.labels.index("positive")
+
+    def _logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        hidden = self.model(**enc).last_hidden_state
+        return self.head(mean_pool(hidden, enc["attention_mask"]).to(self.head.weight.dtype))
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of token vectors, padding excluded, L2-normalised (the all-MiniLM-L6-v2 sentence embedding)."""
+    import torch
+
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * m).sum(dim=1)
+    pooled = summed / m.sum(dim=1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
+
+
+def _dtype(device: str, precision: str) -> torch.dtype:
+    import torch
+
+    if precision == "bf16" or (precision == "auto" and device == "cuda"):
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_classifier(
+    uri: str, *, revision: str | None = None, cfg: EngineConfig | None = None, cache_dir: str | Path = "/tmp"
+) -> TextClassifier:
+    """Load a classifier from a hub id (pinned ``revision``), a local directory or a lake URI."""
+    import torch
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+    cfg = cfg or EngineConfig()
+    device = pick_device(cfg.device)
+    dtype = _dtype(device, cfg.precision)
+    if cfg.precision == "int8" and device != "cpu":
+        raise ValueError("precision=int8 is CPU dynamic quantisation; use bf16 on CUDA")
+    path = local_model_dir(uri, Path(cache_dir) / "shoplake-models")
+    manifest = Path(path) / HEAD_MANIFEST
+    kw: dict[str, Any] = {"device": device, "dtype": dtype, "cfg": cfg}
+    if manifest.exists():
+        from safetensors.torch import load_file
+
+        meta = json.loads(manifest.read_text())
+        encoder_dir = str(Path(path) / meta["encoder_dir"])
+        tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+        encoder = AutoModel.from_pretrained(encoder_dir)
+        weights = load_file(str(Path(path) / meta["head_file"]))
+        head = torch.nn.Linear(weights["weight"].shape[1], weights["weight"].shape[0])
+        head.load_state_dict(weights)
+        clf: TextClassifier = EmbeddingHeadClassifier(tokenizer, encoder, head, meta["labels"], **kw)
+        clf.model_id, clf.revision = meta["model_id"], meta["revision"]
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
+        model = AutoModelForSequenceClassification.from_pretrained(path, revision=revision)
+        clf = TextClassifier(tokenizer, model, **kw)
+        clf.model_id = uri
+        clf.revision = revision or getattr(model.config, "_commit_hash", None) or "local"
+    modules = [clf.model] + ([clf.head] if isinstance(clf, EmbeddingHeadClassifier) else [])
+    for module in modules:
+        module.eval()
+        module.to(device)
+    if cfg.precision == "int8":
+        clf.model = torch.ao.quantization.quantize_dynamic(clf.model, {torch.nn.Linear}, dtype=torch.qint8)
+    log.info("loaded %s@%s on %s (%s)", clf.model_id, clf.revision, device, cfg.precision)
+    return clf
+
+
+def score_texts(clf: TextClassifier, ids: Sequence[str | None], texts: Sequence[str | None]) -> pa.Table:
+    """Score one chunk; rows keep the input order. Missing texts score as empty strings."""
+    clean = [t if isinstance(t, str) else "" for t in texts]
+    pos = clf.positive_proba(clean)
+    positive = pos >= 0.5
+    return pa.table(
+        {
+            "recommendationid": pa.array(list(ids), pa.string()),
+            "sentiment_label": pa.array(np.where(positive, "positive", "negative"), pa.string()),
+            "sentiment_score": pa.array(np.where(positive, pos, 1.0 - pos).astype(np.float32)),
+            "positive_prob": pa.array(pos.astype(np.float32)),
+            "model_id": pa.array([clf.model_id] * len(clean), pa.string()),
+            "model_revision": pa.array([clf.revision] * len(clean), pa.string()),
+        },
+        schema=SENTIMENT_SCHEMA,
+    )
+
+
+def score_batches(clf: TextClassifier, batches: Iterable[pa.RecordBatch], id_col: str, text_col: str):
+    """Score record batches lazily, one output table per input batch."""
+    for batch in batches:
+        yield score_texts(clf, batch.column(id_col).to_pylist(), batch.column(text_col).to_pylist())
+
+
+def score_partition(
+    clf: TextClassifier,
+    in_path: str,
+    out_path: str,
+    *,
+    id_col: str = "recommendationid",
+    text_col: str = "review_text",
+) -> dict[str, Any]:
+    """Stream a curated partition through the model into an enriched partition (replaced whole).
+
+    Returns:
+        ``{"path", "rows", "model_id", "model_revision"}``.
+    """
+    batches = iter_partition_batches(in_path, [id_col, text_col], clf.cfg.chunk_rows)
+    with PartitionWriter(out_path, SENTIMENT_SCHEMA) as writer:
+        for table in score_batches(clf, batches, id_col, text_col):
+            writer.write(table)
+    log.info("scored %s rows of %s with %s@%s", writer.rows, in_path, clf.model_id, clf.revision)
+    return {"path": out_path, "rows": writer.rows, "model_id": clf.model_id, "model_revision": clf.revision}

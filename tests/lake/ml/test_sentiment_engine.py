@@ -1,0 +1,127 @@
+"""The inference engine on tiny random models built offline."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
+
+from shoplake.io.lake import read_partition, write_partition  # noqa: E402
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from shoplake.ml.sentiment import EngineConfig, load_classifier, score_partition  # noqa: E402
+from tiny_models import build_embedding_head_model, build_sequence_classifier  # noqa: E402
+
+TEXTS = [
+    "great game love it",
+    "",
+    "awful bug lag worst ever " * 40,  # longer than max_length: truncated, not an error
+    "fun",
+    "not very good story but great graphics",
+    "boring",
+    None,
+]
+
+
+@pytest.fixture(scope="module")
+def seqcls_dir(tmp_path_factory):
+    return str(build_sequence_classifier(tmp_path_factory.mktemp("seqcls")))
+
+
+@pytest.fixture(scope="module")
+def head_dir(tmp_path_factory):
+    return str(build_embedding_head_model(tmp_path_factory.mktemp("head")))
+
+
+def _one_by_one(clf, texts):
+    return np.array([clf.positive_proba([t or ""])[0] for t in texts])
+
+
+@pytest.mark.parametrize("which", ["seqcls_dir", "head_dir"])
+def test_batched_scores_match_one_by_one_in_input_order(which, request, tmp_path):
+    model = request.getfixturevalue(which)
+    clf = load_classifier(model, cfg=EngineConfig(batch_size=3, max_length=32, device="cpu"), cache_dir=tmp_path)
+    batched = clf.positive_proba([t or "" for t in TEXTS])
+    # sorting by length + dynamic padding must not change any row's score or its position
+    np.testing.assert_allclose(batched, _one_by_one(clf, TEXTS), atol=1e-5)
+    assert batched.shape == (len(TEXTS),)
+    assert ((batched >= 0) & (batched <= 1)).all()
+
+
+def test_partition_streaming_is_chunk_size_independent(seqcls_dir, tmp_path):
+    n = 50
+    ids = [f"id{i:03d}" for i in range(n)]
+    texts = [TEXTS[i % len(TEXTS)] for i in range(n)]
+    src = str(tmp_path / "curated" / "ds=2019-03-01")
+    write_partition(pa.table({"recommendationid": ids, "review_text": texts}), src)
+    outs = []
+    for chunk in (7, 1000):
+        clf = load_classifier(seqcls_dir, cfg=EngineConfig(batch_size=4, chunk_rows=chunk, device="cpu"))
+        out = str(tmp_path / f"enriched{chunk}" / "ds=2019-03-01")
+        res = score_partition(clf, src, out)
+        assert res["rows"] == n
+        outs.append(read_partition(out))
+    assert outs[0].equals(outs[1])
+    got = outs[0]
+    assert got["recommendationid"].to_pylist() == ids  # row i is input row i
+    assert set(got["model_id"].to_pylist()) == {seqcls_dir}
+    assert set(got["sentiment_label"].to_pylist()) <= {"positive", "negative"}
+    pos = np.array(got["positive_prob"].to_pylist())
+    score = np.array(got["sentiment_score"].to_pylist())
+    np.testing.assert_allclose(score, np.maximum(pos, 1 - pos), atol=1e-6)
+
+
+def test_empty_partition_gives_an_empty_typed_output(head_dir, tmp_path):
+    src = str(tmp_path / "curated" / "ds=2019-03-01")
+    write_partition(pa.table({"recommendationid": pa.array([], pa.string()),
+                              "review_text": pa.array([], pa.string())}), src)
+    clf = load_classifier(head_dir, cfg=EngineConfig(device="cpu"))
+    out = str(tmp_path / "enriched" / "ds=2019-03-01")
+    assert score_partition(clf, src, out)["rows"] == 0
+    t = read_partition(out)
+    assert t.num_rows == 0
+    assert "positive_prob" in t.column_names
+    assert (clf.model_id, clf.revision) == ("test/tiny-head", "r1")
+
+
+def test_int8_on_cpu_stays_close_to_fp32(seqcls_dir):
+    fp32 = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
+    int8 = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="int8"))
+    texts = [t or "" for t in TEXTS]
+    np.testing.assert_allclose(int8.positive_proba(texts), fp32.positive_proba(texts), atol=0.05)
+
+
+def test_bad_settings_are_refused(seqcls_dir):
+    with pytest.raises(ValueError, match="batch_size"):
+        EngineConfig(batch_size=0)
+    with pytest.raises(ValueError, match="precision"):
+        EngineConfig(precision="fp8")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA"):
+            load_classifier(seqcls_dir, cfg=EngineConfig(device="cuda"))
+
+
+def test_lake_uri_models_are_copied_to_a_cache(seqcls_dir, tmp_path):
+    import shutil
+
+    lake_copy = tmp_path / "lake" / "model" / "sentiment" / "version=2019-03-01"
+    shutil.copytree(seqcls_dir, lake_copy)
+    (lake_copy.parent / "current.json").write_text(f'{{"path": "file://{lake_copy}"}}')
+    clf = load_classifier(f"file://{lake_copy.parent}", cfg=EngineConfig(device="cpu"), cache_dir=tmp_path / "c")
+    local = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu"))
+    np.testing.assert_allclose(clf.positive_proba(["great fun"]), local.positive_proba(["great fun"]), atol=1e-6)
+    assert list((tmp_path / "c" / "shoplake-models").iterdir())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_matches_cpu(seqcls_dir):
+    cpu = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu"))
+    gpu = load_classifier(seqcls_dir, cfg=EngineConfig(device="cuda"))
+    texts = [t or "" for t in TEXTS]
+    np.testing.assert_allclose(gpu.positive_proba(texts), cpu.positive_proba(texts), atol=0.03)
