@@ -23,14 +23,21 @@ export SHOPLAKE_MONGO_PORT ?= 27018
 export SHOPLAKE_LAKE_ROOT ?= $(CURDIR)/lake
 export AIRFLOW_CONN_MONGO_DEFAULT ?= mongo://127.0.0.1:$(SHOPLAKE_MONGO_PORT)/shoplake
 export AIRFLOW_CONN_SPARK_LOCAL ?= {"conn_type": "spark", "host": "local[2]"}
+# offline default sentiment model: the MiniLM head trained into the lake (`make sentiment-model`)
+export SHOPLAKE_SENTIMENT_MODEL ?= $(SHOPLAKE_LAKE_ROOT)/model/sentiment_head
+export SHOPLAKE_SENTIMENT_REVISION ?=
+GPU_SLOTS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | wc -l); [ "$$n" -gt 0 ] && echo $$n || echo 1)
 MONGO_DIR ?= $(CURDIR)/.mongo
 
 # days the demo runs the Steam DAG for (the sample's busiest days end on 2019-03-06)
 DEMO_FROM ?= 2019-03-01
 DEMO_TO ?= 2019-03-03
+# the cold-start sentiment model learns from the sample's reviews of the 21 days before the demo days
+SENTIMENT_TRAIN_DS ?= 2019-02-28
+SENTIMENT_TRAIN_DAYS ?= 21
 
 .PHONY: help install java demo test test-all lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
-        compose-config dist lock clean
+        compose-config dist lock clean sentiment-model bench-sentiment
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,13 +65,20 @@ mongo-up: install  ## start the embedded Mongo (secantusdb) on 127.0.0.1:$SHOPLA
 mongo-down:  ## stop the embedded Mongo
 	test -x $(PY) && $(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR) || true
 
-airflow-init: install  ## create/upgrade the Airflow metadata DB (SQLite under $AIRFLOW_HOME)
+airflow-init: install  ## create/upgrade the Airflow metadata DB (SQLite under $AIRFLOW_HOME) and the gpu pool
 	airflow db migrate >/dev/null
+	airflow pools set gpu $(GPU_SLOTS) "GPU slots: one per GPU of the gpu worker" >/dev/null
+
+sentiment-model: install  ## cold-start the offline sentiment model (MiniLM + head) into the lake, if none yet
+	test -f $(SHOPLAKE_LAKE_ROOT)/model/sentiment_head/current.json && exit 0
+	$(PY) jobs/train/train_sentiment_head.py --ds $(SENTIMENT_TRAIN_DS) --window-days $(SENTIMENT_TRAIN_DAYS) \
+	  --lake-root $(SHOPLAKE_LAKE_ROOT) --steam-source $${SHOPLAKE_STEAM_SOURCE:-$$($(PY) -c \
+	  'from shoplake.config import Settings; print(Settings.from_env().steam_source_dir)')}
 
 # the demo's in-process runs are manual runs (logical date = the day after the partition); they get their own
 # metadata DB so they never collide with scheduled runs or backfills of the same dates in $AIRFLOW_HOME
 demo: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
-demo: install  ## install, start the embedded defaults, run steam_reviews_daily for DEMO_FROM..DEMO_TO
+demo: install sentiment-model  ## install, embedded defaults, run steam_reviews_daily for DEMO_FROM..DEMO_TO
 	airflow db migrate >/dev/null
 	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
 	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
@@ -88,8 +102,12 @@ bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, and DAG p
 	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	$(PY) bench/mongo_to_raw.py --port $(SHOPLAKE_MONGO_PORT)
 	$(PY) bench/dag_parse.py
+	$(PY) bench/sentiment_throughput.py
 
-standalone: install airflow-init  ## Airflow standalone (scheduler, API on 127.0.0.1:8080) with the embedded Mongo
+bench-sentiment: install  ## sentiment engine vs per-review pipeline calls (CPU here; GPU on a CUDA host)
+	$(PY) bench/sentiment_throughput.py
+
+standalone: install airflow-init sentiment-model  ## Airflow standalone (scheduler, API on 127.0.0.1:8080) with the embedded Mongo
 	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
 	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	airflow standalone
@@ -111,7 +129,7 @@ dist: install  ## build dist/shoplake.zip (--py-files) and copy jobs/ for EMR / 
 lock: ## regenerate constraints.txt from a fresh resolve of requirements-dev.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q -r requirements-dev.txt
-	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^shoplake' > constraints.txt
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^shoplake' | sed -E 's/^(torch==[0-9.]+)\+cpu/\1/' > constraints.txt
 	rm -rf .venv-lock
 
 clean:  ## remove the lake, Airflow home and embedded Mongo data (not the venv)

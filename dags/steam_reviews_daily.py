@@ -1,5 +1,5 @@
 """
-### steam_reviews_daily — Steam reviews: source → MongoDB → raw → curated
+### steam_reviews_daily — Steam reviews: source → MongoDB → raw → curated → enriched (sentiment)
 
 **Purpose.** First half of the Steam purchase-prediction pipeline: land each day's Steam store reviews in the
 lake, typed and cleaned, ready for sentiment scoring and training.
@@ -16,6 +16,10 @@ lake, typed and cleaned, ready for sentiment scoring and training.
    `curated/steam_reviews/ds=…`; rejects → `quarantine/curated_steam_reviews/ds=…`.
 4. `check_curated` — every raw row is curated or quarantined; emits the `curated.steam_reviews` asset event
    with `{"ds", "path", "rows"}`.
+5. `score_sentiment` — `jobs/gpu/score_sentiment.py` on queue/pool `gpu`, in a fresh process: the sentiment
+   model (`SHOPLAKE_SENTIMENT_MODEL`, pinned revision) scores every curated review →
+   `enriched/steam_reviews/ds=…` (label, score, positive_prob, model_id, model_revision).
+6. `check_enriched` — every curated row was scored; emits `enriched.steam_reviews`.
 
 **Reruns and backfills.** Every write replaces exactly its `ds` partition (temp write, then swap), so clearing a
 task or rerunning a day gives identical data. Backfill with
@@ -31,8 +35,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
-from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, RAW_STEAM_REVIEWS
+from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, ENRICHED_STEAM_REVIEWS, RAW_STEAM_REVIEWS
 from shoplake_airflow.context import xcom_ds
+from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
@@ -74,6 +79,16 @@ def steam_reviews_daily():
         context["outlet_events"][CURATED_STEAM_REVIEWS].extra = {k: result[k] for k in ("ds", "path", "rows")}
         return result
 
+    @task(outlets=[ENRICHED_STEAM_REVIEWS])
+    def check_enriched(scored: str, curated: dict, **context) -> dict:
+        import json
+
+        from shoplake.ingest.steam_pipeline import check_enriched as check
+
+        result = check(settings(), json.loads(scored), curated["rows"])
+        context["outlet_events"][ENRICHED_STEAM_REVIEWS].extra = {k: result[k] for k in ("ds", "path", "rows")}
+        return result
+
     ds = xcom_ds("extract_reviews")
     curate = spark_job(
         "curate_reviews",
@@ -81,8 +96,26 @@ def steam_reviews_daily():
         ["--ds", ds, "--lake-root", settings().lake_root],
         ds=ds,
     )
+    cfg = settings()
+    score = gpu_job(
+        "score_sentiment",
+        "jobs/gpu/score_sentiment.py",
+        [
+            "--ds",
+            ds,
+            "--lake-root",
+            cfg.lake_root,
+            "--model",
+            cfg.sentiment_model,
+            "--revision",
+            cfg.sentiment_revision,
+            "--model-cache",
+            cfg.model_cache,
+        ],
+    )
     raw = extract_reviews()
-    chain(load_reviews(), raw, curate, check_curated(raw))
+    curated = check_curated(raw)
+    chain(load_reviews(), raw, curate, curated, score, check_enriched(score.output, curated))
 
 
 steam_reviews_daily()

@@ -26,6 +26,24 @@ def days(start: str, end: str) -> list[str]:
     return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
+def sentiment_summary(cfg: Settings, ds: str, enriched) -> str:
+    """Model, share labelled positive, and AUC against the reviewers' own voted_up on this (unseen) day."""
+    from sklearn.metrics import roc_auc_score
+
+    curated = read_partition(
+        partition_path(cfg.lake_root, Zone.CURATED, "steam_reviews", ds), columns=["recommendationid", "voted_up"]
+    )
+    voted = dict(zip(curated["recommendationid"].to_pylist(), curated["voted_up"].to_pylist(), strict=True))
+    y = [voted[i] for i in enriched["recommendationid"].to_pylist()]
+    p = enriched["positive_prob"].to_pylist()
+    positive = sum(label == "positive" for label in enriched["sentiment_label"].to_pylist()) / max(len(p), 1)
+    auc = roc_auc_score(y, p) if len(set(y)) == 2 else float("nan")
+    return (
+        f"sentiment {enriched['model_id'][0]}@{enriched['model_revision'][0]}: "
+        f"{positive:.0%} positive, AUC vs voted_up {auc:.3f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(description=__doc__)

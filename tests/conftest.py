@@ -131,3 +131,13 @@ def airflow_db():
     """Airflow's metadata DB (SQLite in the temporary AIRFLOW_HOME), migrated once."""
     subprocess.run([str(Path(sys.executable).parent / "airflow"), "db", "migrate"], check=True, capture_output=True)
     return os.environ["AIRFLOW_HOME"]
+
+
+@pytest.fixture(scope="session")
+def tiny_sentiment_model(tmp_path_factory) -> str:
+    """A tiny random sequence classifier saved offline (stands in for the hub model in DAG runs)."""
+    pytest.importorskip("transformers")
+    sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+    from tiny_models import build_sequence_classifier
+
+    return str(build_sequence_classifier(tmp_path_factory.mktemp("tiny_sentiment")))

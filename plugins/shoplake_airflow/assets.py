@@ -17,3 +17,5 @@ def lake_asset(zone: Zone, dataset: str) -> Asset:
 
 RAW_STEAM_REVIEWS = lake_asset(Zone.RAW, "steam_reviews")
 CURATED_STEAM_REVIEWS = lake_asset(Zone.CURATED, "steam_reviews")
+ENRICHED_STEAM_REVIEWS = lake_asset(Zone.ENRICHED, "steam_reviews")
+SENTIMENT_MODEL = lake_asset(Zone.MODEL, "sentiment_head")

@@ -58,6 +58,12 @@ class Settings:
         max_review_chars: reviews longer than this are quarantined (Steam caps reviews at 8,000).
         spark_conn_id: Airflow connection of the local Spark master.
         jobs_root: directory holding ``jobs/`` for spark-submit (the checkout; ``/opt/shoplake/repo`` in compose).
+        sentiment_model: hub id, local directory or lake URI of the sentiment model (a directory with
+            ``current.json`` resolves to the version it names). Default: DistilBERT SST-2 from the hub; the
+            embedded defaults use the offline MiniLM head trained into the lake.
+        sentiment_revision: pinned hub revision (ignored for directories, which carry their own).
+        model_cache: local cache for models copied from the lake.
+        gpu_pool / gpu_queue: where inference tasks run (pool slots = GPUs; a worker serving the queue has them).
     """
 
     lake_root: str
@@ -72,6 +78,11 @@ class Settings:
     max_review_chars: int = 20_000
     spark_conn_id: str = "spark_local"
     jobs_root: str = str(REPO_ROOT)
+    sentiment_model: str = "distilbert-base-uncased-finetuned-sst-2-english"
+    sentiment_revision: str = "714eb0fa89d2f80546fda750413ed43d93601a13"
+    model_cache: str = "/tmp/shoplake-model-cache"
+    gpu_pool: str = "gpu"
+    gpu_queue: str = "gpu"
     emr: EmrSettings = field(default_factory=EmrSettings)
 
     def __post_init__(self) -> None:
@@ -119,5 +130,10 @@ class Settings:
             max_review_chars=int(env.get("SHOPLAKE_MAX_REVIEW_CHARS", 20_000)),
             spark_conn_id=env.get("SHOPLAKE_SPARK_CONN_ID", "spark_local"),
             jobs_root=env.get("SHOPLAKE_JOBS_ROOT") or str(REPO_ROOT),
+            sentiment_model=env.get("SHOPLAKE_SENTIMENT_MODEL") or cls.sentiment_model,
+            sentiment_revision=env.get("SHOPLAKE_SENTIMENT_REVISION", cls.sentiment_revision),
+            model_cache=env.get("SHOPLAKE_MODEL_CACHE") or cls.model_cache,
+            gpu_pool=env.get("SHOPLAKE_GPU_POOL", "gpu"),
+            gpu_queue=env.get("SHOPLAKE_GPU_QUEUE", "gpu"),
             emr=emr,
         )

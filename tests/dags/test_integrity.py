@@ -74,9 +74,24 @@ def test_policies(dagbag):
 def test_steam_dag_shape(dagbag):
     dag = dagbag.dags["steam_reviews_daily"]
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
-    assert sorted(dag.task_ids) == ["check_curated", "curate_reviews", "extract_reviews", "load_reviews"]
+    assert sorted(dag.task_ids) == [
+        "check_curated",
+        "check_enriched",
+        "curate_reviews",
+        "extract_reviews",
+        "load_reviews",
+        "score_sentiment",
+    ]
     assert dag.get_task("curate_reviews").upstream_task_ids == {"extract_reviews"}
     assert dag.get_task("extract_reviews").upstream_task_ids == {"load_reviews"}
     assert dag.get_task("check_curated").upstream_task_ids == {"curate_reviews", "extract_reviews"}
+    assert dag.get_task("score_sentiment").upstream_task_ids == {"check_curated"}
+    score = dag.get_task("score_sentiment")
+    assert (score.queue, score.pool) == ("gpu", "gpu")
+    assert "jobs/gpu/score_sentiment.py" in score.bash_command
     outlets = {t.task_id: [a.name for a in t.outlets] for t in dag.tasks if t.outlets}
-    assert outlets == {"extract_reviews": ["raw.steam_reviews"], "check_curated": ["curated.steam_reviews"]}
+    assert outlets == {
+        "extract_reviews": ["raw.steam_reviews"],
+        "check_curated": ["curated.steam_reviews"],
+        "check_enriched": ["enriched.steam_reviews"],
+    }

@@ -39,13 +39,14 @@ def source_reviews_in_day(source_dir: Path, ds: str) -> list[dict]:
 
 
 @pytest.fixture
-def steam_dag(monkeypatch, mongo_port, airflow_db, request):
-    """The parsed DAG, with a collection of its own for this test."""
+def steam_dag(monkeypatch, mongo_port, airflow_db, tiny_sentiment_model, request):
+    """The parsed DAG, with a collection of its own for this test and a tiny offline sentiment model."""
     from airflow.dag_processing.dagbag import DagBag
 
     from shoplake_airflow.settings import settings
 
     monkeypatch.setenv("SHOPLAKE_STEAM_COLLECTION", f"steam_{request.node.name[:40]}")
+    monkeypatch.setenv("SHOPLAKE_SENTIMENT_MODEL", tiny_sentiment_model)
     settings.cache_clear()
     yield DagBag(dag_folder=str(DAGS)).dags["steam_reviews_daily"]
     settings.cache_clear()
@@ -90,12 +91,18 @@ def test_sample_day_lands_in_raw_and_curated_and_reruns_identically(steam_dag, s
         "quarantined": curated_bad.num_rows,
     }
     assert {"review_text", "language_code", "created_at", "review_words"} <= set(curated.column_names)
+    enriched_path = partition_path(lake_root, Zone.ENRICHED, "steam_reviews", ds)
+    enriched = read_partition(enriched_path)
+    assert enriched["recommendationid"].to_pylist() == curated["recommendationid"].to_pylist()
+    assert len(set(enriched["model_revision"].to_pylist())) == 1
+    assert enriched["model_revision"][0].as_py().startswith("dir-")
     lo, hi = _day_bounds(ds)
     assert _collection().count_documents({"timestamp_created": {"$gte": lo, "$lt": hi}}) == 363
 
     run_day(steam_dag, ds)  # rerun: same partitions, same data, nothing duplicated
     assert read_partition(partition_path(lake_root, Zone.RAW, "steam_reviews", ds)).equals(raw)
     assert read_partition(curated_path).equals(curated)
+    assert read_partition(enriched_path).equals(enriched)
     assert _collection().count_documents({}) == 363
     siblings = sorted(p.name for p in Path(curated_path).parent.iterdir())
     assert siblings == [f"ds={ds}"]
@@ -175,3 +182,5 @@ def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
         "900000006": "review text empty after cleaning",
     }
     assert cur.num_rows == n_day
+    enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, "steam_reviews", ds))
+    assert enriched.num_rows == cur.num_rows

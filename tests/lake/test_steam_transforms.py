@@ -88,3 +88,16 @@ def test_curate_dedupes_and_quarantines_with_reasons(spark):
     }
     doc = json.loads(next(r["document"] for r in res.quarantine.collect() if r["record_id"] == "5"))
     assert doc["weighted_vote_score"] == "abc"
+
+
+def test_python_and_spark_cleaning_agree(spark):
+    from pyspark.sql import functions as F
+
+    from shoplake.transforms.steam_reviews import clean_text
+    from shoplake.transforms.text import clean_review_text
+
+    samples = ["  [h1]WOW[/h1]\n\nbest [B]game[/b] ever!! https://x.io\x07 ", "[url=https://a.b]link[/url]", "", "a\tb"]
+    df = spark.createDataFrame([(s,) for s in samples], "t string")
+    got = [r["c"] for r in df.select(clean_text(F.col("t")).alias("c")).collect()]
+    assert got == [clean_review_text(s) for s in samples]
+    assert got[0] == "WOW best game ever!! https://x.io"

@@ -103,3 +103,17 @@ def check_curated(settings: Settings, ds: str, raw_rows: int | None = None) -> d
         "quarantined": counts["quarantined"],
         "quarantine_path": quarantine_path(settings.lake_root, "curated", DATASET, ds),
     }
+
+
+def check_enriched(settings: Settings, scored: dict[str, Any], curated_rows: int) -> dict[str, Any]:
+    """Verify the sentiment job scored every curated row of its partition (it reports JSON on stdout).
+
+    Raises:
+        ValueError: the row counts differ or the job wrote elsewhere than the partition of ``ds``.
+    """
+    expected = partition_path(settings.lake_root, Zone.ENRICHED, DATASET, scored["ds"])
+    if scored["path"] != expected:
+        raise ValueError(f"sentiment job wrote {scored['path']}, expected {expected}")
+    if scored["rows"] != curated_rows:
+        raise ValueError(f"enriched has {scored['rows']} rows, curated has {curated_rows} (ds={scored['ds']})")
+    return {k: scored[k] for k in ("ds", "path", "rows", "model_id", "model_revision")}

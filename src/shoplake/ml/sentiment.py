@@ -195,6 +195,16 @@ def _dtype(device: str, precision: str) -> torch.dtype:
     return torch.float32
 
 
+def directory_revision(path: str | Path) -> str:
+    """Content revision of a local model directory: a hash of its config and weight files."""
+    digest = hashlib.sha256()
+    for f in sorted(Path(path).glob("*")):
+        if f.is_file() and (f.suffix in (".json", ".safetensors", ".bin", ".txt")):
+            digest.update(f.name.encode())
+            digest.update(f.read_bytes() if f.stat().st_size < 1 << 20 else str(f.stat().st_size).encode())
+    return "dir-" + digest.hexdigest()[:12]
+
+
 def load_classifier(
     uri: str, *, revision: str | None = None, cfg: EngineConfig | None = None, cache_dir: str | Path = "/tmp"
 ) -> TextClassifier:
@@ -222,12 +232,19 @@ def load_classifier(
         head.load_state_dict(weights)
         clf: TextClassifier = EmbeddingHeadClassifier(tokenizer, encoder, head, meta["labels"], **kw)
         clf.model_id, clf.revision = meta["model_id"], meta["revision"]
+    elif Path(path).is_dir():
+        # a directory carries its own version: the pinned hub revision does not apply to it
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForSequenceClassification.from_pretrained(path)
+        clf = TextClassifier(tokenizer, model, **kw)
+        clf.model_id, clf.revision = uri, directory_revision(path)
     else:
+        if not revision:
+            raise ValueError(f"hub model {uri} needs a pinned revision (SHOPLAKE_SENTIMENT_REVISION)")
         tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
         model = AutoModelForSequenceClassification.from_pretrained(path, revision=revision)
         clf = TextClassifier(tokenizer, model, **kw)
-        clf.model_id = uri
-        clf.revision = revision or getattr(model.config, "_commit_hash", None) or "local"
+        clf.model_id, clf.revision = uri, revision
     modules = [clf.model] + ([clf.head] if isinstance(clf, EmbeddingHeadClassifier) else [])
     for module in modules:
         module.eval()

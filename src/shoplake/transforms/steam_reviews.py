@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shoplake.transforms.text import BBCODE_RE, CONTROL_RE, URL_RE
+
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
@@ -46,13 +48,6 @@ STEAM_LANGUAGES: dict[str, str] = {
     "arabic": "ar",
     "indonesian": "id",
 }
-
-# Steam review markup: [b], [/i], [h1], [url=…], [spoiler], [list], [*] …
-BBCODE_RE = (
-    r"\[/?(?:b|i|u|s|h[1-3]|spoiler|noparse|hr|list|olist|\*|quote|code|table|tr|td|th|strike|url)(?:=[^\]]*)?\]"
-)
-URL_RE = r"https?://\S+"
-CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
 
-from shoplake.io.lake import read_partition, write_partition  # noqa: E402
+from shoplake.io.lake import read_partition, write_partition
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from shoplake.ml.sentiment import EngineConfig, load_classifier, score_partition  # noqa: E402
 from tiny_models import build_embedding_head_model, build_sequence_classifier  # noqa: E402
+
+from shoplake.ml.sentiment import EngineConfig, load_classifier, score_partition  # noqa: E402
 
 TEXTS = [
     "great game love it",
@@ -38,6 +39,13 @@ def head_dir(tmp_path_factory):
     return str(build_embedding_head_model(tmp_path_factory.mktemp("head")))
 
 
+def test_tiny_tokenizer_knows_its_words(seqcls_dir):
+    from transformers import AutoTokenizer
+
+    ids = AutoTokenizer.from_pretrained(seqcls_dir)("great fun")["input_ids"]
+    assert 1 not in ids  # no [UNK]: the fixtures really feed different tokens to the model
+
+
 def _one_by_one(clf, texts):
     return np.array([clf.positive_proba([t or ""])[0] for t in texts])
 
@@ -50,6 +58,7 @@ def test_batched_scores_match_one_by_one_in_input_order(which, request, tmp_path
     # sorting by length + dynamic padding must not change any row's score or its position
     np.testing.assert_allclose(batched, _one_by_one(clf, TEXTS), atol=1e-5)
     assert batched.shape == (len(TEXTS),)
+    assert len(set(np.round(batched, 6))) > 3  # different texts, different scores
     assert ((batched >= 0) & (batched <= 1)).all()
 
 
@@ -78,8 +87,9 @@ def test_partition_streaming_is_chunk_size_independent(seqcls_dir, tmp_path):
 
 def test_empty_partition_gives_an_empty_typed_output(head_dir, tmp_path):
     src = str(tmp_path / "curated" / "ds=2019-03-01")
-    write_partition(pa.table({"recommendationid": pa.array([], pa.string()),
-                              "review_text": pa.array([], pa.string())}), src)
+    write_partition(
+        pa.table({"recommendationid": pa.array([], pa.string()), "review_text": pa.array([], pa.string())}), src
+    )
     clf = load_classifier(head_dir, cfg=EngineConfig(device="cpu"))
     out = str(tmp_path / "enriched" / "ds=2019-03-01")
     assert score_partition(clf, src, out)["rows"] == 0

@@ -1,0 +1,37 @@
+"""GPU task factory: a job of ``jobs/gpu/`` as a task on the ``gpu`` queue and pool, in a fresh process.
+
+The job runs as its own Python process started by bash (never a fork of the worker, so CUDA initialises cleanly).
+The ``gpu`` pool has one slot per GPU; a Celery worker serving the ``gpu`` queue owns the GPUs (compose:
+``airflow-worker-gpu``). LocalExecutor ignores queues and runs it in place, on CUDA if the host has one.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from shoplake.config import Settings
+from shoplake_airflow.settings import settings as current_settings
+
+
+def gpu_job(task_id: str, script: str, args: list[str], *, cfg: Settings | None = None, **kwargs: Any) -> Any:
+    """A task running ``python <jobs_root>/<script> <args>`` on the GPU queue and pool.
+
+    ``args`` may hold Jinja templates (rendered at run time, then shell-quoted). The job's last stdout line
+    (JSON) becomes the task's XCom.
+    """
+    from airflow.providers.standard.operators.bash import BashOperator
+
+    cfg = cfg or current_settings()
+    argv = [sys.executable, str(Path(cfg.jobs_root) / script), *args]
+    command = " ".join(a if "{{" in a else shlex.quote(a) for a in argv)
+    return BashOperator(
+        task_id=task_id,
+        bash_command=command,
+        queue=cfg.gpu_queue,
+        pool=cfg.gpu_pool,
+        do_xcom_push=True,
+        **kwargs,
+    )

