@@ -36,7 +36,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, ENRICHED_STEAM_REVIEWS, RAW_STEAM_REVIEWS
-from shoplake_airflow.context import xcom_ds
+from shoplake_airflow.context import emit_partition_event, xcom_ds
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
@@ -68,16 +68,14 @@ def steam_reviews_daily():
         from shoplake_airflow.hooks import steam_collection
 
         result = extract_window_to_raw(steam_collection(), settings(), run_window(context))
-        context["outlet_events"][RAW_STEAM_REVIEWS].extra = {k: result[k] for k in ("ds", "path", "rows")}
-        return result
+        return emit_partition_event(context, RAW_STEAM_REVIEWS, result)
 
     @task(outlets=[CURATED_STEAM_REVIEWS])
     def check_curated(raw: dict, **context) -> dict:
         from shoplake.ingest.steam_pipeline import check_curated as check
 
         result = check(settings(), raw["ds"], raw_rows=raw["rows"])
-        context["outlet_events"][CURATED_STEAM_REVIEWS].extra = {k: result[k] for k in ("ds", "path", "rows")}
-        return result
+        return emit_partition_event(context, CURATED_STEAM_REVIEWS, result)
 
     @task(outlets=[ENRICHED_STEAM_REVIEWS])
     def check_enriched(scored: str, curated: dict, **context) -> dict:
@@ -86,17 +84,13 @@ def steam_reviews_daily():
         from shoplake.ingest.steam_pipeline import check_enriched as check
 
         result = check(settings(), json.loads(scored), curated["rows"])
-        context["outlet_events"][ENRICHED_STEAM_REVIEWS].extra = {k: result[k] for k in ("ds", "path", "rows")}
-        return result
+        return emit_partition_event(context, ENRICHED_STEAM_REVIEWS, result)
 
-    ds = xcom_ds("extract_reviews")
-    curate = spark_job(
-        "curate_reviews",
-        "jobs/spark/curate_steam_reviews.py",
-        ["--ds", ds, "--lake-root", settings().lake_root],
-        ds=ds,
-    )
     cfg = settings()
+    ds = xcom_ds("extract_reviews")  # every job works on the partition the extract wrote
+    curate = spark_job(
+        "curate_reviews", "jobs/spark/curate_steam_reviews.py", ["--ds", ds, "--lake-root", cfg.lake_root], ds=ds
+    )
     score = gpu_job(
         "score_sentiment",
         "jobs/gpu/score_sentiment.py",

@@ -38,3 +38,12 @@ def xcom_ds(task_id: str) -> str:
     also in manual runs that have no logical date.
     """
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}')['ds'] }}}}"
+
+
+def emit_partition_event(context: dict[str, Any], asset: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """Attach ``{"ds", "path", "rows"}`` of a written partition to the task's event for ``asset``.
+
+    Asset-triggered consumers read it back with :func:`resolve_ds`. Returns ``result`` unchanged (the XCom).
+    """
+    context["outlet_events"][asset].extra = {k: result[k] for k in ("ds", "path", "rows")}
+    return result

@@ -27,3 +27,14 @@ def test_asset_triggered_runs_take_ds_from_the_event():
 
 def test_xcom_ds_template():
     assert xcom_ds("extract_reviews") == "{{ ti.xcom_pull(task_ids='extract_reviews')['ds'] }}"
+
+
+def test_emit_partition_event_puts_only_small_metadata_in_the_event():
+    from collections import defaultdict
+
+    from shoplake_airflow.context import emit_partition_event
+
+    events = defaultdict(lambda: SimpleNamespace(extra=None))
+    result = {"ds": "2019-03-01", "path": "/lake/raw/x/ds=2019-03-01", "rows": 3, "quarantined": 1}
+    assert emit_partition_event({"outlet_events": events}, "raw.x", result) is result
+    assert events["raw.x"].extra == {"ds": "2019-03-01", "path": "/lake/raw/x/ds=2019-03-01", "rows": 3}
