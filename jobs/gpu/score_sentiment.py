@@ -9,12 +9,12 @@ JSON ``{"ds", "path", "rows", "model_id", "model_revision"}`` (the task's XCom).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
 from dataclasses import asdict, dataclass
 
+from shoplake.jobconfig import parse_job_args
 from shoplake.paths import Zone, partition_path, validate_ds
 
 log = logging.getLogger("score_sentiment")
@@ -42,14 +42,7 @@ class ScoreConfig:
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> ScoreConfig:
-        p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-        for f in cls.__dataclass_fields__.values():
-            flag = "--" + f.name.replace("_", "-")
-            if f.name in ("ds", "lake_root", "model"):
-                p.add_argument(flag, required=True)
-            else:
-                p.add_argument(flag, type=type(f.default), default=f.default)
-        return cls(**vars(p.parse_args(argv)))
+        return parse_job_args(cls, argv, __doc__)
 
 
 def run(cfg: ScoreConfig) -> dict:

@@ -5,11 +5,11 @@ spark-submit jobs/spark/curate_steam_reviews.py --ds 2019-03-01 --lake-root ./la
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
+from shoplake.jobconfig import parse_job_args
 from shoplake.paths import Zone, partition_path, quarantine_path, validate_ds
 
 log = logging.getLogger("curate_steam_reviews")
@@ -21,10 +21,10 @@ DATASET = "steam_reviews"
 class CurateConfig:
     """Arguments of the job (CLI flags are the kebab-case field names)."""
 
-    ds: str
-    lake_root: str
-    output_files: int = 1
-    shuffle_partitions: int = 4
+    ds: str = field(metadata={"help": "partition date YYYY-MM-DD (the run's data interval start)"})
+    lake_root: str = field(metadata={"help": "lake root: a path or s3://, gs:// URI"})
+    output_files: int = field(default=1, metadata={"help": "Parquet files per partition"})
+    shuffle_partitions: int = field(default=4, metadata={"help": "spark.sql.shuffle.partitions for this job"})
 
     def __post_init__(self) -> None:
         validate_ds(self.ds)
@@ -33,23 +33,7 @@ class CurateConfig:
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> CurateConfig:
-        p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--ds", required=True, help="partition date YYYY-MM-DD (the run's data interval start)")
-        p.add_argument("--lake-root", required=True, help="lake root: a path or s3://, gs:// URI")
-        p.add_argument("--output-files", type=int, default=cls.output_files, help="Parquet files per partition")
-        p.add_argument(
-            "--shuffle-partitions",
-            type=int,
-            default=cls.shuffle_partitions,
-            help="spark.sql.shuffle.partitions for this job",
-        )
-        a = p.parse_args(argv)
-        return cls(
-            ds=a.ds,
-            lake_root=a.lake_root,
-            output_files=a.output_files,
-            shuffle_partitions=a.shuffle_partitions,
-        )
+        return parse_job_args(cls, argv, __doc__)
 
 
 def run(spark, cfg: CurateConfig) -> dict[str, int]:

@@ -12,7 +12,6 @@ its held-out AUC is not worse than the current model's.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import logging
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from shoplake.jobconfig import parse_job_args
 from shoplake.paths import Zone, dataset_path, partition_path, validate_ds
 
 log = logging.getLogger("train_sentiment_head")
@@ -56,14 +56,7 @@ class TrainConfig:
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> TrainConfig:
-        p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-        for f in cls.__dataclass_fields__.values():
-            flag = "--" + f.name.replace("_", "-")
-            if f.name in ("ds", "lake_root"):
-                p.add_argument(flag, required=True)
-            else:
-                p.add_argument(flag, type=type(f.default), default=f.default)
-        return cls(**vars(p.parse_args(argv)))
+        return parse_job_args(cls, argv, __doc__)
 
 
 def load_curated(cfg: TrainConfig) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -1,0 +1,26 @@
+"""Job configs are dataclasses; their CLI flags are the kebab-case field names (one parser for every job)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def parse_job_args(cls: type[T], argv: list[str] | None, description: str | None) -> T:
+    """Parse ``argv`` into ``cls``: fields without a default are required flags, the rest typed by their default.
+
+    The dataclass's own ``__post_init__`` validates the values.
+    """
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help")
+        if f.default is dataclasses.MISSING:
+            p.add_argument(flag, required=True, help=help_text)
+        else:
+            p.add_argument(flag, type=type(f.default), default=f.default, help=help_text)
+    values: dict[str, Any] = vars(p.parse_args(argv))
+    return cls(**values)
