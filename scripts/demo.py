@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             "",
             read_counts(partition_path(cfg.lake_root, Zone.CURATED, "steam_reviews", ds)),
         )
+        enriched_path = partition_path(cfg.lake_root, Zone.ENRICHED, "steam_reviews", ds)
+        enriched = read_partition(enriched_path)
+        log.info("%-12s %-55s %8d", ds, enriched_path.replace(cfg.lake_root, "<lake>"), enriched.num_rows)
+        log.info("%-12s   %s", "", sentiment_summary(cfg, ds, enriched))
     log.info("\nScheduled runs and backfills: `make standalone`, then `make backfill` (see README)")
     return 0
 

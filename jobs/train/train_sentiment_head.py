@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -123,11 +124,13 @@ def publish(local_dir: Path, cfg: TrainConfig, auc: float) -> dict:
     root = dataset_path(cfg.lake_root, Zone.MODEL, MODEL_NAME)
     version_path = f"{root}/version={cfg.ds}"
     fs, final = filesystem(version_path)
-    tmp = f"{final}.tmp"
-    if fs.exists(tmp):
-        fs.rm(tmp, recursive=True)
-    fs.put(str(local_dir) + "/", tmp + "/", recursive=True)
-    swap_in(fs, tmp, final)
+    tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        fs.put(str(local_dir) + "/", tmp + "/", recursive=True)
+        swap_in(fs, tmp, final)
+    finally:
+        if fs.exists(tmp):
+            fs.rm(tmp, recursive=True)
     _, root_fs = filesystem(root)
     current_file = f"{root_fs}/current.json"
     champion = json.loads(fs.cat(current_file)) if fs.exists(current_file) else None
