@@ -36,7 +36,7 @@ DEMO_TO ?= 2019-03-03
 SENTIMENT_TRAIN_DS ?= 2019-02-28
 SENTIMENT_TRAIN_DAYS ?= 21
 
-.PHONY: help install java demo test test-all lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: help install java demo test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 help:  ## list targets
@@ -84,12 +84,12 @@ demo: install sentiment-model  ## install, embedded defaults, run steam_reviews_
 	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	$(PY) scripts/demo.py --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
 
-test: install  ## lint, then unit + integration tests (Mongo, Spark, Airflow dag.test); GPU tests skip without CUDA
+test: install  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -m "not slow" -q
-
-test-all: install  ## everything, including the scheduler backfill test
 	$(PY) -m pytest -q
+
+test-fast: install  ## the quick loop: no Spark, Mongo or scheduler
+	$(PY) -m pytest -q -m "not slow and not integration and not spark"
 
 lint: install  ## ruff check + format check (no folder excluded)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
