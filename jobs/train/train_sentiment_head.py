@@ -17,7 +17,6 @@ import json
 import logging
 import sys
 import tempfile
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -119,12 +118,12 @@ def load_source(cfg: TrainConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 def publish(local_dir: Path, cfg: TrainConfig, auc: float) -> dict:
     """Copy the version into the lake (replacing a rerun's), then move current.json if it is not worse."""
-    from shoplake.io.lake import filesystem, swap_in
+    from shoplake.io.lake import filesystem, hidden_sibling, swap_in
 
     root = dataset_path(cfg.lake_root, Zone.MODEL, MODEL_NAME)
     version_path = f"{root}/version={cfg.ds}"
     fs, final = filesystem(version_path)
-    tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = hidden_sibling(final, "tmp")
     try:
         fs.put(str(local_dir) + "/", tmp + "/", recursive=True)
         swap_in(fs, tmp, final)

@@ -10,7 +10,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import fsspec
@@ -33,9 +33,6 @@ class PartitionWrite:
     path: str
     rows: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def filesystem(path: str) -> tuple[AbstractFileSystem, str]:
     """The fsspec filesystem of ``path`` and the path as that filesystem spells it."""
@@ -43,15 +40,25 @@ def filesystem(path: str) -> tuple[AbstractFileSystem, str]:
     return fs, fs_path
 
 
+def hidden_sibling(path: str, tag: str) -> str:
+    """A unique hidden path next to ``path`` (``<parent>/.<name>.<tag>-<id>``).
+
+    Hidden (dot) names are skipped by Spark/Hive partition discovery and by ``read_partition``, so readers of a
+    dataset never mistake a write in progress for a partition.
+    """
+    parent, _, name = path.rstrip("/").rpartition("/")
+    return f"{parent}/.{name}.{tag}-{uuid.uuid4().hex[:8]}"
+
+
 def swap_in(fs: AbstractFileSystem, tmp_path: str, final_path: str) -> None:
     """Replace ``final_path`` by the finished directory ``tmp_path``.
 
     The old partition is renamed aside first and removed only after the new one is in place, so a crash between
-    the steps leaves either the old or the new partition (plus a ``.old-*`` leftover), never a mix.
+    the steps leaves either the old or the new partition (plus a hidden ``.old-*`` leftover), never a mix.
     """
     old_path = None
     if fs.exists(final_path):
-        old_path = f"{final_path}.old-{uuid.uuid4().hex[:8]}"
+        old_path = hidden_sibling(final_path, "old")
         fs.mv(final_path, old_path, recursive=True)
     fs.mv(tmp_path, final_path, recursive=True)
     if old_path is not None:
@@ -72,7 +79,7 @@ class PartitionWriter:
         self.counts = counts
         self.rows = 0
         self._fs, self._final = filesystem(path)
-        self._tmp = f"{self._final.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
+        self._tmp = hidden_sibling(self._final, "tmp")
         self._fh: Any = None
         self._writer: pq.ParquetWriter | None = None
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import TYPE_CHECKING
+
+from shoplake.io.lake import hidden_sibling
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -22,11 +23,11 @@ def _hadoop_fs(spark: SparkSession, path: str):
 def write_partition(df: DataFrame, path: str, *, files: int = 1, sort_by: str | None = None) -> int:
     """Write ``df`` as the whole content of the partition ``path`` and return its row count.
 
-    The frame is written to ``<path>.tmp-<id>``, then the old partition is moved aside, the new one renamed in,
-    and the old removed. ``sort_by`` makes reruns write identical data.
+    The frame is written to a hidden sibling (``.<name>.tmp-<id>``); then the old partition is moved aside, the new
+    one renamed in, and the old removed. ``sort_by`` makes reruns write identical data.
     """
     spark = df.sparkSession
-    tmp = f"{path.rstrip('/')}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = hidden_sibling(path, "tmp")
     out = df.coalesce(files)
     if sort_by:
         out = out.sortWithinPartitions(sort_by)
@@ -38,7 +39,7 @@ def write_partition(df: DataFrame, path: str, *, files: int = 1, sort_by: str | 
         raise
     rows = spark.read.parquet(tmp).count()
     final = jvm.org.apache.hadoop.fs.Path(path)
-    old = jvm.org.apache.hadoop.fs.Path(f"{path.rstrip('/')}.old-{uuid.uuid4().hex[:8]}")
+    old = jvm.org.apache.hadoop.fs.Path(hidden_sibling(path, "old"))
     had_old = fs.exists(final)
     if had_old and not fs.rename(final, old):
         raise OSError(f"could not move {path} aside")
