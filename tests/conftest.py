@@ -110,17 +110,13 @@ def spark():
     # py4j logs from __del__ at interpreter exit, after pytest closed its capture streams
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("shoplake-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.warehouse.dir", str(_TMP / "warehouse"))
-        .getOrCreate()
-    )
+    from shoplake_airflow.spark import LOCAL_CONF
+
+    builder = SparkSession.builder.master("local[2]").appName("shoplake-tests")
+    conf = {**LOCAL_CONF, "spark.sql.shuffle.partitions": "2", "spark.sql.warehouse.dir": str(_TMP / "warehouse")}
+    for key, value in conf.items():  # the same settings the local backend submits jobs with
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

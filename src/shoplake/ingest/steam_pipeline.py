@@ -35,7 +35,7 @@ def source_records(settings: Settings, window: Window) -> Any:
     return steam_source.read_saved_responses(settings.steam_source_dir)
 
 
-def load_window(collection: Collection, settings: Settings, window: Window, records: Any = None) -> dict[str, Any]:
+def load_window(collection: Collection, settings: Settings, window: Window) -> dict[str, Any]:
     """Upsert the window's source reviews into Mongo; rejected records go to ``quarantine/load_steam_reviews``.
 
     Returns:
@@ -43,8 +43,8 @@ def load_window(collection: Collection, settings: Settings, window: Window, reco
     """
     from shoplake.ingest.mongo_load import load_reviews
 
-    recs: Any = records if records is not None else source_records(settings, window)
-    result = load_reviews(collection, recs, start_ts=window.start_ts, end_ts=window.end_ts)
+    records = source_records(settings, window)
+    result = load_reviews(collection, records, start_ts=window.start_ts, end_ts=window.end_ts)
     q = write_partition(
         result.quarantine_table(),
         quarantine_path(settings.lake_root, "load", DATASET, window.ds),

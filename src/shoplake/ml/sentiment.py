@@ -88,22 +88,18 @@ def local_model_dir(uri: str, cache_dir: str | Path) -> str:
     A hub id (``org/name``) is returned unchanged for ``from_pretrained``. A model root holding ``current.json``
     (written last by training) resolves to the version it points at.
     """
-    if "://" in uri:
+    fs, root = filesystem(uri)
+    if fs.exists(f"{root}/current.json"):
+        uri = json.loads(fs.cat_file(f"{root}/current.json"))["path"]
         fs, root = filesystem(uri)
-        if fs.exists(f"{root}/current.json"):
-            with fs.open(f"{root}/current.json") as fh:
-                uri = json.load(fh)["path"]
-            fs, root = filesystem(uri)
-        target = Path(cache_dir) / hashlib.sha256(uri.encode()).hexdigest()[:16]
-        if not (target / ".complete").exists():
-            target.mkdir(parents=True, exist_ok=True)
-            fs.get(root.rstrip("/") + "/", str(target) + "/", recursive=True)
-            (target / ".complete").write_text(uri)
-        return str(target)
-    path = Path(uri)
-    if (path / "current.json").exists():
-        return json.loads((path / "current.json").read_text())["path"]
-    return uri
+    if "://" not in uri:
+        return uri  # a local directory, or a hub id for from_pretrained
+    target = Path(cache_dir) / hashlib.sha256(uri.encode()).hexdigest()[:16]
+    if not (target / ".complete").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        fs.get(root.rstrip("/") + "/", str(target) + "/", recursive=True)
+        (target / ".complete").write_text(uri)
+    return str(target)
 
 
 class TextClassifier:
@@ -136,29 +132,16 @@ class TextClassifier:
         """Probability of the positive class for each text, in input order."""
         import torch
 
-        if not texts:
-            return np.zeros(0, dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.empty(len(texts), dtype=np.float32)
         pos = self.positive_index()
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.cfg.batch_size):
-                idx = order[start : start + self.cfg.batch_size]
-                enc = self.tokenizer(
-                    [texts[i] for i in idx],
-                    padding=True,  # dynamic: to the longest text of this length-sorted batch
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                if self.device == "cuda":
-                    with torch.autocast("cuda", dtype=self.dtype, enabled=self.dtype != torch.float32):
-                        logits = self._logits(enc)
-                else:
-                    logits = self._logits(enc)
-                probs = torch.softmax(logits.float(), dim=-1)[:, pos]
-                out[idx] = probs.cpu().numpy()
-        return out
+        return run_sorted_batches(
+            self.tokenizer,
+            texts,
+            lambda enc: torch.softmax(self._logits(enc).float(), dim=-1)[:, pos],
+            batch_size=self.cfg.batch_size,
+            max_length=self.max_length,
+            device=self.device,
+            dtype=self.dtype,
+        )
 
 
 class EmbeddingHeadClassifier(TextClassifier):
@@ -175,6 +158,37 @@ class EmbeddingHeadClassifier(TextClassifier):
     def _logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = self.model(**enc).last_hidden_state
         return self.head(mean_pool(hidden, enc["attention_mask"]).to(self.head.weight.dtype))
+
+
+def run_sorted_batches(
+    tokenizer: Any,
+    texts: Sequence[str],
+    forward: Any,
+    *,
+    batch_size: int,
+    max_length: int,
+    device: str,
+    dtype: torch.dtype,
+    width: int | None = None,
+) -> np.ndarray:
+    """Run ``forward(encoded batch) -> tensor`` over length-sorted, dynamically padded batches.
+
+    Texts are sorted by length so each batch pads only to its own longest text; results come back in input order,
+    one row per text (``width`` columns, or a vector when ``width`` is None). CUDA runs under autocast to ``dtype``.
+    """
+    import torch
+
+    out = np.zeros((len(texts),) if width is None else (len(texts), width), dtype=np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            enc = tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            ).to(device)
+            with torch.autocast("cuda", dtype=dtype, enabled=device == "cuda" and dtype != torch.float32):
+                out[idx] = forward(enc).float().cpu().numpy()
+    return out
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

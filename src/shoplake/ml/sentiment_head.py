@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from shoplake.ml.sentiment import HEAD_MANIFEST, EngineConfig, mean_pool, pick_device
+from shoplake.ml.sentiment import HEAD_MANIFEST, EngineConfig, mean_pool, pick_device, run_sorted_batches
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +41,16 @@ def embed_texts(encoder_dir: str, texts: Sequence[str], cfg: EngineConfig | None
     device = pick_device(cfg.device)
     tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
     model = AutoModel.from_pretrained(encoder_dir).eval().to(device)
-    max_length = min(cfg.max_length, model.config.max_position_embeddings)
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(texts), cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            enc = tokenizer(
-                [texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-            ).to(device)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-                hidden = model(**enc).last_hidden_state
-            out[idx] = mean_pool(hidden, enc["attention_mask"]).cpu().numpy()
-    return out
+    return run_sorted_batches(
+        tokenizer,
+        texts,
+        lambda enc: mean_pool(model(**enc).last_hidden_state, enc["attention_mask"]),
+        batch_size=cfg.batch_size,
+        max_length=min(cfg.max_length, model.config.max_position_embeddings),
+        device=device,
+        dtype=torch.bfloat16 if device == "cuda" else torch.float32,
+        width=model.config.hidden_size,
+    )
 
 
 @dataclass(frozen=True)
