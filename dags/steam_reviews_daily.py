@@ -20,6 +20,9 @@ lake, typed and cleaned, ready for sentiment scoring and training.
    model (`SHOPLAKE_SENTIMENT_MODEL`, pinned revision) scores every curated review →
    `enriched/steam_reviews/ds=…` (label, score, positive_prob, model_id, model_revision).
 6. `check_enriched` — every curated row was scored; emits `enriched.steam_reviews`.
+7. `build_features` — curated reviews joined with their sentiment → `enriched/steam_purchase_features/ds=…`
+   (the purchase model's input; `steam_purchase_model_weekly` trains on a window of them); rows without a score
+   or target → `quarantine/features_steam_reviews/ds=…`. Emits `enriched.steam_purchase_features`.
 
 **Reruns and backfills.** Every write replaces exactly its `ds` partition (temp write, then swap), so clearing a
 task or rerunning a day gives identical data. Backfill with
@@ -35,7 +38,12 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
-from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, ENRICHED_STEAM_REVIEWS, RAW_STEAM_REVIEWS
+from shoplake_airflow.assets import (
+    CURATED_STEAM_REVIEWS,
+    ENRICHED_STEAM_PURCHASE_FEATURES,
+    ENRICHED_STEAM_REVIEWS,
+    RAW_STEAM_REVIEWS,
+)
 from shoplake_airflow.context import emit_partition_event, xcom_ds
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.settings import settings
@@ -86,6 +94,13 @@ def steam_reviews_daily():
         result = check(settings(), json.loads(scored), curated["rows"])
         return emit_partition_event(context, ENRICHED_STEAM_REVIEWS, result)
 
+    @task(outlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
+    def build_features(enriched: dict, **context) -> dict:
+        from shoplake.ingest.steam_pipeline import build_purchase_features
+
+        result = build_purchase_features(settings(), enriched["ds"], curated_rows=enriched["rows"])
+        return emit_partition_event(context, ENRICHED_STEAM_PURCHASE_FEATURES, result)
+
     cfg = settings()
     ds = xcom_ds("extract_reviews")  # every job works on the partition the extract wrote
     curate = spark_job(
@@ -109,7 +124,8 @@ def steam_reviews_daily():
     )
     raw = extract_reviews()
     curated = check_curated(raw)
-    chain(load_reviews(), raw, curate, curated, score, check_enriched(score.output, curated))
+    enriched = check_enriched(score.output, curated)
+    chain(load_reviews(), raw, curate, curated, score, enriched, build_features(enriched))
 
 
 steam_reviews_daily()

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from shoplake.jobconfig import parse_job_args
-from shoplake.paths import Zone, dataset_path, partition_path, validate_ds
+from shoplake.paths import Zone, partition_path, validate_ds
 
 log = logging.getLogger("train_sentiment_head")
 
@@ -116,39 +116,15 @@ def load_source(cfg: TrainConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
     return texts, np.array(labels, dtype=int), np.array(created)
 
 
-def publish(local_dir: Path, cfg: TrainConfig, auc: float) -> dict:
-    """Copy the version into the lake (replacing a rerun's), then move current.json if it is not worse."""
-    from shoplake.io.lake import filesystem, hidden_sibling, swap_in
-
-    root = dataset_path(cfg.lake_root, Zone.MODEL, MODEL_NAME)
-    version_path = f"{root}/version={cfg.ds}"
-    fs, final = filesystem(version_path)
-    tmp = hidden_sibling(final, "tmp")
-    try:
-        fs.put(str(local_dir) + "/", tmp + "/", recursive=True)
-        swap_in(fs, tmp, final)
-    finally:
-        if fs.exists(tmp):
-            fs.rm(tmp, recursive=True)
-    _, root_fs = filesystem(root)
-    current_file = f"{root_fs}/current.json"
-    champion = json.loads(fs.cat(current_file)) if fs.exists(current_file) else None
-    promoted = champion is None or champion["version"] == cfg.ds or auc >= champion["auc"]
-    if promoted:
-        with fs.open(current_file, "w") as fh:
-            json.dump({"version": cfg.ds, "path": version_path, "auc": auc}, fh, sort_keys=True)
-    log.info("model %s: held-out AUC %.4f; current %s", version_path, auc, "moved" if promoted else "kept")
-    return {"path": version_path, "auc": auc, "promoted": promoted, "champion": champion}
-
-
 def run(cfg: TrainConfig) -> dict:
+    from shoplake.ml.plots import plot_roc
+    from shoplake.ml.registry import publish_version
     from shoplake.ml.sentiment import EngineConfig
     from shoplake.ml.sentiment_head import (
         default_encoder_dir,
         embed_texts,
         evaluate,
         fit_head,
-        plot_roc,
         save_head_model,
         vader_scores,
     )
@@ -182,8 +158,9 @@ def run(cfg: TrainConfig) -> dict:
         metrics["revision"] = revision
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
-        plot_roc(out / "roc.png", {"MiniLM + logistic head": (y[test_idx], p_test), "VADER": (y[test_idx], p_vader)})
-        result = publish(out, cfg, metrics["model"]["auc"])
+        curves = {"MiniLM + logistic head": (y[test_idx], p_test), "VADER": (y[test_idx], p_vader)}
+        plot_roc(out / "roc.png", curves, "Steam voted_up, held-out split")
+        result = publish_version(out, cfg.lake_root, MODEL_NAME, cfg.ds, auc=metrics["model"]["auc"])
     log.info("metrics %s", json.dumps(metrics))
     return {**result, "revision": revision, "metrics": metrics}
 

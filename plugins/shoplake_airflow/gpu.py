@@ -16,22 +16,21 @@ from shoplake.config import Settings
 from shoplake_airflow.settings import settings as current_settings
 
 
-def gpu_job(task_id: str, script: str, args: list[str], *, cfg: Settings | None = None, **kwargs: Any) -> Any:
-    """A task running ``python <jobs_root>/<script> <args>`` on the GPU queue and pool.
+def python_job(task_id: str, script: str, args: list[str], *, cfg: Settings | None = None, **kwargs: Any) -> Any:
+    """A task running ``python <jobs_root>/<script> <args>`` in a fresh process (default queue and pool).
 
     ``args`` may hold Jinja templates (rendered at run time, then shell-quoted). The job's last stdout line
-    (JSON) becomes the task's XCom.
+    (JSON) becomes the task's XCom. ``kwargs`` go to the operator (``queue``, ``pool``, ``outlets``…).
     """
     from airflow.providers.standard.operators.bash import BashOperator
 
     cfg = cfg or current_settings()
     argv = [sys.executable, str(Path(cfg.jobs_root) / script), *args]
     command = " ".join(a if "{{" in a else shlex.quote(a) for a in argv)
-    return BashOperator(
-        task_id=task_id,
-        bash_command=command,
-        queue=cfg.gpu_queue,
-        pool=cfg.gpu_pool,
-        do_xcom_push=True,
-        **kwargs,
-    )
+    return BashOperator(task_id=task_id, bash_command=command, do_xcom_push=True, **kwargs)
+
+
+def gpu_job(task_id: str, script: str, args: list[str], *, cfg: Settings | None = None, **kwargs: Any) -> Any:
+    """:func:`python_job` on the GPU queue and pool."""
+    cfg = cfg or current_settings()
+    return python_job(task_id, script, args, cfg=cfg, queue=cfg.gpu_queue, pool=cfg.gpu_pool, **kwargs)

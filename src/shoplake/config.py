@@ -15,6 +15,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SPARK_BACKENDS = ("local", "emr")
+TRAIN_BACKENDS = ("local", "spark", "sagemaker")
 
 
 def _default_sample_dir() -> str:
@@ -42,6 +43,18 @@ class EmrSettings:
 
 
 @dataclass(frozen=True)
+class SageMakerSettings:
+    """Settings of the SageMaker training backend (only read when ``SHOPLAKE_TRAIN_BACKEND=sagemaker``)."""
+
+    role_arn: str = ""
+    #: the built-in XGBoost algorithm image of the region (``sagemaker.image_uris.retrieve("xgboost", region)``)
+    image_uri: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    instance_type: str = "ml.m5.xlarge"
+    output_uri: str = ""  # s3:// prefix for model.tar.gz (default: <lake>/model/<name>/sagemaker)
+    max_runtime_s: int = 3600
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of the platform.
 
@@ -64,6 +77,9 @@ class Settings:
         sentiment_revision: pinned hub revision (ignored for directories, which carry their own).
         model_cache: local cache for models copied from the lake.
         gpu_pool / gpu_queue: where inference tasks run (pool slots = GPUs; a worker serving the queue has them).
+        train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
+            present), ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
+        mlflow_tracking_uri: MLflow tracking server; empty = SQLite under a local lake, ``none`` = off.
     """
 
     lake_root: str
@@ -84,10 +100,15 @@ class Settings:
     gpu_pool: str = "gpu"
     gpu_queue: str = "gpu"
     emr: EmrSettings = field(default_factory=EmrSettings)
+    train_backend: str = "local"
+    mlflow_tracking_uri: str = ""
+    sagemaker: SageMakerSettings = field(default_factory=SageMakerSettings)
 
     def __post_init__(self) -> None:
         if self.spark_backend not in SPARK_BACKENDS:
             raise ValueError(f"SHOPLAKE_SPARK_BACKEND must be one of {SPARK_BACKENDS}, got {self.spark_backend!r}")
+        if self.train_backend not in TRAIN_BACKENDS:
+            raise ValueError(f"SHOPLAKE_TRAIN_BACKEND must be one of {TRAIN_BACKENDS}, got {self.train_backend!r}")
         if self.max_review_chars <= 0:
             raise ValueError("SHOPLAKE_MAX_REVIEW_CHARS must be positive")
         if not self.lake_root:
@@ -136,4 +157,13 @@ class Settings:
             gpu_pool=env.get("SHOPLAKE_GPU_POOL", "gpu"),
             gpu_queue=env.get("SHOPLAKE_GPU_QUEUE", "gpu"),
             emr=emr,
+            train_backend=env.get("SHOPLAKE_TRAIN_BACKEND", "local"),
+            mlflow_tracking_uri=env.get("SHOPLAKE_MLFLOW_TRACKING_URI", ""),
+            sagemaker=SageMakerSettings(
+                role_arn=env.get("SHOPLAKE_SAGEMAKER_ROLE_ARN", ""),
+                image_uri=env.get("SHOPLAKE_SAGEMAKER_IMAGE_URI", SageMakerSettings.image_uri),
+                instance_type=env.get("SHOPLAKE_SAGEMAKER_INSTANCE_TYPE", SageMakerSettings.instance_type),
+                output_uri=env.get("SHOPLAKE_SAGEMAKER_OUTPUT_URI", ""),
+                max_runtime_s=int(env.get("SHOPLAKE_SAGEMAKER_MAX_RUNTIME_S", SageMakerSettings.max_runtime_s)),
+            ),
         )

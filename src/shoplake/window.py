@@ -21,6 +21,11 @@ class Window:
         if self.start_ts >= self.end_ts:
             raise ValueError(f"empty data interval [{self.start_ts}, {self.end_ts}) for ds={self.ds}")
 
+    @property
+    def last_day(self) -> str:
+        """UTC date of the window's last second (``ds`` of a daily window; the Sunday of a weekly one)."""
+        return dt.datetime.fromtimestamp(self.end_ts - 1, dt.UTC).date().isoformat()
+
     @classmethod
     def from_interval(cls, start: dt.datetime, end: dt.datetime) -> Window:
         """Window of a data interval; ``ds`` is the UTC date of its start.

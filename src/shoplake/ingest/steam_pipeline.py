@@ -117,3 +117,27 @@ def check_enriched(settings: Settings, scored: dict[str, Any], curated_rows: int
     if scored["rows"] != curated_rows:
         raise ValueError(f"enriched has {scored['rows']} rows, curated has {curated_rows} (ds={scored['ds']})")
     return {k: scored[k] for k in ("ds", "path", "rows", "model_id", "model_revision")}
+
+
+def build_purchase_features(settings: Settings, ds: str, curated_rows: int | None = None) -> dict[str, Any]:
+    """Join the day's curated reviews with their sentiment → ``enriched/steam_purchase_features/ds=…``.
+
+    Curated rows without a score or a target go to ``quarantine/features_steam_reviews`` with a reason.
+
+    Raises:
+        ValueError: the curated partition no longer has the rows the upstream check counted.
+    """
+    from shoplake.io.lake import read_partition
+    from shoplake.ml.purchase import DATASET as FEATURES
+    from shoplake.ml.purchase import build_features
+
+    curated = read_partition(partition_path(settings.lake_root, Zone.CURATED, DATASET, ds))
+    if curated_rows is not None and curated.num_rows != curated_rows:
+        raise ValueError(f"curated/{DATASET} ds={ds} has {curated.num_rows} rows, the check counted {curated_rows}")
+    enriched = read_partition(partition_path(settings.lake_root, Zone.ENRICHED, DATASET, ds))
+    features, quarantine = build_features(curated, enriched)
+    counts = {"in": curated.num_rows, "features": features.num_rows, "quarantined": quarantine.num_rows}
+    out = write_partition(features, partition_path(settings.lake_root, Zone.ENRICHED, FEATURES, ds), counts=counts)
+    q = write_partition(quarantine, quarantine_path(settings.lake_root, "features", DATASET, ds), sort_by="record_id")
+    log.info("ds=%s: %s feature rows, %s quarantined", ds, out.rows, q.rows)
+    return {"ds": ds, "path": out.path, "rows": out.rows, "quarantined": q.rows, "quarantine_path": q.path}

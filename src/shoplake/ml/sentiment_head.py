@@ -103,28 +103,6 @@ def vader_scores(texts: Sequence[str]) -> np.ndarray:
     return np.array([(sia.polarity_scores(t)["compound"] + 1) / 2 for t in texts], dtype=np.float32)
 
 
-def plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    """ROC curves of the model and its baselines, one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    for name, (y, p) in curves.items():
-        fpr, tpr, _ = roc_curve(y, p)
-        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
-    ax.plot([0, 1], [0, 1], "k:", lw=1)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("Steam voted_up, held-out split")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def save_head_model(out_dir: Path, encoder_dir: str, head: Head, *, model_id: str, extra: dict[str, Any]) -> str:
     """Write a self-contained embedding-head model directory; returns its revision (content hash)."""
     from safetensors.numpy import save_file

@@ -1,0 +1,144 @@
+"""The one place that reads ``SHOPLAKE_TRAIN_BACKEND``: the purchase-model training step as tasks.
+
+* ``local``     — ``jobs/train/train_purchase_model.py`` on the gpu queue/pool (XGBoost ``hist`` on CUDA when the
+  worker has a GPU, else CPU);
+* ``spark``     — ``jobs/spark/train_purchase_model.py`` (xgboost.spark) through :func:`spark_job`, so it runs on
+  local Spark or EMR like every Spark job;
+* ``sagemaker`` — a task group: export the train/validation channels to S3, a SageMaker training job with the
+  built-in XGBoost algorithm (deferrable), then the same job evaluates, gates and publishes its ``model.tar.gz``.
+
+Every backend ends with the same version directory, ``current.json`` gating and MLflow run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shoplake.config import Settings
+from shoplake.ml.purchase_config import PurchaseTrainConfig
+from shoplake_airflow.gpu import gpu_job, python_job
+from shoplake_airflow.settings import settings as current_settings
+from shoplake_airflow.spark import spark_job
+
+#: hyperparameters a manual run may change (DAG Params of the same names)
+HYPERPARAMETERS = (
+    "n_estimators",
+    "max_depth",
+    "learning_rate",
+    "subsample",
+    "colsample_bytree",
+    "min_child_weight",
+    "scale_pos_weight",
+    "seed",
+)
+
+
+def train_args(ds: str, cfg: Settings) -> list[str]:
+    """Job flags: the window and hyperparameters come from the run's Params (templated)."""
+    args = ["--ds", ds, "--lake-root", cfg.lake_root, "--window-days", "{{ params.window_days }}"]
+    for name in ("target", *HYPERPARAMETERS):
+        args += ["--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}"]
+    if cfg.mlflow_tracking_uri:
+        args += ["--mlflow-uri", cfg.mlflow_tracking_uri]
+    return args
+
+
+def sagemaker_training_config(job_name: str, channels_uri: str, hyperparameters: dict[str, str], cfg: Settings) -> dict:
+    """``CreateTrainingJob`` request for SageMaker's built-in XGBoost on the exported CSV channels."""
+    sm = cfg.sagemaker
+    output = sm.output_uri or f"{cfg.lake_root.rstrip('/')}/model/steam_purchase/sagemaker"
+
+    def channel(name: str) -> dict[str, Any]:
+        return {
+            "ChannelName": name,
+            "ContentType": "text/csv",
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"{channels_uri.rstrip('/')}/{name}/",
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+        }
+
+    return {
+        "TrainingJobName": job_name,
+        "AlgorithmSpecification": {"TrainingImage": sm.image_uri, "TrainingInputMode": "File"},
+        "RoleArn": sm.role_arn,
+        "HyperParameters": hyperparameters,
+        "InputDataConfig": [channel("train"), channel("validation")],
+        "OutputDataConfig": {"S3OutputPath": output},
+        "ResourceConfig": {"InstanceType": sm.instance_type, "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": sm.max_runtime_s},
+        "Tags": [{"Key": "project", "Value": "shoplake"}],
+    }
+
+
+def sagemaker_hyperparameters() -> dict[str, str]:
+    """Built-in XGBoost hyperparameters, templated from the run's Params (SageMaker takes strings)."""
+    hp = {
+        "objective": "binary:logistic",
+        "eval_metric": "auc",
+        "tree_method": "hist",
+        "num_round": "{{ params.n_estimators }}",
+        "max_depth": "{{ params.max_depth }}",
+        "eta": "{{ params.learning_rate }}",
+        "subsample": "{{ params.subsample }}",
+        "colsample_bytree": "{{ params.colsample_bytree }}",
+        "min_child_weight": "{{ params.min_child_weight }}",
+        "seed": "{{ params.seed }}",
+        "early_stopping_rounds": str(PurchaseTrainConfig.early_stopping_rounds),
+    }
+    # scale_pos_weight <= 0 means "negatives / positives" in shoplake's job; SageMaker needs the number itself
+    hp["scale_pos_weight"] = "{{ params.scale_pos_weight if params.scale_pos_weight > 0 else 1 }}"
+    return hp
+
+
+def train_job(task_id: str, ds: str, *, cfg: Settings | None = None) -> Any:
+    """Tasks that train, evaluate and publish the purchase model for partition ``ds`` (a template).
+
+    Returns:
+        An operator (local), an operator or task group (spark: local or EMR) or a task group (sagemaker), to be
+        chained like one task. The DAG's check task reads the published version back from the lake.
+    """
+    cfg = cfg or current_settings()
+    args = train_args(ds, cfg)
+    if cfg.train_backend == "spark":
+        return spark_job(task_id, "jobs/spark/train_purchase_model.py", [*args, "--backend", "spark"], ds=ds, cfg=cfg)
+    if cfg.train_backend == "sagemaker":
+        return _sagemaker_job(task_id, ds, args, cfg)
+    return gpu_job(task_id, "jobs/train/train_purchase_model.py", args, cfg=cfg)
+
+
+def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any:
+    from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
+    from airflow.sdk import TaskGroup
+
+    if not cfg.sagemaker.role_arn or "://" not in cfg.lake_root:
+        raise ValueError("SHOPLAKE_TRAIN_BACKEND=sagemaker needs SHOPLAKE_SAGEMAKER_ROLE_ARN and an s3:// lake root")
+    channels = f"{cfg.lake_root.rstrip('/')}/model/steam_purchase/sagemaker_input/ds={ds}"
+    with TaskGroup(group_id=task_id) as group:
+        # data preparation needs no GPU: the default queue and pool
+        export = python_job(
+            "export_channels", "jobs/train/train_purchase_model.py", [*args, "--export-uri", channels], cfg=cfg
+        )
+        train = SageMakerTrainingOperator(
+            task_id="train",
+            config=sagemaker_training_config(
+                f"shoplake-steam-purchase-{ds}", channels, sagemaker_hyperparameters(), cfg
+            ),
+            aws_conn_id=cfg.emr.aws_conn_id,
+            action_if_job_exists="timestamp",  # a rerun of the day starts a new job, named <name>-<timestamp>
+            deferrable=True,
+        )
+        artifact = (
+            f"{{{{ ti.xcom_pull(task_ids='{task_id}.train')['Training']['ModelArtifacts']['S3ModelArtifacts'] }}}}"
+        )
+        publish = python_job(
+            "publish_model",
+            "jobs/train/train_purchase_model.py",
+            [*args, "--backend", "sagemaker", "--booster-path", artifact],
+            cfg=cfg,
+        )
+        export >> train >> publish
+    return group

@@ -1,0 +1,50 @@
+"""Evaluation plots written next to a model version (PNG, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str) -> None:
+    """ROC curves of the model and its baselines, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    for name, (y, p) in curves.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_importance(path: Path, importance: pd.DataFrame, top: int = 20) -> None:
+    """Horizontal bar chart of total gain, one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = importance.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(df) + 1.2), dpi=100)
+    ax.barh(df["feature"], df["total_gain"])
+    ax.set_xlabel("total gain")
+    ax.set_title("XGBoost feature importance")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,350 @@
+"""Train, evaluate and publish the Steam purchase model (one flow for the local, Spark and SageMaker backends).
+
+``run_training`` reads the feature partitions of a window, splits them by creation time, fits XGBoost (or takes a
+booster trained elsewhere), evaluates on the held-out newest rows, compares with the champion *on the same rows*,
+writes ``model/<name>/version=<ds>/`` and tracks the run in MLflow; ``current.json`` (and the MLflow ``champion``
+alias) move last, only if the new model is not worse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shoplake.ml.purchase import APP_PREFIX, DATASET, Split
+from shoplake.ml.purchase_config import MODEL_NAMES, PurchaseTrainConfig
+from shoplake.paths import Zone, partition_path
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT = "shoplake-steam-purchase"
+BOOSTER_FILE = "model.ubj"
+
+
+def window_days(ds: str, days: int) -> list[str]:
+    """The ``days`` partition dates ending at ``ds``, oldest first."""
+    end = dt.date.fromisoformat(ds)
+    return [(end - dt.timedelta(days=i)).isoformat() for i in reversed(range(days))]
+
+
+def feature_partitions(lake_root: str, ds: str, days: int) -> list[str]:
+    """Paths of the feature partitions that exist in the window (missing days are skipped, and logged)."""
+    from shoplake.io.lake import filesystem
+
+    paths, missing = [], []
+    for day in window_days(ds, days):
+        path = partition_path(lake_root, Zone.ENRICHED, DATASET, day)
+        fs, fs_path = filesystem(path)
+        (paths if fs.exists(fs_path) else missing).append(path)
+    if missing:
+        log.info("%s of %s window days have no %s partition", len(missing), days, DATASET)
+    if not paths:
+        raise FileNotFoundError(f"no {DATASET} partition in the {days} days up to {ds}")
+    return paths
+
+
+def load_features(lake_root: str, ds: str, days: int) -> pd.DataFrame:
+    """Feature rows of the window, as one pandas frame."""
+    import pyarrow as pa
+
+    from shoplake.io.lake import read_partition
+
+    paths = feature_partitions(lake_root, ds, days)
+    df = pa.concat_tables([read_partition(p) for p in paths]).to_pandas()
+    log.info("read %s feature rows from %s partitions", len(df), len(paths))
+    return df
+
+
+def split_window(cfg: PurchaseTrainConfig) -> Split:
+    """The deterministic time-based split of the window (the same rows on every backend and rerun)."""
+    from shoplake.ml.purchase import time_split
+
+    df = load_features(cfg.lake_root, cfg.ds, cfg.window_days)
+    if len(df) < cfg.min_rows:
+        raise ValueError(f"{len(df)} feature rows in the window (< --min-rows {cfg.min_rows}); widen the window")
+    return time_split(df, test_fraction=cfg.test_fraction, valid_fraction=cfg.valid_fraction)
+
+
+def split_apps(cfg: PurchaseTrainConfig, split: Split) -> list[int]:
+    """Games that get a one-hot column (from the training rows only, so every backend derives the same list)."""
+    from shoplake.ml.purchase import frequent_apps
+
+    return frequent_apps(split.train, cfg.app_min_reviews) if cfg.app_min_reviews > 0 else []
+
+
+def load_booster(path: str, feature_names: list[str]) -> Any:
+    """A booster from a model file or a SageMaker ``model.tar.gz`` (local path or any fsspec URI)."""
+    import tarfile
+
+    import fsspec
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / Path(path).name
+        with fsspec.open(path, "rb") as src:
+            local.write_bytes(src.read())
+        if local.name.endswith(".tar.gz"):
+            with tarfile.open(local) as tar:
+                tar.extractall(tmp, filter="data")
+            local = next(p for p in Path(tmp).iterdir() if p.name.startswith("xgboost-model"))
+        booster.load_model(str(local))
+    if booster.feature_names is None:  # trained on headerless CSV (SageMaker): columns are in feature order
+        if booster.num_features() != len(feature_names):
+            raise ValueError(f"{path} has {booster.num_features()} features, expected {len(feature_names)}")
+        booster.feature_names = feature_names
+    return booster
+
+
+def champion_scorer(split: Split, target: str) -> Callable[[dict[str, Any]], float | None]:
+    """Scores the champion named by ``current.json`` on this run's held-out rows (``None`` if it can't be)."""
+    from shoplake.ml.purchase import binary_metrics, predict
+
+    def score(champion: dict[str, Any]) -> float | None:
+        try:
+            booster = load_booster(f"{champion['path']}/{BOOSTER_FILE}", [])
+            missing = {f for f in booster.feature_names or [] if not f.startswith(APP_PREFIX)} - set(split.test.columns)
+            if champion.get("target", target) != target or missing or not booster.feature_names:
+                log.warning("champion %s can't score these rows; using its recorded AUC", champion["version"])
+                return None
+            return binary_metrics(split.test[target].to_numpy(), predict(booster, split.test))["auc"]
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            log.warning("champion %s not loadable (%s); using its recorded AUC", champion.get("path"), exc)
+            return None
+
+    return score
+
+
+def model_card(cfg: PurchaseTrainConfig, metrics: dict[str, Any], importance: pd.DataFrame) -> str:
+    """A Markdown model card for the version directory."""
+    m, other = metrics[cfg.target], metrics[cfg.other_target]
+    top = ", ".join(importance["feature"].head(8))
+    split = metrics["split"]
+    return f"""# {cfg.model_name} — version {cfg.ds}
+
+**Task.** Binary classification of Steam reviews: `{cfg.target}` (see `shoplake.ml.purchase` for why this
+target and which columns are excluded). Trained by shoplake's `steam_purchase_model_weekly` DAG.
+
+**Data.** `enriched/{DATASET}` partitions of the {cfg.window_days} days up to {cfg.ds}. Time-based split by
+review creation time: train {split["train"]["rows"]} rows ({split["train"]["created"][0]} … ), validation
+{split["valid"]["rows"]} rows (early stopping, F1 threshold), held-out test {split["test"]["rows"]} rows (from
+{split["test"]["created"][0]}).
+
+**Model.** XGBoost `hist`, {metrics["rounds"]} rounds, device `{metrics["device"]}`, backend `{cfg.backend}`,
+seed {cfg.seed}; class imbalance by `scale_pos_weight` = negatives/positives unless set.
+
+**Held-out metrics ({cfg.target}).** AUC {m["auc"]:.4f} · PR-AUC {m["pr_auc"]:.4f} · F1 {m["f1"]:.4f} at 0.5,
+{m["at_valid_threshold"]["f1"]:.4f} at the validation threshold {m["at_valid_threshold"]["threshold"]:.3f} ·
+accuracy {m["accuracy"]:.4f} · base rate {m["base_rate"]:.3f} (n = {m["n"]}).
+
+**Same features for `{cfg.other_target}`** (reported, not published): AUC {other["auc"]:.4f} · PR-AUC
+{other["pr_auc"]:.4f} · F1 {other["f1"]:.4f}.
+
+**Champion.** {metrics["champion_note"]}
+
+**Most important features (gain).** {top}.
+
+**Limits.** Trained on the reviews of a few games in one window; `positive_prob` comes from the sentiment model
+current when the day was scored. Not for decisions about individual people.
+"""
+
+
+def finish_training(
+    cfg: PurchaseTrainConfig, split: Split, boosters: dict[str, Any], *, device: str, backend_note: str = ""
+) -> dict[str, Any]:
+    """Evaluate ``boosters[target]`` (and the other target's), write the version, gate, track. Returns XCom."""
+    from shoplake.ml.plots import plot_importance, plot_roc
+    from shoplake.ml.purchase import evaluate_booster, feature_importance
+    from shoplake.ml.registry import publish_version
+
+    booster = boosters[cfg.target]
+    metrics: dict[str, Any] = {"split": split.describe(), "device": device, "backend": cfg.backend}
+    metrics[cfg.target], p_test = evaluate_booster(booster, split, cfg.target)
+    metrics[cfg.other_target], _ = evaluate_booster(boosters[cfg.other_target], split, cfg.other_target)
+    metrics["rounds"] = booster.num_boosted_rounds()
+    metrics["best_iteration"] = getattr(booster, "best_iteration", None)
+    score_champion = champion_scorer(split, cfg.target)
+    importance = feature_importance(booster)
+    y_test = split.test[cfg.target].to_numpy().astype(int)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "version"
+        out.mkdir()
+        booster.save_model(str(out / BOOSTER_FILE))
+        threshold = metrics[cfg.target]["at_valid_threshold"]["threshold"]
+        (out / "features.json").write_text(
+            json.dumps({"target": cfg.target, "features": booster.feature_names, "threshold": threshold}, indent=2)
+        )
+        importance.to_csv(out / "feature_importance.csv", index=False)
+        plot_importance(out / "feature_importance.png", importance)
+        curves = {
+            "XGBoost": (y_test, p_test),
+            "sentiment positive_prob alone": (y_test, split.test["positive_prob"].to_numpy()),
+        }
+        plot_roc(out / "roc.png", curves, f"Steam {cfg.target}, held-out newest {cfg.test_fraction:.0%}")
+        (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
+        # the champion is scored before the pointer can move, so the card and metrics say what gated the run
+        from shoplake.ml.registry import read_current
+
+        champion = read_current(cfg.lake_root, cfg.model_name)
+        champ_auc = score_champion(champion) if champion and champion["version"] != cfg.ds else None
+        metrics["champion"] = {"version": champion["version"] if champion else None, "auc_on_this_test": champ_auc}
+        metrics["champion_note"] = (
+            "none yet (first model)."
+            if not champion
+            else f"version {champion['version']}: AUC {champ_auc:.4f} on the same held-out rows."
+            if champ_auc is not None
+            else f"version {champion['version']} (same version or not scorable; its recorded AUC is used)."
+        )
+        if backend_note:
+            metrics["backend_note"] = backend_note
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+        (out / "model_card.md").write_text(model_card(cfg, metrics, importance))
+
+        tracked = _track(cfg, metrics, out, booster)
+        result = publish_version(
+            out,
+            cfg.lake_root,
+            cfg.model_name,
+            cfg.ds,
+            auc=metrics[cfg.target]["auc"],
+            champion_auc=lambda _c: champ_auc,
+            extra={"target": cfg.target, "mlflow_version": tracked.get("model_version")},
+        )
+    if result["promoted"] and tracked:
+        from shoplake.ml.tracking import set_champion
+
+        set_champion(tracked["tracking_uri"], cfg.model_name, tracked["model_version"])
+    return {
+        "ds": cfg.ds,
+        "path": result["path"],
+        "auc": result["auc"],
+        "pr_auc": metrics[cfg.target]["pr_auc"],
+        "promoted": result["promoted"],
+        "champion_auc": result["champion_auc"],
+        "rows": int(sum(v["rows"] for v in metrics["split"].values())),
+        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
+    }
+
+
+def _track(cfg: PurchaseTrainConfig, metrics: dict[str, Any], out: Path, booster: Any) -> dict[str, str]:
+    from shoplake.ml.tracking import log_training_run, tracking_uri
+
+    uri = tracking_uri(cfg.mlflow_uri, cfg.lake_root)
+    if uri is None:
+        return {}
+    flat = {
+        f"{t}_{k}": float(v)
+        for t in (cfg.target, cfg.other_target)
+        for k, v in metrics[t].items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    flat[f"{cfg.target}_f1_at_valid_threshold"] = metrics[cfg.target]["at_valid_threshold"]["f1"]
+    if metrics["champion"]["auc_on_this_test"] is not None:
+        flat["champion_auc_on_this_test"] = metrics["champion"]["auc_on_this_test"]
+    return log_training_run(
+        uri,
+        experiment=EXPERIMENT,
+        run_name=f"{cfg.model_name}-{cfg.ds}",
+        params={**asdict(cfg), "rounds": metrics["rounds"], "device": metrics["device"]},
+        metrics=flat,
+        artifacts_dir=out,
+        booster=booster,
+        registered_model=cfg.model_name,
+        tags={"ds": cfg.ds, "target": cfg.target, "backend": cfg.backend},
+    )
+
+
+def run_training(cfg: PurchaseTrainConfig) -> dict[str, Any]:
+    """The local backend (and SageMaker's publish step, with ``booster_path``): split, fit, finish."""
+    from shoplake.ml.purchase import feature_columns, fit_booster, pick_xgb_device
+
+    np.random.seed(cfg.seed)
+    split = split_window(cfg)
+    apps = split_apps(cfg, split)
+    device = pick_xgb_device(cfg.device)
+    params = cfg.xgb_params()
+    boosters = {cfg.other_target: fit_booster(split, cfg.other_target, params, device, apps)}
+    if cfg.booster_path:
+        boosters[cfg.target] = load_booster(cfg.booster_path, feature_columns(cfg.target, apps))
+    else:
+        boosters[cfg.target] = fit_booster(split, cfg.target, params, device, apps)
+    return finish_training(cfg, split, boosters, device=device)
+
+
+def export_channels(cfg: PurchaseTrainConfig, out_uri: str) -> dict[str, Any]:
+    """Write SageMaker's ``train`` / ``validation`` channels (headerless CSV, label first) under ``out_uri``.
+
+    The built-in XGBoost algorithm reads them; the publish step rebuilds the same split from the lake for the
+    held-out evaluation. A rerun replaces the prefix.
+    """
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.purchase import feature_columns, model_frame
+
+    split = split_window(cfg)
+    features = feature_columns(cfg.target, split_apps(cfg, split))
+    fs, root = filesystem(out_uri)
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+    counts = {}
+    for channel, df in (("train", split.train), ("validation", split.valid)):
+        fs.makedirs(f"{root}/{channel}", exist_ok=True)
+        frame = model_frame(df, features)
+        frame.insert(0, cfg.target, df[cfg.target].astype(float))
+        with fs.open(f"{root}/{channel}/data.csv", "w") as fh:
+            frame.to_csv(fh, header=False, index=False, na_rep="")
+        counts[channel] = len(frame)
+    log.info("exported SageMaker channels to %s: %s", out_uri, counts)
+    return {"ds": cfg.ds, "path": out_uri, "rows": sum(counts.values()), **counts}
+
+
+#: files every published version holds
+VERSION_FILES = (
+    BOOSTER_FILE,
+    "features.json",
+    "metrics.json",
+    "roc.png",
+    "feature_importance.csv",
+    "feature_importance.png",
+    "model_card.md",
+    "config.json.snapshot",
+)
+
+
+def check_published(lake_root: str, target: str, ds: str) -> dict[str, Any]:
+    """Verify the version for ``ds`` is complete; returns what the model asset event carries.
+
+    Raises:
+        FileNotFoundError: the version or one of its files is missing.
+    """
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.registry import read_current, version_path
+
+    name = MODEL_NAMES[target]
+    path = version_path(lake_root, name, ds)
+    fs, root = filesystem(path)
+    missing = [f for f in VERSION_FILES if not fs.exists(f"{root}/{f}")]
+    if missing:
+        raise FileNotFoundError(f"model version {path} lacks {missing}")
+    metrics = json.loads(fs.cat(f"{root}/metrics.json"))
+    current = read_current(lake_root, name) or {}
+    return {
+        "ds": ds,
+        "path": path,
+        "rows": int(sum(v["rows"] for v in metrics["split"].values())),
+        "auc": metrics[target]["auc"],
+        "pr_auc": metrics[target]["pr_auc"],
+        "f1": metrics[target]["f1"],
+        "current_version": current.get("version"),
+    }

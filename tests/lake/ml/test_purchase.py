@@ -1,0 +1,140 @@
+"""Purchase features, split, XGBoost fit and metrics on tiny frames (no Spark, no Airflow)."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from shoplake.ml.purchase import (
+    ALL_FEATURES,
+    CURATED_FEATURES,
+    XgbParams,
+    best_f1_threshold,
+    binary_metrics,
+    build_features,
+    evaluate_booster,
+    feature_columns,
+    feature_importance,
+    fit_booster,
+    frequent_apps,
+    model_frame,
+    predict,
+    time_split,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))
+from purchase_data import feature_table
+
+
+def _curated(ids, purchase=(True, False, None)):
+    n = len(ids)
+    cols = {
+        "recommendationid": ids,
+        "appid": [730] * n,
+        "timestamp_created": [1551398400 + 10 * i for i in range(n)],
+        "steam_purchase": list(purchase)[:n],
+        "voted_up": [True] * n,
+        "language_code": ["en", "de", "en"][:n],
+    }
+    for c in CURATED_FEATURES:
+        cols[c] = [True, False, True][:n] if c.startswith(("has_", "is_", "written")) else [1, 2, 3][:n]
+    return pa.table(cols)
+
+
+def test_build_features_joins_sentiment_and_quarantines_rows_it_cannot_use():
+    curated = _curated(["1", "2", "3"])
+    enriched = pa.table(
+        {"recommendationid": ["1", "3"], "positive_prob": [0.9, 0.2], "sentiment_score": [0.9, 0.8]},
+        schema=pa.schema(
+            [("recommendationid", pa.string()), ("positive_prob", pa.float32()), ("sentiment_score", pa.float32())]
+        ),
+    )
+    features, quarantine = build_features(curated, enriched)
+    assert features["recommendationid"].to_pylist() == ["1"]
+    assert features.num_rows + quarantine.num_rows == curated.num_rows
+    reasons = dict(zip(quarantine["record_id"].to_pylist(), quarantine["reason"].to_pylist(), strict=True))
+    assert reasons == {
+        "2": "no sentiment score in enriched/steam_reviews",
+        "3": "steam_purchase or voted_up missing",
+    }
+    assert json.loads(quarantine["document"][0].as_py())["recommendationid"] in {"2", "3"}
+    row = features.to_pylist()[0]
+    assert row["is_english"] == 1.0
+    assert row["has_url"] == 1.0
+    assert row["positive_prob"] == pytest.approx(0.9)
+    assert all(features.schema.field(c).type == pa.float64() for c in CURATED_FEATURES)
+
+
+def test_a_target_is_never_its_own_feature_and_the_acquisition_channel_is_never_one():
+    assert "steam_purchase" not in feature_columns("steam_purchase")
+    assert "voted_up" in feature_columns("steam_purchase")
+    assert "voted_up" not in feature_columns("voted_up")
+    assert "received_for_free" not in ALL_FEATURES
+    assert feature_columns("voted_up", [570])[-1] == "app_570"
+    with pytest.raises(ValueError, match="target"):
+        feature_columns("price")
+
+
+def test_time_split_holds_out_the_newest_rows():
+    df = feature_table("2019-03-01", 100, seed=3).to_pandas().sample(frac=1, random_state=0)
+    split = time_split(df, test_fraction=0.2, valid_fraction=0.1)
+    assert (len(split.train), len(split.valid), len(split.test)) == (70, 10, 20)
+    assert split.train["timestamp_created"].max() <= split.valid["timestamp_created"].min()
+    assert split.valid["timestamp_created"].max() <= split.test["timestamp_created"].min()
+    assert split.describe()["test"]["rows"] == 20
+
+
+def test_game_columns_come_from_frequent_training_apps():
+    df = feature_table("2019-03-01", 200, seed=4).to_pandas()
+    apps = frequent_apps(df, min_reviews=30)
+    assert apps == sorted(apps)
+    assert all((df["appid"] == a).sum() >= 30 for a in apps)
+    frame = model_frame(df, ["votes_up", f"app_{apps[0]}", "app_999999"])
+    assert frame[f"app_{apps[0]}"].sum() == (df["appid"] == apps[0]).sum()
+    assert frame["app_999999"].sum() == 0  # a game the model never saw: all zeros, no error
+
+
+def test_metrics_match_hand_computed_values():
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.6, 0.4, 0.9])
+    m = binary_metrics(y, p)
+    assert m["auc"] == pytest.approx(0.75)
+    assert (m["precision"], m["recall"], m["accuracy"]) == (0.5, 0.5, 0.5)
+    assert m["f1"] == pytest.approx(0.5)
+    assert m["pr_auc"] == pytest.approx((1.0 + 2 / 3) / 2)
+    assert binary_metrics(y, p, threshold=0.35)["recall"] == 1.0
+    assert best_f1_threshold(y, p) == pytest.approx(0.4)
+
+
+def test_xgboost_learns_the_planted_signal_and_not_noise():
+    import pandas as pd
+
+    df = pd.concat([feature_table(f"2019-03-0{d}", 300, seed=d).to_pandas() for d in (1, 2, 3)])
+    split = time_split(df, test_fraction=0.2, valid_fraction=0.1)
+    apps = frequent_apps(split.train, 20)
+    params = XgbParams(n_estimators=200, seed=7)
+    booster = fit_booster(split, "steam_purchase", params, "cpu", apps)
+    metrics, p_test = evaluate_booster(booster, split, "steam_purchase")
+    assert metrics["auc"] > 0.85
+    assert len(p_test) == len(split.test)
+    top = feature_importance(booster)["feature"].head(4).tolist()
+    assert "author_num_games_owned" in top
+    assert any(f in top for f in ("app_570", "app_230410"))
+    again = fit_booster(split, "steam_purchase", params, "cpu", apps)
+    np.testing.assert_array_equal(predict(again, split.test), p_test)  # seeded: reruns give the same model
+
+    shuffled = split.test.assign(steam_purchase=np.random.default_rng(0).permutation(split.test["steam_purchase"]))
+    noise = type(split)(split.train, split.valid, shuffled)
+    assert evaluate_booster(booster, noise, "steam_purchase")[0]["auc"] < 0.7
+
+
+def test_a_single_class_holdout_is_a_clear_error():
+    df = feature_table("2019-03-01", 200, seed=5).to_pandas()
+    split = time_split(df, test_fraction=0.2, valid_fraction=0.1)
+    booster = fit_booster(split, "steam_purchase", XgbParams(n_estimators=5), "cpu")
+    one_class = type(split)(split.train, split.valid, split.test.assign(steam_purchase=True))
+    with pytest.raises(ValueError, match="single steam_purchase class"):
+        evaluate_booster(booster, one_class, "steam_purchase")
