@@ -9,9 +9,10 @@ RUN apt-get update \
 ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
 
 USER airflow
-COPY --chown=airflow:root requirements.txt requirements-nlp.txt constraints.txt /opt/shoplake/
+COPY --chown=airflow:root requirements.txt requirements-nlp.txt requirements-ml.txt constraints.txt /opt/shoplake/
 # requirements-nlp.txt brings torch 2.13.0 from PyPI: the CUDA build the gpu worker uses (it runs on CPU elsewhere)
 RUN pip install --no-cache-dir -r /opt/shoplake/requirements.txt -r /opt/shoplake/requirements-nlp.txt \
+      -r /opt/shoplake/requirements-ml.txt \
       -c /opt/shoplake/constraints.txt "apache-airflow-providers-celery==3.26.0"
 COPY --chown=airflow:root pyproject.toml README.md /opt/shoplake/
 COPY --chown=airflow:root src /opt/shoplake/src

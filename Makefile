@@ -50,7 +50,7 @@ java:  ## make sure a Java runtime for Spark exists (installs OpenJDK 17 with ap
 	  echo "Spark needs Java 17: install openjdk-17-jre-headless (or set JAVA_HOME)" >&2; exit 1
 	fi
 
-$(STAMP): requirements.txt requirements-nlp.txt requirements-dev.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nlp.txt requirements-ml.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt

@@ -63,11 +63,10 @@ from shoplake_airflow.training import train_job
         ),
         "seed": Param(Defaults.seed, type="integer", description="seed of the booster"),
     },
-    inlets=[ENRICHED_STEAM_PURCHASE_FEATURES],
     doc_md=__doc__,
 )
 def steam_purchase_model_weekly():
-    @task
+    @task(inlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
     def check_features(**context) -> dict:
         from shoplake.ml.purchase_training import feature_partitions
         from shoplake_airflow.context import run_window

@@ -67,7 +67,7 @@ def test_gpu_worker_serves_only_the_gpu_queue():
 
 def test_requirements_are_pinned_and_in_sync_with_constraints():
     reqs = {}
-    for name in ("requirements.txt", "requirements-nlp.txt", "requirements-dev.txt"):
+    for name in ("requirements.txt", "requirements-nlp.txt", "requirements-ml.txt", "requirements-dev.txt"):
         reqs |= _pins(ROOT / name)
     locked = _pins(ROOT / "constraints.txt")
     for name, version in reqs.items():

@@ -2,7 +2,7 @@
 
 * ``local``     — ``jobs/train/train_purchase_model.py`` on the gpu queue/pool (XGBoost ``hist`` on CUDA when the
   worker has a GPU, else CPU);
-* ``spark``     — ``jobs/spark/train_purchase_model.py`` (xgboost.spark) through :func:`spark_job`, so it runs on
+* ``spark``     — ``jobs/spark/train_purchase_model_spark.py`` (xgboost.spark) through :func:`spark_job`, so it runs on
   local Spark or EMR like every Spark job;
 * ``sagemaker`` — a task group: export the train/validation channels to S3, a SageMaker training job with the
   built-in XGBoost algorithm (deferrable), then the same job evaluates, gates and publishes its ``model.tar.gz``.
@@ -74,7 +74,7 @@ def sagemaker_training_config(job_name: str, channels_uri: str, hyperparameters:
     }
 
 
-def sagemaker_hyperparameters() -> dict[str, str]:
+def sagemaker_hyperparameters(export_task_id: str) -> dict[str, str]:
     """Built-in XGBoost hyperparameters, templated from the run's Params (SageMaker takes strings)."""
     hp = {
         "objective": "binary:logistic",
@@ -89,8 +89,9 @@ def sagemaker_hyperparameters() -> dict[str, str]:
         "seed": "{{ params.seed }}",
         "early_stopping_rounds": str(PurchaseTrainConfig.early_stopping_rounds),
     }
-    # scale_pos_weight <= 0 means "negatives / positives" in shoplake's job; SageMaker needs the number itself
-    hp["scale_pos_weight"] = "{{ params.scale_pos_weight if params.scale_pos_weight > 0 else 1 }}"
+    # scale_pos_weight 0 means "negatives / positives of the training rows": the export task computed it
+    auto = f"ti.xcom_pull(task_ids='{export_task_id}')['scale_pos_weight']"
+    hp["scale_pos_weight"] = f"{{{{ params.scale_pos_weight if params.scale_pos_weight > 0 else {auto} }}}}"
     return hp
 
 
@@ -104,7 +105,8 @@ def train_job(task_id: str, ds: str, *, cfg: Settings | None = None) -> Any:
     cfg = cfg or current_settings()
     args = train_args(ds, cfg)
     if cfg.train_backend == "spark":
-        return spark_job(task_id, "jobs/spark/train_purchase_model.py", [*args, "--backend", "spark"], ds=ds, cfg=cfg)
+        app = "jobs/spark/train_purchase_model_spark.py"
+        return spark_job(task_id, app, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
     if cfg.train_backend == "sagemaker":
         return _sagemaker_job(task_id, ds, args, cfg)
     return gpu_job(task_id, "jobs/train/train_purchase_model.py", args, cfg=cfg)
@@ -125,7 +127,7 @@ def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any
         train = SageMakerTrainingOperator(
             task_id="train",
             config=sagemaker_training_config(
-                f"shoplake-steam-purchase-{ds}", channels, sagemaker_hyperparameters(), cfg
+                f"shoplake-steam-purchase-{ds}", channels, sagemaker_hyperparameters(f"{task_id}.export_channels"), cfg
             ),
             aws_conn_id=cfg.emr.aws_conn_id,
             action_if_job_exists="timestamp",  # a rerun of the day starts a new job, named <name>-<timestamp>

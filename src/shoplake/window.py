@@ -23,8 +23,8 @@ class Window:
 
     @property
     def last_day(self) -> str:
-        """UTC date of the window's last second (``ds`` of a daily window; the Sunday of a weekly one)."""
-        return dt.datetime.fromtimestamp(self.end_ts - 1, dt.UTC).date().isoformat()
+        """The UTC day before the window's end: ``ds`` of a daily window, the Sunday of one ending Monday 04:00."""
+        return (dt.datetime.fromtimestamp(self.end_ts, dt.UTC).date() - dt.timedelta(days=1)).isoformat()
 
     @classmethod
     def from_interval(cls, start: dt.datetime, end: dt.datetime) -> Window:

@@ -16,6 +16,8 @@ ALLOWED_TAGS = {
     "sentiment",
     "gpu",
     "training",
+    "xgboost",
+    "mllib",
     "churn",
     "recommendations",
     "tweets",
@@ -75,6 +77,7 @@ def test_steam_dag_shape(dagbag):
     dag = dagbag.dags["steam_reviews_daily"]
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
     assert sorted(dag.task_ids) == [
+        "build_features",
         "check_curated",
         "check_enriched",
         "curate_reviews",
@@ -93,5 +96,17 @@ def test_steam_dag_shape(dagbag):
     assert outlets == {
         "extract_reviews": ["raw.steam_reviews"],
         "check_curated": ["curated.steam_reviews"],
+        "build_features": ["enriched.steam_purchase_features"],
         "check_enriched": ["enriched.steam_reviews"],
     }
+
+
+def test_purchase_training_dag_shape(dagbag):
+    dag = dagbag.dags["steam_purchase_model_weekly"]
+    assert sorted(dag.task_ids) == ["check_features", "check_model", "train_purchase_model"]
+    assert dag.get_task("train_purchase_model").upstream_task_ids == {"check_features"}
+    assert dag.get_task("check_model").upstream_task_ids == {"check_features", "train_purchase_model"}
+    assert [a.name for a in dag.get_task("check_model").outlets] == ["model.steam_purchase"]
+    assert [a.name for a in dag.get_task("check_features").inlets] == ["enriched.steam_purchase_features"]
+    for name in dag.params:
+        assert dag.params.get_param(name).description, f"Param {name} needs a description"

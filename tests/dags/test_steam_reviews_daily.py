@@ -12,8 +12,6 @@ from shoplake.paths import Zone, partition_path, quarantine_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
-
 
 def _day_bounds(ds):
     start = dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC)
@@ -38,29 +36,6 @@ def source_reviews_in_day(source_dir: Path, ds: str) -> list[dict]:
     return out
 
 
-@pytest.fixture
-def steam_dag(monkeypatch, mongo_port, airflow_db, tiny_sentiment_model, request):
-    """The parsed DAG, with a collection of its own for this test and a tiny offline sentiment model."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    from shoplake_airflow.settings import settings
-
-    monkeypatch.setenv("SHOPLAKE_STEAM_COLLECTION", f"steam_{request.node.name[:40]}")
-    monkeypatch.setenv("SHOPLAKE_SENTIMENT_MODEL", tiny_sentiment_model)
-    settings.cache_clear()
-    yield DagBag(dag_folder=str(DAGS)).dags["steam_reviews_daily"]
-    settings.cache_clear()
-
-
-def run_day(dag, ds: str):
-    """A run whose data interval is the UTC day ``ds`` (a manual run at ds+1 covers the day before)."""
-    run_at = dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
-    dr = dag.test(logical_date=run_at)
-    assert dr.state == "success", f"run for {ds} ended {dr.state}"
-    assert dr.data_interval_start.date().isoformat() == ds
-    return dr
-
-
 def _collection():
     from pymongo import MongoClient
 
@@ -71,7 +46,7 @@ def _collection():
     return MongoClient(f"mongodb://127.0.0.1:{port}")[cfg.mongo_db][cfg.steam_collection]
 
 
-def test_sample_day_lands_in_raw_and_curated_and_reruns_identically(steam_dag, steam_sample, lake_root):
+def test_sample_day_lands_in_raw_and_curated_and_reruns_identically(steam_dag, run_day, steam_sample, lake_root):
     ds = "2019-03-02"
     expected = source_reviews_in_day(steam_sample, ds)
     assert len(expected) == 363  # the sample's count for that UTC day
@@ -103,6 +78,10 @@ def test_sample_day_lands_in_raw_and_curated_and_reruns_identically(steam_dag, s
     assert read_partition(partition_path(lake_root, Zone.RAW, "steam_reviews", ds)).equals(raw)
     assert read_partition(curated_path).equals(curated)
     assert read_partition(enriched_path).equals(enriched)
+    features_path = partition_path(lake_root, Zone.ENRICHED, "steam_purchase_features", ds)
+    assert sorted(read_partition(features_path)["recommendationid"].to_pylist()) == sorted(
+        curated["recommendationid"].to_pylist()
+    )
     assert _collection().count_documents({}) == 363
     siblings = sorted(p.name for p in Path(curated_path).parent.iterdir())
     assert siblings == [f"ds={ds}"]
@@ -148,7 +127,7 @@ def _bad_source(tmp_path: Path, steam_sample: Path, ds: str) -> tuple[Path, int]
 
 
 def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
-    steam_dag, steam_sample, lake_root, tmp_path, monkeypatch
+    steam_dag, run_day, steam_sample, lake_root, tmp_path, monkeypatch
 ):
     from shoplake_airflow.settings import settings
 
@@ -184,3 +163,6 @@ def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
     assert cur.num_rows == n_day
     enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, "steam_reviews", ds))
     assert enriched.num_rows == cur.num_rows
+    features = read_partition(partition_path(lake_root, Zone.ENRICHED, "steam_purchase_features", ds))
+    assert features.num_rows == cur.num_rows
+    assert read_partition(quarantine_path(lake_root, "features", "steam_reviews", ds)).num_rows == 0

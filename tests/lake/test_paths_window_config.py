@@ -36,6 +36,9 @@ def test_window_from_interval_uses_the_utc_start_date():
     w = Window.from_interval(start, start + dt.timedelta(days=1))
     assert (w.ds, w.start_ts, w.end_ts) == ("2019-03-01", 1551398400, 1551484800)
     assert Window.for_day("2019-03-01") == w
+    assert w.last_day == "2019-03-01"
+    weekly = Window.from_interval(dt.datetime(2019, 2, 25, 4, tzinfo=dt.UTC), dt.datetime(2019, 3, 4, 4, tzinfo=dt.UTC))
+    assert weekly.last_day == "2019-03-03"  # the Sunday: the last whole day before Monday 04:00
 
 
 def test_window_refuses_naive_and_empty_intervals():
@@ -55,3 +58,10 @@ def test_settings_defaults_and_validation(tmp_path):
     assert Settings.from_env({"SHOPLAKE_STEAM_APP_IDS": "10, 730 570"}).steam_app_ids == (10, 730, 570)
     with pytest.raises(ValueError, match="SHOPLAKE_SPARK_BACKEND"):
         Settings.from_env({"SHOPLAKE_SPARK_BACKEND": "yarn"})
+    env = {
+        "SHOPLAKE_TRAIN_BACKEND": "sagemaker",
+        "SHOPLAKE_SAGEMAKER_ROLE_ARN": "arn:x",
+        "SHOPLAKE_MLFLOW_TRACKING_URI": "none",
+    }
+    sm = Settings.from_env(env)
+    assert (sm.train_backend, sm.sagemaker.role_arn, sm.mlflow_tracking_uri) == ("sagemaker", "arn:x", "none")

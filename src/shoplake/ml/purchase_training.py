@@ -305,8 +305,10 @@ def export_channels(cfg: PurchaseTrainConfig, out_uri: str) -> dict[str, Any]:
         with fs.open(f"{root}/{channel}/data.csv", "w") as fh:
             frame.to_csv(fh, header=False, index=False, na_rep="")
         counts[channel] = len(frame)
+    positives = int(split.train[cfg.target].sum())
+    spw = (len(split.train) - positives) / max(positives, 1)
     log.info("exported SageMaker channels to %s: %s", out_uri, counts)
-    return {"ds": cfg.ds, "path": out_uri, "rows": sum(counts.values()), **counts}
+    return {"ds": cfg.ds, "path": out_uri, "rows": sum(counts.values()), "scale_pos_weight": spw, **counts}
 
 
 #: files every published version holds

@@ -1,6 +1,6 @@
 """spark-submit entry point: train the Steam purchase model with xgboost.spark → model/steam_purchase/version=<ds>/.
 
-    spark-submit jobs/spark/train_purchase_model.py --ds 2019-03-03 --lake-root ./lake --backend spark
+    spark-submit jobs/spark/train_purchase_model_spark.py --ds 2019-03-03 --lake-root ./lake --backend spark
 
 Same flags, split, evaluation, gating and MLflow tracking as ``jobs/train/train_purchase_model.py``; only the
 fit runs on Spark. The last stdout line is the run's summary (JSON).

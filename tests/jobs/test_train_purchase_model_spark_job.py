@@ -1,0 +1,40 @@
+"""The xgboost.spark training job: the same split, model quality and published version as the local job."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("xgboost")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "jobs" / "train"))
+
+from purchase_data import write_feature_days
+
+pytestmark = pytest.mark.spark
+
+DAYS = ["2019-03-01", "2019-03-02", "2019-03-03"]
+
+
+def test_spark_training_matches_the_local_job_on_the_same_window(spark, tmp_path):
+    import train_purchase_model as local_job
+    import train_purchase_model_spark as job  # jobs/spark is on sys.path (conftest)
+
+    lakes = {name: str(tmp_path / name) for name in ("spark", "local")}
+    for lake in lakes.values():
+        write_feature_days(lake, DAYS)
+    args = ["--ds", DAYS[-1], "--window-days", "3", "--device", "cpu", "--mlflow-uri", "none"]
+    on_spark = job.main([*args, "--lake-root", lakes["spark"], "--backend", "spark"], spark=spark)
+    local = local_job.main([*args, "--lake-root", lakes["local"]])
+
+    assert on_spark["promoted"]
+    assert on_spark["rows"] == local["rows"] == 450
+    m_spark = json.loads(Path(on_spark["path"], "metrics.json").read_text())
+    m_local = json.loads(Path(local["path"], "metrics.json").read_text())
+    assert m_spark["split"] == m_local["split"]  # the same rows in train / valid / test
+    assert m_spark["backend"] == "spark"
+    assert on_spark["auc"] > 0.85
+    assert abs(on_spark["auc"] - local["auc"]) < 0.02
+    features = json.loads(Path(on_spark["path"], "features.json").read_text())["features"]
+    assert features == json.loads(Path(local["path"], "features.json").read_text())["features"]
