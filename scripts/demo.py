@@ -1,4 +1,5 @@
-"""Run steam_reviews_daily for a range of days in-process (`airflow dags test`) and show what landed where.
+"""Run the Steam pipeline in-process (`airflow dags test`): steam_reviews_daily for a range of days, then
+steam_purchase_model_weekly on the features of those days; show what landed where and the model's figures.
 
 Used by `make demo`; expects the embedded Mongo to be up and the Airflow environment of the Makefile.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from shoplake.paths import Zone, partition_path, quarantine_path
 
 log = logging.getLogger("demo")
 DAG_ID = "steam_reviews_daily"
+TRAIN_DAG_ID = "steam_purchase_model_weekly"
 
 
 def days(start: str, end: str) -> list[str]:
@@ -44,6 +47,39 @@ def sentiment_summary(cfg: Settings, ds: str, enriched) -> str:
     )
 
 
+def airflow_dags_test(dag_id: str, run_at: str, conf: dict | None = None) -> bool:
+    cmd = ["airflow", "dags", "test", dag_id, run_at]
+    if conf:
+        cmd += ["--conf", json.dumps(conf)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0 or "state=success" not in run.stdout + run.stderr:
+        sys.stderr.write(run.stdout[-4000:] + run.stderr[-4000:])
+        log.error("%s %s failed (exit %s)", dag_id, run_at, run.returncode)
+        return False
+    return True
+
+
+def model_summary(cfg: Settings) -> None:
+    """The published purchase model: where, held-out figures, gating."""
+    from shoplake.ml.registry import read_current
+
+    current = read_current(cfg.lake_root, "steam_purchase")
+    if current is None:
+        log.info("no purchase model published")
+        return
+    with open(f"{current['path']}/metrics.json") as fh:
+        m = json.load(fh)
+    for target in ("steam_purchase", "voted_up"):
+        t = m[target]
+        log.info(
+            "  %-15s held-out n=%d  AUC %.3f  PR-AUC %.3f  F1 %.3f  (base rate %.2f)",
+            target, t["n"], t["auc"], t["pr_auc"], t["f1"], t["base_rate"],
+        )  # fmt: skip
+    log.info("  current.json → %s (MLflow registered model steam_purchase v%s)", current["version"],
+             current.get("mlflow_version"))  # fmt: skip
+    log.info("  model card: %s/model_card.md", current["path"].replace(cfg.lake_root, "<lake>"))
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(description=__doc__)
@@ -56,11 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         # run for partition ds is triggered at ds + 1 day.
         run_at = (dt.date.fromisoformat(ds) + dt.timedelta(days=1)).isoformat()
         log.info("== airflow dags test %s %s  (data interval %s .. %s)", DAG_ID, run_at, ds, run_at)
-        run = subprocess.run(["airflow", "dags", "test", DAG_ID, run_at], capture_output=True, text=True)
-        if run.returncode != 0 or "state=success" not in run.stdout + run.stderr:
-            sys.stderr.write(run.stdout[-4000:] + run.stderr[-4000:])
-            log.error("run for %s failed (exit %s)", ds, run.returncode)
+        if not airflow_dags_test(DAG_ID, run_at):
             return 1
+    window = len(days(a.from_date, a.to_date))
+    conf = {"ds": a.to_date, "window_days": window}
+    log.info("== airflow dags test %s %s --conf '%s'", TRAIN_DAG_ID, a.to_date, json.dumps(conf))
+    if not airflow_dags_test(TRAIN_DAG_ID, (dt.date.fromisoformat(a.to_date) + dt.timedelta(days=1)).isoformat(), conf):
+        return 1
     log.info("\nlake root: %s", cfg.lake_root)
     log.info("%-12s %-55s %8s %12s", "ds", "partition", "rows", "quarantined")
     for ds in days(a.from_date, a.to_date):
@@ -78,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         enriched = read_partition(enriched_path)
         log.info("%-12s %-55s %8d", ds, enriched_path.replace(cfg.lake_root, "<lake>"), enriched.num_rows)
         log.info("%-12s   %s", "", sentiment_summary(cfg, ds, enriched))
+        features_path = partition_path(cfg.lake_root, Zone.ENRICHED, "steam_purchase_features", ds)
+        features = read_partition(features_path, columns=["recommendationid"]).num_rows
+        log.info("%-12s %-55s %8d", ds, features_path.replace(cfg.lake_root, "<lake>"), features)
+    log.info("\npurchase model (XGBoost, features of %s..%s, time-based held-out split):", a.from_date, a.to_date)
+    model_summary(cfg)
     log.info("\nScheduled runs and backfills: `make standalone`, then `make backfill` (see README)")
     return 0
 

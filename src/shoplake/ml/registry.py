@@ -49,7 +49,7 @@ def publish_version(
     champion_auc: Callable[[dict[str, Any]], float | None] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Copy ``local_dir`` to ``version=<ds>`` (temp + swap), then move ``current.json`` if not worse.
+    """Copy ``local_dir`` to ``version=<ds>`` (temp + swap), then move ``current.json`` if not worse on AUC.
 
     Args:
         local_dir: the finished version (model, metrics, plots, config snapshot).
@@ -63,34 +63,76 @@ def publish_version(
         ``{"path", "auc", "promoted", "champion", "champion_auc"}``. A rerun of the champion's own version is
         always promoted (it replaces itself).
     """
-    from shoplake.io.lake import filesystem, hidden_sibling, swap_in
+    from shoplake.io.lake import filesystem, hidden_sibling
 
-    final_uri = version_path(lake_root, name, ds)
-    fs, final = filesystem(final_uri)
+    fs, final = filesystem(version_path(lake_root, name, ds))
     tmp = hidden_sibling(final, "tmp")
     try:
         fs.put(str(local_dir) + "/", tmp + "/", recursive=True)
-        swap_in(fs, tmp, final)
+        commit_version(tmp, lake_root, name, ds)
     finally:
         if fs.exists(tmp):
             fs.rm(tmp, recursive=True)
+    result = promote_if_not_worse(
+        lake_root, name, ds, metric="auc", score=auc, champion_score=champion_auc, extra=extra
+    )
+    return {**result, "auc": auc, "champion_auc": result["champion_score"]}
 
+
+def staging_path(lake_root: str, name: str, ds: str) -> str:
+    """A fresh hidden sibling of ``version=<ds>`` for writers that build the version in place (Spark)."""
+    from shoplake.io.lake import hidden_sibling
+
+    return hidden_sibling(version_path(lake_root, name, ds), "tmp")
+
+
+def commit_version(staged: str, lake_root: str, name: str, ds: str) -> str:
+    """Swap a finished staging directory in as ``version=<ds>`` (replacing a rerun's); returns the version path."""
+    from shoplake.io.lake import filesystem, swap_in
+
+    final_uri = version_path(lake_root, name, ds)
+    fs, final = filesystem(final_uri)
+    _, tmp = filesystem(staged)
+    swap_in(fs, tmp, final)
+    return final_uri
+
+
+def promote_if_not_worse(
+    lake_root: str,
+    name: str,
+    ds: str,
+    *,
+    metric: str,
+    score: float,
+    champion_score: Callable[[dict[str, Any]], float | None] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Move ``current.json`` to ``version=<ds>`` unless the champion scores higher on ``metric``.
+
+    ``champion_score`` re-scores the champion on this run's held-out rows; without it (or when it returns
+    ``None``) the champion's recorded score is used. A rerun of the champion's own version is always promoted.
+    """
+    from shoplake.io.lake import filesystem
+
+    final_uri = version_path(lake_root, name, ds)
     champion = read_current(lake_root, name)
-    champ_auc = None
+    champ = None
     if champion is not None and champion["version"] != ds:
-        champ_auc = champion_auc(champion) if champion_auc else None
-        if champ_auc is None:
-            champ_auc = champion["auc"]
-    promoted = champ_auc is None or auc >= champ_auc
+        champ = champion_score(champion) if champion_score else None
+        if champ is None:
+            champ = champion.get(metric)
+    promoted = champ is None or score >= champ
     if promoted:
-        _, root = filesystem(model_root(lake_root, name))
+        fs, root = filesystem(model_root(lake_root, name))
+        pointer = {"version": ds, "path": final_uri, "metric": metric, metric: score, **(extra or {})}
         with fs.open(f"{root}/{CURRENT_FILE}", "w") as fh:
-            json.dump({"version": ds, "path": final_uri, "auc": auc, **(extra or {})}, fh, sort_keys=True)
+            json.dump(pointer, fh, sort_keys=True)
     log.info(
-        "model %s: held-out AUC %.4f vs champion %s; current %s",
+        "model %s: held-out %s %.4f vs champion %s; current %s",
         final_uri,
-        auc,
-        "none" if champ_auc is None else f"{champ_auc:.4f}",
+        metric,
+        score,
+        "none" if champ is None else f"{champ:.4f}",
         "moved" if promoted else "kept",
     )
-    return {"path": final_uri, "auc": auc, "promoted": promoted, "champion": champion, "champion_auc": champ_auc}
+    return {"path": final_uri, "score": score, "promoted": promoted, "champion": champion, "champion_score": champ}
