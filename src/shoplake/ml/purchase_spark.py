@@ -67,6 +67,23 @@ def with_model_columns(df: DataFrame, features: list[str]) -> DataFrame:
     return df.select(*[c for c in df.columns if c not in features], *cols)
 
 
+#: booster settings named alike in shoplake's config and XGBoost's sklearn-style (and Spark) estimators
+TREE_PARAMS = (
+    "n_estimators",
+    "max_depth",
+    "learning_rate",
+    "subsample",
+    "colsample_bytree",
+    "min_child_weight",
+    "reg_lambda",
+    "early_stopping_rounds",
+)
+
+
+def tree_params(cfg: PurchaseTrainConfig) -> dict[str, Any]:
+    return {name: getattr(cfg, name) for name in TREE_PARAMS}
+
+
 def fit_spark_booster(df: DataFrame, target: str, features: list[str], cfg: PurchaseTrainConfig, device: str) -> Any:
     """Fit ``SparkXGBClassifier`` on train rows (valid rows for early stopping); returns the XGBoost booster."""
     from pyspark.sql import functions as F
@@ -83,17 +100,10 @@ def fit_spark_booster(df: DataFrame, target: str, features: list[str], cfg: Purc
         num_workers=1,  # one barrier task: deterministic on a seed; raise with the data (and cores/GPUs)
         device=device,
         tree_method="hist",
-        n_estimators=cfg.n_estimators,
-        max_depth=cfg.max_depth,
-        learning_rate=cfg.learning_rate,
-        subsample=cfg.subsample,
-        colsample_bytree=cfg.colsample_bytree,
-        min_child_weight=cfg.min_child_weight,
-        reg_lambda=cfg.reg_lambda,
         scale_pos_weight=spw,
-        early_stopping_rounds=cfg.early_stopping_rounds,
         eval_metric="auc",
         random_state=cfg.seed,
+        **tree_params(cfg),
     )
     booster = clf.fit(rows).get_booster()
     booster.feature_names = features
