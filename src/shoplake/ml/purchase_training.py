@@ -167,7 +167,7 @@ def finish_training(
     """Evaluate ``boosters[target]`` (and the other target's), write the version, gate, track. Returns XCom."""
     from shoplake.ml.plots import plot_importance, plot_roc
     from shoplake.ml.purchase import evaluate_booster, feature_importance
-    from shoplake.ml.registry import publish_version
+    from shoplake.ml.registry import publish_version, read_current
 
     booster = boosters[cfg.target]
     metrics: dict[str, Any] = {"split": split.describe(), "device": device, "backend": cfg.backend}
@@ -195,8 +195,6 @@ def finish_training(
         plot_roc(out / "roc.png", curves, f"Steam {cfg.target}, held-out newest {cfg.test_fraction:.0%}")
         (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
         # the champion is scored before the pointer can move, so the card and metrics say what gated the run
-        from shoplake.ml.registry import read_current
-
         champion = read_current(cfg.lake_root, cfg.model_name)
         champ_auc = score_champion(champion) if champion and champion["version"] != cfg.ds else None
         metrics["champion"] = {"version": champion["version"] if champion else None, "auc_on_this_test": champ_auc}
