@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shoplake.ml.purchase_config import TARGETS
+from shoplake.ml.purchase_config import TARGETS, PurchaseTrainConfig
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,12 +162,15 @@ class Split:
         }
 
 
+def split_points(n: int, test_fraction: float, valid_fraction: float) -> tuple[int, int]:
+    """Row positions (in creation-time order) where validation and held-out rows start; every backend uses them."""
+    return int(n * (1 - test_fraction - valid_fraction)), int(n * (1 - test_fraction))
+
+
 def time_split(df: pd.DataFrame, *, test_fraction: float, valid_fraction: float) -> Split:
     """Oldest rows train, the next ``valid_fraction`` validate, the newest ``test_fraction`` are held out."""
     df = df.sort_values(["timestamp_created", "recommendationid"], kind="stable").reset_index(drop=True)
-    n = len(df)
-    test_start = int(n * (1 - test_fraction))
-    valid_start = int(n * (1 - test_fraction - valid_fraction))
+    valid_start, test_start = split_points(len(df), test_fraction, valid_fraction)
     return Split(df.iloc[:valid_start], df.iloc[valid_start:test_start], df.iloc[test_start:])
 
 
@@ -175,16 +178,17 @@ def time_split(df: pd.DataFrame, *, test_fraction: float, valid_fraction: float)
 class XgbParams:
     """Hyperparameters of the booster (``hist`` trees; ``scale_pos_weight <= 0`` means negatives/positives)."""
 
-    n_estimators: int = 400
-    max_depth: int = 4
-    learning_rate: float = 0.05
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    min_child_weight: float = 1.0
-    reg_lambda: float = 1.0
-    scale_pos_weight: float = 0.0
-    early_stopping_rounds: int = 30
-    seed: int = 7
+    # defaults are the training job's (one place: PurchaseTrainConfig)
+    n_estimators: int = PurchaseTrainConfig.n_estimators
+    max_depth: int = PurchaseTrainConfig.max_depth
+    learning_rate: float = PurchaseTrainConfig.learning_rate
+    subsample: float = PurchaseTrainConfig.subsample
+    colsample_bytree: float = PurchaseTrainConfig.colsample_bytree
+    min_child_weight: float = PurchaseTrainConfig.min_child_weight
+    reg_lambda: float = PurchaseTrainConfig.reg_lambda
+    scale_pos_weight: float = PurchaseTrainConfig.scale_pos_weight
+    early_stopping_rounds: int = PurchaseTrainConfig.early_stopping_rounds
+    seed: int = PurchaseTrainConfig.seed
     extra: dict[str, Any] = field(default_factory=dict)
 
     def booster_params(self, y_train: np.ndarray, device: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from shoplake.ml.purchase import APP_PREFIX, Split, feature_columns
+from shoplake.ml.purchase import APP_PREFIX, Split, feature_columns, split_points
 from shoplake.ml.purchase_config import PurchaseTrainConfig
 
 if TYPE_CHECKING:
@@ -35,9 +35,7 @@ def with_split(df: DataFrame, cfg: PurchaseTrainConfig) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    n = df.count()
-    test_start = int(n * (1 - cfg.test_fraction))
-    valid_start = int(n * (1 - cfg.test_fraction - cfg.valid_fraction))
+    valid_start, test_start = split_points(df.count(), cfg.test_fraction, cfg.valid_fraction)
     ordered = df.orderBy("timestamp_created", "recommendationid")
     indexed = ordered.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF([*ordered.columns, "_idx"])
     split = F.when(F.col("_idx") < valid_start, "train").when(F.col("_idx") < test_start, "valid").otherwise("test")
@@ -116,8 +114,9 @@ def train_on_spark(spark: SparkSession, cfg: PurchaseTrainConfig) -> dict[str, A
     from shoplake.ml.purchase_training import finish_training
 
     df = with_split(read_window(spark, cfg), cfg).cache()
-    if df.count() < cfg.min_rows:
-        raise ValueError(f"{df.count()} feature rows in the window (< --min-rows {cfg.min_rows}); widen the window")
+    rows = df.count()
+    if rows < cfg.min_rows:
+        raise ValueError(f"{rows} feature rows in the window (< --min-rows {cfg.min_rows}); widen the window")
     apps = frequent_apps_spark(df, cfg.app_min_reviews if cfg.app_min_reviews > 0 else 0)
     all_features = sorted(set(feature_columns(cfg.target, apps)) | set(feature_columns(cfg.other_target, apps)))
     df = with_model_columns(df, all_features).cache()
