@@ -24,6 +24,9 @@ LOCAL_CONF: dict[str, str] = {
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.memory": "2g",
+    # Spark's default of 200 shuffle partitions turns every small aggregation (and each CrossValidator fit of the
+    # churn zoo) into hundreds of near-empty tasks on a two-core machine
+    "spark.sql.shuffle.partitions": "8",
     "spark.log.level": "WARN",
     "spark.sql.warehouse.dir": "/tmp/shoplake-spark-warehouse",
 }
@@ -38,6 +41,7 @@ def spark_job(
     *,
     ds: str = "{{ ds }}",
     cfg: Settings | None = None,
+    trigger_rule: str | None = None,
 ) -> Any:
     """Tasks that run ``jobs/spark/<application>`` on the configured backend.
 
@@ -47,20 +51,25 @@ def spark_job(
         application_args: job flags; Jinja templates such as ``{{ ds }}`` are rendered at run time.
         ds: template of the partition date, used in application, cluster and step names.
         cfg: settings to use instead of the process's (tests).
+        trigger_rule: trigger rule of the job's first task (default: all upstream succeeded).
 
     Returns:
         An operator (local) or a task group (EMR) that can be chained like one task.
     """
     cfg = cfg or current_settings()
+    first = {"trigger_rule": trigger_rule} if trigger_rule else {}
     if cfg.spark_backend == "emr":
-        return _emr_job(task_id, application, application_args, ds, cfg)
-    return _local_job(task_id, application, application_args, ds, cfg)
+        return _emr_job(task_id, application, application_args, ds, cfg, first)
+    return _local_job(task_id, application, application_args, ds, cfg, first)
 
 
-def _local_job(task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings) -> Any:
+def _local_job(
+    task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings, first: dict[str, Any]
+) -> Any:
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
     return SparkSubmitOperator(
+        **first,
         task_id=task_id,
         application=str(Path(cfg.jobs_root) / application),
         application_args=application_args,
@@ -137,7 +146,9 @@ def emr_job_flow(task_id: str, ds: str, cfg: Settings) -> dict[str, Any]:
     return flow
 
 
-def _emr_job(task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings) -> Any:
+def _emr_job(
+    task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings, first: dict[str, Any]
+) -> Any:
     from airflow.providers.amazon.aws.operators.emr import (
         EmrAddStepsOperator,
         EmrCreateJobFlowOperator,
@@ -154,6 +165,7 @@ def _emr_job(task_id: str, application: str, application_args: list[str], ds: st
         job_flow_id: Any = cfg.emr.cluster_id
         if not job_flow_id:
             create_cluster = EmrCreateJobFlowOperator(
+                **first,
                 task_id="create_cluster",
                 job_flow_overrides=emr_job_flow(task_id, ds, cfg),
                 aws_conn_id=aws,
@@ -161,6 +173,7 @@ def _emr_job(task_id: str, application: str, application_args: list[str], ds: st
             )
             job_flow_id = create_cluster.output
         add_step = EmrAddStepsOperator(
+            **({} if create_cluster is not None else first),
             task_id="add_step",
             job_flow_id=job_flow_id,
             aws_conn_id=aws,

@@ -80,6 +80,8 @@ class Settings:
         train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
             present), ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
         mlflow_tracking_uri: MLflow tracking server; empty = SQLite under a local lake, ``none`` = off.
+        churn_sources: where the churn DAGs read each source (``sparkify``: the folder holding ``log_data/``;
+            ``telco``: the customer CSV; ``clickstream``: a CSV glob); unset ones read the shared sample.
     """
 
     lake_root: str
@@ -103,6 +105,7 @@ class Settings:
     train_backend: str = "local"
     mlflow_tracking_uri: str = ""
     sagemaker: SageMakerSettings = field(default_factory=SageMakerSettings)
+    churn_sources: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.spark_backend not in SPARK_BACKENDS:
@@ -118,6 +121,15 @@ class Settings:
     def steam_source_dir(self) -> str:
         """Directory of saved Steam responses (the sample's by default)."""
         return self.steam_source or str(Path(self.sample_data_dir) / "steam_reviews" / "reviews")
+
+    def churn_source(self, source: str) -> str:
+        """Where the churn pipeline of ``source`` reads its input (``SHOPLAKE_<SOURCE>_SOURCE``, else the sample)."""
+        samples = {
+            "sparkify": "sparkify_log_data",
+            "telco": "telco_churn/Telco-Customer-Churn.csv",
+            "clickstream": "rees46_ecommerce_events/*.csv",
+        }
+        return self.churn_sources.get(source) or f"{self.sample_data_dir}/{samples[source]}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -166,4 +178,9 @@ class Settings:
                 output_uri=env.get("SHOPLAKE_SAGEMAKER_OUTPUT_URI", ""),
                 max_runtime_s=int(env.get("SHOPLAKE_SAGEMAKER_MAX_RUNTIME_S", SageMakerSettings.max_runtime_s)),
             ),
+            churn_sources={
+                s: env[f"SHOPLAKE_{s.upper()}_SOURCE"]
+                for s in ("sparkify", "telco", "clickstream")
+                if env.get(f"SHOPLAKE_{s.upper()}_SOURCE")
+            },
         )

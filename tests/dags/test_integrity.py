@@ -19,6 +19,7 @@ ALLOWED_TAGS = {
     "xgboost",
     "mllib",
     "churn",
+    "clickstream",
     "recommendations",
     "tweets",
 }
@@ -108,5 +109,47 @@ def test_purchase_training_dag_shape(dagbag):
     assert dag.get_task("check_model").upstream_task_ids == {"check_features", "train_purchase_model"}
     assert [a.name for a in dag.get_task("check_model").outlets] == ["model.steam_purchase"]
     assert [a.name for a in dag.get_task("check_features").inlets] == ["enriched.steam_purchase_features"]
+    for name in dag.params:
+        assert dag.params.get_param(name).description, f"Param {name} needs a description"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "curate"),
+    [
+        ("sparkify_churn_daily", "curate_events"),
+        ("telco_churn_weekly", "curate_customers"),
+        ("clickstream_churn_daily", "curate_events"),
+    ],
+)
+def test_churn_dag_shape(dagbag, dag_id, curate):
+    dag = dagbag.dags[dag_id]
+    source = dag_id.split("_")[0]
+    up = {t: dag.get_task(t).upstream_task_ids for t in dag.task_ids}
+    assert up == {
+        "resolve_partition": set(),
+        curate: {"resolve_partition"},
+        "check_curated": {"resolve_partition", curate},
+        "build_features": {"check_curated"},
+        "check_features": {"resolve_partition", "build_features"},
+        "train_models": {"check_features"},
+        "check_model": {"resolve_partition", "train_models"},
+        "predict_churn": {"check_model", "check_features"},  # straight from the branch when training is skipped
+        "check_predictions": {"resolve_partition", "predict_churn"},
+    }
+    assert dag.get_task("predict_churn").trigger_rule == "none_failed_min_one_success"
+    assert type(dag.get_task("check_features")).__name__ == "_BranchPythonDecoratedOperator"
+    outlets = {t.task_id: [a.name for a in t.outlets] for t in dag.tasks if t.outlets}
+    assert outlets == {
+        "check_curated": [f"curated.{'telco_customers' if source == 'telco' else source + '_events'}"],
+        "check_features": [f"enriched.{source}_churn_features"],
+        "check_model": [f"model.{source}_churn"],
+        "check_predictions": [f"enriched.{source}_churn_predictions"],
+    }
+    train = dag.get_task("train_models")
+    assert "jobs/spark/train_churn_models.py" in train.application
+    assert "{{ params.models | join(',') }}" in train.application_args
+    assert ("window_days" in dag.params) is (source != "telco")
+    assert ("churn_pages" in dag.params) is (source == "sparkify")
+    assert ("label_horizon_hours" in dag.params) is (source == "clickstream")
     for name in dag.params:
         assert dag.params.get_param(name).description, f"Param {name} needs a description"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,28 @@ def plot_importance(path: Path, importance: pd.DataFrame, top: int = 20) -> None
     ax.barh(df["feature"], df["total_gain"])
     ax.set_xlabel("total gain")
     ax.set_title("XGBoost feature importance")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_model_comparison(path: Path, rows: list[dict[str, Any]], title: str) -> None:
+    """Grouped bars of held-out weighted F1, churn F1, accuracy and AUC per model (``*`` = chosen), one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ("f1_weighted", "f1_churn", "accuracy", "auc")
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    for i, m in enumerate(metrics):
+        ax.bar(x + (i - 1.5) * 0.2, [r[m] for r in rows], width=0.2, label=m)
+    ax.set_xticks(x, [r["model"] + (" *" if r["best"] else "") for r in rows], rotation=15)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("held-out score")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -79,6 +79,13 @@ def publish_version(
     return {**result, "auc": auc, "champion_auc": result["champion_score"]}
 
 
+def staging_path(lake_root: str, name: str, ds: str) -> str:
+    """A fresh hidden sibling of ``version=<ds>`` for writers that build the version in place (Spark)."""
+    from shoplake.io.lake import hidden_sibling
+
+    return hidden_sibling(version_path(lake_root, name, ds), "tmp")
+
+
 def commit_version(staged: str, lake_root: str, name: str, ds: str) -> str:
     """Swap a finished staging directory in as ``version=<ds>`` (replacing a rerun's); returns the version path."""
     from shoplake.io.lake import filesystem, swap_in

@@ -1,0 +1,52 @@
+"""
+### telco_churn_weekly — customer table snapshot → features → churn model zoo → predictions
+
+**Purpose.** Predict which subscription customers churn from their contract, services and charges (the IBM Telco
+customer table layout).
+
+**Inputs.** The customer table CSV at `SHOPLAKE_TELCO_SOURCE` (the shared sample by default), read whole: each run
+takes a snapshot for the last day of its week.
+
+**Steps** (`ds` = the last day of the run's week, or the `ds` Param):
+1. `curate_customers` (Spark) — the snapshot → `raw/telco_customers/ds=` (malformed lines quarantined) →
+   `curated/telco_customers/ds=`: typed columns, blank `TotalCharges` of brand-new customers → 0.0 with
+   `total_charges_imputed`; duplicate ids, negative tenure or charges, a Churn other than Yes/No →
+   `quarantine/curated_telco_customers` with a reason. `check_curated` checks every line is accounted for.
+2. `build_features` (Spark) — contract, services, billing (categorical, one-hot in the model), senior citizen,
+   tenure, charges, average monthly spend; `label` = Churn → `enriched/telco_churn_features/ds=`.
+3. `check_features` — train when both classes have `min_class_users` customers (else score or stop, logged).
+4. `train_models` (Spark MLlib) — LogisticRegression, RandomForest, GBT, LinearSVC with CrossValidator on weighted
+   F1 and balanced class weights → `model/telco_churn/version=<ds>/` (best model, metrics with weighted and
+   churn-class F1, comparison table and plot, config); `current.json` moves only if not worse.
+5. `predict_churn` (Spark) — the current model scores every customer → `enriched/telco_churn_predictions/ds=`.
+
+**Reruns.** Each step replaces its own `ds` partition or version.
+
+**Owner.** data-platform.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag
+
+from shoplake_airflow.churn import churn_params, churn_pipeline
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("0 5 * * 1", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 11, 2, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # runs gate against each other's champion model
+    tags=["churn", "spark", "mllib"],
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    params=churn_params("telco"),
+    doc_md=__doc__,
+)
+def telco_churn_weekly():
+    churn_pipeline("telco")
+
+
+telco_churn_weekly()

@@ -1,0 +1,367 @@
+"""The churn pipeline's Spark steps, one function each; ``jobs/spark/*_churn*.py`` call :func:`main`.
+
+1. ``curate``   source → ``raw/<events>/ds=`` → ``curated/<events>/ds=`` (+ ``quarantine/{raw,curated}_<events>``)
+2. ``features`` curated window → ``enriched/<source>_churn_features/ds=`` (one row per user, ``label``)
+3. ``train``    features → model zoo with CrossValidator → ``model/<source>_churn/version=<ds>/`` (best model,
+   metrics, comparison table + plot, config); ``current.json`` moves only if not worse (weighted F1 on the
+   same held-out users)
+4. ``predict``  current model × features → ``enriched/<source>_churn_predictions/ds=``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from shoplake.ml.churn_config import ChurnJobConfig
+from shoplake.paths import Zone, partition_path, quarantine_path
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+STEPS = ("curate", "features", "train", "predict")
+
+
+def _write(df: DataFrame, path: str, sort_by: str | None = None) -> int:
+    from shoplake.io.spark_lake import write_partition
+
+    return write_partition(df, path, sort_by=sort_by)
+
+
+def curate(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
+    """Land and curate one day of the source; every input row is accounted for."""
+    from shoplake.config import Settings
+    from shoplake.io.lake import COUNTS_FILE
+    from shoplake.io.spark_lake import write_json
+    from shoplake.transforms import churn_sources as src
+
+    path = cfg.source_path or Settings.from_env().churn_source(cfg.source)
+    if cfg.source == "sparkify":
+        landed = src.land_sparkify(spark, path, cfg.ds)
+    elif cfg.source == "telco":
+        landed = src.land_telco(spark, path)
+    else:
+        landed = src.land_clickstream(spark, path, cfg.ds)
+    ds_name = cfg.events_dataset
+    raw_rows = _write(landed.good, partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
+    raw_bad = _write(landed.quarantine, quarantine_path(cfg.lake_root, "raw", ds_name, cfg.ds), "record_id")
+    raw = spark.read.parquet(partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
+    curated = {
+        "sparkify": lambda: src.curate_sparkify(raw, cfg.ds),
+        "telco": lambda: src.curate_telco(raw),
+        "clickstream": lambda: src.curate_clickstream(raw),
+    }[cfg.source]()
+    out = partition_path(cfg.lake_root, Zone.CURATED, ds_name, cfg.ds)
+    good = _write(curated.good, out)
+    bad = _write(curated.quarantine, quarantine_path(cfg.lake_root, "curated", ds_name, cfg.ds), "record_id")
+    counts = {"in": raw_rows + raw_bad, "raw": raw_rows, "raw_quarantined": raw_bad, "curated": good}
+    counts["quarantined"] = bad
+    if raw_rows != good + bad:
+        raise RuntimeError(f"row accounting broken for {ds_name} ds={cfg.ds}: {counts}")
+    write_json(spark, f"{out}/{COUNTS_FILE}", counts)
+    return {"ds": cfg.ds, "path": out, "rows": good, **counts}
+
+
+def _window_days(ds: str, days: int) -> list[str]:
+    end = dt.date.fromisoformat(ds)
+    return [(end - dt.timedelta(days=i)).isoformat() for i in reversed(range(days))]
+
+
+def read_curated_window(spark: SparkSession, cfg: ChurnJobConfig) -> tuple[DataFrame, list[str]]:
+    """Curated partitions of the window (a snapshot source reads only ``ds``); missing days are skipped."""
+    from shoplake.io.lake import filesystem
+
+    days = [cfg.ds] if cfg.source == "telco" else _window_days(cfg.ds, cfg.window_days)
+    paths = []
+    for day in days:
+        p = partition_path(cfg.lake_root, Zone.CURATED, cfg.events_dataset, day)
+        fs, fs_path = filesystem(p)
+        if fs.exists(fs_path):
+            paths.append(p)
+    if not paths:
+        raise FileNotFoundError(f"no curated {cfg.events_dataset} partition in the window ending {cfg.ds}")
+    return spark.read.parquet(*paths), paths
+
+
+def features(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
+    """Per-user features and labels of the window → ``enriched/<source>_churn_features/ds=``."""
+    from pyspark.sql import functions as F
+
+    from shoplake.io.lake import COUNTS_FILE
+    from shoplake.io.spark_lake import write_json
+    from shoplake.transforms import churn_features as cf
+
+    events, paths = read_curated_window(spark, cfg)
+    extra: dict[str, Any] = {}
+    if cfg.source == "sparkify":
+        feats = cf.sparkify_user_features(events, cfg.pages)
+        extra["churn_pages"] = list(cfg.pages)
+    elif cfg.source == "telco":
+        feats = cf.telco_customer_features(events)
+    else:
+        last = events.agg(F.max("event_time")).first()[0]
+        if last is None:
+            raise ValueError(f"no clickstream events in the window ending {cfg.ds}")
+        end = last + dt.timedelta(seconds=1)
+        cutoff = end - dt.timedelta(hours=cfg.label_horizon_hours)
+        feats = cf.clickstream_user_features(events, F.lit(cutoff), F.lit(end))
+        extra.update({"label_from": cutoff.isoformat(), "label_to": end.isoformat()})
+    out = partition_path(cfg.lake_root, Zone.ENRICHED, cfg.features_dataset, cfg.ds)
+    users = _write(feats, out, "user_id")
+    churned = spark.read.parquet(out).where("label = 1.0").count()
+    counts = {"users": users, "churned": churned, "partitions": len(paths)}
+    write_json(spark, f"{out}/{COUNTS_FILE}", {**counts, **extra})
+    return {"ds": cfg.ds, "path": out, "rows": users, **counts, **extra}
+
+
+def _champion_f1(spark: SparkSession, test: DataFrame):
+    from pyspark.ml import PipelineModel
+
+    from shoplake.ml.churn import evaluate
+
+    def score(champion: dict[str, Any]) -> float | None:
+        try:
+            model = PipelineModel.load(f"{champion['path']}/model")
+            return evaluate(model.transform(test))["f1_weighted"]
+        except Exception as exc:  # an unreadable or incompatible champion falls back to its recorded score
+            log.warning("champion %s not scorable on this split (%s)", champion.get("path"), exc)
+            return None
+
+    return score
+
+
+def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
+    """Model zoo with CrossValidator on F1 → the best model, metrics and comparison into the model zone."""
+    import tempfile
+    from pathlib import Path
+
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.churn import ZooConfig, comparison_rows, train_zoo
+    from shoplake.ml.churn_config import label_gate
+    from shoplake.ml.plots import plot_model_comparison
+    from shoplake.ml.registry import commit_version, promote_if_not_worse, staging_path
+    from shoplake.transforms.churn_features import feature_columns
+
+    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.features_dataset, cfg.ds)).cache()
+    users, churned = feats.count(), feats.where("label = 1.0").count()
+    reason = label_gate(users, churned, cfg.min_class_users)
+    if reason:
+        raise ValueError(f"{cfg.features_dataset} ds={cfg.ds}: {reason}")
+    numeric, categorical = feature_columns(feats, cfg.source)
+    zoo_cfg = ZooConfig(
+        models=cfg.model_list,
+        folds=cfg.folds,
+        test_fraction=cfg.test_fraction,
+        seed=cfg.seed,
+        parallelism=cfg.parallelism,
+        balance=cfg.balance,
+        grid=cfg.grid,
+    )
+    zoo = train_zoo(feats, numeric, categorical, zoo_cfg)
+    best = zoo["best"]
+    rows = comparison_rows(zoo["results"], best.name, zoo["baseline"])
+    metrics = {
+        "source": cfg.source,
+        "best_model": best.name,
+        "selection": f"highest mean {cfg.folds}-fold cross-validated weighted F1 on the training users",
+        "held_out": best.test,
+        "majority_baseline": zoo["baseline"],
+        "class_counts_train": {str(k): v for k, v in zoo["class_counts"].items()},
+        "features": {"numeric": numeric, "categorical": categorical},
+        "models": rows,
+    }
+    staged = staging_path(cfg.lake_root, cfg.model_name, cfg.ds)
+    fs, staged_fs = filesystem(staged)
+    try:
+        best.model.write().overwrite().save(f"{staged}/model")
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp)
+            (local / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+            (local / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
+            _write_table(local / "comparison.csv", rows)
+            plot_model_comparison(
+                local / "comparison.png", rows, f"{cfg.source} churn, held-out users (* = chosen by CV F1)"
+            )
+            for f in local.iterdir():
+                fs.put_file(str(f), f"{staged_fs}/{f.name}")
+        path = commit_version(staged, cfg.lake_root, cfg.model_name, cfg.ds)
+    finally:
+        if fs.exists(staged_fs):
+            fs.rm(staged_fs, recursive=True)
+    gate = promote_if_not_worse(
+        cfg.lake_root,
+        cfg.model_name,
+        cfg.ds,
+        metric="f1_weighted",
+        score=best.test["f1_weighted"],
+        champion_score=_champion_f1(spark, zoo["test"]),
+        extra={"model": best.name},
+    )
+    return {
+        "ds": cfg.ds,
+        "path": path,
+        "rows": int(sum(zoo["class_counts"].values())) + int(best.test["n"]),
+        "best_model": best.name,
+        "f1_weighted": best.test["f1_weighted"],
+        "f1_churn": best.test["f1_churn"],
+        "promoted": gate["promoted"],
+        "champion_f1": gate["champion_score"],
+    }
+
+
+def _write_table(path: Any, rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    keys = [k for k in rows[0] if k != "params"] + ["params"]
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "params": json.dumps(r["params"], default=str)})
+
+
+def predict(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
+    """Score every user of the features partition with the current model → ``enriched/…_predictions/ds=``."""
+    from pyspark.ml import PipelineModel
+    from pyspark.sql import functions as F
+
+    from shoplake.ml.churn import churn_probability
+    from shoplake.ml.registry import read_current
+
+    current = read_current(cfg.lake_root, cfg.model_name)
+    if current is None:
+        raise FileNotFoundError(f"no current {cfg.model_name} model: run the train step first")
+    model = PipelineModel.load(f"{current['path']}/model")
+    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.features_dataset, cfg.ds))
+    scored = model.transform(feats)
+    out_df = scored.select(
+        F.col("user_id"),
+        churn_probability(scored).cast("double").alias("churn_probability"),
+        F.col("prediction").cast("int").alias("predicted_churn"),
+        F.col("label").cast("int").alias("observed_churn"),
+        F.lit(current.get("model", "")).alias("model"),
+        F.lit(current["version"]).alias("model_version"),
+    )
+    from shoplake.io.lake import COUNTS_FILE
+    from shoplake.io.spark_lake import write_json
+
+    out = partition_path(cfg.lake_root, Zone.ENRICHED, cfg.predictions_dataset, cfg.ds)
+    rows = _write(out_df, out, "user_id")
+    users = feats.count()
+    if rows != users:
+        raise RuntimeError(f"scored {rows} of {users} users")
+    counts = {"users": users, "scored": rows, "model_version": current["version"], "model": current.get("model")}
+    write_json(spark, f"{out}/{COUNTS_FILE}", counts)
+    return {"ds": cfg.ds, "path": out, "rows": rows, "model_version": current["version"]}
+
+
+# ---- checks the DAGs run after each Spark step (no Spark: they read the steps' bookkeeping) --------------------
+
+VERSION_FILES = ("model/metadata", "metrics.json", "comparison.csv", "comparison.png", "config.json.snapshot")
+
+
+def check_curated(lake_root: str, source: str, ds: str) -> dict[str, Any]:
+    """Every landed row is curated or quarantined, and every source row landed or was quarantined.
+
+    Raises:
+        ValueError: the counts do not add up.
+    """
+    from shoplake.io.lake import read_counts
+
+    cfg = ChurnJobConfig(source=source, ds=ds, lake_root=lake_root)
+    path = partition_path(lake_root, Zone.CURATED, cfg.events_dataset, ds)
+    c = read_counts(path)
+    if c["in"] != c["raw"] + c["raw_quarantined"] or c["raw"] != c["curated"] + c["quarantined"]:
+        raise ValueError(f"{cfg.events_dataset} ds={ds}: rows do not add up: {c}")
+    return {"ds": ds, "path": path, "rows": c["curated"], "quarantined": c["raw_quarantined"] + c["quarantined"]}
+
+
+def check_features(lake_root: str, source: str, ds: str, min_class_users: int) -> dict[str, Any]:
+    """The features partition, its label counts, whether it can train, and whether a model exists to score it."""
+    from shoplake.io.lake import read_counts
+    from shoplake.ml.churn_config import label_gate
+    from shoplake.ml.registry import read_current
+
+    cfg = ChurnJobConfig(source=source, ds=ds, lake_root=lake_root)
+    path = partition_path(lake_root, Zone.ENRICHED, cfg.features_dataset, ds)
+    c = read_counts(path)
+    reason = label_gate(c["users"], c["churned"], min_class_users)
+    current = read_current(lake_root, cfg.model_name)
+    return {
+        "ds": ds,
+        "path": path,
+        "rows": c["users"],
+        "churned": c["churned"],
+        "trainable": not reason,
+        "reason": reason,
+        "current_version": current["version"] if current else None,
+    }
+
+
+def check_model(lake_root: str, source: str, ds: str) -> dict[str, Any]:
+    """The version for ``ds`` is complete; returns its scores and which version is current.
+
+    Raises:
+        FileNotFoundError: the version or one of its files is missing.
+    """
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.registry import read_current, version_path
+
+    cfg = ChurnJobConfig(source=source, ds=ds, lake_root=lake_root)
+    path = version_path(lake_root, cfg.model_name, ds)
+    fs, root = filesystem(path)
+    missing = [f for f in VERSION_FILES if not fs.exists(f"{root}/{f}")]
+    if missing:
+        raise FileNotFoundError(f"model version {path} lacks {missing}")
+    metrics = json.loads(fs.cat(f"{root}/metrics.json"))
+    held_out = metrics["held_out"]
+    return {
+        "ds": ds,
+        "path": path,
+        "rows": int(held_out["n"]),
+        "best_model": metrics["best_model"],
+        "f1_weighted": held_out["f1_weighted"],
+        "f1_churn": held_out["f1_churn"],
+        "current_version": (read_current(lake_root, cfg.model_name) or {}).get("version"),
+    }
+
+
+def check_predictions(lake_root: str, source: str, ds: str) -> dict[str, Any]:
+    """Every user of the features partition was scored.
+
+    Raises:
+        ValueError: the prediction count differs from the features partition's users.
+    """
+    from shoplake.io.lake import read_counts
+
+    cfg = ChurnJobConfig(source=source, ds=ds, lake_root=lake_root)
+    users = read_counts(partition_path(lake_root, Zone.ENRICHED, cfg.features_dataset, ds))["users"]
+    path = partition_path(lake_root, Zone.ENRICHED, cfg.predictions_dataset, ds)
+    c = read_counts(path)
+    if c["scored"] != users:
+        raise ValueError(f"{cfg.predictions_dataset} ds={ds}: scored {c['scored']} of {users} users")
+    return {"ds": ds, "path": path, "rows": c["scored"], "model_version": c["model_version"]}
+
+
+def main(step: str, argv: list[str] | None = None, spark: SparkSession | None = None) -> dict[str, Any]:
+    """Parse the job flags, log the config, run ``step``; the last stdout line is the result (JSON)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = ChurnJobConfig.from_args(argv, sys.modules[__name__].__doc__)
+    log.info("%s config %s", step, asdict(cfg))
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = (
+            SparkSession.builder.appName(f"{step}_{cfg.source}_churn-{cfg.ds}")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
+    result = {"curate": curate, "features": features, "train": train, "predict": predict}[step](spark, cfg)
+    sys.stdout.write(json.dumps(result, default=str) + "\n")
+    return result
