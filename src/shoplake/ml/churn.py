@@ -194,6 +194,8 @@ def train_zoo(features: DataFrame, numeric: list[str], categorical: list[str], c
     per_class = {r[LABEL]: r["count"] for r in train.groupBy(LABEL).count().collect()}
     test_churned = test.where(f"{LABEL} = 1.0").count()
     if len(per_class) < 2 or min(per_class.values()) < cfg.folds or test_churned == 0:
+        train.unpersist()
+        test.unpersist()
         raise ValueError(
             f"labels too thin to train: train classes {per_class}, churned in held-out {test_churned} "
             f"(need both classes, >= {cfg.folds} per class); widen the window or change the churn definition"

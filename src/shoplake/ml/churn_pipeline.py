@@ -148,7 +148,8 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     from shoplake.ml.registry import commit_version, promote_if_not_worse, staging_path
     from shoplake.transforms.churn_features import feature_columns
 
-    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.features_dataset, cfg.ds)).cache()
+    # not cached: a cached scan of a partition path would be served, stale, to later reads of a rewritten partition
+    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.features_dataset, cfg.ds))
     users, churned = feats.count(), feats.where("label = 1.0").count()
     reason = label_gate(users, churned, cfg.min_class_users)
     if reason:
@@ -194,6 +195,7 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     finally:
         if fs.exists(staged_fs):
             fs.rm(staged_fs, recursive=True)
+    zoo["train"].unpersist()
     gate = promote_if_not_worse(
         cfg.lake_root,
         cfg.model_name,
@@ -203,6 +205,7 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
         champion_score=_champion_f1(spark, zoo["test"]),
         extra={"model": best.name},
     )
+    zoo["test"].unpersist()
     return {
         "ds": cfg.ds,
         "path": path,

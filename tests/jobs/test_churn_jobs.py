@@ -1,0 +1,118 @@
+"""The churn jobs (curate → features → train → predict) on the real shared samples, through ``main``."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shoplake.io.lake import read_counts, read_partition
+from shoplake.ml.churn_pipeline import VERSION_FILES, check_curated, check_features, check_model, check_predictions
+from shoplake.ml.churn_pipeline import main as run
+from shoplake.ml.registry import read_current
+from shoplake.paths import Zone, partition_path, quarantine_path
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def samples():
+    from shoplake.config import Settings
+
+    cfg = Settings.from_env()
+    paths = {s: cfg.churn_source(s) for s in ("sparkify", "telco", "clickstream")}
+    if not Path(paths["telco"]).is_file():
+        pytest.skip(f"shared sample data not found under {cfg.sample_data_dir} (set SHOPLAKE_SAMPLE_DATA)")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("churn_lake"))
+
+
+def args(source, ds, lake, *extra):
+    return ["--source", source, "--ds", ds, "--lake-root", lake, *extra]
+
+
+def test_sparkify_sample_is_accounted_for_and_its_default_label_has_no_churners(spark, samples, lake):
+    total = {"in": 0, "curated": 0}
+    for day in range(1, 31):
+        ds = f"2018-11-{day:02d}"
+        result = run("curate", args("sparkify", ds, lake), spark)
+        assert check_curated(lake, "sparkify", ds)["rows"] == result["curated"]
+        total["in"] += result["in"]
+        total["curated"] += result["curated"]
+    assert total == {"in": 8056, "curated": 8056}  # the November 2018 sample: 8,056 clean events
+
+    feats = run("features", args("sparkify", "2018-11-30", lake), spark)
+    assert (feats["users"], feats["churned"], feats["partitions"]) == (97, 0, 30)
+    gate = check_features(lake, "sparkify", "2018-11-30", min_class_users=10)
+    assert gate["trainable"] is False
+    assert gate["reason"].startswith("0 churned and 97 retained users")
+    with pytest.raises(ValueError, match="0 churned"):
+        run("train", args("sparkify", "2018-11-30", lake), spark)
+
+    # another definition on the same events: users who opened the Downgrade page
+    feats = run("features", args("sparkify", "2018-11-30", lake, "--churn-pages", "Downgrade"), spark)
+    assert (feats["users"], feats["churned"]) == (97, 17)
+    table = read_partition(feats["path"]).to_pylist()
+    assert {r["downgrade_visits"] for r in table} == {0.0}  # the label page is not a feature
+    assert check_features(lake, "sparkify", "2018-11-30", min_class_users=10)["trainable"] is True
+
+
+def test_telco_sample_curates_every_customer(spark, samples, lake):
+    result = run("curate", args("telco", "2026-11-16", lake), spark)
+    assert (result["in"], result["curated"], result["quarantined"]) == (7043, 7043, 0)
+    curated = read_partition(result["path"]).to_pylist()
+    imputed = [r for r in curated if r["total_charges_imputed"]]
+    assert len(imputed) == 11  # blank TotalCharges
+    assert {r["tenure_months"] for r in imputed} == {0}
+    feats = run("features", args("telco", "2026-11-16", lake), spark)
+    assert (feats["users"], feats["churned"]) == (7043, 1869)
+
+
+def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, samples, lake):
+    window = ["--window-days", "1", "--label-horizon-hours", "1"]
+    oct1 = run("curate", args("clickstream", "2019-10-01", lake), spark)
+    dec1 = run("curate", args("clickstream", "2019-12-01", lake), spark)
+    assert (oct1["in"], oct1["curated"], oct1["quarantined"]) == (17434, 17429, 5)
+    assert (dec1["in"], dec1["curated"], dec1["quarantined"]) == (100, 92, 8)
+    reasons = {
+        r["reason"]
+        for r in read_partition(quarantine_path(lake, "curated", "clickstream_events", "2019-10-01")).to_pylist()
+    }
+    assert reasons == {"duplicate event"}
+
+    feats = run("features", args("clickstream", "2019-10-01", lake, *window), spark)
+    assert (feats["users"], feats["churned"]) == (472, 458)
+    assert (feats["label_from"], feats["label_to"]) == ("2019-10-01T01:50:01", "2019-10-01T02:50:01")
+
+    zoo = ["--models", "logistic_regression,random_forest", "--grid", "tiny", "--folds", "2", "--min-class-users", "4"]
+    trained = run("train", args("clickstream", "2019-10-01", lake, *window, *zoo), spark)
+    assert trained["promoted"] is True
+    assert trained["champion_f1"] is None
+    model = check_model(lake, "clickstream", "2019-10-01")
+    assert model["best_model"] in ("logistic_regression", "random_forest")
+    root = Path(model["path"])
+    assert all((root / f).exists() for f in VERSION_FILES)
+    metrics = json.loads((root / "metrics.json").read_text())
+    assert [m["model"] for m in metrics["models"]][-1] == "majority_baseline"
+    assert metrics["held_out"]["f1_churn"] != metrics["held_out"]["f1_weighted"]
+    assert (root / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    assert "f1_churn" in (root / "comparison.csv").read_text().splitlines()[0]
+
+    predicted = run("predict", args("clickstream", "2019-10-01", lake, *window), spark)
+    assert check_predictions(lake, "clickstream", "2019-10-01")["rows"] == 472
+    rows = read_partition(predicted["path"]).to_pylist()
+    assert all(0.0 <= r["churn_probability"] <= 1.0 for r in rows)
+    assert {r["model_version"] for r in rows} == {"2019-10-01"}
+    assert {r["model"] for r in rows} == {model["best_model"]}
+
+    # a later version on the same users: the champion is re-scored on this run's held-out users, not its record
+    shutil.copytree(feats["path"], partition_path(lake, Zone.ENRICHED, "clickstream_churn_features", "2019-10-02"))
+    again = run("train", args("clickstream", "2019-10-02", lake, *window, *zoo), spark)
+    assert again["champion_f1"] == pytest.approx(again["f1_weighted"])  # same data, seed and split: same model
+    assert again["promoted"] is True  # not worse
+    assert read_current(lake, "clickstream_churn")["version"] == "2019-10-02"
+    assert read_counts(predicted["path"])["scored"] == 472
