@@ -36,7 +36,7 @@ DEMO_TO ?= 2019-03-03
 SENTIMENT_TRAIN_DS ?= 2019-02-28
 SENTIMENT_TRAIN_DAYS ?= 21
 
-.PHONY: help install java demo test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: help install java demo demo-churn test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 help:  ## list targets
@@ -83,6 +83,11 @@ demo: install sentiment-model  ## install, embedded defaults, run steam_reviews_
 	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
 	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	$(PY) scripts/demo.py --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
+
+demo-churn: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
+demo-churn: install  ## install, then run the three churn DAGs (Telco, clickstream, Sparkify) on the samples
+	airflow db migrate >/dev/null
+	$(PY) scripts/demo_churn.py
 
 test: install  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

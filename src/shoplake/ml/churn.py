@@ -238,7 +238,7 @@ def comparison_rows(results: list[ModelResult], best: str, baseline: dict[str, f
     ]
     keys = rows[0].keys()
     base = {"model": "majority_baseline", "best": False, "cv_f1_weighted": None, **baseline, "params": {}}
-    return [*rows, {k: base.get(k, float("nan")) for k in keys}]
+    return [*rows, {k: base.get(k) for k in keys}]  # None: undefined for a constant prediction
 
 
 def churn_probability(predictions: DataFrame) -> Any:
