@@ -63,10 +63,10 @@ def plot_model_comparison(path: Path, rows: list[dict[str, Any]], title: str) ->
     for i, m in enumerate(metrics):
         ax.bar(x + (i - 1.5) * 0.2, [r[m] for r in rows], width=0.2, label=m)
     ax.set_xticks(x, [r["model"] + (" *" if r["best"] else "") for r in rows], rotation=15)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.15)  # headroom for the legend above the bars
     ax.set_ylabel("held-out score")
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", ncol=len(metrics), fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
