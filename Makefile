@@ -25,7 +25,6 @@ export AIRFLOW_CONN_MONGO_DEFAULT ?= mongo://127.0.0.1:$(SHOPLAKE_MONGO_PORT)/sh
 export AIRFLOW_CONN_SPARK_LOCAL ?= {"conn_type": "spark", "host": "local[2]"}
 # offline default sentiment model: the MiniLM head trained into the lake (`make sentiment-model`)
 export SHOPLAKE_SENTIMENT_MODEL ?= $(SHOPLAKE_LAKE_ROOT)/model/sentiment_head
-export SHOPLAKE_SENTIMENT_REVISION ?=
 GPU_SLOTS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | wc -l); [ "$$n" -gt 0 ] && echo $$n || echo 1)
 MONGO_DIR ?= $(CURDIR)/.mongo
 
@@ -60,10 +59,10 @@ $(STAMP): requirements.txt requirements-nlp.txt requirements-ml.txt requirements
 install: $(STAMP) java  ## create the venv and install pinned requirements + shoplake (editable)
 
 mongo-up: install  ## start the embedded Mongo (secantusdb) on 127.0.0.1:$SHOPLAKE_MONGO_PORT
-	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
+	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 
 mongo-down:  ## stop the embedded Mongo
-	test -x $(PY) && $(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR) || true
+	test -x $(PY) && $(PY) scripts/devserver.py stop --data-dir $(MONGO_DIR) || true
 
 airflow-init: install  ## create/upgrade the Airflow metadata DB (SQLite under $AIRFLOW_HOME) and the gpu pool
 	airflow db migrate >/dev/null
@@ -80,8 +79,8 @@ sentiment-model: install  ## cold-start the offline sentiment model (MiniLM + he
 demo: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
 demo: install sentiment-model  ## install, embedded defaults, run steam_reviews_daily for DEMO_FROM..DEMO_TO
 	airflow db migrate >/dev/null
-	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
-	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
+	trap '$(PY) scripts/devserver.py stop --data-dir $(MONGO_DIR)' EXIT
+	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	$(PY) scripts/demo.py --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
 
 demo-churn: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
@@ -103,8 +102,8 @@ fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, and DAG parse times
-	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
-	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
+	trap '$(PY) scripts/devserver.py stop --data-dir $(MONGO_DIR)' EXIT
+	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	$(PY) bench/mongo_to_raw.py --port $(SHOPLAKE_MONGO_PORT)
 	$(PY) bench/dag_parse.py
 	$(PY) bench/sentiment_throughput.py
@@ -113,8 +112,8 @@ bench-sentiment: install  ## sentiment engine vs per-review pipeline calls (CPU 
 	$(PY) bench/sentiment_throughput.py
 
 standalone: install airflow-init sentiment-model  ## Airflow standalone (scheduler, API on 127.0.0.1:8080) with the embedded Mongo
-	trap '$(PY) -m shoplake.devserver stop --data-dir $(MONGO_DIR)' EXIT
-	$(PY) -m shoplake.devserver start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
+	trap '$(PY) scripts/devserver.py stop --data-dir $(MONGO_DIR)' EXIT
+	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	airflow standalone
 
 backfill: install  ## with `make standalone` running: backfill DEMO_FROM..DEMO_TO through the scheduler

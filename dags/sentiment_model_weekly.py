@@ -5,7 +5,8 @@
 the last `window_days` curated partitions with all-MiniLM-L6-v2, fit a logistic-regression head, evaluate on the
 newest 20 % against VADER (AUC, accuracy, F1 per class, ROC plot).
 
-**Inputs.** `curated/steam_reviews/ds=…` for the window ending at the run's day.
+**Inputs.** `curated/steam_reviews/ds=…` for the window ending at the run's day (the `ds` Param of a manual run,
+else the last day of the data interval; `resolve_partition` decides it, as in every DAG).
 
 **Outputs.** `model/sentiment_head/version=<ds>/` (model, `metrics.json`, `roc.png`, config snapshot);
 `model/sentiment_head/current.json` moves to it last, and only if its held-out AUC is not worse than the
@@ -22,11 +23,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag
+from airflow.sdk import CronDataIntervalTimetable, chain, dag
 
+from shoplake.pipelines.sentiment_model import SentimentTrainConfig
 from shoplake_airflow.assets import SENTIMENT_MODEL
+from shoplake_airflow.context import resolve_partition
 from shoplake_airflow.gpu import gpu_job
-from shoplake_airflow.settings import settings
+from shoplake_airflow.params import config_params, ds_param
+
+#: knobs of a manual run (Params derived from the job's config)
+TRAIN_PARAMS = ("window_days", "c", "seed")
 
 
 @dag(
@@ -36,31 +42,13 @@ from shoplake_airflow.settings import settings
     max_active_runs=1,
     tags=["sentiment", "training", "gpu"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
-    params={
-        "window_days": Param(28, type="integer", minimum=1, maximum=365, description="curated days to learn from"),
-        "c": Param(4.0, type="number", exclusiveMinimum=0, description="inverse L2 regularisation of the head"),
-        "seed": Param(13, type="integer", description="seed of the head's solver"),
-    },
+    params={"ds": ds_param("last day of the training window"), **config_params(SentimentTrainConfig, TRAIN_PARAMS)},
     doc_md=__doc__,
 )
 def sentiment_model_weekly():
-    gpu_job(
-        "train_sentiment_head",
-        "jobs/train/train_sentiment_head.py",
-        [
-            "--ds",
-            "{{ macros.ds_add(data_interval_end | ds, -1) }}",
-            "--lake-root",
-            settings().lake_root,
-            "--window-days",
-            "{{ params.window_days }}",
-            "--c",
-            "{{ params.c }}",
-            "--seed",
-            "{{ params.seed }}",
-        ],
-        outlets=[SENTIMENT_MODEL],
-    )
+    args = [a for name in TRAIN_PARAMS for a in ("--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}")]
+    train = gpu_job("train_sentiment_head", "jobs/train/train_sentiment_head.py", args, outlets=[SENTIMENT_MODEL])
+    chain(resolve_partition(), train)
 
 
 sentiment_model_weekly()

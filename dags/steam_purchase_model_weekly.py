@@ -5,9 +5,10 @@
 from review patterns, sentiment, votes, playtime, author stats and the game; `voted_up` is reported beside it.
 
 **Inputs.** `enriched/steam_purchase_features/ds=…` (written by `steam_reviews_daily`) for the `window_days`
-days ending at the run's day: the last day of the data interval, or the `ds` Param of a manual run.
+days ending at the run's day: the `ds` Param of a manual run, else the last day of the data interval.
 
 **Steps.**
+0. `resolve_partition` — decides `ds` (the same rule in every DAG).
 1. `check_features` — the window has feature partitions and enough rows.
 2. `train_purchase_model` — on the backend of `SHOPLAKE_TRAIN_BACKEND`: `local` (gpu queue/pool, XGBoost `hist`
    on CUDA when present), `spark` (xgboost.spark via local Spark or EMR) or `sagemaker` (built-in XGBoost).
@@ -28,13 +29,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, task
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
-from shoplake.ml.purchase_config import PurchaseTrainConfig as Defaults
+from shoplake.pipelines.purchase_model import PurchaseTrainConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_PURCHASE_FEATURES, STEAM_PURCHASE_MODEL
-from shoplake_airflow.context import emit_partition_event, xcom_ds
+from shoplake_airflow.context import emit_partition_event, resolve_partition
+from shoplake_airflow.params import config_params, ds_param
 from shoplake_airflow.settings import settings
-from shoplake_airflow.training import train_job
+from shoplake_airflow.training import TRAIN_PARAMS, train_job
 
 
 @dag(
@@ -44,47 +46,26 @@ from shoplake_airflow.training import train_job
     max_active_runs=1,  # runs gate against each other's champion: one at a time
     tags=["steam", "training", "xgboost"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
-    params={
-        "ds": Param(
-            None, type=["null", "string"], format="date", description="last day of the window (default: run's)"
-        ),
-        "window_days": Param(Defaults.window_days, type="integer", minimum=1, maximum=365, description="days"),
-        "target": Param(Defaults.target, enum=["steam_purchase", "voted_up"], description="label to learn"),
-        "n_estimators": Param(Defaults.n_estimators, type="integer", minimum=1, description="max boosting rounds"),
-        "max_depth": Param(Defaults.max_depth, type="integer", minimum=1, maximum=16, description="tree depth"),
-        "learning_rate": Param(Defaults.learning_rate, type="number", exclusiveMinimum=0, maximum=1, description="eta"),
-        "subsample": Param(Defaults.subsample, type="number", exclusiveMinimum=0, maximum=1, description="row share"),
-        "colsample_bytree": Param(
-            Defaults.colsample_bytree, type="number", exclusiveMinimum=0, maximum=1, description="column share"
-        ),
-        "min_child_weight": Param(Defaults.min_child_weight, type="number", minimum=0, description="leaf hessian"),
-        "scale_pos_weight": Param(
-            Defaults.scale_pos_weight, type="number", minimum=0, description="0 = negatives/positives of train"
-        ),
-        "seed": Param(Defaults.seed, type="integer", description="seed of the booster"),
-    },
+    params={"ds": ds_param("last day of the training window"), **config_params(PurchaseTrainConfig, TRAIN_PARAMS)},
     doc_md=__doc__,
 )
 def steam_purchase_model_weekly():
     @task(inlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
-    def check_features(**context) -> dict:
-        from shoplake.ml.purchase_training import feature_partitions
-        from shoplake_airflow.context import run_window
+    def check_features(partition: dict, **context) -> dict:
+        from shoplake.pipelines.purchase_model import check_features as check
 
-        params = context["params"]
-        ds = params["ds"] or run_window(context).last_day
-        paths = feature_partitions(settings().lake_root, ds, params["window_days"])
-        return {"ds": ds, "path": paths[-1], "partitions": len(paths)}
+        return check(settings().lake_root, partition["ds"], context["params"]["window_days"])
 
     @task(outlets=[STEAM_PURCHASE_MODEL])
     def check_model(features: dict, **context) -> dict:
-        from shoplake.ml.purchase_training import check_published
+        from shoplake.pipelines.purchase_model import check_published
 
-        result = check_published(settings().lake_root, context["params"]["target"], features["ds"])
+        result = check_published(settings().lake_root, features["ds"], context["params"]["target"])
         return emit_partition_event(context, STEAM_PURCHASE_MODEL, result)
 
-    features = check_features()
-    chain(features, train_job("train_purchase_model", xcom_ds("check_features")), check_model(features))
+    partition = resolve_partition()
+    features = check_features(partition)
+    chain(partition, features, train_job("train_purchase_model"), check_model(features))
 
 
 steam_purchase_model_weekly()

@@ -4,12 +4,14 @@
 **Purpose.** First half of the Steam purchase-prediction pipeline: land each day's Steam store reviews in the
 lake, typed and cleaned, ready for sentiment scoring and training.
 
-**Steps** (each owns the run's day, `ds` = UTC date of `data_interval_start`):
+**Steps** (each owns the run's day `ds`: the `ds` Param of a manual run, else the UTC date of the data interval):
 
-1. `load_reviews` — reviews created in `[data_interval_start, data_interval_end)` from the Steam source
+0. `resolve_partition` — decides `ds` (one rule for every DAG; a run with neither fails at once, not retried).
+
+1. `load_reviews` — reviews created on the UTC day `ds` (half-open `[ds, ds+1)`) from the Steam source
    (saved responses by default, the live endpoint with `SHOPLAKE_STEAM_SOURCE=api`) are upserted into Mongo
    (`mongo_default`) by `recommendationid`. Unusable records → `quarantine/load_steam_reviews/ds=…`.
-2. `extract_reviews` — the window's documents → `raw/steam_reviews/ds=…` (pymongoarrow, explicit schema);
+2. `extract_reviews` — the day's documents → `raw/steam_reviews/ds=…` (pymongoarrow, explicit schema);
    mistyped, missing, out-of-range or duplicate documents → `quarantine/raw_steam_reviews/ds=…` with reasons.
 3. `curate_reviews` — Spark job `jobs/spark/curate_steam_reviews.py` (local spark-submit or EMR, chosen by
    `SHOPLAKE_SPARK_BACKEND`): cleaned text, types, dedupe, features, language →
@@ -44,8 +46,9 @@ from shoplake_airflow.assets import (
     ENRICHED_STEAM_REVIEWS,
     RAW_STEAM_REVIEWS,
 )
-from shoplake_airflow.context import emit_partition_event, xcom_ds
+from shoplake_airflow.context import emit_partition_event, resolve_partition
 from shoplake_airflow.gpu import gpu_job
+from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
@@ -58,74 +61,69 @@ from shoplake_airflow.spark import spark_job
     max_active_runs=2,
     tags=["steam", "ingest", "spark"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    params={"ds": ds_param("UTC day whose reviews to process")},
     doc_md=__doc__,
 )
 def steam_reviews_daily():
     @task
-    def load_reviews(**context) -> dict:
-        from shoplake.ingest.steam_pipeline import load_window
-        from shoplake_airflow.context import run_window
+    def load_reviews(partition: dict) -> dict:
+        from shoplake.pipelines.steam_reviews import load_window
         from shoplake_airflow.hooks import steam_collection
 
-        return load_window(steam_collection(), settings(), run_window(context))
+        cfg = settings()
+        source = {"source": cfg.steam_source_dir, "app_ids": cfg.steam_app_ids, "api_url": cfg.steam_api_url}
+        return load_window(steam_collection(), cfg.lake_root, partition["ds"], **source)
 
     @task(outlets=[RAW_STEAM_REVIEWS])
-    def extract_reviews(**context) -> dict:
-        from shoplake.ingest.steam_pipeline import extract_window_to_raw
-        from shoplake_airflow.context import run_window
+    def extract_reviews(partition: dict, **context) -> dict:
+        from shoplake.pipelines.steam_reviews import extract_window_to_raw
         from shoplake_airflow.hooks import steam_collection
 
-        result = extract_window_to_raw(steam_collection(), settings(), run_window(context))
+        cfg = settings()
+        result = extract_window_to_raw(
+            steam_collection(), cfg.lake_root, partition["ds"], max_review_chars=cfg.max_review_chars
+        )
         return emit_partition_event(context, RAW_STEAM_REVIEWS, result)
 
     @task(outlets=[CURATED_STEAM_REVIEWS])
     def check_curated(raw: dict, **context) -> dict:
-        from shoplake.ingest.steam_pipeline import check_curated as check
+        from shoplake.pipelines.steam_reviews import check_curated as check
 
-        result = check(settings(), raw["ds"], raw_rows=raw["rows"])
+        result = check(settings().lake_root, raw["ds"], raw_rows=raw["rows"])
         return emit_partition_event(context, CURATED_STEAM_REVIEWS, result)
 
     @task(outlets=[ENRICHED_STEAM_REVIEWS])
     def check_enriched(scored: str, curated: dict, **context) -> dict:
         import json
 
-        from shoplake.ingest.steam_pipeline import check_enriched as check
+        from shoplake.pipelines.steam_reviews import check_enriched as check
 
-        result = check(settings(), json.loads(scored), curated["rows"])
+        result = check(settings().lake_root, curated["ds"], json.loads(scored), curated["rows"])
         return emit_partition_event(context, ENRICHED_STEAM_REVIEWS, result)
 
     @task(outlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
     def build_features(enriched: dict, **context) -> dict:
-        from shoplake.ingest.steam_pipeline import build_purchase_features
+        from shoplake.pipelines.steam_reviews import build_purchase_features
 
-        result = build_purchase_features(settings(), enriched["ds"], curated_rows=enriched["rows"])
+        result = build_purchase_features(settings().lake_root, enriched["ds"], curated_rows=enriched["rows"])
         return emit_partition_event(context, ENRICHED_STEAM_PURCHASE_FEATURES, result)
 
     cfg = settings()
-    ds = xcom_ds("extract_reviews")  # every job works on the partition the extract wrote
-    curate = spark_job(
-        "curate_reviews", "jobs/spark/curate_steam_reviews.py", ["--ds", ds, "--lake-root", cfg.lake_root], ds=ds
-    )
-    score = gpu_job(
-        "score_sentiment",
-        "jobs/gpu/score_sentiment.py",
-        [
-            "--ds",
-            ds,
-            "--lake-root",
-            cfg.lake_root,
-            "--model",
-            cfg.sentiment_model,
-            "--revision",
-            cfg.sentiment_revision,
-            "--model-cache",
-            cfg.model_cache,
-        ],
-    )
-    raw = extract_reviews()
+    curate = spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", [])
+    model_args = [
+        "--model",
+        cfg.sentiment_model,
+        "--revision",
+        cfg.sentiment_revision,
+        "--model-cache",
+        cfg.model_cache,
+    ]
+    score = gpu_job("score_sentiment", "jobs/gpu/score_sentiment.py", model_args)
+    partition = resolve_partition()
+    raw = extract_reviews(partition)
     curated = check_curated(raw)
     enriched = check_enriched(score.output, curated)
-    chain(load_reviews(), raw, curate, curated, score, enriched, build_features(enriched))
+    chain(partition, load_reviews(partition), raw, curate, curated, score, enriched, build_features(enriched))
 
 
 steam_reviews_daily()

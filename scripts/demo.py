@@ -15,7 +15,14 @@ import sys
 
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts, read_partition
-from shoplake.paths import Zone, partition_path, quarantine_path
+from shoplake.paths import (
+    PURCHASE_MODELS,
+    STEAM_PURCHASE_FEATURES,
+    STEAM_REVIEWS,
+    Zone,
+    partition_path,
+    quarantine_path,
+)
 
 log = logging.getLogger("demo")
 DAG_ID = "steam_reviews_daily"
@@ -34,7 +41,7 @@ def sentiment_summary(cfg: Settings, ds: str, enriched) -> str:
     from sklearn.metrics import roc_auc_score
 
     curated = read_partition(
-        partition_path(cfg.lake_root, Zone.CURATED, "steam_reviews", ds), columns=["recommendationid", "voted_up"]
+        partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, ds), columns=["recommendationid", "voted_up"]
     )
     voted = dict(zip(curated["recommendationid"].to_pylist(), curated["voted_up"].to_pylist(), strict=True))
     y = [voted[i] for i in enriched["recommendationid"].to_pylist()]
@@ -63,7 +70,7 @@ def model_summary(cfg: Settings) -> None:
     """The published purchase model: where, held-out figures, gating."""
     from shoplake.ml.registry import read_current
 
-    current = read_current(cfg.lake_root, "steam_purchase")
+    current = read_current(cfg.lake_root, PURCHASE_MODELS["steam_purchase"])
     if current is None:
         log.info("no purchase model published")
         return
@@ -103,20 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     log.info("%-12s %-55s %8s %12s", "ds", "partition", "rows", "quarantined")
     for ds in days(a.from_date, a.to_date):
         for zone, stage in ((Zone.RAW, "raw"), (Zone.CURATED, "curated")):
-            path = partition_path(cfg.lake_root, zone, "steam_reviews", ds)
+            path = partition_path(cfg.lake_root, zone, STEAM_REVIEWS, ds)
             rows = read_partition(path, columns=["recommendationid"]).num_rows
-            bad = read_partition(quarantine_path(cfg.lake_root, stage, "steam_reviews", ds)).num_rows
+            bad = read_partition(quarantine_path(cfg.lake_root, stage, STEAM_REVIEWS, ds)).num_rows
             log.info("%-12s %-55s %8d %12d", ds, path.replace(cfg.lake_root, "<lake>"), rows, bad)
         log.info(
             "%-12s curate bookkeeping %s",
             "",
-            read_counts(partition_path(cfg.lake_root, Zone.CURATED, "steam_reviews", ds)),
+            read_counts(partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, ds)),
         )
-        enriched_path = partition_path(cfg.lake_root, Zone.ENRICHED, "steam_reviews", ds)
+        enriched_path = partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_REVIEWS, ds)
         enriched = read_partition(enriched_path)
         log.info("%-12s %-55s %8d", ds, enriched_path.replace(cfg.lake_root, "<lake>"), enriched.num_rows)
         log.info("%-12s   %s", "", sentiment_summary(cfg, ds, enriched))
-        features_path = partition_path(cfg.lake_root, Zone.ENRICHED, "steam_purchase_features", ds)
+        features_path = partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds)
         features = read_partition(features_path, columns=["recommendationid"]).num_rows
         log.info("%-12s %-55s %8d", ds, features_path.replace(cfg.lake_root, "<lake>"), features)
     log.info("\npurchase model (XGBoost, features of %s..%s, time-based held-out split):", a.from_date, a.to_date)

@@ -19,7 +19,7 @@ from demo import airflow_dags_test
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts
 from shoplake.ml.registry import read_current
-from shoplake.paths import Zone, partition_path
+from shoplake.paths import Zone, churn_names, partition_path
 
 log = logging.getLogger("demo_churn")
 
@@ -33,7 +33,7 @@ RUNS = (
 
 
 def comparison(cfg: Settings, source: str) -> None:
-    current = read_current(cfg.lake_root, f"{source}_churn")
+    current = read_current(cfg.lake_root, churn_names(source).model)
     if current is None:
         log.info("  no %s_churn model", source)
         return
@@ -59,7 +59,7 @@ def main() -> int:
         log.info("== airflow dags test %s %s --conf '%s'", dag_id, run_at, json.dumps(conf))
         if not airflow_dags_test(dag_id, run_at, conf):
             return 1
-        features = read_counts(partition_path(cfg.lake_root, Zone.ENRICHED, f"{source}_churn_features", ds))
+        features = read_counts(partition_path(cfg.lake_root, Zone.ENRICHED, churn_names(source).features, ds))
         log.info("  features ds=%s: %s", ds, features)
         comparison(cfg, source)
     log.info("\nSparkify over November 2018: backfill the days, then set churn_pages (README, churn section)")

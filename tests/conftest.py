@@ -46,7 +46,7 @@ os.environ.update(
         "PYSPARK_DRIVER_PYTHON": sys.executable,
     }
 )
-for extra in (ROOT / "plugins", ROOT / "dags", ROOT / "jobs" / "spark"):
+for extra in (ROOT / "plugins", ROOT / "dags", ROOT / "jobs" / "spark", ROOT / "scripts"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
@@ -76,7 +76,7 @@ def lake_root() -> str:
 @pytest.fixture(scope="session")
 def mongo_port():
     """A real Mongo wire-protocol server (secantusdb) on loopback for the whole session."""
-    from shoplake import devserver
+    import devserver
 
     data = _TMP / "mongo"
     devserver.start(_MONGO_PORT, data)

@@ -2,12 +2,18 @@
 
     spark-submit jobs/spark/predict_churn.py --source telco --ds 2018-11-30 --lake-root ./lake
 
-Flags: ``shoplake.ml.churn_config.ChurnJobConfig`` (``--help``); the step: ``shoplake.ml.churn_pipeline.predict``.
+Flags: ``--help`` (``shoplake.pipelines.churn.ChurnJobConfig``); the step: ``shoplake.pipelines.churn.predict``.
 """
 
 import sys
 
-from shoplake.ml.churn_pipeline import main
+from shoplake.jobconfig import run_job
+from shoplake.pipelines import churn
+
+
+def main(argv=None, spark=None) -> dict:
+    return run_job(churn.ChurnJobConfig, churn.predict, argv, doc=__doc__, spark=spark, with_spark=True)
+
 
 if __name__ == "__main__":
-    main("predict", sys.argv[1:])
+    main(sys.argv[1:])

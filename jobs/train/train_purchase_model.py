@@ -8,29 +8,18 @@ Reads ``enriched/steam_purchase_features`` partitions of the window, splits them
 train, then validation, newest held out), fits XGBoost ``hist`` (CUDA when present), evaluates (AUC, PR-AUC, F1,
 ROC plot, feature importance), compares with the champion on the same held-out rows, writes the version with a
 model card and config snapshot, tracks the run in MLflow (registered model, ``champion`` alias). The last stdout
-line is the task's XCom: paths, figures and ids only.
+line is the task's XCom: paths, figures and ids only. Flags: ``--help``
+(``shoplake.pipelines.purchase_model.PurchaseTrainConfig``).
 """
 
-from __future__ import annotations
-
-import json
-import logging
 import sys
-from dataclasses import asdict
 
-from shoplake.ml.purchase_config import PurchaseTrainConfig
-from shoplake.ml.purchase_training import export_channels, run_training
-
-log = logging.getLogger("train_purchase_model")
+from shoplake.jobconfig import run_job
+from shoplake.pipelines import purchase_model
 
 
-def main(argv: list[str] | None = None) -> dict:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = PurchaseTrainConfig.from_args(argv, __doc__)
-    log.info("config %s", asdict(cfg))
-    result = export_channels(cfg, cfg.export_uri) if cfg.export_uri else run_training(cfg)
-    sys.stdout.write(json.dumps(result, default=str) + "\n")
-    return result
+def main(argv=None) -> dict:
+    return run_job(purchase_model.PurchaseTrainConfig, purchase_model.train, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

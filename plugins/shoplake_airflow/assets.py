@@ -6,25 +6,24 @@ from typing import NamedTuple
 
 from airflow.sdk import Asset
 
-from shoplake.ml.churn_config import ChurnJobConfig
-from shoplake.paths import Zone, dataset_path
-from shoplake.transforms.churn_sources import SOURCES
+from shoplake import paths
+from shoplake.paths import Zone
 from shoplake_airflow.settings import settings
 
 
 def lake_asset(zone: Zone, dataset: str) -> Asset:
     """Asset of one lake dataset; a local lake root becomes a ``file://`` URI."""
-    root = dataset_path(settings().lake_root, zone, dataset)
+    root = paths.dataset_path(settings().lake_root, zone, dataset)
     uri = root if "://" in root else f"file://{root}"
     return Asset(name=f"{zone.value}.{dataset}", uri=uri, group="lake")
 
 
-RAW_STEAM_REVIEWS = lake_asset(Zone.RAW, "steam_reviews")
-CURATED_STEAM_REVIEWS = lake_asset(Zone.CURATED, "steam_reviews")
-ENRICHED_STEAM_REVIEWS = lake_asset(Zone.ENRICHED, "steam_reviews")
-SENTIMENT_MODEL = lake_asset(Zone.MODEL, "sentiment_head")
-ENRICHED_STEAM_PURCHASE_FEATURES = lake_asset(Zone.ENRICHED, "steam_purchase_features")
-STEAM_PURCHASE_MODEL = lake_asset(Zone.MODEL, "steam_purchase")
+RAW_STEAM_REVIEWS = lake_asset(Zone.RAW, paths.STEAM_REVIEWS)
+CURATED_STEAM_REVIEWS = lake_asset(Zone.CURATED, paths.STEAM_REVIEWS)
+ENRICHED_STEAM_REVIEWS = lake_asset(Zone.ENRICHED, paths.STEAM_REVIEWS)
+SENTIMENT_MODEL = lake_asset(Zone.MODEL, paths.SENTIMENT_MODEL)
+ENRICHED_STEAM_PURCHASE_FEATURES = lake_asset(Zone.ENRICHED, paths.STEAM_PURCHASE_FEATURES)
+STEAM_PURCHASE_MODEL = lake_asset(Zone.MODEL, paths.PURCHASE_MODELS["steam_purchase"])
 
 
 class ChurnAssets(NamedTuple):
@@ -37,14 +36,14 @@ class ChurnAssets(NamedTuple):
 
 
 def _churn_assets(source: str) -> ChurnAssets:
-    names = ChurnJobConfig(source=source, ds="2000-01-01", lake_root=settings().lake_root)
+    names = paths.churn_names(source)
     return ChurnAssets(
-        curated=lake_asset(Zone.CURATED, names.events_dataset),
-        features=lake_asset(Zone.ENRICHED, names.features_dataset),
-        model=lake_asset(Zone.MODEL, names.model_name),
-        predictions=lake_asset(Zone.ENRICHED, names.predictions_dataset),
+        curated=lake_asset(Zone.CURATED, names.events),
+        features=lake_asset(Zone.ENRICHED, names.features),
+        model=lake_asset(Zone.MODEL, names.model),
+        predictions=lake_asset(Zone.ENRICHED, names.predictions),
     )
 
 
 #: per churn source (sparkify, telco, clickstream)
-CHURN_ASSETS = {source: _churn_assets(source) for source in SOURCES}
+CHURN_ASSETS = {source: _churn_assets(source) for source in paths.CHURN_SOURCES}

@@ -1,43 +1,67 @@
-"""Resolve what partition a task run owns, for scheduled, manual, backfill and asset-triggered runs."""
+"""The one rule for the partition a run owns (``ds``), for scheduled, manual, backfill and asset-triggered runs.
+
+``ds`` is, in this order: the run's ``ds`` Param (manual runs from the UI or the REST API); else the last whole
+UTC day of the run's data interval (the day itself for a daily run, the Sunday for a weekly run ending Monday);
+else the ``ds`` a producer put in the triggering asset event. Every DAG starts with :func:`resolve_partition`,
+and every other task and job takes ``ds`` from its XCom (:data:`PARTITION_DS` in templates).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from shoplake.paths import validate_ds
 from shoplake.window import Window
 
-
-def run_window(context: dict[str, Any]) -> Window:
-    """The run's data interval as a :class:`~shoplake.window.Window`.
-
-    Raises:
-        ValueError: the run has no data interval (asset-triggered runs: use :func:`resolve_ds`).
-    """
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is None or end is None:
-        raise ValueError("this run has no data interval; asset-triggered runs take ds from the asset event")
-    return Window.from_interval(start, end)
+#: task id of every DAG's first task
+RESOLVE_TASK = "resolve_partition"
 
 
 def resolve_ds(context: dict[str, Any]) -> str:
-    """Partition date of a run: the data interval's, else the ``ds`` a producer put in the triggering event."""
-    if context.get("data_interval_start") is not None and context.get("data_interval_end") is not None:
-        return run_window(context).ds
+    """Partition date of a run: the ``ds`` Param, else the data interval's last day, else the asset event's ``ds``.
+
+    Raises:
+        ValueError: a malformed ``ds`` Param, or no day can be derived (a run with no logical date and no Param).
+    """
+    ds = (context.get("params") or {}).get("ds")
+    if ds:
+        return validate_ds(str(ds))
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None and start < end:
+        return Window.from_interval(start, end).last_day
     for events in (context.get("triggering_asset_events") or {}).values():
         for event in events:
-            ds = (event.extra or {}).get("ds")
-            if ds:
-                return ds
-    raise ValueError("cannot resolve ds: no data interval and no triggering asset event carries one")
+            event_ds = (event.extra or {}).get("ds")
+            if event_ds:
+                return validate_ds(event_ds)
+    raise ValueError(
+        "cannot tell which day to process: the run has no ds Param, no data interval and no asset event with a ds; "
+        "trigger it with a logical date or set the ds Param (YYYY-MM-DD)"
+    )
 
 
 def xcom_ds(task_id: str) -> str:
-    """Template of the ``ds`` a task returned in its XCom dict.
-
-    Downstream operators (a Spark job) use it so they work on exactly the partition the upstream task wrote,
-    also in manual runs that have no logical date.
-    """
+    """Template of the ``ds`` a task returned in its XCom dict."""
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}')['ds'] }}}}"
+
+
+#: template of the run's partition date, for operator arguments (rendered at run time)
+PARTITION_DS = xcom_ds(RESOLVE_TASK)
+
+
+def resolve_partition(**task_kwargs: Any) -> Any:
+    """The first task of every DAG: ``{"ds": resolve_ds(context)}``; fails without retries when no day is known."""
+    from airflow.sdk import task
+    from airflow.sdk.exceptions import AirflowFailException
+
+    @task(task_id=RESOLVE_TASK, **task_kwargs)
+    def resolve(**context: Any) -> dict[str, str]:
+        try:
+            return {"ds": resolve_ds(context)}
+        except ValueError as exc:  # deterministic: retrying cannot help
+            raise AirflowFailException(str(exc)) from exc
+
+    return resolve()
 
 
 def emit_partition_event(context: dict[str, Any], asset: Any, result: dict[str, Any]) -> dict[str, Any]:

@@ -13,24 +13,30 @@ from pathlib import Path
 from typing import Any
 
 from shoplake.config import Settings
+from shoplake_airflow.context import PARTITION_DS
 from shoplake_airflow.settings import settings as current_settings
 
 
-def python_job(task_id: str, script: str, args: list[str], *, cfg: Settings | None = None, **kwargs: Any) -> Any:
-    """A task running ``python <jobs_root>/<script> <args>`` in a fresh process (default queue and pool).
+def python_job(
+    task_id: str, script: str, args: list[str], *, ds: str = PARTITION_DS, cfg: Settings | None = None, **kwargs: Any
+) -> Any:
+    """A task running ``python <jobs_root>/<script> --ds <ds> --lake-root <lake> <args>`` in a fresh process.
 
-    ``args`` may hold Jinja templates (rendered at run time, then shell-quoted). The job's last stdout line
-    (JSON) becomes the task's XCom. ``kwargs`` go to the operator (``queue``, ``pool``, ``outlets``…).
+    ``args`` may hold Jinja templates (rendered at run time, then shell-quoted); ``ds`` defaults to the run's
+    partition (``resolve_partition``). The job's last stdout line (JSON) becomes the task's XCom. ``kwargs`` go to
+    the operator (``queue``, ``pool``, ``outlets``…); the default queue and pool unless given.
     """
     from airflow.providers.standard.operators.bash import BashOperator
 
     cfg = cfg or current_settings()
-    argv = [sys.executable, str(Path(cfg.jobs_root) / script), *args]
+    argv = [sys.executable, str(Path(cfg.jobs_root) / script), "--ds", ds, "--lake-root", cfg.lake_root, *args]
     command = " ".join(a if "{{" in a else shlex.quote(a) for a in argv)
     return BashOperator(task_id=task_id, bash_command=command, do_xcom_push=True, **kwargs)
 
 
-def gpu_job(task_id: str, script: str, args: list[str], *, cfg: Settings | None = None, **kwargs: Any) -> Any:
+def gpu_job(
+    task_id: str, script: str, args: list[str], *, ds: str = PARTITION_DS, cfg: Settings | None = None, **kwargs: Any
+) -> Any:
     """:func:`python_job` on the GPU queue and pool."""
     cfg = cfg or current_settings()
-    return python_job(task_id, script, args, cfg=cfg, queue=cfg.gpu_queue, pool=cfg.gpu_pool, **kwargs)
+    return python_job(task_id, script, args, ds=ds, cfg=cfg, queue=cfg.gpu_queue, pool=cfg.gpu_pool, **kwargs)

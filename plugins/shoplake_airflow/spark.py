@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shoplake.config import Settings
+from shoplake_airflow.context import PARTITION_DS
 from shoplake_airflow.settings import settings as current_settings
 
 #: Spark settings for the local backend: a quiet, loopback-only driver with UTC semantics.
@@ -40,7 +41,7 @@ def spark_job(
     application: str,
     application_args: list[str],
     *,
-    ds: str = "{{ ds }}",
+    ds: str = PARTITION_DS,
     cfg: Settings | None = None,
     trigger_rule: str | None = None,
 ) -> Any:
@@ -49,8 +50,10 @@ def spark_job(
     Args:
         task_id: ``verb_noun`` id of the task (or task group, on EMR).
         application: path of the job relative to the repository, e.g. ``jobs/spark/curate_steam_reviews.py``.
-        application_args: job flags; Jinja templates such as ``{{ ds }}`` are rendered at run time.
-        ds: template of the partition date, used in application, cluster and step names.
+        application_args: job flags besides ``--ds`` and ``--lake-root``, which the factory adds; Jinja templates
+            such as ``{{ params.x }}`` are rendered at run time.
+        ds: template of the partition date (default: the run's, from ``resolve_partition``), passed as ``--ds`` and
+            used in application, cluster and step names.
         cfg: settings to use instead of the process's (tests).
         trigger_rule: trigger rule of the job's first task (default: all upstream succeeded).
 
@@ -58,6 +61,7 @@ def spark_job(
         An operator (local) or a task group (EMR) that can be chained like one task.
     """
     cfg = cfg or current_settings()
+    application_args = ["--ds", ds, "--lake-root", cfg.lake_root, *application_args]
     first = {"trigger_rule": trigger_rule} if trigger_rule else {}
     if cfg.spark_backend == "emr":
         return _emr_job(task_id, application, application_args, ds, cfg, first)

@@ -15,28 +15,23 @@ from __future__ import annotations
 from typing import Any
 
 from shoplake.config import Settings
-from shoplake.ml.purchase_config import PurchaseTrainConfig
+from shoplake.ml.xgb import HYPERPARAMETERS, NATIVE_NAMES
+from shoplake.paths import PURCHASE_MODELS, sagemaker_channels_path, sagemaker_output_path
+from shoplake_airflow.context import PARTITION_DS
 from shoplake_airflow.gpu import gpu_job, python_job
 from shoplake_airflow.settings import settings as current_settings
 from shoplake_airflow.spark import spark_job
 
-#: hyperparameters a manual run may change (DAG Params of the same names)
-HYPERPARAMETERS = (
-    "n_estimators",
-    "max_depth",
-    "learning_rate",
-    "subsample",
-    "colsample_bytree",
-    "min_child_weight",
-    "scale_pos_weight",
-    "seed",
-)
+#: knobs of a manual run (DAG Params of the same names, derived from ``PurchaseTrainConfig``)
+TRAIN_PARAMS = ("window_days", "target", *HYPERPARAMETERS)
+#: the model the SageMaker backend trains (its channels and output live under this model's root)
+SAGEMAKER_MODEL = PURCHASE_MODELS["steam_purchase"]
 
 
-def train_args(ds: str, cfg: Settings) -> list[str]:
-    """Job flags: the window and hyperparameters come from the run's Params (templated)."""
-    args = ["--ds", ds, "--lake-root", cfg.lake_root, "--window-days", "{{ params.window_days }}"]
-    for name in ("target", *HYPERPARAMETERS):
+def train_args(cfg: Settings) -> list[str]:
+    """Job flags besides ``--ds`` / ``--lake-root``: the window, target and hyperparameters from the run's Params."""
+    args = []
+    for name in TRAIN_PARAMS:
         args += ["--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}"]
     if cfg.mlflow_tracking_uri:
         args += ["--mlflow-uri", cfg.mlflow_tracking_uri]
@@ -46,7 +41,7 @@ def train_args(ds: str, cfg: Settings) -> list[str]:
 def sagemaker_training_config(job_name: str, channels_uri: str, hyperparameters: dict[str, str], cfg: Settings) -> dict:
     """``CreateTrainingJob`` request for SageMaker's built-in XGBoost on the exported CSV channels."""
     sm = cfg.sagemaker
-    output = sm.output_uri or f"{cfg.lake_root.rstrip('/')}/model/steam_purchase/sagemaker"
+    output = sm.output_uri or sagemaker_output_path(cfg.lake_root, SAGEMAKER_MODEL)
 
     def channel(name: str) -> dict[str, Any]:
         return {
@@ -76,40 +71,29 @@ def sagemaker_training_config(job_name: str, channels_uri: str, hyperparameters:
 
 def sagemaker_hyperparameters(export_task_id: str) -> dict[str, str]:
     """Built-in XGBoost hyperparameters, templated from the run's Params (SageMaker takes strings)."""
-    hp = {
-        "objective": "binary:logistic",
-        "eval_metric": "auc",
-        "tree_method": "hist",
-        "num_round": "{{ params.n_estimators }}",
-        "max_depth": "{{ params.max_depth }}",
-        "eta": "{{ params.learning_rate }}",
-        "subsample": "{{ params.subsample }}",
-        "colsample_bytree": "{{ params.colsample_bytree }}",
-        "min_child_weight": "{{ params.min_child_weight }}",
-        "seed": "{{ params.seed }}",
-        "early_stopping_rounds": str(PurchaseTrainConfig.early_stopping_rounds),
-    }
+    hp = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist"}
+    hp.update({native: f"{{{{ params.{name} }}}}" for name, native in NATIVE_NAMES.items()})
     # scale_pos_weight 0 means "negatives / positives of the training rows": the export task computed it
     auto = f"ti.xcom_pull(task_ids='{export_task_id}')['scale_pos_weight']"
     hp["scale_pos_weight"] = f"{{{{ params.scale_pos_weight if params.scale_pos_weight > 0 else {auto} }}}}"
     return hp
 
 
-def train_job(task_id: str, ds: str, *, cfg: Settings | None = None) -> Any:
-    """Tasks that train, evaluate and publish the purchase model for partition ``ds`` (a template).
+def train_job(task_id: str, ds: str = PARTITION_DS, *, cfg: Settings | None = None) -> Any:
+    """Tasks that train, evaluate and publish the purchase model for partition ``ds`` (a template; default: the run's).
 
     Returns:
         An operator (local), an operator or task group (spark: local or EMR) or a task group (sagemaker), to be
         chained like one task. The DAG's check task reads the published version back from the lake.
     """
     cfg = cfg or current_settings()
-    args = train_args(ds, cfg)
+    args = train_args(cfg)
     if cfg.train_backend == "spark":
         app = "jobs/spark/train_purchase_model_spark.py"
         return spark_job(task_id, app, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
     if cfg.train_backend == "sagemaker":
         return _sagemaker_job(task_id, ds, args, cfg)
-    return gpu_job(task_id, "jobs/train/train_purchase_model.py", args, cfg=cfg)
+    return gpu_job(task_id, "jobs/train/train_purchase_model.py", args, ds=ds, cfg=cfg)
 
 
 def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any:
@@ -118,11 +102,11 @@ def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any
 
     if not cfg.sagemaker.role_arn or "://" not in cfg.lake_root:
         raise ValueError("SHOPLAKE_TRAIN_BACKEND=sagemaker needs SHOPLAKE_SAGEMAKER_ROLE_ARN and an s3:// lake root")
-    channels = f"{cfg.lake_root.rstrip('/')}/model/steam_purchase/sagemaker_input/ds={ds}"
+    channels = sagemaker_channels_path(cfg.lake_root, SAGEMAKER_MODEL, ds)
     with TaskGroup(group_id=task_id) as group:
         # data preparation needs no GPU: the default queue and pool
         export = python_job(
-            "export_channels", "jobs/train/train_purchase_model.py", [*args, "--export-uri", channels], cfg=cfg
+            "export_channels", "jobs/train/train_purchase_model.py", [*args, "--export-uri", channels], ds=ds, cfg=cfg
         )
         train = SageMakerTrainingOperator(
             task_id="train",
@@ -140,6 +124,7 @@ def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any
             "publish_model",
             "jobs/train/train_purchase_model.py",
             [*args, "--backend", "sagemaker", "--booster-path", artifact],
+            ds=ds,
             cfg=cfg,
         )
         export >> train >> publish

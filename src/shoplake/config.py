@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import Any
+
+from shoplake.paths import CHURN_SOURCES
 
 #: Repository root (``src/shoplake/config.py`` → three levels up); used only for local defaults.
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +38,11 @@ class EmrSettings:
     code_uri: str = ""  # s3:// prefix holding jobs/ and shoplake.zip (``make dist`` builds them)
     log_uri: str = ""
     instance_type: str = "m5.xlarge"
-    core_instance_count: int = 2
+    core_instance_count: int = field(default=2, metadata={"env": "SHOPLAKE_EMR_CORE_INSTANCES"})
     job_flow_role: str = "EMR_EC2_DefaultRole"
     service_role: str = "EMR_DefaultRole"
     subnet_id: str = ""
-    aws_conn_id: str = "aws_default"
+    aws_conn_id: str = field(default="aws_default", metadata={"env": "SHOPLAKE_AWS_CONN_ID"})
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Settings:
 
     lake_root: str
     spark_backend: str = "local"
-    sample_data_dir: str = field(default_factory=_default_sample_dir)
+    sample_data_dir: str = field(default_factory=_default_sample_dir, metadata={"env": "SHOPLAKE_SAMPLE_DATA"})
     steam_source: str = ""
     steam_api_url: str = "https://store.steampowered.com/appreviews/{appid}"
     steam_app_ids: tuple[int, ...] = ()
@@ -124,7 +127,7 @@ class Settings:
 
     def churn_source(self, source: str) -> str:
         """Where the churn pipeline of ``source`` reads its input (``SHOPLAKE_<SOURCE>_SOURCE``, else the sample)."""
-        samples = {
+        samples = {  # the shared sample's file of each source
             "sparkify": "sparkify_log_data",
             "telco": "telco_churn/Telco-Customer-Churn.csv",
             "clickstream": "rees46_ecommerce_events/*.csv",
@@ -133,54 +136,41 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``SHOPLAKE_*`` variables; unset ones take the embedded defaults."""
+        """Build settings from the environment: field ``x`` is ``SHOPLAKE_X`` (``emr.x`` is ``SHOPLAKE_EMR_X``).
+
+        Unset or empty variables take the field's default; the few older names are kept as ``env`` aliases in the
+        field's metadata (``SHOPLAKE_SAMPLE_DATA``, ``SHOPLAKE_EMR_CORE_INSTANCES``, ``SHOPLAKE_AWS_CONN_ID``), and
+        each churn source is ``SHOPLAKE_<SOURCE>_SOURCE``.
+        """
         env = os.environ if env is None else env
-        lake_root = env.get("SHOPLAKE_LAKE_ROOT") or str(REPO_ROOT / "lake")
+        values = _read_env(cls, env, "SHOPLAKE_")
+        lake_root = values.get("lake_root") or str(REPO_ROOT / "lake")
         if "://" not in lake_root:
             lake_root = str(Path(lake_root).expanduser().resolve())
-        emr = EmrSettings(
-            cluster_id=env.get("SHOPLAKE_EMR_CLUSTER_ID", ""),
-            release_label=env.get("SHOPLAKE_EMR_RELEASE_LABEL", EmrSettings.release_label),
-            code_uri=env.get("SHOPLAKE_EMR_CODE_URI", ""),
-            log_uri=env.get("SHOPLAKE_EMR_LOG_URI", ""),
-            instance_type=env.get("SHOPLAKE_EMR_INSTANCE_TYPE", EmrSettings.instance_type),
-            core_instance_count=int(env.get("SHOPLAKE_EMR_CORE_INSTANCES", EmrSettings.core_instance_count)),
-            job_flow_role=env.get("SHOPLAKE_EMR_JOB_FLOW_ROLE", EmrSettings.job_flow_role),
-            service_role=env.get("SHOPLAKE_EMR_SERVICE_ROLE", EmrSettings.service_role),
-            subnet_id=env.get("SHOPLAKE_EMR_SUBNET_ID", ""),
-            aws_conn_id=env.get("SHOPLAKE_AWS_CONN_ID", EmrSettings.aws_conn_id),
-        )
-        return cls(
-            lake_root=lake_root,
-            spark_backend=env.get("SHOPLAKE_SPARK_BACKEND", "local"),
-            sample_data_dir=env.get("SHOPLAKE_SAMPLE_DATA") or _default_sample_dir(),
-            steam_source=env.get("SHOPLAKE_STEAM_SOURCE", ""),
-            steam_api_url=env.get("SHOPLAKE_STEAM_API_URL", cls.steam_api_url),
-            steam_app_ids=_split_ints(env.get("SHOPLAKE_STEAM_APP_IDS", "")),
-            mongo_conn_id=env.get("SHOPLAKE_MONGO_CONN_ID", "mongo_default"),
-            mongo_db=env.get("SHOPLAKE_MONGO_DB", "shoplake"),
-            steam_collection=env.get("SHOPLAKE_STEAM_COLLECTION", "steam_reviews"),
-            max_review_chars=int(env.get("SHOPLAKE_MAX_REVIEW_CHARS", 20_000)),
-            spark_conn_id=env.get("SHOPLAKE_SPARK_CONN_ID", "spark_local"),
-            jobs_root=env.get("SHOPLAKE_JOBS_ROOT") or str(REPO_ROOT),
-            sentiment_model=env.get("SHOPLAKE_SENTIMENT_MODEL") or cls.sentiment_model,
-            sentiment_revision=env.get("SHOPLAKE_SENTIMENT_REVISION", cls.sentiment_revision),
-            model_cache=env.get("SHOPLAKE_MODEL_CACHE") or cls.model_cache,
-            gpu_pool=env.get("SHOPLAKE_GPU_POOL", "gpu"),
-            gpu_queue=env.get("SHOPLAKE_GPU_QUEUE", "gpu"),
-            emr=emr,
-            train_backend=env.get("SHOPLAKE_TRAIN_BACKEND", "local"),
-            mlflow_tracking_uri=env.get("SHOPLAKE_MLFLOW_TRACKING_URI", ""),
-            sagemaker=SageMakerSettings(
-                role_arn=env.get("SHOPLAKE_SAGEMAKER_ROLE_ARN", ""),
-                image_uri=env.get("SHOPLAKE_SAGEMAKER_IMAGE_URI", SageMakerSettings.image_uri),
-                instance_type=env.get("SHOPLAKE_SAGEMAKER_INSTANCE_TYPE", SageMakerSettings.instance_type),
-                output_uri=env.get("SHOPLAKE_SAGEMAKER_OUTPUT_URI", ""),
-                max_runtime_s=int(env.get("SHOPLAKE_SAGEMAKER_MAX_RUNTIME_S", SageMakerSettings.max_runtime_s)),
-            ),
-            churn_sources={
-                s: env[f"SHOPLAKE_{s.upper()}_SOURCE"]
-                for s in ("sparkify", "telco", "clickstream")
-                if env.get(f"SHOPLAKE_{s.upper()}_SOURCE")
-            },
-        )
+        values["lake_root"] = lake_root
+        values["churn_sources"] = {
+            s: env[f"SHOPLAKE_{s.upper()}_SOURCE"] for s in CHURN_SOURCES if env.get(f"SHOPLAKE_{s.upper()}_SOURCE")
+        }
+        return cls(**values)
+
+
+def _read_env(cls: type, env: Mapping[str, str], prefix: str) -> dict[str, Any]:
+    """Field values of dataclass ``cls`` found in ``env`` (``<prefix><FIELD>``), typed like the field's default."""
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if is_dataclass(default):
+            values[f.name] = type(default)(**_read_env(type(default), env, f"{prefix}{f.name.upper()}_"))
+            continue
+        raw = env.get(f.metadata.get("env") or f"{prefix}{f.name.upper()}", "")
+        if raw == "" or isinstance(default, Mapping):
+            continue
+        if isinstance(default, bool):
+            values[f.name] = raw.lower() in ("1", "true", "yes")
+        elif isinstance(default, int):
+            values[f.name] = int(raw)
+        elif isinstance(default, tuple):
+            values[f.name] = _split_ints(raw)
+        else:
+            values[f.name] = raw
+    return values

@@ -1,12 +1,80 @@
-"""Job configs are dataclasses; their CLI flags are the kebab-case field names (one parser for every job)."""
+"""Job configs and entry points: a setting is declared once, as a dataclass field, and everything else derives from it.
+
+* :func:`option` declares a field with its help text and its bounds (JSON-schema words: ``minimum``, ``maximum``,
+  ``exclusiveMinimum``, ``enum``). :func:`check_options` enforces the bounds, the job's ``--help`` shows the text,
+  and the Airflow glue turns the same fields into DAG Params (``shoplake_airflow.params``).
+* :func:`parse_job_args` turns ``argv`` into a config: every field is the kebab-case flag of its name.
+* :func:`run_job` is the body of every ``jobs/`` entry point: logging, parse and log the config, an optional UTC
+  SparkSession, the step, and the JSON result line on stdout (a BashOperator's XCom).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any, TypeVar
+import json
+import logging
+import operator
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+#: the JSON-schema keywords an option may carry (also the keywords of Airflow's ``Param``)
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum")
+
+
+def option(default: Any = dataclasses.MISSING, *, help: str, **schema: Any) -> Any:
+    """A config field with its help text and bounds; a list/tuple default is stored as a tuple."""
+    unknown = set(schema) - set(BOUNDS) - {"items"}
+    if unknown:
+        raise TypeError(f"unknown option keywords {sorted(unknown)}")
+    meta = {"help": help, "schema": schema}
+    if isinstance(default, list | tuple):
+        value = tuple(default)
+        return dataclasses.field(default_factory=lambda: value, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def field_default(f: dataclasses.Field) -> Any:
+    """The default of a dataclass field (``MISSING`` for required fields)."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def check_options(obj: Any) -> None:
+    """Enforce the bounds declared with :func:`option` on every field of ``obj``.
+
+    Raises:
+        ValueError: naming the flag, its value and the bound it breaks.
+    """
+    for f in dataclasses.fields(obj):
+        schema = f.metadata.get("schema") or {}
+        value = getattr(obj, f.name)
+        flag = f"--{f.name.replace('_', '-')} ({f.name})"
+        values = value if isinstance(value, tuple) else (value,)
+        allowed = schema.get("enum") or (schema.get("items") or {}).get("enum")
+        for v in values:
+            if allowed is not None and v not in allowed:
+                raise ValueError(f"{flag} must be one of {list(allowed)}, got {v!r}")
+        if isinstance(value, tuple) and "items" in schema and not value:
+            raise ValueError(f"{flag} needs at least one value")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        for key, word in (("minimum", ">="), ("maximum", "<="), ("exclusiveMinimum", ">"), ("exclusiveMaximum", "<")):
+            if key in schema and not _COMPARE[word](value, schema[key]):
+                raise ValueError(f"{flag} must be {word} {schema[key]}, got {value}")
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The entry point's docstring as written, and every flag's default after its help."""
 
 
 def _bool(text: str) -> bool:
@@ -17,19 +85,64 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip())
+
+
 def parse_job_args(cls: type[T], argv: list[str] | None, description: str | None) -> T:
     """Parse ``argv`` into ``cls``: fields without a default are required flags, the rest typed by their default.
 
-    The dataclass's own ``__post_init__`` validates the values.
+    Tuple fields take a comma-separated list. The dataclass's own ``__post_init__`` validates the values.
     """
-    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter, allow_abbrev=False)
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help")
-        if f.default is dataclasses.MISSING:
+        default = field_default(f)
+        if default is dataclasses.MISSING:
             p.add_argument(flag, required=True, help=help_text)
+        elif isinstance(default, tuple):
+            p.add_argument(flag, type=_csv, default=default, help=f"{help_text} (comma-separated)")
         else:
-            kind = _bool if isinstance(f.default, bool) else type(f.default)
-            p.add_argument(flag, type=kind, default=f.default, help=help_text)
+            kind = _bool if isinstance(default, bool) else type(default)
+            p.add_argument(flag, type=kind, default=default, help=help_text)
     values: dict[str, Any] = vars(p.parse_args(argv))
     return cls(**values)
+
+
+def run_job(
+    cls: type[T],
+    step: Callable[..., dict[str, Any]],
+    argv: list[str] | None,
+    *,
+    doc: str | None,
+    spark: SparkSession | None = None,
+    with_spark: bool = False,
+) -> dict[str, Any]:
+    """Run one pipeline step as a job: parse ``argv`` into ``cls``, log it, call the step, print its result.
+
+    Args:
+        cls: the job's config dataclass (its fields are the flags).
+        step: ``step(cfg)``, or ``step(spark, cfg)`` when ``with_spark``.
+        argv: the command line (without the program name); ``None`` reads ``sys.argv``.
+        doc: the entry point's docstring, shown by ``--help``.
+        spark: a session to reuse (tests); otherwise one is created when ``with_spark`` (UTC session time zone).
+        with_spark: the step takes a SparkSession.
+
+    Returns:
+        The step's result; also written as the last stdout line (JSON), which a BashOperator pushes to XCom.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = parse_job_args(cls, argv, doc)
+    log.info("%s config %s", step.__name__, json.dumps(dataclasses.asdict(cfg), default=str))  # type: ignore[call-overload]
+    if with_spark:
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            name = f"{step.__module__.rsplit('.', 1)[-1]}.{step.__name__}-{getattr(cfg, 'ds', '')}"
+            spark = SparkSession.builder.appName(name).config("spark.sql.session.timeZone", "UTC").getOrCreate()
+        result = step(spark, cfg)
+    else:
+        result = step(cfg)
+    sys.stdout.write(json.dumps(result, default=str) + "\n")
+    return result

@@ -25,17 +25,6 @@ def states(dr) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in dr.get_task_instances()}
 
 
-def test_params_mirror_the_job_defaults(dags):
-    from shoplake.ml.churn import MODELS
-    from shoplake.ml.churn_config import ChurnJobConfig
-
-    params = dags["sparkify_churn_daily"].params
-    for name in ("window_days", "churn_pages", "folds", "grid", "min_class_users", "seed"):
-        assert params[name] == getattr(ChurnJobConfig, name), name
-    assert params["models"] == list(MODELS)
-    assert dags["clickstream_churn_daily"].params["label_horizon_hours"] == ChurnJobConfig.label_horizon_hours
-
-
 def test_telco_trains_the_zoo_then_scores_with_the_champion_when_labels_are_too_thin(dags, lake_root):
     dag = dags["telco_churn_weekly"]
     first = dag.test(logical_date=dt.datetime(2026, 11, 23, 5, tzinfo=dt.UTC), run_conf={"grid": "tiny", "folds": 2})

@@ -69,6 +69,11 @@ def test_policies(dagbag):
         assert set(dag.tags) <= ALLOWED_TAGS, f"{dag_id}: tags {dag.tags}"
         assert dag.catchup is False, f"{dag_id}: catchup must be explicit and off"
         assert 1 <= dag.max_active_runs <= 4
+        assert "ds" in dag.params, f"{dag_id}: a ds Param names the day of a manual run"
+        for name in dag.params:
+            assert dag.params.get_param(name).description, f"{dag_id}: Param {name} needs a description"
+        # one rule for ds: every DAG starts by resolving it, and every job takes it from there
+        assert dag.get_task("resolve_partition").upstream_task_ids == set(), dag_id
         for task in dag.tasks:
             assert task.retries >= 2, f"{dag_id}.{task.task_id}: retries >= 2"
             assert task.owner not in ("", None, "airflow"), f"{dag_id}.{task.task_id}: owner"
@@ -84,10 +89,12 @@ def test_steam_dag_shape(dagbag):
         "curate_reviews",
         "extract_reviews",
         "load_reviews",
+        "resolve_partition",
         "score_sentiment",
     ]
+    assert dag.get_task("load_reviews").upstream_task_ids == {"resolve_partition"}
     assert dag.get_task("curate_reviews").upstream_task_ids == {"extract_reviews"}
-    assert dag.get_task("extract_reviews").upstream_task_ids == {"load_reviews"}
+    assert dag.get_task("extract_reviews").upstream_task_ids == {"load_reviews", "resolve_partition"}
     assert dag.get_task("check_curated").upstream_task_ids == {"curate_reviews", "extract_reviews"}
     assert dag.get_task("score_sentiment").upstream_task_ids == {"check_curated"}
     score = dag.get_task("score_sentiment")
@@ -104,7 +111,8 @@ def test_steam_dag_shape(dagbag):
 
 def test_purchase_training_dag_shape(dagbag):
     dag = dagbag.dags["steam_purchase_model_weekly"]
-    assert sorted(dag.task_ids) == ["check_features", "check_model", "train_purchase_model"]
+    assert sorted(dag.task_ids) == ["check_features", "check_model", "resolve_partition", "train_purchase_model"]
+    assert dag.get_task("check_features").upstream_task_ids == {"resolve_partition"}
     assert dag.get_task("train_purchase_model").upstream_task_ids == {"check_features"}
     assert dag.get_task("check_model").upstream_task_ids == {"check_features", "train_purchase_model"}
     assert [a.name for a in dag.get_task("check_model").outlets] == ["model.steam_purchase"]

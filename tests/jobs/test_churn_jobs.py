@@ -7,12 +7,21 @@ from pathlib import Path
 import pytest
 
 from shoplake.io.lake import read_counts, read_partition
-from shoplake.ml.churn_pipeline import VERSION_FILES, check_curated, check_features, check_model, check_predictions
-from shoplake.ml.churn_pipeline import main as run
 from shoplake.ml.registry import read_current
 from shoplake.paths import Zone, partition_path, quarantine_path
+from shoplake.pipelines.churn import VERSION_FILES, check_curated, check_features, check_model, check_predictions
 
 pytestmark = pytest.mark.spark
+
+JOBS = {"curate": "curate_churn_source", "features": "build_churn_features", "train": "train_churn_models"}
+JOBS["predict"] = "predict_churn"
+
+
+def run(step: str, argv: list[str], spark) -> dict:
+    """The step through its spark-submit entry point (``jobs/spark/``), on the test session."""
+    import importlib
+
+    return importlib.import_module(JOBS[step]).main(argv, spark=spark)
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +49,14 @@ def test_sparkify_sample_is_accounted_for_and_its_default_label_has_no_churners(
     for day in range(1, 31):
         ds = f"2018-11-{day:02d}"
         result = run("curate", args("sparkify", ds, lake), spark)
-        assert check_curated(lake, "sparkify", ds)["rows"] == result["curated"]
+        assert check_curated(lake, ds, "sparkify")["rows"] == result["curated"]
         total["in"] += result["in"]
         total["curated"] += result["curated"]
     assert total == {"in": 8056, "curated": 8056}  # the November 2018 sample: 8,056 clean events
 
     feats = run("features", args("sparkify", "2018-11-30", lake), spark)
     assert (feats["users"], feats["churned"], feats["partitions"]) == (97, 0, 30)
-    gate = check_features(lake, "sparkify", "2018-11-30", min_class_users=10)
+    gate = check_features(lake, "2018-11-30", "sparkify", min_class_users=10)
     assert gate["trainable"] is False
     assert gate["reason"].startswith("0 churned and 97 retained users")
     with pytest.raises(ValueError, match="0 churned"):
@@ -58,7 +67,7 @@ def test_sparkify_sample_is_accounted_for_and_its_default_label_has_no_churners(
     assert (feats["users"], feats["churned"]) == (97, 17)
     table = read_partition(feats["path"]).to_pylist()
     assert {r["downgrade_visits"] for r in table} == {0.0}  # the label page is not a feature
-    assert check_features(lake, "sparkify", "2018-11-30", min_class_users=10)["trainable"] is True
+    assert check_features(lake, "2018-11-30", "sparkify", min_class_users=10)["trainable"] is True
 
 
 def test_telco_sample_curates_every_customer(spark, samples, lake):
@@ -92,7 +101,7 @@ def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, s
     trained = run("train", args("clickstream", "2019-10-01", lake, *window, *zoo), spark)
     assert trained["promoted"] is True
     assert trained["champion_f1"] is None
-    model = check_model(lake, "clickstream", "2019-10-01")
+    model = check_model(lake, "2019-10-01", "clickstream")
     assert model["best_model"] in ("logistic_regression", "random_forest")
     root = Path(model["path"])
     assert all((root / f).exists() for f in VERSION_FILES)
@@ -103,7 +112,7 @@ def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, s
     assert "f1_churn" in (root / "comparison.csv").read_text().splitlines()[0]
 
     predicted = run("predict", args("clickstream", "2019-10-01", lake, *window), spark)
-    assert check_predictions(lake, "clickstream", "2019-10-01")["rows"] == 472
+    assert check_predictions(lake, "2019-10-01", "clickstream")["rows"] == 472
     rows = read_partition(predicted["path"]).to_pylist()
     assert all(0.0 <= r["churn_probability"] <= 1.0 for r in rows)
     assert {r["model_version"] for r in rows} == {"2019-10-01"}

@@ -47,8 +47,10 @@ def test_job_writes_curated_and_quarantine_and_reruns_identically(spark, tmp_pat
         pa.Table.from_pylist(rows, schema=RAW_STEAM_REVIEWS_SCHEMA),
         partition_path(lake, Zone.RAW, "steam_reviews", DS),
     )
-    counts = job.main(["--ds", DS, "--lake-root", lake], spark=spark)
+    result = job.main(["--ds", DS, "--lake-root", lake], spark=spark)
+    counts = {k: result[k] for k in ("in", "curated", "quarantined")}
     assert counts == {"in": 3, "curated": 2, "quarantined": 1}
+    assert (result["ds"], result["rows"]) == (DS, 2)
     curated_path = partition_path(lake, Zone.CURATED, "steam_reviews", DS)
     assert read_counts(curated_path) == counts
     first = read_partition(curated_path)
@@ -56,7 +58,7 @@ def test_job_writes_curated_and_quarantine_and_reruns_identically(spark, tmp_pat
     bad = read_partition(quarantine_path(lake, "curated", "steam_reviews", DS)).to_pylist()
     assert [(r["record_id"], r["reason"]) for r in bad] == [("3", "review text empty after cleaning")]
 
-    assert job.main(["--ds", DS, "--lake-root", lake], spark=spark) == counts
+    assert job.main(["--ds", DS, "--lake-root", lake], spark=spark) == result
     assert read_partition(curated_path).equals(first)
     leftovers = [p.name for p in (tmp_path / "lake" / "curated" / "steam_reviews").iterdir()]
     assert leftovers == [f"ds={DS}"]
@@ -65,7 +67,9 @@ def test_job_writes_curated_and_quarantine_and_reruns_identically(spark, tmp_pat
 def test_job_refuses_bad_arguments():
     import curate_steam_reviews as job
 
+    from shoplake.pipelines.steam_reviews import CurateConfig
+
     with pytest.raises(ValueError, match="ds must be"):
-        job.CurateConfig.from_args(["--ds", "yesterday", "--lake-root", "/x"])
+        job.main(["--ds", "yesterday", "--lake-root", "/x"])
     with pytest.raises(ValueError, match=">= 1"):
-        job.CurateConfig(ds=DS, lake_root="/x", output_files=0)
+        CurateConfig(ds=DS, lake_root="/x", output_files=0)

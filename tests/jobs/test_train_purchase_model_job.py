@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "jobs" / "train"))
 
 from purchase_data import write_feature_days
 
-from shoplake.ml.purchase_training import VERSION_FILES, check_published
+from shoplake.pipelines.purchase_model import VERSION_FILES, check_published
 
 DAYS = ["2019-03-01", "2019-03-02", "2019-03-03"]
 
@@ -55,7 +55,7 @@ def test_training_writes_a_complete_version_tracks_it_and_gates_the_pointer(tmp_
     current = json.loads((version.parent / "current.json").read_text())
     assert current["version"] == "2019-03-03"
     assert current["auc"] == first["auc"]
-    assert check_published(lake, "steam_purchase", "2019-03-03")["current_version"] == "2019-03-03"
+    assert check_published(lake, "2019-03-03", "steam_purchase")["current_version"] == "2019-03-03"
     assert _registered(lake) == ([("steam_purchase", 1)], [("steam_purchase", "champion", 1)])
 
     # a crippled challenger (one stump, no game columns) is worse on the same held-out rows: the pointer stays

@@ -65,3 +65,62 @@ def test_settings_defaults_and_validation(tmp_path):
     }
     sm = Settings.from_env(env)
     assert (sm.train_backend, sm.sagemaker.role_arn, sm.mlflow_tracking_uri) == ("sagemaker", "arn:x", "none")
+
+
+def test_every_setting_is_read_from_its_shoplake_variable():
+    import dataclasses
+
+    from shoplake.config import EmrSettings, SageMakerSettings
+
+    env = {"SHOPLAKE_LAKE_ROOT": "s3://b/lake"}
+    expected = {}
+    for f in dataclasses.fields(Settings):
+        if f.name in ("lake_root", "churn_sources", "emr", "sagemaker", "steam_app_ids"):
+            continue
+        name = f.metadata.get("env") or f"SHOPLAKE_{f.name.upper()}"
+        value = {"spark_backend": "emr", "train_backend": "spark", "max_review_chars": "123"}.get(f.name, f"x-{f.name}")
+        env[name] = value
+        expected[f.name] = int(value) if f.name == "max_review_chars" else value
+    env["SHOPLAKE_EMR_CORE_INSTANCES"] = "5"
+    env["SHOPLAKE_AWS_CONN_ID"] = "aws_lake"
+    env["SHOPLAKE_EMR_RELEASE_LABEL"] = "emr-7.9.0"
+    env["SHOPLAKE_SAGEMAKER_MAX_RUNTIME_S"] = "60"
+    env["SHOPLAKE_TELCO_SOURCE"] = "/data/telco.csv"
+    cfg = Settings.from_env(env)
+    assert {k: getattr(cfg, k) for k in expected} == expected
+    assert cfg.emr == EmrSettings(core_instance_count=5, aws_conn_id="aws_lake", release_label="emr-7.9.0")
+    assert cfg.sagemaker == SageMakerSettings(max_runtime_s=60)
+    assert cfg.churn_source("telco") == "/data/telco.csv"
+    assert cfg.churn_source("sparkify").endswith("sparkify_log_data")
+    # empty means "not set": the default applies
+    assert Settings.from_env({"SHOPLAKE_SENTIMENT_MODEL": ""}).sentiment_model == Settings.sentiment_model
+
+
+def test_the_catalog_names_every_dataset_once():
+    from shoplake.paths import churn_names, version_path, window_days, window_partitions
+
+    assert churn_names("telco") == ("telco_customers", "telco_churn_features", "telco_churn_predictions", "telco_churn")
+    with pytest.raises(ValueError, match="churn source"):
+        churn_names("crm")
+    assert window_days("2019-03-01", 3) == ["2019-02-27", "2019-02-28", "2019-03-01"]
+    assert window_partitions("/l", Zone.CURATED, "steam_reviews", "2019-01-01", 2) == [
+        "/l/curated/steam_reviews/ds=2018-12-31",
+        "/l/curated/steam_reviews/ds=2019-01-01",
+    ]
+    assert (
+        version_path("s3://b/l", "steam_purchase", "2019-03-03") == "s3://b/l/model/steam_purchase/version=2019-03-03"
+    )
+
+
+def test_options_bound_the_job_flags_and_the_params_alike():
+    from shoplake.jobconfig import parse_job_args
+    from shoplake.pipelines.purchase_model import PurchaseTrainConfig
+
+    base = ["--ds", "2019-03-03", "--lake-root", "/l"]
+    assert parse_job_args(PurchaseTrainConfig, [*base, "--max-depth", "16"], None).max_depth == 16
+    with pytest.raises(ValueError, match=r"--max-depth \(max_depth\) must be <= 16, got 17"):
+        parse_job_args(PurchaseTrainConfig, [*base, "--max-depth", "17"], None)
+    with pytest.raises(ValueError, match=r"--target .* must be one of"):
+        PurchaseTrainConfig(ds="2019-03-03", lake_root="/l", target="refund")
+    with pytest.raises(ValueError, match="ds must be"):
+        PurchaseTrainConfig(ds="2019-3-3", lake_root="/l")

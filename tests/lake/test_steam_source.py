@@ -97,9 +97,9 @@ def test_live_endpoint_failure_is_an_error():
 
 
 def test_api_source_needs_app_ids():
-    from shoplake.ingest.steam_pipeline import source_records
+    from shoplake.pipelines.steam_reviews import source_records
     from shoplake.window import Window
 
     cfg = Settings(lake_root="/tmp/x", steam_source="api")
     with pytest.raises(ValueError, match="SHOPLAKE_STEAM_APP_IDS"):
-        source_records(cfg, Window.for_day("2019-03-01"))
+        source_records(cfg.steam_source_dir, Window.for_day("2019-03-01"), app_ids=cfg.steam_app_ids)

@@ -2,8 +2,10 @@
 
 import pytest
 
-from shoplake.ml.churn_config import ChurnJobConfig
+from shoplake.jobconfig import parse_job_args
+from shoplake.pipelines.churn import ChurnJobConfig
 from shoplake_airflow.churn import PREDICT, TRAIN, churn_params, churn_pipeline, next_steps
+from shoplake_airflow.settings import settings
 
 DS = "2019-10-01"
 
@@ -40,11 +42,12 @@ def test_jobs_render_the_partition_and_params_into_flags_the_job_parses():
         churn_pipeline("clickstream")
     flags = rendered_args(dag, "train_models", models=["gbt", "linear_svc"], folds=4, label_horizon_hours=2.5)
     assert flags["--ds"] == DS
+    assert flags["--lake-root"] == settings().lake_root  # the factory adds --ds and --lake-root
     assert flags["--models"] == "gbt,linear_svc"
     assert (flags["--folds"], flags["--label-horizon-hours"], flags["--window-days"]) == ("4", "2.5", "30")
     assert flags["--source-path"].endswith("rees46_ecommerce_events/*.csv")
-    cfg = ChurnJobConfig.from_args([a for kv in flags.items() for a in kv], None)
-    assert cfg.model_list == ("gbt", "linear_svc")
+    cfg = parse_job_args(ChurnJobConfig, [a for kv in flags.items() for a in kv], None)
+    assert cfg.models == ("gbt", "linear_svc")
     assert cfg.label_horizon_hours == 2.5
 
     predict = rendered_args(dag, "predict_churn")

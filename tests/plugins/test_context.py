@@ -3,30 +3,49 @@ from types import SimpleNamespace
 
 import pytest
 
-from shoplake_airflow.context import resolve_ds, run_window, xcom_ds
+from shoplake_airflow.context import PARTITION_DS, resolve_ds, xcom_ds
 
 START = dt.datetime(2019, 3, 1, tzinfo=dt.UTC)
 
 
-def test_run_window_from_the_data_interval():
-    ctx = {"data_interval_start": START, "data_interval_end": START + dt.timedelta(days=1)}
-    w = run_window(ctx)
-    assert (w.ds, w.end_ts - w.start_ts) == ("2019-03-01", 86400)
+def test_a_daily_run_owns_the_day_of_its_data_interval():
+    ctx = {"data_interval_start": START, "data_interval_end": START + dt.timedelta(days=1), "params": {"ds": None}}
     assert resolve_ds(ctx) == "2019-03-01"
+
+
+def test_a_weekly_run_owns_the_last_whole_day_of_its_interval():
+    start, end = dt.datetime(2019, 2, 25, 4, tzinfo=dt.UTC), dt.datetime(2019, 3, 4, 4, tzinfo=dt.UTC)
+    assert resolve_ds({"data_interval_start": start, "data_interval_end": end}) == "2019-03-03"
+
+
+def test_the_ds_param_wins_over_the_data_interval():
+    ctx = {
+        "data_interval_start": START,
+        "data_interval_end": START + dt.timedelta(days=1),
+        "params": {"ds": "2017-11-23"},
+    }
+    assert resolve_ds(ctx) == "2017-11-23"
+    with pytest.raises(ValueError, match="ds must be YYYY-MM-DD"):
+        resolve_ds({**ctx, "params": {"ds": "23/11/2017"}})
 
 
 def test_asset_triggered_runs_take_ds_from_the_event():
     event = SimpleNamespace(extra={"ds": "2019-03-02", "path": "/lake/x", "rows": 3})
     ctx = {"data_interval_start": None, "data_interval_end": None, "triggering_asset_events": {"a": [event]}}
     assert resolve_ds(ctx) == "2019-03-02"
-    with pytest.raises(ValueError, match="no data interval"):
-        run_window(ctx)
-    with pytest.raises(ValueError, match="cannot resolve ds"):
-        resolve_ds({"triggering_asset_events": {}})
+
+
+def test_a_run_with_no_day_says_how_to_name_one():
+    with pytest.raises(ValueError, match="set the ds Param"):
+        resolve_ds({"data_interval_start": None, "data_interval_end": None, "triggering_asset_events": {}})
+    # a trigger timetable's empty interval is not a day either
+    with pytest.raises(ValueError, match="cannot tell which day"):
+        resolve_ds({"data_interval_start": START, "data_interval_end": START})
 
 
 def test_xcom_ds_template():
     assert xcom_ds("extract_reviews") == "{{ ti.xcom_pull(task_ids='extract_reviews')['ds'] }}"
+    assert xcom_ds("resolve_partition") == PARTITION_DS
 
 
 def test_emit_partition_event_puts_only_small_metadata_in_the_event():

@@ -9,7 +9,6 @@ from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
 from shoplake.config import EmrSettings, Settings
-from shoplake_airflow.context import xcom_ds
 from shoplake_airflow.spark import spark_job
 
 DS = "2019-03-01"
@@ -32,14 +31,8 @@ def _build(cfg: Settings):
     from airflow.sdk import DAG
 
     with DAG("factory_test", schedule=None, start_date=dt.datetime(2019, 1, 1, tzinfo=dt.UTC)) as dag:
-        ds = xcom_ds("extract_reviews")
-        spark_job(
-            "curate_reviews",
-            "jobs/spark/curate_steam_reviews.py",
-            ["--ds", ds, "--lake-root", "/lake"],
-            ds=ds,
-            cfg=cfg,
-        )
+        # the factory adds --ds (the run's partition, from resolve_partition) and --lake-root itself
+        spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", [], cfg=cfg)
     return dag
 
 
@@ -86,7 +79,7 @@ def test_emr_requests_validate_against_botocore():
         "--ds",
         DS,
         "--lake-root",
-        "/lake",
+        "s3://shop-lake/lake",  # the lake of the settings the factory was given
     ]
 
     wait = _render(dag.get_task("curate_reviews.wait_step"))

@@ -10,14 +10,15 @@ import pytest
 from botocore.validate import validate_parameters
 
 from shoplake.config import EmrSettings, SageMakerSettings, Settings
-from shoplake.ml.purchase_config import PurchaseTrainConfig
-from shoplake_airflow.training import HYPERPARAMETERS, train_job
+from shoplake.jobconfig import parse_job_args
+from shoplake.pipelines.purchase_model import PurchaseTrainConfig
+from shoplake_airflow.training import train_job
 
 DS = "2019-03-03"
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 PARAMS = {"window_days": 14, "target": "steam_purchase", "seed": 3, "n_estimators": 50, "max_depth": 3,
           "learning_rate": 0.1, "subsample": 0.9, "colsample_bytree": 0.7, "min_child_weight": 2.0,
-          "scale_pos_weight": 0.0}  # fmt: skip
+          "reg_lambda": 1.5, "scale_pos_weight": 0.0, "early_stopping_rounds": 20}  # fmt: skip
 
 
 class FakeTI:
@@ -33,7 +34,7 @@ def _build(cfg: Settings):
     from airflow.sdk import DAG
 
     with DAG("training_factory", schedule=None, start_date=dt.datetime(2019, 1, 1, tzinfo=dt.UTC)) as dag:
-        train_job("train_purchase_model", "{{ ti.xcom_pull(task_ids='check_features')['ds'] }}", cfg=cfg)
+        train_job("train_purchase_model", cfg=cfg)
     return dag
 
 
@@ -44,12 +45,7 @@ def _render(task):
 
 def _job_args(argv: list[str]) -> PurchaseTrainConfig:
     """The rendered flags parse into the job's config: nothing the job does not know, the Params applied."""
-    return PurchaseTrainConfig.from_args(argv, None)
-
-
-def test_every_hyperparameter_is_a_job_flag():
-    fields = set(PurchaseTrainConfig.__dataclass_fields__)
-    assert set(HYPERPARAMETERS) <= fields
+    return parse_job_args(PurchaseTrainConfig, argv, None)
 
 
 def test_local_backend_runs_the_job_on_the_gpu_queue_with_the_run_params():
@@ -61,6 +57,7 @@ def test_local_backend_runs_the_job_on_the_gpu_queue_with_the_run_params():
     assert Path(argv[1]).is_file()
     cfg = _job_args(argv[2:])
     assert (cfg.ds, cfg.window_days, cfg.seed, cfg.max_depth, cfg.learning_rate) == (DS, 14, 3, 3, 0.1)
+    assert (cfg.lake_root, cfg.reg_lambda, cfg.early_stopping_rounds) == ("/lake", 1.5, 20)
     assert cfg.mlflow_uri == ""
 
 
@@ -100,6 +97,7 @@ def test_sagemaker_backend_exports_trains_and_publishes_with_a_valid_request():
     assert request["TrainingJobName"] == f"shoplake-steam-purchase-{DS}"
     hp = request["HyperParameters"]
     assert (hp["num_round"], hp["max_depth"], hp["eta"], hp["seed"]) == ("50", "3", "0.1", "3")
+    assert (hp["lambda"], hp["early_stopping_rounds"]) == ("1.5", "20")
     assert hp["scale_pos_weight"] == "1.25"  # negatives/positives of the exported training rows
     uris = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]}
     assert uris == {"train": f"{channels}/train/", "validation": f"{channels}/validation/"}

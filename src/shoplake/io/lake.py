@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from shoplake.paths import hidden_sibling
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -40,14 +41,13 @@ def filesystem(path: str) -> tuple[AbstractFileSystem, str]:
     return fs, fs_path
 
 
-def hidden_sibling(path: str, tag: str) -> str:
-    """A unique hidden path next to ``path`` (``<parent>/.<name>.<tag>-<id>``).
-
-    Hidden (dot) names are skipped by Spark/Hive partition discovery and by ``read_partition``, so readers of a
-    dataset never mistake a write in progress for a partition.
-    """
-    parent, _, name = path.rstrip("/").rpartition("/")
-    return f"{parent}/.{name}.{tag}-{uuid.uuid4().hex[:8]}"
+def existing_partitions(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split partition paths (e.g. ``shoplake.paths.window_partitions``) into ``(existing, missing)``, in order."""
+    existing, missing = [], []
+    for path in paths:
+        fs, fs_path = filesystem(path)
+        (existing if fs.exists(fs_path) else missing).append(path)
+    return existing, missing
 
 
 def swap_in(fs: AbstractFileSystem, tmp_path: str, final_path: str) -> None:

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from shoplake.io.lake import hidden_sibling
+from shoplake.paths import hidden_sibling
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
+
+from shoplake.jobconfig import check_options, option
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -22,24 +24,30 @@ log = logging.getLogger(__name__)
 
 MODELS = ("logistic_regression", "random_forest", "gbt", "linear_svc")
 LABEL, WEIGHT = "label", "weight"
+GRIDS = ["small", "tiny"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ZooConfig:
-    models: tuple[str, ...] = MODELS
-    folds: int = 3
-    test_fraction: float = 0.25
-    seed: int = 42
-    parallelism: int = 2
-    balance: bool = True
-    grid: str = "small"  # "small" (2 points per model) or "tiny" (1 point: tests, smoke runs)
+    """Knobs of the model zoo (declared once: the churn jobs' flags and the churn DAGs' Params derive from them)."""
+
+    models: tuple[str, ...] = option(MODELS, help="models of the zoo to cross-validate", items={"enum": list(MODELS)})
+    folds: int = option(3, help="CrossValidator folds per model", minimum=2, maximum=10)
+    test_fraction: float = option(
+        0.25, help="share of each class's users held out for the final evaluation", minimum=0.05, maximum=0.5
+    )
+    seed: int = option(42, help="seed of the held-out split, the folds and the tree models")
+    parallelism: int = option(2, help="models CrossValidator fits at once (Spark jobs in parallel)", minimum=1)
+    balance: bool = option(True, help="weight rows so that each class weighs half (churners are the minority)")
+    grid: str = option("small", help="hyperparameter grid: small (2 points/model), tiny (1: smoke runs)", enum=GRIDS)
 
     def __post_init__(self) -> None:
-        unknown = set(self.models) - set(MODELS)
-        if unknown or not self.models:
-            raise ValueError(f"models must be a non-empty subset of {MODELS}, got {sorted(unknown)}")
-        if self.folds < 2 or not 0.05 <= self.test_fraction <= 0.5 or self.grid not in ("small", "tiny"):
-            raise ValueError("need folds >= 2, test_fraction in [0.05, 0.5], grid small|tiny")
+        check_options(self)
+
+
+def zoo_config(cfg: Any) -> ZooConfig:
+    """The :class:`ZooConfig` part of any config that carries its fields (a job config derived from it)."""
+    return ZooConfig(**{f.name: getattr(cfg, f.name) for f in fields(ZooConfig)})
 
 
 @dataclass

@@ -13,21 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shoplake.paths import Zone, dataset_path, validate_ds
+from shoplake.paths import CURRENT_FILE, hidden_sibling, model_root, version_path
 
 log = logging.getLogger(__name__)
-
-CURRENT_FILE = "current.json"
-
-
-def model_root(lake_root: str, name: str) -> str:
-    """``<lake_root>/model/<name>`` (the parent of its versions and of ``current.json``)."""
-    return dataset_path(lake_root, Zone.MODEL, name)
-
-
-def version_path(lake_root: str, name: str, ds: str) -> str:
-    """Directory of the version trained for ``ds``."""
-    return f"{model_root(lake_root, name)}/version={validate_ds(ds)}"
 
 
 def read_current(lake_root: str, name: str) -> dict[str, Any] | None:
@@ -63,7 +51,7 @@ def publish_version(
         ``{"path", "auc", "promoted", "champion", "champion_auc"}``. A rerun of the champion's own version is
         always promoted (it replaces itself).
     """
-    from shoplake.io.lake import filesystem, hidden_sibling
+    from shoplake.io.lake import filesystem
 
     fs, final = filesystem(version_path(lake_root, name, ds))
     tmp = hidden_sibling(final, "tmp")
@@ -77,13 +65,6 @@ def publish_version(
         lake_root, name, ds, metric="auc", score=auc, champion_score=champion_auc, extra=extra
     )
     return {**result, "auc": auc, "champion_auc": result["champion_score"]}
-
-
-def staging_path(lake_root: str, name: str, ds: str) -> str:
-    """A fresh hidden sibling of ``version=<ds>`` for writers that build the version in place (Spark)."""
-    from shoplake.io.lake import hidden_sibling
-
-    return hidden_sibling(version_path(lake_root, name, ds), "tmp")
 
 
 def commit_version(staged: str, lake_root: str, name: str, ds: str) -> str:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from shoplake.io.lake import PartitionWriter, filesystem, iter_partition_batches
+from shoplake.jobconfig import check_options, option
 
 if TYPE_CHECKING:
     import torch
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 
 #: a shoplake embedding-head model directory holds this file
 HEAD_MANIFEST = "shoplake_model.json"
-DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
-DEFAULT_MODEL_REVISION = "714eb0fa89d2f80546fda750413ed43d93601a13"
 
 SENTIMENT_SCHEMA = pa.schema(
     [
@@ -44,31 +43,27 @@ SENTIMENT_SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EngineConfig:
-    """Inference knobs.
+    """Inference knobs (declared once: the scoring and training jobs' flags derive from them)."""
 
-    Attributes:
-        batch_size: texts per forward pass.
-        max_length: tokens kept per text (longer texts are truncated).
-        chunk_rows: rows read from Parquet and written back at a time.
-        device: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
-        precision: ``auto`` (bf16 on CUDA, fp32 on CPU), ``fp32``, ``bf16`` or ``int8`` (CPU dynamic quantisation).
-    """
-
-    batch_size: int = 64
-    max_length: int = 256
-    chunk_rows: int = 4096
-    device: str = "auto"
-    precision: str = "auto"
+    batch_size: int = option(64, help="texts per forward pass", minimum=1)
+    max_length: int = option(256, help="tokens kept per text (longer texts are truncated)", minimum=1)
+    chunk_rows: int = option(4096, help="rows read from Parquet and written back at a time", minimum=1)
+    device: str = option("auto", help="auto (CUDA if available), cpu or cuda", enum=["auto", "cpu", "cuda"])
+    precision: str = option(
+        "auto",
+        help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or int8 (CPU dynamic quantisation)",
+        enum=["auto", "fp32", "bf16", "int8"],
+    )
 
     def __post_init__(self) -> None:
-        if min(self.batch_size, self.max_length, self.chunk_rows) < 1:
-            raise ValueError("batch_size, max_length and chunk_rows must be >= 1")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        if self.precision not in ("auto", "fp32", "bf16", "int8"):
-            raise ValueError(f"precision must be auto, fp32, bf16 or int8, got {self.precision!r}")
+        check_options(self)
+
+
+def engine_config(cfg: Any) -> EngineConfig:
+    """The :class:`EngineConfig` part of any config that carries its fields (a job config derived from it)."""
+    return EngineConfig(**{f.name: getattr(cfg, f.name) for f in fields(EngineConfig)})
 
 
 def pick_device(requested: str = "auto") -> str:

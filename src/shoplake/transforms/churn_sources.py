@@ -14,15 +14,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-SOURCES = ("sparkify", "telco", "clickstream")
-#: lake dataset of each source's events / rows
-DATASETS = {"sparkify": "sparkify_events", "telco": "telco_customers", "clickstream": "clickstream_events"}
 CORRUPT = "_corrupt_record"
 CLICK_EVENT_TYPES = ("view", "cart", "remove_from_cart", "purchase")
 
 
 @dataclass(frozen=True)
-class Split:
+class Checked:
     """Good rows and quarantined rows (``record_id``, ``reason``, ``document``) of one step."""
 
     good: DataFrame
@@ -41,16 +38,16 @@ def _quarantine(df: DataFrame, id_col: Column, reason: Column) -> DataFrame:
     return df.select(id_col.cast("string").alias("record_id"), reason.alias("reason"), doc.alias("document"))
 
 
-def _split_on(df: DataFrame, reasons: list[Column], id_col: Column) -> Split:
+def _split_on(df: DataFrame, reasons: list[Column], id_col: Column) -> Checked:
     """Rows with any reason → quarantine (reasons joined with ``;``), the rest stay."""
     from pyspark.sql import functions as F
 
     df = df.withColumn("_reason", F.concat_ws(";", *reasons))
     bad = df.where(F.col("_reason") != "")
-    return Split(df.where(F.col("_reason") == "").drop("_reason"), _quarantine(bad, id_col, F.col("_reason")))
+    return Checked(df.where(F.col("_reason") == "").drop("_reason"), _quarantine(bad, id_col, F.col("_reason")))
 
 
-def _split_corrupt(df: DataFrame, id_col: Column, what: str) -> Split:
+def _split_corrupt(df: DataFrame, id_col: Column, what: str) -> Checked:
     from pyspark.sql import functions as F
 
     df = df.cache()  # Spark refuses queries on the corrupt-record column of an uncached raw read
@@ -60,7 +57,7 @@ def _split_corrupt(df: DataFrame, id_col: Column, what: str) -> Split:
         F.lit(f"unparseable {what}").alias("reason"),
         F.col(CORRUPT).alias("document"),
     )
-    return Split(df.where(F.col(CORRUPT).isNull()).drop(CORRUPT), quarantine)
+    return Checked(df.where(F.col(CORRUPT).isNull()).drop(CORRUPT), quarantine)
 
 
 # ---- Sparkify event logs ------------------------------------------------------------------------------------
@@ -100,7 +97,7 @@ def sparkify_source_file(source_dir: str, ds: str) -> str:
     return f"{source_dir.rstrip('/')}/log_data/{d:%Y}/{d:%m}/{ds}-events.json"
 
 
-def land_sparkify(spark: SparkSession, source_dir: str, ds: str) -> Split:
+def land_sparkify(spark: SparkSession, source_dir: str, ds: str) -> Checked:
     """One day's NDJSON events, typed by the explicit schema; unparseable lines → quarantine."""
     from pyspark.sql import functions as F
 
@@ -108,7 +105,7 @@ def land_sparkify(spark: SparkSession, source_dir: str, ds: str) -> Split:
     return _split_corrupt(df, F.concat_ws("/", F.col("sessionId"), F.col("itemInSession")), "JSON line")
 
 
-def curate_sparkify(raw: DataFrame, ds: str) -> Split:
+def curate_sparkify(raw: DataFrame, ds: str) -> Checked:
     """Typed, cleaned events. Rules: ``ts`` inside the day, a page and a session; logged-out events keep a null
     ``user_id`` (they count for sessions, never for a user's features); a duplicate event (same session, item and
     time) is quarantined.
@@ -148,7 +145,7 @@ def curate_sparkify(raw: DataFrame, ds: str) -> Split:
         F.col("status"),
         F.col("method"),
     )
-    return Split(good, split.quarantine)
+    return Checked(good, split.quarantine)
 
 
 # ---- customer table (IBM Telco) -----------------------------------------------------------------------------
@@ -184,7 +181,7 @@ def telco_schema():
     return T.StructType(fields)
 
 
-def land_telco(spark: SparkSession, source_path: str) -> Split:
+def land_telco(spark: SparkSession, source_path: str) -> Checked:
     """The customer table snapshot as strings (the source's text, unchanged); malformed lines → quarantine."""
     from pyspark.sql import functions as F
 
@@ -198,7 +195,7 @@ def land_telco(spark: SparkSession, source_path: str) -> Split:
     return _split_corrupt(df, F.col("customerID"), "CSV line")
 
 
-def curate_telco(raw: DataFrame) -> Split:
+def curate_telco(raw: DataFrame) -> Checked:
     """Typed customers. ``TotalCharges`` is blank for brand-new customers (tenure 0): it becomes 0.0, flagged by
     ``total_charges_imputed``. Rules: a unique id, integer tenure >= 0, numeric non-negative charges, Churn Yes/No.
     """
@@ -233,7 +230,7 @@ def curate_telco(raw: DataFrame) -> Split:
         total_blank.alias("total_charges_imputed"),
         (F.col("Churn") == "Yes").alias("churned"),
     )
-    return Split(good, split.quarantine)
+    return Checked(good, split.quarantine)
 
 
 # ---- clickstream (REES46) ------------------------------------------------------------------------------------
@@ -265,7 +262,7 @@ def _click_time(col: Column) -> Column:
     return F.try_to_timestamp(F.regexp_replace(col, " UTC$", ""), F.lit("yyyy-MM-dd HH:mm:ss"))
 
 
-def land_clickstream(spark: SparkSession, source_glob: str, ds: str) -> Split:
+def land_clickstream(spark: SparkSession, source_glob: str, ds: str) -> Checked:
     """The day's events from the source CSVs (``event_time`` on ``ds``); malformed lines → quarantine.
 
     Lines whose ``event_time`` does not parse are kept (curate quarantines them); lines of other days are not
@@ -285,10 +282,10 @@ def land_clickstream(spark: SparkSession, source_glob: str, ds: str) -> Split:
     in_day = day.isNull() | (day == F.lit(ds).cast("date"))
     corrupt_day = F.to_date(_click_time(F.regexp_extract(F.col("document"), r"^([^,]*)", 1)))
     quarantine = split.quarantine.where(corrupt_day.isNull() | (corrupt_day == F.lit(ds).cast("date")))
-    return Split(split.good.where(in_day), quarantine)
+    return Checked(split.good.where(in_day), quarantine)
 
 
-def curate_clickstream(raw: DataFrame) -> Split:
+def curate_clickstream(raw: DataFrame) -> Checked:
     """Typed events. Rules: a parseable time, a known event type, a user, a product, a non-negative price;
     exact duplicate lines are quarantined."""
     from pyspark.sql import Window
@@ -320,4 +317,4 @@ def curate_clickstream(raw: DataFrame) -> Split:
         F.col("user_id").cast("string").alias("user_id"),
         F.col("user_session"),
     )
-    return Split(good, split.quarantine)
+    return Checked(good, split.quarantine)

@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from shoplake.ml.churn_config import ChurnJobConfig, label_gate
+from shoplake.jobconfig import parse_job_args
+from shoplake.pipelines.churn import ChurnJobConfig, label_gate
 
 
 def test_majority_baseline_is_what_accuracy_flatters():
@@ -24,7 +25,8 @@ def test_label_gate_needs_enough_users_of_each_class():
 
 
 def test_job_config_validates_flags():
-    cfg = ChurnJobConfig.from_args(
+    cfg = parse_job_args(
+        ChurnJobConfig,
         [
             "--source",
             "sparkify",
@@ -38,10 +40,10 @@ def test_job_config_validates_flags():
         None,
     )
     assert cfg.pages == ("Cancel", "Submit Downgrade")
-    assert cfg.features_dataset == "sparkify_churn_features"
+    assert cfg.names.features == "sparkify_churn_features"
     assert (
-        ChurnJobConfig.from_args(
-            ["--source", "telco", "--ds", "2018-11-30", "--lake-root", "/l", "--balance", "false"], None
+        parse_job_args(
+            ChurnJobConfig, ["--source", "telco", "--ds", "2018-11-30", "--lake-root", "/l", "--balance", "false"], None
         ).balance
         is False
     )

@@ -8,21 +8,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from shoplake.ml.purchase import (
+from shoplake.ml.metrics import best_f1_threshold, binary_metrics
+from shoplake.ml.splits import time_split
+from shoplake.ml.xgb import XgbParams, evaluate_booster, feature_importance, fit_booster, predict
+from shoplake.transforms.purchase_features import (
     ALL_FEATURES,
     CURATED_FEATURES,
-    XgbParams,
-    best_f1_threshold,
-    binary_metrics,
     build_features,
-    evaluate_booster,
     feature_columns,
-    feature_importance,
-    fit_booster,
     frequent_apps,
     model_frame,
-    predict,
-    time_split,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures"))

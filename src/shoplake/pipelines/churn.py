@@ -1,11 +1,14 @@
-"""The churn pipeline's Spark steps, one function each; ``jobs/spark/*_churn*.py`` call :func:`main`.
+"""The churn pipeline on Spark MLlib (Sparkify, Telco, clickstream): its job config and steps.
 
-1. ``curate``   source → ``raw/<events>/ds=`` → ``curated/<events>/ds=`` (+ ``quarantine/{raw,curated}_<events>``)
-2. ``features`` curated window → ``enriched/<source>_churn_features/ds=`` (one row per user, ``label``)
-3. ``train``    features → model zoo with CrossValidator → ``model/<source>_churn/version=<ds>/`` (best model,
+1. :func:`curate`   source → ``raw/<events>/ds=`` → ``curated/<events>/ds=`` (+ ``quarantine/{raw,curated}_<events>``)
+2. :func:`features` curated window → ``enriched/<source>_churn_features/ds=`` (one row per user, ``label``)
+3. :func:`train`    features → model zoo with CrossValidator → ``model/<source>_churn/version=<ds>/`` (best model,
    metrics, comparison table + plot, config); ``current.json`` moves only if not worse (weighted F1 on the
    same held-out users)
-4. ``predict``  current model × features → ``enriched/<source>_churn_predictions/ds=``
+4. :func:`predict`  current model × features → ``enriched/<source>_churn_predictions/ds=``
+
+``jobs/spark/*_churn*.py`` run steps 1–4 with spark-submit; the ``check_*`` functions (no Spark) read the steps'
+bookkeeping for the DAG's check tasks.
 """
 
 from __future__ import annotations
@@ -13,19 +16,84 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from shoplake.ml.churn_config import ChurnJobConfig
-from shoplake.paths import Zone, partition_path, quarantine_path
+from shoplake.jobconfig import check_options, option
+from shoplake.ml.churn import ZooConfig, zoo_config
+from shoplake.paths import (
+    CHURN_SOURCES,
+    Zone,
+    churn_names,
+    partition_path,
+    quarantine_path,
+    staging_path,
+    validate_ds,
+    version_path,
+    window_partitions,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
-STEPS = ("curate", "features", "train", "predict")
+
+@dataclass(frozen=True, kw_only=True)
+class ChurnJobConfig(ZooConfig):
+    """Arguments of the churn jobs: the source, the window, the label definition and the zoo's knobs."""
+
+    source: str = option(help="churn source: sparkify, telco or clickstream", enum=list(CHURN_SOURCES))
+    ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    source_path: str = option(
+        "", help="the source's files (sparkify: the folder holding log_data/; telco: the CSV; clickstream: a CSV "
+        "glob); empty = SHOPLAKE_<SOURCE>_SOURCE or the shared sample",
+    )  # fmt: skip
+    window_days: int = option(30, help="curated days ending at ds that features are built from", minimum=1, maximum=366)
+    churn_pages: str = option(
+        "Cancellation Confirmation", help="Sparkify pages whose visit means churn, comma-separated"
+    )
+    label_horizon_hours: float = option(
+        168.0, help="clickstream: users with no event in the last this-many hours of the window have churned",
+        exclusiveMinimum=0,
+    )  # fmt: skip
+    min_class_users: int = option(
+        10, help="fewest users of each class (churned, retained) needed to train; thinner labels skip training",
+        minimum=4,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+        if not self.pages:
+            raise ValueError("--churn-pages names at least one page")
+        if self.min_class_users < 2 * self.folds:
+            raise ValueError(f"--min-class-users must be >= 2 x --folds ({2 * self.folds})")
+
+    @property
+    def pages(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.churn_pages.split(",") if p.strip())
+
+    @property
+    def names(self):
+        """The source's datasets and model (``shoplake.paths.churn_names``)."""
+        return churn_names(self.source)
+
+
+def label_gate(users: int, churned: int, min_class_users: int) -> str:
+    """Why a features partition cannot train a churn model (``""`` when it can).
+
+    Both classes need ``min_class_users`` users: cross-validation folds and the held-out split each need some of
+    the minority class, and a handful of churners gives scores that say nothing.
+    """
+    stayed = users - churned
+    if churned < min_class_users or stayed < min_class_users:
+        return (
+            f"{churned} churned and {stayed} retained users; training needs >= {min_class_users} of each "
+            "(widen window_days, change the churn definition or lower min_class_users)"
+        )
+    return ""
 
 
 def _write(df: DataFrame, path: str, sort_by: str | None = None) -> int:
@@ -48,7 +116,7 @@ def curate(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
         landed = src.land_telco(spark, path)
     else:
         landed = src.land_clickstream(spark, path, cfg.ds)
-    ds_name = cfg.events_dataset
+    ds_name = cfg.names.events
     raw_rows = _write(landed.good, partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
     raw_bad = _write(landed.quarantine, quarantine_path(cfg.lake_root, "raw", ds_name, cfg.ds), "record_id")
     raw = spark.read.parquet(partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
@@ -68,24 +136,14 @@ def curate(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     return {"ds": cfg.ds, "path": out, "rows": good, **counts}
 
 
-def _window_days(ds: str, days: int) -> list[str]:
-    end = dt.date.fromisoformat(ds)
-    return [(end - dt.timedelta(days=i)).isoformat() for i in reversed(range(days))]
-
-
 def read_curated_window(spark: SparkSession, cfg: ChurnJobConfig) -> tuple[DataFrame, list[str]]:
     """Curated partitions of the window (a snapshot source reads only ``ds``); missing days are skipped."""
-    from shoplake.io.lake import filesystem
+    from shoplake.io.lake import existing_partitions
 
-    days = [cfg.ds] if cfg.source == "telco" else _window_days(cfg.ds, cfg.window_days)
-    paths = []
-    for day in days:
-        p = partition_path(cfg.lake_root, Zone.CURATED, cfg.events_dataset, day)
-        fs, fs_path = filesystem(p)
-        if fs.exists(fs_path):
-            paths.append(p)
+    days = 1 if cfg.source == "telco" else cfg.window_days
+    paths, _ = existing_partitions(window_partitions(cfg.lake_root, Zone.CURATED, cfg.names.events, cfg.ds, days))
     if not paths:
-        raise FileNotFoundError(f"no curated {cfg.events_dataset} partition in the window ending {cfg.ds}")
+        raise FileNotFoundError(f"no curated {cfg.names.events} partition in the window ending {cfg.ds}")
     return spark.read.parquet(*paths), paths
 
 
@@ -112,7 +170,7 @@ def features(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
         cutoff = end - dt.timedelta(hours=cfg.label_horizon_hours)
         feats = cf.clickstream_user_features(events, F.lit(cutoff), F.lit(end))
         extra.update({"label_from": cutoff.isoformat(), "label_to": end.isoformat()})
-    out = partition_path(cfg.lake_root, Zone.ENRICHED, cfg.features_dataset, cfg.ds)
+    out = partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds)
     users = _write(feats, out, "user_id")
     churned = spark.read.parquet(out).where("label = 1.0").count()
     counts = {"users": users, "churned": churned, "partitions": len(paths)}
@@ -142,29 +200,19 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     from pathlib import Path
 
     from shoplake.io.lake import filesystem
-    from shoplake.ml.churn import ZooConfig, comparison_rows, train_zoo
-    from shoplake.ml.churn_config import label_gate
+    from shoplake.ml.churn import comparison_rows, train_zoo
     from shoplake.ml.plots import plot_model_comparison
-    from shoplake.ml.registry import commit_version, promote_if_not_worse, staging_path
+    from shoplake.ml.registry import commit_version, promote_if_not_worse
     from shoplake.transforms.churn_features import feature_columns
 
     # not cached: a cached scan of a partition path would be served, stale, to later reads of a rewritten partition
-    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.features_dataset, cfg.ds))
+    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds))
     users, churned = feats.count(), feats.where("label = 1.0").count()
     reason = label_gate(users, churned, cfg.min_class_users)
     if reason:
-        raise ValueError(f"{cfg.features_dataset} ds={cfg.ds}: {reason}")
+        raise ValueError(f"{cfg.names.features} ds={cfg.ds}: {reason}")
     numeric, categorical = feature_columns(feats, cfg.source)
-    zoo_cfg = ZooConfig(
-        models=cfg.model_list,
-        folds=cfg.folds,
-        test_fraction=cfg.test_fraction,
-        seed=cfg.seed,
-        parallelism=cfg.parallelism,
-        balance=cfg.balance,
-        grid=cfg.grid,
-    )
-    zoo = train_zoo(feats, numeric, categorical, zoo_cfg)
+    zoo = train_zoo(feats, numeric, categorical, zoo_config(cfg))
     best = zoo["best"]
     rows = comparison_rows(zoo["results"], best.name, zoo["baseline"])
     metrics = {
@@ -177,7 +225,7 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
         "features": {"numeric": numeric, "categorical": categorical},
         "models": rows,
     }
-    staged = staging_path(cfg.lake_root, cfg.model_name, cfg.ds)
+    staged = staging_path(cfg.lake_root, cfg.names.model, cfg.ds)
     fs, staged_fs = filesystem(staged)
     try:
         best.model.write().overwrite().save(f"{staged}/model")
@@ -191,14 +239,14 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
             )
             for f in local.iterdir():
                 fs.put_file(str(f), f"{staged_fs}/{f.name}")
-        path = commit_version(staged, cfg.lake_root, cfg.model_name, cfg.ds)
+        path = commit_version(staged, cfg.lake_root, cfg.names.model, cfg.ds)
     finally:
         if fs.exists(staged_fs):
             fs.rm(staged_fs, recursive=True)
     zoo["train"].unpersist()
     gate = promote_if_not_worse(
         cfg.lake_root,
-        cfg.model_name,
+        cfg.names.model,
         cfg.ds,
         metric="f1_weighted",
         score=best.test["f1_weighted"],
@@ -237,11 +285,11 @@ def predict(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     from shoplake.ml.churn import churn_probability
     from shoplake.ml.registry import read_current
 
-    current = read_current(cfg.lake_root, cfg.model_name)
+    current = read_current(cfg.lake_root, cfg.names.model)
     if current is None:
-        raise FileNotFoundError(f"no current {cfg.model_name} model: run the train step first")
+        raise FileNotFoundError(f"no current {cfg.names.model} model: run the train step first")
     model = PipelineModel.load(f"{current['path']}/model")
-    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.features_dataset, cfg.ds))
+    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds))
     scored = model.transform(feats)
     out_df = scored.select(
         F.col("user_id"),
@@ -254,7 +302,7 @@ def predict(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     from shoplake.io.lake import COUNTS_FILE
     from shoplake.io.spark_lake import write_json
 
-    out = partition_path(cfg.lake_root, Zone.ENRICHED, cfg.predictions_dataset, cfg.ds)
+    out = partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.predictions, cfg.ds)
     rows = _write(out_df, out, "user_id")
     users = feats.count()
     if rows != users:
@@ -269,7 +317,7 @@ def predict(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
 VERSION_FILES = ("model/metadata", "metrics.json", "comparison.csv", "comparison.png", "config.json.snapshot")
 
 
-def check_curated(lake_root: str, source: str, ds: str) -> dict[str, Any]:
+def check_curated(lake_root: str, ds: str, source: str) -> dict[str, Any]:
     """Every landed row is curated or quarantined, and every source row landed or was quarantined.
 
     Raises:
@@ -277,25 +325,24 @@ def check_curated(lake_root: str, source: str, ds: str) -> dict[str, Any]:
     """
     from shoplake.io.lake import read_counts
 
-    cfg = ChurnJobConfig(source=source, ds=ds, lake_root=lake_root)
-    path = partition_path(lake_root, Zone.CURATED, cfg.events_dataset, ds)
+    names = churn_names(source)
+    path = partition_path(lake_root, Zone.CURATED, names.events, ds)
     c = read_counts(path)
     if c["in"] != c["raw"] + c["raw_quarantined"] or c["raw"] != c["curated"] + c["quarantined"]:
-        raise ValueError(f"{cfg.events_dataset} ds={ds}: rows do not add up: {c}")
+        raise ValueError(f"{names.events} ds={ds}: rows do not add up: {c}")
     return {"ds": ds, "path": path, "rows": c["curated"], "quarantined": c["raw_quarantined"] + c["quarantined"]}
 
 
-def check_features(lake_root: str, source: str, ds: str, min_class_users: int) -> dict[str, Any]:
+def check_features(lake_root: str, ds: str, source: str, min_class_users: int) -> dict[str, Any]:
     """The features partition, its label counts, whether it can train, and whether a model exists to score it."""
     from shoplake.io.lake import read_counts
-    from shoplake.ml.churn_config import label_gate
     from shoplake.ml.registry import read_current
 
-    cfg = ChurnJobConfig(source=source, ds=ds, lake_root=lake_root)
-    path = partition_path(lake_root, Zone.ENRICHED, cfg.features_dataset, ds)
+    names = churn_names(source)
+    path = partition_path(lake_root, Zone.ENRICHED, names.features, ds)
     c = read_counts(path)
     reason = label_gate(c["users"], c["churned"], min_class_users)
-    current = read_current(lake_root, cfg.model_name)
+    current = read_current(lake_root, names.model)
     return {
         "ds": ds,
         "path": path,
@@ -307,17 +354,17 @@ def check_features(lake_root: str, source: str, ds: str, min_class_users: int) -
     }
 
 
-def check_model(lake_root: str, source: str, ds: str) -> dict[str, Any]:
+def check_model(lake_root: str, ds: str, source: str) -> dict[str, Any]:
     """The version for ``ds`` is complete; returns its scores and which version is current.
 
     Raises:
         FileNotFoundError: the version or one of its files is missing.
     """
     from shoplake.io.lake import filesystem
-    from shoplake.ml.registry import read_current, version_path
+    from shoplake.ml.registry import read_current
 
-    cfg = ChurnJobConfig(source=source, ds=ds, lake_root=lake_root)
-    path = version_path(lake_root, cfg.model_name, ds)
+    names = churn_names(source)
+    path = version_path(lake_root, names.model, ds)
     fs, root = filesystem(path)
     missing = [f for f in VERSION_FILES if not fs.exists(f"{root}/{f}")]
     if missing:
@@ -331,11 +378,11 @@ def check_model(lake_root: str, source: str, ds: str) -> dict[str, Any]:
         "best_model": metrics["best_model"],
         "f1_weighted": held_out["f1_weighted"],
         "f1_churn": held_out["f1_churn"],
-        "current_version": (read_current(lake_root, cfg.model_name) or {}).get("version"),
+        "current_version": (read_current(lake_root, names.model) or {}).get("version"),
     }
 
 
-def check_predictions(lake_root: str, source: str, ds: str) -> dict[str, Any]:
+def check_predictions(lake_root: str, ds: str, source: str) -> dict[str, Any]:
     """Every user of the features partition was scored.
 
     Raises:
@@ -343,28 +390,10 @@ def check_predictions(lake_root: str, source: str, ds: str) -> dict[str, Any]:
     """
     from shoplake.io.lake import read_counts
 
-    cfg = ChurnJobConfig(source=source, ds=ds, lake_root=lake_root)
-    users = read_counts(partition_path(lake_root, Zone.ENRICHED, cfg.features_dataset, ds))["users"]
-    path = partition_path(lake_root, Zone.ENRICHED, cfg.predictions_dataset, ds)
+    names = churn_names(source)
+    users = read_counts(partition_path(lake_root, Zone.ENRICHED, names.features, ds))["users"]
+    path = partition_path(lake_root, Zone.ENRICHED, names.predictions, ds)
     c = read_counts(path)
     if c["scored"] != users:
-        raise ValueError(f"{cfg.predictions_dataset} ds={ds}: scored {c['scored']} of {users} users")
+        raise ValueError(f"{names.predictions} ds={ds}: scored {c['scored']} of {users} users")
     return {"ds": ds, "path": path, "rows": c["scored"], "model_version": c["model_version"]}
-
-
-def main(step: str, argv: list[str] | None = None, spark: SparkSession | None = None) -> dict[str, Any]:
-    """Parse the job flags, log the config, run ``step``; the last stdout line is the result (JSON)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = ChurnJobConfig.from_args(argv, sys.modules[__name__].__doc__)
-    log.info("%s config %s", step, asdict(cfg))
-    if spark is None:
-        from pyspark.sql import SparkSession
-
-        spark = (
-            SparkSession.builder.appName(f"{step}_{cfg.source}_churn-{cfg.ds}")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate()
-        )
-    result = {"curate": curate, "features": features, "train": train, "predict": predict}[step](spark, cfg)
-    sys.stdout.write(json.dumps(result, default=str) + "\n")
-    return result

@@ -1,7 +1,9 @@
 """Embedded MongoDB for laptops, demos and tests: a ``secantusdb`` server (Mongo wire protocol) on loopback.
 
-    python -m shoplake.devserver start --port 27018 --data-dir .mongo
-    python -m shoplake.devserver stop --data-dir .mongo
+    python scripts/devserver.py start --port 27018 --data-dir .mongo
+    python scripts/devserver.py stop --data-dir .mongo
+
+A development tool, not part of the shipped library (``make dist`` does not package it).
 
 Production points the ``mongo_default`` connection at a real MongoDB instead (docker compose uses ``mongo:7``).
 """

@@ -1,58 +1,138 @@
-"""Train, evaluate and publish the Steam purchase model (one flow for the local, Spark and SageMaker backends).
+"""The Steam purchase model: train, evaluate and publish (one flow for the local, Spark and SageMaker backends).
 
-``run_training`` reads the feature partitions of a window, splits them by creation time, fits XGBoost (or takes a
-booster trained elsewhere), evaluates on the held-out newest rows, compares with the champion *on the same rows*,
-writes ``model/<name>/version=<ds>/`` and tracks the run in MLflow; ``current.json`` (and the MLflow ``champion``
-alias) move last, only if the new model is not worse.
+Steps:
+
+* :func:`check_features` — the window has feature partitions and enough rows (the DAG's gate).
+* :func:`train` — read the feature partitions of the window, split them by creation time, fit XGBoost (or take a
+  booster trained elsewhere: SageMaker), evaluate on the held-out newest rows, compare with the champion *on the
+  same rows*, write ``model/<name>/version=<ds>/`` and track the run in MLflow; ``current.json`` (and the MLflow
+  ``champion`` alias) move last, only if the new model is not worse.
+* :func:`train_on_spark` — the same with the fit on xgboost.spark.
+* :func:`export_channels` — SageMaker's train / validation channels.
+* :func:`check_published` — the version is complete.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from shoplake.ml.purchase import APP_PREFIX, DATASET, Split
-from shoplake.ml.purchase_config import MODEL_NAMES, PurchaseTrainConfig
-from shoplake.paths import Zone, partition_path
+from shoplake.jobconfig import check_options, option
+from shoplake.ml.xgb import XgbParams, xgb_params
+from shoplake.paths import (
+    PURCHASE_MODELS,
+    PURCHASE_TARGETS,
+    STEAM_PURCHASE_FEATURES,
+    Zone,
+    validate_ds,
+    version_path,
+    window_partitions,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pandas as pd
+    from pyspark.sql import SparkSession
+
+    from shoplake.ml.splits import TimeSplit
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "shoplake-steam-purchase"
 BOOSTER_FILE = "model.ubj"
+#: files every published version holds
+VERSION_FILES = (
+    BOOSTER_FILE,
+    "features.json",
+    "metrics.json",
+    "roc.png",
+    "feature_importance.csv",
+    "feature_importance.png",
+    "model_card.md",
+    "config.json.snapshot",
+)
 
 
-def window_days(ds: str, days: int) -> list[str]:
-    """The ``days`` partition dates ending at ``ds``, oldest first."""
-    end = dt.date.fromisoformat(ds)
-    return [(end - dt.timedelta(days=i)).isoformat() for i in reversed(range(days))]
+@dataclass(frozen=True, kw_only=True)
+class PurchaseTrainConfig(XgbParams):
+    """Arguments of the training jobs: the window, the split, the backend, and the booster's hyperparameters."""
+
+    ds: str = option(help="last day of the training window, YYYY-MM-DD; the version is named after it")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    window_days: int = option(
+        28, help="days of enriched/steam_purchase_features ending at ds to learn from", minimum=1, maximum=365
+    )
+    target: str = option("steam_purchase", help="label to learn", enum=list(PURCHASE_TARGETS))
+    test_fraction: float = option(
+        0.2, help="newest share of the window's rows held out for evaluation", minimum=0.05, maximum=0.5
+    )
+    valid_fraction: float = option(
+        0.1,
+        help="share of rows before the held-out ones for early stopping and the F1 threshold",
+        minimum=0,
+        maximum=0.3,
+    )
+    device: str = option(
+        "auto", help="XGBoost device: auto (CUDA when visible), cpu or cuda", enum=["auto", "cpu", "cuda"]
+    )
+    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
+    backend: str = option("local", help="where the booster was fitted (recorded in the metrics and MLflow tags)")
+    booster_path: str = option(
+        "", help="a booster trained elsewhere (SageMaker's model.tar.gz or a model file): evaluate and publish it"
+    )
+    export_uri: str = option(
+        "", help="only write SageMaker's train/validation channels here (the SageMaker backend's first task)"
+    )
+    min_rows: int = option(200, help="fewest feature rows in the window needed to train", minimum=1)
+    app_min_reviews: int = option(
+        5, help="games with at least this many training rows get a one-hot feature (0 = no game features)", minimum=0
+    )
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+
+    @property
+    def model_name(self) -> str:
+        return PURCHASE_MODELS[self.target]
+
+    @property
+    def other_target(self) -> str:
+        return next(t for t in PURCHASE_TARGETS if t != self.target)
+
+
+# ---- the window --------------------------------------------------------------------------------------------------
 
 
 def feature_partitions(lake_root: str, ds: str, days: int) -> list[str]:
-    """Paths of the feature partitions that exist in the window (missing days are skipped, and logged)."""
-    from shoplake.io.lake import filesystem
+    """Paths of the feature partitions that exist in the window (missing days are skipped, and logged).
 
-    paths, missing = [], []
-    for day in window_days(ds, days):
-        path = partition_path(lake_root, Zone.ENRICHED, DATASET, day)
-        fs, fs_path = filesystem(path)
-        (paths if fs.exists(fs_path) else missing).append(path)
+    Raises:
+        FileNotFoundError: no partition in the window.
+    """
+    from shoplake.io.lake import existing_partitions
+
+    paths, missing = existing_partitions(window_partitions(lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds, days))
     if missing:
-        log.info("%s of %s window days have no %s partition", len(missing), days, DATASET)
+        log.info("%s of %s window days have no %s partition", len(missing), days, STEAM_PURCHASE_FEATURES)
     if not paths:
-        raise FileNotFoundError(f"no {DATASET} partition in the {days} days up to {ds}")
+        raise FileNotFoundError(f"no {STEAM_PURCHASE_FEATURES} partition in the {days} days up to {ds}")
     return paths
+
+
+def check_features(lake_root: str, ds: str, window_days: int) -> dict[str, Any]:
+    """The window's feature partitions (the DAG's gate before training).
+
+    Raises:
+        FileNotFoundError: no partition in the window.
+    """
+    paths = feature_partitions(lake_root, ds, window_days)
+    return {"ds": ds, "path": paths[-1], "partitions": len(paths)}
 
 
 def load_features(lake_root: str, ds: str, days: int) -> pd.DataFrame:
@@ -67,9 +147,9 @@ def load_features(lake_root: str, ds: str, days: int) -> pd.DataFrame:
     return df
 
 
-def split_window(cfg: PurchaseTrainConfig) -> Split:
+def split_window(cfg: PurchaseTrainConfig) -> TimeSplit:
     """The deterministic time-based split of the window (the same rows on every backend and rerun)."""
-    from shoplake.ml.purchase import time_split
+    from shoplake.ml.splits import time_split
 
     df = load_features(cfg.lake_root, cfg.ds, cfg.window_days)
     if len(df) < cfg.min_rows:
@@ -77,40 +157,21 @@ def split_window(cfg: PurchaseTrainConfig) -> Split:
     return time_split(df, test_fraction=cfg.test_fraction, valid_fraction=cfg.valid_fraction)
 
 
-def split_apps(cfg: PurchaseTrainConfig, split: Split) -> list[int]:
+def split_apps(cfg: PurchaseTrainConfig, split: TimeSplit) -> list[int]:
     """Games that get a one-hot column (from the training rows only, so every backend derives the same list)."""
-    from shoplake.ml.purchase import frequent_apps
+    from shoplake.transforms.purchase_features import frequent_apps
 
     return frequent_apps(split.train, cfg.app_min_reviews) if cfg.app_min_reviews > 0 else []
 
 
-def load_booster(path: str, feature_names: list[str]) -> Any:
-    """A booster from a model file or a SageMaker ``model.tar.gz`` (local path or any fsspec URI)."""
-    import tarfile
-
-    import fsspec
-    import xgboost as xgb
-
-    booster = xgb.Booster()
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / Path(path).name
-        with fsspec.open(path, "rb") as src:
-            local.write_bytes(src.read())
-        if local.name.endswith(".tar.gz"):
-            with tarfile.open(local) as tar:
-                tar.extractall(tmp, filter="data")
-            local = next(p for p in Path(tmp).iterdir() if p.name.startswith("xgboost-model"))
-        booster.load_model(str(local))
-    if booster.feature_names is None:  # trained on headerless CSV (SageMaker): columns are in feature order
-        if booster.num_features() != len(feature_names):
-            raise ValueError(f"{path} has {booster.num_features()} features, expected {len(feature_names)}")
-        booster.feature_names = feature_names
-    return booster
+# ---- evaluate, gate, publish, track ----------------------------------------------------------------------------
 
 
-def champion_scorer(split: Split, target: str) -> Callable[[dict[str, Any]], float | None]:
+def champion_scorer(split: TimeSplit, target: str) -> Callable[[dict[str, Any]], float | None]:
     """Scores the champion named by ``current.json`` on this run's held-out rows (``None`` if it can't be)."""
-    from shoplake.ml.purchase import binary_metrics, predict
+    from shoplake.ml.metrics import binary_metrics
+    from shoplake.ml.xgb import load_booster, predict
+    from shoplake.transforms.purchase_features import APP_PREFIX
 
     def score(champion: dict[str, Any]) -> float | None:
         try:
@@ -134,11 +195,11 @@ def model_card(cfg: PurchaseTrainConfig, metrics: dict[str, Any], importance: pd
     split = metrics["split"]
     return f"""# {cfg.model_name} — version {cfg.ds}
 
-**Task.** Binary classification of Steam reviews: `{cfg.target}` (see `shoplake.ml.purchase` for why this
-target and which columns are excluded). Trained by shoplake's `steam_purchase_model_weekly` DAG.
+**Task.** Binary classification of Steam reviews: `{cfg.target}` (see `shoplake.transforms.purchase_features` for
+why this target and which columns are excluded). Trained by shoplake's `steam_purchase_model_weekly` DAG.
 
-**Data.** `enriched/{DATASET}` partitions of the {cfg.window_days} days up to {cfg.ds}. Time-based split by
-review creation time: train {split["train"]["rows"]} rows ({split["train"]["created"][0]} … ), validation
+**Data.** `enriched/{STEAM_PURCHASE_FEATURES}` partitions of the {cfg.window_days} days up to {cfg.ds}. Time-based
+split by review creation time: train {split["train"]["rows"]} rows ({split["train"]["created"][0]} … ), validation
 {split["valid"]["rows"]} rows (early stopping, F1 threshold), held-out test {split["test"]["rows"]} rows (from
 {split["test"]["created"][0]}).
 
@@ -162,12 +223,12 @@ current when the day was scored. Not for decisions about individual people.
 
 
 def finish_training(
-    cfg: PurchaseTrainConfig, split: Split, boosters: dict[str, Any], *, device: str, backend_note: str = ""
+    cfg: PurchaseTrainConfig, split: TimeSplit, boosters: dict[str, Any], *, device: str, backend_note: str = ""
 ) -> dict[str, Any]:
     """Evaluate ``boosters[target]`` (and the other target's), write the version, gate, track. Returns XCom."""
     from shoplake.ml.plots import plot_importance, plot_roc
-    from shoplake.ml.purchase import evaluate_booster, feature_importance
     from shoplake.ml.registry import publish_version, read_current
+    from shoplake.ml.xgb import evaluate_booster, feature_importance
 
     booster = boosters[cfg.target]
     metrics: dict[str, Any] = {"split": split.describe(), "device": device, "backend": cfg.backend}
@@ -264,15 +325,26 @@ def _track(cfg: PurchaseTrainConfig, metrics: dict[str, Any], out: Path, booster
     )
 
 
-def run_training(cfg: PurchaseTrainConfig) -> dict[str, Any]:
-    """The local backend (and SageMaker's publish step, with ``booster_path``): split, fit, finish."""
-    from shoplake.ml.purchase import feature_columns, fit_booster, pick_xgb_device
+# ---- the backends ------------------------------------------------------------------------------------------------
 
+
+def train(cfg: PurchaseTrainConfig) -> dict[str, Any]:
+    """The local backend (and SageMaker's publish step, with ``booster_path``): split, fit, finish.
+
+    With ``export_uri`` set it only exports SageMaker's channels (:func:`export_channels`).
+    """
+    import numpy as np
+
+    from shoplake.ml.xgb import fit_booster, load_booster, pick_xgb_device
+    from shoplake.transforms.purchase_features import feature_columns
+
+    if cfg.export_uri:
+        return export_channels(cfg, cfg.export_uri)
     np.random.seed(cfg.seed)
     split = split_window(cfg)
     apps = split_apps(cfg, split)
     device = pick_xgb_device(cfg.device)
-    params = cfg.xgb_params()
+    params = xgb_params(cfg)
     boosters = {cfg.other_target: fit_booster(split, cfg.other_target, params, device, apps)}
     if cfg.booster_path:
         boosters[cfg.target] = load_booster(cfg.booster_path, feature_columns(cfg.target, apps))
@@ -288,7 +360,7 @@ def export_channels(cfg: PurchaseTrainConfig, out_uri: str) -> dict[str, Any]:
     held-out evaluation. A rerun replaces the prefix.
     """
     from shoplake.io.lake import filesystem
-    from shoplake.ml.purchase import feature_columns, model_frame
+    from shoplake.transforms.purchase_features import feature_columns, model_frame
 
     split = split_window(cfg)
     features = feature_columns(cfg.target, split_apps(cfg, split))
@@ -304,34 +376,56 @@ def export_channels(cfg: PurchaseTrainConfig, out_uri: str) -> dict[str, Any]:
             frame.to_csv(fh, header=False, index=False, na_rep="")
         counts[channel] = len(frame)
     positives = int(split.train[cfg.target].sum())
-    spw = (len(split.train) - positives) / max(positives, 1)
+    spw = (len(split.train) - positives) / max(positives, 1)  # the Params' scale_pos_weight=0 means this
     log.info("exported SageMaker channels to %s: %s", out_uri, counts)
     return {"ds": cfg.ds, "path": out_uri, "rows": sum(counts.values()), "scale_pos_weight": spw, **counts}
 
 
-#: files every published version holds
-VERSION_FILES = (
-    BOOSTER_FILE,
-    "features.json",
-    "metrics.json",
-    "roc.png",
-    "feature_importance.csv",
-    "feature_importance.png",
-    "model_card.md",
-    "config.json.snapshot",
-)
+def train_on_spark(spark: SparkSession, cfg: PurchaseTrainConfig) -> dict[str, Any]:
+    """Split, fit both targets with xgboost.spark, then evaluate, gate, publish and track like the local job.
+
+    Training rows stay distributed (``SparkXGBClassifier``, one XGBoost worker per Spark task); the validation and
+    held-out rows are collected to the driver for evaluation (``valid_fraction + test_fraction`` of the window).
+    """
+    from shoplake.ml.splits import TimeSplit, with_time_split
+    from shoplake.ml.xgb import fit_spark_booster, pick_xgb_device, with_model_columns
+    from shoplake.transforms.purchase_features import feature_columns, frequent_apps_spark
+
+    window = spark.read.parquet(*feature_partitions(cfg.lake_root, cfg.ds, cfg.window_days))
+    df = with_time_split(window, test_fraction=cfg.test_fraction, valid_fraction=cfg.valid_fraction).cache()
+    rows = df.count()
+    if rows < cfg.min_rows:
+        raise ValueError(f"{rows} feature rows in the window (< --min-rows {cfg.min_rows}); widen the window")
+    apps = frequent_apps_spark(df, cfg.app_min_reviews)
+    all_features = sorted(set(feature_columns(cfg.target, apps)) | set(feature_columns(cfg.other_target, apps)))
+    df = with_model_columns(df, all_features).cache()
+    device = pick_xgb_device(cfg.device)
+    params = xgb_params(cfg)
+    boosters = {
+        t: fit_spark_booster(df, t, feature_columns(t, apps), params, device) for t in (cfg.target, cfg.other_target)
+    }
+    # the driver needs the evaluation rows (and only the creation times of the training rows, for the record)
+    pdfs = {
+        name: df.where(f"split = '{name}'")
+        .select(*(["timestamp_created"] if name == "train" else df.columns))
+        .toPandas()
+        for name in ("train", "valid", "test")
+    }
+    split = TimeSplit(pdfs["train"], pdfs["valid"], pdfs["test"])
+    log.info("spark split: %s", {k: len(v) for k, v in pdfs.items()})
+    return finish_training(cfg, split, boosters, device=device, backend_note="xgboost.spark, num_workers=1")
 
 
-def check_published(lake_root: str, target: str, ds: str) -> dict[str, Any]:
+def check_published(lake_root: str, ds: str, target: str) -> dict[str, Any]:
     """Verify the version for ``ds`` is complete; returns what the model asset event carries.
 
     Raises:
         FileNotFoundError: the version or one of its files is missing.
     """
     from shoplake.io.lake import filesystem
-    from shoplake.ml.registry import read_current, version_path
+    from shoplake.ml.registry import read_current
 
-    name = MODEL_NAMES[target]
+    name = PURCHASE_MODELS[target]
     path = version_path(lake_root, name, ds)
     fs, root = filesystem(path)
     missing = [f for f in VERSION_FILES if not fs.exists(f"{root}/{f}")]

@@ -1,0 +1,257 @@
+"""XGBoost for tabular models: hyperparameters (declared once), device choice, fit, predict, importance, loading.
+
+:class:`XgbParams` is the one declaration of the booster's hyperparameters: the training job's flags, the DAG's
+Params, the Spark estimator's keywords and SageMaker's built-in-algorithm hyperparameters are derived from its
+fields (:func:`booster_params`, :func:`sklearn_params`, :data:`NATIVE_NAMES`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shoplake.jobconfig import check_options, option
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from shoplake.ml.splits import TimeSplit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class XgbParams:
+    """Hyperparameters of the booster (``hist`` trees)."""
+
+    n_estimators: int = option(400, help="maximum boosting rounds (early stopping may stop sooner)", minimum=1)
+    max_depth: int = option(4, help="maximum depth of a tree, in levels", minimum=1, maximum=16)
+    learning_rate: float = option(
+        0.05, help="shrinkage of each tree's contribution (XGBoost's eta)", exclusiveMinimum=0, maximum=1
+    )
+    subsample: float = option(0.8, help="share of training rows sampled per tree", exclusiveMinimum=0, maximum=1)
+    colsample_bytree: float = option(
+        0.8, help="share of feature columns sampled per tree", exclusiveMinimum=0, maximum=1
+    )
+    min_child_weight: float = option(
+        1.0, help="minimum summed hessian (about: rows) in a leaf; larger = more conservative", minimum=0
+    )
+    reg_lambda: float = option(1.0, help="L2 regularisation of leaf weights (XGBoost's lambda)", minimum=0)
+    scale_pos_weight: float = option(
+        0.0, help="weight of positive rows; 0 = negatives / positives of the training rows", minimum=0
+    )
+    early_stopping_rounds: int = option(
+        30, help="stop after this many rounds without a better validation AUC", minimum=1
+    )
+    seed: int = option(7, help="seed of row and column sampling")
+
+    def __post_init__(self) -> None:
+        check_options(self)
+
+
+#: XgbParams field → XGBoost's native (learning API / SageMaker built-in algorithm) hyperparameter name
+NATIVE_NAMES = {
+    "n_estimators": "num_round",
+    "max_depth": "max_depth",
+    "learning_rate": "eta",
+    "subsample": "subsample",
+    "colsample_bytree": "colsample_bytree",
+    "min_child_weight": "min_child_weight",
+    "reg_lambda": "lambda",
+    "scale_pos_weight": "scale_pos_weight",
+    "early_stopping_rounds": "early_stopping_rounds",
+    "seed": "seed",
+}
+HYPERPARAMETERS = tuple(f.name for f in dataclasses.fields(XgbParams))
+
+
+def xgb_params(cfg: Any) -> XgbParams:
+    """The :class:`XgbParams` part of any config that carries its fields (a job config derived from it)."""
+    return XgbParams(**{name: getattr(cfg, name) for name in HYPERPARAMETERS})
+
+
+def auto_scale_pos_weight(params: XgbParams, positives: float, rows: int) -> float:
+    """``scale_pos_weight``, or negatives / positives of the training rows when it is 0."""
+    return params.scale_pos_weight if params.scale_pos_weight > 0 else (rows - positives) / max(positives, 1.0)
+
+
+def booster_params(params: XgbParams, y_train: np.ndarray, device: str) -> dict[str, Any]:
+    """Parameters of ``xgboost.train`` (native names; rounds and early stopping are passed separately)."""
+    import numpy as np
+
+    native = {NATIVE_NAMES[k]: v for k, v in dataclasses.asdict(params).items()}
+    for name in ("num_round", "early_stopping_rounds"):
+        native.pop(name)
+    native["scale_pos_weight"] = auto_scale_pos_weight(params, float(np.sum(y_train == 1)), len(y_train))
+    return {
+        "objective": "binary:logistic",
+        "eval_metric": ["logloss", "auc", "aucpr"],
+        "tree_method": "hist",
+        "device": device,
+        **native,
+    }
+
+
+def sklearn_params(params: XgbParams) -> dict[str, Any]:
+    """Keywords of XGBoost's sklearn-style (and Spark) estimators; ``scale_pos_weight`` is the caller's."""
+    kw = dataclasses.asdict(params)
+    kw.pop("scale_pos_weight")
+    kw["random_state"] = kw.pop("seed")
+    return kw
+
+
+def pick_xgb_device(requested: str = "auto") -> str:
+    """``cuda`` when asked for, or on ``auto`` when this XGBoost build has CUDA and a GPU is visible."""
+    import xgboost as xgb
+
+    if requested != "auto":
+        return requested
+    if not xgb.build_info().get("USE_CUDA"):
+        return "cpu"
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:  # training workers without torch: ask the driver
+        import shutil
+        import subprocess
+
+        smi = shutil.which("nvidia-smi")
+        ok = smi and subprocess.run([smi, "-L"], capture_output=True, check=False).returncode == 0
+        return "cuda" if ok else "cpu"
+
+
+def fit_booster(split: TimeSplit, target: str, params: XgbParams, device: str, apps: Sequence[int] = ()) -> Any:
+    """Train on ``split.train`` with early stopping on ``split.valid`` (AUC); returns the booster."""
+    import xgboost as xgb
+
+    from shoplake.transforms.purchase_features import feature_columns, model_frame
+
+    features = feature_columns(target, apps)
+    dtrain = xgb.DMatrix(model_frame(split.train, features), label=split.train[target].astype(int))
+    dvalid = xgb.DMatrix(model_frame(split.valid, features), label=split.valid[target].astype(int))
+    booster = xgb.train(
+        booster_params(params, split.train[target].to_numpy().astype(int), device),
+        dtrain,
+        num_boost_round=params.n_estimators,
+        evals=[(dtrain, "train"), (dvalid, "valid")],
+        early_stopping_rounds=params.early_stopping_rounds if len(split.valid) else None,
+        verbose_eval=False,
+    )
+    log.info("booster for %s: %s rounds (best %s)", target, booster.num_boosted_rounds(), booster.best_iteration)
+    return booster
+
+
+def predict(booster: Any, df: pd.DataFrame, features: Sequence[str] | None = None) -> np.ndarray:
+    """Positive-class probabilities of ``df`` (the booster's own feature names unless given)."""
+    import xgboost as xgb
+
+    from shoplake.transforms.purchase_features import model_frame
+
+    dm = xgb.DMatrix(model_frame(df, list(features or booster.feature_names)))
+    best = getattr(booster, "best_iteration", None)
+    rng = (0, best + 1) if best is not None else (0, 0)
+    return booster.predict(dm, iteration_range=rng)
+
+
+def evaluate_booster(booster: Any, split: TimeSplit, target: str) -> tuple[dict[str, Any], np.ndarray]:
+    """Held-out metrics at 0.5 and at the validation-chosen F1 threshold; returns them and the test scores."""
+    import numpy as np
+
+    from shoplake.ml.metrics import best_f1_threshold, binary_metrics
+
+    p_test = predict(booster, split.test)
+    y_test = split.test[target].to_numpy().astype(int)
+    if len(np.unique(y_test)) < 2:
+        raise ValueError(f"held-out rows hold a single {target} class ({len(y_test)} rows); widen the window")
+    threshold = best_f1_threshold(split.valid[target].to_numpy().astype(int), predict(booster, split.valid))
+    metrics = binary_metrics(y_test, p_test)
+    metrics["at_valid_threshold"] = binary_metrics(y_test, p_test, threshold)
+    return metrics, p_test
+
+
+def feature_importance(booster: Any) -> pd.DataFrame:
+    """Gain, weight (splits) and cover per feature, sorted by gain (unused features get zeros)."""
+    import pandas as pd
+
+    names = booster.feature_names
+    imp = {kind: booster.get_score(importance_type=kind) for kind in ("total_gain", "gain", "weight", "cover")}
+    df = pd.DataFrame({"feature": names, **{k: [v.get(n, 0.0) for n in names] for k, v in imp.items()}})
+    return df.sort_values("total_gain", ascending=False, ignore_index=True)
+
+
+def load_booster(path: str, feature_names: list[str]) -> Any:
+    """A booster from a model file or a SageMaker ``model.tar.gz`` (local path or any fsspec URI)."""
+    import tarfile
+
+    import fsspec
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / Path(path).name
+        with fsspec.open(path, "rb") as src:
+            local.write_bytes(src.read())
+        if local.name.endswith(".tar.gz"):
+            with tarfile.open(local) as tar:
+                tar.extractall(tmp, filter="data")
+            local = next(p for p in Path(tmp).iterdir() if p.name.startswith("xgboost-model"))
+        booster.load_model(str(local))
+    if booster.feature_names is None:  # trained on headerless CSV (SageMaker): columns are in feature order
+        if booster.num_features() != len(feature_names):
+            raise ValueError(f"{path} has {booster.num_features()} features, expected {len(feature_names)}")
+        booster.feature_names = feature_names
+    return booster
+
+
+# ---- on Spark (xgboost.spark) -------------------------------------------------------------------------------------
+
+
+def with_model_columns(df: Any, features: list[str]) -> Any:
+    """Spark: float feature columns (nulls → NaN, XGBoost's missing); ``app_<id>`` from ``appid``."""
+    from pyspark.sql import functions as F
+
+    from shoplake.transforms.purchase_features import APP_PREFIX
+
+    nan = F.lit(float("nan"))
+    cols = []
+    for name in features:
+        if name.startswith(APP_PREFIX):
+            value = (F.col("appid") == int(name.removeprefix(APP_PREFIX))).cast("double")
+        else:
+            value = F.coalesce(F.col(name).cast("double"), nan)
+        cols.append(value.alias(name))
+    return df.select(*[c for c in df.columns if c not in features], *cols)
+
+
+def fit_spark_booster(df: Any, target: str, features: list[str], params: XgbParams, device: str) -> Any:
+    """Fit ``SparkXGBClassifier`` on train rows (valid rows for early stopping); returns the XGBoost booster.
+
+    ``df`` carries a ``split`` column (``shoplake.ml.splits.with_time_split``) and the model columns.
+    """
+    from pyspark.sql import functions as F
+    from xgboost.spark import SparkXGBClassifier
+
+    rows = df.where(F.col("split") != "test").withColumn("label", F.col(target).cast("int"))
+    rows = rows.withColumn("is_valid", F.col("split") == "valid")
+    pos, n = rows.where("split = 'train'").agg(F.sum("label"), F.count("*")).first()
+    clf = SparkXGBClassifier(
+        features_col=features,
+        label_col="label",
+        validation_indicator_col="is_valid",
+        num_workers=1,  # one barrier task: deterministic on a seed; raise with the data (and cores/GPUs)
+        device=device,
+        tree_method="hist",
+        scale_pos_weight=auto_scale_pos_weight(params, float(pos or 0), int(n)),
+        eval_metric="auc",
+        **sklearn_params(params),
+    )
+    booster = clf.fit(rows).get_booster()
+    booster.feature_names = features
+    return booster

@@ -1,0 +1,91 @@
+"""The library's layout rules, checked on the source: imports point down, jobs are shims, configs document flags."""
+
+import ast
+import dataclasses
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LIB = ROOT / "src" / "shoplake"
+#: layers, top to bottom: a module may import its own layer and the ones below it
+LAYERS = ["pipelines", "ml", "ingest|transforms|io", "base"]
+
+
+def layer(module: str) -> int:
+    parts = module.split(".")
+    sub = parts[1] if len(parts) > 1 and parts[0] == "shoplake" else ""
+    for i, names in enumerate(LAYERS):
+        if sub in names.split("|"):
+            return i
+    return len(LAYERS) - 1  # config, paths, window, jobconfig, quarantine
+
+
+def shoplake_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("shoplake", "airflow"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] in ("shoplake", "airflow")}
+    return found
+
+
+MODULES = sorted(LIB.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIB)))
+def test_imports_point_down_and_never_at_airflow(path):
+    module = "shoplake." + ".".join(path.relative_to(LIB).with_suffix("").parts).removesuffix(".__init__")
+    for imported in shoplake_imports(path):
+        assert not imported.startswith("airflow"), f"{module} imports {imported}: the library never imports Airflow"
+        assert layer(imported) >= layer(module), f"{module} imports {imported}, which sits above it"
+
+
+def test_ml_holds_models_registry_and_tracking_only():
+    assert not (LIB / "devserver.py").exists(), "the dev Mongo server is a script, not part of the shipped library"
+    steps = [p.name for p in (LIB / "ml").glob("*pipeline*.py")] + [p.name for p in (LIB / "ml").glob("*_config.py")]
+    assert steps == [], "pipeline steps and job configs live in shoplake/pipelines/"
+
+
+JOBS = sorted((ROOT / "jobs").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", JOBS, ids=lambda p: p.name)
+def test_every_job_is_a_shim_over_a_pipeline_step(path):
+    tree = ast.parse(path.read_text())
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    assert [f.name for f in functions] == ["main"], f"{path.name}: only main(); steps live in shoplake.pipelines"
+    assert "run_job(" in ast.unparse(functions[0]), f"{path.name}: main() calls shoplake.jobconfig.run_job"
+    assert any("shoplake.pipelines" in m for m in shoplake_imports(path))
+
+
+@pytest.mark.parametrize("path", JOBS, ids=lambda p: p.name)
+def test_every_job_flag_has_help(path):
+    out = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True, check=True).stdout
+    assert "--ds DS" in out
+    assert "--lake-root LAKE_ROOT" in out
+    assert "YYYY-MM-DD" in out
+    assert "(default:" in out
+
+
+def _configs():
+    from shoplake.ml.churn import ZooConfig
+    from shoplake.ml.sentiment import EngineConfig
+    from shoplake.ml.xgb import XgbParams
+
+    found = {ZooConfig, EngineConfig, XgbParams}
+    for name in ("steam_reviews", "sentiment_model", "purchase_model", "churn"):
+        mod = importlib.import_module(f"shoplake.pipelines.{name}")
+        found |= {v for v in vars(mod).values() if dataclasses.is_dataclass(v) and v.__module__ == mod.__name__}
+    return sorted(found, key=lambda c: c.__name__)
+
+
+@pytest.mark.parametrize("cls", _configs(), ids=lambda c: c.__name__)
+def test_every_config_field_says_what_it_does(cls):
+    for f in dataclasses.fields(cls):
+        text = f.metadata.get("help", "")
+        assert len(text) > 12, f"{cls.__name__}.{f.name} needs help text (shown by --help and as the Param description)"
