@@ -132,3 +132,31 @@ def test_empty_window_gives_empty_typed_tables(mongo_collection):
     assert res.good.schema.names == [f.name for f in STEAM_REVIEW_FIELDS]
     with pytest.raises(ValueError, match="empty window"):
         extract_window(mongo_collection, start_ts=END, end_ts=START)
+
+
+@pytest.mark.integration
+def test_string_counters_from_older_dumps_are_kept_and_only_non_numbers_quarantined(mongo_collection):
+    """The 2017-style response: comment_count and weighted_vote_score as strings (load → Mongo → raw)."""
+    from shoplake.ingest.mongo_load import load_reviews
+    from shoplake.ingest.steam_source import SourceRecord
+
+    reviews = [
+        {**good_doc("1", comment_count="3", weighted_vote_score="0.61"), "_id": None},
+        {**good_doc("2", comment_count="4294967295"), "_id": None},  # Steam's overflow, as a string
+        {**good_doc("3", comment_count="-2"), "_id": None},
+        {**good_doc("4", comment_count="a few"), "_id": None},
+        {**good_doc("5", votes_up="12", author={**good_doc("5")["author"], "num_reviews": "7"}), "_id": None},
+    ]
+    records = [SourceRecord(appid=10, review={k: v for k, v in r.items() if k != "_id"}, source="x") for r in reviews]
+    loaded = load_reviews(mongo_collection, records, start_ts=START, end_ts=END)
+    assert (loaded.inserted, loaded.coerced) == (5, 4)
+    res = extract_window(mongo_collection, start_ts=START, end_ts=END)
+    good = {r["recommendationid"]: r for r in res.good.to_pylist()}
+    assert sorted(good) == ["1", "5"]
+    assert (good["1"]["comment_count"], good["5"]["votes_up"], good["5"]["author_num_reviews"]) == (3, 12, 7)
+    reasons = {r["record_id"]: r["reason"] for r in res.quarantine.to_pylist()}
+    assert reasons == {
+        "2": "comment_count above 2147483648",
+        "3": "comment_count below 0",
+        "4": "comment_count is BSON string, expected int/long",
+    }

@@ -28,15 +28,23 @@ def test_saved_responses_dict_and_list_shapes(tmp_path):
     ]
 
 
-def test_saved_responses_errors_are_clear(tmp_path):
+def test_an_unreadable_file_is_skipped_with_its_reason_and_the_others_still_load(tmp_path):
     with pytest.raises(FileNotFoundError, match="SHOPLAKE_STEAM_SOURCE"):
         list(read_saved_responses(tmp_path))
-    (tmp_path / "review_1.json").write_text("{not json")
-    with pytest.raises(SourceError, match="unreadable"):
-        list(read_saved_responses(tmp_path))
-    (tmp_path / "review_1.json").write_text(json.dumps({"reviews": 3}))
-    with pytest.raises(SourceError, match="expected an object or a list"):
-        list(read_saved_responses(tmp_path))
+    (tmp_path / "review_1.json").write_text("")  # 0 bytes
+    (tmp_path / "review_2.json").write_text('{"reviews": {"5": {"recommendationid": "5"')  # truncated
+    (tmp_path / "review_3.json").write_text(json.dumps({"reviews": 3}))
+    with gzip.open(tmp_path / "review_4.json.gz", "wb") as fh:
+        fh.write(json.dumps({"reviews": [_review(9, 7)]}).encode())
+    (tmp_path / "review_5.json.gz").write_bytes((tmp_path / "review_4.json.gz").read_bytes()[:20])  # cut gzip
+    (tmp_path / "review_6.json").write_text(json.dumps({"reviews": [_review(8, 7)]}))
+    recs = list(read_saved_responses(tmp_path))
+    errors = {r.source: r.error for r in recs if r.error}
+    assert sorted(errors) == ["review_1.json", "review_2.json", "review_3.json", "review_5.json.gz"]
+    assert "unreadable review response" in errors["review_1.json"]
+    assert "expected an object or a list" in errors["review_3.json"]
+    assert all(r.review is None for r in recs if r.error)
+    assert [(r.appid, r.review["recommendationid"]) for r in recs if not r.error] == [(4, "9"), (6, "8")]
 
 
 def test_real_sample_reads_every_review(steam_sample):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shoplake.ingest.mongo_extract import INT_TYPES, STEAM_REVIEW_FIELDS
 from shoplake.ingest.steam_source import SourceRecord
 from shoplake.quarantine import quarantine_table
 
@@ -24,19 +26,31 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 1000
 
 
+#: integer fields (dotted document paths) that older API responses may send as numeric strings
+INT_PATHS = tuple(f.path for f in STEAM_REVIEW_FIELDS if f.bson_types == INT_TYPES)
+_INT_RE = re.compile(r"^\s*[+-]?\d+(\.0*)?\s*$")
+
+
 @dataclass
 class LoadResult:
-    """Counts of one load: ``read == out_of_window + inserted + matched + quarantined``."""
+    """Counts of one load: ``read == out_of_window + inserted + matched + quarantined``.
+
+    ``coerced`` counts the stored reviews with at least one number that came as a string; ``files_skipped`` the
+    source files that could not be read (each one is a quarantine row, not a review).
+    """
 
     read: int = 0
     out_of_window: int = 0
     inserted: int = 0
     matched: int = 0
     quarantined: int = 0
+    coerced: int = 0
+    files_skipped: int = 0
     quarantine: list[tuple[str | None, str, str]] = field(default_factory=list, repr=False)
+    coerced_fields: dict[str, int] = field(default_factory=dict, repr=False)
 
     def counts(self) -> dict[str, int]:
-        return {k: v for k, v in asdict(self).items() if k != "quarantine"}
+        return {k: v for k, v in asdict(self).items() if k not in ("quarantine", "coerced_fields")}
 
     def quarantine_table(self) -> pa.Table:
         ids, reasons, docs = zip(*self.quarantine, strict=True) if self.quarantine else ((), (), ())
@@ -71,6 +85,32 @@ def normalize_review(review: dict[str, Any]) -> dict[str, Any]:
     return review
 
 
+def coerce_numbers(review: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Integer fields sent as numeric strings (``"comment_count": "3"``, older API responses) become integers.
+
+    Returns the review (a copy when anything changed) and the coerced paths. Strings that are not whole numbers
+    are left as they are: the raw extract quarantines them with a type reason, as it does negative values and
+    Steam's 4294967295 overflow (range checks run on the coerced integers).
+    """
+    coerced: list[str] = []
+    out = review
+    for path in INT_PATHS:
+        *parents, leaf = path.split(".")
+        node: Any = out
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        value = node.get(leaf) if isinstance(node, dict) else None
+        if isinstance(value, str) and _INT_RE.match(value):
+            if out is review:
+                out = json.loads(json.dumps(review))  # deep copy of plain JSON
+            target = out
+            for key in parents:
+                target = target[key]
+            target[leaf] = int(float(value))
+            coerced.append(path)
+    return out, coerced
+
+
 def ensure_indexes(collection: Collection) -> None:
     """The extract's window query runs on ``timestamp_created``; keep it indexed."""
     collection.create_index("timestamp_created")
@@ -98,7 +138,14 @@ def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, sta
             batch.clear()
 
     for rec in records:
+        if rec.error:
+            result.files_skipped += 1
+            doc = {"appid": rec.appid, "source": rec.source}
+            result.quarantine.append((None, f"source file skipped: {rec.error}", _as_json(doc)))
+            continue
         result.read += 1
+        review, coerced = coerce_numbers(rec.review) if isinstance(rec.review, dict) else (rec.review, [])
+        rec = SourceRecord(appid=rec.appid, review=review, source=rec.source)
         reason = _reject_reason(rec.review)
         rid = rec.review.get("recommendationid") if isinstance(rec.review, dict) else None
         if reason is None:
@@ -114,9 +161,18 @@ def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, sta
             continue
         seen[rid] = rec.source
         doc = {**normalize_review(rec.review), "_id": rid, "appid": rec.appid, "_source": rec.source}
+        if coerced:  # kept on the document: which values the source sent as strings
+            doc["_coerced"] = coerced
+            result.coerced += 1
+            for path in coerced:
+                result.coerced_fields[path] = result.coerced_fields.get(path, 0) + 1
         batch.append(ReplaceOne({"_id": rid}, doc, upsert=True))
         if len(batch) >= BATCH_SIZE:
             flush()
     flush()
     log.info("load counts %s", result.counts())
+    if result.coerced:
+        log.info("numbers sent as strings, coerced to integers: %s", result.coerced_fields)
+    if result.files_skipped:
+        log.warning("%s source file(s) skipped (unreadable; see the load quarantine)", result.files_skipped)
     return result

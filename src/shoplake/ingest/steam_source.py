@@ -25,11 +25,17 @@ _FILE_RE = re.compile(r"^review_(\d+)\.json(\.gz)?$")
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """One review as the source gave it, with where it came from."""
+    """One review as the source gave it, with where it came from.
+
+    A source file that cannot be read at all (empty, truncated, not a review response) comes out as one record
+    with ``error`` set and no review, so the loader quarantines the file with its name and reason and the other
+    files still load.
+    """
 
     appid: int
     review: Any  # normally a dict; anything else is quarantined downstream
     source: str
+    error: str = ""
 
 
 class SourceError(ValueError):
@@ -50,9 +56,11 @@ def _reviews_of(payload: Any, source: str) -> list[Any]:
 def read_saved_responses(source_dir: str | Path) -> Iterator[SourceRecord]:
     """Yield every review of every ``review_<appid>.json[.gz]`` file under ``source_dir``, in file order.
 
+    A file that is not JSON (empty, truncated) or not a review response yields one record with ``error`` set
+    (logged as a warning) instead of stopping the source.
+
     Raises:
         FileNotFoundError: the directory does not exist or holds no review file.
-        SourceError: a file is not JSON or not a review response.
     """
     root = Path(source_dir)
     files = sorted(p for p in root.glob("review_*.json*") if _FILE_RE.match(p.name)) if root.is_dir() else []
@@ -64,9 +72,13 @@ def read_saved_responses(source_dir: str | Path) -> Iterator[SourceRecord]:
         try:
             with opener(path, "rt", encoding="utf-8") as fh:
                 payload = json.load(fh)
-        except (OSError, ValueError) as exc:
-            raise SourceError(f"{path}: unreadable review response: {exc}") from exc
-        for review in _reviews_of(payload, path.name):
+            reviews = _reviews_of(payload, path.name)
+        except (OSError, EOFError, ValueError) as exc:  # SourceError is a ValueError
+            reason = str(exc) if isinstance(exc, SourceError) else f"{path.name}: unreadable review response: {exc}"
+            log.warning("skipping source file %s: %s", path, reason)
+            yield SourceRecord(appid=appid, review=None, source=path.name, error=reason)
+            continue
+        for review in reviews:
             yield SourceRecord(appid=appid, review=review, source=path.name)
 
 
