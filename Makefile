@@ -31,9 +31,12 @@ MONGO_DIR ?= $(CURDIR)/.mongo
 # days the demo runs the Steam DAG for (the sample's busiest days end on 2019-03-06)
 DEMO_FROM ?= 2019-03-01
 DEMO_TO ?= 2019-03-03
-# the cold-start sentiment model learns from the sample's reviews of the 21 days before the demo days
-SENTIMENT_TRAIN_DS ?= 2019-02-28
+# the cold-start sentiment model learns from the labelled reviews of the last SENTIMENT_TRAIN_DAYS days before
+# DEMO_FROM that hold any (however far apart: another dump, another year works as it is)
 SENTIMENT_TRAIN_DAYS ?= 21
+# fewest held-out negatives for a sentiment AUC to be printed (below: "too few negatives")
+SENTIMENT_MIN_NEGATIVES ?= 30
+export SENTIMENT_MIN_NEGATIVES
 
 .PHONY: help install java demo demo-churn test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
@@ -70,7 +73,8 @@ airflow-init: install  ## create/upgrade the Airflow metadata DB (SQLite under $
 
 sentiment-model: install  ## cold-start the offline sentiment model (MiniLM + head) into the lake, if none yet
 	test -f $(SHOPLAKE_LAKE_ROOT)/model/sentiment_head/current.json && exit 0
-	$(PY) jobs/train/train_sentiment_head.py --ds $(SENTIMENT_TRAIN_DS) --window-days $(SENTIMENT_TRAIN_DAYS) \
+	$(PY) jobs/train/train_sentiment_head.py --ds $$(date -u -d "$(DEMO_FROM) -1 day" +%F) \
+	  --labelled-days $(SENTIMENT_TRAIN_DAYS) --min-negatives $(SENTIMENT_MIN_NEGATIVES) \
 	  --lake-root $(SHOPLAKE_LAKE_ROOT) --steam-source $${SHOPLAKE_STEAM_SOURCE:-$$($(PY) -c \
 	  'from shoplake.config import Settings; print(Settings.from_env().steam_source_dir)')}
 

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag
 
 from shoplake.pipelines.sentiment_model import SentimentTrainConfig
 from shoplake_airflow.assets import SENTIMENT_MODEL
-from shoplake_airflow.context import resolve_partition
+from shoplake_airflow.context import HISTORY_START, resolve_partition
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import config_params, ds_param
 
@@ -37,7 +36,7 @@ TRAIN_PARAMS = ("window_days", "c", "seed")
 
 @dag(
     schedule=CronDataIntervalTimetable("0 3 * * 1", timezone="UTC"),
-    start_date=pendulum.datetime(2019, 2, 4, tz="UTC"),
+    start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,
     tags=["sentiment", "training", "gpu"],

@@ -28,12 +28,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from shoplake.pipelines.purchase_model import PurchaseTrainConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_PURCHASE_FEATURES, STEAM_PURCHASE_MODEL
-from shoplake_airflow.context import emit_partition_event, resolve_partition
+from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
 from shoplake_airflow.params import config_params, ds_param
 from shoplake_airflow.settings import settings
 from shoplake_airflow.training import TRAIN_PARAMS, train_job
@@ -41,7 +40,7 @@ from shoplake_airflow.training import TRAIN_PARAMS, train_job
 
 @dag(
     schedule=CronDataIntervalTimetable("0 4 * * 1", timezone="UTC"),
-    start_date=pendulum.datetime(2019, 2, 4, tz="UTC"),
+    start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,  # runs gate against each other's champion: one at a time
     tags=["steam", "training", "xgboost"],

@@ -18,9 +18,11 @@ lake, typed and cleaned, ready for sentiment scoring and training.
    `curated/steam_reviews/ds=…`; rejects → `quarantine/curated_steam_reviews/ds=…`.
 4. `check_curated` — every raw row is curated or quarantined; emits the `curated.steam_reviews` asset event
    with `{"ds", "path", "rows"}`.
-5. `score_sentiment` — `jobs/gpu/score_sentiment.py` on queue/pool `gpu`, in a fresh process: the sentiment
-   model (`SHOPLAKE_SENTIMENT_MODEL`, pinned revision) scores every curated review →
-   `enriched/steam_reviews/ds=…` (label, score, positive_prob, model_id, model_revision).
+5. `score_sentiment` — `jobs/gpu/score_sentiment.py` on queue/pool `gpu`, in a fresh process: the model of each
+   review's language (`SHOPLAKE_SENTIMENT_MODELS`, e.g. `en=<lake model>,*=<multilingual hub id@revision>`;
+   by default `SHOPLAKE_SENTIMENT_MODEL` for English only) scores it → `enriched/steam_reviews/ds=…` (label,
+   score, positive_prob, model_id, model_revision, language_code, sentiment_status). Reviews in a language no
+   configured model supports get null scores and `sentiment_status = 'unsupported_language'`.
 6. `check_enriched` — every curated row was scored; emits `enriched.steam_reviews`.
 7. `build_features` — curated reviews joined with their sentiment → `enriched/steam_purchase_features/ds=…`
    (the purchase model's input; `steam_purchase_model_weekly` trains on a window of them); rows without a score
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from shoplake_airflow.assets import (
@@ -46,7 +47,7 @@ from shoplake_airflow.assets import (
     ENRICHED_STEAM_REVIEWS,
     RAW_STEAM_REVIEWS,
 )
-from shoplake_airflow.context import emit_partition_event, resolve_partition
+from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
@@ -56,7 +57,7 @@ from shoplake_airflow.spark import spark_job
 @dag(
     # a data-interval timetable: each run owns [start, end) of one UTC day (a cron *trigger* has no interval)
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=pendulum.datetime(2019, 2, 1, tz="UTC"),
+    start_date=HISTORY_START,
     catchup=False,
     max_active_runs=2,
     tags=["steam", "ingest", "spark"],
@@ -110,14 +111,7 @@ def steam_reviews_daily():
 
     cfg = settings()
     curate = spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", [])
-    model_args = [
-        "--model",
-        cfg.sentiment_model,
-        "--revision",
-        cfg.sentiment_revision,
-        "--model-cache",
-        cfg.model_cache,
-    ]
+    model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache]
     score = gpu_job("score_sentiment", "jobs/gpu/score_sentiment.py", model_args)
     partition = resolve_partition()
     raw = extract_reviews(partition)

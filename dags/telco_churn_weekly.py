@@ -29,15 +29,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag
 
 from shoplake_airflow.churn import churn_params, churn_pipeline
+from shoplake_airflow.context import HISTORY_START
 
 
 @dag(
     schedule=CronDataIntervalTimetable("0 5 * * 1", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 11, 2, tz="UTC"),
+    start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,  # runs gate against each other's champion model
     tags=["churn", "spark", "mllib"],

@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import subprocess
 import sys
 
@@ -36,22 +37,55 @@ def days(start: str, end: str) -> list[str]:
     return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def sentiment_summary(cfg: Settings, ds: str, enriched) -> str:
-    """Model, share labelled positive, and AUC against the reviewers' own voted_up on this (unseen) day."""
-    from sklearn.metrics import roc_auc_score
+def sentiment_summary(cfg: Settings, ds: str, enriched) -> list[str]:
+    """Per language group: models, share labelled positive, and AUC against the reviewers' own voted_up on this
+    (unseen) day, with its bootstrap 95 % interval and negatives count — or "too few negatives" below the floor."""
+    import numpy as np
+
+    from shoplake.ml.metrics import auc_by_group, format_auc
 
     curated = read_partition(
         partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, ds), columns=["recommendationid", "voted_up"]
     )
     voted = dict(zip(curated["recommendationid"].to_pylist(), curated["voted_up"].to_pylist(), strict=True))
-    y = [voted[i] for i in enriched["recommendationid"].to_pylist()]
-    p = enriched["positive_prob"].to_pylist()
-    positive = sum(label == "positive" for label in enriched["sentiment_label"].to_pylist()) / max(len(p), 1)
-    auc = roc_auc_score(y, p) if len(set(y)) == 2 else float("nan")
-    return (
-        f"sentiment {enriched['model_id'][0]}@{enriched['model_revision'][0]}: "
-        f"{positive:.0%} positive, AUC vs voted_up {auc:.3f}"
-    )
+    rows = enriched.to_pylist()
+    y = np.array([voted[r["recommendationid"]] for r in rows], dtype=int)
+    p = np.array([np.nan if r["positive_prob"] is None else r["positive_prob"] for r in rows])
+    langs = np.array([r["language_code"] for r in rows], dtype=object)
+    floor = int(os.environ.get("SENTIMENT_MIN_NEGATIVES", "30"))
+    models = sorted({f"{r['model_id']}@{r['model_revision']}" for r in rows if r["model_id"]})
+    unsupported = sum(r["sentiment_status"] == "unsupported_language" for r in rows)
+    scored = [r for r in rows if r["sentiment_status"] == "scored"]
+    positive = sum(r["sentiment_label"] == "positive" for r in scored) / max(len(scored), 1)
+    lines = [
+        f"sentiment {', '.join(models) or 'no model'}: {len(scored)} scored ({positive:.0%} positive), "
+        f"{unsupported} in languages no configured model supports (null scores)"
+    ]
+    for group, m in auc_by_group(y, p, langs, min_negatives=floor).items():
+        lines.append(f"  vs voted_up, {group}: {format_auc(m)}")
+    return lines
+
+
+def ran_its_tasks(cfg: Settings, ds: str) -> bool:
+    """A run "succeeds" with no task run for a day Airflow does not schedule: check the day's partitions exist."""
+    from shoplake.io.lake import filesystem
+
+    needed = [
+        f"{partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, ds)}/_counts.json",
+        partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds),
+    ]
+    missing = [p for p in needed if not filesystem(p)[0].exists(filesystem(p)[1])]
+    if missing:
+        log.error("the run for ds=%s reported success but wrote nothing (%s missing): no task ran for that day", ds,
+                  missing[0].replace(cfg.lake_root, "<lake>"))  # fmt: skip
+    return not missing
+
+
+def load_summary(cfg: Settings, ds: str) -> str:
+    """The load quarantine of the day: rejected reviews and skipped (unreadable) source files."""
+    rows = read_partition(quarantine_path(cfg.lake_root, "load", STEAM_REVIEWS, ds), columns=["reason"])
+    files = sum(r.startswith("source file skipped") for r in rows["reason"].to_pylist())
+    return f"load quarantine: {rows.num_rows - files} reviews rejected, {files} source files skipped (unreadable)"
 
 
 def airflow_dags_test(dag_id: str, run_at: str, conf: dict | None = None) -> bool:
@@ -99,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         # run for partition ds is triggered at ds + 1 day.
         run_at = (dt.date.fromisoformat(ds) + dt.timedelta(days=1)).isoformat()
         log.info("== airflow dags test %s %s  (data interval %s .. %s)", DAG_ID, run_at, ds, run_at)
-        if not airflow_dags_test(DAG_ID, run_at):
+        if not airflow_dags_test(DAG_ID, run_at) or not ran_its_tasks(cfg, ds):
             return 1
     window = len(days(a.from_date, a.to_date))
     conf = {"ds": a.to_date, "window_days": window}
@@ -122,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         enriched_path = partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_REVIEWS, ds)
         enriched = read_partition(enriched_path)
         log.info("%-12s %-55s %8d", ds, enriched_path.replace(cfg.lake_root, "<lake>"), enriched.num_rows)
-        log.info("%-12s   %s", "", sentiment_summary(cfg, ds, enriched))
+        for line in sentiment_summary(cfg, ds, enriched):
+            log.info("%-12s   %s", "", line)
+        log.info("%-12s   %s", "", load_summary(cfg, ds))
         features_path = partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds)
         features = read_partition(features_path, columns=["recommendationid"]).num_rows
         log.info("%-12s %-55s %8d", ds, features_path.replace(cfg.lake_root, "<lake>"), features)

@@ -1,10 +1,13 @@
 """GPU worker entry point: curated/steam_reviews/ds=… → enriched/steam_reviews/ds=… (sentiment per review).
 
-    python jobs/gpu/score_sentiment.py --ds 2019-03-01 --lake-root ./lake --model ./lake/model/sentiment_head
+    python jobs/gpu/score_sentiment.py --ds 2019-03-01 --lake-root ./lake --models en=./lake/model/sentiment_head
+    python jobs/gpu/score_sentiment.py ... --models 'en=./lake/model/sentiment_head,*=org/multi@<commit>'
 
-Runs in a fresh process (CUDA is initialised here, never in a forked scheduler worker). Picks CUDA + bf16 when
-a GPU is visible, else CPU fp32 (``--precision int8`` for dynamic quantisation on CPU). The last stdout line is
-JSON ``{"ds", "path", "rows", "model_id", "model_revision"}`` (the task's XCom). Flags: ``--help``
+Each review goes to the model of its language (``*``: every other language); a language without a model gets
+null scores and ``sentiment_status = 'unsupported_language'``. Runs in a fresh process (CUDA is initialised
+here, never in a forked scheduler worker). Picks CUDA + bf16 when a GPU is visible, else CPU fp32
+(``--precision int8`` for dynamic quantisation on CPU). The last stdout line is JSON
+``{"ds", "path", "rows", "scored", "unsupported_language", "models"}`` (the task's XCom). Flags: ``--help``
 (``shoplake.pipelines.steam_reviews.ScoreConfig``).
 """
 

@@ -8,6 +8,7 @@ and every other task and job takes ``ds`` from its XCom (:data:`PARTITION_DS` in
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from shoplake.paths import validate_ds
@@ -15,6 +16,9 @@ from shoplake.window import Window
 
 #: task id of every DAG's first task
 RESOLVE_TASK = "resolve_partition"
+#: ``start_date`` of every DAG: any day a source holds can be backfilled or run by hand (a logical date before a
+#: DAG's start_date silently runs no task). ``catchup=False`` keeps unpausing from scheduling that history.
+HISTORY_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def resolve_ds(context: dict[str, Any]) -> str:

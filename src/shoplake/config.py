@@ -78,6 +78,8 @@ class Settings:
             ``current.json`` resolves to the version it names). Default: DistilBERT SST-2 from the hub; the
             embedded defaults use the offline MiniLM head trained into the lake.
         sentiment_revision: pinned hub revision (ignored for directories, which carry their own).
+        sentiment_models: language → model map (``en=<model>[@rev],*=<model>[@rev]``); unset, the one model
+            above scores English (``en``) only and other languages get null scores (``unsupported_language``).
         model_cache: local cache for models copied from the lake.
         gpu_pool / gpu_queue: where inference tasks run (pool slots = GPUs; a worker serving the queue has them).
         train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
@@ -101,6 +103,7 @@ class Settings:
     jobs_root: str = str(REPO_ROOT)
     sentiment_model: str = "distilbert-base-uncased-finetuned-sst-2-english"
     sentiment_revision: str = "714eb0fa89d2f80546fda750413ed43d93601a13"
+    sentiment_models: str = ""
     model_cache: str = "/tmp/shoplake-model-cache"
     gpu_pool: str = "gpu"
     gpu_queue: str = "gpu"
@@ -119,6 +122,13 @@ class Settings:
             raise ValueError("SHOPLAKE_MAX_REVIEW_CHARS must be positive")
         if not self.lake_root:
             raise ValueError("SHOPLAKE_LAKE_ROOT must not be empty")
+
+    @property
+    def sentiment_model_map(self) -> str:
+        """``SHOPLAKE_SENTIMENT_MODELS``, else the single configured model for English only."""
+        if self.sentiment_models:
+            return self.sentiment_models
+        return f"en={self.sentiment_model}" + (f"@{self.sentiment_revision}" if self.sentiment_revision else "")
 
     @property
     def steam_source_dir(self) -> str:

@@ -68,6 +68,8 @@ def test_policies(dagbag):
         assert dag.tags, f"{dag_id}: tags"
         assert set(dag.tags) <= ALLOWED_TAGS, f"{dag_id}: tags {dag.tags}"
         assert dag.catchup is False, f"{dag_id}: catchup must be explicit and off"
+        # any day a source holds can be run: a logical date before start_date would silently run no task
+        assert dag.start_date.year <= 2000, f"{dag_id}: start_date {dag.start_date}"
         assert 1 <= dag.max_active_runs <= 4
         assert "ds" in dag.params, f"{dag_id}: a ds Param names the day of a manual run"
         for name in dag.params:

@@ -5,6 +5,7 @@ import gzip
 import json
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from shoplake.io.lake import read_counts, read_partition
@@ -97,7 +98,7 @@ def _bad_source(tmp_path: Path, steam_sample: Path, ds: str) -> tuple[Path, int]
     good = day[0]
     crafted = {
         "no_id": {**good, "recommendationid": None},
-        "str_ts": {**good, "recommendationid": "900000001", "timestamp_created": str(lo + 5)},
+        "str_ts": {**good, "recommendationid": "900000001", "timestamp_created": "yesterday"},
         "votes_str": {**good, "recommendationid": "900000002", "votes_up": "lots"},
         "huge": {**good, "recommendationid": "900000003", "review": "spam " * 10_000},
         "negative": {
@@ -117,6 +118,22 @@ def _bad_source(tmp_path: Path, steam_sample: Path, ds: str) -> tuple[Path, int]
             "review": "[h1][/h1]",
             "author": {**good["author"], "steamid": "1"},
         },
+        # an older dump's numbers as strings: kept, coerced
+        "counters_as_strings": {
+            **good,
+            "recommendationid": "900000007",
+            "comment_count": "2",
+            "votes_up": "5",
+            "author": {**good["author"], "steamid": "2"},
+        },
+        # a review in a language the (English-only) model does not support: kept, scored as unsupported
+        "chinese": {
+            **good,
+            "recommendationid": "900000008",
+            "language": "schinese",
+            "review": "这个游戏很好玩",
+            "author": {**good["author"], "steamid": "3"},
+        },
     }
     src = tmp_path / "steam_source"
     src.mkdir()
@@ -124,6 +141,7 @@ def _bad_source(tmp_path: Path, steam_sample: Path, ds: str) -> tuple[Path, int]
     (src / "review_730.json").write_text(json.dumps({"reviews": day + list(crafted.values())}))
     # the same good review served twice (another response file): a duplicate key within one load
     (src / "review_730000.json").write_text(json.dumps({"reviews": [good]}))
+    (src / "review_999.json").write_text("")  # a 0-byte file: skipped with its reason, the others still load
     return src, len(day)
 
 
@@ -139,8 +157,12 @@ def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
     settings.cache_clear()
     run_day(steam_dag, ds)
 
-    n_source = n_day + 7 + 1
-    load_q = read_partition(quarantine_path(lake_root, "load", "steam_reviews", ds)).to_pylist()
+    n_source = n_day + 9 + 1
+    all_load_q = read_partition(quarantine_path(lake_root, "load", "steam_reviews", ds)).to_pylist()
+    skipped = [r for r in all_load_q if r["reason"].startswith("source file skipped")]
+    assert [json.loads(r["document"])["source"] for r in skipped] == ["review_999.json"]
+    assert "unreadable review response" in skipped[0]["reason"]
+    load_q = [r for r in all_load_q if r not in skipped]
     assert sorted(r["reason"].split(" (")[0] for r in load_q) == [
         "duplicate recommendationid in this load",
         "recommendationid missing or not a string of digits",
@@ -149,6 +171,8 @@ def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
     raw = read_partition(partition_path(lake_root, Zone.RAW, "steam_reviews", ds))
     raw_q = read_partition(quarantine_path(lake_root, "raw", "steam_reviews", ds)).to_pylist()
     assert raw.num_rows + len(raw_q) + len(load_q) == n_source
+    coerced = raw.filter(pc.equal(raw["recommendationid"], "900000007")).to_pylist()[0]
+    assert (coerced["comment_count"], coerced["votes_up"]) == (2, 5)
     assert {r["record_id"]: r["reason"] for r in raw_q} == {
         "900000002": "votes_up is BSON string, expected int/long",
         "900000003": "review longer than 20000 characters",
@@ -161,9 +185,14 @@ def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
         "900000005": "duplicate review of this app by the same author (the latest is kept)",
         "900000006": "review text empty after cleaning",
     }
-    assert cur.num_rows == n_day
+    assert cur.num_rows == n_day + 2
     enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, "steam_reviews", ds))
     assert enriched.num_rows == cur.num_rows
+    status = dict(zip(enriched["recommendationid"].to_pylist(), enriched["sentiment_status"].to_pylist(), strict=True))
+    assert status.pop("900000008") == "unsupported_language"  # only an English model is configured
+    assert set(status.values()) == {"scored"}
+    zh = enriched.filter(pc.equal(enriched["recommendationid"], "900000008")).to_pylist()[0]
+    assert (zh["language_code"], zh["positive_prob"], zh["model_id"]) == ("zh", None, None)
     features = read_partition(partition_path(lake_root, Zone.ENRICHED, "steam_purchase_features", ds))
-    assert features.num_rows == cur.num_rows
+    assert features.num_rows == cur.num_rows  # the unscored review keeps its row, sentiment missing
     assert read_partition(quarantine_path(lake_root, "features", "steam_reviews", ds)).num_rows == 0

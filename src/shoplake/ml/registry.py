@@ -19,12 +19,37 @@ log = logging.getLogger(__name__)
 
 
 def read_current(lake_root: str, name: str) -> dict[str, Any] | None:
-    """The champion pointer (``{"version", "path", "auc", ...}``), or ``None`` before the first promotion."""
+    """The champion pointer (``{"version", "path", "auc", ...}``), or ``None`` before the first promotion.
+
+    ``path`` comes back absolute, resolved against where the model root is now.
+    """
+    return read_pointer(model_root(lake_root, name))
+
+
+def read_pointer(root_uri: str) -> dict[str, Any] | None:
+    """``current.json`` of the model root at ``root_uri`` with ``path`` resolved against it, or ``None``.
+
+    Pointers store the version relative to the model root (``version=<ds>``), so a lake copied or synced elsewhere
+    (another machine, a bucket) keeps working; older pointers with an absolute ``path`` are read by the version
+    they name, resolved the same way.
+    """
     from shoplake.io.lake import filesystem
 
-    fs, root = filesystem(model_root(lake_root, name))
+    fs, root = filesystem(root_uri)
     path = f"{root}/{CURRENT_FILE}"
-    return json.loads(fs.cat(path)) if fs.exists(path) else None
+    if not fs.exists(path):
+        return None
+    pointer = json.loads(fs.cat(path))
+    pointer["path"] = f"{root_uri.rstrip('/')}/{version_dir(pointer)}"
+    return pointer
+
+
+def version_dir(pointer: dict[str, Any]) -> str:
+    """The version directory a pointer names, relative to its model root (``version=<ds>``)."""
+    rel = pointer.get("version_dir") or pointer.get("path", "").rstrip("/").rsplit("/", 1)[-1]
+    if not rel.startswith("version="):
+        rel = f"version={pointer['version']}"
+    return rel
 
 
 def publish_version(
@@ -105,7 +130,9 @@ def promote_if_not_worse(
     promoted = champ is None or score >= champ
     if promoted:
         fs, root = filesystem(model_root(lake_root, name))
-        pointer = {"version": ds, "path": final_uri, "metric": metric, metric: score, **(extra or {})}
+        # relative to the model root: the lake may be copied or synced elsewhere (read_pointer resolves it)
+        rel = final_uri.rsplit("/", 1)[-1]
+        pointer = {"version": ds, "version_dir": rel, "path": rel, "metric": metric, metric: score, **(extra or {})}
         with fs.open(f"{root}/{CURRENT_FILE}", "w") as fh:
             json.dump(pointer, fh, sort_keys=True)
     log.info(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shoplake.io.lake import PartitionWriter, filesystem, iter_partition_batches
 from shoplake.jobconfig import check_options, option
@@ -31,14 +34,22 @@ log = logging.getLogger(__name__)
 #: a shoplake embedding-head model directory holds this file
 HEAD_MANIFEST = "shoplake_model.json"
 
+#: ``sentiment_status`` of a row a model supporting its language scored, and of one no configured model supports
+SCORED, UNSUPPORTED = "scored", "unsupported_language"
+#: the route of every language without a route of its own
+ANY_LANGUAGE = "*"
+
 SENTIMENT_SCHEMA = pa.schema(
     [
         pa.field("recommendationid", pa.string()),
+        pa.field("language_code", pa.string()),
+        pa.field("sentiment_status", pa.string()),  # scored | unsupported_language (then the scores are null)
         pa.field("sentiment_label", pa.string()),
         pa.field("sentiment_score", pa.float32()),  # probability of the predicted label
         pa.field("positive_prob", pa.float32()),
         pa.field("model_id", pa.string()),
         pa.field("model_revision", pa.string()),
+        pa.field("model_language", pa.string()),  # the route that chose the model: a language code or "*"
     ]
 )
 
@@ -83,9 +94,12 @@ def local_model_dir(uri: str, cache_dir: str | Path) -> str:
     A hub id (``org/name``) is returned unchanged for ``from_pretrained``. A model root holding ``current.json``
     (written last by training) resolves to the version it points at.
     """
+    from shoplake.ml.registry import read_pointer
+
     fs, root = filesystem(uri)
-    if fs.exists(f"{root}/current.json"):
-        uri = json.loads(fs.cat_file(f"{root}/current.json"))["path"]
+    pointer = read_pointer(uri) if fs.exists(f"{root}/current.json") else None
+    if pointer is not None:
+        uri = pointer["path"]
         fs, root = filesystem(uri)
     if "://" not in uri:
         return uri  # a local directory, or a hub id for from_pretrained
@@ -95,6 +109,51 @@ def local_model_dir(uri: str, cache_dir: str | Path) -> str:
         fs.get(root.rstrip("/") + "/", str(target) + "/", recursive=True)
         (target / ".complete").write_text(uri)
     return str(target)
+
+
+@dataclass(frozen=True)
+class ModelRoute:
+    """Which model scores the texts of one language (``*``: every language without a route of its own)."""
+
+    language: str
+    uri: str
+    revision: str = ""
+
+
+_LANG_RE = re.compile(r"^([a-z]{2,3}|\*)$")
+
+
+def parse_model_map(text: str) -> tuple[ModelRoute, ...]:
+    """Parse ``SHOPLAKE_SENTIMENT_MODELS``: ``en=<model>[@revision],*=<model>[@revision]``.
+
+    Languages are the curated ``language_code`` values (ISO 639-1, ``und`` when Steam's name is unknown) or ``*``.
+    A model is a hub id (with its pinned revision after ``@``), a local directory or a lake URI.
+
+    Raises:
+        ValueError: an entry without ``=``, a bad language code, a language named twice, or an empty map.
+    """
+    routes: dict[str, ModelRoute] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        lang, sep, model = entry.partition("=")
+        lang, model = lang.strip().lower(), model.strip()
+        if not sep or not model or not _LANG_RE.match(lang):
+            raise ValueError(f"sentiment model map entry {entry!r} is not <language>=<model>[@revision]")
+        if lang in routes:
+            raise ValueError(f"sentiment model map names language {lang!r} twice")
+        uri, at, revision = model.rpartition("@")
+        if not at or not uri or "/" in revision:  # no pinned revision (an @ inside a path is part of it)
+            uri, revision = model, ""
+        routes[lang] = ModelRoute(lang, uri, revision)
+    if not routes:
+        raise ValueError("the sentiment model map is empty")
+    return tuple(routes.values())
+
+
+def format_model_map(routes: Iterable[ModelRoute]) -> str:
+    """The map as ``SHOPLAKE_SENTIMENT_MODELS`` spells it (inverse of :func:`parse_model_map`)."""
+    return ",".join(f"{r.language}={r.uri}" + (f"@{r.revision}" if r.revision else "") for r in routes)
 
 
 class TextClassifier:
@@ -264,46 +323,141 @@ def load_classifier(
     return clf
 
 
-def score_texts(clf: TextClassifier, ids: Sequence[str | None], texts: Sequence[str | None]) -> pa.Table:
-    """Score one chunk; rows keep the input order. Missing texts score as empty strings."""
-    clean = [t if isinstance(t, str) else "" for t in texts]
-    pos = clf.positive_proba(clean)
+class Router:
+    """Routes each text to the model of its language; models load lazily, once, when a language first needs one."""
+
+    def __init__(self, routes: Sequence[ModelRoute], cfg: EngineConfig, cache_dir: str | Path = "/tmp") -> None:
+        self.routes = {r.language: r for r in routes}
+        self.cfg = cfg
+        self.cache_dir = cache_dir
+        self._loaded: dict[tuple[str, str], TextClassifier] = {}
+
+    @classmethod
+    def single(cls, clf: TextClassifier, language: str = ANY_LANGUAGE) -> Router:
+        """A router over one loaded classifier (for ``language``; ``*``: every language)."""
+        router = cls([ModelRoute(language, clf.model_id, clf.revision)], clf.cfg)
+        router._loaded[(clf.model_id, clf.revision)] = clf
+        return router
+
+    def route(self, language: str | None) -> ModelRoute | None:
+        """The route of ``language``: its own, else ``*``, else ``None`` (no configured model supports it)."""
+        return self.routes.get(language or "und") or self.routes.get(ANY_LANGUAGE)
+
+    def classifier(self, route: ModelRoute) -> TextClassifier:
+        key = (route.uri, route.revision)
+        if key not in self._loaded:
+            self._loaded[key] = load_classifier(
+                route.uri, revision=route.revision or None, cfg=self.cfg, cache_dir=self.cache_dir
+            )
+        return self._loaded[key]
+
+    def models(self) -> dict[str, str]:
+        """``{language route: "model_id@revision"}`` of the models loaded so far (small: for XCom)."""
+        loaded = {(r.uri, r.revision): lang for lang, r in self.routes.items()}
+        return {loaded[k]: f"{c.model_id}@{c.revision}" for k, c in self._loaded.items() if k in loaded}
+
+
+def score_texts(
+    clf: TextClassifier | Router,
+    ids: Sequence[str | None],
+    texts: Sequence[str | None],
+    languages: Sequence[str | None] | None = None,
+) -> pa.Table:
+    """Score one chunk; rows keep the input order. Missing texts score as empty strings.
+
+    Each language goes to the model of its route, one batched call per model. Rows of a language no configured
+    model supports get ``sentiment_status = 'unsupported_language'`` and null scores and model columns — never an
+    English model's confident guess at another language.
+    """
+    router = clf if isinstance(clf, Router) else Router.single(clf)
+    n = len(ids)
+    langs = list(languages) if languages is not None else [None] * n
+    groups: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        route = router.route(lang)
+        if route is not None:
+            groups.setdefault(route.language, []).append(i)
+    pos = np.full(n, np.nan, dtype=np.float32)
+    model_id: list[str | None] = [None] * n
+    revision: list[str | None] = [None] * n
+    model_language: list[str | None] = [None] * n
+    for key, idx in groups.items():
+        model = router.classifier(router.routes[key])
+        scores = model.positive_proba([t if isinstance(t := texts[i], str) else "" for i in idx])
+        pos[idx] = scores
+        for i in idx:
+            model_id[i], revision[i], model_language[i] = model.model_id, model.revision, key
+    scored = ~np.isnan(pos)
     positive = pos >= 0.5
     return pa.table(
         {
             "recommendationid": pa.array(list(ids), pa.string()),
-            "sentiment_label": pa.array(np.where(positive, "positive", "negative"), pa.string()),
-            "sentiment_score": pa.array(np.where(positive, pos, 1.0 - pos).astype(np.float32)),
-            "positive_prob": pa.array(pos.astype(np.float32)),
-            "model_id": pa.array([clf.model_id] * len(clean), pa.string()),
-            "model_revision": pa.array([clf.revision] * len(clean), pa.string()),
+            "language_code": pa.array(langs, pa.string()),
+            "sentiment_status": pa.array(np.where(scored, SCORED, UNSUPPORTED), pa.string()),
+            "sentiment_label": pa.array(
+                [("positive" if p else "negative") if s else None for p, s in zip(positive, scored, strict=True)],
+                pa.string(),
+            ),
+            "sentiment_score": pa.array(np.where(positive, pos, 1.0 - pos).astype(np.float32), from_pandas=True),
+            "positive_prob": pa.array(pos, from_pandas=True),
+            "model_id": pa.array(model_id, pa.string()),
+            "model_revision": pa.array(revision, pa.string()),
+            "model_language": pa.array(model_language, pa.string()),
         },
         schema=SENTIMENT_SCHEMA,
     )
 
 
-def score_batches(clf: TextClassifier, batches: Iterable[pa.RecordBatch], id_col: str, text_col: str):
-    """Score record batches lazily, one output table per input batch."""
-    for batch in batches:
-        yield score_texts(clf, batch.column(id_col).to_pylist(), batch.column(text_col).to_pylist())
-
-
 def score_partition(
-    clf: TextClassifier,
+    clf: TextClassifier | Router,
     in_path: str,
     out_path: str,
     *,
     id_col: str = "recommendationid",
     text_col: str = "review_text",
+    lang_col: str = "language_code",
 ) -> dict[str, Any]:
-    """Stream a curated partition through the model into an enriched partition (replaced whole).
+    """Stream a curated partition through the model(s) into an enriched partition (replaced whole).
+
+    Logs progress (rows done / total, rate, ETA) about every 30 seconds. A partition without ``lang_col`` is
+    scored as language ``und`` (only a ``*`` route, or a single classifier, scores it).
 
     Returns:
-        ``{"path", "rows", "model_id", "model_revision"}``.
+        ``{"path", "rows", "scored", "unsupported_language", "models"}`` (``models``: route → model@revision).
     """
-    batches = iter_partition_batches(in_path, [id_col, text_col], clf.cfg.chunk_rows)
+    from shoplake.io.lake import partition_files
+
+    router = clf if isinstance(clf, Router) else Router.single(clf)
+    fs, files = partition_files(in_path)
+    total, has_lang = 0, True
+    for f in files:
+        with fs.open(f, "rb") as fh:
+            meta = pq.ParquetFile(fh)
+            total += meta.metadata.num_rows
+            has_lang = has_lang and lang_col in meta.schema_arrow.names
+    columns = [id_col, text_col, *([lang_col] if has_lang else [])]
+    counts = {SCORED: 0, UNSUPPORTED: 0}
+    started = last_log = time.monotonic()
     with PartitionWriter(out_path, SENTIMENT_SCHEMA) as writer:
-        for table in score_batches(clf, batches, id_col, text_col):
+        for batch in iter_partition_batches(in_path, columns, router.cfg.chunk_rows):
+            langs = batch.column(lang_col).to_pylist() if has_lang else None
+            table = score_texts(router, batch.column(id_col).to_pylist(), batch.column(text_col).to_pylist(), langs)
             writer.write(table)
-    log.info("scored %s rows of %s with %s@%s", writer.rows, in_path, clf.model_id, clf.revision)
-    return {"path": out_path, "rows": writer.rows, "model_id": clf.model_id, "model_revision": clf.revision}
+            status = table["sentiment_status"].to_pylist()
+            counts[SCORED] += status.count(SCORED)
+            counts[UNSUPPORTED] += status.count(UNSUPPORTED)
+            now = time.monotonic()
+            if now - last_log >= 30 or writer.rows == total:
+                rate = writer.rows / max(now - started, 1e-9)
+                eta = (total - writer.rows) / rate if rate else float("inf")
+                log.info("scored %s / %s rows (%.0f rows/s, ETA %.0f s)", writer.rows, total, rate, eta)
+                last_log = now
+    models = router.models()
+    if counts[UNSUPPORTED]:
+        log.warning(
+            "%s of %s rows in languages no configured model supports (null scores, status %s); "
+            "route them with SHOPLAKE_SENTIMENT_MODELS, e.g. '*=<multilingual model>@<revision>'",
+            counts[UNSUPPORTED], writer.rows, UNSUPPORTED,
+        )  # fmt: skip
+    log.info("wrote %s rows of %s to %s with %s", writer.rows, in_path, out_path, models)
+    return {"path": out_path, "rows": writer.rows, **counts, "models": models}

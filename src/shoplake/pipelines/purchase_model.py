@@ -251,7 +251,8 @@ def finish_training(
         plot_importance(out / "feature_importance.png", importance)
         curves = {
             "XGBoost": (y_test, p_test),
-            "sentiment positive_prob alone": (y_test, split.test["positive_prob"].to_numpy()),
+            # reviews no sentiment model supports have no score: the baseline ranks them in the middle
+            "sentiment positive_prob alone": (y_test, split.test["positive_prob"].fillna(0.5).to_numpy()),
         }
         plot_roc(out / "roc.png", curves, f"Steam {cfg.target}, held-out newest {cfg.test_fraction:.0%}")
         (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))

@@ -40,20 +40,40 @@ class SentimentTrainConfig(EngineConfig):
     steam_source: str = option(
         "", help="cold start: read saved Steam responses from this directory instead of curated partitions"
     )
+    labelled_days: int = option(
+        0,
+        help="cold start: learn from the last N days up to ds that hold labelled reviews in the source, however far "
+        "apart (a dump of another year works as it is); 0 = the window_days calendar days ending at ds",
+        minimum=0,
+    )
     encoder_dir: str = option("", help="sentence encoder directory (default: the packaged all-MiniLM-L6-v2)")
     test_fraction: float = option(
         0.2, help="newest share of the reviews (by creation time) held out for evaluation", minimum=0.05, maximum=0.5
     )
     seed: int = option(13, help="seed of the head's solver")
     c: float = option(4.0, help="inverse L2 regularisation of the logistic head", exclusiveMinimum=0)
+    language: str = option(
+        "en",
+        help="learn from and evaluate on reviews of this language (curated language_code, ISO 639-1); '*' = all. "
+        "The model serves this language: route it with SHOPLAKE_SENTIMENT_MODELS",
+    )
+    min_negatives: int = option(
+        30, help="fewest held-out negatives (and positives) for an AUC to be reported per language group", minimum=1
+    )
 
     def __post_init__(self) -> None:
         validate_ds(self.ds)
         check_options(self)
 
 
-def load_curated(cfg: SentimentTrainConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Texts, labels and creation times of the curated partitions in the window (missing days are skipped)."""
+Labelled = tuple[list[str], "np.ndarray", "np.ndarray", list[str]]
+
+
+def load_curated(cfg: SentimentTrainConfig) -> Labelled:
+    """Texts, labels, creation times and languages of the window's curated reviews in ``cfg.language``.
+
+    Missing days are skipped.
+    """
     import numpy as np
     import pyarrow as pa
 
@@ -64,42 +84,85 @@ def load_curated(cfg: SentimentTrainConfig) -> tuple[list[str], np.ndarray, np.n
     )
     if not paths:
         raise FileNotFoundError(f"no curated {STEAM_REVIEWS} partition in the {cfg.window_days} days up to {cfg.ds}")
-    t = pa.concat_tables([read_partition(p, columns=["review_text", "voted_up", "timestamp_created"]) for p in paths])
-    log.info("read %s curated reviews from %s partitions", t.num_rows, len(paths))
+    import pyarrow.compute as pc
+
+    columns = ["review_text", "voted_up", "timestamp_created", "language_code"]
+    t = pa.concat_tables([read_partition(p, columns=columns) for p in paths])
+    n_all = t.num_rows
+    if cfg.language != "*":
+        t = t.filter(pc.equal(t["language_code"], cfg.language))
+    log.info("read %s curated reviews (%s in %s) from %s partitions", n_all, t.num_rows, cfg.language, len(paths))
     return (
         t["review_text"].to_pylist(),
         np.array(t["voted_up"].to_pylist(), dtype=int),
         np.array(t["timestamp_created"].to_pylist()),
+        t["language_code"].to_pylist(),
     )
 
 
-def load_source(cfg: SentimentTrainConfig) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Cold start: labelled reviews of the window's days from saved responses, cleaned like curated rows."""
+def load_source(cfg: SentimentTrainConfig) -> Labelled:
+    """Cold start: labelled reviews of the window's days in ``cfg.language`` from saved responses, cleaned like
+    curated rows."""
     import numpy as np
 
+    from shoplake.ingest.mongo_load import coerce_numbers
     from shoplake.ingest.steam_source import read_saved_responses
+    from shoplake.transforms.steam_reviews import STEAM_LANGUAGES
     from shoplake.transforms.text import clean_review_text
 
     end = dt.datetime.fromisoformat(cfg.ds).replace(tzinfo=dt.UTC) + dt.timedelta(days=1)
     start_ts, end_ts = int((end - dt.timedelta(days=cfg.window_days)).timestamp()), int(end.timestamp())
-    texts, labels, created, skipped = [], [], [], 0
+    if cfg.labelled_days:
+        start_ts = labelled_window_start(cfg.steam_source, end_ts, cfg.labelled_days, cfg.language)
+    texts, labels, created, langs, skipped = [], [], [], [], 0
     for rec in read_saved_responses(cfg.steam_source):
-        r = rec.review
+        r = coerce_numbers(rec.review)[0] if isinstance(rec.review, dict) else None
         ok = isinstance(r, dict) and isinstance(r.get("voted_up"), bool) and isinstance(r.get("timestamp_created"), int)
         text = clean_review_text(r.get("review")) if ok else ""
-        if not ok or not text or not start_ts <= r["timestamp_created"] < end_ts:
+        lang = STEAM_LANGUAGES.get(str(r.get("language", "")).strip().lower(), "und") if ok else "und"
+        in_language = cfg.language in ("*", lang)
+        if not ok or not text or not in_language or not start_ts <= r["timestamp_created"] < end_ts:
             skipped += 1
             continue
         texts.append(text)
         labels.append(int(r["voted_up"]))
         created.append(r["timestamp_created"])
+        langs.append(lang)
     log.info(
-        "read %s labelled reviews from %s (%s skipped: unlabelled, empty or outside the window)",
+        "read %s labelled %s reviews from %s (%s skipped: unlabelled, empty, other language or outside the window)",
         len(texts),
+        cfg.language,
         cfg.steam_source,
         skipped,
     )
-    return texts, np.array(labels, dtype=int), np.array(created)
+    return texts, np.array(labels, dtype=int), np.array(created), langs
+
+
+def labelled_window_start(source_dir: str, end_ts: int, days: int, language: str) -> int:
+    """Start (unix seconds, a UTC midnight) of the last ``days`` days before ``end_ts`` with labelled reviews.
+
+    Raises:
+        ValueError: the source holds no labelled review of ``language`` before ``end_ts``.
+    """
+    from shoplake.ingest.mongo_load import coerce_numbers
+    from shoplake.ingest.steam_source import read_saved_responses
+    from shoplake.transforms.steam_reviews import STEAM_LANGUAGES
+
+    seen: set[dt.date] = set()
+    for rec in read_saved_responses(source_dir):
+        r = coerce_numbers(rec.review)[0] if isinstance(rec.review, dict) else None
+        if not isinstance(r, dict) or not isinstance(r.get("voted_up"), bool):
+            continue
+        ts = r.get("timestamp_created")
+        lang = STEAM_LANGUAGES.get(str(r.get("language", "")).strip().lower(), "und")
+        if isinstance(ts, int) and 0 <= ts < end_ts and language in ("*", lang):
+            seen.add(dt.datetime.fromtimestamp(ts, dt.UTC).date())
+    if not seen:
+        end_day = dt.datetime.fromtimestamp(end_ts, dt.UTC).date()
+        raise ValueError(f"{source_dir} holds no labelled {language} review before {end_day}: nothing to learn from")
+    first = sorted(seen)[-days:][0]
+    log.info("cold start: the last %s days with labelled reviews start on %s", min(days, len(seen)), first)
+    return int(dt.datetime.combine(first, dt.time(), dt.UTC).timestamp())
 
 
 def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
@@ -114,6 +177,7 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
     """
     import numpy as np
 
+    from shoplake.ml.metrics import auc_by_group, format_auc
     from shoplake.ml.plots import plot_roc
     from shoplake.ml.registry import publish_version
     from shoplake.ml.sentiment import engine_config
@@ -127,7 +191,7 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
     )
 
     np.random.seed(cfg.seed)
-    texts, y, created = load_source(cfg) if cfg.steam_source else load_curated(cfg)
+    texts, y, created, langs = load_source(cfg) if cfg.steam_source else load_curated(cfg)
     order = np.argsort(created, kind="stable")  # time-based split: train on the past, test on the newest
     cut = int(len(order) * (1 - cfg.test_fraction))
     train_idx, test_idx = order[:cut], order[cut:]
@@ -138,9 +202,19 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
     head = fit_head(x[train_idx], y[train_idx], seed=cfg.seed, c=cfg.c)
     p_test = head.positive_proba(x[test_idx])
     p_vader = vader_scores([texts[i] for i in test_idx])
+    test_langs = np.array([langs[i] for i in test_idx], dtype=object)
+    by_language = {
+        name: auc_by_group(y[test_idx], p, test_langs, min_negatives=cfg.min_negatives, seed=cfg.seed)
+        for name, p in (("model", p_test), ("vader", p_vader))
+    }
+    for name, groups in by_language.items():
+        for group, m in groups.items():
+            log.info("held-out %s, %s: %s", name, group, format_auc(m))
     metrics = {
         "model": evaluate(y[test_idx], p_test),
         "vader": evaluate(y[test_idx], p_vader),
+        "by_language": by_language,
+        "language": cfg.language,
         "train_rows": len(train_idx),
         "split": f"time-based: newest {cfg.test_fraction:.0%} by timestamp_created held out",
         "test_created_from": dt.datetime.fromtimestamp(int(created[test_idx].min()), dt.UTC).isoformat(),
@@ -148,7 +222,11 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "model"
         revision = save_head_model(
-            out, encoder, head, model_id=MODEL_ID, extra={"trained_for_ds": cfg.ds, "max_length": cfg.max_length}
+            out,
+            encoder,
+            head,
+            model_id=MODEL_ID,
+            extra={"trained_for_ds": cfg.ds, "max_length": cfg.max_length, "languages": [cfg.language]},
         )
         metrics["revision"] = revision
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))

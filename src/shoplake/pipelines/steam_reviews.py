@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoplake.io.lake import read_counts, write_partition
 from shoplake.jobconfig import check_options, option
-from shoplake.ml.sentiment import EngineConfig
+from shoplake.ml.sentiment import EngineConfig, parse_model_map
 from shoplake.paths import (
     STEAM_PURCHASE_FEATURES,
     STEAM_REVIEWS,
@@ -173,35 +173,37 @@ def check_curated(lake_root: str, ds: str, raw_rows: int | None = None) -> dict[
 
 @dataclass(frozen=True, kw_only=True)
 class ScoreConfig(EngineConfig):
-    """Arguments of the scoring job (``jobs/gpu/score_sentiment.py``): the model and the engine's knobs."""
+    """Arguments of the scoring job (``jobs/gpu/score_sentiment.py``): models per language, engine knobs."""
 
     ds: str = option(help="partition date YYYY-MM-DD of the curated reviews to score")
     lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
-    model: str = option(
-        help="hub id, local directory or lake URI of the model (a directory with current.json resolves to its version)"
+    models: str = option(
+        help="language → model map, 'en=<model>[@revision],*=<model>[@revision]' (SHOPLAKE_SENTIMENT_MODELS): a hub "
+        "id at a pinned revision, a local directory or a lake URI (a directory with current.json resolves to its "
+        "version); languages without a route get null scores and sentiment_status 'unsupported_language'"
     )
-    revision: str = option("", help="pinned hub revision (commit); directories carry their own and ignore it")
     model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
 
     def __post_init__(self) -> None:
         validate_ds(self.ds)
         check_options(self)
+        parse_model_map(self.models)
 
 
 def score_sentiment(cfg: ScoreConfig) -> dict[str, Any]:
-    """Score every curated review of ``ds`` → ``enriched/steam_reviews/ds=…`` (replaced whole).
+    """Score every curated review of ``ds`` with the model of its language → ``enriched/steam_reviews/ds=…``.
 
     Returns:
-        ``{"ds", "path", "rows", "model_id", "model_revision"}``.
+        ``{"ds", "path", "rows", "scored", "unsupported_language", "models"}``.
 
     Raises:
         RuntimeError: fewer or more rows scored than the curated partition holds.
     """
-    from shoplake.ml.sentiment import engine_config, load_classifier, score_partition
+    from shoplake.ml.sentiment import Router, engine_config, score_partition
 
-    clf = load_classifier(cfg.model, revision=cfg.revision or None, cfg=engine_config(cfg), cache_dir=cfg.model_cache)
+    router = Router(parse_model_map(cfg.models), engine_config(cfg), cache_dir=cfg.model_cache)
     src = partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, cfg.ds)
-    result = score_partition(clf, src, partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_REVIEWS, cfg.ds))
+    result = score_partition(router, src, partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_REVIEWS, cfg.ds))
     curated_rows = read_counts(src)["curated"]
     if result["rows"] != curated_rows:
         raise RuntimeError(f"scored {result['rows']} rows but curated ds={cfg.ds} has {curated_rows}")
@@ -209,7 +211,9 @@ def score_sentiment(cfg: ScoreConfig) -> dict[str, Any]:
 
 
 def check_enriched(lake_root: str, ds: str, scored: dict[str, Any], curated_rows: int) -> dict[str, Any]:
-    """Verify the sentiment job scored every curated row of its partition (it reports JSON on stdout).
+    """Verify the sentiment job wrote a row for every curated row of its partition (it reports JSON on stdout).
+
+    Rows in languages no configured model supports are present with ``sentiment_status = 'unsupported_language'``.
 
     Raises:
         ValueError: the row counts differ or the job wrote elsewhere than the partition of ``ds``.
@@ -219,7 +223,7 @@ def check_enriched(lake_root: str, ds: str, scored: dict[str, Any], curated_rows
         raise ValueError(f"sentiment job wrote {scored['path']}, expected {expected}")
     if scored["rows"] != curated_rows:
         raise ValueError(f"enriched has {scored['rows']} rows, curated has {curated_rows} (ds={ds})")
-    return {k: scored[k] for k in ("ds", "path", "rows", "model_id", "model_revision")}
+    return {k: scored[k] for k in ("ds", "path", "rows", "scored", "unsupported_language", "models")}
 
 
 def build_purchase_features(lake_root: str, ds: str, curated_rows: int | None = None) -> dict[str, Any]:

@@ -99,8 +99,10 @@ def build_features(curated: pa.Table, enriched: pa.Table) -> tuple[pa.Table, pa.
 
     Returns:
         ``(features, quarantine)``: features hold ``ID_COLUMNS``, both targets and every feature (float64);
-        quarantine holds ``record_id``, ``reason``, ``document`` for curated rows without a sentiment score or
-        without a target, so ``curated rows == features + quarantined``.
+        quarantine holds ``record_id``, ``reason``, ``document`` for curated rows missing from the enriched
+        partition or without a target, so ``curated rows == features + quarantined``. A review in a language no
+        sentiment model supports (``sentiment_status = 'unsupported_language'``) keeps its row with null sentiment
+        features: XGBoost treats them as missing.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -109,13 +111,15 @@ def build_features(curated: pa.Table, enriched: pa.Table) -> tuple[pa.Table, pa.
 
     keep = [*ID_COLUMNS, *TARGETS, *CURATED_FEATURES, "language_code"]
     joined = curated.select(keep).join(
-        enriched.select(["recommendationid", *SENTIMENT_FEATURES]), keys="recommendationid", join_type="left outer"
+        enriched.select(["recommendationid", "sentiment_status", *SENTIMENT_FEATURES]),
+        keys="recommendationid",
+        join_type="left outer",
     )
-    no_score = pc.is_null(joined["positive_prob"])
+    no_score = pc.is_null(joined["sentiment_status"])
     no_target = pc.or_(pc.is_null(joined["steam_purchase"]), pc.is_null(joined["voted_up"]))
     reason = pc.if_else(
         no_score,
-        "no sentiment score in enriched/steam_reviews",
+        "no row in enriched/steam_reviews (the sentiment job did not see it)",
         pc.if_else(no_target, "steam_purchase or voted_up missing", ""),
     )
     bad = pc.not_equal(reason, "")

@@ -39,20 +39,29 @@ def _curated(ids, purchase=(True, False, None)):
     return pa.table(cols)
 
 
+def _enriched(ids, probs, statuses):
+    schema = pa.schema(
+        [
+            ("recommendationid", pa.string()),
+            ("sentiment_status", pa.string()),
+            ("positive_prob", pa.float32()),
+            ("sentiment_score", pa.float32()),
+        ]
+    )
+    scores = [None if p is None else max(p, 1 - p) for p in probs]
+    return pa.table({"recommendationid": ids, "sentiment_status": statuses, "positive_prob": probs,
+                     "sentiment_score": scores}, schema=schema)  # fmt: skip
+
+
 def test_build_features_joins_sentiment_and_quarantines_rows_it_cannot_use():
     curated = _curated(["1", "2", "3"])
-    enriched = pa.table(
-        {"recommendationid": ["1", "3"], "positive_prob": [0.9, 0.2], "sentiment_score": [0.9, 0.8]},
-        schema=pa.schema(
-            [("recommendationid", pa.string()), ("positive_prob", pa.float32()), ("sentiment_score", pa.float32())]
-        ),
-    )
+    enriched = _enriched(["1", "3"], [0.9, 0.2], ["scored", "scored"])
     features, quarantine = build_features(curated, enriched)
     assert features["recommendationid"].to_pylist() == ["1"]
     assert features.num_rows + quarantine.num_rows == curated.num_rows
     reasons = dict(zip(quarantine["record_id"].to_pylist(), quarantine["reason"].to_pylist(), strict=True))
     assert reasons == {
-        "2": "no sentiment score in enriched/steam_reviews",
+        "2": "no row in enriched/steam_reviews (the sentiment job did not see it)",
         "3": "steam_purchase or voted_up missing",
     }
     assert json.loads(quarantine["document"][0].as_py())["recommendationid"] in {"2", "3"}
@@ -61,6 +70,18 @@ def test_build_features_joins_sentiment_and_quarantines_rows_it_cannot_use():
     assert row["has_url"] == 1.0
     assert row["positive_prob"] == pytest.approx(0.9)
     assert all(features.schema.field(c).type == pa.float64() for c in CURATED_FEATURES)
+
+
+def test_a_review_no_model_could_score_keeps_its_row_with_missing_sentiment():
+    curated = _curated(["1", "2"], purchase=(True, False))
+    enriched = _enriched(["1", "2"], [0.9, None], ["scored", "unsupported_language"])
+    features, quarantine = build_features(curated, enriched)
+    assert quarantine.num_rows == 0
+    rows = {r["recommendationid"]: r for r in features.to_pylist()}
+    assert rows["2"]["positive_prob"] is None
+    assert rows["2"]["sentiment_score"] is None
+    assert rows["2"]["is_english"] == 0.0
+    assert model_frame(features.to_pandas(), ["positive_prob"])["positive_prob"].isna().tolist() == [False, True]
 
 
 def test_a_target_is_never_its_own_feature_and_the_acquisition_channel_is_never_one():
@@ -133,3 +154,33 @@ def test_a_single_class_holdout_is_a_clear_error():
     one_class = type(split)(split.train, split.valid, split.test.assign(steam_purchase=True))
     with pytest.raises(ValueError, match="single steam_purchase class"):
         evaluate_booster(booster, one_class, "steam_purchase")
+
+
+def test_auc_comes_with_its_interval_and_no_number_below_the_floor():
+    from shoplake.ml.metrics import auc_by_group, auc_with_interval, format_auc
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(200), np.zeros(200)].astype(int)
+    p = np.r_[rng.normal(1, 1, 200), rng.normal(0, 1, 200)]
+    m = auc_with_interval(y, p, min_negatives=30)
+    from sklearn.metrics import roc_auc_score
+
+    assert m["auc"] == pytest.approx(roc_auc_score(y, p))
+    lo, hi = m["auc_ci95"]
+    assert lo < m["auc"] < hi
+    assert 0.05 < hi - lo < 0.2  # 400 rows: an interval of a few points
+    assert (m["n"], m["positives"], m["negatives"]) == (400, 200, 200)
+    # a 98 %-positive day: 4 negatives are not an AUC
+    skewed = auc_with_interval(np.r_[np.ones(196), np.zeros(4)], rng.random(200), min_negatives=30)
+    assert skewed["auc"] is None
+    assert skewed["note"] == "too few negatives (4 < 30): no AUC reported"
+    assert format_auc(skewed).startswith("too few negatives")
+    assert format_auc(m).startswith(f"AUC {m['auc']:.3f} [95% CI")
+    # unscored rows (NaN) are left out; groups are reported separately
+    groups = np.array(["en"] * 300 + ["zh"] * 100)
+    p_nan = p.copy()
+    p_nan[300:] = np.nan
+    by = auc_by_group(y, p_nan, groups, min_negatives=30)
+    assert by["zh"]["n"] == 0
+    assert by["zh"]["auc"] is None
+    assert by["en"]["n"] == by["all"]["n"] == 300

@@ -135,3 +135,72 @@ def test_cuda_bf16_matches_cpu(seqcls_dir):
     gpu = load_classifier(seqcls_dir, cfg=EngineConfig(device="cuda"))
     texts = [t or "" for t in TEXTS]
     np.testing.assert_allclose(gpu.positive_proba(texts), cpu.positive_proba(texts), atol=0.03)
+
+
+def test_model_map_parsing():
+    from shoplake.ml.sentiment import ModelRoute, format_model_map, parse_model_map
+
+    routes = parse_model_map("en=/lake/model/sentiment_head, *=org/multi-sentiment@0a1b2c3 ")
+    assert routes == (
+        ModelRoute("en", "/lake/model/sentiment_head", ""),
+        ModelRoute("*", "org/multi-sentiment", "0a1b2c3"),
+    )
+    assert parse_model_map(format_model_map(routes)) == routes
+    assert parse_model_map("de=s3://b/lake/model/x@v1/dir")[0].uri == "s3://b/lake/model/x@v1/dir"  # @ in a path
+    for bad, why in [("english=x", "not <language>"), ("en=a,en=b", "twice"), ("", "empty"), ("en", "not <lang")]:
+        with pytest.raises(ValueError, match=why):
+            parse_model_map(bad)
+
+
+LANG_ROWS = [("1", "great game love it", "en"), ("2", "fun", "zh"), ("3", "boring", "en"), ("4", "not good", "und")]
+
+
+def _lang_partition(tmp_path):
+    src = str(tmp_path / "curated" / "ds=2019-03-01")
+    ids, texts, langs = (list(c) for c in zip(*LANG_ROWS, strict=True))
+    write_partition(pa.table({"recommendationid": ids, "review_text": texts, "language_code": langs}), src)
+    return src
+
+
+def test_only_an_english_model_never_scores_other_languages(head_dir, tmp_path):
+    from shoplake.ml.sentiment import ModelRoute, Router
+
+    router = Router([ModelRoute("en", head_dir)], EngineConfig(device="cpu"))
+    out = str(tmp_path / "enriched" / "ds=2019-03-01")
+    res = score_partition(router, _lang_partition(tmp_path), out)
+    assert (res["rows"], res["scored"], res["unsupported_language"]) == (4, 2, 2)
+    rows = {r["recommendationid"]: r for r in read_partition(out).to_pylist()}
+    for rid in ("2", "4"):
+        assert rows[rid]["sentiment_status"] == "unsupported_language"
+        assert rows[rid]["positive_prob"] is None
+        assert rows[rid]["sentiment_label"] is None
+        assert rows[rid]["model_id"] is None
+    assert rows["1"]["sentiment_status"] == "scored"
+    assert (rows["1"]["model_id"], rows["1"]["model_language"]) == ("test/tiny-head", "en")
+    alone = load_classifier(head_dir, cfg=EngineConfig(device="cpu")).positive_proba(["great game love it", "boring"])
+    np.testing.assert_allclose([rows["1"]["positive_prob"], rows["3"]["positive_prob"]], alone, atol=1e-5)
+
+
+def test_other_languages_route_to_the_multilingual_model(head_dir, seqcls_dir, tmp_path):
+    from shoplake.ml.sentiment import Router, parse_model_map
+
+    router = Router(parse_model_map(f"en={head_dir},*={seqcls_dir}"), EngineConfig(device="cpu", batch_size=2))
+    out = str(tmp_path / "enriched" / "ds=2019-03-01")
+    res = score_partition(router, _lang_partition(tmp_path), out)
+    assert (res["scored"], res["unsupported_language"]) == (4, 0)
+    assert set(res["models"]) == {"en", "*"}
+    rows = {r["recommendationid"]: r for r in read_partition(out).to_pylist()}
+    assert {rid: rows[rid]["model_language"] for rid in rows} == {"1": "en", "2": "*", "3": "en", "4": "*"}
+    assert rows["2"]["model_id"] == seqcls_dir
+    multi = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu")).positive_proba(["fun", "not good"])
+    np.testing.assert_allclose([rows["2"]["positive_prob"], rows["4"]["positive_prob"]], multi, atol=1e-5)
+
+
+def test_a_model_is_loaded_only_when_a_language_needs_it(head_dir, tmp_path):
+    from shoplake.ml.sentiment import Router, parse_model_map
+
+    router = Router(parse_model_map(f"en={head_dir},*=/nonexistent/model@r1"), EngineConfig(device="cpu"))
+    src = str(tmp_path / "curated" / "ds=2019-03-02")
+    write_partition(pa.table({"recommendationid": ["1"], "review_text": ["fun"], "language_code": ["en"]}), src)
+    res = score_partition(router, src, str(tmp_path / "enriched" / "ds=2019-03-02"))
+    assert res["models"] == {"en": "test/tiny-head@r1"}  # the * model was never needed, never loaded
