@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 
 from shoplake.io.lake import PartitionWriter, filesystem, iter_partition_batches
 from shoplake.jobconfig import check_options, option
+from shoplake.progress import Progress
 
 if TYPE_CHECKING:
     import torch
@@ -234,6 +234,7 @@ def run_sorted_batches(
 
     out = np.zeros((len(texts),) if width is None else (len(texts), width), dtype=np.float32)
     order = np.argsort([len(t) for t in texts], kind="stable")
+    progress = Progress(len(texts), "texts through the model", log)
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
@@ -242,6 +243,7 @@ def run_sorted_batches(
             ).to(device)
             with torch.autocast("cuda", dtype=dtype, enabled=device == "cuda" and dtype != torch.float32):
                 out[idx] = forward(enc).float().cpu().numpy()
+            progress.update(len(idx))
     return out
 
 
@@ -437,7 +439,7 @@ def score_partition(
             has_lang = has_lang and lang_col in meta.schema_arrow.names
     columns = [id_col, text_col, *([lang_col] if has_lang else [])]
     counts = {SCORED: 0, UNSUPPORTED: 0}
-    started = last_log = time.monotonic()
+    progress = Progress(total, f"rows of {in_path} scored", log)
     with PartitionWriter(out_path, SENTIMENT_SCHEMA) as writer:
         for batch in iter_partition_batches(in_path, columns, router.cfg.chunk_rows):
             langs = batch.column(lang_col).to_pylist() if has_lang else None
@@ -446,12 +448,7 @@ def score_partition(
             status = table["sentiment_status"].to_pylist()
             counts[SCORED] += status.count(SCORED)
             counts[UNSUPPORTED] += status.count(UNSUPPORTED)
-            now = time.monotonic()
-            if now - last_log >= 30 or writer.rows == total:
-                rate = writer.rows / max(now - started, 1e-9)
-                eta = (total - writer.rows) / rate if rate else float("inf")
-                log.info("scored %s / %s rows (%.0f rows/s, ETA %.0f s)", writer.rows, total, rate, eta)
-                last_log = now
+            progress.update(table.num_rows)
     models = router.models()
     if counts[UNSUPPORTED]:
         log.warning(

@@ -204,3 +204,17 @@ def test_a_model_is_loaded_only_when_a_language_needs_it(head_dir, tmp_path):
     write_partition(pa.table({"recommendationid": ["1"], "review_text": ["fun"], "language_code": ["en"]}), src)
     res = score_partition(router, src, str(tmp_path / "enriched" / "ds=2019-03-02"))
     assert res["models"] == {"en": "test/tiny-head@r1"}  # the * model was never needed, never loaded
+
+
+def test_long_runs_log_progress_with_rate_and_eta(caplog):
+    import logging
+
+    from shoplake.progress import Progress
+
+    log = logging.getLogger("shoplake.test_progress")
+    with caplog.at_level(logging.INFO, logger="shoplake.test_progress"):
+        p = Progress(10, "rows scored", log, every_s=3600)
+        p.update(4)  # not yet: the interval has not passed
+        p.update(6)  # the end is always logged
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["rows scored: 10 / 10"]
+    assert "/s, ETA 0 s)" in caplog.records[0].getMessage()
