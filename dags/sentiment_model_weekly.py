@@ -31,7 +31,7 @@ from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import config_params, ds_param
 
 #: knobs of a manual run (Params derived from the job's config)
-TRAIN_PARAMS = ("window_days", "c", "seed")
+TRAIN_PARAMS = ("window_days", "c", "seed", "min_negatives")
 
 
 @dag(

@@ -24,8 +24,8 @@ def test_training_task_renders_the_window_end_and_params():
     interval = {"data_interval_start": pendulum.datetime(2019, 2, 25, 3, tz="UTC")}
     interval["data_interval_end"] = pendulum.datetime(2019, 3, 4, 3, tz="UTC")
     assert resolve_ds({**interval, "params": {"ds": None}}) == "2019-03-03"  # the week's last whole day
-    params = {"window_days": 14, "c": 2.0, "seed": 7}
+    params = {"window_days": 14, "c": 2.0, "seed": 7, "min_negatives": 50}
     task.render_template_fields({"ti": FakeTI(), "params": params}, jinja_env=dag.get_template_env())
     cmd = task.bash_command
     assert "jobs/train/train_sentiment_head.py --ds 2019-03-03 " in cmd
-    assert "--window-days 14 --c 2.0 --seed 7" in cmd
+    assert "--window-days 14 --c 2.0 --seed 7 --min-negatives 50" in cmd
