@@ -25,7 +25,9 @@ export AIRFLOW_CONN_MONGO_DEFAULT ?= mongo://127.0.0.1:$(SHOPLAKE_MONGO_PORT)/sh
 export AIRFLOW_CONN_SPARK_LOCAL ?= {"conn_type": "spark", "host": "local[2]"}
 # offline default sentiment model: the MiniLM head trained into the lake (`make sentiment-model`)
 export SHOPLAKE_SENTIMENT_MODEL ?= $(SHOPLAKE_LAKE_ROOT)/model/sentiment_head
-GPU_SLOTS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | wc -l); [ "$$n" -gt 0 ] && echo $$n || echo 1)
+# one gpu-pool slot per GPU that `nvidia-smi -L` lists, 1 on a machine without one ($(shell) runs under the strict
+# .SHELLFLAGS below: a missing nvidia-smi must not fail the pipeline, or the value comes out empty)
+GPU_SLOTS ?= $(shell n=$$({ nvidia-smi -L 2>/dev/null || true; } | grep -c '^GPU' || true); [ "$${n:-0}" -gt 0 ] && echo $$n || echo 1)
 MONGO_DIR ?= $(CURDIR)/.mongo
 
 # days the demo runs the Steam DAG for (the sample's busiest days end on 2019-03-06)
@@ -38,8 +40,11 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: help install java demo demo-churn test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: print-gpu-slots help install java demo demo-churn test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
+
+print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
+	@echo $(GPU_SLOTS)
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

@@ -41,7 +41,8 @@ from shoplake_airflow.context import HISTORY_START
     start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,  # runs gate against each other's champion model
-    tags=["churn", "spark", "mllib", "clickstream"],
+    description="Shop clickstream churn (no return): events → features → MLlib model zoo → predictions",
+    tags=["clickstream", "churn", "ingest", "training", "scoring", "spark", "mllib"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
     params=churn_params("clickstream"),
     doc_md=__doc__,

@@ -9,7 +9,8 @@ days ending at the run's day: the `ds` Param of a manual run, else the last day 
 
 **Steps.**
 0. `resolve_partition` — decides `ds` (the same rule in every DAG).
-1. `check_features` — the window has feature partitions and enough rows.
+1. `check_features` — the window has feature partitions and at least `min_rows` rows; otherwise the run ends
+   *skipped* (not failed, not retried) with the reason in the log, e.g. a scheduled run over a window with no data.
 2. `train_purchase_model` — on the backend of `SHOPLAKE_TRAIN_BACKEND`: `local` (gpu queue/pool, XGBoost `hist`
    on CUDA when present), `spark` (xgboost.spark via local Spark or EMR) or `sagemaker` (built-in XGBoost).
    Time-based split (oldest train, then validation for early stopping, newest held out); AUC, PR-AUC, F1, ROC
@@ -43,7 +44,8 @@ from shoplake_airflow.training import TRAIN_PARAMS, train_job
     start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,  # runs gate against each other's champion: one at a time
-    tags=["steam", "training", "xgboost"],
+    description="Train, gate and publish the Steam purchase model (XGBoost) on a window of feature partitions",
+    tags=["steam", "purchase", "training", "xgboost"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
     params={"ds": ds_param("last day of the training window"), **config_params(PurchaseTrainConfig, TRAIN_PARAMS)},
     doc_md=__doc__,
@@ -51,9 +53,15 @@ from shoplake_airflow.training import TRAIN_PARAMS, train_job
 def steam_purchase_model_weekly():
     @task(inlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
     def check_features(partition: dict, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from shoplake.pipelines.purchase_model import check_features as check
 
-        return check(settings().lake_root, partition["ds"], context["params"]["window_days"])
+        params = context["params"]
+        result = check(settings().lake_root, partition["ds"], params["window_days"], params["min_rows"])
+        if not result["trainable"]:  # too little data is not an error to retry: the run ends skipped, with why
+            raise AirflowSkipException(result["reason"])
+        return result
 
     @task(outlets=[STEAM_PURCHASE_MODEL])
     def check_model(features: dict, **context) -> dict:

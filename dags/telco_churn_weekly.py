@@ -40,7 +40,8 @@ from shoplake_airflow.context import HISTORY_START
     start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,  # runs gate against each other's champion model
-    tags=["churn", "spark", "mllib"],
+    description="Telco customer churn: customer table snapshot → features → MLlib model zoo → predictions",
+    tags=["telco", "churn", "ingest", "training", "scoring", "spark", "mllib"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
     params=churn_params("telco"),
     doc_md=__doc__,

@@ -1,5 +1,6 @@
 """Project files that CI can check without a Docker engine: compose config, pins, CI entry point."""
 
+import os
 import re
 import subprocess
 import sys
@@ -78,3 +79,19 @@ def test_requirements_are_pinned_and_in_sync_with_constraints():
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize(
+    ("listing", "slots"), [(None, "1"), ("GPU 0: NVIDIA H100 (UUID: a)\nGPU 1: NVIDIA H100 (UUID: b)", "2")]
+)
+def test_the_gpu_pool_size_never_comes_out_empty(tmp_path, listing, slots):
+    """`make airflow-init` / `make standalone` set the gpu pool from nvidia-smi; no GPU (or no nvidia-smi) is 1."""
+    fake = tmp_path / "bin" / "nvidia-smi"
+    fake.parent.mkdir()
+    body = f"printf '%s\\n' '{listing}'" if listing else "echo 'NVIDIA-SMI has failed' >&2; exit 9"
+    fake.write_text(f"#!/bin/sh\n{body}\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("GPU_SLOTS", None)
+    out = subprocess.run(["make", "-s", "-C", str(ROOT), "print-gpu-slots"], env=env, capture_output=True, text=True)
+    assert (out.returncode, out.stdout.strip()) == (0, slots), out.stderr

@@ -44,6 +44,17 @@ def resolve_ds(context: dict[str, Any]) -> str:
     )
 
 
+def check_conf(conf: dict[str, Any] | None, known: set[str] | list[str]) -> None:
+    """Refuse run conf keys the DAG has no Param for (a typo such as ``windowdays`` would be silently ignored).
+
+    Raises:
+        ValueError: naming the unknown keys and the known ones.
+    """
+    unknown = sorted(set(conf or {}) - set(known))
+    if unknown:
+        raise ValueError(f"unknown conf key(s) {unknown}: this DAG takes {sorted(known)}")
+
+
 def xcom_ds(task_id: str) -> str:
     """Template of the ``ds`` a task returned in its XCom dict."""
     return f"{{{{ ti.xcom_pull(task_ids='{task_id}')['ds'] }}}}"
@@ -54,13 +65,20 @@ PARTITION_DS = xcom_ds(RESOLVE_TASK)
 
 
 def resolve_partition(**task_kwargs: Any) -> Any:
-    """The first task of every DAG: ``{"ds": resolve_ds(context)}``; fails without retries when no day is known."""
+    """The first task of every DAG: ``{"ds": resolve_ds(context)}``.
+
+    It fails at once, without retries, when no day can be derived or the run conf names a key the DAG has no Param
+    for; every later task of the run then stays ``upstream_failed``.
+    """
     from airflow.sdk import task
     from airflow.sdk.exceptions import AirflowFailException
 
     @task(task_id=RESOLVE_TASK, **task_kwargs)
     def resolve(**context: Any) -> dict[str, str]:
         try:
+            # the DAG's declared Params (the run's params also hold the conf's keys, unknown ones included)
+            declared = context["task"].dag.params if context.get("task") is not None else context.get("params")
+            check_conf(getattr(context.get("dag_run"), "conf", None), list(declared or {}))
             return {"ds": resolve_ds(context)}
         except ValueError as exc:  # deterministic: retrying cannot help
             raise AirflowFailException(str(exc)) from exc

@@ -23,7 +23,7 @@ from shoplake_airflow.settings import settings as current_settings
 from shoplake_airflow.spark import spark_job
 
 #: knobs of a manual run (DAG Params of the same names, derived from ``PurchaseTrainConfig``)
-TRAIN_PARAMS = ("window_days", "target", *HYPERPARAMETERS)
+TRAIN_PARAMS = ("window_days", "target", "min_rows", *HYPERPARAMETERS)
 #: the model the SageMaker backend trains (its channels and output live under this model's root)
 SAGEMAKER_MODEL = PURCHASE_MODELS["steam_purchase"]
 

@@ -44,7 +44,11 @@ def backfill_states(db: Path) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def test_backfill_creates_one_partition_per_day(tmp_path, mongo_port, tiny_sentiment_model):
+    """README's path on a machine without a GPU: `make airflow-init`, `airflow standalone`, log in, backfill."""
     port = _free_port()
     lake = tmp_path / "lake"
     env = {
@@ -61,6 +65,17 @@ def test_backfill_creates_one_partition_per_day(tmp_path, mongo_port, tiny_senti
     def airflow(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=300)
 
+    # the README's `make standalone` runs `make airflow-init` first: metadata DB and the gpu pool (1 slot without a
+    # GPU). -o: the venv is installed already (by `make test`); never reinstall it from inside a test
+    make = subprocess.run(
+        ["make", "-C", str(ROOT), "-o", ".venv/.installed", "airflow-init"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert make.returncode == 0, make.stdout[-2000:] + make.stderr[-2000:]
+    pool = airflow("pools", "get", "gpu", "--output", "json")
+    assert pool.returncode == 0, pool.stderr[-1000:]
+    assert '"slots": "1"' in pool.stdout.replace("'", '"') or '"slots": 1' in pool.stdout, pool.stdout
+
     log = (tmp_path / "standalone.log").open("w")
     proc = subprocess.Popen(
         [str(BIN / "airflow"), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -71,8 +86,9 @@ def test_backfill_creates_one_partition_per_day(tmp_path, mongo_port, tiny_senti
         while airflow("dags", "unpause", "steam_reviews_daily").returncode != 0:  # until the DAG is parsed
             assert time.monotonic() < deadline, "steam_reviews_daily never showed up"
             time.sleep(3)
-        # score_sentiment runs in the gpu pool: without it the scheduler never queues that task
-        assert airflow("pools", "set", "gpu", "1", "GPU slots").returncode == 0
+        # README: log in as admin with the password standalone generated into $AIRFLOW_HOME
+        passwords = tmp_path / "airflow" / "simple_auth_manager_passwords.json.generated"
+        assert "admin" in passwords.read_text()
         for _ in range(3):  # SQLite may answer "database is locked" while the scheduler writes: try again
             created = airflow(
                 "backfill",

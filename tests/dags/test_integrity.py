@@ -9,20 +9,12 @@ import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
-ALLOWED_TAGS = {
-    "steam",
-    "ingest",
-    "spark",
-    "sentiment",
-    "gpu",
-    "training",
-    "xgboost",
-    "mllib",
-    "churn",
-    "clickstream",
-    "recommendations",
-    "tweets",
-}
+#: every DAG is tagged with its source, what it does (stages) and what runs it (engines); subjects are optional
+SOURCES = {"steam", "sparkify", "telco", "clickstream"}
+STAGES = {"ingest", "training", "scoring"}
+ENGINES = {"spark", "mllib", "xgboost", "gpu"}
+SUBJECTS = {"sentiment", "purchase", "churn", "recommendations", "tweets", "reviews"}
+ALLOWED_TAGS = SOURCES | STAGES | ENGINES | SUBJECTS
 HEAVY = ("pandas", "pyspark", "torch", "transformers", "xgboost", "pymongoarrow", "pymongo", "boto3")
 PARSE_BUDGET_S = 2.0
 
@@ -65,8 +57,14 @@ def test_policies(dagbag):
         assert Path(dag.fileloc).stem == dag_id, "file stem == dag_id"
         assert dag.doc_md, f"{dag_id}: Markdown doc_md"
         assert dag_id in dag.doc_md, f"{dag_id}: doc_md names the DAG"
-        assert dag.tags, f"{dag_id}: tags"
-        assert set(dag.tags) <= ALLOWED_TAGS, f"{dag_id}: tags {dag.tags}"
+        tags = set(dag.tags)
+        assert tags <= ALLOWED_TAGS, f"{dag_id}: tags {dag.tags}"
+        assert len(tags & SOURCES) == 1, f"{dag_id}: one source tag of {sorted(SOURCES)}"
+        assert tags & STAGES, f"{dag_id}: a stage tag of {sorted(STAGES)}"
+        assert tags & ENGINES, f"{dag_id}: an engine tag of {sorted(ENGINES)}"
+        assert dag.description, f"{dag_id}: a one-line description (the DAG list shows it)"
+        assert "\n" not in dag.description, dag_id
+        assert len(dag.description) <= 120, dag_id
         assert dag.catchup is False, f"{dag_id}: catchup must be explicit and off"
         # any day a source holds can be run: a logical date before start_date would silently run no task
         assert dag.start_date.year <= 2000, f"{dag_id}: start_date {dag.start_date}"

@@ -29,3 +29,15 @@ def test_training_task_renders_the_window_end_and_params():
     cmd = task.bash_command
     assert "jobs/train/train_sentiment_head.py --ds 2019-03-03 " in cmd
     assert "--window-days 14 --c 2.0 --seed 7 --min-negatives 50" in cmd
+
+
+def test_a_run_with_a_mistyped_conf_key_fails_once_naming_the_known_keys(airflow_db):
+    """{"windowdays": 7} used to be ignored silently; now the run stops before any work, without retries."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS)).dags["sentiment_model_weekly"]
+    dr = dag.test(logical_date=pendulum.datetime(2019, 3, 4, 3, tz="UTC"), run_conf={"windowdays": 7})
+    tis = {ti.task_id: ti for ti in dr.get_task_instances()}
+    assert dr.state == "failed"
+    assert (tis["resolve_partition"].state, tis["resolve_partition"].try_number) == ("failed", 1)
+    assert tis["train_sentiment_head"].state == "upstream_failed"

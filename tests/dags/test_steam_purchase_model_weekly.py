@@ -55,8 +55,10 @@ def test_whole_pipeline_fills_every_zone_and_publishes_a_gated_tracked_model(
         rows += features.num_rows
 
     model = Path(lake_root) / "model" / "steam_purchase"
-    current = json.loads((model / "current.json").read_text())
-    version = Path(current["path"])
+    from shoplake.ml.registry import read_current
+
+    assert json.loads((model / "current.json").read_text())["path"] == f"version={DAYS[-1]}"  # relative pointer
+    version = Path(read_current(lake_root, "steam_purchase")["path"])
     assert version == model / f"version={DAYS[-1]}"
     metrics = json.loads((version / "metrics.json").read_text())
     assert sum(v["rows"] for v in metrics["split"].values()) == rows  # trained on both days, nothing dropped
@@ -73,3 +75,18 @@ def test_whole_pipeline_fills_every_zone_and_publishes_a_gated_tracked_model(
     assert ("steam_purchase", "champion") in aliases
     assert params["window_days"] == "2"
     assert dr.get_task_instance("check_model").state == "success"
+
+
+def test_a_window_without_data_ends_skipped_with_the_reason_not_failed_and_retried(purchase_dag):
+    """What unpausing on an empty lake does: the weekly run skips (no retries blocking manual runs)."""
+    run_at = dt.datetime(2001, 1, 8, 4, tzinfo=dt.UTC)
+    dr = purchase_dag.test(logical_date=run_at, run_conf={"ds": "2001-01-07"})
+    tis = {ti.task_id: ti for ti in dr.get_task_instances()}
+    assert dr.state == "success"
+    assert tis["resolve_partition"].state == "success"
+    assert {t: tis[t].state for t in ("check_features", "train_purchase_model", "check_model")} == {
+        "check_features": "skipped",
+        "train_purchase_model": "skipped",
+        "check_model": "skipped",
+    }
+    assert tis["check_features"].try_number == 1

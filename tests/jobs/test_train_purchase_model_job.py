@@ -126,3 +126,18 @@ def test_sagemaker_round_trip_exported_channels_to_published_model(tmp_path):
     xgb.train({}, xgb.DMatrix(np.ones((4, 2)), label=[0, 1, 0, 1]), 1).save_model(str(bad))
     with pytest.raises(ValueError, match="has 2 features"):
         _train(lake, "2019-03-03", "--booster-path", str(bad), "--mlflow-uri", "none")
+
+
+def test_the_gate_counts_the_window_and_says_what_to_do_when_it_is_too_thin(tmp_path):
+    from shoplake.pipelines.purchase_model import check_features
+
+    lake = str(tmp_path / "lake")
+    write_feature_days(lake, ["2019-03-01", "2019-03-03"], n=150)
+    ok = check_features(lake, "2019-03-03", 3, 200)
+    assert (ok["trainable"], ok["partitions"], ok["rows"], ok["reason"]) == (True, 2, 300, "")
+    thin = check_features(lake, "2019-03-03", 1, 200)
+    assert (thin["trainable"], thin["rows"]) == (False, 150)
+    assert thin["reason"].startswith("150 feature rows in the 1 days up to 2019-03-03 (< min_rows 200)")
+    empty = check_features(lake, "2018-01-07", 7, 200)
+    assert (empty["trainable"], empty["partitions"], empty["path"]) == (False, 0, None)
+    assert "run steam_reviews_daily for those days first" in empty["reason"]

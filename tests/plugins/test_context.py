@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from shoplake_airflow.context import PARTITION_DS, resolve_ds, xcom_ds
+from shoplake_airflow.context import PARTITION_DS, check_conf, resolve_ds, xcom_ds
 
 START = dt.datetime(2019, 3, 1, tzinfo=dt.UTC)
 
@@ -57,3 +57,10 @@ def test_emit_partition_event_puts_only_small_metadata_in_the_event():
     result = {"ds": "2019-03-01", "path": "/lake/raw/x/ds=2019-03-01", "rows": 3, "quarantined": 1}
     assert emit_partition_event({"outlet_events": events}, "raw.x", result) is result
     assert events["raw.x"].extra == {"ds": "2019-03-01", "path": "/lake/raw/x/ds=2019-03-01", "rows": 3}
+
+
+def test_unknown_conf_keys_are_refused_with_the_known_ones():
+    check_conf({"ds": "2019-03-01", "window_days": 7}, ["ds", "window_days", "seed"])
+    check_conf(None, ["ds"])
+    with pytest.raises(ValueError, match=r"unknown conf key\(s\) \['windowdays'\]: this DAG takes \['ds', 'seed'"):
+        check_conf({"windowdays": 7}, ["ds", "window_days", "seed"])

@@ -164,6 +164,16 @@ def read_partition(path: str, columns: list[str] | None = None) -> pa.Table:
     return pa.concat_tables([pq.read_table(f, columns=columns, filesystem=fs) for f in files])
 
 
+def partition_rows(path: str) -> int:
+    """Rows of one partition, from the Parquet footers (no data read)."""
+    fs, files = partition_files(path)
+    rows = 0
+    for f in files:
+        with fs.open(f, "rb") as fh:
+            rows += pq.ParquetFile(fh).metadata.num_rows
+    return rows
+
+
 def read_counts(path: str) -> dict[str, int]:
     """The ``_counts.json`` bookkeeping a job left in a partition."""
     fs, root = filesystem(path)

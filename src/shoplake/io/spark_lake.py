@@ -37,7 +37,6 @@ def write_partition(df: DataFrame, path: str, *, files: int = 1, sort_by: str | 
     except Exception:
         fs.delete(tmp_path, True)
         raise
-    rows = spark.read.parquet(tmp).count()
     final = jvm.org.apache.hadoop.fs.Path(path)
     old = jvm.org.apache.hadoop.fs.Path(hidden_sibling(path, "old"))
     had_old = fs.exists(final)
@@ -48,6 +47,8 @@ def write_partition(df: DataFrame, path: str, *, files: int = 1, sort_by: str | 
         raise OSError(f"could not rename {tmp} to {path}")
     if had_old:
         fs.delete(old, True)
+    # counted where readers see it: Spark ignores hidden (dot) paths and warns "All paths were ignored" on the temp
+    rows = spark.read.parquet(path).count()
     log.info("wrote %s rows to %s", rows, path)
     return rows
 

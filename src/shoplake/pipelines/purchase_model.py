@@ -125,14 +125,40 @@ def feature_partitions(lake_root: str, ds: str, days: int) -> list[str]:
     return paths
 
 
-def check_features(lake_root: str, ds: str, window_days: int) -> dict[str, Any]:
-    """The window's feature partitions (the DAG's gate before training).
+def check_features(lake_root: str, ds: str, window_days: int, min_rows: int) -> dict[str, Any]:
+    """Whether the window holds enough feature rows to train (the DAG's gate; it skips the run when not).
 
-    Raises:
-        FileNotFoundError: no partition in the window.
+    Rows are counted from the partitions' Parquet footers, without reading the data.
+
+    Returns:
+        ``{"ds", "path", "partitions", "rows", "trainable", "reason"}``; ``reason`` says what to do when the
+        window cannot train.
     """
-    paths = feature_partitions(lake_root, ds, window_days)
-    return {"ds": ds, "path": paths[-1], "partitions": len(paths)}
+    from shoplake.io.lake import existing_partitions, partition_rows
+
+    paths, _ = existing_partitions(
+        window_partitions(lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds, window_days)
+    )
+    rows = sum(partition_rows(p) for p in paths)
+    reason = ""
+    if not paths:
+        reason = (
+            f"no {STEAM_PURCHASE_FEATURES} partition in the {window_days} days up to {ds}: run steam_reviews_daily "
+            "for those days first, or pick another ds / a wider window_days"
+        )
+    elif rows < min_rows:
+        reason = (
+            f"{rows} feature rows in the {window_days} days up to {ds} (< min_rows {min_rows}): widen window_days, "
+            "process more days, or lower min_rows"
+        )
+    return {
+        "ds": ds,
+        "path": paths[-1] if paths else None,
+        "partitions": len(paths),
+        "rows": rows,
+        "trainable": not reason,
+        "reason": reason,
+    }
 
 
 def load_features(lake_root: str, ds: str, days: int) -> pd.DataFrame:
