@@ -11,9 +11,7 @@ here, never in a forked scheduler worker). Picks CUDA + bf16 when a GPU is visib
 (``shoplake.pipelines.steam_reviews.ScoreConfig``).
 """
 
-import sys
-
-from shoplake.jobconfig import run_job
+from shoplake.jobconfig import run_job, run_main
 from shoplake.pipelines import steam_reviews
 
 
@@ -22,4 +20,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_main(main)

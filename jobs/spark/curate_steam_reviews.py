@@ -6,9 +6,7 @@ Flags: ``--help`` (``shoplake.pipelines.steam_reviews.CurateConfig``); the step:
 ``shoplake.pipelines.steam_reviews.curate``.
 """
 
-import sys
-
-from shoplake.jobconfig import run_job
+from shoplake.jobconfig import run_job, run_main
 from shoplake.pipelines import steam_reviews
 
 
@@ -17,4 +15,4 @@ def main(argv=None, spark=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_main(main)

@@ -5,9 +5,7 @@
 Flags: ``--help`` (``shoplake.pipelines.churn.ChurnJobConfig``); the step: ``shoplake.pipelines.churn.predict``.
 """
 
-import sys
-
-from shoplake.jobconfig import run_job
+from shoplake.jobconfig import run_job, run_main
 from shoplake.pipelines import churn
 
 
@@ -16,4 +14,4 @@ def main(argv=None, spark=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_main(main)

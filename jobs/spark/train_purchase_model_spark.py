@@ -7,9 +7,7 @@ fit runs on Spark (``shoplake.pipelines.purchase_model.train_on_spark``). The la
 summary (JSON).
 """
 
-import sys
-
-from shoplake.jobconfig import run_job
+from shoplake.jobconfig import run_job, run_main
 from shoplake.pipelines import purchase_model
 
 
@@ -19,4 +17,4 @@ def main(argv=None, spark=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_main(main)

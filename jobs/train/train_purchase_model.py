@@ -12,9 +12,7 @@ line is the task's XCom: paths, figures and ids only. Flags: ``--help``
 (``shoplake.pipelines.purchase_model.PurchaseTrainConfig``).
 """
 
-import sys
-
-from shoplake.jobconfig import run_job
+from shoplake.jobconfig import run_job, run_main
 from shoplake.pipelines import purchase_model
 
 
@@ -23,4 +21,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_main(main)

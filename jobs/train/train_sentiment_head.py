@@ -9,9 +9,7 @@ older 80 % (by creation time), evaluates on the newest 20 % against VADER and pu
 (``shoplake.pipelines.sentiment_model.SentimentTrainConfig``); the step: ``shoplake.pipelines.sentiment_model.train``.
 """
 
-import sys
-
-from shoplake.jobconfig import run_job
+from shoplake.jobconfig import run_job, run_main
 from shoplake.pipelines import sentiment_model
 
 
@@ -20,4 +18,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_main(main)

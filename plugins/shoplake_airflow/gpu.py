@@ -24,14 +24,15 @@ def python_job(
 
     ``args`` may hold Jinja templates (rendered at run time, then shell-quoted); ``ds`` defaults to the run's
     partition (``resolve_partition``). The job's last stdout line (JSON) becomes the task's XCom. ``kwargs`` go to
-    the operator (``queue``, ``pool``, ``outlets``…); the default queue and pool unless given.
+    the operator (``queue``, ``pool``, ``outlets``…); the default queue and pool unless given. A job that fails on
+    its input or flags fails the task without retries (``shoplake_airflow.operators``).
     """
-    from airflow.providers.standard.operators.bash import BashOperator
+    from shoplake_airflow.operators import JobBashOperator
 
     cfg = cfg or current_settings()
     argv = [sys.executable, str(Path(cfg.jobs_root) / script), "--ds", ds, "--lake-root", cfg.lake_root, *args]
     command = " ".join(a if "{{" in a else shlex.quote(a) for a in argv)
-    return BashOperator(task_id=task_id, bash_command=command, do_xcom_push=True, **kwargs)
+    return JobBashOperator(task_id=task_id, bash_command=command, do_xcom_push=True, **kwargs)
 
 
 def gpu_job(

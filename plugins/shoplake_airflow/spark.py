@@ -71,9 +71,10 @@ def spark_job(
 def _local_job(
     task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings, first: dict[str, Any]
 ) -> Any:
-    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from shoplake_airflow.operators import JobSparkSubmitOperator
 
-    return SparkSubmitOperator(
+    # a job failing on its input or flags fails the task once, without retries
+    return JobSparkSubmitOperator(
         **first,
         task_id=task_id,
         application=str(Path(cfg.jobs_root) / application),

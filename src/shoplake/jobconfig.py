@@ -26,6 +26,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+#: exit code of a job that failed on its input or its flags (bad data, too little data, a missing model or
+#: partition): rerunning cannot help, so the Airflow glue fails the task without retries. argparse exits 2.
+DATA_ERROR_EXIT = 3
+DETERMINISTIC_EXITS = (2, DATA_ERROR_EXIT)
 #: the JSON-schema keywords an option may carry (also the keywords of Airflow's ``Param``)
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum")
 
@@ -146,3 +150,15 @@ def run_job(
         result = step(cfg)
     sys.stdout.write(json.dumps(result, default=str) + "\n")
     return result
+
+
+def run_main(main: Callable[[list[str]], Any], argv: list[str] | None = None) -> None:
+    """The ``__main__`` block of every job: run ``main``; a data or configuration error exits with
+    :data:`DATA_ERROR_EXIT` (one line on stderr saying what to do), anything else keeps its traceback and exit 1
+    (transient: the task may be retried)."""
+    try:
+        main(sys.argv[1:] if argv is None else argv)
+    except (ValueError, FileNotFoundError) as exc:
+        log.error("%s: %s", type(exc).__name__, exc)
+        sys.stderr.write(f"shoplake job failed on its input or flags (not retried): {exc}\n")
+        sys.exit(DATA_ERROR_EXIT)

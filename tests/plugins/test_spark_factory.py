@@ -44,7 +44,7 @@ def emr_settings(**emr) -> Settings:
 def test_local_backend_is_spark_submit_with_the_partition_ds():
     dag = _build(Settings(lake_root="/lake"))
     task = _render(dag.get_task("curate_reviews"))
-    assert type(task).__name__ == "SparkSubmitOperator"
+    assert type(task).__name__ == "JobSparkSubmitOperator"
     assert task.application_args == ["--ds", DS, "--lake-root", "/lake"]
     assert task.name == f"curate_reviews-{DS}"
     assert Path(task.application).is_file()

@@ -18,7 +18,7 @@ DS = "2019-03-03"
 SAGEMAKER = botocore.session.get_session().get_service_model("sagemaker")
 PARAMS = {"window_days": 14, "target": "steam_purchase", "seed": 3, "n_estimators": 50, "max_depth": 3,
           "learning_rate": 0.1, "subsample": 0.9, "colsample_bytree": 0.7, "min_child_weight": 2.0,
-          "reg_lambda": 1.5, "scale_pos_weight": 0.0, "early_stopping_rounds": 20}  # fmt: skip
+          "reg_lambda": 1.5, "scale_pos_weight": 0.0, "early_stopping_rounds": 20, "min_rows": 100}  # fmt: skip
 
 
 class FakeTI:
@@ -50,21 +50,21 @@ def _job_args(argv: list[str]) -> PurchaseTrainConfig:
 
 def test_local_backend_runs_the_job_on_the_gpu_queue_with_the_run_params():
     task = _render(_build(Settings(lake_root="/lake")).get_task("train_purchase_model"))
-    assert type(task).__name__ == "BashOperator"
+    assert type(task).__name__ == "JobBashOperator"
     assert (task.queue, task.pool) == ("gpu", "gpu")
     argv = shlex.split(task.bash_command)
     assert Path(argv[1]).name == "train_purchase_model.py"
     assert Path(argv[1]).is_file()
     cfg = _job_args(argv[2:])
     assert (cfg.ds, cfg.window_days, cfg.seed, cfg.max_depth, cfg.learning_rate) == (DS, 14, 3, 3, 0.1)
-    assert (cfg.lake_root, cfg.reg_lambda, cfg.early_stopping_rounds) == ("/lake", 1.5, 20)
+    assert (cfg.lake_root, cfg.reg_lambda, cfg.early_stopping_rounds, cfg.min_rows) == ("/lake", 1.5, 20, 100)
     assert cfg.mlflow_uri == ""
 
 
 def test_spark_backend_submits_the_xgboost_spark_job():
     cfg = Settings(lake_root="/lake", train_backend="spark", mlflow_tracking_uri="http://mlflow:5000")
     task = _render(_build(cfg).get_task("train_purchase_model"))
-    assert type(task).__name__ == "SparkSubmitOperator"
+    assert type(task).__name__ == "JobSparkSubmitOperator"
     assert task.application.endswith("jobs/spark/train_purchase_model_spark.py")
     assert Path(task.application).is_file()
     job = _job_args(task.application_args)
