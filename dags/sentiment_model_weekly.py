@@ -29,6 +29,7 @@ from shoplake_airflow.assets import SENTIMENT_MODEL
 from shoplake_airflow.context import HISTORY_START, resolve_partition
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import config_params, ds_param
+from shoplake_airflow.settings import settings
 
 #: knobs of a manual run (Params derived from the job's config)
 TRAIN_PARAMS = ("window_days", "c", "seed", "min_negatives")
@@ -47,6 +48,8 @@ TRAIN_PARAMS = ("window_days", "c", "seed", "min_negatives")
 )
 def sentiment_model_weekly():
     args = [a for name in TRAIN_PARAMS for a in ("--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}")]
+    if settings().mlflow_tracking_uri:
+        args += ["--mlflow-uri", settings().mlflow_tracking_uri]
     train = gpu_job("train_sentiment_head", "jobs/train/train_sentiment_head.py", args, outlets=[SENTIMENT_MODEL])
     chain(resolve_partition(), train)
 

@@ -59,6 +59,8 @@ def _train_args() -> list[str]:
     for name in ZOO_PARAMS:
         if name != "models":
             args += ["--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}"]
+    if settings().mlflow_tracking_uri:
+        args += ["--mlflow-uri", settings().mlflow_tracking_uri]
     return args
 
 

@@ -110,6 +110,14 @@ def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, s
     assert metrics["held_out"]["f1_churn"] != metrics["held_out"]["f1_weighted"]
     assert (root / "comparison.png").read_bytes()[:4] == b"\x89PNG"
     assert "f1_churn" in (root / "comparison.csv").read_text().splitlines()[0]
+    import sqlite3
+
+    with sqlite3.connect(Path(lake) / "model" / "mlflow" / "mlflow.db") as con:  # tracked like every model
+        versions = con.execute("select name, version, source from model_versions").fetchall()
+        aliases = con.execute("select name, alias, version from registered_model_aliases").fetchall()
+    assert versions == [("clickstream_churn", 1, f"{root}/model")]
+    assert aliases == [("clickstream_churn", "champion", 1)]
+    assert trained["mlflow_model_version"] == "1"
 
     predicted = run("predict", args("clickstream", "2019-10-01", lake, *window), spark)
     assert check_predictions(lake, "2019-10-01", "clickstream")["rows"] == 472

@@ -77,6 +77,19 @@ def test_training_publishes_a_servable_model_and_gates_the_pointer(encoder_dir, 
     assert held_out["note"] == "too few negatives (12 < 30): no AUC reported"
     manifest = json.loads((version / "shoplake_model.json").read_text())
     assert manifest["languages"] == ["en"]
+    # tracked like every model: its own experiment, a registered version whose source is the lake version
+    import sqlite3
+
+    with sqlite3.connect(Path(lake) / "model" / "mlflow" / "mlflow.db") as con:
+        versions = con.execute("select name, version, source from model_versions").fetchall()
+        aliases = con.execute("select name, alias, version from registered_model_aliases").fetchall()
+        experiments = [r[0] for r in con.execute("select name from experiments")]
+        runs = con.execute("select key from metrics").fetchall()
+    assert versions == [("sentiment_head", 1, str(version))]
+    assert aliases == [("sentiment_head", "champion", 1)]
+    assert "shoplake-sentiment-head" in experiments
+    assert ("model_auc",) in runs
+    assert (result["mlflow_model_version"], result["promoted"]) == ("1", True)
     assert metrics["train_rows"] == 96
     assert metrics["model"]["auc"] > 0.9  # the tiny texts are separable
     assert {"auc", "accuracy", "f1_negative", "f1_positive"} <= set(metrics["vader"])

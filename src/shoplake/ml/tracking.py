@@ -37,13 +37,18 @@ def tracking_uri(configured: str, lake_root: str) -> str | None:
     return f"sqlite:///{root}/mlflow.db"
 
 
+def experiment_name(registered_model: str) -> str:
+    """One experiment per model, named after it (``shoplake-<model>``)."""
+    return f"shoplake-{registered_model.replace('_', '-')}"
+
+
 def _experiment_id(mlflow: Any, name: str, uri: str) -> str:
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     artifacts = None
     if uri.startswith("sqlite:///"):  # keep artifacts beside the local store, not in the working directory
-        artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+        artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts" / name).as_uri()
     return mlflow.create_experiment(name, artifact_location=artifacts)
 
 
@@ -55,18 +60,25 @@ def log_training_run(
     params: dict[str, Any],
     metrics: dict[str, float],
     artifacts_dir: Path,
-    booster: Any,
     registered_model: str,
     tags: dict[str, str],
+    booster: Any = None,
+    model_source: str = "",
 ) -> dict[str, str]:
-    """One MLflow run: params, metrics, every file of the version, the booster as a registered model version.
+    """One MLflow run: params, metrics, every file of ``artifacts_dir``, and a new registered model version.
+
+    Every model is tracked the same way: an XGBoost ``booster`` is logged with MLflow's xgboost flavour; any
+    other model (the sentiment head, a Spark ``PipelineModel``) is registered with ``model_source`` — its version
+    directory in the lake — as the version's source, so the weights are not copied again.
 
     Returns ``{"run_id", "model_version", "tracking_uri"}`` (small: for XCom). The ``champion`` alias moves
     separately (:func:`set_champion`), after the lake's ``current.json``.
     """
     import mlflow
-    import mlflow.xgboost
     from mlflow import MlflowClient
+
+    if booster is not None:
+        import mlflow.xgboost
 
     mlflow.set_tracking_uri(uri)
     exp_id = _experiment_id(mlflow, experiment, uri)
@@ -74,9 +86,19 @@ def log_training_run(
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(metrics)
         mlflow.log_artifacts(str(artifacts_dir), artifact_path="version")
-        info = mlflow.xgboost.log_model(booster, name="model", registered_model_name=registered_model)
-    version = str(info.registered_model_version)
+        if booster is not None:
+            info = mlflow.xgboost.log_model(booster, name="model", registered_model_name=registered_model)
+            version = str(info.registered_model_version)
     client = MlflowClient(tracking_uri=uri)
+    if booster is None:
+        if not model_source:
+            raise ValueError("log_training_run needs a booster or the model's model_source")
+        try:
+            client.create_registered_model(registered_model)
+        except Exception as exc:  # already registered (MLflow raises RESOURCE_ALREADY_EXISTS)
+            if "RESOURCE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+                raise
+        version = str(client.create_model_version(registered_model, model_source, run_id=run.info.run_id).version)
     client.set_model_version_tag(registered_model, version, "ds", tags.get("ds", ""))
     log.info("mlflow run %s → %s v%s (%s)", run.info.run_id, registered_model, version, uri)
     return {"run_id": run.info.run_id, "model_version": version, "tracking_uri": uri}
@@ -87,3 +109,44 @@ def set_champion(uri: str, registered_model: str, version: str) -> None:
     from mlflow import MlflowClient
 
     MlflowClient(tracking_uri=uri).set_registered_model_alias(registered_model, CHAMPION_ALIAS, version)
+
+
+def flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numbers of a nested metrics dict as MLflow metric names (``held_out.f1_weighted`` → ``held_out_f1_weighted``)."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flat_metrics(value, f"{name}_"))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+def track_version(
+    mlflow_uri: str,
+    lake_root: str,
+    *,
+    model_name: str,
+    ds: str,
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    artifacts_dir: Path,
+    model_source: str,
+    tags: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Track one training run of ``model_name`` (its own experiment) and register its lake version; ``{}`` when off."""
+    uri = tracking_uri(mlflow_uri, lake_root)
+    if uri is None:
+        return {}
+    return log_training_run(
+        uri,
+        experiment=experiment_name(model_name),
+        run_name=f"{model_name}-{ds}",
+        params=params,
+        metrics=flat_metrics(metrics),
+        artifacts_dir=artifacts_dir,
+        registered_model=model_name,
+        tags={"ds": ds, **(tags or {})},
+        model_source=model_source,
+    )

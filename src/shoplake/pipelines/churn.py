@@ -58,6 +58,7 @@ class ChurnJobConfig(ZooConfig):
         168.0, help="clickstream: users with no event in the last this-many hours of the window have churned",
         exclusiveMinimum=0,
     )  # fmt: skip
+    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
     min_class_users: int = option(
         10, help="fewest users of each class (churned, retained) needed to train; thinner labels skip training",
         minimum=4,
@@ -203,6 +204,7 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     from shoplake.ml.churn import comparison_rows, train_zoo
     from shoplake.ml.plots import plot_model_comparison
     from shoplake.ml.registry import commit_version, promote_if_not_worse
+    from shoplake.ml.tracking import set_champion, track_version
     from shoplake.transforms.churn_features import feature_columns
 
     # not cached: a cached scan of a partition path would be served, stale, to later reads of a rewritten partition
@@ -227,10 +229,10 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     }
     staged = staging_path(cfg.lake_root, cfg.names.model, cfg.ds)
     fs, staged_fs = filesystem(staged)
-    try:
-        best.model.write().overwrite().save(f"{staged}/model")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp)
+        try:
+            best.model.write().overwrite().save(f"{staged}/model")
             (local / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
             (local / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
             _write_table(local / "comparison.csv", rows)
@@ -239,21 +241,35 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
             )
             for f in local.iterdir():
                 fs.put_file(str(f), f"{staged_fs}/{f.name}")
-        path = commit_version(staged, cfg.lake_root, cfg.names.model, cfg.ds)
-    finally:
-        if fs.exists(staged_fs):
-            fs.rm(staged_fs, recursive=True)
-    zoo["train"].unpersist()
-    gate = promote_if_not_worse(
-        cfg.lake_root,
-        cfg.names.model,
-        cfg.ds,
-        metric="f1_weighted",
-        score=best.test["f1_weighted"],
-        champion_score=_champion_f1(spark, zoo["test"]),
-        extra={"model": best.name},
-    )
-    zoo["test"].unpersist()
+            path = commit_version(staged, cfg.lake_root, cfg.names.model, cfg.ds)
+        finally:
+            if fs.exists(staged_fs):
+                fs.rm(staged_fs, recursive=True)
+        zoo["train"].unpersist()
+        gate = promote_if_not_worse(
+            cfg.lake_root,
+            cfg.names.model,
+            cfg.ds,
+            metric="f1_weighted",
+            score=best.test["f1_weighted"],
+            champion_score=_champion_f1(spark, zoo["test"]),
+            extra={"model": best.name},
+        )
+        zoo["test"].unpersist()
+        per_model = {f"{r['model']}_{k}": r[k] for r in rows for k in ("f1_weighted", "f1_churn", "auc") if k in r}
+        tracked = track_version(
+            cfg.mlflow_uri,
+            cfg.lake_root,
+            model_name=cfg.names.model,
+            ds=cfg.ds,
+            params={**asdict(cfg), "best_model": best.name},
+            metrics={"held_out": best.test, "majority_baseline": zoo["baseline"], **per_model},
+            artifacts_dir=local,
+            model_source=f"{path}/model",
+            tags={"source": cfg.source, "best_model": best.name},
+        )
+    if gate["promoted"] and tracked:
+        set_champion(tracked["tracking_uri"], cfg.names.model, tracked["model_version"])
     return {
         "ds": cfg.ds,
         "path": path,
@@ -263,6 +279,7 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
         "f1_churn": best.test["f1_churn"],
         "promoted": gate["promoted"],
         "champion_f1": gate["champion_score"],
+        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
     }
 
 

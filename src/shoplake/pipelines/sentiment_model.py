@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,6 +58,7 @@ class SentimentTrainConfig(EngineConfig):
         help="learn from and evaluate on reviews of this language (curated language_code, ISO 639-1); '*' = all. "
         "The model serves this language: route it with SHOPLAKE_SENTIMENT_MODELS",
     )
+    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
     min_negatives: int = option(
         30, help="fewest held-out negatives (and positives) for an AUC to be reported per language group", minimum=1
     )
@@ -189,6 +191,7 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
         save_head_model,
         vader_scores,
     )
+    from shoplake.ml.tracking import set_champion, track_version
 
     np.random.seed(cfg.seed)
     texts, y, created, langs = load_source(cfg) if cfg.steam_source else load_curated(cfg)
@@ -234,6 +237,23 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
         curves = {"MiniLM + logistic head": (y[test_idx], p_test), "VADER": (y[test_idx], p_vader)}
         plot_roc(out / "roc.png", curves, "Steam voted_up, held-out split")
         result = publish_version(out, cfg.lake_root, SENTIMENT_MODEL, cfg.ds, auc=metrics["model"]["auc"])
+        # the version's small files are the run's artifacts; the registered version's source is the lake version
+        for heavy in ("encoder", "head.safetensors"):
+            path = out / heavy
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        tracked = track_version(
+            cfg.mlflow_uri,
+            cfg.lake_root,
+            model_name=SENTIMENT_MODEL,
+            ds=cfg.ds,
+            params={**asdict(cfg), "revision": revision},
+            metrics={k: v for k, v in metrics.items() if k in ("model", "vader", "train_rows")},
+            artifacts_dir=out,
+            model_source=result["path"],
+            tags={"language": cfg.language, "revision": revision},
+        )
+    if result["promoted"] and tracked:
+        set_champion(tracked["tracking_uri"], SENTIMENT_MODEL, tracked["model_version"])
     log.info("metrics %s", json.dumps(metrics))
     return {
         "ds": cfg.ds,
@@ -242,4 +262,5 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
         "promoted": result["promoted"],
         "revision": revision,
         "rows": len(texts),
+        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
     }
