@@ -31,25 +31,27 @@ def no_retry_on_data_errors(exc: AirflowException, pattern: re.Pattern[str]) -> 
     raise exc
 
 
-class JobBashOperator(BashOperator):
+class _NoRetryOnDataErrors:
+    """Mixin: a failure whose exit code says the job's input or flags were at fault fails without retries."""
+
+    exit_pattern: re.Pattern[str]
+
+    def execute(self, context: Any) -> Any:
+        try:
+            return super().execute(context)  # type: ignore[misc]
+        except AirflowFailException:
+            raise
+        except AirflowException as exc:
+            no_retry_on_data_errors(exc, self.exit_pattern)
+
+
+class JobBashOperator(_NoRetryOnDataErrors, BashOperator):
     """``BashOperator`` running a ``jobs/`` entry point (see the module doc for its retries)."""
 
-    def execute(self, context: Any) -> Any:
-        try:
-            return super().execute(context)
-        except AirflowFailException:
-            raise
-        except AirflowException as exc:
-            no_retry_on_data_errors(exc, _BASH_EXIT)
+    exit_pattern = _BASH_EXIT
 
 
-class JobSparkSubmitOperator(SparkSubmitOperator):
+class JobSparkSubmitOperator(_NoRetryOnDataErrors, SparkSubmitOperator):
     """``SparkSubmitOperator`` running a ``jobs/spark/`` entry point (see the module doc for its retries)."""
 
-    def execute(self, context: Any) -> Any:
-        try:
-            return super().execute(context)
-        except AirflowFailException:
-            raise
-        except AirflowException as exc:
-            no_retry_on_data_errors(exc, _SPARK_EXIT)
+    exit_pattern = _SPARK_EXIT
