@@ -25,7 +25,7 @@ from datetime import timedelta
 from airflow.sdk import CronDataIntervalTimetable, chain, dag
 
 from shoplake.pipelines.sentiment_model import SentimentTrainConfig
-from shoplake_airflow.assets import SENTIMENT_MODEL
+from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, SENTIMENT_MODEL
 from shoplake_airflow.context import HISTORY_START, resolve_partition
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import config_params, ds_param
@@ -50,7 +50,13 @@ def sentiment_model_weekly():
     args = [a for name in TRAIN_PARAMS for a in ("--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}")]
     if settings().mlflow_tracking_uri:
         args += ["--mlflow-uri", settings().mlflow_tracking_uri]
-    train = gpu_job("train_sentiment_head", "jobs/train/train_sentiment_head.py", args, outlets=[SENTIMENT_MODEL])
+    train = gpu_job(
+        "train_sentiment_head",
+        "jobs/train/train_sentiment_head.py",
+        args,
+        inlets=[CURATED_STEAM_REVIEWS],
+        outlets=[SENTIMENT_MODEL],
+    )
     chain(resolve_partition(), train)
 
 

@@ -9,7 +9,12 @@ days ending at the run's day: the `ds` Param of a manual run, else the last day 
 
 **Steps.**
 0. `resolve_partition` — decides `ds` (the same rule in every DAG).
-1. `check_features` — the window has feature partitions and at least `min_rows` rows; otherwise the run ends
+**Schedule.** Data-aware: each `enriched.steam_purchase_features` event (a day of features from
+`steam_reviews_daily`, its `ds` in the event) triggers a run, and so does Monday 04:00 UTC; a run trains only when
+`min_new_days` (default 7) days of features arrived since the current model's version.
+
+1. `check_features` — the window has feature partitions and at least `min_rows` rows, and `min_new_days` new days
+   since the current model; otherwise the run ends
    *skipped* (not failed, not retried) with the reason in the log, e.g. a scheduled run over a window with no data.
 2. `train_purchase_model` — on the backend of `SHOPLAKE_TRAIN_BACKEND`: `local` (gpu queue/pool, XGBoost `hist`
    on CUDA when present), `spark` (xgboost.spark via local Spark or EMR) or `sagemaker` (built-in XGBoost).
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, chain, dag, task
 
 from shoplake.pipelines.purchase_model import PurchaseTrainConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_PURCHASE_FEATURES, STEAM_PURCHASE_MODEL
@@ -40,14 +45,27 @@ from shoplake_airflow.training import TRAIN_PARAMS, train_job
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("0 4 * * 1", timezone="UTC"),
+    # data-aware: runs when a day of features lands, and every Monday 04:00 UTC; check_features trains only once
+    # min_new_days new days arrived since the current model (a weekly cadence on daily data, any backfill speed)
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("0 4 * * 1", timezone="UTC"), assets=ENRICHED_STEAM_PURCHASE_FEATURES
+    ),
     start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,  # runs gate against each other's champion: one at a time
     description="Train, gate and publish the Steam purchase model (XGBoost) on a window of feature partitions",
     tags=["steam", "purchase", "training", "xgboost"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
-    params={"ds": ds_param("last day of the training window"), **config_params(PurchaseTrainConfig, TRAIN_PARAMS)},
+    params={
+        "ds": ds_param("last day of the training window"),
+        "min_new_days": Param(
+            7,
+            type="integer",
+            minimum=0,
+            description="days of features newer than the current model needed to retrain (0 = retrain now)",
+        ),
+        **config_params(PurchaseTrainConfig, TRAIN_PARAMS),
+    },
     doc_md=__doc__,
 )
 def steam_purchase_model_weekly():
@@ -58,7 +76,10 @@ def steam_purchase_model_weekly():
         from shoplake.pipelines.purchase_model import check_features as check
 
         params = context["params"]
-        result = check(settings().lake_root, partition["ds"], params["window_days"], params["min_rows"])
+        result = check(
+            settings().lake_root, partition["ds"], params["window_days"], params["min_rows"],
+            min_new_days=params["min_new_days"], target=params["target"],
+        )  # fmt: skip
         if not result["trainable"]:  # too little data is not an error to retry: the run ends skipped, with why
             raise AirflowSkipException(result["reason"])
         return result

@@ -46,6 +46,7 @@ from shoplake_airflow.assets import (
     ENRICHED_STEAM_PURCHASE_FEATURES,
     ENRICHED_STEAM_REVIEWS,
     RAW_STEAM_REVIEWS,
+    SENTIMENT_MODEL,
 )
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
 from shoplake_airflow.gpu import gpu_job
@@ -103,7 +104,7 @@ def steam_reviews_daily():
         result = check(settings().lake_root, curated["ds"], json.loads(scored), curated["rows"])
         return emit_partition_event(context, ENRICHED_STEAM_REVIEWS, result)
 
-    @task(outlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
+    @task(inlets=[CURATED_STEAM_REVIEWS, ENRICHED_STEAM_REVIEWS], outlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
     def build_features(enriched: dict, **context) -> dict:
         from shoplake.pipelines.steam_reviews import build_purchase_features
 
@@ -111,9 +112,12 @@ def steam_reviews_daily():
         return emit_partition_event(context, ENRICHED_STEAM_PURCHASE_FEATURES, result)
 
     cfg = settings()
-    curate = spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", [])
+    # jobs declare what they read; the check task after each one emits the outlet's event (with its ds)
+    curate = spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", [], inlets=[RAW_STEAM_REVIEWS])
     model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache]
-    score = gpu_job("score_sentiment", "jobs/gpu/score_sentiment.py", model_args)
+    score = gpu_job(
+        "score_sentiment", "jobs/gpu/score_sentiment.py", model_args, inlets=[CURATED_STEAM_REVIEWS, SENTIMENT_MODEL]
+    )
     partition = resolve_partition()
     raw = extract_reviews(partition)
     curated = check_curated(raw)

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if not airflow_dags_test(DAG_ID, run_at) or not ran_its_tasks(cfg, ds):
             return 1
     window = len(days(a.from_date, a.to_date))
-    conf = {"ds": a.to_date, "window_days": window}
+    conf = {"ds": a.to_date, "window_days": window, "min_new_days": 0}  # the demo always trains
     log.info("== airflow dags test %s %s --conf '%s'", TRAIN_DAG_ID, a.to_date, json.dumps(conf))
     if not airflow_dags_test(TRAIN_DAG_ID, (dt.date.fromisoformat(a.to_date) + dt.timedelta(days=1)).isoformat(), conf):
         return 1

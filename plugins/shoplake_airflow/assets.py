@@ -29,6 +29,7 @@ STEAM_PURCHASE_MODEL = lake_asset(Zone.MODEL, paths.PURCHASE_MODELS["steam_purch
 class ChurnAssets(NamedTuple):
     """The datasets one churn pipeline produces."""
 
+    raw: Asset
     curated: Asset
     features: Asset
     model: Asset
@@ -38,6 +39,7 @@ class ChurnAssets(NamedTuple):
 def _churn_assets(source: str) -> ChurnAssets:
     names = paths.churn_names(source)
     return ChurnAssets(
+        raw=lake_asset(Zone.RAW, names.events),
         curated=lake_asset(Zone.CURATED, names.events),
         features=lake_asset(Zone.ENRICHED, names.features),
         model=lake_asset(Zone.MODEL, names.model),

@@ -79,12 +79,14 @@ def churn_pipeline(source: str) -> None:
     """Add the churn chain of ``source`` to the DAG being defined (call inside a ``@dag`` function)."""
     assets = CHURN_ASSETS[source]
 
-    @task(outlets=[assets.curated])
+    @task(outlets=[assets.raw, assets.curated])
     def check_curated(partition: dict, **context) -> dict:
         from shoplake.pipelines.churn import check_curated as check
         from shoplake_airflow.context import emit_partition_event
 
-        return emit_partition_event(context, assets.curated, check(settings().lake_root, partition["ds"], source))
+        result = check(settings().lake_root, partition["ds"], source)
+        emit_partition_event(context, assets.raw, {**result, "path": result["raw_path"], "rows": result["raw_rows"]})
+        return emit_partition_event(context, assets.curated, result)
 
     @task.branch(outlets=[assets.features])
     def check_features(partition: dict, **context) -> list[str]:
@@ -111,11 +113,18 @@ def churn_pipeline(source: str) -> None:
 
     args = _job_args(source)
     partition = resolve_partition()
+    # jobs declare what they read; the check task after each one emits the outlet's event (with its ds)
     curate = spark_job(f"curate_{ROWS[source]}", "jobs/spark/curate_churn_source.py", args)
-    build = spark_job("build_features", "jobs/spark/build_churn_features.py", args)
-    train = spark_job(TRAIN, "jobs/spark/train_churn_models.py", args + _train_args())
+    build = spark_job("build_features", "jobs/spark/build_churn_features.py", args, inlets=[assets.curated])
+    train = spark_job(TRAIN, "jobs/spark/train_churn_models.py", args + _train_args(), inlets=[assets.features])
     # runs after a successful check_model, or straight from check_features when training was skipped
-    predict = spark_job(PREDICT, "jobs/spark/predict_churn.py", args, trigger_rule="none_failed_min_one_success")
+    predict = spark_job(
+        PREDICT,
+        "jobs/spark/predict_churn.py",
+        args,
+        trigger_rule="none_failed_min_one_success",
+        inlets=[assets.features, assets.model],
+    )
     features = check_features(partition)
     chain(partition, curate, check_curated(partition), build, features, train, check_model(partition), predict)
     chain(features, predict, check_predictions(partition))

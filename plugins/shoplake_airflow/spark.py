@@ -44,6 +44,8 @@ def spark_job(
     ds: str = PARTITION_DS,
     cfg: Settings | None = None,
     trigger_rule: str | None = None,
+    inlets: list[Any] | None = None,
+    outlets: list[Any] | None = None,
 ) -> Any:
     """Tasks that run ``jobs/spark/<application>`` on the configured backend.
 
@@ -56,6 +58,7 @@ def spark_job(
             used in application, cluster and step names.
         cfg: settings to use instead of the process's (tests).
         trigger_rule: trigger rule of the job's first task (default: all upstream succeeded).
+        inlets / outlets: Assets the job reads / writes (lineage; on EMR they sit on the task waiting for the step).
 
     Returns:
         An operator (local) or a task group (EMR) that can be chained like one task.
@@ -63,9 +66,10 @@ def spark_job(
     cfg = cfg or current_settings()
     application_args = ["--ds", ds, "--lake-root", cfg.lake_root, *application_args]
     first = {"trigger_rule": trigger_rule} if trigger_rule else {}
+    lineage = {"inlets": inlets or [], "outlets": outlets or []}
     if cfg.spark_backend == "emr":
-        return _emr_job(task_id, application, application_args, ds, cfg, first)
-    return _local_job(task_id, application, application_args, ds, cfg, first)
+        return _emr_job(task_id, application, application_args, ds, cfg, first, lineage)
+    return _local_job(task_id, application, application_args, ds, cfg, {**first, **lineage})
 
 
 def _local_job(
@@ -153,7 +157,13 @@ def emr_job_flow(task_id: str, ds: str, cfg: Settings) -> dict[str, Any]:
 
 
 def _emr_job(
-    task_id: str, application: str, application_args: list[str], ds: str, cfg: Settings, first: dict[str, Any]
+    task_id: str,
+    application: str,
+    application_args: list[str],
+    ds: str,
+    cfg: Settings,
+    first: dict[str, Any],
+    lineage: dict[str, Any],
 ) -> Any:
     from airflow.providers.amazon.aws.operators.emr import (
         EmrAddStepsOperator,
@@ -186,6 +196,7 @@ def _emr_job(
             steps=[emr_step(task_id, application, application_args, ds, cfg)],
         )
         wait_step = EmrStepSensor(
+            **lineage,
             task_id="wait_step",
             job_flow_id=job_flow_id,
             aws_conn_id=aws,

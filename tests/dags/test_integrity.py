@@ -100,6 +100,12 @@ def test_steam_dag_shape(dagbag):
     score = dag.get_task("score_sentiment")
     assert (score.queue, score.pool) == ("gpu", "gpu")
     assert "jobs/gpu/score_sentiment.py" in score.bash_command
+    inlets = {t.task_id: [a.name for a in t.inlets] for t in dag.tasks if t.inlets}
+    assert inlets == {
+        "curate_reviews": ["raw.steam_reviews"],
+        "score_sentiment": ["curated.steam_reviews", "model.sentiment_head"],
+        "build_features": ["curated.steam_reviews", "enriched.steam_reviews"],
+    }
     outlets = {t.task_id: [a.name for a in t.outlets] for t in dag.tasks if t.outlets}
     assert outlets == {
         "extract_reviews": ["raw.steam_reviews"],
@@ -113,6 +119,10 @@ def test_purchase_training_dag_shape(dagbag):
     dag = dagbag.dags["steam_purchase_model_weekly"]
     assert sorted(dag.task_ids) == ["check_features", "check_model", "resolve_partition", "train_purchase_model"]
     assert dag.get_task("check_features").upstream_task_ids == {"resolve_partition"}
+    # data-aware: a day of features triggers it (and the weekly cron); check_features gates on min_new_days
+    assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    assert "enriched.steam_purchase_features" in str(dag.timetable.asset_condition)
+    assert dag.params["min_new_days"] == 7
     assert dag.get_task("train_purchase_model").upstream_task_ids == {"check_features"}
     assert dag.get_task("check_model").upstream_task_ids == {"check_features", "train_purchase_model"}
     assert [a.name for a in dag.get_task("check_model").outlets] == ["model.steam_purchase"]
@@ -132,6 +142,7 @@ def test_purchase_training_dag_shape(dagbag):
 def test_churn_dag_shape(dagbag, dag_id, curate):
     dag = dagbag.dags[dag_id]
     source = dag_id.split("_")[0]
+    events = "telco_customers" if source == "telco" else f"{source}_events"
     up = {t: dag.get_task(t).upstream_task_ids for t in dag.task_ids}
     assert up == {
         "resolve_partition": set(),
@@ -148,10 +159,16 @@ def test_churn_dag_shape(dagbag, dag_id, curate):
     assert type(dag.get_task("check_features")).__name__ == "_BranchPythonDecoratedOperator"
     outlets = {t.task_id: [a.name for a in t.outlets] for t in dag.tasks if t.outlets}
     assert outlets == {
-        "check_curated": [f"curated.{'telco_customers' if source == 'telco' else source + '_events'}"],
+        "check_curated": [f"raw.{events}", f"curated.{events}"],
         "check_features": [f"enriched.{source}_churn_features"],
         "check_model": [f"model.{source}_churn"],
         "check_predictions": [f"enriched.{source}_churn_predictions"],
+    }
+    inlets = {t.task_id: [a.name for a in t.inlets] for t in dag.tasks if t.inlets}
+    assert inlets == {
+        "build_features": [f"curated.{events}"],
+        "train_models": [f"enriched.{source}_churn_features"],
+        "predict_churn": [f"enriched.{source}_churn_features", f"model.{source}_churn"],
     }
     train = dag.get_task("train_models")
     assert "jobs/spark/train_churn_models.py" in train.application

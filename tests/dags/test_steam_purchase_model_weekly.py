@@ -35,7 +35,7 @@ def test_whole_pipeline_fills_every_zone_and_publishes_a_gated_tracked_model(
     for ds in DAYS:
         run_day(steam_dag, ds)
 
-    conf = {"ds": DAYS[-1], "window_days": 2, "n_estimators": 200, "seed": 11}
+    conf = {"ds": DAYS[-1], "window_days": 2, "n_estimators": 200, "seed": 11, "min_new_days": 0}
     run_at = dt.datetime(2019, 3, 4, 4, tzinfo=dt.UTC)
     dr = purchase_dag.test(logical_date=run_at, run_conf=conf)
     assert dr.state == "success"

@@ -141,3 +141,20 @@ def test_the_gate_counts_the_window_and_says_what_to_do_when_it_is_too_thin(tmp_
     empty = check_features(lake, "2018-01-07", 7, 200)
     assert (empty["trainable"], empty["partitions"], empty["path"]) == (False, 0, None)
     assert "run steam_reviews_daily for those days first" in empty["reason"]
+
+
+def test_the_gate_waits_for_min_new_days_since_the_current_model(tmp_path):
+    from shoplake.pipelines.purchase_model import check_features
+
+    lake = str(tmp_path / "lake")
+    write_feature_days(lake, ["2019-03-01", "2019-03-02", "2019-03-03"], n=100)
+    assert check_features(lake, "2019-03-03", 3, 200, min_new_days=7)["trainable"]  # no model yet: train
+    model = Path(lake) / "model" / "steam_purchase"
+    (model / "version=2019-03-01").mkdir(parents=True)
+    (model / "current.json").write_text(json.dumps({"version": "2019-03-01", "path": "version=2019-03-01"}))
+    waiting = check_features(lake, "2019-03-03", 3, 200, min_new_days=3)
+    assert waiting["trainable"] is False
+    assert waiting["reason"].startswith("2 day(s) of features newer than the current model (version 2019-03-01)")
+    assert check_features(lake, "2019-03-03", 3, 200, min_new_days=2)["trainable"]
+    assert check_features(lake, "2019-03-03", 3, 200, min_new_days=0)["trainable"]
+    assert check_features(lake, "2019-03-01", 3, 100, min_new_days=7)["trainable"]  # rerun of the current version

@@ -347,7 +347,15 @@ def check_curated(lake_root: str, ds: str, source: str) -> dict[str, Any]:
     c = read_counts(path)
     if c["in"] != c["raw"] + c["raw_quarantined"] or c["raw"] != c["curated"] + c["quarantined"]:
         raise ValueError(f"{names.events} ds={ds}: rows do not add up: {c}")
-    return {"ds": ds, "path": path, "rows": c["curated"], "quarantined": c["raw_quarantined"] + c["quarantined"]}
+    raw_path = partition_path(lake_root, Zone.RAW, names.events, ds)
+    return {
+        "ds": ds,
+        "path": path,
+        "rows": c["curated"],
+        "quarantined": c["raw_quarantined"] + c["quarantined"],
+        "raw_path": raw_path,
+        "raw_rows": c["raw"],
+    }
 
 
 def check_features(lake_root: str, ds: str, source: str, min_class_users: int) -> dict[str, Any]:

@@ -125,8 +125,14 @@ def feature_partitions(lake_root: str, ds: str, days: int) -> list[str]:
     return paths
 
 
-def check_features(lake_root: str, ds: str, window_days: int, min_rows: int) -> dict[str, Any]:
+def check_features(
+    lake_root: str, ds: str, window_days: int, min_rows: int, min_new_days: int = 0, target: str = "steam_purchase"
+) -> dict[str, Any]:
     """Whether the window holds enough feature rows to train (the DAG's gate; it skips the run when not).
+
+    With ``min_new_days``, it also waits for that many feature days newer than the current model's version (the
+    DAG runs each time a day of features lands; a retrain needs a week of them by default). A rerun of the current
+    version's own day always passes.
 
     Rows are counted from the partitions' Parquet footers, without reading the data.
 
@@ -151,6 +157,18 @@ def check_features(lake_root: str, ds: str, window_days: int, min_rows: int) -> 
             f"{rows} feature rows in the {window_days} days up to {ds} (< min_rows {min_rows}): widen window_days, "
             "process more days, or lower min_rows"
         )
+    elif min_new_days:
+        from shoplake.ml.registry import read_current
+
+        current = read_current(lake_root, PURCHASE_MODELS[target])
+        if current is not None and current["version"] != ds:
+            new_days = sum(p.rsplit("ds=", 1)[-1] > current["version"] for p in paths)
+            if new_days < min_new_days:
+                reason = (
+                    f"{new_days} day(s) of features newer than the current model (version {current['version']}) "
+                    f"in the window (< min_new_days {min_new_days}): waiting for more; set min_new_days=0 to "
+                    "retrain now"
+                )
     return {
         "ds": ds,
         "path": paths[-1] if paths else None,
