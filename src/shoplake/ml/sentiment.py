@@ -275,6 +275,11 @@ def directory_revision(path: str | Path) -> str:
     return "dir-" + digest.hexdigest()[:12]
 
 
+def looks_like_path(uri: str) -> bool:
+    """A local path or a lake URI rather than a hub id (``org/name``)."""
+    return "://" in uri or uri.startswith(("/", "./", "../", "~")) or uri.count("/") > 1
+
+
 def load_classifier(
     uri: str, *, revision: str | None = None, cfg: EngineConfig | None = None, cache_dir: str | Path = "/tmp"
 ) -> TextClassifier:
@@ -309,6 +314,13 @@ def load_classifier(
         clf = TextClassifier(tokenizer, model, **kw)
         clf.model_id, clf.revision = uri, directory_revision(path)
     else:
+        if looks_like_path(uri):  # a directory or lake URI that is not there: not a hub id
+            raise FileNotFoundError(
+                f"sentiment model {uri} does not exist (no model directory, no current.json): create the offline "
+                "model with `make sentiment-model` (or jobs/train/train_sentiment_head.py --steam-source DIR; "
+                "compose's airflow-init does it on first start), or point SHOPLAKE_SENTIMENT_MODELS at a hub "
+                "model@revision"
+            )
         if not revision:
             raise ValueError(f"hub model {uri} needs a pinned revision (SHOPLAKE_SENTIMENT_REVISION)")
         tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)

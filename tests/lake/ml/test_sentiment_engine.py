@@ -218,3 +218,11 @@ def test_long_runs_log_progress_with_rate_and_eta(caplog):
         p.update(6)  # the end is always logged
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["rows scored: 10 / 10"]
     assert "/s, ETA 0 s)" in caplog.records[0].getMessage()
+
+
+def test_a_missing_lake_model_says_it_is_missing_and_how_to_create_it(tmp_path):
+    missing = str(tmp_path / "lake" / "model" / "sentiment_head")
+    with pytest.raises(FileNotFoundError, match=r"does not exist .*`make sentiment-model`"):
+        load_classifier(missing, revision="714eb0f", cfg=EngineConfig(device="cpu"))
+    with pytest.raises(ValueError, match="needs a pinned revision"):  # a hub id without its revision
+        load_classifier("org/some-model", cfg=EngineConfig(device="cpu"))
