@@ -132,21 +132,28 @@ def track_version(
     params: dict[str, Any],
     metrics: dict[str, Any],
     artifacts_dir: Path,
-    model_source: str,
+    model_source: str = "",
+    booster: Any = None,
     tags: dict[str, str] | None = None,
+    experiment: str = "",
 ) -> dict[str, str]:
-    """Track one training run of ``model_name`` (its own experiment) and register its lake version; ``{}`` when off."""
+    """Track one training run of ``model_name`` and register a new version of it; ``{}`` when tracking is off.
+
+    The experiment is the model's own (:func:`experiment_name`) unless named; the version is the ``booster``
+    (XGBoost flavour) or, for any other model, its lake version ``model_source``.
+    """
     uri = tracking_uri(mlflow_uri, lake_root)
     if uri is None:
         return {}
     return log_training_run(
         uri,
-        experiment=experiment_name(model_name),
+        experiment=experiment or experiment_name(model_name),
         run_name=f"{model_name}-{ds}",
         params=params,
         metrics=flat_metrics(metrics),
         artifacts_dir=artifacts_dir,
         registered_model=model_name,
         tags={"ds": ds, **(tags or {})},
+        booster=booster,
         model_source=model_source,
     )

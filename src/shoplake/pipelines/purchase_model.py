@@ -343,11 +343,8 @@ def finish_training(
 
 
 def _track(cfg: PurchaseTrainConfig, metrics: dict[str, Any], out: Path, booster: Any) -> dict[str, str]:
-    from shoplake.ml.tracking import log_training_run, tracking_uri
+    from shoplake.ml.tracking import track_version
 
-    uri = tracking_uri(cfg.mlflow_uri, cfg.lake_root)
-    if uri is None:
-        return {}
     flat = {
         f"{t}_{k}": float(v)
         for t in (cfg.target, cfg.other_target)
@@ -357,16 +354,17 @@ def _track(cfg: PurchaseTrainConfig, metrics: dict[str, Any], out: Path, booster
     flat[f"{cfg.target}_f1_at_valid_threshold"] = metrics[cfg.target]["at_valid_threshold"]["f1"]
     if metrics["champion"]["auc_on_this_test"] is not None:
         flat["champion_auc_on_this_test"] = metrics["champion"]["auc_on_this_test"]
-    return log_training_run(
-        uri,
-        experiment=EXPERIMENT,
-        run_name=f"{cfg.model_name}-{cfg.ds}",
+    return track_version(
+        cfg.mlflow_uri,
+        cfg.lake_root,
+        model_name=cfg.model_name,
+        ds=cfg.ds,
         params={**asdict(cfg), "rounds": metrics["rounds"], "device": metrics["device"]},
         metrics=flat,
         artifacts_dir=out,
         booster=booster,
-        registered_model=cfg.model_name,
-        tags={"ds": cfg.ds, "target": cfg.target, "backend": cfg.backend},
+        tags={"target": cfg.target, "backend": cfg.backend},
+        experiment=EXPERIMENT,  # both targets' models share one experiment
     )
 
 
