@@ -28,7 +28,7 @@ from shoplake.pipelines.sentiment_model import SentimentTrainConfig
 from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, SENTIMENT_MODEL
 from shoplake_airflow.context import HISTORY_START, resolve_partition
 from shoplake_airflow.gpu import gpu_job
-from shoplake_airflow.params import config_params, ds_param
+from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 
 #: knobs of a manual run (Params derived from the job's config)
@@ -47,7 +47,7 @@ TRAIN_PARAMS = ("window_days", "c", "seed", "min_negatives")
     doc_md=__doc__,
 )
 def sentiment_model_weekly():
-    args = [a for name in TRAIN_PARAMS for a in ("--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}")]
+    args = param_flags(TRAIN_PARAMS)
     if settings().mlflow_tracking_uri:
         args += ["--mlflow-uri", settings().mlflow_tracking_uri]
     train = gpu_job(

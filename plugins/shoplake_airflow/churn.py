@@ -21,7 +21,7 @@ from shoplake.ml.churn import ZooConfig
 from shoplake.pipelines.churn import ChurnJobConfig
 from shoplake_airflow.assets import CHURN_ASSETS
 from shoplake_airflow.context import resolve_partition
-from shoplake_airflow.params import config_params, ds_param
+from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
@@ -49,16 +49,11 @@ def churn_params(source: str, **defaults: Any) -> dict[str, Param]:
 def _job_args(source: str) -> list[str]:
     """Flags every churn job takes besides ``--ds`` / ``--lake-root``, templated from the run's Params."""
     args = ["--source", source, "--source-path", settings().churn_source(source)]
-    for name in ("min_class_users", *SOURCE_PARAMS[source]):
-        args += ["--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}"]
-    return args
+    return args + param_flags(("min_class_users", *SOURCE_PARAMS[source]))
 
 
 def _train_args() -> list[str]:
-    args = ["--models", "{{ params.models | join(',') }}"]
-    for name in ZOO_PARAMS:
-        if name != "models":
-            args += ["--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}"]
+    args = ["--models", "{{ params.models | join(',') }}", *param_flags([n for n in ZOO_PARAMS if n != "models"])]
     if settings().mlflow_tracking_uri:
         args += ["--mlflow-uri", settings().mlflow_tracking_uri]
     return args

@@ -26,6 +26,11 @@ def ds_param(what: str = "the day to process") -> Param:
     )
 
 
+def param_flags(names: tuple[str, ...] | list[str]) -> list[str]:
+    """Job flags templated from the run's Params of the same names: ``--window-days {{ params.window_days }}``."""
+    return [a for name in names for a in ("--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}")]
+
+
 def config_params(cls: type, names: tuple[str, ...] | list[str], **defaults: Any) -> dict[str, Param]:
     """Params for fields ``names`` of config dataclass ``cls`` (``defaults`` overrides a DAG's defaults)."""
     fields = {f.name: f for f in dataclasses.fields(cls)}

@@ -19,6 +19,7 @@ from shoplake.ml.xgb import HYPERPARAMETERS, NATIVE_NAMES
 from shoplake.paths import PURCHASE_MODELS, sagemaker_channels_path, sagemaker_output_path
 from shoplake_airflow.context import PARTITION_DS
 from shoplake_airflow.gpu import gpu_job, python_job
+from shoplake_airflow.params import param_flags
 from shoplake_airflow.settings import settings as current_settings
 from shoplake_airflow.spark import spark_job
 
@@ -30,9 +31,7 @@ SAGEMAKER_MODEL = PURCHASE_MODELS["steam_purchase"]
 
 def train_args(cfg: Settings) -> list[str]:
     """Job flags besides ``--ds`` / ``--lake-root``: the window, target and hyperparameters from the run's Params."""
-    args = []
-    for name in TRAIN_PARAMS:
-        args += ["--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}"]
+    args = param_flags(TRAIN_PARAMS)
     if cfg.mlflow_tracking_uri:
         args += ["--mlflow-uri", cfg.mlflow_tracking_uri]
     return args
