@@ -68,13 +68,14 @@ def sentiment_summary(cfg: Settings, ds: str, enriched) -> list[str]:
 
 def ran_its_tasks(cfg: Settings, ds: str) -> bool:
     """A run "succeeds" with no task run for a day Airflow does not schedule: check the day's partitions exist."""
-    from shoplake.io.lake import filesystem
+    from shoplake.io.lake import existing_partitions
 
-    needed = [
-        f"{partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, ds)}/_counts.json",
-        partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds),
-    ]
-    missing = [p for p in needed if not filesystem(p)[0].exists(filesystem(p)[1])]
+    _, missing = existing_partitions(
+        [
+            f"{partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, ds)}/_counts.json",
+            partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds),
+        ]
+    )
     if missing:
         log.error("the run for ds=%s reported success but wrote nothing (%s missing): no task ran for that day", ds,
                   missing[0].replace(cfg.lake_root, "<lake>"))  # fmt: skip
