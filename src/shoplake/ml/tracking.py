@@ -42,14 +42,41 @@ def experiment_name(registered_model: str) -> str:
     return f"shoplake-{registered_model.replace('_', '-')}"
 
 
+def local_artifact_root(uri: str) -> str | None:
+    """Artifact root of a local SQLite store (``<store dir>/artifacts``, a ``file://`` URI); ``None`` otherwise."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+
+
+def prepare_local_store(uri: str) -> None:
+    """Create (or upgrade) a local SQLite store with its artifact root in the lake, ``Default`` experiment included.
+
+    MLflow creates the ``Default`` experiment (id 0) with the current working directory's ``mlruns`` as its
+    artifact location; an Airflow task runs in a temporary directory that is deleted afterwards, so the MLflow UI
+    opened on a Default experiment whose artifacts pointed nowhere. The store is created here with the lake's
+    artifact root, and a Default experiment left pointing outside it by an older store is moved under it.
+    """
+    root = local_artifact_root(uri)
+    if root is None:
+        return
+    from mlflow.store.tracking.dbmodels.models import SqlExperiment
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(uri, root)
+    with store.ManagedSessionMaker(read_only=False) as session:
+        default = session.query(SqlExperiment).filter(SqlExperiment.experiment_id == 0).one_or_none()
+        if default is not None and not str(default.artifact_location).startswith(root):
+            log.info("mlflow: Default experiment's artifacts %s → %s/0", default.artifact_location, root)
+            default.artifact_location = f"{root}/0"
+
+
 def _experiment_id(mlflow: Any, name: str, uri: str) -> str:
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    artifacts = None
-    if uri.startswith("sqlite:///"):  # keep artifacts beside the local store, not in the working directory
-        artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts" / name).as_uri()
-    return mlflow.create_experiment(name, artifact_location=artifacts)
+    root = local_artifact_root(uri)  # keep artifacts beside the local store, not in the working directory
+    return mlflow.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
 
 
 def log_training_run(
@@ -80,6 +107,7 @@ def log_training_run(
     if booster is not None:
         import mlflow.xgboost
 
+    prepare_local_store(uri)
     mlflow.set_tracking_uri(uri)
     exp_id = _experiment_id(mlflow, experiment, uri)
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags) as run:
