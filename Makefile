@@ -40,7 +40,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: print-gpu-slots help install java demo demo-churn test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: print-gpu-slots help install java browser demo demo-churn test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -55,6 +55,14 @@ java:  ## make sure a Java runtime for Spark exists (installs OpenJDK 17 with ap
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless
 	else
 	  echo "Spark needs Java 17: install openjdk-17-jre-headless (or set JAVA_HOME)" >&2; exit 1
+	fi
+
+browser:  ## Debian's chromium for the UI browser test (installed with apt when root; the test skips without it)
+	@command -v chromium >/dev/null && exit 0
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	else
+	  echo "note: no chromium; the Lake page's browser test will skip (apt-get install chromium)" >&2
 	fi
 
 $(STAMP): requirements.txt requirements-nlp.txt requirements-ml.txt requirements-dev.txt constraints.txt pyproject.toml
@@ -97,7 +105,7 @@ demo-churn: install  ## install, then run the three churn DAGs (Telco, clickstre
 	airflow db migrate >/dev/null
 	$(PY) scripts/demo_churn.py
 
-test: install  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill); GPU ones skip without CUDA
+test: install browser  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill, the UI in chromium); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
 

@@ -46,7 +46,7 @@ os.environ.update(
         "PYSPARK_DRIVER_PYTHON": sys.executable,
     }
 )
-for extra in (ROOT / "plugins", ROOT / "dags", ROOT / "jobs" / "spark", ROOT / "scripts"):
+for extra in (ROOT / "plugins", ROOT / "dags", ROOT / "jobs" / "spark", ROOT / "scripts", ROOT / "tests" / "fixtures"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 

@@ -1,0 +1,123 @@
+"""The Lake page of the Airflow UI: each model's current version, metrics and plots; each dataset's partitions.
+
+A FastAPI app the API server mounts at ``/shoplake`` (``plugins/shoplake_ui.py`` registers it and an entry in the
+UI's navigation). Every route needs a signed-in Airflow user (the UI's session cookie or a bearer token); the data
+comes read-only from :mod:`shoplake.overview` on the configured lake (``SHOPLAKE_LAKE_ROOT``).
+
+Routes: ``/`` (the HTML page), ``/api/models``, ``/api/models/{name}``, ``/api/models/{name}/plots/{file}``,
+``/api/datasets?limit=&zone=``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from shoplake import overview
+from shoplake.paths import Zone
+from shoplake_airflow.settings import settings
+
+log = logging.getLogger(__name__)
+
+URL_PREFIX = "/shoplake"
+#: partitions listed per dataset unless the page asks for more
+DEFAULT_PARTITIONS = 14
+MAX_PARTITIONS = 400
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+)
+
+
+async def signed_in_user(request: Request):
+    """The Airflow user of the request: Airflow's own check (401 without a valid session cookie or bearer token).
+
+    Airflow's API modules are imported here, on the first request, not when a task or the DAG processor loads the
+    plugin.
+    """
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi.security import HTTPAuthorizationCredentials
+    from fastapi.security.utils import get_authorization_scheme_param
+
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if scheme and token else None
+    return await get_user(request, None, bearer)
+
+
+def _lake_root() -> str:
+    return settings().lake_root
+
+
+app = FastAPI(
+    title="shoplake lake",
+    description="Models and datasets of the shoplake lake",
+    dependencies=[Depends(signed_in_user)],
+)
+
+Partitions = Annotated[int, Query(ge=1, le=MAX_PARTITIONS, description="latest partitions listed per dataset")]
+
+
+@app.get("/", response_class=HTMLResponse)
+def page(request: Request, limit: Partitions = DEFAULT_PARTITIONS) -> str:
+    """The Lake page: models first, then datasets zone by zone."""
+    lake_root = _lake_root()
+    datasets = overview.datasets(lake_root, limit=limit)
+    return _templates.get_template("lake.html").render(
+        base=f"{request.scope.get('root_path', '').rstrip('/')}/",
+        lake_root=lake_root,
+        models=overview.models(lake_root),
+        zones=[(zone.value, [d for d in datasets if d.zone == zone.value]) for zone in overview.DATA_ZONES],
+        limit=limit,
+        fmt=_fmt,
+    )
+
+
+@app.get("/api/models")
+def models() -> list[dict]:
+    """Every model: current version, gating metric, versions, the current version's metrics and plot names."""
+    return [m.to_dict() for m in overview.models(_lake_root())]
+
+
+@app.get("/api/models/{name}")
+def model(name: str) -> dict:
+    try:
+        return overview.model(_lake_root(), name).to_dict()
+    except KeyError as exc:
+        raise HTTPException(status_code=404, detail=str(exc).strip("'\"")) from None
+
+
+@app.get("/api/models/{name}/plots/{plot}", response_class=Response)
+def plot(name: str, plot: str) -> Response:
+    """A PNG of the model's current version (only files listed in its summary)."""
+    try:
+        data = overview.plot_bytes(_lake_root(), name, plot)
+    except KeyError as exc:
+        raise HTTPException(status_code=404, detail=str(exc).strip("'\"")) from None
+    return Response(content=data, media_type="image/png", headers={"Cache-Control": "no-cache"})
+
+
+@app.get("/api/datasets")
+def datasets(limit: Partitions = DEFAULT_PARTITIONS, zone: Zone | None = None) -> list[dict]:
+    """Datasets with their latest partitions: rows, quarantined rows, the writing step's counts."""
+    zones = (zone,) if zone else overview.DATA_ZONES
+    return [asdict(d) for d in overview.datasets(_lake_root(), limit=limit, zones=zones)]
+
+
+def _fmt(value: object) -> str:
+    """Numbers for people: 4 significant digits for floats, thousands separators for ints, ``—`` for none."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{int(value):,}" if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+    return html.escape(str(value))

@@ -1,0 +1,261 @@
+"""What the lake holds, for the people who run it: models and datasets at a glance.
+
+Per model: the current version (``current.json``), its gating metric, the metrics of that version and the plots
+(PNG) beside them, and the other versions. Per dataset of the raw, curated, enriched and quarantine zones: the
+latest partitions with their rows (from the Parquet footers, no data read) and how many rows the step that wrote
+them quarantined. Read-only; the Airflow UI plugin (``shoplake_airflow.ui``) renders it, and it works on any fsspec
+lake (local, S3, GCS).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shoplake.paths import CURRENT_FILE, MLFLOW, Zone, dataset_path, model_root, validate_ds
+
+log = logging.getLogger(__name__)
+
+#: zones whose datasets are partitioned by day
+DATA_ZONES = (Zone.RAW, Zone.CURATED, Zone.ENRICHED, Zone.QUARANTINE)
+#: files of a version directory shown as plots
+PLOT_SUFFIX = ".png"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One ``ds=`` partition: rows, rows quarantined by the step that wrote it, the step's own counts."""
+
+    ds: str
+    rows: int | None
+    quarantined: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    #: quarantine partitions: rows per reason, most frequent first
+    reasons: dict[str, int] = field(default_factory=dict)
+    #: why the partition could not be read (then ``rows`` is ``None``)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset of one zone with its latest partitions (newest first)."""
+
+    zone: str
+    name: str
+    partitions: list[Partition]
+    #: partitions the dataset holds in all (``partitions`` shows the latest ``limit``)
+    total_partitions: int
+
+
+@dataclass(frozen=True)
+class Model:
+    """One model of the model zone."""
+
+    name: str
+    #: the champion's version (``None`` before the first promotion)
+    current: str | None
+    #: the gating metric named by ``current.json`` and its value
+    metric: str = ""
+    metric_value: float | None = None
+    #: every version directory, newest first
+    versions: list[str] = field(default_factory=list)
+    #: numbers of the current version's ``metrics.json``, flattened (``held_out.auc`` → ``held_out_auc``)
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: PNG files of the current version
+    plots: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _fs(path: str):
+    from shoplake.io.lake import filesystem
+
+    return filesystem(path)
+
+
+def _children(path: str) -> list[str]:
+    """Names of the directories directly under ``path`` (none when it does not exist)."""
+    fs, root = _fs(path)
+    if not fs.exists(root):
+        return []
+    entries = fs.ls(root, detail=True)
+    return sorted(e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory")
+
+
+def _partition_days(dataset_root: str) -> list[str]:
+    """Days of the ``ds=`` partitions of a dataset, newest first (hidden write-in-progress siblings skipped)."""
+    days = []
+    for name in _children(dataset_root):
+        if name.startswith("ds="):
+            try:
+                days.append(validate_ds(name[3:]))
+            except ValueError:
+                continue
+    return sorted(days, reverse=True)
+
+
+def _flat_numbers(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    from shoplake.ml.tracking import flat_metrics
+
+    return flat_metrics(metrics, prefix)
+
+
+# ---- models ------------------------------------------------------------------------------------------------------
+
+
+def model_names(lake_root: str) -> list[str]:
+    """Models of the lake: model-zone directories with a version or a ``current.json`` (MLflow's store excluded)."""
+    names = []
+    for name in _children(f"{lake_root.rstrip('/')}/{Zone.MODEL.value}"):
+        if name == MLFLOW or name.startswith((".", "_")):
+            continue
+        entries = _children(model_root(lake_root, name))
+        fs, root = _fs(model_root(lake_root, name))
+        if any(e.startswith("version=") for e in entries) or fs.exists(f"{root}/{CURRENT_FILE}"):
+            names.append(name)
+    return names
+
+
+def model(lake_root: str, name: str) -> Model:
+    """The summary of model ``name``.
+
+    Raises:
+        KeyError: the lake has no such model.
+    """
+    from shoplake.ml.registry import read_pointer, version_dir
+
+    if name not in model_names(lake_root):
+        raise KeyError(f"no model {name!r} in {lake_root} (models: {', '.join(model_names(lake_root)) or 'none'})")
+    root = model_root(lake_root, name)
+    versions = sorted((v[len("version=") :] for v in _children(root) if v.startswith("version=")), reverse=True)
+    try:
+        pointer = read_pointer(root)
+    except (OSError, ValueError, KeyError) as exc:
+        return Model(name=name, current=None, versions=versions, error=f"current.json unreadable: {exc}")
+    if pointer is None:
+        return Model(name=name, current=None, versions=versions)
+    metric = str(pointer.get("metric", ""))
+    value = pointer.get(metric) if metric else None
+    fs, vdir = _fs(f"{root}/{version_dir(pointer)}")
+    metrics, plots, error = {}, [], ""
+    try:
+        metrics = _flat_numbers(json.loads(fs.cat(f"{vdir}/metrics.json")))
+    except FileNotFoundError:
+        error = "the current version has no metrics.json"
+    except (OSError, ValueError) as exc:
+        error = f"metrics.json unreadable: {exc}"
+    if fs.exists(vdir):
+        plots = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(vdir, detail=False) if p.endswith(PLOT_SUFFIX))
+    return Model(
+        name=name,
+        current=str(pointer.get("version")),
+        metric=metric,
+        metric_value=float(value) if isinstance(value, int | float) else None,
+        versions=versions,
+        metrics=metrics,
+        plots=plots,
+        error=error,
+    )
+
+
+def models(lake_root: str) -> list[Model]:
+    """Every model of the lake, by name."""
+    return [model(lake_root, name) for name in model_names(lake_root)]
+
+
+def plot_bytes(lake_root: str, name: str, plot: str) -> bytes:
+    """The PNG ``plot`` of the current version of model ``name``.
+
+    Only files the summary lists are served, so a request cannot name any other path of the lake.
+
+    Raises:
+        KeyError: no such model, no current version, or no such plot in it.
+    """
+    from shoplake.ml.registry import read_pointer, version_dir
+
+    summary = model(lake_root, name)
+    if summary.current is None or plot not in summary.plots:
+        raise KeyError(f"model {name!r} has no plot {plot!r} in its current version")
+    root = model_root(lake_root, name)
+    fs, vdir = _fs(f"{root}/{version_dir(read_pointer(root))}")
+    return fs.cat(f"{vdir}/{plot}")
+
+
+# ---- datasets ----------------------------------------------------------------------------------------------------
+
+
+def _quarantined(lake_root: str, zone: Zone, name: str, ds: str, counts: dict[str, int]) -> int | None:
+    """Rows the step that wrote a partition quarantined: its ``_counts.json``, else ``quarantine/<zone>_<name>``."""
+    from shoplake.io.lake import partition_rows
+    from shoplake.paths import partition_path
+
+    if "quarantined" in counts:
+        return int(counts["quarantined"])
+    if zone is Zone.QUARANTINE:
+        return None
+    path = partition_path(lake_root, Zone.QUARANTINE, f"{zone.value}_{name}", ds)
+    fs, root = _fs(path)
+    if not fs.exists(root):
+        return None
+    try:
+        return partition_rows(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _partition(lake_root: str, zone: Zone, name: str, ds: str) -> Partition:
+    from shoplake.io.lake import partition_rows, read_counts, read_partition
+    from shoplake.paths import partition_path
+
+    path = partition_path(lake_root, zone, name, ds)
+    try:
+        counts = {k: int(v) for k, v in read_counts(path).items() if isinstance(v, int | float)}
+    except (OSError, ValueError):
+        counts = {}
+    try:
+        rows = partition_rows(path)
+    except (OSError, ValueError) as exc:
+        return Partition(ds=ds, rows=None, counts=counts, error=str(exc))
+    reasons: dict[str, int] = {}
+    if zone is Zone.QUARANTINE and rows:
+        try:
+            reasons = dict(Counter(read_partition(path, ["reason"]).column("reason").to_pylist()).most_common(5))
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("quarantine reasons of %s unreadable: %s", path, exc)
+    return Partition(
+        ds=ds, rows=rows, quarantined=_quarantined(lake_root, zone, name, ds, counts), counts=counts, reasons=reasons
+    )
+
+
+def dataset(lake_root: str, zone: Zone | str, name: str, *, limit: int = 30) -> Dataset:
+    """Dataset ``name`` of ``zone`` with its latest ``limit`` partitions (newest first)."""
+    zone = Zone(zone)
+    days = _partition_days(dataset_path(lake_root, zone, name))
+    return Dataset(
+        zone=zone.value,
+        name=name,
+        partitions=[_partition(lake_root, zone, name, ds) for ds in days[:limit]],
+        total_partitions=len(days),
+    )
+
+
+def datasets(lake_root: str, *, limit: int = 30, zones: tuple[Zone, ...] = DATA_ZONES) -> list[Dataset]:
+    """Every partitioned dataset of ``zones``, zone by zone, with its latest ``limit`` partitions."""
+    if limit < 1:
+        raise ValueError(f"limit is at least 1, got {limit}")
+    out = []
+    for zone in zones:
+        for name in _children(f"{lake_root.rstrip('/')}/{zone.value}"):
+            if name.startswith((".", "_")):
+                continue
+            try:
+                dataset_path(lake_root, zone, name)
+            except ValueError:  # not a dataset name of the catalog's form
+                continue
+            out.append(dataset(lake_root, zone, name, limit=limit))
+    return out

@@ -1,0 +1,86 @@
+"""The Lake overview: models (current version, metrics, plots) and datasets (partitions, rows, quarantined)."""
+
+from __future__ import annotations
+
+import pytest
+from lake_overview import build_lake, png
+
+from shoplake import overview
+from shoplake.paths import Zone
+
+
+@pytest.fixture
+def lake(tmp_path) -> str:
+    root = str(tmp_path / "lake")
+    build_lake(root)
+    (tmp_path / "lake" / "model" / "mlflow").mkdir()  # the tracking store is not a model
+    (tmp_path / "lake" / "raw" / "shop_events" / ".ds=2024-01-03.tmp-1234").mkdir()  # a write in progress
+    return root
+
+
+def test_models_show_the_champion_its_flattened_metrics_and_plots(lake):
+    models = {m.name: m for m in overview.models(lake)}
+    assert sorted(models) == ["draft_model", "shop_model"]
+    shop = models["shop_model"]
+    assert (shop.current, shop.metric, shop.metric_value) == ("2024-01-01", "auc", 0.8125)
+    assert shop.versions == ["2024-01-02", "2024-01-01"]
+    assert shop.metrics == {"auc": 0.8125, "held_out_f1": 0.5, "held_out_rows": 12000.0}
+    assert shop.plots == ["feature_importance.png", "roc.png"]
+    draft = models["draft_model"]
+    assert (draft.current, draft.versions, draft.metrics, draft.plots) == (None, ["2024-01-02"], {}, [])
+
+
+def test_only_listed_plots_of_the_current_version_are_served(lake):
+    assert overview.plot_bytes(lake, "shop_model", "roc.png") == png()
+    for name, plot in [
+        ("shop_model", "../current.json"),
+        ("shop_model", "metrics.json"),
+        ("draft_model", "roc.png"),  # never promoted: no current version to show
+        ("mlflow", "roc.png"),
+        ("../raw", "roc.png"),
+    ]:
+        with pytest.raises(KeyError):
+            overview.plot_bytes(lake, name, plot)
+
+
+def test_a_missing_metrics_file_is_reported_not_fatal(lake, tmp_path):
+    (tmp_path / "lake/model/shop_model/version=2024-01-01/metrics.json").unlink()
+    shop = overview.model(lake, "shop_model")
+    assert (shop.current, shop.metrics, shop.error) == ("2024-01-01", {}, "the current version has no metrics.json")
+
+
+def test_datasets_list_partitions_newest_first_with_rows_and_quarantined(lake):
+    sets = {(d.zone, d.name): d for d in overview.datasets(lake)}
+    assert sorted(sets) == [
+        ("curated", "shop_events"),
+        ("quarantine", "curated_shop_events"),
+        ("quarantine", "raw_shop_events"),
+        ("raw", "shop_events"),
+    ]
+    raw = sets["raw", "shop_events"]
+    assert [(p.ds, p.rows, p.quarantined) for p in raw.partitions] == [("2024-01-02", 3, 0), ("2024-01-01", 5, 2)]
+    assert raw.partitions[1].counts == {"in": 7, "good": 5, "quarantined": 2}
+    # no _counts.json: the rows of quarantine/curated_shop_events of that day
+    assert [(p.ds, p.rows, p.quarantined) for p in sets["curated", "shop_events"].partitions] == [("2024-01-01", 2, 3)]
+    reasons = sets["quarantine", "curated_shop_events"].partitions[0].reasons
+    assert reasons == {"empty review": 2, "bad date": 1}
+
+
+def test_limit_keeps_the_newest_partitions_and_the_total(lake):
+    raw = overview.dataset(lake, Zone.RAW, "shop_events", limit=1)
+    assert ([p.ds for p in raw.partitions], raw.total_partitions) == (["2024-01-02"], 2)
+    with pytest.raises(ValueError, match="limit"):
+        overview.datasets(lake, limit=0)
+
+
+def test_an_unreadable_partition_is_shown_with_its_error(lake, tmp_path):
+    broken = tmp_path / "lake/raw/shop_events/ds=2024-01-02/part-00000.parquet"
+    broken.write_bytes(b"not parquet")
+    part = overview.dataset(lake, Zone.RAW, "shop_events").partitions[0]
+    assert part.rows is None
+    assert part.error
+
+
+def test_an_empty_or_missing_lake_has_nothing_to_show(tmp_path):
+    assert overview.models(str(tmp_path / "nowhere")) == []
+    assert overview.datasets(str(tmp_path / "nowhere")) == []

@@ -1,0 +1,181 @@
+"""The Lake page of the Airflow UI: the FastAPI app, its registration, and the page in a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from lake_overview import build_lake, png
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from shoplake_airflow import settings as settings_mod
+    from shoplake_airflow import ui
+
+    lake = str(tmp_path / "lake")
+    build_lake(lake)
+    monkeypatch.setenv("SHOPLAKE_LAKE_ROOT", lake)
+    settings_mod.settings.cache_clear()
+    ui.app.dependency_overrides[ui.signed_in_user] = lambda: "tester"
+    yield TestClient(ui.app)
+    ui.app.dependency_overrides.clear()
+    settings_mod.settings.cache_clear()
+
+
+def test_the_page_shows_each_model_and_each_dataset_partition(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    text = page.text
+    assert '<tr data-model="shop_model">' in text
+    assert "0.8125" in text
+    assert "12,000" in text
+    assert '<tr data-model="draft_model">' in text
+    assert "none promoted" in text
+    assert 'src="api/models/shop_model/plots/feature_importance.png"' in text
+    assert '<base href="/">' in text  # plots and links resolve under the prefix the app is mounted at
+    raw = text.split('data-dataset="raw/shop_events"')[1].split("</details>")[0]
+    assert '<tr data-ds="2024-01-02">' in raw
+    assert raw.index("2024-01-02") < raw.index("2024-01-01")
+    assert '<td class="num quarantined warn">2</td>' in raw
+    assert "price is not a number (2)" in text
+
+
+def test_json_routes_and_plots(client):
+    models = {m["name"]: m for m in client.get("/api/models").json()}
+    assert models["shop_model"]["metrics"]["held_out_rows"] == 12000
+    assert client.get("/api/models/shop_model").json()["current"] == "2024-01-01"
+    plot = client.get("/api/models/shop_model/plots/roc.png")
+    assert (plot.status_code, plot.headers["content-type"], plot.content) == (200, "image/png", png())
+    sets = client.get("/api/datasets", params={"zone": "raw", "limit": 1}).json()
+    assert [(d["name"], [p["ds"] for p in d["partitions"]], d["total_partitions"]) for d in sets] == [
+        ("shop_events", ["2024-01-02"], 2)
+    ]
+
+
+def test_unknown_names_and_bad_queries_are_clear_client_errors(client):
+    assert client.get("/api/models/nope").status_code == 404
+    assert "no model 'nope'" in client.get("/api/models/nope").json()["detail"]
+    assert client.get("/api/models/shop_model/plots/metrics.json").status_code == 404
+    assert client.get("/api/models/shop_model/plots/..%2F..%2Fcurrent.json").status_code == 404
+    assert client.get("/api/datasets", params={"zone": "attic"}).status_code == 422
+    assert client.get("/", params={"limit": 0}).status_code == 422
+
+
+def test_every_route_needs_a_signed_in_airflow_user(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from shoplake_airflow import ui
+
+    anonymous = TestClient(ui.app)
+    for route in ("/", "/api/models", "/api/datasets", "/api/models/shop_model/plots/roc.png"):
+        assert anonymous.get(route).status_code == 401, route
+
+
+def test_airflow_loads_the_plugin_with_its_app_and_nav_entry():
+    result = subprocess.run(
+        [str(BIN / "airflow"), "plugins", "--output", "json"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '"name": "shoplake"' in result.stdout
+    assert '"url_prefix": "/shoplake"' in result.stdout
+    assert '"url_route": "shoplake-lake"' in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_a_user_signs_in_opens_lake_from_the_nav_and_sees_models_plots_and_partitions(tmp_path):
+    """A real API server and a real browser: sign in, click "Lake", read the page inside the UI's frame."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    lake = tmp_path / "lake"
+    build_lake(str(lake))
+    port = _free_port()
+    (tmp_path / "airflow").mkdir()
+    passwords = tmp_path / "airflow" / "passwords.json"
+    passwords.write_text('{"admin": "lake-viewer-pw"}')
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "SHOPLAKE_LAKE_ROOT": str(lake),
+    }
+    subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    log = (tmp_path / "api.log").open("w")
+    server = subprocess.Popen(
+        [str(BIN / "airflow"), "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail(f"the API server did not come up:\n{(tmp_path / 'api.log').read_text()[-3000:]}")
+                time.sleep(1)
+        for token in ("", "not-a-jwt"):  # the API server's own auth manager turns strangers away
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(f"{base}/shoplake/", headers=headers), timeout=10)
+            assert refused.value.code in (401, 403)
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill("lake-viewer-pw")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{base}/")
+            page.get_by_role("link", name="Lake").click()
+            page.wait_for_url("**/plugin/shoplake-lake")
+            frame = page.wait_for_selector("iframe", timeout=30_000).content_frame()
+            frame.wait_for_selector("#model-table", timeout=30_000)
+            models = frame.inner_text("#model-table")
+            assert "shop_model\t2024-01-01\tauc\t0.8125" in models
+            assert "draft_model\tnone promoted" in models
+            images = frame.eval_on_selector_all(
+                ".plots img", "els => els.map(e => [e.getAttribute('alt'), e.complete && e.naturalWidth])"
+            )
+            assert images == [["shop_model feature_importance.png", 3], ["shop_model roc.png", 3]]
+            raw = frame.inner_text('[data-dataset="raw/shop_events"] table')
+            assert raw.splitlines()[1:] == [
+                "2024-01-02\t3\t0\tgood 3, in 3, quarantined 0",
+                "2024-01-01\t5\t2\tgood 5, in 7, quarantined 2",
+            ]
+            page.screenshot(path=str(tmp_path / "lake.png"))
+            browser.close()
+    finally:
+        os.killpg(server.pid, 15)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+        log.close()
