@@ -145,7 +145,10 @@ def run_job(
 
             name = f"{step.__module__.rsplit('.', 1)[-1]}.{step.__name__}-{getattr(cfg, 'ds', '')}"
             spark = SparkSession.builder.appName(name).config("spark.sql.session.timeZone", "UTC").getOrCreate()
-        result = step(spark, cfg)
+        from shoplake.progress import SparkProgress
+
+        with SparkProgress(spark):
+            result = step(spark, cfg)
     else:
         result = step(cfg)
     sys.stdout.write(json.dumps(result, default=str) + "\n")

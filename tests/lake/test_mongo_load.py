@@ -1,4 +1,5 @@
 import json
+import logging
 
 import pytest
 
@@ -24,9 +25,11 @@ def _good(rid, ts=1_500, **extra):
     }
 
 
-def test_load_upserts_by_key_and_reruns_change_nothing(mongo_collection):
+def test_load_upserts_by_key_and_reruns_change_nothing(mongo_collection, caplog):
     records = [_rec(_good("1")), _rec(_good("2")), _rec(_good("3", ts=2_000)), _rec(_good("4", ts=999))]
-    first = load_reviews(mongo_collection, records, start_ts=START, end_ts=END)
+    with caplog.at_level(logging.INFO, logger="shoplake.ingest.mongo_load"):
+        first = load_reviews(mongo_collection, records, start_ts=START, end_ts=END)
+    assert "source reviews read: 4 (" in caplog.text  # a stream of unknown length: the count and the rate
     zero = {"coerced": 0, "files_skipped": 0}
     assert first.counts() == {"read": 4, "out_of_window": 2, "inserted": 2, "matched": 0, "quarantined": 0, **zero}
     before = sorted(mongo_collection.find(), key=lambda d: d["_id"])

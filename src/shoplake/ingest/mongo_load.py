@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoplake.ingest.mongo_extract import INT_TYPES, STEAM_REVIEW_FIELDS
 from shoplake.ingest.steam_source import SourceRecord
+from shoplake.progress import Progress
 from shoplake.quarantine import quarantine_table
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, sta
     result = LoadResult()
     seen: dict[str, str] = {}
     batch: list[ReplaceOne] = []
+    progress = Progress(None, "source reviews read", log)
 
     def flush() -> None:
         if batch:
@@ -138,6 +140,7 @@ def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, sta
             batch.clear()
 
     for rec in records:
+        progress.update(1)
         if rec.error:
             result.files_skipped += 1
             doc = {"appid": rec.appid, "source": rec.source}
@@ -170,6 +173,7 @@ def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, sta
         if len(batch) >= BATCH_SIZE:
             flush()
     flush()
+    progress.finish()
     log.info("load counts %s", result.counts())
     if result.coerced:
         log.info("numbers sent as strings, coerced to integers: %s", result.coerced_fields)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from shoplake.jobconfig import check_options, option
+from shoplake.progress import Progress
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -210,11 +211,14 @@ def train_zoo(features: DataFrame, numeric: list[str], categorical: list[str], c
         )
     f1 = MulticlassClassificationEvaluator(labelCol=LABEL, predictionCol="prediction", metricName="f1")
     results: list[ModelResult] = []
+    pipes = {name: pipeline(name, numeric, categorical, cfg.seed) for name in cfg.models}
+    grids = {name: _grid(name, est, cfg.grid) for name, (_, est) in pipes.items()}
+    fits = {name: len(grid) * cfg.folds + 1 for name, grid in grids.items()}  # every fold of every point, the refit
+    progress = Progress(sum(fits.values()), "churn model fits (grid points × folds + refit)", log, every_s=0)
     for name in cfg.models:
-        pipe, est = pipeline(name, numeric, categorical, cfg.seed)
         cv = CrossValidator(
-            estimator=pipe,
-            estimatorParamMaps=_grid(name, est, cfg.grid),
+            estimator=pipes[name][0],
+            estimatorParamMaps=grids[name],
             evaluator=f1,
             numFolds=cfg.folds,
             seed=cfg.seed,
@@ -226,6 +230,7 @@ def train_zoo(features: DataFrame, numeric: list[str], categorical: list[str], c
         metrics = evaluate(fitted.bestModel.transform(test))
         results.append(ModelResult(name, float(fitted.avgMetrics[best_i]), params, metrics, fitted.bestModel))
         log.info("%s: cv F1 %.4f, held-out %s", name, fitted.avgMetrics[best_i], metrics)
+        progress.update(fits[name])
     best = max(results, key=lambda r: r.cv_f1)
     baseline = majority_baseline(int(best.test["n"]), test_churned)
     return {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoplake.jobconfig import check_options, option
+from shoplake.progress import Progress
 
 if TYPE_CHECKING:
     import numpy as np
@@ -127,6 +128,25 @@ def pick_xgb_device(requested: str = "auto") -> str:
         return "cuda" if ok else "cpu"
 
 
+def round_progress(rounds: int, what: str, every_s: float = 30.0) -> Any:
+    """An XGBoost callback logging ``rounds done / rounds`` (rate, ETA) and the last validation AUC at a steady
+    interval; early stopping ends before ``rounds``, and :func:`fit_booster` logs where it stopped."""
+    import xgboost as xgb
+
+    class RoundProgress(xgb.callback.TrainingCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.progress = Progress(rounds, what, log, every_s)
+
+        def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
+            auc = evals_log.get("valid", {}).get("auc") or evals_log.get("train", {}).get("auc")
+            self.progress.what = f"{what} (auc {auc[-1]:.4f})" if auc else what
+            self.progress.update(1)
+            return False
+
+    return RoundProgress()
+
+
 def fit_booster(split: TimeSplit, target: str, params: XgbParams, device: str, apps: Sequence[int] = ()) -> Any:
     """Train on ``split.train`` with early stopping on ``split.valid`` (AUC); returns the booster."""
     import xgboost as xgb
@@ -143,6 +163,7 @@ def fit_booster(split: TimeSplit, target: str, params: XgbParams, device: str, a
         evals=[(dtrain, "train"), (dvalid, "valid")],
         early_stopping_rounds=params.early_stopping_rounds if len(split.valid) else None,
         verbose_eval=False,
+        callbacks=[round_progress(params.n_estimators, f"{target} boosting rounds")],
     )
     log.info("booster for %s: %s rounds (best %s)", target, booster.num_boosted_rounds(), booster.best_iteration)
     return booster

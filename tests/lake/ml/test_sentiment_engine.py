@@ -206,20 +206,6 @@ def test_a_model_is_loaded_only_when_a_language_needs_it(head_dir, tmp_path):
     assert res["models"] == {"en": "test/tiny-head@r1"}  # the * model was never needed, never loaded
 
 
-def test_long_runs_log_progress_with_rate_and_eta(caplog):
-    import logging
-
-    from shoplake.progress import Progress
-
-    log = logging.getLogger("shoplake.test_progress")
-    with caplog.at_level(logging.INFO, logger="shoplake.test_progress"):
-        p = Progress(10, "rows scored", log, every_s=3600)
-        p.update(4)  # not yet: the interval has not passed
-        p.update(6)  # the end is always logged
-    assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["rows scored: 10 / 10"]
-    assert "/s, ETA 0 s)" in caplog.records[0].getMessage()
-
-
 def test_a_missing_lake_model_says_it_is_missing_and_how_to_create_it(tmp_path):
     missing = str(tmp_path / "lake" / "model" / "sentiment_head")
     with pytest.raises(FileNotFoundError, match=r"does not exist .*`make sentiment-model`"):
