@@ -32,10 +32,19 @@ GRIDS = ["small", "tiny"]
 class ZooConfig:
     """Knobs of the model zoo (declared once: the churn jobs' flags and the churn DAGs' Params derive from them)."""
 
-    models: tuple[str, ...] = option(MODELS, help="models of the zoo to cross-validate", items={"enum": list(MODELS)})
-    folds: int = option(3, help="CrossValidator folds per model", minimum=2, maximum=10)
+    models: tuple[str, ...] = option(
+        MODELS,
+        help="Spark MLlib models to cross-validate; the best cross-validated F1 becomes the candidate",
+        items={"enum": list(MODELS)},
+    )
+    folds: int = option(
+        3, help="cross-validation folds per model and grid point (more = slower, steadier F1)", minimum=2, maximum=10
+    )
     test_fraction: float = option(
-        0.25, help="share of each class's users held out for the final evaluation", minimum=0.05, maximum=0.5
+        0.25,
+        help="share (0.05-0.5) of each class's users held out for the final evaluation and the champion gate",
+        minimum=0.05,
+        maximum=0.5,
     )
     seed: int = option(42, help="seed of the held-out split, the folds and the tree models")
     parallelism: int = option(2, help="models CrossValidator fits at once (Spark jobs in parallel)", minimum=1)

@@ -36,9 +36,9 @@ class XgbParams:
     learning_rate: float = option(
         0.05, help="shrinkage of each tree's contribution (XGBoost's eta)", exclusiveMinimum=0, maximum=1
     )
-    subsample: float = option(0.8, help="share of training rows sampled per tree", exclusiveMinimum=0, maximum=1)
+    subsample: float = option(0.8, help="share (0-1] of training rows sampled per tree", exclusiveMinimum=0, maximum=1)
     colsample_bytree: float = option(
-        0.8, help="share of feature columns sampled per tree", exclusiveMinimum=0, maximum=1
+        0.8, help="share (0-1] of feature columns sampled per tree", exclusiveMinimum=0, maximum=1
     )
     min_child_weight: float = option(
         1.0, help="minimum summed hessian (about: rows) in a leaf; larger = more conservative", minimum=0

@@ -50,7 +50,9 @@ class ChurnJobConfig(ZooConfig):
         "", help="the source's files (sparkify: the folder holding log_data/; telco: the CSV; clickstream: a CSV "
         "glob); empty = SHOPLAKE_<SOURCE>_SOURCE or the shared sample",
     )  # fmt: skip
-    window_days: int = option(30, help="curated days ending at ds that features are built from", minimum=1, maximum=366)
+    window_days: int = option(
+        30, help="days of curated events, ending at ds, that features are built from (days)", minimum=1, maximum=366
+    )
     churn_pages: str = option(
         "Cancellation Confirmation", help="Sparkify pages whose visit means churn, comma-separated"
     )

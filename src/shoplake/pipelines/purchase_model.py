@@ -67,7 +67,11 @@ class PurchaseTrainConfig(XgbParams):
     window_days: int = option(
         28, help="days of enriched/steam_purchase_features ending at ds to learn from", minimum=1, maximum=365
     )
-    target: str = option("steam_purchase", help="label to learn", enum=list(PURCHASE_TARGETS))
+    target: str = option(
+        "steam_purchase",
+        help="label to learn: steam_purchase (the reviewer bought the game on Steam) or voted_up (recommends it)",
+        enum=list(PURCHASE_TARGETS),
+    )
     test_fraction: float = option(
         0.2, help="newest share of the window's rows held out for evaluation", minimum=0.05, maximum=0.5
     )

@@ -52,7 +52,11 @@ class SentimentTrainConfig(EngineConfig):
         0.2, help="newest share of the reviews (by creation time) held out for evaluation", minimum=0.05, maximum=0.5
     )
     seed: int = option(13, help="seed of the head's solver")
-    c: float = option(4.0, help="inverse L2 regularisation of the logistic head", exclusiveMinimum=0)
+    c: float = option(
+        4.0,
+        help="inverse L2 regularisation strength of the logistic head (larger = weaker regularisation)",
+        exclusiveMinimum=0,
+    )
     language: str = option(
         "en",
         help="learn from and evaluate on reviews of this language (curated language_code, ISO 639-1); '*' = all. "
