@@ -144,7 +144,9 @@ def run_job(
             from pyspark.sql import SparkSession
 
             name = f"{step.__module__.rsplit('.', 1)[-1]}.{step.__name__}-{getattr(cfg, 'ds', '')}"
-            spark = SparkSession.builder.appName(name).config("spark.sql.session.timeZone", "UTC").getOrCreate()
+            builder = SparkSession.builder.appName(name).config("spark.sql.session.timeZone", "UTC")
+            # the progress lines come from SparkProgress; the console bar only garbles task logs
+            spark = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
         from shoplake.progress import SparkProgress
 
         with SparkProgress(spark):
