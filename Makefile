@@ -40,7 +40,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: print-gpu-slots help install java browser demo demo-churn test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -105,6 +105,11 @@ demo-churn: install  ## install, then run the three churn DAGs (Telco, clickstre
 	airflow db migrate >/dev/null
 	$(PY) scripts/demo_churn.py
 
+demo-recs: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
+demo-recs: install  ## install, then run clickstream_recommendations_daily on the clickstream sample; prints the comparison
+	airflow db migrate >/dev/null
+	$(PY) scripts/demo_recs.py
+
 test: install browser  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill, the UI in chromium); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q
@@ -118,11 +123,12 @@ lint: install  ## ruff check + format check (no folder excluded)
 fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, and DAG parse times
+bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, DAG parse times, sparse vs dense item-item
 	trap '$(PY) scripts/devserver.py stop --data-dir $(MONGO_DIR)' EXIT
 	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
 	$(PY) bench/mongo_to_raw.py --port $(SHOPLAKE_MONGO_PORT)
 	$(PY) bench/dag_parse.py
+	$(PY) bench/item_item.py
 	$(PY) bench/sentiment_throughput.py
 
 bench-sentiment: install  ## sentiment engine vs per-review pipeline calls (CPU here; GPU on a CUDA host)

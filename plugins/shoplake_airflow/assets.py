@@ -49,3 +49,7 @@ def _churn_assets(source: str) -> ChurnAssets:
 
 #: per churn source (sparkify, telco, clickstream)
 CHURN_ASSETS = {source: _churn_assets(source) for source in paths.CHURN_SOURCES}
+
+#: the clickstream recommenders' outputs: one enriched dataset per table (``paths.RECS_DATASETS``) and the model
+RECS_ASSETS = {key: lake_asset(Zone.ENRICHED, name) for key, name in paths.RECS_DATASETS.items()}
+RECOMMENDER_MODEL = lake_asset(Zone.MODEL, paths.RECOMMENDER_MODEL)

@@ -39,6 +39,15 @@ SENTIMENT_MODEL = "sentiment_head"
 #: the purchase pipeline's targets and the model-zone name of each target's model
 PURCHASE_TARGETS = ("steam_purchase", "voted_up")
 PURCHASE_MODELS = {"steam_purchase": "steam_purchase", "voted_up": "steam_voted_up"}
+#: the clickstream recommenders' model (one version holds all four) and their enriched outputs
+RECOMMENDER_MODEL = "clickstream_recommender"
+RECS_DATASETS = {
+    "item_item": "recs_item_item",  #: top-k similar products per product (item-item cosine CF)
+    "fp_itemsets": "recs_fp_itemsets",  #: FP-Growth frequent itemsets of sessions
+    "fp_rules": "recs_fp_rules",  #: FP-Growth association rules (support, confidence, lift)
+    "als_user": "recs_als_user",  #: ALS top-k products per user
+    "popularity": "recs_popularity",  #: products by distinct users (the baseline)
+}
 #: MLflow tracking store of a local lake (``model/mlflow/``)
 MLFLOW = "mlflow"
 

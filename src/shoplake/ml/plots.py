@@ -70,3 +70,27 @@ def plot_model_comparison(path: Path, rows: list[dict[str, Any]], title: str) ->
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_ranking_comparison(path: Path, rows: list[dict[str, Any]], k: int, title: str) -> None:
+    """Grouped bars of Precision@k, Recall@k, NDCG@k, hit rate and coverage per recommender (``*`` = best)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = (f"precision_at_{k}", f"recall_at_{k}", f"ndcg_at_{k}", "hit_rate", "coverage")
+    x = np.arange(len(rows))
+    width = 0.16
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    for i, m in enumerate(metrics):
+        ax.bar(x + (i - 2) * width, [r[m] for r in rows], width=width, label=m)
+    ax.set_xticks(x, [r["model"] + (" *" if r["best"] else "") for r in rows])
+    top = max([r[m] for r in rows for m in metrics] + [0.01])
+    ax.set_ylim(0, top * 1.3)  # headroom for the legend above the bars
+    ax.set_ylabel("held-out score")
+    ax.set_title(title)
+    ax.legend(loc="upper center", ncol=len(metrics), fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

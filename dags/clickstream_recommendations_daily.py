@@ -1,0 +1,99 @@
+"""
+### clickstream_recommendations_daily — curated clickstream → item-item CF, FP-Growth, ALS, popularity → lake
+
+**Purpose.** Personalised and "similar product" recommendations from the shop clickstream (view / cart /
+remove_from_cart / purchase events), four recommenders compared on the same held-out users.
+
+**Inputs.** `curated/clickstream_events/ds=…` for the `window_days` days ending at the run's day — curated once, by
+`clickstream_churn_daily`'s `curate_events` (this DAG never curates).
+
+**Schedule.** Data-aware: each `curated.clickstream_events` event (a curated day, its `ds` in the event) triggers a
+run for that day. Manual runs name the day with the `ds` Param.
+
+**Steps** (`ds` = the event's day, the `ds` Param, or the data interval's last day):
+1. `check_window` — the window has curated partitions and at least `min_test_users` users with two or more
+   products; otherwise the run ends *skipped* with the reason (not failed, not retried).
+2. `train_recommenders` (Spark) — leave-last-out split by time; implicit weights per event type
+   (`event_weights`); item-item cosine CF on a sparse user × product matrix (top `k` per product, scores);
+   FP-Growth on sessions (itemsets and rules with support, confidence, lift); implicit ALS (top `k` per user); a
+   popularity baseline. Precision/Recall/NDCG@k, hit rate and coverage per recommender → `enriched/recs_*/ds=` and
+   `model/clickstream_recommender/version=<ds>/` (tables, ALS model, `metrics.json`, comparison CSV/PNG); MLflow
+   run + registered model `clickstream_recommender` (the ALS factors). `current.json` moves last, only if the best
+   recommender's NDCG@k is not below the champion's re-scored on the same held-out users.
+3. `check_recommendations` — quality checks: scores in [0, 1], no product recommends itself, at most `k` ranked
+   rows per product, rule confidence and lift recomputed from the itemsets, no user or product from outside the
+   window, all four recommenders in `metrics.json`. Emits the `enriched.recs_*` and model Assets.
+
+**Owner.** data-platform.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import chain, dag, task
+
+from shoplake.pipelines.recommendations import RecsJobConfig
+from shoplake_airflow.assets import CHURN_ASSETS, RECOMMENDER_MODEL, RECS_ASSETS
+from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.settings import settings
+from shoplake_airflow.spark import spark_job
+
+CURATED = CHURN_ASSETS["clickstream"].curated
+#: the job's knobs a run may change (everything but the lake, the day and MLflow)
+RECS_PARAMS = tuple(f for f in RecsJobConfig.__dataclass_fields__ if f not in ("ds", "lake_root", "mlflow_uri"))
+
+
+@dag(
+    schedule=[CURATED],
+    start_date=HISTORY_START,
+    catchup=False,
+    max_active_runs=1,  # runs gate against each other's champion: one at a time
+    description="Clickstream recommendations: item-item CF, FP-Growth, ALS and popularity, compared on held-out users",
+    tags=["clickstream", "recommendations", "training", "spark", "mllib"],
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    params={"ds": ds_param("last day of the window"), **config_params(RecsJobConfig, RECS_PARAMS)},
+    doc_md=__doc__,
+)
+def clickstream_recommendations_daily():
+    @task(inlets=[CURATED])
+    def check_window(partition: dict, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from shoplake.pipelines.recommendations import check_window as check
+
+        params = context["params"]
+        result = check(settings().lake_root, partition["ds"], params["window_days"], params["min_test_users"])
+        if not result["trainable"]:  # too little data is not an error to retry: the run ends skipped, with why
+            raise AirflowSkipException(result["reason"])
+        return result
+
+    @task(outlets=[*RECS_ASSETS.values(), RECOMMENDER_MODEL])
+    def check_recommendations(partition: dict, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from shoplake import paths
+        from shoplake.pipelines.recommendations import check
+
+        params, lake = context["params"], settings().lake_root
+        try:
+            result = check(lake, partition["ds"], k=params["k"], window_days=params["window_days"])
+        except ValueError as exc:  # a failed quality check is deterministic: retrying rewrites the same tables
+            raise AirflowFailException(str(exc)) from exc
+        ds = partition["ds"]
+        for key, asset in RECS_ASSETS.items():
+            path = paths.partition_path(lake, paths.Zone.ENRICHED, paths.RECS_DATASETS[key], ds)
+            emit_partition_event(context, asset, {**result, "path": path})
+        model = {**result, "path": paths.version_path(lake, paths.RECOMMENDER_MODEL, ds)}
+        return emit_partition_event(context, RECOMMENDER_MODEL, model)
+
+    args = param_flags(RECS_PARAMS)
+    if settings().mlflow_tracking_uri:
+        args += ["--mlflow-uri", settings().mlflow_tracking_uri]
+    partition = resolve_partition()
+    train = spark_job("train_recommenders", "jobs/spark/train_recommenders.py", args, inlets=[CURATED])
+    chain(partition, check_window(partition), train, check_recommendations(partition))
+
+
+clickstream_recommendations_daily()

@@ -1,0 +1,97 @@
+"""Run clickstream_recommendations_daily in-process (`airflow dags test`) on the shared clickstream sample, then
+print the recommenders' comparison and one product's top-10 with names and scores.
+
+The sample holds under three hours of 2019-10-01, so the run uses ``window_days=1``. The day is curated first, by
+the clickstream churn pipeline's own curate step (the recommendations DAG reads ``curated/clickstream_events`` and
+never curates). Used by `make demo-recs`, with the Airflow environment of the Makefile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from demo import airflow_dags_test
+
+from shoplake.config import Settings
+from shoplake.io.lake import read_partition
+from shoplake.ml.recommend import MODELS
+from shoplake.ml.registry import read_current
+from shoplake.paths import RECOMMENDER_MODEL, RECS_DATASETS, Zone, partition_path
+
+log = logging.getLogger("demo_recs")
+
+DAY = "2019-10-01"
+CONF = {"ds": DAY, "window_days": 1}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def curate(cfg: Settings) -> bool:
+    if Path(partition_path(cfg.lake_root, Zone.CURATED, "clickstream_events", DAY)).is_dir():
+        return True
+    log.info("== curating clickstream_events ds=%s (the churn pipeline's curate step)", DAY)
+    args = ["--source", "clickstream", "--ds", DAY, "--lake-root", cfg.lake_root]
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "jobs/spark/curate_churn_source.py"), *args], capture_output=True, text=True
+    )
+    if run.returncode != 0:
+        sys.stderr.write(run.stderr[-4000:])
+        return False
+    log.info("  %s", run.stdout.strip().splitlines()[-1])
+    return True
+
+
+def product_names(cfg: Settings) -> dict[int, str]:
+    """REES46 has no product names: category, brand and price stand in for one."""
+    events = read_partition(
+        partition_path(cfg.lake_root, Zone.CURATED, "clickstream_events", DAY),
+        ["product_id", "category_code", "brand", "price"],
+    ).to_pandas()
+    first = events.drop_duplicates("product_id").set_index("product_id")
+    return {
+        int(p): f"{r.category_code or 'uncategorised'} · {r.brand or 'no brand'} · ${r.price:,.2f}"
+        for p, r in first.iterrows()
+    }
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = Settings.from_env()
+    if not curate(cfg):
+        return 1
+    log.info("== airflow dags test clickstream_recommendations_daily --conf '%s'", json.dumps(CONF))
+    if not airflow_dags_test("clickstream_recommendations_daily", "2019-10-02", CONF):
+        return 1
+    current = read_current(cfg.lake_root, RECOMMENDER_MODEL)
+    with open(f"{current['path']}/metrics.json") as fh:
+        m = json.load(fh)
+    k = m["k"]
+    log.info("\nheld-out users %d (one product each; %.0f%% of them never seen in training → hit-rate ceiling %.3f)",
+             m["split"]["test_users"], 100 * (1 - m["hit_rate_ceiling"]), m["hit_rate_ceiling"])  # fmt: skip
+    log.info("  %-14s %8s %8s %8s %8s %9s", "model", f"P@{k}", f"R@{k}", f"NDCG@{k}", "hit rate", "coverage")
+    for model in MODELS:
+        r = m[model]
+        name = model + (" *" if model == m["best_model"] else "")
+        log.info("  %-14s %8.4f %8.4f %8.4f %8.4f %9.4f", name, r[f"precision_at_{k}"], r[f"recall_at_{k}"],
+                 r[f"ndcg_at_{k}"], r["hit_rate"], r["coverage"])  # fmt: skip
+    log.info("  matrix: %d users × %d products, %d non-zeros (density %.2e)", m["matrix"]["users"],
+             m["matrix"]["items"], m["matrix"]["nnz"], m["matrix"]["density"])  # fmt: skip
+    log.info("  current.json → %s (%s); comparison plot: %s/comparison.png", current["version"], current["model"],
+             current["path"].replace(cfg.lake_root, "<lake>"))  # fmt: skip
+
+    names = product_names(cfg)
+    recs = read_partition(partition_path(cfg.lake_root, Zone.ENRICHED, RECS_DATASETS["item_item"], DAY)).to_pandas()
+    pop = read_partition(partition_path(cfg.lake_root, Zone.ENRICHED, RECS_DATASETS["popularity"], DAY)).to_pandas()
+    listed = set(recs["product_id"])
+    product = next(int(p) for p in pop["product_id"] if p in listed)  # the most popular product with neighbours
+    log.info("\nitem-item top-%d for product %s (%s):", k, product, names.get(product, "?"))
+    for r in recs[recs["product_id"] == product].sort_values("rec_rank").itertuples():
+        log.info("  %2d. %-10s %.3f  %s", r.rec_rank, r.rec_product_id, r.score, names.get(int(r.rec_product_id), "?"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
