@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,9 @@ def test_a_manual_run_trains_checks_and_publishes_then_a_thin_window_skips(dag, 
     metrics = json.loads((model / f"version={DAY}" / "metrics.json").read_text())
     assert {"item_item_cf", "fp_growth", "als", "popularity"} <= set(metrics)
     assert json.loads((model / "current.json").read_text())["version"] == DAY
+    with sqlite3.connect(Path(lake_root) / "model" / "mlflow" / "mlflow.db") as con:  # the ALS factors, registered
+        source = con.execute("select source from model_versions where name = 'clickstream_recommender'").fetchall()
+    assert source == [(str(model / f"version={DAY}" / "als"),)]
     checks = next(ti for ti in dr.get_task_instances() if ti.task_id == "check_recommendations")
     assert checks.xcom_pull(task_ids="check_recommendations")["rules_checked"] == 2
 
