@@ -1,5 +1,5 @@
 """
-### clickstream_recommendations_daily — curated clickstream → item-item CF, FP-Growth, ALS, popularity → lake
+### clickstream_recommendations_daily — curated clickstream → four recommenders and engagement levels
 
 **Purpose.** Personalised and "similar product" recommendations from the shop clickstream (view / cart /
 remove_from_cart / purchase events), four recommenders compared on the same held-out users.
@@ -24,6 +24,13 @@ run for that day. Manual runs name the day with the `ds` Param.
    rows per product, rule confidence and lift recomputed from the itemsets, no user or product from outside the
    window, all four recommenders in `metrics.json`. Emits the `enriched.recs_*` and model Assets.
 
+4. `train_engagement_model` (Spark, beside the recommenders) — one row per user × product × session with its
+   engagement level (0 low = view only, 1 medium = cart, 2 disengaged = removed from cart, 3 high = purchased; the
+   furthest stage wins) and structured features; the newest `test_fraction` of rows held out by session start; a
+   Spark MLlib classifier (`engagement_model`) with balanced class weights; macro-F1, per-class F1 and a confusion
+   matrix beside the majority baseline → `enriched/clickstream_engagement{,_predictions}/ds=` and
+   `model/clickstream_engagement/version=<ds>/`, gated on macro-F1. `check_engagement` checks and emits them.
+
 **Owner.** data-platform.
 """
 
@@ -33,8 +40,9 @@ from datetime import timedelta
 
 from airflow.sdk import chain, dag, task
 
+from shoplake.pipelines.engagement import EngagementJobConfig
 from shoplake.pipelines.recommendations import RecsJobConfig
-from shoplake_airflow.assets import CHURN_ASSETS, RECOMMENDER_MODEL, RECS_ASSETS
+from shoplake_airflow.assets import CHURN_ASSETS, ENGAGEMENT_ASSETS, RECOMMENDER_MODEL, RECS_ASSETS
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
@@ -43,6 +51,8 @@ from shoplake_airflow.spark import spark_job
 CURATED = CHURN_ASSETS["clickstream"].curated
 #: the job's knobs a run may change (everything but the lake, the day and MLflow)
 RECS_PARAMS = tuple(f for f in RecsJobConfig.__dataclass_fields__ if f not in ("ds", "lake_root", "mlflow_uri"))
+#: the engagement job's own knobs (window_days and seed are shared with the recommenders)
+ENGAGEMENT_PARAMS = ("test_fraction", "engagement_model", "min_train_rows")
 
 
 @dag(
@@ -50,10 +60,14 @@ RECS_PARAMS = tuple(f for f in RecsJobConfig.__dataclass_fields__ if f not in ("
     start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,  # runs gate against each other's champion: one at a time
-    description="Clickstream recommendations: item-item CF, FP-Growth, ALS and popularity, compared on held-out users",
+    description="Clickstream recommendations (item-item CF, FP-Growth, ALS, popularity) and engagement levels",
     tags=["clickstream", "recommendations", "training", "spark", "mllib"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
-    params={"ds": ds_param("last day of the window"), **config_params(RecsJobConfig, RECS_PARAMS)},
+    params={
+        "ds": ds_param("last day of the window"),
+        **config_params(RecsJobConfig, RECS_PARAMS),
+        **config_params(EngagementJobConfig, ENGAGEMENT_PARAMS),
+    },
     doc_md=__doc__,
 )
 def clickstream_recommendations_daily():
@@ -88,12 +102,36 @@ def clickstream_recommendations_daily():
         model = {**result, "path": paths.version_path(lake, paths.RECOMMENDER_MODEL, ds)}
         return emit_partition_event(context, RECOMMENDER_MODEL, model)
 
-    args = param_flags(RECS_PARAMS)
-    if settings().mlflow_tracking_uri:
-        args += ["--mlflow-uri", settings().mlflow_tracking_uri]
+    @task(outlets=[*ENGAGEMENT_ASSETS])
+    def check_engagement(partition: dict, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from shoplake import paths
+        from shoplake.pipelines.engagement import check
+
+        lake, ds = settings().lake_root, partition["ds"]
+        try:
+            result = check(lake, ds)
+        except ValueError as exc:  # deterministic: retrying rewrites the same rows
+            raise AirflowFailException(str(exc)) from exc
+        rows, preds, model = ENGAGEMENT_ASSETS
+        emit_partition_event(context, rows, result)
+        path = paths.partition_path(lake, paths.Zone.ENRICHED, paths.ENGAGEMENT_PREDICTIONS, ds)
+        emit_partition_event(context, preds, {**result, "path": path})
+        model_path = paths.version_path(lake, paths.ENGAGEMENT_MODEL, ds)
+        return emit_partition_event(context, model, {**result, "path": model_path})
+
+    mlflow = ["--mlflow-uri", settings().mlflow_tracking_uri] if settings().mlflow_tracking_uri else []
     partition = resolve_partition()
-    train = spark_job("train_recommenders", "jobs/spark/train_recommenders.py", args, inlets=[CURATED])
-    chain(partition, check_window(partition), train, check_recommendations(partition))
+    window = check_window(partition)
+    recs_args = param_flags(RECS_PARAMS) + mlflow
+    train = spark_job("train_recommenders", "jobs/spark/train_recommenders.py", recs_args, inlets=[CURATED])
+    chain(partition, window, train, check_recommendations(partition))
+    engagement_args = param_flags(("window_days", "seed", *ENGAGEMENT_PARAMS)) + mlflow
+    engagement = spark_job(
+        "train_engagement_model", "jobs/spark/train_engagement_model.py", engagement_args, inlets=[CURATED]
+    )
+    chain(window, engagement, check_engagement(partition))
 
 
 clickstream_recommendations_daily()

@@ -1,5 +1,6 @@
 """Run clickstream_recommendations_daily in-process (`airflow dags test`) on the shared clickstream sample, then
-print the recommenders' comparison and one product's top-10 with names and scores.
+print the recommenders' comparison, the engagement model's per-level F1 and one product's top-10 with names and
+scores.
 
 The sample holds under three hours of 2019-10-01, so the run uses ``window_days=1``. The day is curated first, by
 the clickstream churn pipeline's own curate step (the recommendations DAG reads ``curated/clickstream_events`` and
@@ -20,7 +21,7 @@ from shoplake.config import Settings
 from shoplake.io.lake import read_partition
 from shoplake.ml.recommend import MODELS
 from shoplake.ml.registry import read_current
-from shoplake.paths import RECOMMENDER_MODEL, RECS_DATASETS, Zone, partition_path
+from shoplake.paths import ENGAGEMENT_MODEL, RECOMMENDER_MODEL, RECS_DATASETS, Zone, partition_path
 
 log = logging.getLogger("demo_recs")
 
@@ -81,6 +82,23 @@ def main() -> int:
              m["matrix"]["items"], m["matrix"]["nnz"], m["matrix"]["density"])  # fmt: skip
     log.info("  current.json → %s (%s); comparison plot: %s/comparison.png", current["version"], current["model"],
              current["path"].replace(cfg.lake_root, "<lake>"))  # fmt: skip
+
+    engagement = read_current(cfg.lake_root, ENGAGEMENT_MODEL)
+    with open(f"{engagement['path']}/metrics.json") as fh:
+        e = json.load(fh)
+    held, base = e["held_out"], e["majority_baseline"]
+    log.info(
+        "\nengagement levels (%s), %d held-out rows of sessions from %s:", e["model"], held["n"], e["held_out_from"]
+    )
+    log.info("  %-11s %8s %8s %8s", "level", "support", "F1", "majority")
+    for name in (e["levels"][key] for key in sorted(e["levels"], key=int)):  # low, medium, disengaged, high
+        r = held["per_class"][name]
+        f1 = "—" if r["f1"] is None else f"{r['f1']:.3f}"
+        b = base["per_class"][name]["f1"]
+        log.info("  %-11s %8d %8s %8s", name, r["support"], f1, "—" if b is None else f"{b:.3f}")
+    where = engagement["path"].replace(cfg.lake_root, "<lake>")
+    log.info("  macro-F1 %.3f vs majority baseline %.3f (always '%s'); confusion matrix: %s/confusion.png",
+             held["macro_f1"], base["macro_f1"], base["predicts"], where)  # fmt: skip
 
     names = product_names(cfg)
     recs = read_partition(partition_path(cfg.lake_root, Zone.ENRICHED, RECS_DATASETS["item_item"], DAY)).to_pandas()

@@ -53,3 +53,9 @@ CHURN_ASSETS = {source: _churn_assets(source) for source in paths.CHURN_SOURCES}
 #: the clickstream recommenders' outputs: one enriched dataset per table (``paths.RECS_DATASETS``) and the model
 RECS_ASSETS = {key: lake_asset(Zone.ENRICHED, name) for key, name in paths.RECS_DATASETS.items()}
 RECOMMENDER_MODEL = lake_asset(Zone.MODEL, paths.RECOMMENDER_MODEL)
+#: engagement levels: enriched rows, held-out predictions, the model
+ENGAGEMENT_ASSETS = (
+    lake_asset(Zone.ENRICHED, paths.ENGAGEMENT),
+    lake_asset(Zone.ENRICHED, paths.ENGAGEMENT_PREDICTIONS),
+    lake_asset(Zone.MODEL, paths.ENGAGEMENT_MODEL),
+)

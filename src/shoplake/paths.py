@@ -48,6 +48,11 @@ RECS_DATASETS = {
     "als_user": "recs_als_user",  #: ALS top-k products per user
     "popularity": "recs_popularity",  #: products by distinct users (the baseline)
 }
+#: clickstream engagement levels: enriched rows (user × product × session, features + level), held-out
+#: predictions, and the multiclass model
+ENGAGEMENT = "clickstream_engagement"
+ENGAGEMENT_PREDICTIONS = "clickstream_engagement_predictions"
+ENGAGEMENT_MODEL = "clickstream_engagement"
 #: MLflow tracking store of a local lake (``model/mlflow/``)
 MLFLOW = "mlflow"
 

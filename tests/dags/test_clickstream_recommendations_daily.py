@@ -14,7 +14,7 @@ from shoplake.paths import Zone, partition_path
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 DAY = "2031-02-01"
-CONF = {"ds": DAY, "window_days": 1, "min_support": 0.2, "min_test_users": 5, "als_max_iter": 3}
+CONF = {"ds": DAY, "window_days": 1, "min_support": 0.2, "min_test_users": 5, "als_max_iter": 3, "min_train_rows": 10}
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def _states(dr) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in dr.get_task_instances()}
 
 
-def test_a_manual_run_trains_checks_and_publishes_then_a_thin_window_skips(dag, lake_root):
+def test_a_manual_run_trains_checks_and_publishes_both_branches_then_a_thin_window_skips(dag, lake_root):
     write_events(lake_root, DAY)
     dr = dag.test(run_conf=CONF)
     assert dr.state == "success"
@@ -46,9 +46,15 @@ def test_a_manual_run_trains_checks_and_publishes_then_a_thin_window_skips(dag, 
     assert source == [(str(model / f"version={DAY}" / "als"),)]
     checks = next(ti for ti in dr.get_task_instances() if ti.task_id == "check_recommendations")
     assert checks.xcom_pull(task_ids="check_recommendations")["rules_checked"] == 2
+    engagement = checks.xcom_pull(task_ids="check_engagement")
+    assert (engagement["rows"], engagement["ds"]) == (50, DAY)
+    assert (
+        json.loads((Path(lake_root) / "model" / "clickstream_engagement" / "current.json").read_text())["version"]
+        == DAY
+    )
 
     # the day before has no curated partition: the run ends skipped with the reason, nothing trains
     thin = dag.test(run_conf={**CONF, "ds": "2031-01-31"})
     got = _states(thin)
-    assert (got["check_window"], got["train_recommenders"], got["check_recommendations"]) == ("skipped",) * 3
+    assert {got[t] for t in got if t != "resolve_partition"} == {"skipped"}
     assert not (model / "version=2031-01-31").exists()

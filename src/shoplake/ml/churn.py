@@ -83,14 +83,14 @@ def stratified_split(df: DataFrame, test_fraction: float, seed: int) -> tuple[Da
 
 
 def with_class_weights(df: DataFrame, balance: bool) -> DataFrame:
-    """Add ``weight``: n / (2 · n_class) per row when balancing, else 1."""
+    """Add ``weight``: n / (K · n_class) per row when balancing (each of the K classes weighs 1/K), else 1."""
     from pyspark.sql import functions as F
 
     if not balance:
         return df.withColumn(WEIGHT, F.lit(1.0))
     counts = {row[LABEL]: row["count"] for row in df.groupBy(LABEL).count().collect()}
-    n = sum(counts.values())
-    mapping = F.create_map(*[x for k, v in counts.items() for x in (F.lit(k), F.lit(n / (2.0 * v)))])
+    n, k = sum(counts.values()), len(counts)
+    mapping = F.create_map(*[x for c, v in counts.items() for x in (F.lit(c), F.lit(n / (k * v)))])
     return df.withColumn(WEIGHT, mapping[F.col(LABEL)])
 
 

@@ -112,3 +112,42 @@ def format_auc(m: dict[str, object]) -> str:
         return f"{m['note']} ({counts})"
     lo, hi = m["auc_ci95"]  # type: ignore[misc]
     return f"AUC {m['auc']:.3f} [95% CI {lo:.3f}, {hi:.3f}] ({counts})"
+
+
+def confusion_matrix(pairs: list[tuple[float, float, int]], classes: int) -> list[list[int]]:
+    """``(true, predicted, count)`` triples → a ``classes`` × ``classes`` matrix, rows = true class."""
+    m = [[0] * classes for _ in range(classes)]
+    for true, pred, count in pairs:
+        m[int(true)][int(pred)] += int(count)
+    return m
+
+
+def multiclass_report(matrix: list[list[int]], names: tuple[str, ...]) -> dict:
+    """Accuracy, per-class precision / recall / F1 / support and macro-F1 of a confusion matrix.
+
+    Macro-F1 averages the classes that occur in the truth or the predictions (as scikit-learn does); a class that
+    occurs in neither is listed with support 0 and ``None`` scores, and left out of the average.
+    """
+    k = len(matrix)
+    n = sum(map(sum, matrix))
+    per_class, f1s = {}, []
+    for c in range(k):
+        tp = matrix[c][c]
+        support = sum(matrix[c])
+        predicted = sum(matrix[r][c] for r in range(k))
+        if support == 0 and predicted == 0:
+            per_class[names[c]] = {"precision": None, "recall": None, "f1": None, "support": 0}
+            continue
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[names[c]] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+        f1s.append(f1)
+    return {
+        "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0,
+        "accuracy": sum(matrix[c][c] for c in range(k)) / n if n else 0.0,
+        "per_class": per_class,
+        "classes_in_macro": len(f1s),
+        "n": n,
+        "confusion": matrix,
+    }

@@ -94,3 +94,28 @@ def plot_ranking_comparison(path: Path, rows: list[dict[str, Any]], k: int, titl
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_confusion(path: Path, matrix: list[list[int]], names: tuple[str, ...], title: str) -> None:
+    """Confusion matrix as a heat map (rows = true class, share of the row), counts in the cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(matrix, dtype=float)
+    shares = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(5, 4.5), dpi=100)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            colour = "white" if shares[i, j] > 0.5 else "black"
+            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", color=colour, fontsize=9)
+    ax.set_xticks(range(len(names)), names, rotation=20)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

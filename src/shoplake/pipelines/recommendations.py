@@ -97,8 +97,11 @@ class RecsJobConfig:
 # ---- reading and splitting ---------------------------------------------------------------------------------------
 
 
-def read_window(spark: SparkSession, lake_root: str, ds: str, days: int) -> tuple[DataFrame, list[str]]:
-    """Curated clickstream events of the window (missing days skipped).
+def read_window(
+    spark: SparkSession, lake_root: str, ds: str, days: int, columns: list[str] | None = None
+) -> tuple[DataFrame, list[str]]:
+    """Curated clickstream events of the window (missing days skipped): ``columns`` (default: the recommenders'
+    user, product, event type, time and session; ``[]`` = every column).
 
     Raises:
         FileNotFoundError: no curated partition in the window (run the clickstream churn DAG's curate_events).
@@ -111,8 +114,9 @@ def read_window(spark: SparkSession, lake_root: str, ds: str, days: int) -> tupl
             f"no curated {EVENTS} partition in the {days} days ending {ds}; the clickstream churn DAG's "
             "curate_events writes them (trigger clickstream_churn_daily for those days)"
         )
-    cols = ["user_id", "product_id", "event_type", "event_time", "user_session"]
-    return spark.read.parquet(*paths).select(*cols), paths
+    df = spark.read.parquet(*paths)
+    cols = ["user_id", "product_id", "event_type", "event_time", "user_session"] if columns is None else columns
+    return (df.select(*cols) if cols else df), paths
 
 
 @dataclass

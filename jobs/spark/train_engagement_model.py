@@ -1,0 +1,18 @@
+"""spark-submit entry point, engagement step ``train``: levels per user × product × session → multiclass model.
+
+    spark-submit jobs/spark/train_engagement_model.py --ds 2019-10-01 --window-days 1 --lake-root ./lake
+
+Flags: ``--help`` (``shoplake.pipelines.engagement.EngagementJobConfig``); the step:
+``shoplake.pipelines.engagement.train``.
+"""
+
+from shoplake.jobconfig import run_job, run_main
+from shoplake.pipelines import engagement
+
+
+def main(argv=None, spark=None) -> dict:
+    return run_job(engagement.EngagementJobConfig, engagement.train, argv, doc=__doc__, spark=spark, with_spark=True)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,239 @@
+"""Engagement levels on the curated clickstream: a multiclass Spark MLlib model, held out by time.
+
+:func:`train` (Spark) reads the ``window_days`` curated ``clickstream_events`` partitions ending at ``ds`` (the same
+window as the recommenders), builds one row per user × product × session with its level and structured features
+(``shoplake.transforms.engagement``: levels, precedence and features are defined there), holds out the sessions
+that started last (the newest ``test_fraction`` of the rows), fits the classifier on the older ones with balanced
+class weights, and reports macro-F1, per-class F1 and a confusion matrix beside the majority baseline:
+
+* ``enriched/clickstream_engagement/ds=`` — every row with its features and level;
+* ``enriched/clickstream_engagement_predictions/ds=`` — the held-out rows with the predicted level;
+* ``model/clickstream_engagement/version=<ds>/`` — the ``PipelineModel``, ``metrics.json``, ``confusion.png``,
+  config; ``current.json`` moves only if the macro-F1 is not below the champion's re-scored on the same rows.
+
+Review features (rating, sentiment) join in once the product ↔ review mapping exists (issue #13, not built yet).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from shoplake.jobconfig import check_options, option
+from shoplake.paths import (
+    ENGAGEMENT,
+    ENGAGEMENT_MODEL,
+    ENGAGEMENT_PREDICTIONS,
+    Zone,
+    partition_path,
+    staging_path,
+    validate_ds,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+MODELS = ("random_forest", "logistic_regression")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngagementJobConfig:
+    """Arguments of the engagement job: the window, the time hold-out and the classifier."""
+
+    ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    window_days: int = option(
+        30, help="days of curated clickstream events, ending at ds, to learn from (days)", minimum=1, maximum=366
+    )
+    test_fraction: float = option(
+        0.2, help="engagement: share (0.05-0.5) of the rows, those of the newest sessions, held out", minimum=0.05,
+        maximum=0.5,
+    )  # fmt: skip
+    engagement_model: str = option("random_forest", help="engagement: Spark MLlib classifier", enum=list(MODELS))
+    min_train_rows: int = option(
+        200, help="engagement: fewest training rows (user × product × session) needed to train; fewer fails", minimum=10
+    )
+    seed: int = option(42, help="seed of the tree models")
+    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+
+
+def split_time(rows: DataFrame, test_fraction: float):
+    """The session start from which rows are held out: the ``1 - test_fraction`` quantile of the rows' session
+    starts, so the newest ``test_fraction`` of rows (whole sessions) is held out however unevenly traffic spreads
+    over the window."""
+    import datetime as dt
+
+    from pyspark.sql import functions as F
+
+    secs = rows.select(F.col("session_start").cast("double").alias("t"))
+    quantile = secs.approxQuantile("t", [1 - test_fraction], 0.001)
+    if not quantile:
+        raise ValueError("no clickstream sessions in the window")
+    return dt.datetime.fromtimestamp(quantile[0], tz=dt.UTC)
+
+
+def _pairs(predictions: DataFrame) -> list[tuple[float, float, int]]:
+    return [
+        (r["label"], r["prediction"], r["count"]) for r in predictions.groupBy("label", "prediction").count().collect()
+    ]
+
+
+def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
+    """Rows, features, time hold-out, classifier, report, partitions, version, gate, MLflow."""
+    import tempfile
+    from pathlib import Path
+
+    from pyspark.sql import functions as F
+
+    from shoplake.io.lake import filesystem
+    from shoplake.io.spark_lake import write_partition
+    from shoplake.ml.churn import LABEL, pipeline, with_class_weights
+    from shoplake.ml.metrics import confusion_matrix, multiclass_report
+    from shoplake.ml.plots import plot_confusion
+    from shoplake.ml.registry import commit_version, promote_if_not_worse
+    from shoplake.ml.tracking import set_champion, track_version
+    from shoplake.pipelines.recommendations import read_window
+    from shoplake.transforms.engagement import CATEGORICAL, LEVEL_NAMES, NUMERIC, engagement_rows, with_features
+
+    events, paths = read_window(spark, cfg.lake_root, cfg.ds, cfg.window_days, columns=[])
+    rows = engagement_rows(events)
+    cut = split_time(rows, cfg.test_fraction)
+    feats = with_features(rows, events, cut)
+    out = partition_path(cfg.lake_root, Zone.ENRICHED, ENGAGEMENT, cfg.ds)
+    total = write_partition(feats.withColumn("held_out", F.col("session_start") >= F.lit(cut)), out, sort_by=None)
+    stored = spark.read.parquet(out)
+    train_df, test_df = stored.where("NOT held_out"), stored.where("held_out")
+    n_train, n_test = train_df.count(), test_df.count()
+    classes = {int(r[LABEL]): r["count"] for r in train_df.groupBy(LABEL).count().collect()}
+    if n_train < cfg.min_train_rows or len(classes) < 2 or n_test == 0:
+        raise ValueError(
+            f"engagement ds={cfg.ds}: {n_train} training rows in {len(classes)} level(s), {n_test} held out; "
+            f"training needs >= {cfg.min_train_rows} rows of >= 2 levels and a held-out slice (widen window_days)"
+        )
+    pipe, _ = pipeline(cfg.engagement_model, NUMERIC, CATEGORICAL, cfg.seed)
+    model = pipe.fit(with_class_weights(train_df, balance=True))
+    predictions = model.transform(test_df)
+    report = multiclass_report(confusion_matrix(_pairs(predictions), len(LEVEL_NAMES)), LEVEL_NAMES)
+    majority = max(classes, key=lambda c: (classes[c], -c))
+    base_pairs = [(r[LABEL], float(majority), r["count"]) for r in test_df.groupBy(LABEL).count().collect()]
+    baseline = multiclass_report(confusion_matrix(base_pairs, len(LEVEL_NAMES)), LEVEL_NAMES)
+    pred_out = partition_path(cfg.lake_root, Zone.ENRICHED, ENGAGEMENT_PREDICTIONS, cfg.ds)
+    write_partition(
+        predictions.select(
+            "user_id", "product_id", "user_session", "session_start", F.col("level"),
+            F.col("prediction").cast("int").alias("predicted_level"),
+        ),
+        pred_out,
+    )  # fmt: skip
+    metrics = {
+        "model": cfg.engagement_model,
+        "levels": dict(enumerate(LEVEL_NAMES)),
+        "held_out": report,
+        "majority_baseline": {**baseline, "predicts": LEVEL_NAMES[majority]},
+        "train_levels": {LEVEL_NAMES[c]: n for c, n in sorted(classes.items())},
+        "rows": {"all": total, "train": n_train, "held_out": n_test},
+        "held_out_from": cut.isoformat(),
+        "features": {"numeric": NUMERIC, "categorical": CATEGORICAL},
+        "window_partitions": len(paths),
+    }
+    staged = staging_path(cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)
+    fs, staged_fs = filesystem(staged)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp)
+        try:
+            model.write().overwrite().save(f"{staged}/model")
+            (local / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+            (local / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
+            title = f"engagement, held-out sessions from {cut:%Y-%m-%d %H:%M} (macro-F1 {report['macro_f1']:.3f})"
+            plot_confusion(local / "confusion.png", report["confusion"], LEVEL_NAMES, title)
+            for f in local.iterdir():
+                fs.put_file(str(f), f"{staged_fs}/{f.name}")
+            path = commit_version(staged, cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)
+        finally:
+            if fs.exists(staged_fs):
+                fs.rm(staged_fs, recursive=True)
+
+        def champion(pointer: dict[str, Any]) -> float | None:
+            from pyspark.ml import PipelineModel
+
+            try:
+                old = PipelineModel.load(f"{pointer['path']}/model").transform(test_df)
+                return multiclass_report(confusion_matrix(_pairs(old), len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
+            except Exception as exc:  # an unreadable champion falls back to its recorded score
+                log.warning("champion %s not scorable on these rows (%s)", pointer.get("path"), exc)
+                return None
+
+        gate = promote_if_not_worse(
+            cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds, metric="macro_f1", score=report["macro_f1"],
+            champion_score=champion, extra={"model": cfg.engagement_model},
+        )  # fmt: skip
+        per_class = {f"f1_{name}": v["f1"] for name, v in report["per_class"].items() if v["f1"] is not None}
+        tracked = track_version(
+            cfg.mlflow_uri,
+            cfg.lake_root,
+            model_name=ENGAGEMENT_MODEL,
+            ds=cfg.ds,
+            params=asdict(cfg),
+            metrics={
+                "macro_f1": report["macro_f1"], "accuracy": report["accuracy"], **per_class,
+                "baseline_macro_f1": baseline["macro_f1"], "rows": metrics["rows"],
+            },
+            artifacts_dir=local,
+            model_source=f"{path}/model",
+            tags={"model": cfg.engagement_model},
+        )  # fmt: skip
+    if gate["promoted"] and tracked:
+        set_champion(tracked["tracking_uri"], ENGAGEMENT_MODEL, tracked["model_version"])
+    log.info("engagement %s: macro-F1 %.4f (majority %.4f) on %s held-out rows", cfg.ds, report["macro_f1"],
+             baseline["macro_f1"], n_test)  # fmt: skip
+    return {
+        "ds": cfg.ds,
+        "path": path,
+        "rows": total,
+        "macro_f1": report["macro_f1"],
+        "baseline_macro_f1": baseline["macro_f1"],
+        "held_out_rows": n_test,
+        "promoted": gate["promoted"],
+        "champion_score": gate["champion_score"],
+        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
+    }
+
+
+def check(lake_root: str, ds: str) -> dict[str, Any]:
+    """The run's outputs are complete and consistent: levels in 0–3, predictions for every held-out row, metrics."""
+    import pyarrow.compute as pc
+
+    from shoplake.io.lake import filesystem, read_partition
+    from shoplake.paths import version_path
+
+    rows = read_partition(partition_path(lake_root, Zone.ENRICHED, ENGAGEMENT, ds), ["level", "held_out"])
+    preds = read_partition(partition_path(lake_root, Zone.ENRICHED, ENGAGEMENT_PREDICTIONS, ds))
+    problems = []
+    for name, col in (("level", rows["level"]), ("predicted_level", preds["predicted_level"])):
+        lo, hi = pc.min(col).as_py(), pc.max(col).as_py()
+        if lo is not None and (lo < 0 or hi > 3):
+            problems.append(f"{name} outside 0–3")
+    held = int(pc.sum(rows["held_out"].cast("int64")).as_py() or 0)
+    if held != preds.num_rows:
+        problems.append(f"{held} held-out rows but {preds.num_rows} predictions")
+    fs, mp = filesystem(f"{version_path(lake_root, ENGAGEMENT_MODEL, ds)}/metrics.json")
+    metrics = json.loads(fs.cat(mp)) if fs.exists(mp) else {}
+    if "macro_f1" not in metrics.get("held_out", {}) or "macro_f1" not in metrics.get("majority_baseline", {}):
+        problems.append("metrics.json lacks the held-out and majority-baseline macro-F1")
+    if problems:
+        raise ValueError(f"engagement ds={ds} failed {len(problems)} check(s): " + "; ".join(problems))
+    return {
+        "ds": ds,
+        "path": partition_path(lake_root, Zone.ENRICHED, ENGAGEMENT, ds),
+        "rows": rows.num_rows,
+        "held_out": held,
+        "macro_f1": metrics["held_out"]["macro_f1"],
+    }
