@@ -24,11 +24,16 @@ run for that day. Manual runs name the day with the `ds` Param.
    rows per product, rule confidence and lift recomputed from the itemsets, no user or product from outside the
    window, all four recommenders in `metrics.json`. Emits the `enriched.recs_*` and model Assets.
 
-4. `train_engagement_model` (Spark, beside the recommenders) — one row per user × product × session with its
+4. `build_product_review_map` (Spark, beside the recommenders) — the window's clickstream products ↔ the brands of
+   `curated/product_catalog` (normalised brand name; category where it lines up; a conflicting category is no match)
+   with each brand's review count, mean rating and share of 4–5 stars from `curated/product_reviews` up to `ds`
+   (`product_reviews_daily` writes both) → `curated/product_review_map/ds=` with its coverage in `_counts.json`.
+5. `train_engagement_model` (Spark) — one row per user × product × session with its
    engagement level (0 low = view only, 1 medium = cart, 2 disengaged = removed from cart, 3 high = purchased; the
    furthest stage wins) and structured features; the newest `test_fraction` of rows held out by session start; a
    Spark MLlib classifier (`engagement_model`) with balanced class weights; macro-F1, per-class F1 and a confusion
-   matrix beside the majority baseline → `enriched/clickstream_engagement{,_predictions}/ds=` and
+   matrix beside the majority baseline; the map's brand review figures join as features where any product has
+   them → `enriched/clickstream_engagement{,_predictions}/ds=` and
    `model/clickstream_engagement/version=<ds>/`, gated on macro-F1. `check_engagement` checks and emits them.
 
 **Owner.** data-platform.
@@ -42,7 +47,15 @@ from airflow.sdk import chain, dag, task
 
 from shoplake.pipelines.engagement import EngagementJobConfig
 from shoplake.pipelines.recommendations import RecsJobConfig
-from shoplake_airflow.assets import CHURN_ASSETS, ENGAGEMENT_ASSETS, RECOMMENDER_MODEL, RECS_ASSETS
+from shoplake_airflow.assets import (
+    CHURN_ASSETS,
+    CURATED_PRODUCT_CATALOG,
+    CURATED_PRODUCT_REVIEWS,
+    ENGAGEMENT_ASSETS,
+    PRODUCT_REVIEW_MAP,
+    RECOMMENDER_MODEL,
+    RECS_ASSETS,
+)
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
@@ -102,7 +115,7 @@ def clickstream_recommendations_daily():
         model = {**result, "path": paths.version_path(lake, paths.RECOMMENDER_MODEL, ds)}
         return emit_partition_event(context, RECOMMENDER_MODEL, model)
 
-    @task(outlets=[*ENGAGEMENT_ASSETS])
+    @task(outlets=[PRODUCT_REVIEW_MAP, *ENGAGEMENT_ASSETS])
     def check_engagement(partition: dict, **context) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -116,6 +129,8 @@ def clickstream_recommendations_daily():
             raise AirflowFailException(str(exc)) from exc
         rows, preds, model = ENGAGEMENT_ASSETS
         emit_partition_event(context, rows, result)
+        mapped = paths.partition_path(lake, paths.Zone.CURATED, paths.PRODUCT_REVIEW_MAP, ds)
+        emit_partition_event(context, PRODUCT_REVIEW_MAP, {**result, "path": mapped})
         path = paths.partition_path(lake, paths.Zone.ENRICHED, paths.ENGAGEMENT_PREDICTIONS, ds)
         emit_partition_event(context, preds, {**result, "path": path})
         model_path = paths.version_path(lake, paths.ENGAGEMENT_MODEL, ds)
@@ -127,11 +142,17 @@ def clickstream_recommendations_daily():
     recs_args = param_flags(RECS_PARAMS) + mlflow
     train = spark_job("train_recommenders", "jobs/spark/train_recommenders.py", recs_args, inlets=[CURATED])
     chain(partition, window, train, check_recommendations(partition))
+    review_inlets = [CURATED, CURATED_PRODUCT_REVIEWS, CURATED_PRODUCT_CATALOG]
+    build_map = spark_job(
+        "build_product_review_map", "jobs/spark/build_product_review_map.py", param_flags(("window_days",)),
+        inlets=review_inlets,
+    )  # fmt: skip
     engagement_args = param_flags(("window_days", "seed", *ENGAGEMENT_PARAMS)) + mlflow
     engagement = spark_job(
-        "train_engagement_model", "jobs/spark/train_engagement_model.py", engagement_args, inlets=[CURATED]
-    )
-    chain(window, engagement, check_engagement(partition))
+        "train_engagement_model", "jobs/spark/train_engagement_model.py", engagement_args,
+        inlets=[CURATED, PRODUCT_REVIEW_MAP],
+    )  # fmt: skip
+    chain(window, build_map, engagement, check_engagement(partition))
 
 
 clickstream_recommendations_daily()

@@ -18,14 +18,24 @@ from pathlib import Path
 from demo import airflow_dags_test
 
 from shoplake.config import Settings
-from shoplake.io.lake import read_partition
+from shoplake.io.lake import read_counts, read_partition
 from shoplake.ml.recommend import MODELS
 from shoplake.ml.registry import read_current
-from shoplake.paths import ENGAGEMENT_MODEL, RECOMMENDER_MODEL, RECS_DATASETS, Zone, partition_path
+from shoplake.paths import (
+    ENGAGEMENT_MODEL,
+    PRODUCT_REVIEW_MAP,
+    PRODUCT_REVIEWS,
+    RECOMMENDER_MODEL,
+    RECS_DATASETS,
+    Zone,
+    partition_path,
+)
 
 log = logging.getLogger("demo_recs")
 
 DAY = "2019-10-01"
+#: a day of the Sephora review sample (its reviews are of 2023-02..2026-02, after the clickstream's day)
+REVIEWS_DAY = "2026-02-24"
 CONF = {"ds": DAY, "window_days": 1}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +73,11 @@ def main() -> int:
     cfg = Settings.from_env()
     if not curate(cfg):
         return 1
+    log.info("== airflow dags test product_reviews_daily --conf '%s'", json.dumps({"ds": REVIEWS_DAY}))
+    if not airflow_dags_test("product_reviews_daily", "2026-02-25", {"ds": REVIEWS_DAY}):
+        return 1
+    counts = read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, REVIEWS_DAY))
+    log.info("  curated product reviews ds=%s: %s", REVIEWS_DAY, counts)
     log.info("== airflow dags test clickstream_recommendations_daily --conf '%s'", json.dumps(CONF))
     if not airflow_dags_test("clickstream_recommendations_daily", "2019-10-02", CONF):
         return 1
@@ -99,6 +114,14 @@ def main() -> int:
     where = engagement["path"].replace(cfg.lake_root, "<lake>")
     log.info("  macro-F1 %.3f vs majority baseline %.3f (always '%s'); confusion matrix: %s/confusion.png",
              held["macro_f1"], base["macro_f1"], base["predicts"], where)  # fmt: skip
+
+    mapped = read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEW_MAP, DAY))
+    log.info("\nproduct ↔ review map ds=%s (catalogue snapshot %s): %d of %d products matched by brand (%d with the "
+             "category too), %d brand names found but the category conflicts; %d products with review figures "
+             "(reviews up to ds only); %d of %d events on matched products", DAY, mapped["catalog_snapshot"],
+             mapped["products_matched"], mapped["products"], mapped["by_brand_and_category"],
+             mapped["brand_found_but_category_conflicts"], mapped["products_with_review_figures"],
+             mapped["events_matched"], mapped["events"])  # fmt: skip
 
     names = product_names(cfg)
     recs = read_partition(partition_path(cfg.lake_root, Zone.ENRICHED, RECS_DATASETS["item_item"], DAY)).to_pandas()

@@ -59,3 +59,8 @@ ENGAGEMENT_ASSETS = (
     lake_asset(Zone.ENRICHED, paths.ENGAGEMENT_PREDICTIONS),
     lake_asset(Zone.MODEL, paths.ENGAGEMENT_MODEL),
 )
+#: product reviews with star ratings, the catalogue snapshot, and the clickstream ↔ review brand map
+RAW_PRODUCT_REVIEWS = lake_asset(Zone.RAW, paths.PRODUCT_REVIEWS)
+CURATED_PRODUCT_REVIEWS = lake_asset(Zone.CURATED, paths.PRODUCT_REVIEWS)
+CURATED_PRODUCT_CATALOG = lake_asset(Zone.CURATED, paths.PRODUCT_CATALOG)
+PRODUCT_REVIEW_MAP = lake_asset(Zone.CURATED, paths.PRODUCT_REVIEW_MAP)

@@ -85,6 +85,8 @@ class Settings:
         train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
             present), ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
         mlflow_tracking_uri: MLflow tracking server; empty = SQLite under a local lake, ``none`` = off.
+        product_reviews_source / product_catalog_source: product review CSVs and product catalogue CSVs (paths or
+            globs) of ``product_reviews_daily``; unset ones read the shared Sephora sample.
         churn_sources: where the churn DAGs read each source (``sparkify``: the folder holding ``log_data/``;
             ``telco``: the customer CSV; ``clickstream``: a CSV glob); unset ones read the shared sample.
     """
@@ -112,6 +114,8 @@ class Settings:
     mlflow_tracking_uri: str = ""
     sagemaker: SageMakerSettings = field(default_factory=SageMakerSettings)
     churn_sources: Mapping[str, str] = field(default_factory=dict)
+    product_reviews_source: str = ""
+    product_catalog_source: str = ""
 
     def __post_init__(self) -> None:
         if self.spark_backend not in SPARK_BACKENDS:
@@ -143,6 +147,17 @@ class Settings:
             "clickstream": "rees46_ecommerce_events/*.csv",
         }
         return self.churn_sources.get(source) or f"{self.sample_data_dir}/{samples[source]}"
+
+    @property
+    def product_reviews_path(self) -> str:
+        """Product review CSVs (a path or glob; the shared Sephora sample by default)."""
+        return self.product_reviews_source or f"{self.sample_data_dir}/sephora_reviews/origSephora.csv"
+
+    @property
+    def product_catalog_path(self) -> str:
+        """Product catalogue CSVs with brand and categories (path or glob; the sample's Sephora tables by default:
+        the Kaggle table ``product_info.csv.gz`` and the scraper's ``product_info.csv``)."""
+        return self.product_catalog_source or f"{self.sample_data_dir}/sephora_reviews/product_info.csv*"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

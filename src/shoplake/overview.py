@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shoplake.paths import CURRENT_FILE, MLFLOW, Zone, dataset_path, model_root, validate_ds
+from shoplake.paths import CURRENT_FILE, MLFLOW, Zone, dataset_path, model_root
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,9 @@ def _children(path: str) -> list[str]:
 
 def _partition_days(dataset_root: str) -> list[str]:
     """Days of the ``ds=`` partitions of a dataset, newest first (hidden write-in-progress siblings skipped)."""
-    days = []
-    for name in _children(dataset_root):
-        if name.startswith("ds="):
-            try:
-                days.append(validate_ds(name[3:]))
-            except ValueError:
-                continue
-    return sorted(days, reverse=True)
+    from shoplake.io.lake import partition_days
+
+    return partition_days(dataset_root)[::-1]
 
 
 def _flat_numbers(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:

@@ -39,6 +39,11 @@ SENTIMENT_MODEL = "sentiment_head"
 #: the purchase pipeline's targets and the model-zone name of each target's model
 PURCHASE_TARGETS = ("steam_purchase", "voted_up")
 PURCHASE_MODELS = {"steam_purchase": "steam_purchase", "voted_up": "steam_voted_up"}
+#: product reviews with star ratings (raw, curated), the product catalogue snapshot (curated) and the clickstream
+#: product ↔ review brand map (curated)
+PRODUCT_REVIEWS = "product_reviews"
+PRODUCT_CATALOG = "product_catalog"
+PRODUCT_REVIEW_MAP = "product_review_map"
 #: the clickstream recommenders' model (one version holds all four) and their enriched outputs
 RECOMMENDER_MODEL = "clickstream_recommender"
 RECS_DATASETS = {

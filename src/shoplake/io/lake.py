@@ -50,6 +50,25 @@ def existing_partitions(paths: Sequence[str]) -> tuple[list[str], list[str]]:
     return existing, missing
 
 
+def partition_days(dataset_root: str) -> list[str]:
+    """Days of the ``ds=`` partitions under a dataset root, oldest first (hidden write-in-progress siblings and
+    names that are not dates skipped; none when the dataset does not exist)."""
+    from shoplake.paths import validate_ds
+
+    fs, root = filesystem(dataset_root)
+    if not fs.exists(root):
+        return []
+    days = []
+    for entry in fs.ls(root, detail=True):
+        name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        if entry.get("type") == "directory" and name.startswith("ds="):
+            try:
+                days.append(validate_ds(name[3:]))
+            except ValueError:
+                continue
+    return sorted(days)
+
+
 def swap_in(fs: AbstractFileSystem, tmp_path: str, final_path: str) -> None:
     """Replace ``final_path`` by the finished directory ``tmp_path``.
 

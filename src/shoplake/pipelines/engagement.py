@@ -11,7 +11,8 @@ class weights, and reports macro-F1, per-class F1 and a confusion matrix beside 
 * ``model/clickstream_engagement/version=<ds>/`` — the ``PipelineModel``, ``metrics.json``, ``confusion.png``,
   config; ``current.json`` moves only if the macro-F1 is not below the champion's re-scored on the same rows.
 
-Review features (rating, sentiment) join in once the product ↔ review mapping exists (issue #13, not built yet).
+Where the day's ``curated/product_review_map`` gives a product's brand review figures (count, mean rating, share of
+4–5 stars), they join as features; ``metrics.json`` says whether they were used and, if not, why.
 """
 
 from __future__ import annotations
@@ -80,6 +81,30 @@ def split_time(rows: DataFrame, test_fraction: float):
     return dt.datetime.fromtimestamp(quantile[0], tz=dt.UTC)
 
 
+#: the brand's review figures, from ``curated/product_review_map`` (null where the product maps to no reviews)
+REVIEW_FEATURES = ["brand_reviews", "brand_avg_rating", "brand_positive_share"]
+
+
+def with_review_features(spark: SparkSession, feats: DataFrame, cfg: EngagementJobConfig) -> tuple[DataFrame, str]:
+    """Join the brand review figures of the day's product map; ``(frame, "")`` when any row has them, else the frame
+    without them and why (a model cannot learn from a column that is null everywhere)."""
+    from pyspark.sql import functions as F
+
+    from shoplake.io.lake import existing_partitions
+    from shoplake.paths import PRODUCT_REVIEW_MAP
+
+    path = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEW_MAP, cfg.ds)
+    if not existing_partitions([path])[0]:
+        return feats, f"not used: no {PRODUCT_REVIEW_MAP} partition for {cfg.ds}"
+    mapped = spark.read.parquet(path).where("brand_reviews > 0").select("product_id", *REVIEW_FEATURES)
+    joined = feats.join(mapped, "product_id", "left").withColumn(
+        "brand_reviews", F.coalesce(F.col("brand_reviews"), F.lit(0)).cast("double")
+    )
+    if joined.where(F.col("brand_avg_rating").isNotNull()).limit(1).count() == 0:
+        return feats, "not used: no product of the window maps to a brand with reviews up to ds"
+    return joined, ""
+
+
 def _pairs(predictions: DataFrame) -> list[tuple[float, float, int]]:
     return [
         (r["label"], r["prediction"], r["count"]) for r in predictions.groupBy("label", "prediction").count().collect()
@@ -106,7 +131,8 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
     events, paths = read_window(spark, cfg.lake_root, cfg.ds, cfg.window_days, columns=[])
     rows = engagement_rows(events)
     cut = split_time(rows, cfg.test_fraction)
-    feats = with_features(rows, events, cut)
+    feats, review_note = with_review_features(spark, with_features(rows, events, cut), cfg)
+    numeric = NUMERIC + (REVIEW_FEATURES if not review_note else [])
     out = partition_path(cfg.lake_root, Zone.ENRICHED, ENGAGEMENT, cfg.ds)
     total = write_partition(feats.withColumn("held_out", F.col("session_start") >= F.lit(cut)), out, sort_by=None)
     stored = spark.read.parquet(out)
@@ -118,7 +144,11 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
             f"engagement ds={cfg.ds}: {n_train} training rows in {len(classes)} level(s), {n_test} held out; "
             f"training needs >= {cfg.min_train_rows} rows of >= 2 levels and a held-out slice (widen window_days)"
         )
-    pipe, _ = pipeline(cfg.engagement_model, NUMERIC, CATEGORICAL, cfg.seed)
+    # a feature null in every training row (e.g. recency when no user has an earlier session) cannot be imputed
+    present = train_df.agg(*[F.count(c).alias(c) for c in numeric]).first().asDict()
+    empty = [c for c in numeric if present[c] == 0]
+    numeric = [c for c in numeric if c not in empty]
+    pipe, _ = pipeline(cfg.engagement_model, numeric, CATEGORICAL, cfg.seed)
     model = pipe.fit(with_class_weights(train_df, balance=True))
     predictions = model.transform(test_df)
     report = multiclass_report(confusion_matrix(_pairs(predictions), len(LEVEL_NAMES)), LEVEL_NAMES)
@@ -141,7 +171,8 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
         "train_levels": {LEVEL_NAMES[c]: n for c, n in sorted(classes.items())},
         "rows": {"all": total, "train": n_train, "held_out": n_test},
         "held_out_from": cut.isoformat(),
-        "features": {"numeric": NUMERIC, "categorical": CATEGORICAL},
+        "features": {"numeric": numeric, "categorical": CATEGORICAL, "dropped_all_null_in_training": empty},
+        "review_features": review_note or f"used: {', '.join(REVIEW_FEATURES)} (brand level, from the product map)",
         "window_partitions": len(paths),
     }
     staged = staging_path(cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)

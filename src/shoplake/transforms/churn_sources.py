@@ -8,56 +8,21 @@ exactly one of raw/curated or quarantine, so ``rows in == good + quarantined`` a
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from shoplake.transforms.checked import CORRUPT, Checked
+from shoplake.transforms.checked import split_corrupt as _split_corrupt
+from shoplake.transforms.checked import split_on as _split_on
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-CORRUPT = "_corrupt_record"
 CLICK_EVENT_TYPES = ("view", "cart", "remove_from_cart", "purchase")
-
-
-@dataclass(frozen=True)
-class Checked:
-    """Good rows and quarantined rows (``record_id``, ``reason``, ``document``) of one step."""
-
-    good: DataFrame
-    quarantine: DataFrame
 
 
 def _day_bounds(ds: str) -> tuple[int, int]:
     start = dt.datetime.fromisoformat(ds).replace(tzinfo=dt.UTC)
     return int(start.timestamp()), int((start + dt.timedelta(days=1)).timestamp())
-
-
-def _quarantine(df: DataFrame, id_col: Column, reason: Column) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    doc = F.to_json(F.struct(*[F.col(c) for c in df.columns if not c.startswith("_")]))  # no helper columns
-    return df.select(id_col.cast("string").alias("record_id"), reason.alias("reason"), doc.alias("document"))
-
-
-def _split_on(df: DataFrame, reasons: list[Column], id_col: Column) -> Checked:
-    """Rows with any reason → quarantine (reasons joined with ``;``), the rest stay."""
-    from pyspark.sql import functions as F
-
-    df = df.withColumn("_reason", F.concat_ws(";", *reasons))
-    bad = df.where(F.col("_reason") != "")
-    return Checked(df.where(F.col("_reason") == "").drop("_reason"), _quarantine(bad, id_col, F.col("_reason")))
-
-
-def _split_corrupt(df: DataFrame, id_col: Column, what: str) -> Checked:
-    from pyspark.sql import functions as F
-
-    df = df.cache()  # Spark refuses queries on the corrupt-record column of an uncached raw read
-    bad = df.where(F.col(CORRUPT).isNotNull())
-    quarantine = bad.select(
-        id_col.cast("string").alias("record_id"),
-        F.lit(f"unparseable {what}").alias("reason"),
-        F.col(CORRUPT).alias("document"),
-    )
-    return Checked(df.where(F.col(CORRUPT).isNull()).drop(CORRUPT), quarantine)
 
 
 # ---- Sparkify event logs ------------------------------------------------------------------------------------

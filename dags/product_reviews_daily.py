@@ -1,0 +1,76 @@
+"""
+### product_reviews_daily — product reviews with star ratings: source → raw → curated (Spark), and the catalogue
+
+**Purpose.** Land the product reviews (Sephora layout: product id, 1–5 stars, text, title, author, time) of one day
+and the product catalogue (brand, categories, price) that ties reviews to brands, for the clickstream's product ↔
+review map and the engagement model's review features.
+
+**Inputs.** Review CSVs matching `SHOPLAKE_PRODUCT_REVIEWS_SOURCE` and catalogue CSVs matching
+`SHOPLAKE_PRODUCT_CATALOG_SOURCE` (the shared Sephora sample by default; texts with line breaks inside quotes are
+read whole).
+
+**Steps** (`ds` = the run's day, or the `ds` Param):
+1. `curate_reviews` (Spark) — the reviews submitted on `ds` (UTC) → `raw/product_reviews/ds=` →
+   `curated/product_reviews/ds=`; unparseable CSV records, missing product ids, ratings that are not a whole
+   number 1–5, unparseable times, empty texts and duplicate reviews → quarantine with a reason. Reviewer nicknames
+   never reach curated (a SHA-256 key instead). The catalogue snapshot → `curated/product_catalog/ds=` (rows
+   without a product id or brand, and repeated listings, quarantined).
+2. `check_reviews` — every row accounted for (raw = curated + quarantined); emits the three Assets.
+
+**Owner.** data-platform.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+
+from shoplake_airflow.assets import CURATED_PRODUCT_CATALOG, CURATED_PRODUCT_REVIEWS, RAW_PRODUCT_REVIEWS
+from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.params import ds_param
+from shoplake_airflow.settings import settings
+from shoplake_airflow.spark import spark_job
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=HISTORY_START,
+    catchup=False,
+    max_active_runs=4,
+    description="Product reviews with star ratings and the product catalogue: source → raw → curated (Spark)",
+    tags=["sephora", "reviews", "ingest", "spark"],
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    params={"ds": ds_param("UTC day whose reviews to process")},
+    doc_md=__doc__,
+)
+def product_reviews_daily():
+    @task(outlets=[RAW_PRODUCT_REVIEWS, CURATED_PRODUCT_REVIEWS, CURATED_PRODUCT_CATALOG])
+    def check_reviews(partition: dict, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from shoplake.pipelines.product_reviews import check_curated
+
+        try:
+            result = check_curated(settings().lake_root, partition["ds"])
+        except ValueError as exc:  # rows unaccounted for: deterministic
+            raise AirflowFailException(str(exc)) from exc
+        emit_partition_event(
+            context, RAW_PRODUCT_REVIEWS, {**result, "path": result["raw_path"], "rows": result["raw_rows"]}
+        )
+        emit_partition_event(
+            context, CURATED_PRODUCT_CATALOG, {**result, "path": result["catalog_path"], "rows": result["catalog_rows"]}
+        )
+        return emit_partition_event(context, CURATED_PRODUCT_REVIEWS, result)
+
+    args = []
+    if settings().product_reviews_source:
+        args += ["--reviews-source", settings().product_reviews_source]
+    if settings().product_catalog_source:
+        args += ["--catalog-source", settings().product_catalog_source]
+    partition = resolve_partition()
+    curate = spark_job("curate_reviews", "jobs/spark/curate_product_reviews.py", args)
+    chain(partition, curate, check_reviews(partition))
+
+
+product_reviews_daily()

@@ -1,0 +1,207 @@
+"""Product reviews with star ratings: source → raw → curated (Spark) with quarantine, the catalogue, and the
+clickstream ↔ review mapping.
+
+1. :func:`curate` — the day's review rows → ``raw/product_reviews/ds=`` → ``curated/product_reviews/ds=``, and the
+   catalogue snapshot → ``curated/product_catalog/ds=``; rejects → ``quarantine/{raw,curated}_product_reviews`` and
+   ``quarantine/curated_product_catalog`` with reasons; ``_counts.json`` in every partition.
+2. :func:`build_map` — the clickstream products of the window ↔ review brands → ``curated/product_review_map/ds=``
+   (match method per product) with the coverage in its ``_counts.json``; the engagement model joins the brand's
+   rating features from it.
+
+Rules and the matching are in ``shoplake.transforms.product_reviews``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shoplake.jobconfig import check_options, option
+from shoplake.paths import (
+    PRODUCT_CATALOG,
+    PRODUCT_REVIEW_MAP,
+    PRODUCT_REVIEWS,
+    Zone,
+    partition_path,
+    quarantine_path,
+    validate_ds,
+    window_partitions,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewsJobConfig:
+    """Arguments of the product review jobs."""
+
+    ds: str = option(help="partition date YYYY-MM-DD (the UTC day of the reviews; the last day of the map's window)")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    reviews_source: str = option(
+        "", help="review CSVs (path or glob); empty = SHOPLAKE_PRODUCT_REVIEWS_SOURCE or the sample"
+    )
+    catalog_source: str = option(
+        "", help="product catalogue CSVs (path or glob); empty = SHOPLAKE_PRODUCT_CATALOG_SOURCE or the sample"
+    )
+    window_days: int = option(
+        30, help="map: days of curated clickstream events, ending at ds, whose products are mapped (days)", minimum=1,
+        maximum=366,
+    )  # fmt: skip
+    review_days: int = option(
+        3650, help="map: days of curated reviews, ending at ds, behind the brand figures (days)", minimum=1,
+        maximum=36500,
+    )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+
+
+def _counted_write(spark, df, path: str, counts: dict[str, Any]) -> int:
+    from shoplake.io.lake import COUNTS_FILE
+    from shoplake.io.spark_lake import write_json, write_partition
+
+    rows = write_partition(df, path)
+    write_json(spark, f"{path}/{COUNTS_FILE}", counts)
+    return rows
+
+
+def curate(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
+    """The day's reviews through raw and curated, and the catalogue snapshot; every input row accounted for."""
+    from shoplake.config import Settings
+    from shoplake.io.lake import COUNTS_FILE
+    from shoplake.io.spark_lake import write_json, write_partition
+    from shoplake.transforms import product_reviews as pr
+
+    settings = Settings.from_env()
+    reviews_path = cfg.reviews_source or settings.product_reviews_path
+    catalog_path = cfg.catalog_source or settings.product_catalog_path
+
+    landed = pr.land_reviews(spark, reviews_path, cfg.ds)
+    raw_path = partition_path(cfg.lake_root, Zone.RAW, PRODUCT_REVIEWS, cfg.ds)
+    raw_q = write_partition(landed.quarantine, quarantine_path(cfg.lake_root, "raw", PRODUCT_REVIEWS, cfg.ds))
+    raw_rows = write_partition(landed.good, raw_path)
+    curated = pr.curate_reviews(spark.read.parquet(raw_path))
+    cur_q = write_partition(curated.quarantine, quarantine_path(cfg.lake_root, "curated", PRODUCT_REVIEWS, cfg.ds))
+    cur_path = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds)
+    counts = {"in": raw_rows, "curated": write_partition(curated.good, cur_path), "quarantined": cur_q}
+    if counts["in"] != counts["curated"] + counts["quarantined"]:
+        raise RuntimeError(f"product reviews ds={cfg.ds}: rows lost between raw and curated: {counts}")
+    write_json(spark, f"{cur_path}/{COUNTS_FILE}", counts)
+    write_json(spark, f"{raw_path}/{COUNTS_FILE}", {"good": raw_rows, "quarantined": raw_q, "in": raw_rows + raw_q})
+
+    catalog, read = pr.curate_catalog(spark, catalog_path)
+    cat_path = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_CATALOG, cfg.ds)
+    cat_q = write_partition(catalog.quarantine, quarantine_path(cfg.lake_root, "curated", PRODUCT_CATALOG, cfg.ds))
+    products = _counted_write(spark, catalog.good, cat_path, {"in": read, "quarantined": cat_q})
+    if read != products + cat_q:
+        raise RuntimeError(f"product catalogue ds={cfg.ds}: {read} rows read, {products} kept, {cat_q} quarantined")
+    return {
+        "ds": cfg.ds,
+        "path": cur_path,
+        "rows": counts["curated"],
+        "raw": raw_rows,
+        "raw_quarantined": raw_q,
+        "curated": counts["curated"],
+        "quarantined": cur_q,
+        "catalog_products": products,
+        "catalog_quarantined": cat_q,
+    }
+
+
+def _catalog_day(lake_root: str, ds: str) -> str | None:
+    """The catalogue snapshot the map uses: the newest on or before ``ds``, else the oldest after it.
+
+    Brands and categories are reference data (unlike reviews, which never come from after ``ds``): a clickstream
+    day older than every catalogue snapshot is mapped with the oldest one, and the map records which.
+    """
+    from shoplake.io.lake import partition_days
+    from shoplake.paths import dataset_path
+
+    days = partition_days(dataset_path(lake_root, Zone.CURATED, PRODUCT_CATALOG))
+    before = [d for d in days if d <= ds]
+    return before[-1] if before else (days[0] if days else None)
+
+
+def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
+    """Clickstream products of the window ↔ review brands → ``curated/product_review_map/ds=`` with coverage."""
+    from pyspark.sql import functions as F
+
+    from shoplake.io.lake import existing_partitions
+    from shoplake.paths import churn_names
+    from shoplake.transforms.product_reviews import review_map
+
+    events_paths, _ = existing_partitions(
+        window_partitions(cfg.lake_root, Zone.CURATED, churn_names("clickstream").events, cfg.ds, cfg.window_days)
+    )
+    if not events_paths:
+        raise FileNotFoundError(f"no curated clickstream partition in the {cfg.window_days} days ending {cfg.ds}")
+    review_paths, _ = existing_partitions(
+        window_partitions(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds, cfg.review_days)
+    )
+    catalog_day = _catalog_day(cfg.lake_root, cfg.ds)
+    events = spark.read.parquet(*events_paths)
+    if catalog_day is None:
+        log.warning("no curated product catalogue in the lake: every product maps to 'none'")
+        catalog = spark.createDataFrame(
+            [], "product_id string, brand_key string, primary_category string, secondary_category string, "
+            "tertiary_category string",
+        )  # fmt: skip
+    else:
+        catalog = spark.read.parquet(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_CATALOG, catalog_day))
+    if review_paths:
+        reviews = spark.read.parquet(*review_paths)
+    else:  # reviews are facts: never from after ds
+        log.warning("no curated product reviews in the %s days up to %s: no review figures", cfg.review_days, cfg.ds)
+        reviews = spark.createDataFrame([], "product_id string, rating int")
+    mapped = review_map(events, catalog, reviews)
+    path = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEW_MAP, cfg.ds)
+    methods = {
+        r["match_method"]: r["n"] for r in mapped.groupBy("match_method").agg(F.count(F.lit(1)).alias("n")).collect()
+    }
+    matched_products = sum(n for m, n in methods.items() if m != "none")
+    ev = events.join(mapped.where("match_method != 'none'").select("product_id"), "product_id", "left_semi").count()
+    with_reviews = mapped.where("brand_reviews > 0").count()
+    conflicts = mapped.where("category_conflict").count()
+    total_events = events.count()
+    counts = {
+        "products": sum(methods.values()),
+        "products_matched": matched_products,
+        "products_unmatched": methods.get("none", 0),
+        "by_brand_and_category": methods.get("brand+category", 0),
+        "by_brand_only": methods.get("brand", 0),
+        "products_with_review_figures": with_reviews,
+        "brand_found_but_category_conflicts": conflicts,
+        "events": total_events,
+        "events_matched": ev,
+        "review_partitions": len(review_paths),
+        "catalog_snapshot": catalog_day,
+    }
+    rows = _counted_write(spark, mapped, path, counts)
+    log.info("product ↔ review map ds=%s: %s", cfg.ds, counts)
+    return {"ds": cfg.ds, "path": path, "rows": rows, **counts}
+
+
+def check_curated(lake_root: str, ds: str) -> dict[str, Any]:
+    """The day's reviews are accounted for (raw = curated + quarantined) and the catalogue snapshot exists."""
+    from shoplake.io.lake import read_counts
+
+    raw = read_counts(partition_path(lake_root, Zone.RAW, PRODUCT_REVIEWS, ds))
+    cur = read_counts(partition_path(lake_root, Zone.CURATED, PRODUCT_REVIEWS, ds))
+    cat = read_counts(partition_path(lake_root, Zone.CURATED, PRODUCT_CATALOG, ds))
+    if cur["in"] != cur["curated"] + cur["quarantined"] or raw["good"] != cur["in"]:
+        raise ValueError(f"product reviews ds={ds}: rows unaccounted for: raw {raw}, curated {cur}")
+    return {
+        "ds": ds,
+        "path": partition_path(lake_root, Zone.CURATED, PRODUCT_REVIEWS, ds),
+        "rows": cur["curated"],
+        "raw_path": partition_path(lake_root, Zone.RAW, PRODUCT_REVIEWS, ds),
+        "raw_rows": raw["good"],
+        "quarantined": cur["quarantined"] + raw["quarantined"],
+        "catalog_path": partition_path(lake_root, Zone.CURATED, PRODUCT_CATALOG, ds),
+        "catalog_rows": cat["in"] - cat["quarantined"],
+    }
