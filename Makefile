@@ -106,7 +106,7 @@ demo-churn: install  ## install, then run the three churn DAGs (Telco, clickstre
 	$(PY) scripts/demo_churn.py
 
 demo-recs: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
-demo-recs: install  ## install, then run clickstream_recommendations_daily on the clickstream sample; prints the comparison
+demo-recs: install sentiment-model  ## install, then product_reviews_daily on a Sephora day and clickstream_recommendations_daily on the clickstream sample; prints the comparison
 	airflow db migrate >/dev/null
 	$(PY) scripts/demo_recs.py
 

@@ -16,6 +16,9 @@ read whole).
    never reach curated (a SHA-256 key instead). The catalogue snapshot → `curated/product_catalog/ds=` (rows
    without a product id or brand, and repeated listings, quarantined).
 2. `check_reviews` — every row accounted for (raw = curated + quarantined); emits the three Assets.
+3. `score_sentiment` — `jobs/gpu/score_product_reviews.py` on queue/pool `gpu`: the sentiment engine of the Steam
+   pipeline (the model of each review's language, `SHOPLAKE_SENTIMENT_MODELS`) → `enriched/product_reviews/ds=`
+   (`review_id`, label, score, `positive_prob`, model and revision); `check_sentiment` checks one row per review.
 
 **Owner.** data-platform.
 """
@@ -26,8 +29,15 @@ from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
-from shoplake_airflow.assets import CURATED_PRODUCT_CATALOG, CURATED_PRODUCT_REVIEWS, RAW_PRODUCT_REVIEWS
+from shoplake_airflow.assets import (
+    CURATED_PRODUCT_CATALOG,
+    CURATED_PRODUCT_REVIEWS,
+    ENRICHED_PRODUCT_REVIEWS,
+    RAW_PRODUCT_REVIEWS,
+    SENTIMENT_MODEL,
+)
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
@@ -39,7 +49,7 @@ from shoplake_airflow.spark import spark_job
     catchup=False,
     max_active_runs=4,
     description="Product reviews with star ratings and the product catalogue: source → raw → curated (Spark)",
-    tags=["sephora", "reviews", "ingest", "spark"],
+    tags=["sephora", "reviews", "sentiment", "ingest", "scoring", "spark", "gpu"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
     params={"ds": ds_param("UTC day whose reviews to process")},
     doc_md=__doc__,
@@ -63,6 +73,19 @@ def product_reviews_daily():
         )
         return emit_partition_event(context, CURATED_PRODUCT_REVIEWS, result)
 
+    @task(outlets=[ENRICHED_PRODUCT_REVIEWS])
+    def check_sentiment(scored: str, curated: dict, **context) -> dict:
+        import json
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        result = json.loads(scored)
+        if result["rows"] != curated["rows"]:  # deterministic: the job scored another partition than it was given
+            raise AirflowFailException(
+                f"scored {result['rows']} reviews, curated has {curated['rows']} (ds={curated['ds']})"
+            )
+        return emit_partition_event(context, ENRICHED_PRODUCT_REVIEWS, result)
+
     args = []
     if settings().product_reviews_source:
         args += ["--reviews-source", settings().product_reviews_source]
@@ -70,7 +93,14 @@ def product_reviews_daily():
         args += ["--catalog-source", settings().product_catalog_source]
     partition = resolve_partition()
     curate = spark_job("curate_reviews", "jobs/spark/curate_product_reviews.py", args)
-    chain(partition, curate, check_reviews(partition))
+    cfg = settings()
+    model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache]
+    score = gpu_job(
+        "score_sentiment", "jobs/gpu/score_product_reviews.py", model_args,
+        inlets=[CURATED_PRODUCT_REVIEWS, SENTIMENT_MODEL],
+    )  # fmt: skip
+    curated = check_reviews(partition)
+    chain(partition, curate, curated, score, check_sentiment(score.output, curated))
 
 
 product_reviews_daily()

@@ -15,6 +15,7 @@ from shoplake.paths import Zone, partition_path, quarantine_path
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
 DAY, NEXT = "2026-02-24", "2026-02-25"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _job(name: str, spark, lake: str, ds: str, *extra: str) -> dict:
@@ -23,9 +24,19 @@ def _job(name: str, spark, lake: str, ds: str, *extra: str) -> dict:
     return importlib.import_module(name).main(["--ds", ds, "--lake-root", lake, *extra], spark=spark)
 
 
-def test_a_sample_day_is_curated_mapped_and_feeds_the_engagement_model(spark, tmp_path):
+def test_a_sample_day_is_curated_scored_mapped_and_feeds_the_engagement_model(spark, tmp_path, tiny_sentiment_model):
     lake = str(tmp_path / "lake")
     curated = _job("curate_product_reviews", spark, lake, DAY)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "score_product_reviews", ROOT / "jobs" / "gpu" / "score_product_reviews.py"
+    )
+    score_product_reviews = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score_product_reviews)
+
+    scored = score_product_reviews.main(["--ds", DAY, "--lake-root", lake, "--models", f"en={tiny_sentiment_model}"])
+    assert scored["rows"] == scored["scored"] == curated["curated"]
     counts = read_counts(partition_path(lake, Zone.CURATED, "product_reviews", DAY))
     assert counts["in"] == counts["curated"] + counts["quarantined"] == curated["raw"]
     assert curated["raw"] > 0
@@ -59,17 +70,22 @@ def test_a_sample_day_is_curated_mapped_and_feeds_the_engagement_model(spark, tm
     assert read_counts(mapped["path"])["catalog_snapshot"] == DAY
     got = read_partition(mapped["path"]).to_pandas().set_index("product_id")
     catalogue = read_partition(partition_path(lake, Zone.CURATED, "product_catalog", DAY)).to_pandas()
-    by_hand = reviews.merge(catalogue[["product_id", "brand_key"]], on="product_id").groupby("brand_key")["rating"]
+    sentiment = read_partition(partition_path(lake, Zone.ENRICHED, "product_reviews", DAY)).to_pandas()
+    joined = reviews.merge(catalogue[["product_id", "brand_key"]], on="product_id").merge(sentiment, on="review_id")
+    by_hand = joined.groupby("brand_key")
     for product, key in ((1, "valentino"), (2, "yvessaintlaurent")):
         assert got.loc[product, "match_method"] == "brand"
-        assert got.loc[product, "brand_reviews"] == by_hand.count()[key]
-        assert got.loc[product, "brand_avg_rating"] == pytest.approx(by_hand.mean()[key])
+        assert got.loc[product, "brand_reviews"] == by_hand["rating"].count()[key]
+        assert got.loc[product, "brand_avg_rating"] == pytest.approx(by_hand["rating"].mean()[key])
+        assert got.loc[product, "brand_sentiment"] == pytest.approx(by_hand["positive_prob"].mean()[key], rel=1e-5)
     assert list(got.loc[[3, 4], "match_method"]) == ["none", "none"]
 
     trained = _job("train_engagement_model", spark, lake, NEXT, "--window-days", "1", "--min-train-rows", "10",
                    "--mlflow-uri", "none", "--test-fraction", "0.3")  # fmt: skip
     metrics = json.loads((Path(trained["path"]) / "metrics.json").read_text())
-    assert metrics["review_features"].startswith("used: brand_reviews, brand_avg_rating")
+    assert metrics["review_features"].startswith(
+        "used: brand_reviews, brand_avg_rating, brand_positive_share, brand_sentiment"
+    )
     assert "brand_avg_rating" in metrics["features"]["numeric"]
     # one session per user: no recency to learn from, and the model trains without it instead of failing
     assert metrics["features"]["dropped_all_null_in_training"] == ["user_recency_hours"]

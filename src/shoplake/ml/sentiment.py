@@ -430,8 +430,11 @@ def score_partition(
     id_col: str = "recommendationid",
     text_col: str = "review_text",
     lang_col: str = "language_code",
+    out_id: str = "recommendationid",
 ) -> dict[str, Any]:
     """Stream a curated partition through the model(s) into an enriched partition (replaced whole).
+
+    The output has :data:`SENTIMENT_SCHEMA` with its id column named ``out_id``.
 
     Logs progress (rows done / total, rate, ETA) about every 30 seconds. A partition without ``lang_col`` is
     scored as language ``und`` (only a ``*`` route, or a single classifier, scores it).
@@ -452,10 +455,12 @@ def score_partition(
     columns = [id_col, text_col, *([lang_col] if has_lang else [])]
     counts = {SCORED: 0, UNSUPPORTED: 0}
     progress = Progress(total, f"rows of {in_path} scored", log)
-    with PartitionWriter(out_path, SENTIMENT_SCHEMA) as writer:
+    schema = SENTIMENT_SCHEMA.set(0, pa.field(out_id, pa.string()))
+    with PartitionWriter(out_path, schema) as writer:
         for batch in iter_partition_batches(in_path, columns, router.cfg.chunk_rows):
             langs = batch.column(lang_col).to_pylist() if has_lang else None
             table = score_texts(router, batch.column(id_col).to_pylist(), batch.column(text_col).to_pylist(), langs)
+            table = table.rename_columns([out_id, *table.column_names[1:]])
             writer.write(table)
             status = table["sentiment_status"].to_pylist()
             counts[SCORED] += status.count(SCORED)

@@ -82,7 +82,7 @@ def split_time(rows: DataFrame, test_fraction: float):
 
 
 #: the brand's review figures, from ``curated/product_review_map`` (null where the product maps to no reviews)
-REVIEW_FEATURES = ["brand_reviews", "brand_avg_rating", "brand_positive_share"]
+REVIEW_FEATURES = ["brand_reviews", "brand_avg_rating", "brand_positive_share", "brand_sentiment"]
 
 
 def with_review_features(spark: SparkSession, feats: DataFrame, cfg: EngagementJobConfig) -> tuple[DataFrame, str]:
@@ -172,7 +172,8 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
         "rows": {"all": total, "train": n_train, "held_out": n_test},
         "held_out_from": cut.isoformat(),
         "features": {"numeric": numeric, "categorical": CATEGORICAL, "dropped_all_null_in_training": empty},
-        "review_features": review_note or f"used: {', '.join(REVIEW_FEATURES)} (brand level, from the product map)",
+        "review_features": review_note
+        or f"used: {', '.join(c for c in REVIEW_FEATURES if c in numeric)} (brand level, from the product map)",
         "window_partitions": len(paths),
     }
     staged = staging_path(cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)

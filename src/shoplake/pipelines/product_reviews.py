@@ -28,6 +28,7 @@ from shoplake.paths import (
     validate_ds,
     window_partitions,
 )
+from shoplake.pipelines.steam_reviews import ScoreConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -51,6 +52,7 @@ class ReviewsJobConfig:
         30, help="map: days of curated clickstream events, ending at ds, whose products are mapped (days)", minimum=1,
         maximum=366,
     )  # fmt: skip
+    language: str = option("en", help="language code of the review source (routes the sentiment model; Sephora US: en)")
     review_days: int = option(
         3650, help="map: days of curated reviews, ending at ds, behind the brand figures (days)", minimum=1,
         maximum=36500,
@@ -85,7 +87,7 @@ def curate(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     raw_path = partition_path(cfg.lake_root, Zone.RAW, PRODUCT_REVIEWS, cfg.ds)
     raw_q = write_partition(landed.quarantine, quarantine_path(cfg.lake_root, "raw", PRODUCT_REVIEWS, cfg.ds))
     raw_rows = write_partition(landed.good, raw_path)
-    curated = pr.curate_reviews(spark.read.parquet(raw_path))
+    curated = pr.curate_reviews(spark.read.parquet(raw_path), cfg.language)
     cur_q = write_partition(curated.quarantine, quarantine_path(cfg.lake_root, "curated", PRODUCT_REVIEWS, cfg.ds))
     cur_path = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds)
     counts = {"in": raw_rows, "curated": write_partition(curated.good, cur_path), "quarantined": cur_q}
@@ -111,6 +113,30 @@ def curate(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
         "catalog_products": products,
         "catalog_quarantined": cat_q,
     }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewScoreConfig(ScoreConfig):
+    """Arguments of ``jobs/gpu/score_product_reviews.py``: the sentiment engine's (models per language, knobs)."""
+
+
+def score_sentiment(cfg: ReviewScoreConfig) -> dict[str, Any]:
+    """Score every curated product review of ``ds`` → ``enriched/product_reviews/ds=`` (``review_id`` + sentiment).
+
+    Raises:
+        RuntimeError: fewer or more rows scored than the curated partition holds.
+    """
+    from shoplake.io.lake import read_counts
+    from shoplake.ml.sentiment import Router, engine_config, parse_model_map, score_partition
+
+    router = Router(parse_model_map(cfg.models), engine_config(cfg), cache_dir=cfg.model_cache)
+    src = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds)
+    out = partition_path(cfg.lake_root, Zone.ENRICHED, PRODUCT_REVIEWS, cfg.ds)
+    result = score_partition(router, src, out, id_col="review_id", out_id="review_id")
+    curated_rows = read_counts(src)["curated"]
+    if result["rows"] != curated_rows:
+        raise RuntimeError(f"scored {result['rows']} rows but curated product reviews ds={cfg.ds} has {curated_rows}")
+    return {"ds": cfg.ds, **result}
 
 
 def _catalog_day(lake_root: str, ds: str) -> str | None:
@@ -155,6 +181,12 @@ def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
         catalog = spark.read.parquet(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_CATALOG, catalog_day))
     if review_paths:
         reviews = spark.read.parquet(*review_paths)
+        scored, _ = existing_partitions(
+            [p.replace(f"/{Zone.CURATED.value}/", f"/{Zone.ENRICHED.value}/") for p in review_paths]
+        )
+        if scored:  # the review texts' sentiment, where product_reviews_daily scored them
+            sentiment = spark.read.parquet(*scored).select("review_id", "positive_prob")
+            reviews = reviews.join(sentiment, "review_id", "left")
     else:  # reviews are facts: never from after ds
         log.warning("no curated product reviews in the %s days up to %s: no review figures", cfg.review_days, cfg.ds)
         reviews = spark.createDataFrame([], "product_id string, rating int")

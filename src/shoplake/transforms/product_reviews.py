@@ -13,9 +13,9 @@
   clickstream category path also names one of the brand's catalogue categories, ``brand`` when the brand is in the
   catalogue and either side has no category, ``none`` otherwise — a category that names none of the
   brand's (``electronics.smartphone`` for a beauty brand's name) is a conflict, not a match
-  (``category_conflict``). The brand's review count, mean rating and share of 4–5 star reviews come along where it
-  has reviews (``brand_reviews`` 0 otherwise). Nothing else is guessed: no fuzzy names, no product-level match (the
-  two sources share no product ids).
+  (``category_conflict``). The brand's review count, mean rating, share of 4–5 star reviews and mean text sentiment
+  (``positive_prob`` of the scored reviews) come along where it has reviews (``brand_reviews`` 0 otherwise).
+  Nothing else is guessed: no fuzzy names, no product-level match (the two sources share no product ids).
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ def land_reviews(spark: SparkSession, path: str, ds: str) -> Checked:
     return Checked(split.good.where(day.isNull() | (day == F.lit(ds).cast("date"))), split.quarantine)
 
 
-def curate_reviews(raw: DataFrame) -> Checked:
-    """Typed, de-duplicated reviews (module docstring for the rules)."""
+def curate_reviews(raw: DataFrame, language: str = "en") -> Checked:
+    """Typed, de-duplicated reviews (module docstring for the rules); ``language_code`` is the source's language
+    (the Sephora US site writes English; the sentiment engine routes each row by it)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -113,6 +114,7 @@ def curate_reviews(raw: DataFrame) -> Checked:
         text.startswith(INCENTIVISED_PREFIX).alias("incentivised"),
         F.length(text).alias("text_chars"),
         F.col("category").alias("listing"),
+        F.lit(language).alias("language_code"),
     )
     return Checked(good, split.quarantine)
 
@@ -186,10 +188,13 @@ def review_map(events: DataFrame, catalog: DataFrame, reviews: DataFrame) -> Dat
     )
     products = products.withColumn("brand_key", normalise_brand(F.col("brand")))
     rated = reviews.join(catalog.select("product_id", "brand_key"), "product_id")
+    if "positive_prob" not in rated.columns:  # no scored reviews: no sentiment figure
+        rated = rated.withColumn("positive_prob", F.lit(None).cast("float"))
     brand_reviews = rated.groupBy("brand_key").agg(
         F.count(F.lit(1)).alias("brand_reviews"),
         F.avg("rating").alias("brand_avg_rating"),
         F.avg(F.when(F.col("rating") >= 4, 1.0).otherwise(0.0)).alias("brand_positive_share"),
+        F.avg("positive_prob").alias("brand_sentiment"),
     )
     brand_categories = catalog.groupBy("brand_key").agg(
         F.array_distinct(
@@ -224,4 +229,5 @@ def review_map(events: DataFrame, catalog: DataFrame, reviews: DataFrame) -> Dat
         F.coalesce("brand_reviews", F.lit(0)).alias("brand_reviews"),
         "brand_avg_rating",
         "brand_positive_share",
+        "brand_sentiment",
     )
