@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS = churn_names("clickstream").events
+#: extra ALS candidates per user, at most, to make up for the products a user has already seen
+ALS_SEEN_CAP = 200
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,10 +211,15 @@ def fit_als(spark: SparkSession, split: Split, cfg: RecsJobConfig):
 
 
 def als_top_n(spark: SparkSession, model: Any, history: dict[int, dict[int, float]], users: list[int], k: int):
-    """Top-``k`` unseen items for ``users`` from an ALS model: ``{user: [(item, score), …]}``."""
+    """Top-``k`` unseen items for ``users`` from an ALS model: ``{user: [(item, score), …]}``.
+
+    ALS ranks seen items too, so each user gets ``k`` + (the most products any of them has seen, capped at
+    :data:`ALS_SEEN_CAP`) candidates before the seen ones are dropped; a user who has seen more than the cap may get
+    fewer than ``k``.
+    """
     if not users:
         return {}
-    seen_max = max((len(history.get(u, {})) for u in users), default=0)
+    seen_max = min(max((len(history.get(u, {})) for u in users), default=0), ALS_SEEN_CAP)
     subset = spark.createDataFrame([(int(u),) for u in users], "user int")
     rows = model.recommendForUserSubset(subset, k + seen_max).collect()
     out: dict[int, list[tuple[int, float]]] = {}
