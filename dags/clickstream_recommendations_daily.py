@@ -17,8 +17,8 @@ run for that day. Manual runs name the day with the `ds` Param.
    (`event_weights`); item-item cosine CF on a sparse user × product matrix (top `k` per product, scores);
    FP-Growth on sessions (itemsets and rules with support, confidence, lift); implicit ALS (top `k` per user); a
    popularity baseline. Precision/Recall/NDCG@k, hit rate and coverage per recommender → `enriched/recs_*/ds=` and
-   `model/clickstream_recommender/version=<ds>/` (tables, ALS model, `metrics.json`, comparison CSV/PNG); MLflow
-   run + registered model `clickstream_recommender` (the ALS factors). `current.json` moves last, only if the best
+   `model/recommender/version=<ds>/` (tables, ALS model, `metrics.json`, comparison CSV/PNG); MLflow
+   run + registered model `recommender` (the ALS factors). `current.json` moves last, only if the best
    recommender's NDCG@k is not below the champion's re-scored on the same held-out users.
 3. `check_recommendations` — quality checks: scores in [0, 1], no product recommends itself, at most `k` ranked
    rows per product, rule confidence and lift recomputed from the itemsets, no user or product from outside the

@@ -45,7 +45,7 @@ PRODUCT_REVIEWS = "product_reviews"
 PRODUCT_CATALOG = "product_catalog"
 PRODUCT_REVIEW_MAP = "product_review_map"
 #: the clickstream recommenders' model (one version holds all four) and their enriched outputs
-RECOMMENDER_MODEL = "clickstream_recommender"
+RECOMMENDER_MODEL = "recommender"
 RECS_DATASETS = {
     "item_item": "recs_item_item",  #: top-k similar products per product (item-item cosine CF)
     "fp_itemsets": "recs_fp_itemsets",  #: FP-Growth frequent itemsets of sessions

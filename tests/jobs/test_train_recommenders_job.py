@@ -100,7 +100,7 @@ def test_rerun_is_identical_and_the_champion_is_rescored_on_the_same_users(tmp_p
 
     # next day, same events: the champion's recorded score is inflated by hand; re-scored it ties → promoted
     write_events(lake, "2031-01-02")
-    current = Path(lake) / "model" / "clickstream_recommender" / "current.json"
+    current = Path(lake) / "model" / "recommender" / "current.json"
     pointer = json.loads(current.read_text())
     current.write_text(json.dumps({**pointer, "ndcg_at_10": 0.99}))
     second = _train(lake, "2031-01-02")
@@ -130,4 +130,4 @@ def test_too_few_users_to_hold_one_out_is_a_clear_data_error(tmp_path):
     assert check_window(lake, DAY, 1, 5)["reason"].startswith("3 users with two or more products")
     with pytest.raises(ValueError, match="needs >= 5"):
         _train(lake, DAY)
-    assert not (Path(lake) / "model" / "clickstream_recommender").exists()
+    assert not (Path(lake) / "model" / "recommender").exists()

@@ -4,7 +4,7 @@
    once, by the clickstream churn DAG's ``curate_events``); leave-last-out split by time; the four recommenders;
    Precision/Recall/NDCG@k, hit rate and coverage on the held-out users → enriched partitions
    (``recs_item_item``, ``recs_fp_itemsets``, ``recs_fp_rules``, ``recs_als_user``, ``recs_popularity``) and
-   ``model/clickstream_recommender/version=<ds>/``; ``current.json`` moves last, only if the version's best NDCG@k
+   ``model/recommender/version=<ds>/``; ``current.json`` moves last, only if the version's best NDCG@k
    is not below the champion's re-scored on the same held-out users.
 2. :func:`check` (no Spark) — the quality checks of the written partitions.
 
