@@ -22,7 +22,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import option
 from shoplake.paths import (
     ENGAGEMENT,
     ENGAGEMENT_MODEL,
@@ -30,8 +30,8 @@ from shoplake.paths import (
     Zone,
     partition_path,
     staging_path,
-    validate_ds,
 )
+from shoplake.pipelines.recommendations import ClickstreamWindow
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -42,14 +42,9 @@ MODELS = ("random_forest", "logistic_regression")
 
 
 @dataclass(frozen=True, kw_only=True)
-class EngagementJobConfig:
+class EngagementJobConfig(ClickstreamWindow):
     """Arguments of the engagement job: the window, the time hold-out and the classifier."""
 
-    ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
-    window_days: int = option(
-        30, help="days of curated clickstream events, ending at ds, to learn from (days)", minimum=1, maximum=366
-    )
     test_fraction: float = option(
         0.2, help="engagement: share (0.05-0.5) of the rows, those of the newest sessions, held out", minimum=0.05,
         maximum=0.5,
@@ -59,11 +54,6 @@ class EngagementJobConfig:
         200, help="engagement: fewest training rows (user × product × session) needed to train; fewer fails", minimum=10
     )
     seed: int = option(42, help="seed of the tree models")
-    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 def split_time(rows: DataFrame, test_fraction: float):

@@ -46,14 +46,26 @@ ALS_SEEN_CAP = 200
 
 
 @dataclass(frozen=True, kw_only=True)
-class RecsJobConfig:
-    """Arguments of the recommendations job: the window, the implicit weights and each recommender's knobs."""
+class ClickstreamWindow:
+    """The window of curated clickstream days a job learns from, and where it tracks (shared by the recommenders
+    and the engagement model: one declaration of each knob, one DAG Param)."""
 
     ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
     lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     window_days: int = option(
         30, help="days of curated clickstream events, ending at ds, to learn from (days)", minimum=1, maximum=366
     )
+    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecsJobConfig(ClickstreamWindow):
+    """Arguments of the recommendations job: the window, the implicit weights and each recommender's knobs."""
+
     k: int = option(
         10, help="recommendations per product / user, and the cut-off of the @k metrics", minimum=1, maximum=100
     )
@@ -82,11 +94,9 @@ class RecsJobConfig:
     min_test_users: int = option(
         20, help="fewest held-out users (users with >= 2 products) needed to train and compare; fewer skips", minimum=1
     )
-    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
 
     def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
+        super().__post_init__()
         parse_weights(self.event_weights)
         if self.neighbours < self.k:
             raise ValueError(f"--neighbours ({self.neighbours}) must be >= --k ({self.k})")
