@@ -65,3 +65,8 @@ CURATED_PRODUCT_REVIEWS = lake_asset(Zone.CURATED, paths.PRODUCT_REVIEWS)
 CURATED_PRODUCT_CATALOG = lake_asset(Zone.CURATED, paths.PRODUCT_CATALOG)
 ENRICHED_PRODUCT_REVIEWS = lake_asset(Zone.ENRICHED, paths.PRODUCT_REVIEWS)
 PRODUCT_REVIEW_MAP = lake_asset(Zone.CURATED, paths.PRODUCT_REVIEW_MAP)
+#: e-commerce tweets (raw, curated), their sentence embeddings, the engagement model
+RAW_TWEETS = lake_asset(Zone.RAW, paths.TWEETS)
+CURATED_TWEETS = lake_asset(Zone.CURATED, paths.TWEETS)
+TWEET_EMBEDDINGS = lake_asset(Zone.ENRICHED, paths.TWEET_EMBEDDINGS)
+TWEET_ENGAGEMENT_MODEL = lake_asset(Zone.MODEL, paths.TWEET_ENGAGEMENT_MODEL)

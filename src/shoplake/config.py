@@ -85,6 +85,7 @@ class Settings:
         train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
             present), ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
         mlflow_tracking_uri: MLflow tracking server; empty = SQLite under a local lake, ``none`` = off.
+        tweets_source: tweet CSVs of ``tweet_engagement_daily`` (path or glob; the file name is the platform).
         product_reviews_source / product_catalog_source: product review CSVs and product catalogue CSVs (paths or
             globs) of ``product_reviews_daily``; unset ones read the shared Sephora sample.
         churn_sources: where the churn DAGs read each source (``sparkify``: the folder holding ``log_data/``;
@@ -116,6 +117,7 @@ class Settings:
     churn_sources: Mapping[str, str] = field(default_factory=dict)
     product_reviews_source: str = ""
     product_catalog_source: str = ""
+    tweets_source: str = ""
 
     def __post_init__(self) -> None:
         if self.spark_backend not in SPARK_BACKENDS:
@@ -158,6 +160,11 @@ class Settings:
         """Product catalogue CSVs with brand and categories (path or glob; the sample's Sephora tables by default:
         the Kaggle table ``product_info.csv.gz`` and the scraper's ``product_info.csv``)."""
         return self.product_catalog_source or f"{self.sample_data_dir}/sephora_reviews/product_info.csv*"
+
+    @property
+    def tweets_path(self) -> str:
+        """Tweet CSVs (path or glob; the file name is the platform); the shared Indonesian sample by default."""
+        return self.tweets_source or f"{self.sample_data_dir}/indonesia_ecommerce_tweets/*.csv"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -44,6 +44,11 @@ PURCHASE_MODELS = {"steam_purchase": "steam_purchase", "voted_up": "steam_voted_
 PRODUCT_REVIEWS = "product_reviews"
 PRODUCT_CATALOG = "product_catalog"
 PRODUCT_REVIEW_MAP = "product_review_map"
+#: e-commerce tweets with like / retweet counts (raw, curated), their sentence embeddings (enriched), the
+#: engagement model
+TWEETS = "ecommerce_tweets"
+TWEET_EMBEDDINGS = "tweet_embeddings"
+TWEET_ENGAGEMENT_MODEL = "tweet_engagement"
 #: the clickstream recommenders' model (one version holds all four) and their enriched outputs
 RECOMMENDER_MODEL = "recommender"
 RECS_DATASETS = {

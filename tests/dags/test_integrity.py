@@ -10,7 +10,7 @@ import pytest
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
 #: every DAG is tagged with its source, what it does (stages) and what runs it (engines); subjects are optional
-SOURCES = {"steam", "sparkify", "telco", "clickstream", "sephora"}
+SOURCES = {"steam", "sparkify", "telco", "clickstream", "sephora", "twitter"}
 STAGES = {"ingest", "training", "scoring"}
 ENGINES = {"spark", "mllib", "xgboost", "gpu"}
 SUBJECTS = {"sentiment", "purchase", "churn", "recommendations", "tweets", "reviews"}

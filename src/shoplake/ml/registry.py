@@ -76,20 +76,26 @@ def publish_version(
         ``{"path", "auc", "promoted", "champion", "champion_auc"}``. A rerun of the champion's own version is
         always promoted (it replaces itself).
     """
+    publish_dir(local_dir, lake_root, name, ds)
+    result = promote_if_not_worse(
+        lake_root, name, ds, metric="auc", score=auc, champion_score=champion_auc, extra=extra
+    )
+    return {**result, "auc": auc, "champion_auc": result["champion_score"]}
+
+
+def publish_dir(local_dir: Path, lake_root: str, name: str, ds: str) -> str:
+    """Copy the finished ``local_dir`` to ``version=<ds>`` (a hidden temp sibling, then swapped in); returns the
+    version path. ``current.json`` is not touched (:func:`promote_if_not_worse` decides)."""
     from shoplake.io.lake import filesystem
 
     fs, final = filesystem(version_path(lake_root, name, ds))
     tmp = hidden_sibling(final, "tmp")
     try:
         fs.put(str(local_dir) + "/", tmp + "/", recursive=True)
-        commit_version(tmp, lake_root, name, ds)
+        return commit_version(tmp, lake_root, name, ds)
     finally:
         if fs.exists(tmp):
             fs.rm(tmp, recursive=True)
-    result = promote_if_not_worse(
-        lake_root, name, ds, metric="auc", score=auc, champion_score=champion_auc, extra=extra
-    )
-    return {**result, "auc": auc, "champion_auc": result["champion_score"]}
 
 
 def commit_version(staged: str, lake_root: str, name: str, ds: str) -> str:
@@ -112,8 +118,10 @@ def promote_if_not_worse(
     score: float,
     champion_score: Callable[[dict[str, Any]], float | None] | None = None,
     extra: dict[str, Any] | None = None,
+    higher_is_better: bool = True,
 ) -> dict[str, Any]:
-    """Move ``current.json`` to ``version=<ds>`` unless the champion scores higher on ``metric``.
+    """Move ``current.json`` to ``version=<ds>`` unless the champion scores better on ``metric`` (higher, or lower
+    with ``higher_is_better=False``: an error such as MAE).
 
     ``champion_score`` re-scores the champion on this run's held-out rows; without it (or when it returns
     ``None``) the champion's recorded score is used. A rerun of the champion's own version is always promoted.
@@ -127,7 +135,7 @@ def promote_if_not_worse(
         champ = champion_score(champion) if champion_score else None
         if champ is None:
             champ = champion.get(metric)
-    promoted = champ is None or score >= champ
+    promoted = champ is None or (score >= champ if higher_is_better else score <= champ)
     if promoted:
         fs, root = filesystem(model_root(lake_root, name))
         # relative to the model root: the lake may be copied or synced elsewhere (read_pointer resolves it)

@@ -1,0 +1,85 @@
+"""
+### tweet_engagement_daily — e-commerce tweets → raw → curated (Spark) → embeddings (gpu) → engagement model
+
+**Purpose.** Predict how much engagement (likes + retweets; the source has no reply counts) an e-commerce tweet
+gets, from its text, hashtags, mentions, links, author followers, platform and hour.
+
+**Inputs.** Tweet CSVs matching `SHOPLAKE_TWEETS_SOURCE` (the Indonesian Shopee / Tokopedia sample by default; the
+file name is the platform). Texts and handles come as Python bytes literals; the scraper repeated its header rows
+and overlapping runs repeated tweets.
+
+**Steps** (`ds` = the run's day, or the `ds` Param):
+1. `curate_tweets` (Spark) — the tweets of `ds` (UTC) → `raw/ecommerce_tweets/ds=` → `curated/ecommerce_tweets/ds=`
+   (decoded text, cleaned text, hashtags, mention / URL counts, platform, hour, counts, `engagement`); repeated
+   headers counted and dropped; unparseable records, bad times, undecodable texts, bad counts and duplicate tweets
+   (the copy with the highest counts kept) → quarantine with a reason. Handles never leave the raw stage in clear.
+2. `check_tweets` — every row accounted for.
+3. `embed_tweets` (queue/pool `gpu`) — offline all-MiniLM-L6-v2 sentence embeddings → `enriched/tweet_embeddings/ds=`.
+4. `train_engagement_model` — median baseline, a hashtag/followers linear model, XGBoost on TF-IDF + meta, XGBoost on
+   embeddings + meta, on log1p(engagement) over `window_days`, the newest `test_fraction` held out; MAE and RMSE on the
+   original scale, Spearman, MAE on non-zero tweets, a predicted-vs-actual PNG →
+   `model/tweet_engagement/version=<ds>/`; `current.json` moves only if the MAE is not worse than the champion's on
+   the same tweets; MLflow. Too few tweets fails once with the reason.
+
+**Owner.** data-platform.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+
+from shoplake.pipelines.tweets import EngagementTrainConfig
+from shoplake_airflow.assets import CURATED_TWEETS, RAW_TWEETS, TWEET_EMBEDDINGS, TWEET_ENGAGEMENT_MODEL
+from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.gpu import gpu_job, python_job
+from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.settings import settings
+from shoplake_airflow.spark import spark_job
+
+TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "n_estimators", "max_depth", "learning_rate", "seed")
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=HISTORY_START,
+    catchup=False,
+    max_active_runs=1,  # runs gate against each other's champion: one at a time
+    description="E-commerce tweets: curate (Spark), embed (gpu), train and gate the engagement model",
+    tags=["twitter", "tweets", "ingest", "training", "spark", "gpu", "xgboost"],
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    params={"ds": ds_param("UTC day whose tweets to process"), **config_params(EngagementTrainConfig, TRAIN_PARAMS)},
+    doc_md=__doc__,
+)
+def tweet_engagement_daily():
+    @task(outlets=[RAW_TWEETS, CURATED_TWEETS])
+    def check_tweets(partition: dict, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from shoplake.pipelines.tweets import check_curated
+
+        try:
+            result = check_curated(settings().lake_root, partition["ds"])
+        except ValueError as exc:  # rows unaccounted for: deterministic
+            raise AirflowFailException(str(exc)) from exc
+        emit_partition_event(context, RAW_TWEETS, {**result, "path": result["raw_path"], "rows": result["raw_rows"]})
+        return emit_partition_event(context, CURATED_TWEETS, result)
+
+    cfg = settings()
+    source = ["--source", cfg.tweets_source] if cfg.tweets_source else []
+    mlflow = ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
+    partition = resolve_partition()
+    curate = spark_job("curate_tweets", "jobs/spark/curate_tweets.py", source)
+    embed = gpu_job(
+        "embed_tweets", "jobs/gpu/embed_tweets.py", [], inlets=[CURATED_TWEETS],
+        outlets=[TWEET_EMBEDDINGS],
+    )  # fmt: skip
+    train = python_job(
+        "train_engagement_model", "jobs/train/train_tweet_engagement.py", param_flags(TRAIN_PARAMS) + mlflow,
+        inlets=[CURATED_TWEETS, TWEET_EMBEDDINGS], outlets=[TWEET_ENGAGEMENT_MODEL],
+    )  # fmt: skip
+    chain(partition, curate, check_tweets(partition), embed, train)
+
+
+tweet_engagement_daily()

