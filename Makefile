@@ -40,7 +40,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs demo-engagement test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -109,6 +109,11 @@ demo-recs: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
 demo-recs: install sentiment-model  ## install, then product_reviews_daily on a Sephora day and clickstream_recommendations_daily on the clickstream sample; prints the comparison
 	airflow db migrate >/dev/null
 	$(PY) scripts/demo_recs.py
+
+demo-engagement: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
+demo-engagement: install  ## install, then run tweet_engagement_daily on the tweet sample; prints the model comparison
+	airflow db migrate >/dev/null
+	$(PY) scripts/demo_engagement.py
 
 test: install browser  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill, the UI in chromium); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -19,7 +19,8 @@ and overlapping runs repeated tweets.
    embeddings + meta, on log1p(engagement) over `window_days`, the newest `test_fraction` held out; MAE and RMSE on the
    original scale, Spearman, MAE on non-zero tweets, a predicted-vs-actual PNG →
    `model/tweet_engagement/version=<ds>/`; `current.json` moves only if the MAE is not worse than the champion's on
-   the same tweets; MLflow. Too few tweets fails once with the reason.
+   the same tweets; MLflow. `check_window` before it ends the run *skipped* with the reason when the window holds
+   fewer than `min_rows` curated tweets (a quiet day is not an error to retry).
 
 **Owner.** data-platform.
 """
@@ -66,6 +67,18 @@ def tweet_engagement_daily():
         emit_partition_event(context, RAW_TWEETS, {**result, "path": result["raw_path"], "rows": result["raw_rows"]})
         return emit_partition_event(context, CURATED_TWEETS, result)
 
+    @task
+    def check_window(partition: dict, **context) -> dict:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from shoplake.pipelines.tweets import check_window as check
+
+        params = context["params"]
+        result = check(settings().lake_root, partition["ds"], params["window_days"], params["min_rows"])
+        if not result["trainable"]:  # too little data is not an error to retry: the run ends skipped, with why
+            raise AirflowSkipException(result["reason"])
+        return result
+
     cfg = settings()
     source = ["--source", cfg.tweets_source] if cfg.tweets_source else []
     mlflow = ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
@@ -79,7 +92,7 @@ def tweet_engagement_daily():
         "train_engagement_model", "jobs/train/train_tweet_engagement.py", param_flags(TRAIN_PARAMS) + mlflow,
         inlets=[CURATED_TWEETS, TWEET_EMBEDDINGS], outlets=[TWEET_ENGAGEMENT_MODEL],
     )  # fmt: skip
-    chain(partition, curate, check_tweets(partition), embed, train)
+    chain(partition, curate, check_tweets(partition), embed, check_window(partition), train)
 
 
 tweet_engagement_daily()

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.spark]
 DAY = "2022-12-22"
 
 
-def test_the_sample_day_is_curated_embedded_and_trains_a_gated_tracked_model(airflow_db, lake_root):
+def test_the_sample_day_trains_a_gated_tracked_model_and_a_quiet_day_skips_training(airflow_db, lake_root):
     from airflow.dag_processing.dagbag import DagBag
 
     from conftest import DAGS
@@ -41,3 +41,9 @@ def test_the_sample_day_is_curated_embedded_and_trains_a_gated_tracked_model(air
     assert {"mae", "rmse", "spearman", "mae_nonzero"} <= set(metrics["models"]["median"])
     assert json.loads((model / "current.json").read_text())["model"] == metrics["best_model"]
     assert (model / f"version={DAY}" / "predicted_vs_actual.png").is_file()
+
+    # the day before holds a dozen tweets: curated and embedded, then the run ends skipped (too few to train)
+    quiet = dag.test(run_conf={"ds": "2022-12-21", "window_days": 1})
+    got = {ti.task_id: ti.state for ti in quiet.get_task_instances()}
+    assert (got["embed_tweets"], got["check_window"], got["train_engagement_model"]) == ("success", "skipped", "skipped")
+    assert not (model / "version=2022-12-21").exists()
