@@ -75,8 +75,8 @@ def _counted_write(spark, df, path: str, counts: dict[str, Any]) -> int:
 def curate(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     """The day's reviews through raw and curated, and the catalogue snapshot; every input row accounted for."""
     from shoplake.config import Settings
-    from shoplake.io.lake import COUNTS_FILE
-    from shoplake.io.spark_lake import write_json, write_partition
+    from shoplake.io.spark_lake import write_partition
+    from shoplake.pipelines.stages import land_and_curate
     from shoplake.transforms import product_reviews as pr
 
     settings = Settings.from_env()
@@ -84,17 +84,9 @@ def curate(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     catalog_path = cfg.catalog_source or settings.product_catalog_path
 
     landed = pr.land_reviews(spark, reviews_path, cfg.ds)
-    raw_path = partition_path(cfg.lake_root, Zone.RAW, PRODUCT_REVIEWS, cfg.ds)
-    raw_q = write_partition(landed.quarantine, quarantine_path(cfg.lake_root, "raw", PRODUCT_REVIEWS, cfg.ds))
-    raw_rows = write_partition(landed.good, raw_path)
-    curated = pr.curate_reviews(spark.read.parquet(raw_path), cfg.language)
-    cur_q = write_partition(curated.quarantine, quarantine_path(cfg.lake_root, "curated", PRODUCT_REVIEWS, cfg.ds))
-    cur_path = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds)
-    counts = {"in": raw_rows, "curated": write_partition(curated.good, cur_path), "quarantined": cur_q}
-    if counts["in"] != counts["curated"] + counts["quarantined"]:
-        raise RuntimeError(f"product reviews ds={cfg.ds}: rows lost between raw and curated: {counts}")
-    write_json(spark, f"{cur_path}/{COUNTS_FILE}", counts)
-    write_json(spark, f"{raw_path}/{COUNTS_FILE}", {"good": raw_rows, "quarantined": raw_q, "in": raw_rows + raw_q})
+    result = land_and_curate(
+        spark, cfg.lake_root, PRODUCT_REVIEWS, cfg.ds, landed, lambda raw: pr.curate_reviews(raw, cfg.language)
+    )
 
     catalog, read = pr.curate_catalog(spark, catalog_path)
     cat_path = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_CATALOG, cfg.ds)
@@ -102,17 +94,7 @@ def curate(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     products = _counted_write(spark, catalog.good, cat_path, {"in": read, "quarantined": cat_q})
     if read != products + cat_q:
         raise RuntimeError(f"product catalogue ds={cfg.ds}: {read} rows read, {products} kept, {cat_q} quarantined")
-    return {
-        "ds": cfg.ds,
-        "path": cur_path,
-        "rows": counts["curated"],
-        "raw": raw_rows,
-        "raw_quarantined": raw_q,
-        "curated": counts["curated"],
-        "quarantined": cur_q,
-        "catalog_products": products,
-        "catalog_quarantined": cat_q,
-    }
+    return {**result, "catalog_products": products, "catalog_quarantined": cat_q}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,19 +203,12 @@ def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
 def check_curated(lake_root: str, ds: str) -> dict[str, Any]:
     """The day's reviews are accounted for (raw = curated + quarantined) and the catalogue snapshot exists."""
     from shoplake.io.lake import read_counts
+    from shoplake.pipelines.stages import check_stages
 
-    raw = read_counts(partition_path(lake_root, Zone.RAW, PRODUCT_REVIEWS, ds))
-    cur = read_counts(partition_path(lake_root, Zone.CURATED, PRODUCT_REVIEWS, ds))
+    result = check_stages(lake_root, PRODUCT_REVIEWS, ds)
     cat = read_counts(partition_path(lake_root, Zone.CURATED, PRODUCT_CATALOG, ds))
-    if cur["in"] != cur["curated"] + cur["quarantined"] or raw["good"] != cur["in"]:
-        raise ValueError(f"product reviews ds={ds}: rows unaccounted for: raw {raw}, curated {cur}")
     return {
-        "ds": ds,
-        "path": partition_path(lake_root, Zone.CURATED, PRODUCT_REVIEWS, ds),
-        "rows": cur["curated"],
-        "raw_path": partition_path(lake_root, Zone.RAW, PRODUCT_REVIEWS, ds),
-        "raw_rows": raw["good"],
-        "quarantined": cur["quarantined"] + raw["quarantined"],
+        **{k: v for k, v in result.items() if k != "raw_counts"},
         "catalog_path": partition_path(lake_root, Zone.CURATED, PRODUCT_CATALOG, ds),
         "catalog_rows": cat["in"] - cat["quarantined"],
     }

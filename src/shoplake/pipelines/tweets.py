@@ -23,7 +23,6 @@ from shoplake.paths import (
     TWEETS,
     Zone,
     partition_path,
-    quarantine_path,
     validate_ds,
 )
 
@@ -52,29 +51,15 @@ class TweetsJobConfig:
 def curate(spark: SparkSession, cfg: TweetsJobConfig) -> dict[str, Any]:
     """The day's tweets through raw and curated; every record accounted for (repeated headers counted apart)."""
     from shoplake.config import Settings
-    from shoplake.io.lake import COUNTS_FILE
-    from shoplake.io.spark_lake import write_json, write_partition
+    from shoplake.pipelines.stages import land_and_curate
     from shoplake.transforms.tweets import curate_tweets, land_tweets
 
     landed, headers = land_tweets(spark, cfg.source or Settings.from_env().tweets_path, cfg.ds)
-    raw_path = partition_path(cfg.lake_root, Zone.RAW, TWEETS, cfg.ds)
-    raw_q = write_partition(landed.quarantine, quarantine_path(cfg.lake_root, "raw", TWEETS, cfg.ds))
-    raw_rows = write_partition(landed.good, raw_path)
-    write_json(spark, f"{raw_path}/{COUNTS_FILE}", {"in": raw_rows + raw_q, "good": raw_rows, "quarantined": raw_q,
-                                                     "header_rows_skipped": headers})  # fmt: skip
-    curated = curate_tweets(spark.read.parquet(raw_path))
-    cur_q = write_partition(curated.quarantine, quarantine_path(cfg.lake_root, "curated", TWEETS, cfg.ds))
-    cur_path = partition_path(cfg.lake_root, Zone.CURATED, TWEETS, cfg.ds)
-    counts = {
-        "in": raw_rows,
-        "curated": write_partition(curated.good, cur_path, sort_by="created_at"),
-        "quarantined": cur_q,
-    }
-    if counts["in"] != counts["curated"] + counts["quarantined"]:
-        raise RuntimeError(f"tweets ds={cfg.ds}: rows lost between raw and curated: {counts}")
-    write_json(spark, f"{cur_path}/{COUNTS_FILE}", counts)
-    return {"ds": cfg.ds, "path": cur_path, "rows": counts["curated"], "raw": raw_rows, "raw_quarantined": raw_q,
-            "quarantined": cur_q, "header_rows_skipped": headers}  # fmt: skip
+    result = land_and_curate(
+        spark, cfg.lake_root, TWEETS, cfg.ds, landed, curate_tweets, raw_extra={"header_rows_skipped": headers},
+        sort_by="created_at",
+    )  # fmt: skip
+    return {**result, "header_rows_skipped": headers}
 
 
 # ---- sentence embeddings (gpu queue) -----------------------------------------------------------------------------
@@ -249,21 +234,11 @@ def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
 
 def check_curated(lake_root: str, ds: str) -> dict[str, Any]:
     """The day's tweets are accounted for: raw = curated + quarantined."""
-    from shoplake.io.lake import read_counts
+    from shoplake.pipelines.stages import check_stages
 
-    raw = read_counts(partition_path(lake_root, Zone.RAW, TWEETS, ds))
-    cur = read_counts(partition_path(lake_root, Zone.CURATED, TWEETS, ds))
-    if cur["in"] != cur["curated"] + cur["quarantined"] or raw["good"] != cur["in"]:
-        raise ValueError(f"tweets ds={ds}: rows unaccounted for: raw {raw}, curated {cur}")
-    return {
-        "ds": ds,
-        "path": partition_path(lake_root, Zone.CURATED, TWEETS, ds),
-        "rows": cur["curated"],
-        "raw_path": partition_path(lake_root, Zone.RAW, TWEETS, ds),
-        "raw_rows": raw["good"],
-        "quarantined": cur["quarantined"] + raw["quarantined"],
-        "header_rows_skipped": raw.get("header_rows_skipped", 0),
-    }
+    result = check_stages(lake_root, TWEETS, ds)
+    raw = result.pop("raw_counts")
+    return {**result, "header_rows_skipped": raw.get("header_rows_skipped", 0)}
 
 
 def check_window(lake_root: str, ds: str, window_days: int, min_rows: int) -> dict[str, Any]:

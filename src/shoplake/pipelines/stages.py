@@ -1,0 +1,89 @@
+"""The source → raw → curated stages every Spark-landed source shares: writes, quarantines, bookkeeping, checks.
+
+A source's pipeline lands a day (good rows + unparseable ones) and supplies its curate rule; :func:`land_and_curate`
+writes ``raw/<dataset>/ds=``, ``quarantine/raw_<dataset>/ds=``, ``curated/<dataset>/ds=`` and
+``quarantine/curated_<dataset>/ds=``, each replaced whole, with ``_counts.json`` in raw (``in``, ``good``,
+``quarantined`` and any extra counts of the landing) and curated (``in``, ``curated``, ``quarantined``), and fails
+when a row went missing between the stages. :func:`check_stages` re-reads that bookkeeping for the DAG's check task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from shoplake.paths import Zone, partition_path, quarantine_path
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from shoplake.transforms.checked import Checked
+
+
+def land_and_curate(
+    spark: SparkSession,
+    lake_root: str,
+    dataset: str,
+    ds: str,
+    landed: Checked,
+    curate: Callable[[DataFrame], Checked],
+    *,
+    raw_extra: dict[str, int] | None = None,
+    sort_by: str | None = None,
+) -> dict[str, Any]:
+    """Write the landed day to raw and its curation (``curate`` of the stored raw rows) to curated.
+
+    Returns ``{"ds", "path", "rows", "raw", "raw_quarantined", "curated", "quarantined"}`` (the curated partition).
+
+    Raises:
+        RuntimeError: raw rows != curated + quarantined.
+    """
+    from shoplake.io.lake import COUNTS_FILE
+    from shoplake.io.spark_lake import write_json, write_partition
+
+    raw_path = partition_path(lake_root, Zone.RAW, dataset, ds)
+    raw_q = write_partition(landed.quarantine, quarantine_path(lake_root, "raw", dataset, ds))
+    raw_rows = write_partition(landed.good, raw_path)
+    raw_counts = {"in": raw_rows + raw_q, "good": raw_rows, "quarantined": raw_q, **(raw_extra or {})}
+    write_json(spark, f"{raw_path}/{COUNTS_FILE}", raw_counts)
+    curated = curate(spark.read.parquet(raw_path))
+    cur_q = write_partition(curated.quarantine, quarantine_path(lake_root, "curated", dataset, ds))
+    cur_path = partition_path(lake_root, Zone.CURATED, dataset, ds)
+    counts = {"in": raw_rows, "curated": write_partition(curated.good, cur_path, sort_by=sort_by), "quarantined": cur_q}
+    if counts["in"] != counts["curated"] + counts["quarantined"]:
+        raise RuntimeError(f"{dataset} ds={ds}: rows lost between raw and curated: {counts}")
+    write_json(spark, f"{cur_path}/{COUNTS_FILE}", counts)
+    return {
+        "ds": ds,
+        "path": cur_path,
+        "rows": counts["curated"],
+        "raw": raw_rows,
+        "raw_quarantined": raw_q,
+        "curated": counts["curated"],
+        "quarantined": cur_q,
+    }
+
+
+def check_stages(lake_root: str, dataset: str, ds: str) -> dict[str, Any]:
+    """The day is accounted for (raw = curated + quarantined); ``{"ds", "path", "rows", "raw_path", "raw_rows",
+    "quarantined", "raw_counts"}``.
+
+    Raises:
+        ValueError: the bookkeeping of the two stages disagrees.
+    """
+    from shoplake.io.lake import read_counts
+
+    raw_path = partition_path(lake_root, Zone.RAW, dataset, ds)
+    cur_path = partition_path(lake_root, Zone.CURATED, dataset, ds)
+    raw, cur = read_counts(raw_path), read_counts(cur_path)
+    if cur["in"] != cur["curated"] + cur["quarantined"] or raw["good"] != cur["in"]:
+        raise ValueError(f"{dataset} ds={ds}: rows unaccounted for: raw {raw}, curated {cur}")
+    return {
+        "ds": ds,
+        "path": cur_path,
+        "rows": cur["curated"],
+        "raw_path": raw_path,
+        "raw_rows": raw["good"],
+        "quarantined": cur["quarantined"] + raw["quarantined"],
+        "raw_counts": raw,
+    }
