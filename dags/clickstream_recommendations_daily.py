@@ -56,7 +56,13 @@ from shoplake_airflow.assets import (
     RECOMMENDER_MODEL,
     RECS_ASSETS,
 )
-from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.context import (
+    HISTORY_START,
+    emit_partition_event,
+    fail_without_retry,
+    resolve_partition,
+    skip_unless_trainable,
+)
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
@@ -86,28 +92,21 @@ ENGAGEMENT_PARAMS = ("test_fraction", "engagement_model", "min_train_rows")
 def clickstream_recommendations_daily():
     @task(inlets=[CURATED])
     def check_window(partition: dict, **context) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from shoplake.pipelines.recommendations import check_window as check
 
         params = context["params"]
-        result = check(settings().lake_root, partition["ds"], params["window_days"], params["min_test_users"])
-        if not result["trainable"]:  # too little data is not an error to retry: the run ends skipped, with why
-            raise AirflowSkipException(result["reason"])
-        return result
+        return skip_unless_trainable(
+            check(settings().lake_root, partition["ds"], params["window_days"], params["min_test_users"])
+        )
 
     @task(outlets=[*RECS_ASSETS.values(), RECOMMENDER_MODEL])
     def check_recommendations(partition: dict, **context) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from shoplake import paths
         from shoplake.pipelines.recommendations import check
 
         params, lake = context["params"], settings().lake_root
-        try:
+        with fail_without_retry():  # a failed quality check: retrying rewrites the same tables
             result = check(lake, partition["ds"], k=params["k"], window_days=params["window_days"])
-        except ValueError as exc:  # a failed quality check is deterministic: retrying rewrites the same tables
-            raise AirflowFailException(str(exc)) from exc
         ds = partition["ds"]
         for key, asset in RECS_ASSETS.items():
             path = paths.partition_path(lake, paths.Zone.ENRICHED, paths.RECS_DATASETS[key], ds)
@@ -117,16 +116,12 @@ def clickstream_recommendations_daily():
 
     @task(outlets=[PRODUCT_REVIEW_MAP, *ENGAGEMENT_ASSETS])
     def check_engagement(partition: dict, **context) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from shoplake import paths
         from shoplake.pipelines.engagement import check
 
         lake, ds = settings().lake_root, partition["ds"]
-        try:
+        with fail_without_retry():  # retrying rewrites the same rows
             result = check(lake, ds)
-        except ValueError as exc:  # deterministic: retrying rewrites the same rows
-            raise AirflowFailException(str(exc)) from exc
         rows, preds, model = ENGAGEMENT_ASSETS
         emit_partition_event(context, rows, result)
         mapped = paths.partition_path(lake, paths.Zone.CURATED, paths.PRODUCT_REVIEW_MAP, ds)

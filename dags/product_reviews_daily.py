@@ -36,7 +36,7 @@ from shoplake_airflow.assets import (
     RAW_PRODUCT_REVIEWS,
     SENTIMENT_MODEL,
 )
-from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.context import HISTORY_START, emit_partition_event, fail_without_retry, resolve_partition
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
@@ -57,14 +57,10 @@ from shoplake_airflow.spark import spark_job
 def product_reviews_daily():
     @task(outlets=[RAW_PRODUCT_REVIEWS, CURATED_PRODUCT_REVIEWS, CURATED_PRODUCT_CATALOG])
     def check_reviews(partition: dict, **context) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from shoplake.pipelines.product_reviews import check_curated
 
-        try:
+        with fail_without_retry():  # rows unaccounted for
             result = check_curated(settings().lake_root, partition["ds"])
-        except ValueError as exc:  # rows unaccounted for: deterministic
-            raise AirflowFailException(str(exc)) from exc
         emit_partition_event(
             context, RAW_PRODUCT_REVIEWS, {**result, "path": result["raw_path"], "rows": result["raw_rows"]}
         )

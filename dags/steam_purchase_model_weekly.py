@@ -38,7 +38,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, c
 
 from shoplake.pipelines.purchase_model import PurchaseTrainConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_PURCHASE_FEATURES, STEAM_PURCHASE_MODEL
-from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition, skip_unless_trainable
 from shoplake_airflow.params import config_params, ds_param
 from shoplake_airflow.settings import settings
 from shoplake_airflow.training import TRAIN_PARAMS, train_job
@@ -71,8 +71,6 @@ from shoplake_airflow.training import TRAIN_PARAMS, train_job
 def steam_purchase_model_weekly():
     @task(inlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
     def check_features(partition: dict, **context) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from shoplake.pipelines.purchase_model import check_features as check
 
         params = context["params"]
@@ -80,9 +78,7 @@ def steam_purchase_model_weekly():
             settings().lake_root, partition["ds"], params["window_days"], params["min_rows"],
             min_new_days=params["min_new_days"], target=params["target"],
         )  # fmt: skip
-        if not result["trainable"]:  # too little data is not an error to retry: the run ends skipped, with why
-            raise AirflowSkipException(result["reason"])
-        return result
+        return skip_unless_trainable(result)
 
     @task(outlets=[STEAM_PURCHASE_MODEL])
     def check_model(features: dict, **context) -> dict:

@@ -33,7 +33,13 @@ from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from shoplake.pipelines.tweets import EngagementTrainConfig
 from shoplake_airflow.assets import CURATED_TWEETS, RAW_TWEETS, TWEET_EMBEDDINGS, TWEET_ENGAGEMENT_MODEL
-from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.context import (
+    HISTORY_START,
+    emit_partition_event,
+    fail_without_retry,
+    resolve_partition,
+    skip_unless_trainable,
+)
 from shoplake_airflow.gpu import gpu_job, python_job
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
@@ -56,28 +62,21 @@ TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "n_estimators", "max
 def tweet_engagement_daily():
     @task(outlets=[RAW_TWEETS, CURATED_TWEETS])
     def check_tweets(partition: dict, **context) -> dict:
-        from airflow.sdk.exceptions import AirflowFailException
-
         from shoplake.pipelines.tweets import check_curated
 
-        try:
+        with fail_without_retry():  # rows unaccounted for
             result = check_curated(settings().lake_root, partition["ds"])
-        except ValueError as exc:  # rows unaccounted for: deterministic
-            raise AirflowFailException(str(exc)) from exc
         emit_partition_event(context, RAW_TWEETS, {**result, "path": result["raw_path"], "rows": result["raw_rows"]})
         return emit_partition_event(context, CURATED_TWEETS, result)
 
     @task
     def check_window(partition: dict, **context) -> dict:
-        from airflow.sdk.exceptions import AirflowSkipException
-
         from shoplake.pipelines.tweets import check_window as check
 
         params = context["params"]
-        result = check(settings().lake_root, partition["ds"], params["window_days"], params["min_rows"])
-        if not result["trainable"]:  # too little data is not an error to retry: the run ends skipped, with why
-            raise AirflowSkipException(result["reason"])
-        return result
+        return skip_unless_trainable(
+            check(settings().lake_root, partition["ds"], params["window_days"], params["min_rows"])
+        )
 
     cfg = settings()
     source = ["--source", cfg.tweets_source] if cfg.tweets_source else []

@@ -9,6 +9,8 @@ and every other task and job takes ``ds`` from its XCom (:data:`PARTITION_DS` in
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from shoplake.paths import validate_ds
@@ -71,17 +73,14 @@ def resolve_partition(**task_kwargs: Any) -> Any:
     for; every later task of the run then stays ``upstream_failed``.
     """
     from airflow.sdk import task
-    from airflow.sdk.exceptions import AirflowFailException
 
     @task(task_id=RESOLVE_TASK, **task_kwargs)
     def resolve(**context: Any) -> dict[str, str]:
-        try:
+        with fail_without_retry():
             # the DAG's declared Params (the run's params also hold the conf's keys, unknown ones included)
             declared = context["task"].dag.params if context.get("task") is not None else context.get("params")
             check_conf(getattr(context.get("dag_run"), "conf", None), list(declared or {}))
             return {"ds": resolve_ds(context)}
-        except ValueError as exc:  # deterministic: retrying cannot help
-            raise AirflowFailException(str(exc)) from exc
 
     return resolve()
 
@@ -92,4 +91,27 @@ def emit_partition_event(context: dict[str, Any], asset: Any, result: dict[str, 
     Asset-triggered consumers read it back with :func:`resolve_ds`. Returns ``result`` unchanged (the XCom).
     """
     context["outlet_events"][asset].extra = {k: result[k] for k in ("ds", "path", "rows")}
+    return result
+
+
+@contextmanager
+def fail_without_retry(*errors: type[Exception]) -> Iterator[None]:
+    """Inside a task: a deterministic error (``ValueError`` unless named) fails the task once, not retried —
+    bad Params, rows unaccounted for, a failed quality check: retrying would only fail the same way."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    caught = errors or (ValueError,)
+    try:
+        yield
+    except caught as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
+def skip_unless_trainable(result: dict[str, Any]) -> dict[str, Any]:
+    """Return a window check's ``result``; when it says ``trainable: False``, end the task skipped with its
+    ``reason`` (too little data is not an error to retry)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not result["trainable"]:
+        raise AirflowSkipException(result["reason"])
     return result

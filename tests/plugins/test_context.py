@@ -64,3 +64,19 @@ def test_unknown_conf_keys_are_refused_with_the_known_ones():
     check_conf(None, ["ds"])
     with pytest.raises(ValueError, match=r"unknown conf key\(s\) \['windowdays'\]: this DAG takes \['ds', 'seed'"):
         check_conf({"windowdays": 7}, ["ds", "window_days", "seed"])
+
+
+def test_deterministic_errors_fail_once_and_thin_windows_skip():
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from shoplake_airflow.context import fail_without_retry, skip_unless_trainable
+
+    with pytest.raises(AirflowFailException, match="rows unaccounted"), fail_without_retry():
+        raise ValueError("rows unaccounted for")
+    with pytest.raises(OSError, match="connection reset"), fail_without_retry():  # transient: left to retries
+        raise OSError("connection reset")
+    with pytest.raises(AirflowFailException), fail_without_retry(FileNotFoundError):
+        raise FileNotFoundError("no partition")
+    assert skip_unless_trainable({"trainable": True, "rows": 5})["rows"] == 5
+    with pytest.raises(AirflowSkipException, match="too few"):
+        skip_unless_trainable({"trainable": False, "reason": "too few tweets"})
