@@ -122,10 +122,15 @@ def model(lake_root: str, name: str) -> Model:
     Raises:
         KeyError: the lake has no such model.
     """
+    names = model_names(lake_root)
+    if name not in names:
+        raise KeyError(f"no model {name!r} in {lake_root} (models: {', '.join(names) or 'none'})")
+    return _summary(lake_root, name)
+
+
+def _summary(lake_root: str, name: str) -> Model:
     from shoplake.ml.registry import read_pointer, version_dir
 
-    if name not in model_names(lake_root):
-        raise KeyError(f"no model {name!r} in {lake_root} (models: {', '.join(model_names(lake_root)) or 'none'})")
     root = model_root(lake_root, name)
     versions = sorted((v[len("version=") :] for v in _children(root) if v.startswith("version=")), reverse=True)
     try:
@@ -160,7 +165,7 @@ def model(lake_root: str, name: str) -> Model:
 
 def models(lake_root: str) -> list[Model]:
     """Every model of the lake, by name."""
-    return [model(lake_root, name) for name in model_names(lake_root)]
+    return [_summary(lake_root, name) for name in model_names(lake_root)]  # one listing of the zone, not one per model
 
 
 def plot_bytes(lake_root: str, name: str, plot: str) -> bytes:
