@@ -121,6 +121,15 @@ def score_sentiment(cfg: ReviewScoreConfig) -> dict[str, Any]:
     return {"ds": cfg.ds, **result}
 
 
+def _days_between(lake_root: str, zone: Zone, dataset: str, ds: str, days: int) -> list[str]:
+    """The days of ``dataset``'s partitions within the ``days`` days ending at ``ds``, oldest first."""
+    from shoplake.io.lake import partition_days
+    from shoplake.paths import dataset_path, window_days
+
+    first = window_days(ds, days)[0]
+    return [d for d in partition_days(dataset_path(lake_root, zone, dataset)) if first <= d <= ds]
+
+
 def _catalog_day(lake_root: str, ds: str) -> str | None:
     """The catalogue snapshot the map uses: the newest on or before ``ds``, else the oldest after it.
 
@@ -148,9 +157,9 @@ def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     )
     if not events_paths:
         raise FileNotFoundError(f"no curated clickstream partition in the {cfg.window_days} days ending {cfg.ds}")
-    review_paths, _ = existing_partitions(
-        window_partitions(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds, cfg.review_days)
-    )
+    # one listing per dataset (review_days spans years: no existence check per day)
+    review_days = _days_between(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds, cfg.review_days)
+    review_paths = [partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, d) for d in review_days]
     catalog_day = _catalog_day(cfg.lake_root, cfg.ds)
     events = spark.read.parquet(*events_paths)
     if catalog_day is None:
@@ -163,9 +172,10 @@ def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
         catalog = spark.read.parquet(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_CATALOG, catalog_day))
     if review_paths:
         reviews = spark.read.parquet(*review_paths)
-        scored, _ = existing_partitions(
-            [p.replace(f"/{Zone.CURATED.value}/", f"/{Zone.ENRICHED.value}/") for p in review_paths]
-        )
+        scored_days = set(_days_between(cfg.lake_root, Zone.ENRICHED, PRODUCT_REVIEWS, cfg.ds, cfg.review_days))
+        scored = [
+            partition_path(cfg.lake_root, Zone.ENRICHED, PRODUCT_REVIEWS, d) for d in review_days if d in scored_days
+        ]
         if scored:  # the review texts' sentiment, where product_reviews_daily scored them
             sentiment = spark.read.parquet(*scored).select("review_id", "positive_prob")
             reviews = reviews.join(sentiment, "review_id", "left")
