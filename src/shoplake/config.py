@@ -58,6 +58,19 @@ class SageMakerSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    """Settings of the prediction service (``shoplake serve``), ``SHOPLAKE_SERVE_<FIELD>``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch: int = 256  #: texts or feature rows in one request
+    max_text_chars: int = 20_000  #: characters of one text (Steam caps reviews at 8,000)
+    max_body_bytes: int = 1_048_576  #: request bodies over this get 413
+    pointer_ttl_s: float = 5.0  #: how often a model's current.json is re-read (a moved pointer loads the new version)
+    cache: bool = True  #: keep loaded models; off loads every model per request (the load benchmark's baseline)
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings of the platform.
 
@@ -88,6 +101,9 @@ class Settings:
         tweets_source: tweet CSVs of ``tweet_engagement_daily`` (path or glob; the file name is the platform).
         product_reviews_source / product_catalog_source: product review CSVs and product catalogue CSVs (paths or
             globs) of ``product_reviews_daily``; unset ones read the shared Sephora sample.
+        api_key: the prediction service's API key (``SHOPLAKE_API_KEY``, sent as ``X-API-Key``); required when the
+            service listens beyond the loopback interface.
+        serve: the prediction service's host, port and limits (:class:`ServeSettings`).
         churn_sources: where the churn DAGs read each source (``sparkify``: the folder holding ``log_data/``;
             ``telco``: the customer CSV; ``clickstream``: a CSV glob); unset ones read the shared sample.
     """
@@ -118,6 +134,8 @@ class Settings:
     product_reviews_source: str = ""
     product_catalog_source: str = ""
     tweets_source: str = ""
+    api_key: str = field(default="", repr=False)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     def __post_init__(self) -> None:
         if self.spark_backend not in SPARK_BACKENDS:
@@ -201,6 +219,8 @@ def _read_env(cls: type, env: Mapping[str, str], prefix: str) -> dict[str, Any]:
             values[f.name] = raw.lower() in ("1", "true", "yes")
         elif isinstance(default, int):
             values[f.name] = int(raw)
+        elif isinstance(default, float):
+            values[f.name] = float(raw)
         elif isinstance(default, tuple):
             values[f.name] = _split_ints(raw)
         else:

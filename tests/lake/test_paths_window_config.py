@@ -70,12 +70,12 @@ def test_settings_defaults_and_validation(tmp_path):
 def test_every_setting_is_read_from_its_shoplake_variable():
     import dataclasses
 
-    from shoplake.config import EmrSettings, SageMakerSettings
+    from shoplake.config import EmrSettings, SageMakerSettings, ServeSettings
 
     env = {"SHOPLAKE_LAKE_ROOT": "s3://b/lake"}
     expected = {}
     for f in dataclasses.fields(Settings):
-        if f.name in ("lake_root", "churn_sources", "emr", "sagemaker", "steam_app_ids"):
+        if f.name in ("lake_root", "churn_sources", "emr", "sagemaker", "serve", "steam_app_ids"):
             continue
         name = f.metadata.get("env") or f"SHOPLAKE_{f.name.upper()}"
         value = {"spark_backend": "emr", "train_backend": "spark", "max_review_chars": "123"}.get(f.name, f"x-{f.name}")
@@ -86,7 +86,12 @@ def test_every_setting_is_read_from_its_shoplake_variable():
     env["SHOPLAKE_EMR_RELEASE_LABEL"] = "emr-7.9.0"
     env["SHOPLAKE_SAGEMAKER_MAX_RUNTIME_S"] = "60"
     env["SHOPLAKE_TELCO_SOURCE"] = "/data/telco.csv"
+    env["SHOPLAKE_SERVE_PORT"] = "8123"
+    env["SHOPLAKE_SERVE_POINTER_TTL_S"] = "0.5"
+    env["SHOPLAKE_SERVE_CACHE"] = "false"
     cfg = Settings.from_env(env)
+    assert cfg.serve == ServeSettings(port=8123, pointer_ttl_s=0.5, cache=False)
+    assert "x-api_key" not in repr(cfg)  # the API key never reaches a log through repr
     assert {k: getattr(cfg, k) for k in expected} == expected
     assert cfg.emr == EmrSettings(core_instance_count=5, aws_conn_id="aws_lake", release_label="emr-7.9.0")
     assert cfg.sagemaker == SageMakerSettings(max_runtime_s=60)

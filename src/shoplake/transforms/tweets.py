@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from shoplake.transforms.checked import CORRUPT, Checked, split_corrupt, split_on
 
@@ -30,6 +33,14 @@ COLUMNS = (
     "retweet_count",
     "favorite_count",
 )
+
+#: the text rules, one definition for Spark (Java regex) and the prediction service (Python with re.ASCII, since
+#: Java's \w and \s are ASCII-only)
+URL_RE = r"https?://\S+"
+HASHTAG_RE = r"#(\w+)"
+MENTION_RE = r"@(\w{1,30})"
+SPACE_RE = r"\s+"
+PLATFORMS = ("shopee", "tokopedia")
 
 
 def decode_literal(col: Column) -> Column:
@@ -134,9 +145,9 @@ def curate_tweets(raw: DataFrame) -> Checked:
     split = split_on(df, reasons, F.col("_key"))
     created = _created(F.col("timestamp"))
     listed = F.regexp_extract_all(F.coalesce("all_hashtags", F.lit("")), F.lit(r"'([^']*)'"), 1)
-    in_text = F.regexp_extract_all(F.col("_text"), F.lit(r"#(\w+)"), 1)
+    in_text = F.regexp_extract_all(F.col("_text"), F.lit(HASHTAG_RE), 1)
     tags = F.transform(F.when(F.size(listed) > 0, listed).otherwise(in_text), lambda t: F.lower(t))
-    clean = F.trim(F.regexp_replace(F.regexp_replace("_text", r"https?://\S+", " "), r"\s+", " "))
+    clean = F.trim(F.regexp_replace(F.regexp_replace("_text", URL_RE, " "), SPACE_RE, " "))
     good = split.good.select(
         F.col("_key").alias("tweet_id"),
         F.col("platform"),
@@ -145,8 +156,8 @@ def curate_tweets(raw: DataFrame) -> Checked:
         clean.alias("clean_text"),
         tags.alias("hashtags"),
         F.size(tags).alias("n_hashtags"),
-        F.size(F.regexp_extract_all(F.col("_text"), F.lit(r"@(\w{1,30})"), 1)).alias("n_mentions"),
-        F.size(F.regexp_extract_all(F.col("_text"), F.lit(r"(https?://\S+)"), 1)).alias("n_urls"),
+        F.size(F.regexp_extract_all(F.col("_text"), F.lit(MENTION_RE), 1)).alias("n_mentions"),
+        F.size(F.regexp_extract_all(F.col("_text"), F.lit(f"({URL_RE})"), 1)).alias("n_urls"),
         F.length(F.col("_text")).alias("text_chars"),
         F.hour(created).alias("hour"),
         F.when(F.col("_user").isNotNull(), F.sha2(F.lower(F.col("_user")), 256)).alias("author_key"),
@@ -157,3 +168,39 @@ def curate_tweets(raw: DataFrame) -> Checked:
         (count("favorite_count") + count("retweet_count")).alias("engagement"),
     )
     return Checked(good, split.quarantine)
+
+
+def tweet_features(
+    text: str,
+    *,
+    hashtags: Sequence[str] | None = None,
+    followers: int = 0,
+    created_at: dt.datetime | None = None,
+    platform: str = "shopee",
+    has_location: bool = False,
+) -> dict[str, Any]:
+    """The curated columns the engagement models read, for one decoded tweet (the prediction service's input).
+
+    Plain Python, the same rules as :func:`curate_tweets`: hashtags as given (lower-cased), else the ``#tags`` of
+    the text; mentions, URLs, characters and the UTC hour from the text and time; ``clean_text`` without URLs and
+    with whitespace collapsed. ``tests/lake/test_tweets.py`` checks it against the Spark job on the sample.
+    """
+    created = created_at or dt.datetime.now(dt.UTC)
+    if created.tzinfo is not None:
+        created = created.astimezone(dt.UTC)
+    tags = [t.lower() for t in hashtags] if hashtags else [t.lower() for t in re.findall(HASHTAG_RE, text, re.ASCII)]
+    clean = re.sub(SPACE_RE, " ", re.sub(URL_RE, " ", text, flags=re.ASCII), flags=re.ASCII).strip(" ")
+    return {
+        "platform": platform,
+        "created_at": created,
+        "text": text,
+        "clean_text": clean,
+        "hashtags": tags,
+        "n_hashtags": len(tags),
+        "n_mentions": len(re.findall(MENTION_RE, text, re.ASCII)),
+        "n_urls": len(re.findall(URL_RE, text, re.ASCII)),
+        "text_chars": len(text),
+        "hour": created.hour,
+        "has_location": has_location,
+        "followers": followers,
+    }

@@ -1,0 +1,87 @@
+"""The ``shoplake`` command: ``shoplake serve`` starts the prediction service (``make serve``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from typing import Any
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line (time, level, logger, message; a message that is a JSON object is merged)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        message = record.getMessage()
+        try:
+            parsed = json.loads(message) if message.startswith("{") else None
+        except ValueError:
+            parsed = None
+        out.update(parsed if isinstance(parsed, dict) else {"message": message})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.Formatter.converter = __import__("time").gmtime
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def serve(argv: list[str]) -> int:
+    from shoplake.config import Settings
+
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="shoplake serve", description="the lake's current models over HTTP")
+    parser.add_argument("--host", default=settings.serve.host, help="interface (SHOPLAKE_SERVE_HOST; 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=settings.serve.port, help="port (SHOPLAKE_SERVE_PORT; 8000)")
+    parser.add_argument("--lake-root", default=settings.lake_root, help="lake root (SHOPLAKE_LAKE_ROOT)")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+
+    from shoplake.serve.app import create_app, is_loopback
+
+    if not is_loopback(args.host) and not settings.api_key:
+        print(  # noqa: T201 - the command's own error
+            f"shoplake serve: refusing to listen on {args.host} without an API key: set SHOPLAKE_API_KEY "
+            "(clients send it as X-API-Key), or bind 127.0.0.1",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(args.log_level)
+    serve_settings = replace(settings.serve, host=args.host, port=args.port)
+    settings = replace(settings, lake_root=args.lake_root, serve=serve_settings)
+    import uvicorn
+
+    logging.getLogger("shoplake.serve").info(
+        json.dumps({"event": "start", "host": args.host, "port": args.port, "lake_root": settings.lake_root,
+                    "auth": bool(settings.api_key)})
+    )  # fmt: skip
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: shoplake serve [--host H] [--port P] [--lake-root URI]\n\n  serve  the prediction service")  # noqa: T201
+        return 0 if argv else 2
+    if argv[0] == "serve":
+        return serve(argv[1:])
+    print(f"shoplake: unknown command {argv[0]!r} (commands: serve)", file=sys.stderr)  # noqa: T201
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

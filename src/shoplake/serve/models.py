@@ -1,0 +1,349 @@
+"""The service's models: found through the lake's ``current.json`` pointers, loaded lazily, reloaded when they move.
+
+Each served model has a *spec*: how to read its current version (cheap: one small file) and how to load that
+version. :class:`ModelStore` re-reads a pointer at most every ``pointer_ttl_s`` seconds; a new version is loaded
+under the model's lock and swapped in whole, so a request sees the old model or the new one, never a mix. If the new
+version fails to load, the old one keeps serving and ``GET /models`` says why. A model with no pointer (never
+trained, or its DAG not run yet) raises :class:`ModelUnavailable` with what to run — the API answers 503.
+
+Served models (the version each reports):
+
+* ``purchase`` — the Steam purchase XGBoost booster (``model/steam_purchase``), its features and F1 threshold.
+* ``sentiment`` — the review sentiment engine of the Steam DAG with the same language → model map
+  (``SHOPLAKE_SENTIMENT_MODELS`` / ``SHOPLAKE_SENTIMENT_MODEL``); a lake model's version is its pointer's.
+* ``engagement`` — the tweet engagement regressor the pointer names (``model/tweet_engagement``), with the offline
+  MiniLM encoder when that model reads sentence embeddings.
+* ``churn/<source>`` — the Spark churn pipeline read without Spark (:mod:`shoplake.ml.spark_portable`).
+* ``recommendations`` — the newest ``enriched/recs_*`` partitions (ALS per user, item-item per product,
+  popularity); the version is their day.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shoplake.config import Settings
+from shoplake.paths import (
+    CHURN_SOURCES,
+    PURCHASE_MODELS,
+    RECS_DATASETS,
+    TWEET_ENGAGEMENT_MODEL,
+    Zone,
+    churn_names,
+    dataset_path,
+    partition_path,
+)
+
+log = logging.getLogger(__name__)
+
+PURCHASE_TARGET = "steam_purchase"
+#: the DAG that trains each churn source's model (named in the 503 of a source without one)
+CHURN_DAGS = {
+    "sparkify": "sparkify_churn_daily",
+    "telco": "telco_churn_weekly",
+    "clickstream": "clickstream_churn_daily",
+}
+
+
+class ModelUnavailable(Exception):
+    """A model cannot be served: no current version, or its version does not load. ``reason`` says what to do."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+@dataclass
+class Served:
+    """One loaded version of a model."""
+
+    key: str
+    version: str
+    model: Any
+    info: dict[str, Any] = field(default_factory=dict)
+    loaded_at: float = field(default_factory=time.time)
+    load_s: float = 0.0
+
+
+@dataclass
+class Spec:
+    """How to find a model's current version (``current() -> (version, pointer)``) and load it (``load(pointer)``)."""
+
+    key: str
+    current: Callable[[], tuple[str, dict[str, Any]]]
+    load: Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]]
+
+
+def _pointer(settings: Settings, name: str, hint: str) -> Callable[[], tuple[str, dict[str, Any]]]:
+    def current() -> tuple[str, dict[str, Any]]:
+        from shoplake.ml.registry import read_current
+
+        pointer = read_current(settings.lake_root, name)
+        if pointer is None:
+            raise ModelUnavailable(name, f"no current version of model {name!r} in {settings.lake_root} ({hint})")
+        return pointer["version"], pointer
+
+    return current
+
+
+# ---- loaders ------------------------------------------------------------------------------------------------------
+
+
+def _load_purchase(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    import json
+
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.xgb import load_booster
+    from shoplake.pipelines.purchase_model import BOOSTER_FILE
+
+    fs, root = filesystem(pointer["path"])
+    spec = json.loads(fs.cat(f"{root}/features.json"))
+    from shoplake.transforms.purchase_features import ALL_FEATURES
+
+    booster = load_booster(f"{pointer['path']}/{BOOSTER_FILE}", spec["features"])
+    # the request's columns: the game id (its one-hot columns are derived from it) and the feature columns
+    columns = ["appid", *(c for c in ALL_FEATURES if c in spec["features"])]
+    return booster, {"target": spec["target"], "features": spec["features"], "threshold": spec["threshold"],
+                     "columns": columns}  # fmt: skip
+
+
+def _sentiment_specs(settings: Settings) -> Spec:
+    from shoplake.ml.sentiment import parse_model_map
+
+    routes = parse_model_map(settings.sentiment_model_map)
+
+    def current() -> tuple[str, dict[str, Any]]:
+        from shoplake.io.lake import filesystem
+        from shoplake.ml.registry import read_pointer
+        from shoplake.ml.sentiment import directory_revision, looks_like_path
+
+        parts = []
+        for r in routes:
+            version = r.revision or "unpinned"
+            if looks_like_path(r.uri):
+                fs, root = filesystem(r.uri)
+                if fs.exists(f"{root}/current.json"):  # a lake model root: its champion's version
+                    version = read_pointer(r.uri)["version"]
+                elif fs.exists(root):  # a model directory: its content hash (a change of files reloads it)
+                    version = directory_revision(root) if "://" not in r.uri else "dir"
+                else:
+                    raise ModelUnavailable(
+                        "sentiment",
+                        f"sentiment model {r.uri} does not exist: run `make sentiment-model` (or the "
+                        "sentiment_model_weekly DAG), or point SHOPLAKE_SENTIMENT_MODELS at a hub model@revision",
+                    )
+            parts.append(f"{r.language}={version}")
+        return ",".join(parts), {}
+
+    def load(_pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from shoplake.ml.sentiment import EngineConfig, Router
+
+        router = Router(routes, EngineConfig(), cache_dir=settings.model_cache)
+        for r in routes:  # load now: the first request must not pay for it
+            router.classifier(r)
+        return router, {"routes": router.models()}
+
+    return Spec("sentiment", current, load)
+
+
+def _load_engagement(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    import json
+
+    from shoplake.io.lake import filesystem
+
+    model = pointer.get("model", "")
+    fs, root = filesystem(pointer["path"])
+    known = json.loads(fs.cat(f"{root}/features.json"))["models"]
+    if model not in known:
+        raise ValueError(f"pointer names model {model!r}, the version holds {known}")
+    encoder = None
+    if model == "xgb_embeddings_meta":  # the encoder embed_tweets uses by default
+        from shoplake.ml.sentiment import EngineConfig
+        from shoplake.ml.sentiment_head import SentenceEncoder, default_encoder_dir
+
+        encoder = SentenceEncoder(default_encoder_dir(), EngineConfig())
+    from shoplake.ml.engagement_models import load_saved
+
+    return {"predictor": load_saved(pointer["path"], model), "encoder": encoder}, {"model": model}
+
+
+def _load_churn(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from shoplake.ml.spark_portable import load_pipeline
+
+    pipe = load_pipeline(f"{pointer['path']}/model")
+    return pipe, {"model": pointer.get("model") or pipe.classifier, "columns": pipe.input_columns}
+
+
+def _recs_spec(settings: Settings) -> Spec:
+    datasets = {k: RECS_DATASETS[k] for k in ("als_user", "item_item", "popularity")}
+
+    def current() -> tuple[str, dict[str, Any]]:
+        from shoplake.io.lake import partition_days
+
+        days = {k: partition_days(dataset_path(settings.lake_root, Zone.ENRICHED, d)) for k, d in datasets.items()}
+        common = set.intersection(*(set(v) for v in days.values()))
+        if not common:
+            raise ModelUnavailable(
+                "recommendations",
+                f"no day with all of {sorted(datasets.values())} in {settings.lake_root}/enriched "
+                "(run clickstream_recommendations_daily)",
+            )
+        return max(common), {"version": max(common)}
+
+    def load(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from shoplake.io.lake import read_partition
+
+        ds = pointer["version"]
+        tables = {
+            k: read_partition(partition_path(settings.lake_root, Zone.ENRICHED, d, ds)).to_pylist()
+            for k, d in datasets.items()
+        }
+        by_user: dict[str, list[dict[str, Any]]] = {}
+        for r in sorted(tables["als_user"], key=lambda r: r["rec_rank"]):
+            by_user.setdefault(str(r["user_id"]), []).append(
+                {"rank": r["rec_rank"], "product_id": str(r["rec_product_id"]), "score": float(r["score"])}
+            )
+        by_product: dict[str, list[dict[str, Any]]] = {}
+        for r in sorted(tables["item_item"], key=lambda r: r["rec_rank"]):
+            by_product.setdefault(str(r["product_id"]), []).append(
+                {"rank": r["rec_rank"], "product_id": str(r["rec_product_id"]), "score": float(r["score"])}
+            )
+        popular = [
+            {"rank": r["rec_rank"], "product_id": str(r["product_id"]), "score": float(r["users"])}
+            for r in sorted(tables["popularity"], key=lambda r: r["rec_rank"])
+        ]
+        recs = {"ds": ds, "users": by_user, "products": by_product, "popular": popular}
+        return recs, {"ds": ds, "users": len(by_user), "products": len(by_product)}
+
+    return Spec("recommendations", current, load)
+
+
+def specs(settings: Settings) -> dict[str, Spec]:
+    """Every served model's spec, by key."""
+    purchase = PURCHASE_MODELS[PURCHASE_TARGET]
+    out = {
+        "purchase": Spec(
+            "purchase", _pointer(settings, purchase, "run steam_purchase_model_weekly, or `make demo`"), _load_purchase
+        ),
+        "sentiment": _sentiment_specs(settings),
+        "engagement": Spec(
+            "engagement",
+            _pointer(settings, TWEET_ENGAGEMENT_MODEL, "run tweet_engagement_daily, or `make demo-engagement`"),
+            _load_engagement,
+        ),
+        "recommendations": _recs_spec(settings),
+    }
+    for source in CHURN_SOURCES:
+        hint = f"run the {CHURN_DAGS[source]} DAG, or `make demo-churn`"
+        pointer = _pointer(settings, churn_names(source).model, hint)
+        out[f"churn/{source}"] = Spec(f"churn/{source}", pointer, _load_churn)
+    return out
+
+
+class ModelStore:
+    """Loaded models by key; thread-safe; each pointer re-read at most every ``pointer_ttl_s`` seconds.
+
+    With ``cache=False`` every :meth:`get` loads the model again (the naive per-request baseline of the load
+    benchmark; never for production).
+    """
+
+    def __init__(self, settings: Settings, *, pointer_ttl_s: float | None = None, cache: bool | None = None) -> None:
+        self.settings = settings
+        self.specs = specs(settings)
+        self.ttl = settings.serve.pointer_ttl_s if pointer_ttl_s is None else pointer_ttl_s
+        self.cache = settings.serve.cache if cache is None else cache
+        self._served: dict[str, Served] = {}
+        self._checked: dict[str, tuple[float, str]] = {}  # key → (monotonic time, version seen)
+        self._errors: dict[str, str] = {}
+        self._locks = {key: threading.Lock() for key in self.specs}
+
+    def get(self, key: str) -> Served:
+        """The current version of ``key``, loading it (or a moved pointer's new version) when needed."""
+        if key not in self.specs:
+            raise KeyError(key)
+        spec = self.specs[key]
+        if not self.cache:
+            return self._load(spec, *self._current(spec))
+        now = time.monotonic()
+        served = self._served.get(key)
+        checked = self._checked.get(key)
+        if served is not None and checked is not None and now - checked[0] < self.ttl:
+            return served
+        with self._locks[key]:
+            served = self._served.get(key)
+            try:
+                version, pointer = self._current(spec)
+            except ModelUnavailable:
+                self._served.pop(key, None)  # the pointer is gone: stop serving what it named
+                raise
+            self._checked[key] = (time.monotonic(), version)
+            if served is not None and served.version == version:
+                return served
+            try:
+                fresh = self._load(spec, version, pointer)
+            except ModelUnavailable as exc:
+                if served is None:
+                    raise
+                self._errors[key] = exc.reason
+                log.error("keeping %s %s: %s", key, served.version, exc.reason)
+                return served
+            self._served[key] = fresh
+            self._errors.pop(key, None)
+            if served is not None:
+                log.info("%s: pointer moved %s → %s; new version serving", key, served.version, version)
+            return fresh
+
+    def _current(self, spec: Spec) -> tuple[str, dict[str, Any]]:
+        try:
+            return spec.current()
+        except ModelUnavailable:
+            raise
+        except Exception as exc:  # an unreadable lake or pointer: the model cannot be served now
+            raise ModelUnavailable(spec.key, f"cannot read the current version: {exc}") from exc
+
+    def _load(self, spec: Spec, version: str, pointer: dict[str, Any]) -> Served:
+        started = time.monotonic()
+        try:
+            model, info = spec.load(pointer)
+        except ModelUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("loading %s version %s failed", spec.key, version)
+            raise ModelUnavailable(spec.key, f"version {version} does not load: {type(exc).__name__}: {exc}") from exc
+        served = Served(spec.key, version, model, info, load_s=round(time.monotonic() - started, 3))
+        if self.cache:
+            log.info("loaded %s version %s in %.2fs", spec.key, version, served.load_s)
+        return served
+
+    def status(self) -> dict[str, Any]:
+        """Per model: the current version (pointer), the loaded one, and why it cannot be served if it cannot."""
+        out: dict[str, Any] = {}
+        for key, spec in self.specs.items():
+            served = self._served.get(key)
+            entry: dict[str, Any] = {"loaded_version": served.version if served else None}
+            try:
+                entry["current_version"] = self._current(spec)[0]
+                entry["available"] = True
+            except ModelUnavailable as exc:
+                entry.update(current_version=None, available=False, reason=exc.reason)
+            if served is not None:
+                entry.update(loaded_at=served.loaded_at, load_s=served.load_s, info=_small(served.info))
+            if key in self._errors:
+                entry["load_error"] = self._errors[key]
+            out[key] = entry
+        return out
+
+
+def _small(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` without long lists (the booster's feature names), for ``GET /models``; ``columns`` (a request's
+    columns, which the page turns into a template row) is kept whole."""
+    return {
+        k: (v if k == "columns" or not isinstance(v, list) or len(v) <= 12 else f"{len(v)} items")
+        for k, v in info.items()
+    }

@@ -1,0 +1,107 @@
+"""The service as users meet it: uvicorn on 127.0.0.1 under concurrent HTTP clients, and the page in a real
+browser (headless Debian chromium driven by Playwright; skipped where chromium is absent)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(lake, tiny_sentiment_model):
+    import uvicorn
+    from serve_lake import settings_for
+
+    from shoplake.serve.app import create_app
+
+    port = _free_port()
+    app = create_app(settings_for(lake, tiny_sentiment_model, pointer_ttl_s=5.0))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_many_concurrent_clients_get_consistent_answers(server):
+    import httpx
+
+    texts = ["fun", "awful", "fine I guess", "best purchase ever"]
+    with httpx.Client(base_url=server, timeout=30) as c:
+        one = c.post("/predict/sentiment", json={"texts": texts}).json()["predictions"]
+
+        def call(i: int) -> tuple[int, list]:
+            with httpx.Client(base_url=server, timeout=30) as own:
+                r = own.post("/predict/sentiment", json={"texts": texts})
+                r2 = own.get("/recommendations/u1")
+                return r.status_code + r2.status_code, r.json()["predictions"]
+
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(call, range(64)))
+    assert all(code == 400 for code, _ in results)  # 200 + 200
+    assert all(preds == one for _, preds in results)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_a_person_picks_a_model_types_and_sees_the_prediction(server):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(server + "/")
+        assert page.title() == "shoplake predictions"
+        page.wait_for_function("document.getElementById('version').textContent.includes('current version')")
+
+        page.fill("#text", "Loved it, fifty hours in and still fun")
+        page.click("#predict")
+        page.wait_for_function("document.getElementById('summary').textContent.includes('positive_prob')")
+        assert '"sentiment_status": "scored"' in page.text_content("#result")
+
+        page.select_option("#model", "engagement")
+        assert page.is_visible("#followers")
+        page.fill("#text", "Flash sale #shopee gratis ongkir")
+        page.fill("#followers", "12000")
+        page.click("#predict")
+        page.wait_for_function("document.getElementById('summary').textContent.includes('Predicted engagement')")
+        assert '"model_version": "2022-12-22"' in page.text_content("#result")
+
+        page.select_option("#model", "recommendations")
+        page.fill("#ident", "u1")
+        page.click("#predict")
+        page.wait_for_function("document.getElementById('summary').textContent.includes('(als)')")
+
+        page.select_option("#model", "purchase")  # the rows box starts as a template of the model's columns
+        page.wait_for_function("document.getElementById('rows').value.includes('\"appid\": null')")
+        page.fill("#rows", '[{"appid": 570, "review_chars": 120, "positive_prob": 0.9}]')
+        page.click("#predict")
+        page.wait_for_function("document.getElementById('summary').textContent.includes('P(purchase)')")
+
+        page.select_option("#model", "churn/telco")  # no telco model in this lake: the page says why
+        assert "not available" in page.text_content("#version")
+        page.click("#predict")
+        page.wait_for_function("document.getElementById('result').className === 'error'")
+        assert "telco_churn_weekly" in page.text_content("#result")
+        browser.close()
