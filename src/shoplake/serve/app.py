@@ -230,14 +230,11 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
 
     @app.post("/predict/purchase", dependencies=guarded, tags=["predict"])
     def predict_purchase(req: PurchaseRequest) -> dict[str, Any]:
-        import pandas as pd
-
-        from shoplake.ml.xgb import predict
+        from shoplake.ml.xgb import predict_rows
 
         m = served("purchase")
         rows = [r.model_dump() for r in req.rows]
-        df = pd.DataFrame(rows, columns=["appid", *ALL_FEATURES]).astype({c: "float64" for c in ALL_FEATURES})
-        probs = predict(m.model, df)
+        probs = predict_rows(m.model, rows)
         threshold = m.info["threshold"]
         return {
             "model_version": m.version,

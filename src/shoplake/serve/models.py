@@ -107,6 +107,7 @@ def _load_purchase(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from shoplake.transforms.purchase_features import ALL_FEATURES
 
     booster = load_booster(f"{pointer['path']}/{BOOSTER_FILE}", spec["features"])
+    booster.set_param({"nthread": 1})  # requests run concurrently on the server's threads: one core each
     # the request's columns: the game id (its one-hot columns are derived from it) and the feature columns
     columns = ["appid", *(c for c in ALL_FEATURES if c in spec["features"])]
     return booster, {"target": spec["target"], "features": spec["features"], "threshold": spec["threshold"],
