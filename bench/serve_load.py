@@ -148,18 +148,22 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
-    print(f"shoplake serve load: {args.concurrency} concurrent clients, {args.seconds:g} s per endpoint and mode, "
-          f"{os.cpu_count()} CPUs, client and server on this machine")  # fmt: skip
+    lines = [
+        f"shoplake serve load: {args.concurrency} concurrent clients, {args.seconds:g} s per endpoint and mode, "
+        f"{os.cpu_count()} CPUs, client and server on this machine"
+    ]
     if not sentiment:
-        print("(sentiment skipped: no SHOPLAKE_SENTIMENT_MODEL directory; `make sentiment-model` creates one)")
-    head = f"{'endpoint':<22}{'mode':<9}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>7}"
-    print(head)
+        lines.append("(sentiment skipped: no SHOPLAKE_SENTIMENT_MODEL directory; `make sentiment-model` creates one)")
+    lines.append(
+        f"{'endpoint':<22}{'mode':<9}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>7}"
+    )
     for name, modes in results.items():
         for mode, r in modes.items():
-            print(f"{name:<22}{mode:<9}{r['n']:>9}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
-                  f"{r['errors']:>7}")  # fmt: skip
+            lines.append(f"{name:<22}{mode:<9}{r['n']:>9}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p95']:>9.1f}"
+                         f"{r['p99']:>9.1f}{r['errors']:>7}")  # fmt: skip
         ratio = modes["service"]["rps"] / max(modes["naive"]["rps"], 1e-9)
-        print(f"{'':<22}service / naive req/s: {ratio:.1f}x")
+        lines.append(f"{'':<22}service / naive req/s: {ratio:.1f}x")
+    print("\n".join(lines))  # noqa: T201
     tmp.cleanup()
 
 

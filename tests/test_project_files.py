@@ -24,7 +24,13 @@ def _pins(path: Path) -> dict[str, str]:
     return pins
 
 
-SECRETS = ("POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "AIRFLOW_ADMIN_PASSWORD", "SHOPLAKE_API_KEY")
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "SHOPLAKE_API_KEY",
+)
 
 
 def _compose(tmp_path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
