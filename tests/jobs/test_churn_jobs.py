@@ -125,6 +125,15 @@ def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, s
     assert all(0.0 <= r["churn_probability"] <= 1.0 for r in rows)
     assert {r["model_version"] for r in rows} == {"2019-10-01"}
     assert {r["model"] for r in rows} == {model["best_model"]}
+    # the prediction service scores the saved model without Spark: the same P(churn) for every user of the day
+    import numpy as np
+
+    from shoplake.ml.spark_portable import load_pipeline
+
+    portable = load_pipeline(f"{model['path']}/model")
+    users = read_partition(feats["path"]).to_pylist()
+    served = dict(zip([u["user_id"] for u in users], portable.churn_probability(users), strict=True))
+    assert np.abs([served[r["user_id"]] - r["churn_probability"] for r in rows]).max() < 1e-9
 
     # a later version on the same users: the champion is re-scored on this run's held-out users, not its record
     shutil.copytree(feats["path"], partition_path(lake, Zone.ENRICHED, "clickstream_churn_features", "2019-10-02"))
