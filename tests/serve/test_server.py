@@ -14,6 +14,8 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
+pytestmark = pytest.mark.integration  # a real server on a port (and a browser)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
