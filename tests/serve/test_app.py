@@ -25,6 +25,16 @@ from shoplake.serve.models import ModelStore
 
 
 @pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> str:
+    """A lake with the service's models (no conftest.py here: tests/dags imports its own ``conftest`` by name)."""
+    from serve_lake import build
+
+    root = str(tmp_path_factory.mktemp("serve") / "lake")
+    build(root)
+    return root
+
+
+@pytest.fixture(scope="module")
 def client(lake, tiny_sentiment_model) -> TestClient:
     return TestClient(create_app(settings_for(lake, tiny_sentiment_model, max_batch=40, max_text_chars=500)))
 

@@ -17,6 +17,16 @@ pytest.importorskip("uvicorn")
 pytestmark = pytest.mark.integration  # a real server on a port (and a browser)
 
 
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> str:
+    """A lake with the service's models (no conftest.py here: tests/dags imports its own ``conftest`` by name)."""
+    from serve_lake import build
+
+    root = str(tmp_path_factory.mktemp("serve") / "lake")
+    build(root)
+    return root
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
