@@ -40,7 +40,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs demo-engagement test test-fast lint fmt bench bench-serve serve mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -114,6 +114,11 @@ demo-engagement: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
 demo-engagement: install  ## install, then run tweet_engagement_daily on the tweet sample; prints the model comparison
 	airflow db migrate >/dev/null
 	$(PY) scripts/demo_engagement.py
+
+demo-reviews: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
+demo-reviews: install  ## install, then curate the Sephora sample's last REVIEW_DAYS (30) days and run product_review_sentiment; prints the evaluation
+	airflow db migrate >/dev/null
+	$(PY) scripts/demo_reviews.py
 
 test: install browser  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill, the UI in chromium); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

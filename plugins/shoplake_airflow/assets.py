@@ -65,6 +65,19 @@ CURATED_PRODUCT_REVIEWS = lake_asset(Zone.CURATED, paths.PRODUCT_REVIEWS)
 CURATED_PRODUCT_CATALOG = lake_asset(Zone.CURATED, paths.PRODUCT_CATALOG)
 ENRICHED_PRODUCT_REVIEWS = lake_asset(Zone.ENRICHED, paths.PRODUCT_REVIEWS)
 PRODUCT_REVIEW_MAP = lake_asset(Zone.CURATED, paths.PRODUCT_REVIEW_MAP)
+ENRICHED_REVIEW_SENTIMENT = lake_asset(Zone.ENRICHED, paths.PRODUCT_REVIEW_SENTIMENT)
+REVIEW_SENTIMENT_MODEL = lake_asset(Zone.MODEL, paths.REVIEW_SENTIMENT_MODEL)
+
+
+def results_asset(dataset: str) -> Asset:
+    """Asset of a published results dataset under ``SHOPLAKE_RESULTS_ROOT`` (``<lake>/results`` by default)."""
+    root = f"{settings().results.rstrip('/')}/{dataset}"
+    uri = root if "://" in root else f"file://{root}"
+    return Asset(name=f"{Zone.RESULTS.value}.{dataset}", uri=uri, group="lake")
+
+
+#: the published CSV + Parquet copy of the five-class review sentiment
+REVIEW_SENTIMENT_RESULTS = results_asset(paths.PRODUCT_REVIEW_SENTIMENT)
 #: e-commerce tweets (raw, curated), their sentence embeddings, the engagement model
 RAW_TWEETS = lake_asset(Zone.RAW, paths.TWEETS)
 CURATED_TWEETS = lake_asset(Zone.CURATED, paths.TWEETS)

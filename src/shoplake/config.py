@@ -101,6 +101,10 @@ class Settings:
         tweets_source: tweet CSVs of ``tweet_engagement_daily`` (path or glob; the file name is the platform).
         product_reviews_source / product_catalog_source: product review CSVs and product catalogue CSVs (paths or
             globs) of ``product_reviews_daily``; unset ones read the shared Sephora sample.
+        review_sentiment_model: the five-class review sentiment model of ``product_review_sentiment``: empty = the
+            offline head trained on ratings into ``<lake>/model/review_sentiment``; else a hub id ``@revision`` or a
+            directory of a five-label classifier, evaluated on the held-out reviews and adopted as a version.
+        results_root: where published results go (CSV + Parquet per day); empty = ``<lake>/results``; any lake URI.
         api_key: the prediction service's API key (``SHOPLAKE_API_KEY``, sent as ``X-API-Key``); required when the
             service listens beyond the loopback interface.
         serve: the prediction service's host, port and limits (:class:`ServeSettings`).
@@ -134,6 +138,8 @@ class Settings:
     product_reviews_source: str = ""
     product_catalog_source: str = ""
     tweets_source: str = ""
+    review_sentiment_model: str = ""
+    results_root: str = ""
     api_key: str = field(default="", repr=False)
     serve: ServeSettings = field(default_factory=ServeSettings)
 
@@ -178,6 +184,11 @@ class Settings:
         """Product catalogue CSVs with brand and categories (path or glob; the sample's Sephora tables by default:
         the Kaggle table ``product_info.csv.gz`` and the scraper's ``product_info.csv``)."""
         return self.product_catalog_source or f"{self.sample_data_dir}/sephora_reviews/product_info.csv*"
+
+    @property
+    def results(self) -> str:
+        """Root of the published results (``SHOPLAKE_RESULTS_ROOT``, else ``<lake>/results``)."""
+        return self.results_root or f"{self.lake_root.rstrip('/')}/results"
 
     @property
     def tweets_path(self) -> str:

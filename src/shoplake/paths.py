@@ -26,6 +26,8 @@ class Zone(StrEnum):
     MODEL = "model"
     #: rows rejected at a stage, with a reason (dataset ``<stage>_<dataset>``)
     QUARANTINE = "quarantine"
+    #: published copies for people and other systems (CSV + Parquet of the same rows); may live in another bucket
+    RESULTS = "results"
 
 
 # ---- the catalog -------------------------------------------------------------------------------------------------
@@ -44,6 +46,9 @@ PURCHASE_MODELS = {"steam_purchase": "steam_purchase", "voted_up": "steam_voted_
 PRODUCT_REVIEWS = "product_reviews"
 PRODUCT_CATALOG = "product_catalog"
 PRODUCT_REVIEW_MAP = "product_review_map"
+#: five-class review sentiment of the product reviews (enriched and published results) and its model
+PRODUCT_REVIEW_SENTIMENT = "product_review_sentiment"
+REVIEW_SENTIMENT_MODEL = "review_sentiment"
 #: e-commerce tweets with like / retweet counts (raw, curated), their sentence embeddings (enriched), the
 #: engagement model
 TWEETS = "ecommerce_tweets"

@@ -25,24 +25,27 @@ def test_reviews_of_the_day_are_typed_and_every_rejected_row_has_a_reason(spark,
         "bestsellers,u,P2,x,no number,,Di,2026-02-24T09:00:00.000+00:00",
         "bestsellers,u,,3,no product,,Ed,2026-02-24T10:00:00.000+00:00",
         'bestsellers,u,P3,2,"   ",,Fi,2026-02-24T11:00:00.000+00:00',
+        "bestsellers,u,P4,5,[I received this product in exchange for my honest review],,Jo,2026-02-24T12:00:00Z",
         "bestsellers,u,P3,3,a day later,,Gu,2026-02-25T11:00:00.000+00:00",  # another day's row: not this run's
         "bestsellers,u,P3,3,when?,,Ho,yesterday",
         'bestsellers,u,P1,5,"Lovely.\nLasts all day, ""really"".",Great,Ann,2026-02-24T06:22:28.000+00:00',  # copy
     ]
     path = _write(tmp_path / "reviews.csv", HEADER + "\r\n".join(rows) + "\r\n")
     landed = land_reviews(spark, path, DAY)
-    assert landed.good.count() == 8  # every row but the next day's
+    assert landed.good.count() == 9  # every row but the next day's
     checked = curate_reviews(landed.good)
     good = {r.rating: r for r in checked.good.collect()}
     assert sorted(good) == [4, 5]
     assert good[5].review_text == 'Lovely.\nLasts all day, "really".'
-    assert good[4].review_text.startswith("[I received")
+    assert good[4].review_text == "ok"  # the disclosure is a flag, not text
     assert good[4].incentivised
+    assert not good[5].incentivised
     assert good[5].author_key != "Ann"
     assert len(good[5].author_key) == 64  # the nickname never reaches curated
     reasons = sorted(r.reason for r in checked.quarantine.collect())
     assert reasons == [
         "duplicate review",
+        "empty review text",
         "empty review text",
         "product_id missing",
         "rating not a whole number 1-5",

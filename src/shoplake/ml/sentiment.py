@@ -33,11 +33,50 @@ log = logging.getLogger(__name__)
 
 #: a shoplake embedding-head model directory holds this file
 HEAD_MANIFEST = "shoplake_model.json"
+#: a model version that adopts a hub model (or a directory) holds this file: ``{"uri", "revision"}``
+MODEL_REF = "model_ref.json"
 
 #: ``sentiment_status`` of a row a model supporting its language scored, and of one no configured model supports
 SCORED, UNSUPPORTED = "scored", "unsupported_language"
 #: the route of every language without a route of its own
 ANY_LANGUAGE = "*"
+
+#: the five sentiment classes, worst to best; class *i* stands for *i + 1* stars
+FIVE_CLASSES = ("very_negative", "negative", "neutral", "positive", "very_positive")
+
+
+def normalise_label(name: str) -> str:
+    """``"Very Negative"`` / ``"very-negative"`` / ``"VERY_NEGATIVE"`` → ``"very_negative"`` (labels such as
+    ``"1 star"`` or ``"LABEL_0"`` are mapped by :func:`five_class_order` from their order)."""
+    return re.sub(r"[^a-z]+", "_", str(name).lower()).strip("_")
+
+
+def five_class_order(labels: Sequence[str]) -> list[int] | None:
+    """Indexes of a five-label model's outputs in :data:`FIVE_CLASSES` order, or ``None`` if it is not one.
+
+    Named labels (``Very Negative`` … ``Very Positive``) are matched by name; otherwise five labels are taken in their
+    own order (``1 star`` … ``5 stars``, ``LABEL_0`` … ``LABEL_4``: the hub's five-class review models list them
+    worst first).
+    """
+    if len(labels) != 5:
+        return None
+    names = [normalise_label(x) for x in labels]
+    if sorted(names) == sorted(FIVE_CLASSES):
+        return [names.index(c) for c in FIVE_CLASSES]
+    return list(range(5))
+
+
+def five_class_positive_prob(probs: np.ndarray) -> np.ndarray:
+    """THE mapping of five class probabilities (:data:`FIVE_CLASSES` order) to one ``positive_prob``:
+    ``P(positive) + P(very positive) + ½ · P(neutral)``.
+
+    A neutral review counts half positive, so a confident 3-star review scores 0.5 (the binary models' undecided
+    point) and the value stays a probability-like score in [0, 1]. The Steam pipeline's language routing uses it when
+    a five-class model scores a language, and the product review results carry it beside the five probabilities.
+    """
+    probs = np.asarray(probs, dtype=np.float32)
+    return probs[:, 3] + probs[:, 4] + 0.5 * probs[:, 2]
+
 
 SENTIMENT_SCHEMA = pa.schema(
     [
@@ -175,17 +214,47 @@ class TextClassifier:
     def _logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.model(**enc).logits
 
+    def labels(self) -> list[str]:
+        """The model's output labels in output order."""
+        id2label = getattr(self.model.config, "id2label", None) or {}
+        return [str(id2label[k]) for k in sorted(id2label, key=int)]
+
     def positive_index(self) -> int:
-        labels = {int(k): str(v).lower() for k, v in getattr(self.model.config, "id2label", {}).items()}
+        labels = dict(enumerate(x.lower() for x in self.labels()))
         for idx, name in labels.items():
             if name.startswith("pos"):
                 return idx
         return max(labels) if labels else 1
 
-    def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probability of the positive class for each text, in input order."""
+    def class_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Softmax over the model's labels for each text (rows in input order, columns in :meth:`labels` order)."""
         import torch
 
+        return run_sorted_batches(
+            self.tokenizer,
+            texts,
+            lambda enc: torch.softmax(self._logits(enc).float(), dim=-1),
+            batch_size=self.cfg.batch_size,
+            max_length=self.max_length,
+            device=self.device,
+            dtype=self.dtype,
+            width=len(self.labels()),
+        )
+
+    def five_class_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """The five class probabilities in :data:`FIVE_CLASSES` order; ``ValueError`` for a model of other labels."""
+        order = five_class_order(self.labels())
+        if order is None:
+            raise ValueError(f"{self.model_id} has labels {self.labels()}, not five sentiment classes")
+        return self.class_proba(texts)[:, order]
+
+    def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability of the positive class for each text, in input order (a five-class model's five probabilities
+        mapped by :func:`five_class_positive_prob`)."""
+        import torch
+
+        if len(self.labels()) == 5:
+            return five_class_positive_prob(self.five_class_proba(texts))
         pos = self.positive_index()
         return run_sorted_batches(
             self.tokenizer,
@@ -204,10 +273,13 @@ class EmbeddingHeadClassifier(TextClassifier):
     def __init__(self, tokenizer: Any, encoder: Any, head: torch.nn.Linear, labels: list[str], **kw: Any) -> None:
         super().__init__(tokenizer, encoder, **kw)
         self.head = head
-        self.labels = labels
+        self.head_labels = list(labels)
+
+    def labels(self) -> list[str]:
+        return self.head_labels
 
     def positive_index(self) -> int:
-        return self.labels.index("positive")
+        return self.head_labels.index("positive")
 
     def _logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = self.model(**enc).last_hidden_state
@@ -293,6 +365,10 @@ def load_classifier(
     if cfg.precision == "int8" and device != "cpu":
         raise ValueError("precision=int8 is CPU dynamic quantisation; use bf16 on CUDA")
     path = local_model_dir(uri, Path(cache_dir) / "shoplake-models")
+    ref = Path(path) / MODEL_REF
+    if ref.exists():  # a model version that adopted a hub model or directory after evaluating it
+        target = json.loads(ref.read_text())
+        return load_classifier(target["uri"], revision=target.get("revision") or None, cfg=cfg, cache_dir=cache_dir)
     manifest = Path(path) / HEAD_MANIFEST
     kw: dict[str, Any] = {"device": device, "dtype": dtype, "cfg": cfg}
     if manifest.exists():

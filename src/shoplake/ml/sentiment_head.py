@@ -66,16 +66,19 @@ def embed_texts(encoder_dir: str, texts: Sequence[str], cfg: EngineConfig | None
 
 @dataclass(frozen=True)
 class Head:
-    """Linear head in the two-logit form the engine expects (negative logit 0, positive logit w·x + b)."""
+    """Linear head: one logit per label (binary: negative logit 0, positive logit w·x + b), softmax over them."""
 
-    weight: np.ndarray  # (2, d)
-    bias: np.ndarray  # (2,)
+    weight: np.ndarray  # (labels, d)
+    bias: np.ndarray  # (labels,)
 
-    def positive_proba(self, x: np.ndarray) -> np.ndarray:
+    def proba(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.weight.T + self.bias
         z = z - z.max(axis=1, keepdims=True)
         e = np.exp(z)
-        return (e[:, 1] / e.sum(axis=1)).astype(np.float32)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def positive_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.proba(x)[:, 1]
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, *, seed: int, c: float = 4.0) -> Head:
@@ -88,6 +91,24 @@ def fit_head(x: np.ndarray, y: np.ndarray, *, seed: int, c: float = 4.0) -> Head
     w = np.vstack([np.zeros_like(lr.coef_[0]), lr.coef_[0]]).astype(np.float32)
     b = np.array([0.0, lr.intercept_[0]], dtype=np.float32)
     return Head(weight=w, bias=b)
+
+
+def fit_multiclass_head(x: np.ndarray, y: np.ndarray, classes: int, *, seed: int, c: float = 4.0) -> Head:
+    """Multinomial logistic regression on embeddings, labels ``0 … classes-1`` (class-balanced: ratings are mostly
+    five stars). A class absent from training gets a very low logit, never a crash."""
+    from sklearn.linear_model import LogisticRegression
+
+    present = np.unique(y)
+    if len(present) < 2:
+        raise ValueError("training data holds a single class; widen the window")
+    lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced", random_state=seed).fit(x, y)
+    weight = np.zeros((classes, x.shape[1]), dtype=np.float32)
+    bias = np.full(classes, -1e4, dtype=np.float32)
+    if len(present) == 2:  # scikit-learn's binary form: one coefficient row for the second class
+        weight[present[1]], bias[present[1]], bias[present[0]] = lr.coef_[0], lr.intercept_[0], 0.0
+    else:
+        weight[present], bias[present] = lr.coef_, lr.intercept_
+    return Head(weight=weight, bias=bias)
 
 
 def evaluate(y: np.ndarray, positive_prob: np.ndarray) -> dict[str, float]:
@@ -114,7 +135,15 @@ def vader_scores(texts: Sequence[str]) -> np.ndarray:
     return np.array([(sia.polarity_scores(t)["compound"] + 1) / 2 for t in texts], dtype=np.float32)
 
 
-def save_head_model(out_dir: Path, encoder_dir: str, head: Head, *, model_id: str, extra: dict[str, Any]) -> str:
+def save_head_model(
+    out_dir: Path,
+    encoder_dir: str,
+    head: Head,
+    *,
+    model_id: str,
+    extra: dict[str, Any],
+    labels: Sequence[str] = tuple(LABELS),
+) -> str:
     """Write a self-contained embedding-head model directory; returns its revision (content hash)."""
     from safetensors.numpy import save_file
 
@@ -131,7 +160,7 @@ def save_head_model(out_dir: Path, encoder_dir: str, head: Head, *, model_id: st
         "kind": "embedding-head",
         "encoder_dir": "encoder",
         "head_file": "head.safetensors",
-        "labels": LABELS,
+        "labels": list(labels),
         "pooling": "mean",
         "model_id": model_id,
         "revision": revision,

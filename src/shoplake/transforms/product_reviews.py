@@ -3,9 +3,10 @@
 * :func:`land_reviews` — one day of review CSV rows (``submission_time`` on ``ds``), every column as text;
   unparseable CSV records → quarantine.
 * :func:`curate_reviews` — typed reviews. Rules: a product id, a rating 1–5 (``"4"``, ``"4.0"`` and ``" 5 "`` are
-  read as numbers), a parseable submission time, a non-empty text; a second copy of the same review (product,
-  author, time, text) is quarantined as a duplicate. The reviewer's nickname is personal data: curated rows carry
-  ``author_key`` (a SHA-256 of it), never the nickname.
+  read as numbers), a parseable submission time, a non-empty text (the incentive disclosure
+  ``[I received this product …]`` is taken off the text and kept as the ``incentivised`` flag); a second copy of
+  the same review (product, author, time, text) is quarantined as a duplicate. The reviewer's nickname is personal
+  data: curated rows carry ``author_key`` (a SHA-256 of it), never the nickname.
 * :func:`curate_catalog` — the catalogue snapshot: product id, name, brand, categories, price; rows without a product
   id or a brand → quarantine; one row per product (the first source file that lists it wins).
 * :func:`review_map` — clickstream products ↔ the review side's brands by **normalised brand name** (lower case,
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 REVIEW_COLUMNS = ("category", "source_url", "product_id", "rating", "review_text", "title", "author", "submission_time")
 INCENTIVISED_PREFIX = "[I received this product"
+#: the whole bracketed disclosure at the start of an incentivised review (and the spaces after it)
+INCENTIVE_RE = r"^\[[^\]]*\]\s*"
 
 
 def normalise_brand(col: Column) -> Column:
@@ -86,7 +89,10 @@ def curate_reviews(raw: DataFrame, language: str = "en") -> Checked:
     from pyspark.sql import functions as F
 
     rating = F.expr("try_cast(trim(rating) AS DOUBLE)")
-    text = F.trim(F.col("review_text"))
+    given = F.trim(F.col("review_text"))
+    incentivised = given.startswith(INCENTIVISED_PREFIX)
+    # the incentive disclosure is a flag, not review text: "[I received this product …] Smells …" → "Smells …"
+    text = F.when(incentivised, F.trim(F.regexp_replace(given, INCENTIVE_RE, ""))).otherwise(given)
     ts = _review_time(F.col("submission_time"))
     key = F.sha2(F.concat_ws("\u241f", "product_id", "author", "submission_time", "review_text"), 256)
     df = raw.withColumn("_key", key).withColumn(
@@ -111,7 +117,7 @@ def curate_reviews(raw: DataFrame, language: str = "en") -> Checked:
         F.trim("title").alias("title"),
         F.when(F.col("author").isNotNull(), F.sha2(F.trim("author"), 256)).alias("author_key"),
         ts.alias("submitted_at"),
-        text.startswith(INCENTIVISED_PREFIX).alias("incentivised"),
+        F.coalesce(incentivised, F.lit(False)).alias("incentivised"),
         F.length(text).alias("text_chars"),
         F.col("category").alias("listing"),
         F.lit(language).alias("language_code"),

@@ -1,0 +1,112 @@
+"""Five-class review sentiment on the Sephora sample: curate the last REVIEW_DAYS days of reviews (the curate job of
+``product_reviews_daily``, one Spark session for all days), then run ``product_review_sentiment`` in-process
+(`airflow dags test`) for the last day — train the offline head on the window, score the day, publish CSV + Parquet
+— and print the evaluation against the star ratings. Used by `make demo-reviews`.
+
+The window follows the source: its last submission day and the REVIEW_DAYS before it (another dump works as is).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from demo import airflow_dags_test
+
+from shoplake.config import Settings
+from shoplake.io.lake import read_counts
+from shoplake.ml.registry import read_current
+from shoplake.paths import PRODUCT_REVIEWS, REVIEW_SENTIMENT_MODEL, Zone, partition_path
+from shoplake.pipelines.review_sentiment import results_path
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("demo_reviews")
+
+
+def last_day(source: str) -> str:
+    import glob
+
+    import pandas as pd
+
+    files = sorted(glob.glob(source)) or [source]
+    times = pd.concat([pd.read_csv(f, usecols=["submission_time"])["submission_time"] for f in files])
+    return str(pd.to_datetime(times, utc=True, errors="coerce").max().date())
+
+
+def curate_days(cfg: Settings, days: list[str]) -> None:
+    sys.path.insert(0, str(ROOT / "jobs" / "spark"))
+    import curate_product_reviews as job
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]").appName("demo_reviews")
+        .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    )  # fmt: skip
+    spark.sparkContext.setLogLevel("ERROR")
+    started = time.monotonic()
+    for i, day in enumerate(days, 1):
+        job.main(["--ds", day, "--lake-root", cfg.lake_root], spark=spark)
+        if i % 10 == 0 or i == len(days):
+            log.info("  curated %d / %d days (%.0f s)", i, len(days), time.monotonic() - started)
+    spark.stop()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    cfg = Settings.from_env()
+    n_days = int(os.environ.get("REVIEW_DAYS", "30"))
+    end = last_day(cfg.product_reviews_path)
+    days = [str(dt.date.fromisoformat(end) - dt.timedelta(days=d)) for d in range(n_days - 1, -1, -1)]
+    log.info("== curate product reviews %s .. %s (%d days, the curate job of product_reviews_daily)",
+             days[0], days[-1], n_days)  # fmt: skip
+    curate_days(cfg, days)
+    counts = [read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, d)) for d in days]
+    log.info("  %d reviews read, %d curated, %d quarantined", sum(c["in"] for c in counts),
+             sum(c["curated"] for c in counts), sum(c["quarantined"] for c in counts))  # fmt: skip
+
+    conf = {"ds": end, "window_days": n_days, "retrain_days": 0}
+    log.info("== airflow dags test product_review_sentiment --conf '%s'", json.dumps(conf))
+    if not airflow_dags_test("product_review_sentiment", end, conf):
+        return 1
+    current = read_current(cfg.lake_root, REVIEW_SENTIMENT_MODEL)
+    with open(f"{current['path']}/metrics.json") as fh:
+        m = json.load(fh)
+    split = m["split"]
+    log.info("\nheld-out: the newest %d reviews (%s .. %s), stars %s; trained on %d older ones", split["test"],
+             split["test_from"][:10], split["test_to"][:10], split["test_stars"], split["train"])  # fmt: skip
+    log.info("  %-26s %8s %8s %6s %8s %10s %9s", "model", "accuracy", "macro-F1", "QWK", "Spearman", "3-class F1",
+             "|stars|")  # fmt: skip
+
+    def row(name: str, r: dict, three: float) -> None:
+        qwk = "—" if r["qwk"] is None else f"{r['qwk']:.3f}"
+        rho = "—" if r["spearman"] is None else f"{r['spearman']:.3f}"
+        log.info("  %-26s %8.3f %8.3f %6s %8s %10.3f %9.2f", name, r["accuracy"], r["macro_f1"], qwk, rho, three,
+                 r["mean_abs_star_error"])  # fmt: skip
+
+    row(m["model"]["model_id"].rsplit("/", 1)[-1], m, m["three_class"]["macro_f1"])
+    for name, b in m["baselines"].items():
+        row(f"{name} baseline", b, b["three_class_macro_f1"])
+    log.info("  per-class F1: %s", ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} —"
+                                             for k, v in m["per_class_f1"].items()))  # fmt: skip
+    log.info("  confusion (rows = stars 1..5, columns = predicted 1..5): %s", m["confusion"])
+    log.info("  confusion matrix PNG: %s/confusion.png", current["path"].replace(cfg.lake_root, "<lake>"))
+    groups = m["by_product"]["groups"]
+    log.info("  products with >= %d held-out reviews: %d (%s below)", m["by_product"]["min_rows"], len(groups),
+             m["by_product"]["groups_below_min_rows"])  # fmt: skip
+    for name, g in groups.items():
+        log.info("    %-10s n=%-4d accuracy %.3f macro-F1 %.3f mean stars %.2f", name, g["n"], g["accuracy"],
+                 g["macro_f1"], g["mean_stars"])  # fmt: skip
+    out = results_path(cfg.results, end)
+    log.info("  results of %s: %s/part-0.csv and part-0.parquet (%d rows)", end, out.replace(cfg.lake_root, "<lake>"),
+             read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, end))["curated"])  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

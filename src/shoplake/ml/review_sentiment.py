@@ -1,0 +1,115 @@
+"""Five-class review sentiment judged against star ratings: the report, the baselines, the figures per group.
+
+Classes are :data:`shoplake.ml.sentiment.FIVE_CLASSES` (very negative … very positive); class *i* stands for
+*i + 1* stars, so a prediction is compared with the review's own rating.
+
+* :func:`five_class_report` — accuracy, macro-F1 and per-class F1 (the five classes), quadratic weighted kappa
+  (disagreements weigh by the square of their distance in stars: 1 vs 5 costs 16 times 1 vs 2), Spearman between
+  predicted class and stars, and the three-class collapse (1–2 negative / 3 neutral / 4–5 positive).
+* Baselines on the same rows: :func:`majority_stars` (the training window's most common rating — on ratings that are
+  mostly five stars its accuracy is high and its macro-F1 low, which is why accuracy alone flatters) and
+  :func:`vader_stars` (the VADER lexicon's compound score cut into five bins at −0.6, −0.2, 0.2, 0.6).
+* :func:`report_by_group` — the report per product (or any group) with at least ``min_rows`` held-out rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shoplake.ml.metrics import multiclass_report
+from shoplake.ml.sentiment import FIVE_CLASSES
+
+THREE_CLASSES = ("negative", "neutral", "positive")
+#: VADER compound score → stars: (-1, -0.6] 1, (-0.6, -0.2] 2, (-0.2, 0.2) 3, [0.2, 0.6) 4, [0.6, 1] 5
+VADER_CUTS = (-0.6, -0.2, 0.2, 0.6)
+
+
+def _matrix(truth: np.ndarray, pred: np.ndarray, k: int) -> list[list[int]]:
+    m = np.zeros((k, k), dtype=int)
+    np.add.at(m, (truth, pred), 1)
+    return m.tolist()
+
+
+def three_class(stars: np.ndarray) -> np.ndarray:
+    """1–2 stars → 0 (negative), 3 → 1 (neutral), 4–5 → 2 (positive)."""
+    return np.digitize(np.asarray(stars), [3, 4])
+
+
+def five_class_report(stars: Sequence[int], predicted: Sequence[int]) -> dict[str, Any]:
+    """The report of predicted classes (as stars 1–5) against the ratings (module docstring)."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import cohen_kappa_score
+
+    y = np.asarray(stars, dtype=int)
+    p = np.asarray(predicted, dtype=int)
+    if len(y) == 0:
+        raise ValueError("no rows to evaluate")
+    if y.min() < 1 or y.max() > 5 or p.min() < 1 or p.max() > 5:
+        raise ValueError("stars and predicted classes must be whole numbers 1-5")
+    five = multiclass_report(_matrix(y - 1, p - 1, 5), FIVE_CLASSES)
+    three = multiclass_report(_matrix(three_class(y), three_class(p), 3), THREE_CLASSES)
+    constant = np.ptp(y) == 0 or np.ptp(p) == 0
+    if np.array_equal(y, p) and np.ptp(y) == 0:
+        qwk = None  # one class on both sides: agreement beyond chance is undefined
+    else:
+        qwk = float(cohen_kappa_score(y, p, weights="quadratic", labels=[1, 2, 3, 4, 5]))
+    return {
+        "accuracy": five["accuracy"],
+        "macro_f1": five["macro_f1"],
+        "per_class_f1": {c: v["f1"] for c, v in five["per_class"].items()},
+        "per_class": five["per_class"],
+        "qwk": qwk,
+        "spearman": None if constant else float(spearmanr(y, p).statistic),
+        "three_class": {
+            "accuracy": three["accuracy"],
+            "macro_f1": three["macro_f1"],
+            "per_class_f1": {c: v["f1"] for c, v in three["per_class"].items()},
+            "confusion": three["confusion"],
+        },
+        "mean_abs_star_error": float(np.mean(np.abs(y - p))),
+        "n": len(y),
+        "confusion": five["confusion"],
+    }
+
+
+def majority_stars(train_stars: Sequence[int], n: int) -> np.ndarray:
+    """``n`` predictions of the most common training rating (ties: the higher rating)."""
+    values, counts = np.unique(np.asarray(train_stars, dtype=int), return_counts=True)
+    best = values[counts == counts.max()].max()
+    return np.full(n, best, dtype=int)
+
+
+def vader_stars(texts: Sequence[str]) -> np.ndarray:
+    """The VADER lexicon's compound score of each text cut into stars at :data:`VADER_CUTS`."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    sia = SentimentIntensityAnalyzer()
+    compound = np.array([sia.polarity_scores(t or "")["compound"] for t in texts], dtype=float)
+    return stars_from_compound(compound)
+
+
+def stars_from_compound(compound: np.ndarray) -> np.ndarray:
+    """Compound scores in [-1, 1] → stars 1–5 (bins of :data:`VADER_CUTS`; a cut belongs to the bin above it,
+    except −0.6 and −0.2, which close the bins below)."""
+    c = np.asarray(compound, dtype=float)
+    return np.select([c <= -0.6, c <= -0.2, c < 0.2, c < 0.6], [1, 2, 3, 4], default=5).astype(int)
+
+
+def report_by_group(groups: Sequence[str], stars: Sequence[int], predicted: Sequence[int], min_rows: int) -> dict:
+    """:func:`five_class_report`'s headline figures per group with ``min_rows`` or more rows; the others counted."""
+    g = np.asarray(groups, dtype=object)
+    y, p = np.asarray(stars, dtype=int), np.asarray(predicted, dtype=int)
+    out: dict[str, Any] = {}
+    small = 0
+    for name in sorted(set(g.tolist())):
+        idx = g == name
+        if idx.sum() < min_rows:
+            small += 1
+            continue
+        r = five_class_report(y[idx], p[idx])
+        out[str(name)] = {k: r[k] for k in ("n", "accuracy", "macro_f1", "qwk", "spearman", "mean_abs_star_error")}
+        out[str(name)]["mean_stars"] = float(y[idx].mean())
+    return {"min_rows": min_rows, "groups": out, "groups_below_min_rows": small}

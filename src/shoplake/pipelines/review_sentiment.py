@@ -1,0 +1,415 @@
+"""Product review sentiment in five classes, judged against the star ratings; results published as CSV + Parquet.
+
+Reads ``curated/product_reviews`` (``product_reviews_daily`` curates it: one partition per submission day).
+
+1. :func:`check_window` — enough curated reviews in the window to train and evaluate (else the DAG skips training).
+2. :func:`train` — the window's reviews in time order, the newest ``test_fraction`` held out. With no ``--model``
+   (the offline default) a five-class head (multinomial logistic regression, class-balanced) is fitted on the
+   packaged all-MiniLM-L6-v2 embeddings of the older reviews, labels = stars; with ``--model`` a hub model
+   ``id@revision`` or a directory of a five-label classifier is only evaluated and, if it passes the gate, adopted
+   (the version holds ``model_ref.json`` naming it). Either way the held-out reviews are scored and judged against
+   their ratings beside a majority baseline and a VADER-binned baseline (``shoplake.ml.review_sentiment``), per
+   product where a product has enough rows → ``model/review_sentiment/version=<ds>/`` (``metrics.json`` with
+   ``macro_f1``, ``qwk``, ``spearman``; ``confusion.png``); ``current.json`` moves only if the macro-F1 is not
+   below the champion's on the same held-out reviews; MLflow like every model. A version younger than
+   ``retrain_days`` is kept (no retraining every day of a backfill).
+3. :func:`score` — the day's curated reviews through the current model → ``enriched/product_review_sentiment/ds=``
+   (review id, product, stars, predicted class and label, the five probabilities, ``positive_prob`` by
+   ``shoplake.ml.sentiment.five_class_positive_prob``, model id and revision).
+4. :func:`publish` — the same rows as ``part-0.csv`` and ``part-0.parquet`` under
+   ``<results root>/product_review_sentiment/ds=<ds>/`` (``SHOPLAKE_RESULTS_ROOT``: any lake URI), the whole
+   partition replaced at once; :func:`check_published` reads both back and compares them with the enriched rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from shoplake.jobconfig import check_options, option
+from shoplake.ml.sentiment import FIVE_CLASSES, EngineConfig
+from shoplake.paths import (
+    PRODUCT_REVIEW_SENTIMENT,
+    PRODUCT_REVIEWS,
+    REVIEW_SENTIMENT_MODEL,
+    Zone,
+    dataset_path,
+    partition_path,
+    validate_ds,
+    window_days,
+)
+
+log = logging.getLogger(__name__)
+
+PROBABILITY_COLUMNS = tuple(f"p_{c}" for c in FIVE_CLASSES)
+RESULT_FILES = ("part-0.csv", "part-0.parquet")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewSentimentTrainConfig(EngineConfig):
+    """Arguments of ``jobs/train/train_review_sentiment.py``."""
+
+    ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    model: str = option(
+        "",
+        help="empty = train the offline five-class head (MiniLM + head on ratings); else a hub id@revision or a "
+        "directory of a five-label classifier to evaluate and adopt (SHOPLAKE_REVIEW_SENTIMENT_MODEL)",
+    )
+    window_days: int = option(
+        1095, help="days of curated reviews, ending at ds, to learn from and hold out (days)", minimum=1, maximum=36500
+    )
+    test_fraction: float = option(
+        0.2, help="share (0.05-0.5) of the window's reviews, the newest, held out for evaluation and the gate",
+        minimum=0.05, maximum=0.5,
+    )  # fmt: skip
+    min_rows: int = option(200, help="fewest curated reviews in the window to train and evaluate", minimum=20)
+    min_group_rows: int = option(30, help="fewest held-out reviews of a product for its own figures", minimum=5)
+    retrain_days: int = option(
+        7, help="keep the current version when it is younger than this many days (0 = train every run)", minimum=0
+    )
+    c: float = option(4.0, help="inverse regularisation strength of the head's logistic regression", exclusiveMinimum=0)
+    seed: int = option(7, help="seed of the head's solver")
+    encoder: str = option("", help="sentence encoder directory; empty = the offline all-MiniLM-L6-v2")
+    model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
+    mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+        local_or_lake = "://" in self.model or Path(self.model).expanduser().exists()
+        if self.model and "@" not in self.model and not local_or_lake:
+            raise ValueError(f"--model {self.model!r}: a hub model needs a pinned revision (id@revision)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewSentimentScoreConfig(EngineConfig):
+    """Arguments of ``jobs/gpu/score_review_sentiment.py``."""
+
+    ds: str = option(help="partition date YYYY-MM-DD of the curated reviews to score")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+    model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
+
+    def __post_init__(self) -> None:
+        validate_ds(self.ds)
+        check_options(self)
+
+
+# ---- the window --------------------------------------------------------------------------------------------------
+
+
+def window_partitions(lake_root: str, ds: str, days: int) -> list[str]:
+    """The curated review partitions of the ``days`` days ending ``ds`` that exist (one listing, not one probe per
+    day: a three-year window on an object store)."""
+    from shoplake.io.lake import partition_days
+
+    wanted = set(window_days(ds, days))
+    have = partition_days(dataset_path(lake_root, Zone.CURATED, PRODUCT_REVIEWS))
+    return [partition_path(lake_root, Zone.CURATED, PRODUCT_REVIEWS, d) for d in have if d in wanted]
+
+
+def check_window(lake_root: str, ds: str, days: int, min_rows: int) -> dict[str, Any]:
+    """Whether the window holds enough curated reviews to train: ``{"trainable", "reason", "rows", "days"}``."""
+    from shoplake.io.lake import read_counts
+
+    paths = window_partitions(lake_root, ds, days)
+    rows = sum(read_counts(p)["curated"] for p in paths)
+    reason = ""
+    if rows < min_rows:
+        reason = (
+            f"{rows} curated product reviews in the {days} days ending {ds}; training needs >= {min_rows} "
+            "(run product_reviews_daily for more days, widen window_days or lower min_rows)"
+        )
+    return {"ds": ds, "trainable": not reason, "reason": reason, "rows": rows, "days": len(paths)}
+
+
+def read_window(lake_root: str, ds: str, days: int):
+    """The window's curated reviews in submission order (pandas)."""
+    import pandas as pd
+
+    from shoplake.io.lake import read_partition
+
+    cols = ["review_id", "product_id", "rating", "review_text", "submitted_at", "incentivised"]
+    paths = window_partitions(lake_root, ds, days)
+    if not paths:
+        raise ValueError(f"no curated {PRODUCT_REVIEWS} partition in the {days} days ending {ds}")
+    df = pd.concat([read_partition(p, cols).to_pandas() for p in paths], ignore_index=True)
+    return df.sort_values(["submitted_at", "review_id"], kind="stable").reset_index(drop=True)
+
+
+# ---- training / evaluation -----------------------------------------------------------------------------------------
+
+
+def _due(lake_root: str, ds: str, retrain_days: int) -> tuple[bool, dict[str, Any] | None]:
+    from shoplake.ml.registry import read_current
+
+    current = read_current(lake_root, REVIEW_SENTIMENT_MODEL)
+    if current is None or retrain_days == 0 or current["version"] == ds:
+        return True, current
+    age = (dt.date.fromisoformat(ds) - dt.date.fromisoformat(current["version"])).days
+    return not (0 <= age < retrain_days), current
+
+
+def five_class_predictions(clf: Any, texts: list[str]):
+    """``(probabilities in FIVE_CLASSES order, predicted stars 1-5)`` of a loaded classifier."""
+    import numpy as np
+
+    probs = clf.five_class_proba(texts)
+    return probs, np.argmax(probs, axis=1) + 1
+
+
+def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
+    """Fit (or adopt) and evaluate the five-class model on the window; publish the version; gate on macro-F1."""
+    import numpy as np
+
+    from shoplake.ml import review_sentiment as rs
+    from shoplake.ml.plots import plot_confusion
+    from shoplake.ml.registry import promote_if_not_worse, publish_dir
+    from shoplake.ml.sentiment import MODEL_REF, engine_config, load_classifier
+    from shoplake.ml.sentiment_head import (
+        SentenceEncoder,
+        default_encoder_dir,
+        fit_multiclass_head,
+        save_head_model,
+    )
+    from shoplake.ml.tracking import set_champion, track_version
+
+    due, current = _due(cfg.lake_root, cfg.ds, cfg.retrain_days)
+    if not due:
+        reason = f"current version {current['version']} is younger than retrain_days={cfg.retrain_days}"
+        log.info("not retraining: %s", reason)
+        return {"ds": cfg.ds, "trained": False, "reason": reason, "current_version": current["version"]}
+    df = read_window(cfg.lake_root, cfg.ds, cfg.window_days)
+    if len(df) < cfg.min_rows:
+        raise ValueError(
+            f"{len(df)} curated product reviews in the {cfg.window_days} days ending {cfg.ds} "
+            f"(< --min-rows {cfg.min_rows})"
+        )
+    cut = round(len(df) * (1 - cfg.test_fraction))
+    train_df, test_df = df.iloc[:cut], df.iloc[cut:]
+    stars_train = train_df["rating"].to_numpy(dtype=int)
+    stars_test = test_df["rating"].to_numpy(dtype=int)
+    test_texts = test_df["review_text"].fillna("").tolist()
+    engine = engine_config(cfg)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "version"
+        if cfg.model:
+            clf = load_classifier(cfg.model.split("@")[0], revision=_revision(cfg.model), cfg=engine,
+                                  cache_dir=cfg.model_cache)  # fmt: skip
+            probs, predicted = five_class_predictions(clf, test_texts)
+            out.mkdir()
+            (out / MODEL_REF).write_text(json.dumps({"uri": cfg.model.split("@")[0], "revision": _revision(cfg.model)}))
+            model_id, revision, kind = clf.model_id, clf.revision, "adopted"
+        else:
+            encoder = cfg.encoder or default_encoder_dir()
+            emb = SentenceEncoder(encoder, engine).embed(df["review_text"].fillna("").tolist())
+            head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
+            probs = head.proba(emb[cut:])
+            predicted = np.argmax(probs, axis=1) + 1
+            model_id = "shoplake/review-sentiment-minilm-head-5"
+            revision = save_head_model(out, encoder, head, model_id=model_id, labels=FIVE_CLASSES,
+                                       extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}"})  # fmt: skip
+            kind = "trained"
+        report = rs.five_class_report(stars_test, predicted)
+        baselines = {
+            "majority": rs.five_class_report(stars_test, rs.majority_stars(stars_train, len(stars_test))),
+            "vader": rs.five_class_report(stars_test, rs.vader_stars(test_texts)),
+        }
+        metrics = {
+            **{k: report[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error", "n")},
+            "per_class_f1": report["per_class_f1"],
+            "three_class": report["three_class"],
+            "confusion": report["confusion"],
+            "baselines": {
+                name: {k: b[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error")}
+                | {"three_class_macro_f1": b["three_class"]["macro_f1"]}
+                for name, b in baselines.items()
+            },
+            "by_product": rs.report_by_group(test_df["product_id"].tolist(), stars_test, predicted, cfg.min_group_rows),
+            "split": {
+                "train": len(train_df),
+                "test": len(test_df),
+                "test_from": str(test_df["submitted_at"].iloc[0]),
+                "test_to": str(test_df["submitted_at"].iloc[-1]),
+                "test_stars": {int(s): int((stars_test == s).sum()) for s in range(1, 6)},
+                "train_stars": {int(s): int((stars_train == s).sum()) for s in range(1, 6)},
+            },
+            "model": {"kind": kind, "model_id": model_id, "revision": revision},
+            "gate_metric": "macro_f1",
+            "notes": "classes are stars: very_negative = 1 ... very_positive = 5; baselines on the same held-out rows",
+        }
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+        (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
+        plot_confusion(out / "confusion.png", report["confusion"], FIVE_CLASSES,
+                       f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
+        path = publish_dir(out, cfg.lake_root, REVIEW_SENTIMENT_MODEL, cfg.ds)
+
+        def champion(pointer: dict[str, Any]) -> float | None:
+            try:
+                clf = load_classifier(pointer["path"], cfg=engine, cache_dir=cfg.model_cache)
+                return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
+            except Exception as exc:  # an unreadable champion falls back to its recorded score
+                log.warning("champion %s not scorable on these reviews (%s)", pointer.get("path"), exc)
+                return None
+
+        gate = promote_if_not_worse(
+            cfg.lake_root, REVIEW_SENTIMENT_MODEL, cfg.ds, metric="macro_f1", score=report["macro_f1"],
+            champion_score=champion, extra={"model_id": model_id, "revision": revision, "kind": kind},
+        )  # fmt: skip
+        flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and v is not None}
+        flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if v is not None}
+        tracked = track_version(
+            cfg.mlflow_uri, cfg.lake_root, model_name=REVIEW_SENTIMENT_MODEL, ds=cfg.ds,
+            params={k: v for k, v in asdict(cfg).items() if k != "lake_root"} | {"kind": kind},
+            metrics=flat, artifacts_dir=out, model_source=path, tags={"model_id": model_id},
+        )  # fmt: skip
+    if gate["promoted"] and tracked:
+        set_champion(tracked["tracking_uri"], REVIEW_SENTIMENT_MODEL, tracked["model_version"])
+    return {
+        "ds": cfg.ds, "trained": True, "kind": kind, "path": path, "rows": len(df),
+        "macro_f1": report["macro_f1"], "qwk": report["qwk"], "promoted": gate["promoted"],
+        "champion_score": gate["champion_score"],
+        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
+    }  # fmt: skip
+
+
+def _revision(model: str) -> str | None:
+    return model.split("@", 1)[1] if "@" in model else None
+
+
+# ---- scoring and publishing ----------------------------------------------------------------------------------------
+
+
+def score(cfg: ReviewSentimentScoreConfig) -> dict[str, Any]:
+    """The day's curated reviews through the current five-class model → ``enriched/product_review_sentiment/ds=``."""
+    import numpy as np
+    import pyarrow as pa
+
+    from shoplake.io.lake import PartitionWriter, iter_partition_batches, partition_rows
+    from shoplake.ml.registry import read_current
+    from shoplake.ml.sentiment import engine_config, five_class_positive_prob, load_classifier
+    from shoplake.paths import model_root
+    from shoplake.progress import Progress
+
+    current = read_current(cfg.lake_root, REVIEW_SENTIMENT_MODEL)
+    if current is None:
+        raise FileNotFoundError(
+            f"no current {REVIEW_SENTIMENT_MODEL} model in {cfg.lake_root}: run the train_model step first "
+            "(product_review_sentiment with enough curated reviews, or `make demo-reviews`)"
+        )
+    clf = load_classifier(model_root(cfg.lake_root, REVIEW_SENTIMENT_MODEL), cfg=engine_config(cfg),
+                          cache_dir=cfg.model_cache)  # fmt: skip
+    src = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds)
+    out = partition_path(cfg.lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, cfg.ds)
+    schema = pa.schema(
+        [("review_id", pa.string()), ("product_id", pa.string()), ("rating", pa.int32()),
+         ("predicted_class", pa.int32()), ("predicted_label", pa.string()),
+         *[(c, pa.float32()) for c in PROBABILITY_COLUMNS], ("positive_prob", pa.float32()),
+         ("model_id", pa.string()), ("model_revision", pa.string()), ("model_version", pa.string())]
+    )  # fmt: skip
+    total = partition_rows(src)
+    progress = Progress(total, f"reviews of {src} scored", log)
+    with PartitionWriter(out, schema, counts={"curated": total}) as writer:
+        for batch in iter_partition_batches(src, ["review_id", "product_id", "rating", "review_text"], cfg.chunk_rows):
+            texts = [t or "" for t in batch.column("review_text").to_pylist()]
+            probs, predicted = five_class_predictions(clf, texts)
+            n = len(texts)
+            cols = {
+                "review_id": batch.column("review_id"),
+                "product_id": batch.column("product_id"),
+                "rating": batch.column("rating"),
+                "predicted_class": pa.array(predicted.astype(np.int32)),
+                "predicted_label": pa.array([FIVE_CLASSES[p - 1] for p in predicted], pa.string()),
+                **{c: pa.array(probs[:, i].astype(np.float32)) for i, c in enumerate(PROBABILITY_COLUMNS)},
+                "positive_prob": pa.array(five_class_positive_prob(probs) if n else np.zeros(0, np.float32)),
+                "model_id": pa.array([clf.model_id] * n, pa.string()),
+                "model_revision": pa.array([clf.revision] * n, pa.string()),
+                "model_version": pa.array([current["version"]] * n, pa.string()),
+            }
+            writer.write(pa.table(cols, schema=schema))
+            progress.update(n)
+    return {"ds": cfg.ds, "path": out, "rows": writer.rows, "model_version": current["version"],
+            "model": f"{clf.model_id}@{clf.revision}"}  # fmt: skip
+
+
+def results_path(results_root: str, ds: str) -> str:
+    """``<results root>/product_review_sentiment/ds=<ds>`` (``results_root`` is ``<lake>/results`` by default)."""
+    return f"{results_root.rstrip('/')}/{PRODUCT_REVIEW_SENTIMENT}/ds={validate_ds(ds)}"
+
+
+def publish(lake_root: str, ds: str, results_root: str) -> dict[str, Any]:
+    """The enriched rows of ``ds`` as CSV and Parquet (the same rows) in one new partition swapped in whole."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    from shoplake.io.lake import COUNTS_FILE, filesystem, read_partition, swap_in
+    from shoplake.paths import hidden_sibling
+
+    table = read_partition(partition_path(lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, ds))
+    table = table.sort_by("review_id")
+    final_uri = results_path(results_root, ds)
+    fs, final = filesystem(final_uri)
+    tmp = hidden_sibling(final, "tmp")
+    try:
+        fs.makedirs(tmp, exist_ok=True)
+        with fs.open(f"{tmp}/part-0.parquet", "wb") as fh:
+            pq.write_table(table, fh, compression="zstd")
+        with fs.open(f"{tmp}/part-0.csv", "wb") as fh:
+            pcsv.write_csv(table, fh)
+        with fs.open(f"{tmp}/{COUNTS_FILE}", "w") as fh:
+            json.dump({"rows": table.num_rows}, fh)
+        swap_in(fs, tmp, final)
+    finally:
+        if fs.exists(tmp):
+            fs.rm(tmp, recursive=True)
+    return {"ds": ds, "path": final_uri, "rows": table.num_rows, "files": list(RESULT_FILES)}
+
+
+def check_published(lake_root: str, ds: str, results_root: str) -> dict[str, Any]:
+    """The published CSV and Parquet hold the enriched rows of ``ds``, the same in both (values compared).
+
+    Raises:
+        RuntimeError: a file is missing or the rows differ.
+    """
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    from shoplake.io.lake import filesystem, read_partition
+
+    enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, ds)).sort_by(
+        "review_id"
+    )
+    fs, root = filesystem(results_path(results_root, ds))
+    with fs.open(f"{root}/part-0.parquet", "rb") as fh:
+        parquet = pq.read_table(fh)
+    with fs.open(f"{root}/part-0.csv", "rb") as fh:
+        csv = pcsv.read_csv(fh, convert_options=pcsv.ConvertOptions(column_types=parquet.schema))
+    if not parquet.equals(enriched):
+        raise RuntimeError(f"published Parquet of ds={ds} differs from enriched/{PRODUCT_REVIEW_SENTIMENT}")
+    if not csv.equals(parquet):
+        raise RuntimeError(f"published CSV and Parquet of ds={ds} hold different rows")
+    return {"ds": ds, "path": results_path(results_root, ds), "rows": parquet.num_rows}
+
+
+def check_scored(lake_root: str, ds: str) -> dict[str, Any]:
+    """One enriched row per curated review of ``ds``; classes 1-5; the five probabilities sum to 1."""
+    import numpy as np
+
+    from shoplake.io.lake import read_counts, read_partition
+
+    path = partition_path(lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, ds)
+    table = read_partition(path)
+    curated = read_counts(partition_path(lake_root, Zone.CURATED, PRODUCT_REVIEWS, ds))["curated"]
+    if table.num_rows != curated:
+        raise RuntimeError(f"{table.num_rows} scored reviews, curated ds={ds} has {curated}")
+    probs = np.column_stack([table.column(c).to_numpy(zero_copy_only=False) for c in PROBABILITY_COLUMNS])
+    classes = table.column("predicted_class").to_numpy(zero_copy_only=False)
+    if len(classes) and (classes.min() < 1 or classes.max() > 5 or np.abs(probs.sum(axis=1) - 1).max() > 1e-3):
+        raise RuntimeError(f"scores of ds={ds} out of range (classes 1-5, probabilities summing to 1)")
+    return {"ds": ds, "path": path, "rows": table.num_rows}

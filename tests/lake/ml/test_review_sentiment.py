@@ -1,0 +1,100 @@
+"""Five-class review sentiment: the report against stars worked out by hand, the baselines' bins, the five → one
+positive_prob mapping, and five-label models through the engine (the Steam routing included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shoplake.ml import review_sentiment as rs
+from shoplake.ml.sentiment import FIVE_CLASSES, five_class_order, five_class_positive_prob
+
+
+def test_report_by_hand():
+    stars = [1, 2, 3, 4, 5, 5]
+    pred = [1, 3, 3, 5, 5, 4]
+    r = rs.five_class_report(stars, pred)
+    assert r["accuracy"] == pytest.approx(3 / 6)
+    # per class F1: 1 → 1.0; 2 → 0 (missed); 3 → P 1/2 R 1 = 2/3; 4 → 0; 5 → P 1/2 R 1/2 = 1/2
+    assert r["per_class_f1"] == pytest.approx(
+        {"very_negative": 1.0, "negative": 0.0, "neutral": 2 / 3, "positive": 0.0, "very_positive": 0.5}
+    )
+    assert r["macro_f1"] == pytest.approx((1 + 0 + 2 / 3 + 0 + 0.5) / 5)
+    assert r["mean_abs_star_error"] == pytest.approx(3 / 6)
+    # three classes: truth [n, n, u, p, p, p], prediction [n, u, u, p, p, p]
+    assert r["three_class"]["accuracy"] == pytest.approx(5 / 6)
+    assert r["three_class"]["per_class_f1"]["negative"] == pytest.approx(2 / 3)
+    assert r["confusion"][1] == [0, 0, 1, 0, 0]  # the 2-star review predicted 3
+    from scipy.stats import spearmanr
+    from sklearn.metrics import cohen_kappa_score
+
+    assert r["qwk"] == pytest.approx(cohen_kappa_score(stars, pred, weights="quadratic"))
+    assert r["spearman"] == pytest.approx(spearmanr(stars, pred).statistic)
+
+
+def test_quadratic_kappa_weighs_distance_and_constant_sides_are_undefined():
+    stars = [1, 1, 5, 5]
+    near = rs.five_class_report(stars, [2, 1, 5, 4])
+    far = rs.five_class_report(stars, [5, 1, 5, 1])
+    assert near["accuracy"] == far["accuracy"] == 0.5
+    assert near["qwk"] > 0.8  # one star off
+    assert far["qwk"] <= 0.0  # four stars off: chance level
+    assert rs.five_class_report([5, 5], [5, 5])["qwk"] is None
+    assert rs.five_class_report([1, 5], [5, 5])["spearman"] is None
+    with pytest.raises(ValueError, match="1-5"):
+        rs.five_class_report([0, 5], [5, 5])
+
+
+def test_majority_baseline_flatters_accuracy_not_macro_f1():
+    train = [5] * 69 + [4] * 15 + [3] * 6 + [2] * 4 + [1] * 6
+    test = np.array([5] * 69 + [4] * 15 + [3] * 6 + [2] * 4 + [1] * 6)
+    r = rs.five_class_report(test, rs.majority_stars(train, len(test)))
+    assert r["accuracy"] == pytest.approx(0.69)
+    assert r["macro_f1"] == pytest.approx((2 * 0.69 / 1.69) / 5)  # only the 5-star class scores
+    assert list(rs.majority_stars([4, 4, 5, 5], 2)) == [5, 5]  # ties: the higher rating
+
+
+def test_vader_bins():
+    got = rs.stars_from_compound(np.array([-1.0, -0.6, -0.59, -0.2, -0.19, 0.0, 0.19, 0.2, 0.59, 0.6, 1.0]))
+    assert got.tolist() == [1, 1, 2, 2, 3, 3, 3, 4, 4, 5, 5]
+    pytest.importorskip("vaderSentiment")
+    assert rs.vader_stars(["I love it, wonderful, perfect!", "terrible, awful, hate it", ""]).tolist() == [5, 1, 3]
+
+
+def test_figures_per_product_only_where_a_product_has_enough_rows():
+    groups = ["P1"] * 4 + ["P2"] * 2
+    got = rs.report_by_group(groups, [5, 5, 4, 1, 3, 3], [5, 4, 4, 1, 3, 3], min_rows=3)
+    assert list(got["groups"]) == ["P1"]
+    assert got["groups"]["P1"]["accuracy"] == pytest.approx(3 / 4)
+    assert got["groups"]["P1"]["mean_stars"] == pytest.approx(15 / 4)
+    assert got["groups_below_min_rows"] == 1
+
+
+def test_five_probabilities_map_to_one_positive_prob_in_one_place():
+    probs = np.array([[1, 0, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0.5, 0.5], [0.2, 0.2, 0.2, 0.2, 0.2]])
+    assert five_class_positive_prob(probs).tolist() == pytest.approx([0.0, 0.5, 1.0, 0.5])
+    assert five_class_order(["Very Positive", "Positive", "Neutral", "Negative", "Very Negative"]) == [4, 3, 2, 1, 0]
+    assert five_class_order(["1 star", "2 stars", "3 stars", "4 stars", "5 stars"]) == [0, 1, 2, 3, 4]
+    assert five_class_order(["NEGATIVE", "POSITIVE"]) is None
+
+
+def test_a_five_label_model_through_the_engine_and_the_steam_routing(tmp_path):
+    pytest.importorskip("transformers")
+    from tiny_models import build_five_class_classifier
+
+    from shoplake.ml.sentiment import EngineConfig, load_classifier, score_texts
+
+    # labels listed best first: the engine reorders them by name
+    labels = ("Very Positive", "Positive", "Neutral", "Negative", "Very Negative")
+    path = build_five_class_classifier(tmp_path / "m", labels=labels)
+    clf = load_classifier(str(path), cfg=EngineConfig(device="cpu"))
+    texts = ["great fun", "awful bug lag", "the game is a game"]
+    five = clf.five_class_proba(texts)
+    raw = clf.class_proba(texts)
+    assert five.shape == (3, 5)
+    assert np.allclose(five.sum(axis=1), 1, atol=1e-5)
+    assert np.allclose(five, raw[:, ::-1])  # very_negative first
+    assert clf.positive_proba(texts) == pytest.approx(five_class_positive_prob(five).tolist(), abs=1e-6)
+    table = score_texts(clf, ["a", "b", "c"], texts, ["id", "id", "id"])
+    assert table["positive_prob"].to_pylist() == pytest.approx(five_class_positive_prob(five).tolist(), abs=1e-6)
+    assert FIVE_CLASSES[0] == "very_negative"

