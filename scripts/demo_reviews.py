@@ -21,6 +21,7 @@ from demo import airflow_dags_test
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts
 from shoplake.ml.registry import read_current
+from shoplake.ml.sentiment import FIVE_CLASSES
 from shoplake.paths import PRODUCT_REVIEWS, REVIEW_SENTIMENT_MODEL, Zone, partition_path
 from shoplake.pipelines.review_sentiment import results_path
 
@@ -80,20 +81,21 @@ def main() -> int:
     split = m["split"]
     log.info("\nheld-out: the newest %d reviews (%s .. %s), stars %s; trained on %d older ones", split["test"],
              split["test_from"][:10], split["test_to"][:10], split["test_stars"], split["train"])  # fmt: skip
-    log.info("  %-26s %8s %8s %6s %8s %10s %9s", "model", "accuracy", "macro-F1", "QWK", "Spearman", "3-class F1",
+    log.info("  %-34s %8s %8s %6s %8s %10s %9s", "model", "accuracy", "macro-F1", "QWK", "Spearman", "3-class F1",
              "|stars|")  # fmt: skip
 
     def row(name: str, r: dict, three: float) -> None:
         qwk = "—" if r["qwk"] is None else f"{r['qwk']:.3f}"
         rho = "—" if r["spearman"] is None else f"{r['spearman']:.3f}"
-        log.info("  %-26s %8.3f %8.3f %6s %8s %10.3f %9.2f", name, r["accuracy"], r["macro_f1"], qwk, rho, three,
+        log.info("  %-34s %8.3f %8.3f %6s %8s %10.3f %9.2f", name, r["accuracy"], r["macro_f1"], qwk, rho, three,
                  r["mean_abs_star_error"])  # fmt: skip
 
     row(m["model"]["model_id"].rsplit("/", 1)[-1], m, m["three_class"]["macro_f1"])
     for name, b in m["baselines"].items():
         row(f"{name} baseline", b, b["three_class_macro_f1"])
-    log.info("  per-class F1: %s", ", ".join(f"{k} {v:.2f}" if v is not None else f"{k} —"
-                                             for k, v in m["per_class_f1"].items()))  # fmt: skip
+    f1 = m["per_class_f1"]
+    log.info("  per-class F1: %s", ", ".join(f"{c} {f1[c]:.2f}" if f1.get(c) is not None else f"{c} —"
+                                             for c in FIVE_CLASSES))  # fmt: skip
     log.info("  confusion (rows = stars 1..5, columns = predicted 1..5): %s", m["confusion"])
     log.info("  confusion matrix PNG: %s/confusion.png", current["path"].replace(cfg.lake_root, "<lake>"))
     groups = m["by_product"]["groups"]
