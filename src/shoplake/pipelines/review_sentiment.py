@@ -115,17 +115,10 @@ def window_partitions(lake_root: str, ds: str, days: int) -> list[str]:
 
 def check_window(lake_root: str, ds: str, days: int, min_rows: int) -> dict[str, Any]:
     """Whether the window holds enough curated reviews to train: ``{"trainable", "reason", "rows", "days"}``."""
-    from shoplake.io.lake import read_counts
+    from shoplake.pipelines.stages import window_gate
 
-    paths = window_partitions(lake_root, ds, days)
-    rows = sum(read_counts(p)["curated"] for p in paths)
-    reason = ""
-    if rows < min_rows:
-        reason = (
-            f"{rows} curated product reviews in the {days} days ending {ds}; training needs >= {min_rows} "
-            "(run product_reviews_daily for more days, widen window_days or lower min_rows)"
-        )
-    return {"ds": ds, "trainable": not reason, "reason": reason, "rows": rows, "days": len(paths)}
+    hint = "run product_reviews_daily for more days, widen window_days or lower min_rows"
+    return window_gate(window_partitions(lake_root, ds, days), ds, days, min_rows, "product reviews", hint)
 
 
 def read_window(lake_root: str, ds: str, days: int):

@@ -87,3 +87,15 @@ def check_stages(lake_root: str, dataset: str, ds: str) -> dict[str, Any]:
         "quarantined": cur["quarantined"] + raw["quarantined"],
         "raw_counts": raw,
     }
+
+
+def window_gate(paths: list[str], ds: str, days: int, min_rows: int, what: str, hint: str) -> dict[str, Any]:
+    """Whether the curated partitions of a training window hold ``min_rows`` rows (their ``_counts.json``):
+    ``{"ds", "trainable", "reason", "rows", "days"}``; the reason names ``what`` was short and ``hint``."""
+    from shoplake.io.lake import read_counts
+
+    rows = sum(read_counts(p)["curated"] for p in paths)
+    reason = ""
+    if rows < min_rows:
+        reason = f"{rows} curated {what} in the {days} days ending {ds}; training needs >= {min_rows} ({hint})"
+    return {"ds": ds, "trainable": not reason, "reason": reason, "rows": rows, "days": len(paths)}

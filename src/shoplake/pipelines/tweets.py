@@ -243,15 +243,9 @@ def check_curated(lake_root: str, ds: str) -> dict[str, Any]:
 
 def check_window(lake_root: str, ds: str, window_days: int, min_rows: int) -> dict[str, Any]:
     """Whether the window holds enough curated tweets to train: ``{"trainable", "reason", "rows", "days"}``."""
-    from shoplake.io.lake import existing_partitions, read_counts
+    from shoplake.io.lake import existing_partitions
     from shoplake.paths import window_partitions
+    from shoplake.pipelines.stages import window_gate
 
     paths, _ = existing_partitions(window_partitions(lake_root, Zone.CURATED, TWEETS, ds, window_days))
-    rows = sum(read_counts(p)["curated"] for p in paths)
-    reason = ""
-    if rows < min_rows:
-        reason = (
-            f"{rows} curated tweets in the {window_days} days ending {ds}; training needs >= {min_rows} "
-            "(widen window_days or lower min_rows)"
-        )
-    return {"ds": ds, "trainable": not reason, "reason": reason, "rows": rows, "days": len(paths)}
+    return window_gate(paths, ds, window_days, min_rows, "tweets", "widen window_days or lower min_rows")
