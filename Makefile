@@ -40,7 +40,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -142,8 +142,14 @@ bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, DAG parse
 	$(PY) bench/sentiment_throughput.py
 	$(PY) bench/serve_load.py
 
-bench-serve: install  ## prediction service req/s and p50/p95/p99 per endpoint vs a per-request model load
+bench-objectstores: install  ## local S3 (moto) and GCS (gcp-storage-emulator) endpoints on 127.0.0.1 until Ctrl-C; prints the exports
+	$(PY) scripts/objectstores.py
+
+serve: install  ## prediction service req/s and p50/p95/p99 per endpoint vs a per-request model load
 	$(PY) bench/serve_load.py
+
+objectstores: install  ## local S3 (moto) and GCS (gcp-storage-emulator) endpoints on 127.0.0.1 until Ctrl-C; prints the exports
+	$(PY) scripts/objectstores.py
 
 serve: install  ## the prediction service over the lake's current models on 127.0.0.1:$SHOPLAKE_SERVE_PORT (8000)
 	$(VENV)/bin/shoplake serve

@@ -20,7 +20,7 @@ def _pins(path: Path) -> dict[str, str]:
         if line and not line.startswith("-"):
             name, _, version = line.partition("==")
             assert version, f"{path.name}: {line!r} is not pinned with =="
-            pins[name.lower().replace("_", "-")] = version
+            pins[name.split("[", 1)[0].lower().replace("_", "-")] = version  # moto[server] pins moto
     return pins
 
 

@@ -78,10 +78,27 @@ def swap_in(fs: AbstractFileSystem, tmp_path: str, final_path: str) -> None:
     old_path = None
     if fs.exists(final_path):
         old_path = hidden_sibling(final_path, "old")
-        fs.mv(final_path, old_path, recursive=True)
-    fs.mv(tmp_path, final_path, recursive=True)
+        move_dir(fs, final_path, old_path)
+    move_dir(fs, tmp_path, final_path)
     if old_path is not None:
         fs.rm(old_path, recursive=True)
+
+
+def move_dir(fs: AbstractFileSystem, src: str, dst: str) -> None:
+    """Move directory ``src`` to ``dst``: a rename on a local disk; object by object on S3 / GCS, which have no
+    directories to rename — a server-side copy of each object, then the source objects deleted (s3fs's recursive
+    ``mv`` also tries to copy the prefix itself; gcsfs's ``mv`` tries GCS's ``moveTo`` first, which the emulators
+    lack and which retries for half a minute before falling back to the same copy + delete)."""
+    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        fs.mv(src, dst, recursive=True)
+        return
+    src = src.rstrip("/")
+    keys = fs.find(src)
+    for key in keys:
+        fs.copy(key, dst.rstrip("/") + key[len(src) :])
+    if keys:
+        fs.rm(keys)
+    fs.invalidate_cache(src)
 
 
 class PartitionWriter:

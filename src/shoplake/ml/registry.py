@@ -86,13 +86,15 @@ def publish_version(
 def publish_dir(local_dir: Path, lake_root: str, name: str, ds: str) -> str:
     """Copy the finished ``local_dir`` to ``version=<ds>`` (a hidden temp sibling, then swapped in); returns the
     version path. ``current.json`` is not touched (:func:`promote_if_not_worse` decides)."""
-    from shoplake.io.lake import filesystem
+    from shoplake.io.lake import filesystem, swap_in
 
-    fs, final = filesystem(version_path(lake_root, name, ds))
-    tmp = hidden_sibling(final, "tmp")
+    final_uri = version_path(lake_root, name, ds)
+    fs, final = filesystem(final_uri)
+    tmp = hidden_sibling(final, "tmp")  # spelled as ``fs`` spells paths (no s3:// prefix): swapped in with ``fs``
     try:
         fs.put(str(local_dir) + "/", tmp + "/", recursive=True)
-        return commit_version(tmp, lake_root, name, ds)
+        swap_in(fs, tmp, final)
+        return final_uri
     finally:
         if fs.exists(tmp):
             fs.rm(tmp, recursive=True)
