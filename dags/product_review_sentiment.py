@@ -7,9 +7,10 @@ the results published as CSV + Parquet for the people and systems that read them
 **Inputs.** `curated/product_reviews/ds=…` — curated by `product_reviews_daily` (one partition per submission day,
 the incentive disclosure taken off the text and kept as a flag); this DAG never curates.
 
-**Schedule.** Data-aware: each `curated.product_reviews` event (a curated day, its `ds` in the event) triggers a run
-for that day; backfilling `product_reviews_daily` therefore runs this DAG for every backfilled day. Manual runs
-name the day with the `ds` Param.
+**Schedule.** Data-aware: a `curated.product_reviews` event (a curated day, its `ds` in the event) triggers a run
+for that day. Manual runs name the day with the `ds` Param. Caveat: Airflow folds the events that arrive before a
+queued run starts into that one run, which processes the first event's day — after a backfill of
+`product_reviews_daily`, trigger this DAG for the other days with the `ds` Param (or `airflow dags trigger … --conf`).
 
 **Steps** (`ds` = the event's day or the `ds` Param):
 1. `check_curated` — the day has a curated partition; otherwise the run ends *skipped* with the reason.
