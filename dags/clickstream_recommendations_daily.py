@@ -8,7 +8,8 @@ remove_from_cart / purchase events), four recommenders compared on the same held
 `clickstream_churn_daily`'s `curate_events` (this DAG never curates).
 
 **Schedule.** Data-aware: each `curated.clickstream_events` event (a curated day, its `ds` in the event) triggers a
-run for that day. Manual runs name the day with the `ds` Param.
+run for that day. Manual runs name the day with the `ds` Param. Events that arrive before a queued run starts are
+folded into it by Airflow: the run processes the oldest day and `run_other_event_days` triggers a run for each other.
 
 **Steps** (`ds` = the event's day, the `ds` Param, or the data interval's last day):
 1. `check_window` — the window has curated partitions and at least `min_test_users` users with two or more
@@ -61,6 +62,7 @@ from shoplake_airflow.context import (
     emit_partition_event,
     fail_without_retry,
     resolve_partition,
+    run_other_event_days,
     skip_unless_trainable,
 )
 from shoplake_airflow.params import config_params, ds_param, param_flags
@@ -133,6 +135,7 @@ def clickstream_recommendations_daily():
 
     mlflow = ["--mlflow-uri", settings().mlflow_tracking_uri] if settings().mlflow_tracking_uri else []
     partition = resolve_partition()
+    run_other_event_days(partition, "clickstream_recommendations_daily")  # folded days get runs of their own
     window = check_window(partition)
     recs_args = param_flags(RECS_PARAMS) + mlflow
     train = spark_job("train_recommenders", "jobs/spark/train_recommenders.py", recs_args, inlets=[CURATED])

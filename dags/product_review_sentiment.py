@@ -8,9 +8,9 @@ the results published as CSV + Parquet for the people and systems that read them
 the incentive disclosure taken off the text and kept as a flag); this DAG never curates.
 
 **Schedule.** Data-aware: a `curated.product_reviews` event (a curated day, its `ds` in the event) triggers a run
-for that day. Manual runs name the day with the `ds` Param. Caveat: Airflow folds the events that arrive before a
-queued run starts into that one run, which processes the first event's day — after a backfill of
-`product_reviews_daily`, trigger this DAG for the other days with the `ds` Param (or `airflow dags trigger … --conf`).
+for that day. Manual runs name the day with the `ds` Param. Airflow folds the events that arrive before a queued run
+starts into that one run (a backfill of `product_reviews_daily` queues one per day): the run processes the oldest
+day and `run_other_event_days` triggers a run (`ds` Param) for each of the others.
 
 **Steps** (`ds` = the event's day or the `ds` Param):
 1. `check_curated` — the day has a curated partition; otherwise the run ends *skipped* with the reason.
@@ -51,6 +51,7 @@ from shoplake_airflow.context import (
     emit_partition_event,
     fail_without_retry,
     resolve_partition,
+    run_other_event_days,
     skip_unless_trainable,
 )
 from shoplake_airflow.gpu import gpu_job
@@ -125,6 +126,7 @@ def product_review_sentiment():
     flags += ["--model", cfg.review_sentiment_model] if cfg.review_sentiment_model else []
     flags += ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
     partition = resolve_partition()
+    run_other_event_days(partition, "product_review_sentiment")  # days folded into this run get runs of their own
     curated = check_curated(partition)
     train = gpu_job(
         "train_model", "jobs/train/train_review_sentiment.py", flags,

@@ -24,7 +24,8 @@ HISTORY_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def resolve_ds(context: dict[str, Any]) -> str:
-    """Partition date of a run: the ``ds`` Param, else the data interval's last day, else the asset event's ``ds``.
+    """Partition date of a run: the ``ds`` Param, else the data interval's last day, else the oldest ``ds`` of the
+    asset events that triggered it (the others get runs of their own: :func:`run_other_event_days`).
 
     Raises:
         ValueError: a malformed ``ds`` Param, or no day can be derived (a run with no logical date and no Param).
@@ -35,14 +36,43 @@ def resolve_ds(context: dict[str, Any]) -> str:
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if start is not None and end is not None and start < end:
         return Window.from_interval(start, end).last_day
-    for events in (context.get("triggering_asset_events") or {}).values():
-        for event in events:
-            event_ds = (event.extra or {}).get("ds")
-            if event_ds:
-                return validate_ds(event_ds)
+    days = event_days(context)
+    if days:
+        return days[0]
     raise ValueError(
         "cannot tell which day to process: the run has no ds Param, no data interval and no asset event with a ds; "
         "trigger it with a logical date or set the ds Param (YYYY-MM-DD)"
+    )
+
+
+def event_days(context: dict[str, Any]) -> list[str]:
+    """The days (``ds``) of every asset event that triggered the run, oldest first, each once.
+
+    Airflow folds the events queued before an asset-triggered run starts into that one run (a backfill of the
+    producer queues one per day), so a run may carry several days.
+    """
+    days = set()
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events:
+            event_ds = (getattr(event, "extra", None) or {}).get("ds")
+            if event_ds:
+                days.add(validate_ds(str(event_ds)))
+    return sorted(days)
+
+
+def run_other_event_days(partition: Any, dag_id: str) -> Any:
+    """In an asset-scheduled DAG: a run of ``dag_id`` (``ds`` Param) for every day of the triggering events other than
+    the one this run processes, so that no folded day is left unprocessed. Nothing runs (the mapped trigger is
+    skipped) when the run has one day, or none from events."""
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+    from airflow.sdk import task
+
+    @task(task_id="other_event_days")
+    def other_days(partition: dict, **context: Any) -> list[dict[str, str]]:
+        return [{"ds": day} for day in event_days(context) if day != partition["ds"]]
+
+    return TriggerDagRunOperator.partial(task_id="run_other_event_days", trigger_dag_id=dag_id).expand(
+        conf=other_days(partition)
     )
 
 

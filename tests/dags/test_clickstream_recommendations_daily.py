@@ -34,7 +34,9 @@ def test_a_manual_run_trains_checks_and_publishes_both_branches_then_a_thin_wind
     write_events(lake_root, DAY)
     dr = dag.test(run_conf=CONF)
     assert dr.state == "success"
-    assert set(_states(dr).values()) == {"success"}
+    states = _states(dr)
+    assert states.pop("run_other_event_days") == "skipped"  # a manual run: no other event days to start
+    assert set(states.values()) == {"success"}
     for dataset in ("recs_item_item", "recs_fp_rules", "recs_fp_itemsets", "recs_als_user", "recs_popularity"):
         assert Path(partition_path(lake_root, Zone.ENRICHED, dataset, DAY)).is_dir(), dataset
     model = Path(lake_root) / "model" / "recommender"
@@ -56,5 +58,6 @@ def test_a_manual_run_trains_checks_and_publishes_both_branches_then_a_thin_wind
     # the day before has no curated partition: the run ends skipped with the reason, nothing trains
     thin = dag.test(run_conf={**CONF, "ds": "2031-01-31"})
     got = _states(thin)
+    assert got.pop("other_event_days") == "success"  # (an empty list: nothing else to start)
     assert {got[t] for t in got if t != "resolve_partition"} == {"skipped"}
     assert not (model / "version=2031-01-31").exists()

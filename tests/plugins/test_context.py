@@ -35,6 +35,19 @@ def test_asset_triggered_runs_take_ds_from_the_event():
     assert resolve_ds(ctx) == "2019-03-02"
 
 
+def test_a_run_that_folded_several_events_takes_the_oldest_day_and_lists_the_others():
+    from shoplake_airflow.context import event_days
+
+    def ev(ds):
+        return SimpleNamespace(extra={"ds": ds, "path": "/lake/x", "rows": 1})
+
+    events = {"a": [ev("2019-03-03"), ev("2019-03-01")], "b": [ev("2019-03-01"), SimpleNamespace(extra=None)]}
+    ctx = {"data_interval_start": None, "data_interval_end": None, "triggering_asset_events": events}
+    assert event_days(ctx) == ["2019-03-01", "2019-03-03"]
+    assert resolve_ds(ctx) == "2019-03-01"
+    assert event_days({}) == []
+
+
 def test_a_run_with_no_day_says_how_to_name_one():
     with pytest.raises(ValueError, match="set the ds Param"):
         resolve_ds({"data_interval_start": None, "data_interval_end": None, "triggering_asset_events": {}})
