@@ -4,7 +4,6 @@ browser (headless Debian chromium driven by Playwright; skipped where chromium i
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,20 +26,15 @@ def lake(tmp_path_factory) -> str:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(lake, tiny_sentiment_model):
     import uvicorn
+    from object_stores import free_port
     from serve_lake import settings_for
 
     from shoplake.serve.app import create_app
 
-    port = _free_port()
+    port = free_port()
     app = create_app(settings_for(lake, tiny_sentiment_model, pointer_ttl_s=5.0))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
     thread = threading.Thread(target=srv.run, daemon=True)
