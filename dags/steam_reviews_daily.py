@@ -28,8 +28,8 @@ lake, typed and cleaned, ready for sentiment scoring and training.
    (the purchase model's input; `steam_purchase_model_weekly` trains on a window of them); rows without a score
    or target → `quarantine/features_steam_reviews/ds=…`. Emits `enriched.steam_purchase_features`.
 
-**Reruns and backfills.** Every write replaces exactly its `ds` partition (temp write, then swap), so clearing a
-task or rerunning a day gives identical data. Backfill with
+**Reruns and backfills.** Every write replaces exactly its `ds` partition (a new version, then its pointer), so
+clearing a task or rerunning a day gives identical data. Backfill with
 `airflow backfill create --dag-id steam_reviews_daily --from-date 2019-03-01 --to-date 2019-03-03`.
 
 **Owner.** data-platform.

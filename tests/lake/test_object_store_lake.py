@@ -50,7 +50,16 @@ def gcs_root():
 
 
 def _round_trip(lake: str) -> None:
-    from shoplake.io.lake import PART_FILE, filesystem, partition_days, read_counts, read_partition, write_partition
+    from shoplake.io.lake import (
+        PART_FILE,
+        POINTER_FILE,
+        filesystem,
+        partition_days,
+        read_counts,
+        read_partition,
+        resolve,
+        write_partition,
+    )
     from shoplake.paths import Zone, dataset_path, partition_path
 
     path = partition_path(lake, Zone.CURATED, "events", "2024-02-29")
@@ -64,8 +73,13 @@ def _round_trip(lake: str) -> None:
     assert rerun.rows == 1
     assert read_partition(path).to_pydict() == {"id": [7], "v": ["z"]}
     fs, root = filesystem(dataset_path(lake, Zone.CURATED, "events"))
-    names = [p.rsplit("/", 1)[-1] for p in fs.find(root)]
-    assert sorted(names) == ["_counts.json", PART_FILE]  # no leftover staging or old copies
+    names = sorted(p[len(root) + 1 :] for p in fs.find(root))
+    first_version, second_version = sorted({n.split("/")[1] for n in names if "/v-" in n})
+    assert names == [  # the committed version, the one it replaced, the pointer: no staging leftovers
+        f"ds=2024-02-29/{POINTER_FILE}",
+        *(f"ds=2024-02-29/{v}/{f}" for v in (first_version, second_version) for f in ("_counts.json", PART_FILE)),
+    ]
+    assert resolve(path) == f"{path}/{second_version}"
     write_partition(pa.table({"id": [1], "v": ["x"]}), partition_path(lake, Zone.CURATED, "events", "2024-03-01"))
     assert partition_days(dataset_path(lake, Zone.CURATED, "events")) == ["2024-02-29", "2024-03-01"]
 

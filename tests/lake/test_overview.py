@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from lake_overview import build_lake, png
 
@@ -74,7 +76,9 @@ def test_limit_keeps_the_newest_partitions_and_the_total(lake):
 
 
 def test_an_unreadable_partition_is_shown_with_its_error(lake, tmp_path):
-    broken = tmp_path / "lake/raw/shop_events/ds=2024-01-02/part-00000.parquet"
+    from shoplake.io.lake import PART_FILE, resolve
+
+    broken = Path(resolve(str(tmp_path / "lake/raw/shop_events/ds=2024-01-02")), PART_FILE)
     broken.write_bytes(b"not parquet")
     part = overview.dataset(lake, Zone.RAW, "shop_events").partitions[0]
     assert part.rows is None

@@ -1,13 +1,25 @@
 """Partition IO on any fsspec filesystem (local disk by default, S3/GCS in production).
 
-A write never appends: the table goes to a temporary sibling of the partition, and only when it is complete is
-it swapped in place of the old partition. A failed write leaves the previous partition untouched.
+A partition ``<dataset>/ds=YYYY-MM-DD/`` holds immutable versions and a pointer:
+
+    ds=2019-03-02/_current.json        {"version": "v-20261123T204501123456Z-1a2b3c4d", ...}
+    ds=2019-03-02/v-20261123T204501123456Z-1a2b3c4d/part-00000.parquet, _counts.json
+
+A write fills a fresh version directory, then commits by writing the pointer — one object, written last, which
+replaces the old one whole (a single PUT on S3 / GCS, a rename on a local disk). Readers resolve the pointer first
+(:func:`resolve`) and read only that version, so a reader never sees a mix of two writes, and a writer killed at
+any step leaves the old partition (before the pointer) or the new one (after it) readable. The same code runs on
+every filesystem: nothing relies on a directory rename, which S3 and GCS do not have. After the pointer, versions
+other than the new one and the one it replaced are deleted (a reader that resolved the old pointer can finish).
+Partitions written before this layout (Parquet files directly in ``ds=…/``, no pointer) are still read.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +37,9 @@ log = logging.getLogger(__name__)
 
 PART_FILE = "part-00000.parquet"
 COUNTS_FILE = "_counts.json"
+#: the pointer naming a partition's committed version
+POINTER_FILE = "_current.json"
+VERSION_PREFIX = "v-"
 
 
 @dataclass(frozen=True)
@@ -41,21 +56,84 @@ def filesystem(path: str) -> tuple[AbstractFileSystem, str]:
     return fs, fs_path
 
 
+def _is_local(fs: AbstractFileSystem) -> bool:
+    return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path.rstrip('/')}/{name}"
+
+
+def _legacy_files(fs: AbstractFileSystem, root: str) -> list[str]:
+    """Parquet files directly in a partition directory (the layout before versions and pointers)."""
+    try:
+        entries = fs.ls(root, detail=True)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        e["name"]
+        for e in entries
+        if e.get("type") == "file"
+        and e["name"].endswith(".parquet")
+        and not e["name"].rsplit("/", 1)[-1].startswith(("_", "."))
+    )
+
+
+def read_pointer(path: str) -> dict[str, Any] | None:
+    """The committed pointer of the partition at ``path`` (``None`` when it has none)."""
+    fs, root = filesystem(path)
+    target = _join(root, POINTER_FILE)
+    if not _is_local(fs):  # another process may have replaced it: no cached listing or ETag may stand in for it
+        fs.invalidate_cache(target)
+    try:
+        pointer = json.loads(fs.cat_file(target))
+    except FileNotFoundError:
+        return None
+    version = pointer.get("version") if isinstance(pointer, dict) else None
+    if not isinstance(version, str) or not version.startswith(VERSION_PREFIX) or "/" in version:
+        raise ValueError(f"{_join(path, POINTER_FILE)} is not a partition pointer: {pointer!r}")
+    return pointer
+
+
+def resolve(path: str) -> str | None:
+    """The directory holding the committed content of the partition at ``path``, spelled like ``path``
+    (``s3://…/ds=…/v-…``); the partition itself for the pre-pointer layout; ``None`` when nothing is committed
+    (no partition, or only versions of writes that never committed)."""
+    pointer = read_pointer(path)
+    if pointer is not None:
+        return _join(path, pointer["version"])
+    fs, root = filesystem(path)
+    if not _is_local(fs):
+        fs.invalidate_cache(root)
+    return path.rstrip("/") if _legacy_files(fs, root) else None
+
+
+def resolve_existing(path: str) -> str:
+    """:func:`resolve`, raising when nothing is committed at ``path``."""
+    resolved = resolve(path)
+    if resolved is None:
+        raise FileNotFoundError(f"partition {path} does not exist; has its producing task run for this ds?")
+    return resolved
+
+
 def existing_partitions(paths: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Split partition paths (e.g. ``shoplake.paths.window_partitions``) into ``(existing, missing)``, in order."""
+    """Split partition paths (e.g. ``shoplake.paths.window_partitions``) into ``(existing, missing)``, in order;
+    a partition exists when a write to it has committed."""
     existing, missing = [], []
     for path in paths:
-        fs, fs_path = filesystem(path)
-        (existing if fs.exists(fs_path) else missing).append(path)
+        (existing if resolve(path) is not None else missing).append(path)
     return existing, missing
 
 
 def partition_days(dataset_root: str) -> list[str]:
-    """Days of the ``ds=`` partitions under a dataset root, oldest first (hidden write-in-progress siblings and
-    names that are not dates skipped; none when the dataset does not exist)."""
+    """Days of the committed ``ds=`` partitions under a dataset root, oldest first (hidden siblings, names that
+    are not dates and partitions whose only write never committed skipped; none when the dataset does not
+    exist)."""
     from shoplake.paths import validate_ds
 
     fs, root = filesystem(dataset_root)
+    if not _is_local(fs):
+        fs.invalidate_cache(root)
     if not fs.exists(root):
         return []
     days = []
@@ -63,17 +141,80 @@ def partition_days(dataset_root: str) -> list[str]:
         name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
         if entry.get("type") == "directory" and name.startswith("ds="):
             try:
-                days.append(validate_ds(name[3:]))
+                day = validate_ds(name[3:])
             except ValueError:
                 continue
+            if fs.exists(_join(entry["name"], POINTER_FILE)) or _legacy_files(fs, entry["name"]):
+                days.append(day)
     return sorted(days)
 
 
-def swap_in(fs: AbstractFileSystem, tmp_path: str, final_path: str) -> None:
-    """Replace ``final_path`` by the finished directory ``tmp_path``.
+class PartitionCommit:
+    """One write of a partition: a fresh version directory to fill, then :meth:`commit` (the pointer, written
+    last) or :meth:`abort`. Used by the Arrow writer below and by ``shoplake.io.spark_lake``.
 
-    The old partition is renamed aside first and removed only after the new one is in place, so a crash between
-    the steps leaves either the old or the new partition (plus a hidden ``.old-*`` leftover), never a mix.
+    Attributes:
+        path: the partition, as the caller spells it.
+        version_path: where this write's files go (same spelling; a Spark job may map its scheme).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path.rstrip("/")
+        self.fs, self.root = filesystem(self.path)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        self.version = f"{VERSION_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
+        self.version_path = _join(self.path, self.version)
+        self.fs_version = _join(self.root, self.version)
+
+    def write_json(self, name: str, obj: Any) -> None:
+        """A small bookkeeping document (``_counts.json``) in this version, before it is committed."""
+        self.fs.pipe_file(_join(self.fs_version, name), json.dumps(obj, sort_keys=True).encode())
+
+    def commit(self, counts: dict[str, Any] | None = None) -> None:
+        """Write ``counts`` into the version, point the partition at it, then drop versions no reader needs."""
+        if counts is not None:
+            self.write_json(COUNTS_FILE, counts)
+        if not self.fs.exists(self.fs_version):  # an empty version (nothing written) is a bug of the caller
+            raise RuntimeError(f"nothing was written to {self.version_path}; refusing to commit it")
+        previous = read_pointer(self.path)
+        pointer = {"version": self.version, "committed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        _put_whole(self.fs, _join(self.root, POINTER_FILE), json.dumps(pointer, sort_keys=True).encode())
+        keep = {POINTER_FILE, self.version, previous["version"] if previous else None}
+        self._drop_except(keep)
+
+    def abort(self) -> None:
+        """Remove this write's version (the committed partition is untouched)."""
+        if self.fs.exists(self.fs_version):
+            self.fs.rm(self.fs_version, recursive=True)
+
+    def _drop_except(self, keep: set[str | None]) -> None:
+        if not _is_local(self.fs):
+            self.fs.invalidate_cache(self.root)
+        stale = [e for e in self.fs.ls(self.root, detail=False) if e.rstrip("/").rsplit("/", 1)[-1] not in keep]
+        for entry in stale:  # older versions, versions of writes killed before their commit, pre-pointer files
+            self.fs.rm(entry, recursive=True)
+
+
+def _put_whole(fs: AbstractFileSystem, path: str, data: bytes) -> None:
+    """Replace the object ``path`` whole: readers see the old bytes or the new ones. One PUT on S3 / GCS (an
+    object upload is atomic there); on a local disk a temporary file renamed over the target."""
+    if not _is_local(fs):
+        fs.pipe_file(path, data)
+        return
+    parent, _, name = path.rpartition("/")
+    tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:8]}"
+    fs.pipe_file(tmp, data)
+    fs.mv(tmp, path)
+
+
+def swap_in(fs: AbstractFileSystem, tmp_path: str, final_path: str) -> None:
+    """Replace the directory ``final_path`` by the finished directory ``tmp_path`` (model versions, published
+    results; partitions use :class:`PartitionCommit`).
+
+    The old directory is moved aside first and removed only after the new one is in place. On a local disk each
+    move is a rename, so a crash leaves the old or the new directory; on S3 / GCS a move is copy + delete object by
+    object and a reader of the directory itself can see it half moved — model versions are read through their
+    ``current.json`` pointer, written after the version is in place.
     """
     old_path = None
     if fs.exists(final_path):
@@ -102,7 +243,7 @@ def move_dir(fs: AbstractFileSystem, src: str, dst: str) -> None:
 
 
 class PartitionWriter:
-    """Stream Arrow batches into a new version of one partition; swapped in only on a clean exit.
+    """Stream Arrow batches into a new version of one partition; committed only on a clean exit.
 
     >>> with PartitionWriter(path, schema) as w:   # doctest: +SKIP
     ...     for batch in batches:
@@ -114,14 +255,14 @@ class PartitionWriter:
         self.schema = schema
         self.counts = counts
         self.rows = 0
-        self._fs, self._final = filesystem(path)
-        self._tmp = hidden_sibling(self._final, "tmp")
+        self._commit = PartitionCommit(path)
         self._fh: Any = None
         self._writer: pq.ParquetWriter | None = None
 
     def __enter__(self) -> PartitionWriter:
-        self._fs.makedirs(self._tmp, exist_ok=True)
-        self._fh = self._fs.open(f"{self._tmp}/{PART_FILE}", "wb")
+        c = self._commit
+        c.fs.makedirs(c.fs_version, exist_ok=True)
+        self._fh = c.fs.open(_join(c.fs_version, PART_FILE), "wb")
         self._writer = pq.ParquetWriter(self._fh, self.schema, compression="zstd")
         return self
 
@@ -132,20 +273,19 @@ class PartitionWriter:
         self.rows += table.num_rows
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        committed = False
         try:
             if self._writer is not None:
                 self._writer.close()
             if self._fh is not None:
                 self._fh.close()
             if exc_type is None:
-                if self.counts is not None:
-                    with self._fs.open(f"{self._tmp}/{COUNTS_FILE}", "w") as fh:
-                        json.dump(self.counts, fh, sort_keys=True)
-                swap_in(self._fs, self._tmp, self._final)
+                self._commit.commit(self.counts)
+                committed = True
                 log.info("wrote %s rows to %s", self.rows, self.path)
         finally:
-            if self._fs.exists(self._tmp):
-                self._fs.rm(self._tmp, recursive=True)
+            if not committed:
+                self._commit.abort()
 
     def result(self) -> PartitionWrite:
         return PartitionWrite(path=self.path, rows=self.rows)
@@ -174,13 +314,16 @@ def write_partition(
 
 
 def partition_files(path: str) -> tuple[AbstractFileSystem, list[str]]:
-    """The Parquet files of one partition (files starting with ``_`` or ``.`` are bookkeeping)."""
-    fs, root = filesystem(path)
-    if not fs.exists(root):
-        raise FileNotFoundError(f"partition {path} does not exist; has its producing task run for this ds?")
-    files = sorted(
-        p for p in fs.find(root) if p.endswith(".parquet") and not p.rsplit("/", 1)[-1].startswith(("_", "."))
-    )
+    """The Parquet files of the committed version of one partition (names starting with ``_`` or ``.`` are
+    bookkeeping)."""
+    resolved = resolve_existing(path)
+    fs, root = filesystem(resolved)
+    if resolved == path.rstrip("/"):  # the pre-pointer layout: files directly in the partition
+        files = _legacy_files(fs, root)
+    else:
+        files = sorted(
+            p for p in fs.find(root) if p.endswith(".parquet") and not p.rsplit("/", 1)[-1].startswith(("_", "."))
+        )
     if not files:
         raise FileNotFoundError(f"partition {path} holds no Parquet file")
     return fs, files
@@ -211,7 +354,7 @@ def partition_rows(path: str) -> int:
 
 
 def read_counts(path: str) -> dict[str, int]:
-    """The ``_counts.json`` bookkeeping a job left in a partition."""
-    fs, root = filesystem(path)
+    """The ``_counts.json`` bookkeeping a job committed with a partition."""
+    fs, root = filesystem(resolve_existing(path))
     with fs.open(f"{root}/{COUNTS_FILE}") as fh:
         return json.load(fh)

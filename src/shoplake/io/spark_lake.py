@@ -1,63 +1,154 @@
-"""Partition writes from Spark: temp directory, then swap, through Hadoop's FileSystem (local, s3a, EMRFS, gs)."""
+"""Partition reads and writes from Spark, with the commit protocol of ``shoplake.io.lake`` (versions + pointer).
+
+Spark writes a partition's data into a fresh version directory; the pointer is written afterwards from the driver
+through fsspec (``PartitionCommit``), so Spark jobs and Python jobs commit the same way on every filesystem.
+
+Which path Spark's own IO takes, per lake URI (logged once per scheme):
+
+- a local lake: Spark reads and writes the lake directly;
+- ``s3://`` / ``gs://`` with a Hadoop FileSystem for the scheme on the classpath (EMRFS on EMR, ``s3a`` from
+  hadoop-aws, the GCS connector): Spark reads and writes the bucket directly (``s3://`` mapped to ``s3a://``
+  where only S3A is present);
+- otherwise (the pyspark wheel ships no hadoop-aws or GCS connector, and local Spark here cannot fetch them):
+  *staged* — the committed versions are downloaded to local scratch for Spark to read, and Spark writes to local
+  scratch whose files are uploaded into the new version before the pointer is written. Same data, same commit;
+  the cost is the copy, fine for a day of reviews and not for a large table (run those on EMR).
+"""
 
 from __future__ import annotations
 
-import json
+import atexit
 import logging
-from typing import TYPE_CHECKING
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from shoplake.paths import hidden_sibling
+from shoplake.io.lake import PartitionCommit, resolve_existing
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
-
-def _hadoop_fs(spark: SparkSession, path: str):
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath, jvm
+_SCRATCH: list[str] = []
+_DIRECT: dict[str, str | None] = {}
 
 
-def write_partition(df: DataFrame, path: str, *, files: int = 1, sort_by: str | None = None) -> int:
-    """Write ``df`` as the whole content of the partition ``path`` and return its row count.
+def _scheme(uri: str) -> str:
+    return uri.split("://", 1)[0] if "://" in uri else "file"
 
-    The frame is written to a hidden sibling (``.<name>.tmp-<id>``); then the old partition is moved aside, the new
-    one renamed in, and the old removed. ``sort_by`` makes reruns write identical data.
-    """
+
+def _hadoop_scheme(spark: SparkSession, scheme: str) -> str | None:
+    """The scheme Spark should use for lake URIs of ``scheme`` (``None``: no Hadoop FileSystem; stage)."""
+    if scheme in ("file", "local"):
+        return scheme
+    if scheme not in _DIRECT:
+        jvm = spark.sparkContext._jvm
+        conf = spark.sparkContext._jsc.hadoopConfiguration()
+        found = None
+        for candidate in (scheme, "s3a") if scheme == "s3" else (scheme,):
+            try:
+                jvm.org.apache.hadoop.fs.FileSystem.getFileSystemClass(candidate, conf)
+            except Exception:  # py4j: UnsupportedFileSystemException / ClassNotFoundException
+                continue
+            found = candidate
+            break
+        _DIRECT[scheme] = found
+        if found:
+            log.info("Spark reads and writes %s:// lake paths directly (as %s://)", scheme, found)
+        else:
+            log.info(
+                "no Hadoop FileSystem for %s:// on Spark's classpath: Spark IO is staged through local scratch "
+                "(committed versions downloaded, new versions uploaded before the pointer is written)",
+                scheme,
+            )
+    return _DIRECT[scheme]
+
+
+def _scratch(tag: str) -> str:
+    if not _SCRATCH:
+        _SCRATCH.append(tempfile.mkdtemp(prefix="shoplake-spark-io-"))
+        atexit.register(shutil.rmtree, _SCRATCH[0], True)
+    return tempfile.mkdtemp(prefix=f"{tag}-", dir=_SCRATCH[0])
+
+
+def spark_uri(spark: SparkSession, uri: str) -> str | None:
+    """``uri`` as Spark can open it directly, or ``None`` when Spark IO for its scheme is staged."""
+    scheme = _scheme(uri)
+    mapped = _hadoop_scheme(spark, scheme)
+    if mapped is None:
+        return None
+    return uri if mapped == scheme else mapped + uri[len(scheme) :]
+
+
+def readable(spark: SparkSession, path: str) -> str:
+    """A location Spark can read the committed content of the partition ``path`` from."""
+    from shoplake.io.lake import filesystem
+
+    version = resolve_existing(path)
+    direct = spark_uri(spark, version)
+    if direct is not None:
+        return direct
+    fs, root = filesystem(version)
+    local = _scratch("read")
+    fs.get(root.rstrip("/") + "/", local, recursive=True)
+    return local
+
+
+def read_parquet(spark: SparkSession, *paths: str) -> DataFrame:
+    """The committed content of one or more partitions as one frame (the pointer of each resolved)."""
+    if not paths:
+        raise ValueError("no partition to read")
+    return spark.read.parquet(*(readable(spark, p) for p in paths))
+
+
+@dataclass
+class StagedPartition:
+    """A partition version Spark has written but not yet committed (see :func:`stage_partition`)."""
+
+    path: str
+    rows: int
+    readable: str
+    _commit: PartitionCommit
+
+    def commit(self, counts: dict[str, Any] | None = None) -> int:
+        """Point the partition at this version (``counts`` stored with it); returns the rows."""
+        self._commit.commit(counts)
+        log.info("wrote %s rows to %s", self.rows, self.path)
+        return self.rows
+
+    def abort(self) -> None:
+        self._commit.abort()
+
+
+def stage_partition(df: DataFrame, path: str, *, files: int = 1, sort_by: str | None = None) -> StagedPartition:
+    """Write ``df`` as a new, uncommitted version of the partition ``path``; commit it with the returned handle's
+    ``commit(counts)`` once the step's bookkeeping is known (``readable`` reads the version meanwhile)."""
     spark = df.sparkSession
-    tmp = hidden_sibling(path, "tmp")
+    commit = PartitionCommit(path)
     out = df.coalesce(files)
     if sort_by:
         out = out.sortWithinPartitions(sort_by)
-    fs, tmp_path, jvm = _hadoop_fs(spark, tmp)
+    direct = spark_uri(spark, commit.version_path)
+    target = direct if direct is not None else _scratch("write")
     try:
-        out.write.mode("overwrite").option("compression", "zstd").parquet(tmp)
-    except Exception:
-        fs.delete(tmp_path, True)
+        out.write.mode("overwrite").option("compression", "zstd").parquet(target)
+        if direct is None:  # the data files and _SUCCESS; not the local filesystem's hidden .crc files
+            for f in sorted(Path(target).iterdir()):
+                if f.is_file() and not f.name.startswith("."):
+                    commit.fs.put_file(str(f), f"{commit.fs_version}/{f.name}")
+        rows = spark.read.parquet(target).count()
+    except BaseException:
+        commit.abort()
         raise
-    final = jvm.org.apache.hadoop.fs.Path(path)
-    old = jvm.org.apache.hadoop.fs.Path(hidden_sibling(path, "old"))
-    had_old = fs.exists(final)
-    if had_old and not fs.rename(final, old):
-        raise OSError(f"could not move {path} aside")
-    fs.mkdirs(final.getParent())
-    if not fs.rename(tmp_path, final):
-        raise OSError(f"could not rename {tmp} to {path}")
-    if had_old:
-        fs.delete(old, True)
-    # counted where readers see it: Spark ignores hidden (dot) paths and warns "All paths were ignored" on the temp
-    rows = spark.read.parquet(path).count()
-    log.info("wrote %s rows to %s", rows, path)
-    return rows
+    return StagedPartition(path=path, rows=rows, readable=target, _commit=commit)
 
 
-def write_json(spark: SparkSession, path: str, obj: dict) -> None:
-    """Write a small JSON document (bookkeeping such as ``_counts.json``) through Hadoop's FileSystem."""
-    fs, target, _ = _hadoop_fs(spark, path)
-    stream = fs.create(target, True)
-    try:
-        stream.write(bytearray(json.dumps(obj, sort_keys=True).encode()))
-    finally:
-        stream.close()
+def write_partition(
+    df: DataFrame, path: str, *, files: int = 1, sort_by: str | None = None, counts: dict[str, Any] | None = None
+) -> int:
+    """Write ``df`` as the whole content of the partition ``path`` (committed at once) and return its row count.
+    ``sort_by`` makes reruns write identical data."""
+    return stage_partition(df, path, files=files, sort_by=sort_by).commit(counts)

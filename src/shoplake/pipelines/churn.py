@@ -108,8 +108,7 @@ def _write(df: DataFrame, path: str, sort_by: str | None = None) -> int:
 def curate(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     """Land and curate one day of the source; every input row is accounted for."""
     from shoplake.config import Settings
-    from shoplake.io.lake import COUNTS_FILE
-    from shoplake.io.spark_lake import write_json
+    from shoplake.io.spark_lake import read_parquet, stage_partition
     from shoplake.transforms import churn_sources as src
 
     path = cfg.source_path or Settings.from_env().churn_source(cfg.source)
@@ -122,40 +121,42 @@ def curate(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     ds_name = cfg.names.events
     raw_rows = _write(landed.good, partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
     raw_bad = _write(landed.quarantine, quarantine_path(cfg.lake_root, "raw", ds_name, cfg.ds), "record_id")
-    raw = spark.read.parquet(partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
+    raw = read_parquet(spark, partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
     curated = {
         "sparkify": lambda: src.curate_sparkify(raw, cfg.ds),
         "telco": lambda: src.curate_telco(raw),
         "clickstream": lambda: src.curate_clickstream(raw),
     }[cfg.source]()
     out = partition_path(cfg.lake_root, Zone.CURATED, ds_name, cfg.ds)
-    good = _write(curated.good, out)
+    staged = stage_partition(curated.good, out)
+    good = staged.rows
     bad = _write(curated.quarantine, quarantine_path(cfg.lake_root, "curated", ds_name, cfg.ds), "record_id")
     counts = {"in": raw_rows + raw_bad, "raw": raw_rows, "raw_quarantined": raw_bad, "curated": good}
     counts["quarantined"] = bad
     if raw_rows != good + bad:
+        staged.abort()
         raise RuntimeError(f"row accounting broken for {ds_name} ds={cfg.ds}: {counts}")
-    write_json(spark, f"{out}/{COUNTS_FILE}", counts)
+    staged.commit(counts)
     return {"ds": cfg.ds, "path": out, "rows": good, **counts}
 
 
 def read_curated_window(spark: SparkSession, cfg: ChurnJobConfig) -> tuple[DataFrame, list[str]]:
     """Curated partitions of the window (a snapshot source reads only ``ds``); missing days are skipped."""
     from shoplake.io.lake import existing_partitions
+    from shoplake.io.spark_lake import read_parquet
 
     days = 1 if cfg.source == "telco" else cfg.window_days
     paths, _ = existing_partitions(window_partitions(cfg.lake_root, Zone.CURATED, cfg.names.events, cfg.ds, days))
     if not paths:
         raise FileNotFoundError(f"no curated {cfg.names.events} partition in the window ending {cfg.ds}")
-    return spark.read.parquet(*paths), paths
+    return read_parquet(spark, *paths), paths
 
 
 def features(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     """Per-user features and labels of the window → ``enriched/<source>_churn_features/ds=``."""
     from pyspark.sql import functions as F
 
-    from shoplake.io.lake import COUNTS_FILE
-    from shoplake.io.spark_lake import write_json
+    from shoplake.io.spark_lake import stage_partition
     from shoplake.transforms import churn_features as cf
 
     events, paths = read_curated_window(spark, cfg)
@@ -174,10 +175,11 @@ def features(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
         feats = cf.clickstream_user_features(events, F.lit(cutoff), F.lit(end))
         extra.update({"label_from": cutoff.isoformat(), "label_to": end.isoformat()})
     out = partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds)
-    users = _write(feats, out, "user_id")
-    churned = spark.read.parquet(out).where("label = 1.0").count()
+    staged = stage_partition(feats, out, sort_by="user_id")
+    users = staged.rows
+    churned = spark.read.parquet(staged.readable).where("label = 1.0").count()
     counts = {"users": users, "churned": churned, "partitions": len(paths)}
-    write_json(spark, f"{out}/{COUNTS_FILE}", {**counts, **extra})
+    staged.commit({**counts, **extra})
     return {"ds": cfg.ds, "path": out, "rows": users, **counts, **extra}
 
 
@@ -203,6 +205,7 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     from pathlib import Path
 
     from shoplake.io.lake import filesystem
+    from shoplake.io.spark_lake import read_parquet
     from shoplake.ml.churn import comparison_rows, train_zoo
     from shoplake.ml.plots import plot_model_comparison
     from shoplake.ml.registry import commit_version, promote_if_not_worse
@@ -210,7 +213,7 @@ def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     from shoplake.transforms.churn_features import feature_columns
 
     # not cached: a cached scan of a partition path would be served, stale, to later reads of a rewritten partition
-    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds))
+    feats = read_parquet(spark, partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds))
     users, churned = feats.count(), feats.where("label = 1.0").count()
     reason = label_gate(users, churned, cfg.min_class_users)
     if reason:
@@ -307,8 +310,10 @@ def predict(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     current = read_current(cfg.lake_root, cfg.names.model)
     if current is None:
         raise FileNotFoundError(f"no current {cfg.names.model} model: run the train step first")
+    from shoplake.io.spark_lake import read_parquet, stage_partition
+
     model = PipelineModel.load(f"{current['path']}/model")
-    feats = spark.read.parquet(partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds))
+    feats = read_parquet(spark, partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds))
     scored = model.transform(feats)
     out_df = scored.select(
         F.col("user_id"),
@@ -318,16 +323,13 @@ def predict(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
         F.lit(current.get("model", "")).alias("model"),
         F.lit(current["version"]).alias("model_version"),
     )
-    from shoplake.io.lake import COUNTS_FILE
-    from shoplake.io.spark_lake import write_json
-
     out = partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.predictions, cfg.ds)
-    rows = _write(out_df, out, "user_id")
-    users = feats.count()
+    staged = stage_partition(out_df, out, sort_by="user_id")
+    rows, users = staged.rows, feats.count()
     if rows != users:
+        staged.abort()
         raise RuntimeError(f"scored {rows} of {users} users")
-    counts = {"users": users, "scored": rows, "model_version": current["version"], "model": current.get("model")}
-    write_json(spark, f"{out}/{COUNTS_FILE}", counts)
+    staged.commit({"users": users, "scored": rows, "model_version": current["version"], "model": current.get("model")})
     return {"ds": cfg.ds, "path": out, "rows": rows, "model_version": current["version"]}
 
 

@@ -81,12 +81,13 @@ def with_review_features(spark: SparkSession, feats: DataFrame, cfg: EngagementJ
     from pyspark.sql import functions as F
 
     from shoplake.io.lake import existing_partitions
+    from shoplake.io.spark_lake import read_parquet
     from shoplake.paths import PRODUCT_REVIEW_MAP
 
     path = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEW_MAP, cfg.ds)
     if not existing_partitions([path])[0]:
         return feats, f"not used: no {PRODUCT_REVIEW_MAP} partition for {cfg.ds}"
-    mapped = spark.read.parquet(path).where("brand_reviews > 0").select("product_id", *REVIEW_FEATURES)
+    mapped = read_parquet(spark, path).where("brand_reviews > 0").select("product_id", *REVIEW_FEATURES)
     joined = feats.join(mapped, "product_id", "left").withColumn(
         "brand_reviews", F.coalesce(F.col("brand_reviews"), F.lit(0)).cast("double")
     )
@@ -109,7 +110,7 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from shoplake.io.lake import filesystem
-    from shoplake.io.spark_lake import write_partition
+    from shoplake.io.spark_lake import read_parquet, write_partition
     from shoplake.ml.churn import LABEL, pipeline, with_class_weights
     from shoplake.ml.metrics import confusion_matrix, multiclass_report
     from shoplake.ml.plots import plot_confusion
@@ -125,7 +126,7 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
     numeric = NUMERIC + (REVIEW_FEATURES if not review_note else [])
     out = partition_path(cfg.lake_root, Zone.ENRICHED, ENGAGEMENT, cfg.ds)
     total = write_partition(feats.withColumn("held_out", F.col("session_start") >= F.lit(cut)), out, sort_by=None)
-    stored = spark.read.parquet(out)
+    stored = read_parquet(spark, out)
     train_df, test_df = stored.where("NOT held_out"), stored.where("held_out")
     n_train, n_test = train_df.count(), test_df.count()
     classes = {int(r[LABEL]): r["count"] for r in train_df.groupBy(LABEL).count().collect()}

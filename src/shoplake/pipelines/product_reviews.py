@@ -64,12 +64,9 @@ class ReviewsJobConfig:
 
 
 def _counted_write(spark, df, path: str, counts: dict[str, Any]) -> int:
-    from shoplake.io.lake import COUNTS_FILE
-    from shoplake.io.spark_lake import write_json, write_partition
+    from shoplake.io.spark_lake import write_partition
 
-    rows = write_partition(df, path)
-    write_json(spark, f"{path}/{COUNTS_FILE}", counts)
-    return rows
+    return write_partition(df, path, counts=counts)
 
 
 def curate(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
@@ -149,6 +146,7 @@ def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from shoplake.io.lake import existing_partitions
+    from shoplake.io.spark_lake import read_parquet
     from shoplake.paths import churn_names
     from shoplake.transforms.product_reviews import review_map
 
@@ -161,7 +159,7 @@ def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     review_days = _days_between(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds, cfg.review_days)
     review_paths = [partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, d) for d in review_days]
     catalog_day = _catalog_day(cfg.lake_root, cfg.ds)
-    events = spark.read.parquet(*events_paths)
+    events = read_parquet(spark, *events_paths)
     if catalog_day is None:
         log.warning("no curated product catalogue in the lake: every product maps to 'none'")
         catalog = spark.createDataFrame(
@@ -169,15 +167,15 @@ def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
             "tertiary_category string",
         )  # fmt: skip
     else:
-        catalog = spark.read.parquet(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_CATALOG, catalog_day))
+        catalog = read_parquet(spark, partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_CATALOG, catalog_day))
     if review_paths:
-        reviews = spark.read.parquet(*review_paths)
+        reviews = read_parquet(spark, *review_paths)
         scored_days = set(_days_between(cfg.lake_root, Zone.ENRICHED, PRODUCT_REVIEWS, cfg.ds, cfg.review_days))
         scored = [
             partition_path(cfg.lake_root, Zone.ENRICHED, PRODUCT_REVIEWS, d) for d in review_days if d in scored_days
         ]
         if scored:  # the review texts' sentiment, where product_reviews_daily scored them
-            sentiment = spark.read.parquet(*scored).select("review_id", "positive_prob")
+            sentiment = read_parquet(spark, *scored).select("review_id", "positive_prob")
             reviews = reviews.join(sentiment, "review_id", "left")
     else:  # reviews are facts: never from after ds
         log.warning("no curated product reviews in the %s days up to %s: no review figures", cfg.review_days, cfg.ds)

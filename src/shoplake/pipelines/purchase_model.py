@@ -434,11 +434,12 @@ def train_on_spark(spark: SparkSession, cfg: PurchaseTrainConfig) -> dict[str, A
     Training rows stay distributed (``SparkXGBClassifier``, one XGBoost worker per Spark task); the validation and
     held-out rows are collected to the driver for evaluation (``valid_fraction + test_fraction`` of the window).
     """
+    from shoplake.io.spark_lake import read_parquet
     from shoplake.ml.splits import TimeSplit, with_time_split
     from shoplake.ml.xgb import fit_spark_booster, pick_xgb_device, with_model_columns
     from shoplake.transforms.purchase_features import feature_columns, frequent_apps_spark
 
-    window = spark.read.parquet(*feature_partitions(cfg.lake_root, cfg.ds, cfg.window_days))
+    window = read_parquet(spark, *feature_partitions(cfg.lake_root, cfg.ds, cfg.window_days))
     df = with_time_split(window, test_fraction=cfg.test_fraction, valid_fraction=cfg.valid_fraction).cache()
     rows = df.count()
     if rows < cfg.min_rows:

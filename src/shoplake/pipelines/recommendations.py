@@ -119,6 +119,7 @@ def read_window(
         FileNotFoundError: no curated partition in the window (run the clickstream churn DAG's curate_events).
     """
     from shoplake.io.lake import existing_partitions
+    from shoplake.io.spark_lake import read_parquet
 
     paths, _ = existing_partitions(window_partitions(lake_root, Zone.CURATED, EVENTS, ds, days))
     if not paths:
@@ -126,7 +127,7 @@ def read_window(
             f"no curated {EVENTS} partition in the {days} days ending {ds}; the clickstream churn DAG's "
             "curate_events writes them (trigger clickstream_churn_daily for those days)"
         )
-    df = spark.read.parquet(*paths)
+    df = read_parquet(spark, *paths)
     cols = ["user_id", "product_id", "event_type", "event_time", "user_session"] if columns is None else columns
     return (df.select(*cols) if cols else df), paths
 

@@ -38,21 +38,22 @@ def land_and_curate(
     Raises:
         RuntimeError: raw rows != curated + quarantined.
     """
-    from shoplake.io.lake import COUNTS_FILE
-    from shoplake.io.spark_lake import write_json, write_partition
+    from shoplake.io.spark_lake import read_parquet, stage_partition, write_partition
 
     raw_path = partition_path(lake_root, Zone.RAW, dataset, ds)
     raw_q = write_partition(landed.quarantine, quarantine_path(lake_root, "raw", dataset, ds))
-    raw_rows = write_partition(landed.good, raw_path)
-    raw_counts = {"in": raw_rows + raw_q, "good": raw_rows, "quarantined": raw_q, **(raw_extra or {})}
-    write_json(spark, f"{raw_path}/{COUNTS_FILE}", raw_counts)
-    curated = curate(spark.read.parquet(raw_path))
+    raw = stage_partition(landed.good, raw_path)
+    raw_rows = raw.rows
+    raw.commit({"in": raw_rows + raw_q, "good": raw_rows, "quarantined": raw_q, **(raw_extra or {})})
+    curated = curate(read_parquet(spark, raw_path))
     cur_q = write_partition(curated.quarantine, quarantine_path(lake_root, "curated", dataset, ds))
     cur_path = partition_path(lake_root, Zone.CURATED, dataset, ds)
-    counts = {"in": raw_rows, "curated": write_partition(curated.good, cur_path, sort_by=sort_by), "quarantined": cur_q}
+    cur = stage_partition(curated.good, cur_path, sort_by=sort_by)
+    counts = {"in": raw_rows, "curated": cur.rows, "quarantined": cur_q}
     if counts["in"] != counts["curated"] + counts["quarantined"]:
+        cur.abort()
         raise RuntimeError(f"{dataset} ds={ds}: rows lost between raw and curated: {counts}")
-    write_json(spark, f"{cur_path}/{COUNTS_FILE}", counts)
+    cur.commit(counts)
     return {
         "ds": ds,
         "path": cur_path,

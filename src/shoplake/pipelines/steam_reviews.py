@@ -126,26 +126,27 @@ def curate(spark: SparkSession, cfg: CurateConfig) -> dict[str, Any]:
 
     Returns:
         ``{"ds", "path", "rows", "in", "curated", "quarantined"}``; the counts are also ``_counts.json`` of the
-        curated partition, written last so it only exists for a finished run.
+        curated partition, committed with it (a curated partition without its counts never exists).
     """
-    from shoplake.io.lake import COUNTS_FILE
-    from shoplake.io.spark_lake import write_json
+    from shoplake.io.spark_lake import read_parquet, stage_partition
     from shoplake.io.spark_lake import write_partition as write_spark_partition
     from shoplake.transforms.steam_reviews import curate_reviews
 
     spark.conf.set("spark.sql.shuffle.partitions", str(cfg.shuffle_partitions))
-    raw = spark.read.parquet(partition_path(cfg.lake_root, Zone.RAW, STEAM_REVIEWS, cfg.ds))
+    raw = read_parquet(spark, partition_path(cfg.lake_root, Zone.RAW, STEAM_REVIEWS, cfg.ds))
     n_in = raw.count()
     result = curate_reviews(raw)
     out = partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, cfg.ds)
-    curated = write_spark_partition(result.curated, out, files=cfg.output_files, sort_by="recommendationid")
+    staged = stage_partition(result.curated, out, files=cfg.output_files, sort_by="recommendationid")
+    curated = staged.rows
     quarantined = write_spark_partition(
         result.quarantine, quarantine_path(cfg.lake_root, "curated", STEAM_REVIEWS, cfg.ds), sort_by="record_id"
     )
     counts = {"in": n_in, "curated": curated, "quarantined": quarantined}
     if n_in != curated + quarantined:
+        staged.abort()
         raise RuntimeError(f"row accounting broken for ds={cfg.ds}: {counts}")
-    write_json(spark, f"{out}/{COUNTS_FILE}", counts)
+    staged.commit(counts)
     log.info("ds=%s counts %s", cfg.ds, counts)
     return {"ds": cfg.ds, "path": out, "rows": curated, **counts}
 

@@ -1,0 +1,144 @@
+"""The partition commit under fault injection, against the S3 endpoint (moto's server).
+
+A writer process replacing a partition is killed with SIGKILL just before each of its S3 write requests in turn
+(PutObject, DeleteObjects, ...: every step of the commit), and after each kill a reader checks what the partition
+holds: the whole old table with its counts, or the whole new one with its counts — never a mix, never nothing
+when there was a partition before. Each kill point is also every state a concurrent reader can observe, since the
+writer's requests are the only changes to the bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pyarrow as pa
+import pytest
+
+pytestmark = pytest.mark.objectstore
+
+pytest.importorskip("s3fs")
+pytest.importorskip("moto")
+
+OLD = pa.table({"id": [1, 2, 3], "v": ["old-a", "old-b", "old-c"]})
+NEW = pa.table({"id": [4, 5], "v": ["new-d", "new-e"]})
+
+WRITER = textwrap.dedent(
+    """
+    import json, os, signal, sys
+
+    import pyarrow as pa
+    import s3fs
+    from fsspec.asyn import sync_wrapper
+
+    path, kill_at = sys.argv[1], int(sys.argv[2])
+    WRITES = {"put_object", "create_multipart_upload", "upload_part", "complete_multipart_upload",
+              "copy_object", "upload_part_copy", "delete_object", "delete_objects"}
+    calls = []
+    call_s3 = s3fs.S3FileSystem._call_s3
+
+    async def counted(self, method, *args, **kwargs):
+        if method in WRITES:
+            calls.append(method + " " + str(kwargs.get("Key", "")))
+            if len(calls) == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)  # the writer dies before this request is sent
+        return await call_s3(self, method, *args, **kwargs)
+
+    s3fs.S3FileSystem._call_s3 = counted
+    s3fs.S3FileSystem.call_s3 = sync_wrapper(counted)  # what S3File's uploads call
+    from shoplake.io.lake import write_partition
+
+    write_partition(pa.table({"id": [5, 4], "v": ["new-e", "new-d"]}), path, counts={"rows": 2}, sort_by="id")
+    print(json.dumps(calls))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def s3_root():
+    import s3fs
+    from object_stores import s3_endpoint
+
+    with s3_endpoint("shoplake-faults") as bucket:
+        s3fs.S3FileSystem.clear_instance_cache()
+        yield bucket
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+def _reset(path: str, *, with_old: bool) -> None:
+    """The partition before the writer runs: none, or the old table committed twice (so the commit also has an
+    older version to delete)."""
+    from shoplake.io.lake import filesystem, write_partition
+
+    fs, root = filesystem(path)
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+    fs.invalidate_cache()
+    if with_old:
+        write_partition(OLD, path, counts={"rows": 3})
+        write_partition(OLD, path, counts={"rows": 3})
+
+
+def _run_writer(path: str, kill_at: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", WRITER, path, str(kill_at)], capture_output=True, text=True, timeout=120
+    )
+
+
+def _seen(path: str) -> str:
+    """What a reader sees: "old", "new" or "missing" (anything else fails the test)."""
+    from shoplake.io.lake import filesystem, read_counts, read_partition
+
+    filesystem(path)[0].invalidate_cache()
+    try:
+        table = read_partition(path)
+    except FileNotFoundError as e:
+        if "does not exist" not in str(e):
+            raise
+        return "missing"
+    counts = read_counts(path)
+    if table.equals(OLD) and counts == {"rows": 3}:
+        return "old"
+    if table.equals(NEW) and counts == {"rows": 2}:
+        return "new"
+    raise AssertionError(f"a reader saw a mix: {table.to_pydict()} with counts {counts}")
+
+
+@pytest.mark.parametrize("with_old", [True, False], ids=["replace", "first-write"])
+def test_a_writer_killed_at_any_step_leaves_the_old_or_the_new_partition(s3_root, with_old):
+    path = f"{s3_root}/lake/curated/events/ds=2024-02-29-{'replace' if with_old else 'first'}"
+    _reset(path, with_old=with_old)
+    clean = _run_writer(path, 0)
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    steps = json.loads(clean.stdout.strip().splitlines()[-1])
+    # data, counts, pointer; and, replacing, the version older than the replaced one deleted
+    assert len(steps) >= (4 if with_old else 3), steps
+    assert any("_current.json" in s for s in steps), steps
+
+    seen = []
+    for kill_at in range(1, len(steps) + 1):
+        _reset(path, with_old=with_old)
+        killed = _run_writer(path, kill_at)
+        assert killed.returncode == -9, (kill_at, killed.returncode, killed.stderr[-2000:])
+        seen.append(_seen(path))
+    before = "old" if with_old else "missing"
+    pointer_step = next(i for i, s in enumerate(steps) if "_current.json" in s)
+    # killed up to and including the pointer's PUT: the partition as it was; after it: the new one, whole
+    assert seen == [before] * (pointer_step + 1) + ["new"] * (len(steps) - pointer_step - 1), list(
+        zip(steps, seen, strict=True)
+    )
+
+    _reset(path, with_old=with_old)
+    for _ in range(2):  # a killed writer's leftovers, then the rerun that completes and cleans them
+        _run_writer(path, pointer_step + 1)
+    assert _seen(path) == ("old" if with_old else "missing")
+    assert _run_writer(path, 0).returncode == 0
+    assert _seen(path) == "new"
+    from shoplake.io.lake import filesystem
+
+    fs, root = filesystem(path)
+    fs.invalidate_cache()
+    versions = {p[len(root) + 1 :].split("/")[0] for p in fs.find(root)} - {"_current.json"}
+    assert len(versions) == (2 if with_old else 1), versions  # the new one and the one it replaced; no orphans
