@@ -201,6 +201,8 @@ def _emr_job(
             job_flow_id=job_flow_id,
             aws_conn_id=aws,
             deferrable=True,
+            poke_interval=cfg.emr.poll_s,
+            max_attempts=max(1, cfg.emr.max_wait_s // max(1, cfg.emr.poll_s)),
             step_id=f"{{{{ ti.xcom_pull(task_ids='{task_id}.add_step')[0] }}}}",
         )
         add_step >> wait_step

@@ -43,6 +43,8 @@ class EmrSettings:
     service_role: str = "EMR_DefaultRole"
     subnet_id: str = ""
     aws_conn_id: str = field(default="aws_default", metadata={"env": "SHOPLAKE_AWS_CONN_ID"})
+    poll_s: int = 60  #: how often the deferred sensor asks EMR for the step's state
+    max_wait_s: int = 6 * 3600  #: a step still running after this fails the wait (then the teardown terminates)
 
 
 @dataclass(frozen=True)
