@@ -73,7 +73,8 @@ def sagemaker_hyperparameters(export_task_id: str) -> dict[str, str]:
     hp = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist"}
     hp.update({native: f"{{{{ params.{name} }}}}" for name, native in NATIVE_NAMES.items()})
     # scale_pos_weight 0 means "negatives / positives of the training rows": the export task computed it
-    auto = f"ti.xcom_pull(task_ids='{export_task_id}')['scale_pos_weight']"
+    # a job's XCom is the JSON line it printed last (a string): parsed here
+    auto = f"macros.json.loads(ti.xcom_pull(task_ids='{export_task_id}'))['scale_pos_weight']"
     hp["scale_pos_weight"] = f"{{{{ params.scale_pos_weight if params.scale_pos_weight > 0 else {auto} }}}}"
     return hp
 
@@ -115,6 +116,7 @@ def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any
             aws_conn_id=cfg.emr.aws_conn_id,
             action_if_job_exists="timestamp",  # a rerun of the day starts a new job, named <name>-<timestamp>
             deferrable=True,
+            check_interval=cfg.sagemaker.poll_s,
         )
         artifact = (
             f"{{{{ ti.xcom_pull(task_ids='{task_id}.train')['Training']['ModelArtifacts']['S3ModelArtifacts'] }}}}"

@@ -57,6 +57,7 @@ class SageMakerSettings:
     instance_type: str = "ml.m5.xlarge"
     output_uri: str = ""  # s3:// prefix for model.tar.gz (default: <lake>/model/<name>/sagemaker)
     max_runtime_s: int = 3600
+    poll_s: int = 30  #: how often the training operator (and its deferred trigger) asks for the job's state
 
 
 @dataclass(frozen=True)

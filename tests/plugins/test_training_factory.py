@@ -1,6 +1,7 @@
 """The training task factory on each backend, rendered for a run's Params and checked offline (botocore)."""
 
 import datetime as dt
+import json
 import re
 import shlex
 from pathlib import Path
@@ -23,8 +24,8 @@ PARAMS = {"window_days": 14, "target": "steam_purchase", "seed": 3, "n_estimator
 
 class FakeTI:
     def xcom_pull(self, task_ids=None, key="return_value", **_):
-        if task_ids.endswith(".export_channels"):
-            return {"scale_pos_weight": 1.25}
+        if task_ids.endswith(".export_channels"):  # a job's XCom: the JSON line it printed last
+            return json.dumps({"train": 315, "validation": 45, "scale_pos_weight": 1.25})
         if task_ids.endswith(".train"):
             return {"Training": {"ModelArtifacts": {"S3ModelArtifacts": "s3://lake/out/job-1/output/model.tar.gz"}}}
         return {"ds": DS}
@@ -39,7 +40,9 @@ def _build(cfg: Settings):
 
 
 def _render(task):
-    task.render_template_fields({"params": PARAMS, "ti": FakeTI(), "ds": "1999-01-01"})
+    from airflow.sdk.execution_time import macros
+
+    task.render_template_fields({"params": PARAMS, "ti": FakeTI(), "ds": "1999-01-01", "macros": macros})
     return task
 
 

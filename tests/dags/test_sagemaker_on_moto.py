@@ -1,0 +1,134 @@
+"""``steam_purchase_model_weekly`` with ``SHOPLAKE_TRAIN_BACKEND=sagemaker`` run by ``dag.test()`` against moto's
+server: the feature window in an ``s3://`` lake, ``export_channels`` writing the CSV channels to the bucket, the real
+``SageMakerTrainingOperator`` (deferrable) calling CreateTrainingJob / DescribeTrainingJob through the
+``aws_default`` connection's ``endpoint_url``, ``publish_model`` evaluating and publishing the artifact, the
+champion pointer moved in the bucket.
+
+moto records a training job as Completed at once and runs no container: the test plays the built-in XGBoost
+container inside moto's CreateTrainingJob (reads the two channels from the bucket, trains with the job's
+hyperparameters, writes ``model.tar.gz`` where the job's ``S3ModelArtifacts`` says).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import tempfile
+
+import pytest
+
+pytestmark = [pytest.mark.objectstore, pytest.mark.integration]
+
+pytest.importorskip("moto")
+pytest.importorskip("xgboost")
+
+DAYS = ["2019-03-01", "2019-03-02", "2019-03-03"]
+BUCKET = "shoplake-sagemaker"
+
+
+def _play_container(url: str, job) -> None:
+    """What SageMaker's built-in XGBoost does with the job: headerless CSV channels, label first → model.tar.gz."""
+    import boto3
+    import numpy as np
+    import pandas as pd
+    import xgboost as xgb
+
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+
+    def channel(name: str) -> xgb.DMatrix:
+        [spec] = [c for c in job.input_data_config if c["ChannelName"] == name]
+        bucket, _, prefix = spec["DataSource"]["S3DataSource"]["S3Uri"].removeprefix("s3://").partition("/")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+        bodies = [s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys]
+        data = pd.concat([pd.read_csv(io.BytesIO(b), header=None) for b in bodies])
+        return xgb.DMatrix(data.iloc[:, 1:].to_numpy(), label=data[0].to_numpy(), missing=np.nan)
+
+    hp = job.hyper_parameters
+    params = {k: float(v) for k, v in hp.items() if k not in {"objective", "eval_metric", "tree_method", "num_round"}}
+    params.update({"objective": hp["objective"], "tree_method": hp["tree_method"], "seed": 7})
+    params["max_depth"] = int(params.get("max_depth", 6))
+    booster = xgb.train(params, channel("train"), num_boost_round=int(float(hp["num_round"])))
+    with tempfile.TemporaryDirectory() as tmp:
+        booster.save_model(f"{tmp}/xgboost-model")
+        with tarfile.open(f"{tmp}/model.tar.gz", "w:gz") as tar:
+            tar.add(f"{tmp}/xgboost-model", arcname="xgboost-model")
+        bucket, _, key = job.model_artifacts["S3ModelArtifacts"].removeprefix("s3://").partition("/")
+        s3.upload_file(f"{tmp}/model.tar.gz", bucket, key)
+
+
+@pytest.fixture
+def sagemaker_lake(monkeypatch, airflow_db, tmp_path):
+    import boto3
+    import s3fs
+    from moto.sagemaker.models import SageMakerModelBackend
+    from object_stores import TEST_CREDENTIALS, moto_server
+
+    from shoplake_airflow.settings import settings
+
+    with moto_server() as url:
+        for key, value in TEST_CREDENTIALS.items():
+            monkeypatch.setenv(key, value)
+        extra = {"endpoint_url": url, "region_name": "us-east-1"}
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws", "extra": extra}))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)  # the lake's own IO (fsspec) in the job processes
+        monkeypatch.setenv("SHOPLAKE_LAKE_ROOT", f"s3://{BUCKET}/lake")
+        monkeypatch.setenv("SHOPLAKE_TRAIN_BACKEND", "sagemaker")
+        monkeypatch.setenv("SHOPLAKE_SAGEMAKER_POLL_S", "1")
+        monkeypatch.setenv("SHOPLAKE_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/shoplake-sagemaker")
+        monkeypatch.setenv("SHOPLAKE_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+        create = SageMakerModelBackend.create_training_job
+
+        def create_and_train(self, *args, **kwargs):
+            job = create(self, *args, **kwargs)
+            _play_container(url, job)
+            return job
+
+        monkeypatch.setattr(SageMakerModelBackend, "create_training_job", create_and_train)
+        boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        s3fs.S3FileSystem.clear_instance_cache()
+        settings.cache_clear()
+        yield url, f"s3://{BUCKET}/lake"
+    s3fs.S3FileSystem.clear_instance_cache()
+    settings.cache_clear()
+
+
+def test_the_sagemaker_group_trains_and_publishes_through_the_endpoint(sagemaker_lake):
+    import boto3
+    from airflow.dag_processing.dagbag import DagBag
+    from purchase_data import write_feature_days
+
+    from conftest import DAGS
+    from shoplake.ml.registry import read_current
+
+    url, lake = sagemaker_lake
+    write_feature_days(lake, DAYS)
+    dag = DagBag(dag_folder=str(DAGS)).dags["steam_purchase_model_weekly"]
+    for task in dag.tasks:  # a failure fails the test now, not after the DAG's 5-minute retry delays
+        task.retries = 0
+    dr = dag.test(run_conf={"ds": DAYS[-1], "window_days": 3, "min_rows": 100, "min_new_days": 0})
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert states == {
+        "resolve_partition": "success",
+        "check_features": "success",
+        "train_purchase_model.export_channels": "success",
+        "train_purchase_model.train": "success",
+        "train_purchase_model.publish_model": "success",
+        "check_model": "success",
+    }
+
+    sm = boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1")
+    job = sm.describe_training_job(TrainingJobName=f"shoplake-steam-purchase-{DAYS[-1]}")
+    assert job["TrainingJobStatus"] == "Completed"
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
+    assert channels["train"].startswith(f"{lake}/model/")
+    assert float(job["HyperParameters"]["scale_pos_weight"]) > 1  # the export's negatives / positives, rendered
+    current = read_current(lake, "steam_purchase")
+    assert current["version"] == DAYS[-1]
+    assert current["path"].startswith(lake)
+    from shoplake.io.lake import filesystem
+
+    fs, root = filesystem(current["path"])
+    metrics = json.loads(fs.cat_file(f"{root}/metrics.json"))
+    assert metrics["backend"] == "sagemaker"
+    assert metrics["steam_purchase"]["auc"] > 0.8  # the default target; the synthetic days separate well
