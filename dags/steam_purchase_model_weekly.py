@@ -23,6 +23,9 @@ days ending at the run's day: the `ds` Param of a manual run, else the last day 
    + registered model `steam_purchase`. `current.json` (and the MLflow `champion` alias) move last, only if the
    new model's held-out AUC is not worse than the champion's on the same rows.
 3. `check_model` — the version is complete; emits `model.steam_purchase`.
+4. `publish_copy` — copies the champion version, then its `current.json`, to `SHOPLAKE_PUBLISH_URI`
+   (`gs://bucket/prefix` or `s3://…`) with the credentials of connection `SHOPLAKE_PUBLISH_CONN_ID`
+   (`google_cloud_default`); skipped, saying so, when no destination is set.
 
 **Manual runs.** Trigger with Params to change the window, target or hyperparameters. Rerunning a day replaces
 that day's version (and re-gates it).
@@ -40,6 +43,7 @@ from shoplake.pipelines.purchase_model import PurchaseTrainConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_PURCHASE_FEATURES, STEAM_PURCHASE_MODEL
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition, skip_unless_trainable
 from shoplake_airflow.params import config_params, ds_param
+from shoplake_airflow.publish import publish_copy
 from shoplake_airflow.settings import settings
 from shoplake_airflow.training import TRAIN_PARAMS, train_job
 
@@ -89,7 +93,9 @@ def steam_purchase_model_weekly():
 
     partition = resolve_partition()
     features = check_features(partition)
-    chain(partition, features, train_job("train_purchase_model"), check_model(features))
+    checked = check_model(features)
+    chain(partition, features, train_job("train_purchase_model"), checked)
+    publish_copy()(checked)
 
 
 steam_purchase_model_weekly()

@@ -108,6 +108,10 @@ class Settings:
             offline head trained on ratings into ``<lake>/model/review_sentiment``; else a hub id ``@revision`` or a
             directory of a five-label classifier, evaluated on the held-out reviews and adopted as a version.
         results_root: where published results go (CSV + Parquet per day); empty = ``<lake>/results``; any lake URI.
+        publish_uri: where the model DAGs' ``publish_copy`` task copies each new champion (``gs://bucket/prefix``
+            or ``s3://…``); empty = the task skips, saying so.
+        publish_conn_id: the Airflow connection holding that bucket's credentials (``google_cloud_default``;
+            an ``aws`` connection for ``s3://``).
         api_key: the prediction service's API key (``SHOPLAKE_API_KEY``, sent as ``X-API-Key``); required when the
             service listens beyond the loopback interface.
         serve: the prediction service's host, port and limits (:class:`ServeSettings`).
@@ -143,6 +147,8 @@ class Settings:
     tweets_source: str = ""
     review_sentiment_model: str = ""
     results_root: str = ""
+    publish_uri: str = ""
+    publish_conn_id: str = "google_cloud_default"
     api_key: str = field(default="", repr=False)
     serve: ServeSettings = field(default_factory=ServeSettings)
 

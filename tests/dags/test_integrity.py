@@ -117,7 +117,10 @@ def test_steam_dag_shape(dagbag):
 
 def test_purchase_training_dag_shape(dagbag):
     dag = dagbag.dags["steam_purchase_model_weekly"]
-    assert sorted(dag.task_ids) == ["check_features", "check_model", "resolve_partition", "train_purchase_model"]
+    assert sorted(dag.task_ids) == [
+        "check_features", "check_model", "publish_copy", "resolve_partition", "train_purchase_model"
+    ]  # fmt: skip
+    assert dag.get_task("publish_copy").upstream_task_ids == {"check_model"}
     assert dag.get_task("check_features").upstream_task_ids == {"resolve_partition"}
     # data-aware: a day of features triggers it (and the weekly cron); check_features gates on min_new_days
     assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"

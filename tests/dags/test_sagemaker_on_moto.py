@@ -2,7 +2,8 @@
 server: the feature window in an ``s3://`` lake, ``export_channels`` writing the CSV channels to the bucket, the real
 ``SageMakerTrainingOperator`` (deferrable) calling CreateTrainingJob / DescribeTrainingJob through the
 ``aws_default`` connection's ``endpoint_url``, ``publish_model`` evaluating and publishing the artifact, the
-champion pointer moved in the bucket.
+champion pointer moved in the bucket; then ``publish_copy`` copies the champion to another cloud's bucket (the GCS
+emulator) through the ``google_cloud_default`` connection.
 
 moto records a training job as Completed at once and runs no container: the test plays the built-in XGBoost
 container inside moto's CreateTrainingJob (reads the two channels from the bucket, trains with the job's
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import tempfile
 
@@ -25,6 +27,7 @@ pytest.importorskip("xgboost")
 
 DAYS = ["2019-03-01", "2019-03-02", "2019-03-03"]
 BUCKET = "shoplake-sagemaker"
+PARTNER = "shoplake-partner"
 
 
 def _play_container(url: str, job) -> None:
@@ -62,11 +65,15 @@ def sagemaker_lake(monkeypatch, airflow_db, tmp_path):
     import boto3
     import s3fs
     from moto.sagemaker.models import SageMakerModelBackend
-    from object_stores import TEST_CREDENTIALS, moto_server
+    from object_stores import TEST_CREDENTIALS, gcs_endpoint, moto_server
 
     from shoplake_airflow.settings import settings
 
-    with moto_server() as url:
+    with moto_server() as url, gcs_endpoint(PARTNER) as partner:
+        gcs = {"is_anonymous": True, "project": "shoplake-test", "gcs.endpoint": os.environ["STORAGE_EMULATOR_HOST"]}
+        monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps({"conn_type": "google_cloud_platform",
+                                                                            "extra": gcs}))  # fmt: skip
+        monkeypatch.setenv("SHOPLAKE_PUBLISH_URI", f"{partner}/models")
         for key, value in TEST_CREDENTIALS.items():
             monkeypatch.setenv(key, value)
         extra = {"endpoint_url": url, "region_name": "us-east-1"}
@@ -99,7 +106,7 @@ def test_the_sagemaker_group_trains_and_publishes_through_the_endpoint(sagemaker
     from purchase_data import write_feature_days
 
     from conftest import DAGS
-    from shoplake.ml.registry import read_current
+    from shoplake.ml.registry import read_current, read_pointer
 
     url, lake = sagemaker_lake
     write_feature_days(lake, DAYS)
@@ -115,6 +122,7 @@ def test_the_sagemaker_group_trains_and_publishes_through_the_endpoint(sagemaker
         "train_purchase_model.train": "success",
         "train_purchase_model.publish_model": "success",
         "check_model": "success",
+        "publish_copy": "success",
     }
 
     sm = boto3.client("sagemaker", endpoint_url=url, region_name="us-east-1")
@@ -132,3 +140,16 @@ def test_the_sagemaker_group_trains_and_publishes_through_the_endpoint(sagemaker
     metrics = json.loads(fs.cat_file(f"{root}/metrics.json"))
     assert metrics["backend"] == "sagemaker"
     assert metrics["steam_purchase"]["auc"] > 0.8  # the default target; the synthetic days separate well
+
+    import gcsfs
+
+    gcsfs.GCSFileSystem.clear_instance_cache()
+    published = read_pointer(f"gs://{PARTNER}/models/steam_purchase")
+    assert published["version"] == current["version"]
+    gcs, copy = filesystem(published["path"])
+    names = sorted(p[len(copy) + 1 :] for p in gcs.find(copy))
+    assert names == sorted(p[len(root) + 1 :] for p in fs.find(root))
+    assert all(gcs.cat_file(f"{copy}/{n}") == fs.cat_file(f"{root}/{n}") for n in names)
+    result = dr.get_task_instance("publish_copy").xcom_pull(task_ids="publish_copy")
+    assert result["path"] == f"gs://{PARTNER}/models/steam_purchase/version={DAYS[-1]}"
+    assert result["files"] == len(names)

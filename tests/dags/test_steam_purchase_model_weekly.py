@@ -75,6 +75,7 @@ def test_whole_pipeline_fills_every_zone_and_publishes_a_gated_tracked_model(
     assert ("steam_purchase", "champion") in aliases
     assert params["window_days"] == "2"
     assert dr.get_task_instance("check_model").state == "success"
+    assert dr.get_task_instance("publish_copy").state == "skipped"  # no SHOPLAKE_PUBLISH_URI here (see the S3 test)
 
 
 def test_a_window_without_data_ends_skipped_with_the_reason_not_failed_and_retried(purchase_dag):

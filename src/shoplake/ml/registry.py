@@ -11,9 +11,12 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shoplake.paths import CURRENT_FILE, hidden_sibling, model_root, version_path
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +157,39 @@ def promote_if_not_worse(
         "moved" if promoted else "kept",
     )
     return {"path": final_uri, "score": score, "promoted": promoted, "champion": champion, "champion_score": champ}
+
+
+def copy_champion(lake_root: str, name: str, dst_fs: AbstractFileSystem, dst_root: str) -> dict[str, Any]:
+    """Copy model ``name``'s champion version, then its ``current.json``, under ``<dst_root>/<name>/`` on another
+    filesystem (a partner's bucket, opened with that bucket's credentials). The pointer goes last, so a consumer
+    reading the copy's ``current.json`` (``read_pointer``) never lands on a version whose files are still arriving.
+
+    Returns:
+        ``{"name", "version", "files", "bytes", "path"}`` (``path``: the copied version, as ``dst_fs`` spells it).
+
+    Raises:
+        FileNotFoundError: the lake has no champion for ``name`` yet (train one first).
+    """
+    import shutil
+
+    from shoplake.io.lake import filesystem
+
+    current = read_current(lake_root, name)
+    if current is None:
+        raise FileNotFoundError(f"no current {name} model in {lake_root}: train and promote one first")
+    src_fs, src_version = filesystem(current["path"])
+    _, src_model = filesystem(model_root(lake_root, name))
+    dst_model = f"{dst_root.rstrip('/')}/{name}"
+    dst_version = f"{dst_model}/{version_dir(current)}"
+    files = sorted(src_fs.find(src_version))
+    total = 0
+    for f in files:
+        target = f"{dst_version}/{f[len(src_version) + 1 :]}"
+        dst_fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        with src_fs.open(f, "rb") as fin, dst_fs.open(target, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 8 << 20)
+        total += src_fs.size(f)
+    dst_fs.pipe_file(f"{dst_model}/{CURRENT_FILE}", src_fs.cat_file(f"{src_model}/{CURRENT_FILE}"))
+    log.info("copied %s version %s (%s files, %s bytes) to %s", name, current["version"], len(files), total,
+             dst_version)  # fmt: skip
+    return {"name": name, "version": current["version"], "files": len(files), "bytes": total, "path": dst_version}

@@ -483,6 +483,7 @@ def check_published(lake_root: str, ds: str, target: str) -> dict[str, Any]:
     current = read_current(lake_root, name) or {}
     return {
         "ds": ds,
+        "model": name,
         "path": path,
         "rows": int(sum(v["rows"] for v in metrics["split"].values())),
         "auc": metrics[target]["auc"],
