@@ -122,7 +122,7 @@ demo-reviews: install  ## install, then curate the Sephora sample's last REVIEW_
 
 test: install browser  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill, the UI in chromium); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
 
 test-fast: install  ## the quick loop: no Spark, Mongo or scheduler
 	$(PY) -m pytest -q -m "not slow and not integration and not spark"
