@@ -6,6 +6,9 @@ scoring job in its own process, every zone in the bucket, and a rerun that leave
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from test_steam_reviews_daily import _collection
 
@@ -19,42 +22,36 @@ pytest.importorskip("gcsfs")
 pytest.importorskip("moto")
 
 
-def _fresh_filesystems() -> None:
-    import gcsfs
-    import s3fs
+@contextmanager
+def _lake_in(endpoint, monkeypatch) -> Iterator[str]:
+    """A bucket on ``endpoint`` (``s3_endpoint`` / ``gcs_endpoint``) as ``SHOPLAKE_LAKE_ROOT`` while the test runs."""
+    from object_stores import fresh_filesystems
 
-    s3fs.S3FileSystem.clear_instance_cache()
-    gcsfs.GCSFileSystem.clear_instance_cache()
+    from shoplake_airflow.settings import settings
+
+    with endpoint("shoplake-dag-run") as bucket:
+        fresh_filesystems()
+        monkeypatch.setenv("SHOPLAKE_LAKE_ROOT", f"{bucket}/lake")
+        settings.cache_clear()
+        yield f"{bucket}/lake"
+    fresh_filesystems()
+    settings.cache_clear()
 
 
 @pytest.fixture
 def s3_lake(monkeypatch):
     from object_stores import s3_endpoint
 
-    from shoplake_airflow.settings import settings
-
-    with s3_endpoint("shoplake-dag-run") as bucket:
-        _fresh_filesystems()
-        monkeypatch.setenv("SHOPLAKE_LAKE_ROOT", f"{bucket}/lake")
-        settings.cache_clear()
-        yield f"{bucket}/lake"
-    _fresh_filesystems()
-    settings.cache_clear()
+    with _lake_in(s3_endpoint, monkeypatch) as lake:
+        yield lake
 
 
 @pytest.fixture
 def gcs_lake(monkeypatch):
     from object_stores import gcs_endpoint
 
-    from shoplake_airflow.settings import settings
-
-    with gcs_endpoint("shoplake-dag-run") as bucket:
-        _fresh_filesystems()
-        monkeypatch.setenv("SHOPLAKE_LAKE_ROOT", f"{bucket}/lake")
-        settings.cache_clear()
-        yield f"{bucket}/lake"
-    _fresh_filesystems()
-    settings.cache_clear()
+    with _lake_in(gcs_endpoint, monkeypatch) as lake:
+        yield lake
 
 
 def _zones(lake: str) -> set[str]:

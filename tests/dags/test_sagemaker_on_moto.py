@@ -63,9 +63,8 @@ def _play_container(url: str, job) -> None:
 @pytest.fixture
 def sagemaker_lake(monkeypatch, airflow_db, tmp_path):
     import boto3
-    import s3fs
     from moto.sagemaker.models import SageMakerModelBackend
-    from object_stores import TEST_CREDENTIALS, gcs_endpoint, moto_server
+    from object_stores import TEST_CREDENTIALS, fresh_filesystems, gcs_endpoint, moto_server
 
     from shoplake_airflow.settings import settings
 
@@ -93,10 +92,10 @@ def sagemaker_lake(monkeypatch, airflow_db, tmp_path):
 
         monkeypatch.setattr(SageMakerModelBackend, "create_training_job", create_and_train)
         boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        s3fs.S3FileSystem.clear_instance_cache()
+        fresh_filesystems()
         settings.cache_clear()
         yield url, f"s3://{BUCKET}/lake"
-    s3fs.S3FileSystem.clear_instance_cache()
+    fresh_filesystems()
     settings.cache_clear()
 
 
@@ -141,9 +140,9 @@ def test_the_sagemaker_group_trains_and_publishes_through_the_endpoint(sagemaker
     assert metrics["backend"] == "sagemaker"
     assert metrics["steam_purchase"]["auc"] > 0.8  # the default target; the synthetic days separate well
 
-    import gcsfs
+    from object_stores import fresh_filesystems
 
-    gcsfs.GCSFileSystem.clear_instance_cache()
+    fresh_filesystems()
     published = read_pointer(f"gs://{PARTNER}/models/steam_purchase")
     assert published["version"] == current["version"]
     gcs, copy = filesystem(published["path"])

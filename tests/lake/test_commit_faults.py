@@ -58,13 +58,12 @@ WRITER = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def s3_root():
-    import s3fs
-    from object_stores import s3_endpoint
+    from object_stores import fresh_filesystems, s3_endpoint
 
     with s3_endpoint("shoplake-faults") as bucket:
-        s3fs.S3FileSystem.clear_instance_cache()
+        fresh_filesystems()
         yield bucket
-    s3fs.S3FileSystem.clear_instance_cache()
+    fresh_filesystems()
 
 
 def _reset(path: str, *, with_old: bool) -> None:

@@ -126,3 +126,6 @@ def test_a_pointer_that_is_not_one_is_refused(tmp_path):
     (tmp_path / lake.POINTER_FILE).write_text(json.dumps({"version": "../../etc"}))
     with pytest.raises(ValueError, match="not a partition pointer"):
         read_partition(str(tmp_path))
+    (tmp_path / lake.POINTER_FILE).write_text("{truncated")
+    with pytest.raises(ValueError, match="not a partition pointer"):
+        read_partition(str(tmp_path))

@@ -20,33 +20,24 @@ pytest.importorskip("moto")
 pytest.importorskip("gcp_storage_emulator")
 
 
-def _fresh_filesystems() -> None:
-    """fsspec caches filesystem instances; an instance made for another endpoint must not be reused."""
-    import gcsfs
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()
-    gcsfs.GCSFileSystem.clear_instance_cache()
-
-
 @pytest.fixture(scope="module")
 def s3_lake():
-    from object_stores import s3_endpoint
+    from object_stores import fresh_filesystems, s3_endpoint
 
     with s3_endpoint("shoplake-test") as bucket:
-        _fresh_filesystems()
+        fresh_filesystems()
         yield f"{bucket}/lake"
-    _fresh_filesystems()
+    fresh_filesystems()
 
 
 @pytest.fixture(scope="module")
 def gcs_root():
-    from object_stores import gcs_endpoint
+    from object_stores import fresh_filesystems, gcs_endpoint
 
     with gcs_endpoint("shoplake-results") as bucket:
-        _fresh_filesystems()
+        fresh_filesystems()
         yield bucket
-    _fresh_filesystems()
+    fresh_filesystems()
 
 
 def _round_trip(lake: str) -> None:

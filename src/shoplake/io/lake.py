@@ -86,9 +86,13 @@ def read_pointer(path: str) -> dict[str, Any] | None:
     if not _is_local(fs):  # another process may have replaced it: no cached listing or ETag may stand in for it
         fs.invalidate_cache(target)
     try:
-        pointer = json.loads(fs.cat_file(target))
+        raw = fs.cat_file(target)
     except FileNotFoundError:
         return None
+    try:
+        pointer = json.loads(raw)
+    except ValueError:
+        pointer = raw[:200]
     version = pointer.get("version") if isinstance(pointer, dict) else None
     if not isinstance(version, str) or not version.startswith(VERSION_PREFIX) or "/" in version:
         raise ValueError(f"{_join(path, POINTER_FILE)} is not a partition pointer: {pointer!r}")

@@ -106,6 +106,25 @@ def test_int8_on_cpu_stays_close_to_fp32(seqcls_dir):
     np.testing.assert_allclose(int8.positive_proba(texts), fp32.positive_proba(texts), atol=0.05)
 
 
+@pytest.mark.parametrize("which", ["seqcls_dir", "head_dir"])
+def test_onnx_runtime_scores_like_torch_and_caches_its_export(which, request, tmp_path):
+    pytest.importorskip("onnxruntime")
+    model_dir = request.getfixturevalue(which)
+    texts = [t or "" for t in TEXTS] + ["great fun " * 200]  # a text past max_length: truncated the same way
+    fp32 = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="fp32")).positive_proba(texts)
+    cfg = EngineConfig(device="cpu", precision="onnx-fp32", batch_size=3)
+    onnx = load_classifier(model_dir, cfg=cfg, cache_dir=tmp_path)
+    assert type(onnx.model).__name__ == "OnnxModel"
+    np.testing.assert_allclose(onnx.positive_proba(texts), fp32, atol=1e-5)  # batches of other shapes than export's
+    [export] = list((tmp_path / "shoplake-onnx").glob("*/model.onnx"))
+    stamp = export.stat().st_mtime_ns
+    load_classifier(model_dir, cfg=cfg, cache_dir=tmp_path)
+    assert export.stat().st_mtime_ns == stamp  # the second load reused the export
+    int8 = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="onnx-int8"), cache_dir=tmp_path)
+    np.testing.assert_allclose(int8.positive_proba(texts), fp32, atol=0.05)
+    assert len(list((tmp_path / "shoplake-onnx").glob("*/model.onnx"))) == 2
+
+
 def test_bad_settings_are_refused(seqcls_dir):
     with pytest.raises(ValueError, match="batch_size"):
         EngineConfig(batch_size=0)
@@ -114,6 +133,9 @@ def test_bad_settings_are_refused(seqcls_dir):
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA"):
             load_classifier(seqcls_dir, cfg=EngineConfig(device="cuda"))
+    else:
+        with pytest.raises(ValueError, match="runs on the CPU"):
+            load_classifier(seqcls_dir, cfg=EngineConfig(device="cuda", precision="onnx-int8"))
 
 
 def test_lake_uri_models_are_copied_to_a_cache(seqcls_dir, tmp_path):
