@@ -103,8 +103,9 @@ class EngineConfig:
     device: str = option("auto", help="auto (CUDA if available), cpu or cuda", enum=["auto", "cpu", "cuda"])
     precision: str = option(
         "auto",
-        help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16 or int8 (CPU dynamic quantisation)",
-        enum=["auto", "fp32", "bf16", "int8"],
+        help="auto (bf16 on CUDA, fp32 on CPU), fp32, bf16, int8 (CPU: torch dynamic quantisation), onnx-fp32 or "
+        "onnx-int8 (CPU: the model exported to ONNX Runtime, int8 with dynamic quantisation)",
+        enum=["auto", "fp32", "bf16", "int8", "onnx-fp32", "onnx-int8"],
     )
 
     def __post_init__(self) -> None:
@@ -286,6 +287,88 @@ class EmbeddingHeadClassifier(TextClassifier):
         return self.head(mean_pool(hidden, enc["attention_mask"]).to(self.head.weight.dtype))
 
 
+class OnnxModel:
+    """A transformer exported to ONNX and run by ONNX Runtime on the CPU, called like the torch model it replaces
+    (``model(**encoded).logits`` / ``.last_hidden_state``); int8 quantises the weights dynamically (activations
+    stay float). Exports are cached on disk by model, revision and precision, so a scoring job pays once."""
+
+    def __init__(self, session: Any, config: Any, output: str) -> None:
+        self.session = session
+        self.config = config
+        self.output = output
+        self.inputs = [i.name for i in session.get_inputs()]
+
+    @classmethod
+    def build(cls, model: Any, tokenizer: Any, output: str, cache_dir: Path, key: str, *, quantize: bool) -> OnnxModel:
+        import onnxruntime as ort
+        import torch
+
+        target = cache_dir / hashlib.sha256(key.encode()).hexdigest()[:16] / "model.onnx"
+        if not target.exists():
+            cls._export(model, tokenizer, output, target, quantize=quantize)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+        log.info("ONNX Runtime session on %s (%s)", target, "int8 weights" if quantize else "fp32")
+        return cls(session, model.config, output)
+
+    @staticmethod
+    def _export(model: Any, tokenizer: Any, output: str, target: Path, *, quantize: bool) -> None:
+        import tempfile
+
+        import torch
+
+        sample = tokenizer(["a short review", "a somewhat longer review text"], padding=True, return_tensors="pt")
+        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+        class Positional(torch.nn.Module):  # ONNX inputs are positional; the model takes keywords
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, *args: torch.Tensor) -> torch.Tensor:
+                return getattr(self.model(**dict(zip(names, args, strict=True))), output)
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            fp32 = Path(tmp) / "fp32.onnx"
+            axes = {n: {0: "batch", 1: "tokens"} for n in names}
+            axes[output] = {0: "batch"} if output == "logits" else {0: "batch", 1: "tokens"}
+            torch.onnx.export(
+                Positional().eval(),  # eval: the exporter restores the wrapper's mode after, and with it the model's
+                tuple(sample[n] for n in names),
+                str(fp32),
+                input_names=names,
+                output_names=[output],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+            final = fp32
+            if quantize:
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                final = Path(tmp) / "int8.onnx"
+                quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8)
+            final.replace(target)  # whole or not at all: another process may be loading the cache
+        model.eval()
+
+    def __call__(self, **enc: torch.Tensor) -> Any:
+        import torch
+
+        feeds = {n: enc[n].cpu().numpy() for n in self.inputs}
+        return _Outputs(**{self.output: torch.from_numpy(self.session.run(None, feeds)[0])})
+
+    def eval(self) -> OnnxModel:
+        return self
+
+
+@dataclass
+class _Outputs:
+    logits: Any = None
+    last_hidden_state: Any = None
+
+
 def run_sorted_batches(
     tokenizer: Any,
     texts: Sequence[str],
@@ -362,8 +445,8 @@ def load_classifier(
     cfg = cfg or EngineConfig()
     device = pick_device(cfg.device)
     dtype = _dtype(device, cfg.precision)
-    if cfg.precision == "int8" and device != "cpu":
-        raise ValueError("precision=int8 is CPU dynamic quantisation; use bf16 on CUDA")
+    if cfg.precision in ("int8", "onnx-fp32", "onnx-int8") and device != "cpu":
+        raise ValueError(f"precision={cfg.precision} runs on the CPU; use bf16 on CUDA")
     path = local_model_dir(uri, Path(cache_dir) / "shoplake-models")
     ref = Path(path) / MODEL_REF
     if ref.exists():  # a model version that adopted a hub model or directory after evaluating it
@@ -409,6 +492,11 @@ def load_classifier(
         module.to(device)
     if cfg.precision == "int8":
         clf.model = torch.ao.quantization.quantize_dynamic(clf.model, {torch.nn.Linear}, dtype=torch.qint8)
+    elif cfg.precision.startswith("onnx-"):
+        output = "last_hidden_state" if isinstance(clf, EmbeddingHeadClassifier) else "logits"
+        key = f"{clf.model_id}@{clf.revision}:{output}:{cfg.precision}"
+        clf.model = OnnxModel.build(clf.model, clf.tokenizer, output, Path(cache_dir) / "shoplake-onnx", key,
+                                    quantize=cfg.precision == "onnx-int8")  # fmt: skip
     log.info("loaded %s@%s on %s (%s)", clf.model_id, clf.revision, device, cfg.precision)
     return clf
 
