@@ -44,6 +44,9 @@ os.environ.update(
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_DRIVER_PYTHON": sys.executable,
+        # gcsfs 2026.x reads this once, at import: left on, every bucket of the GCS emulator waits on a gRPC probe
+        # for hierarchical namespaces (a minute, with retries) — whichever test imports gcsfs first decides
+        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
     }
 )
 for extra in (ROOT / "plugins", ROOT / "dags", ROOT / "jobs" / "spark", ROOT / "scripts", ROOT / "tests" / "fixtures"):
