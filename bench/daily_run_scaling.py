@@ -73,10 +73,11 @@ def raw_day(lake: str, n: int, seed: list[dict]) -> None:
 
 def run_curate(lake: str) -> tuple[float, float]:
     """Wall seconds of one spark-submit of the curate job, and the job's own step seconds (from its log)."""
+    sys.path.insert(0, str(ROOT / "plugins"))
     from shoplake_airflow.spark import LOCAL_CONF
 
     conf = [x for k, v in LOCAL_CONF.items() for x in ("--conf", f"{k}={v}")]
-    cmd = ["spark-submit", "--master", "local[2]", *conf, str(ROOT / "jobs/spark/curate_steam_reviews.py"),
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", *conf, str(ROOT / "jobs/spark/curate_steam_reviews.py"),
            "--ds", DS, "--lake-root", lake]  # fmt: skip
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     t0 = time.perf_counter()

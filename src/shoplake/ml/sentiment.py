@@ -349,7 +349,9 @@ class OnnxModel:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
                 final = Path(tmp) / "int8.onnx"
-                quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8)
+                # weights of the matrix products only (embeddings stay fp32), one scale per output channel
+                quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8, per_channel=True,
+                                 op_types_to_quantize=["MatMul"])  # fmt: skip
             final.replace(target)  # whole or not at all: another process may be loading the cache
         model.eval()
 
