@@ -77,8 +77,9 @@ def run_curate(lake: str) -> tuple[float, float]:
     from shoplake_airflow.spark import LOCAL_CONF
 
     conf = [x for k, v in LOCAL_CONF.items() for x in ("--conf", f"{k}={v}")]
-    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[2]", *conf, str(ROOT / "jobs/spark/curate_steam_reviews.py"),
-           "--ds", DS, "--lake-root", lake]  # fmt: skip
+    job = str(ROOT / "jobs/spark/curate_steam_reviews.py")
+    spark_submit = str(Path(sys.executable).parent / "spark-submit")
+    cmd = [spark_submit, "--master", "local[2]", *conf, job, "--ds", DS, "--lake-root", lake]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
