@@ -25,16 +25,12 @@ pytest.importorskip("moto")
 @contextmanager
 def _lake_in(endpoint, monkeypatch) -> Iterator[str]:
     """A bucket on ``endpoint`` (``s3_endpoint`` / ``gcs_endpoint``) as ``SHOPLAKE_LAKE_ROOT`` while the test runs."""
-    from object_stores import fresh_filesystems
-
     from shoplake_airflow.settings import settings
 
     with endpoint("shoplake-dag-run") as bucket:
-        fresh_filesystems()
         monkeypatch.setenv("SHOPLAKE_LAKE_ROOT", f"{bucket}/lake")
         settings.cache_clear()
         yield f"{bucket}/lake"
-    fresh_filesystems()
     settings.cache_clear()
 
 

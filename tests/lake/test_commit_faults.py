@@ -58,12 +58,10 @@ WRITER = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def s3_root():
-    from object_stores import fresh_filesystems, s3_endpoint
+    from object_stores import s3_endpoint
 
     with s3_endpoint("shoplake-faults") as bucket:
-        fresh_filesystems()
         yield bucket
-    fresh_filesystems()
 
 
 def _reset(path: str, *, with_old: bool) -> None:

@@ -22,22 +22,18 @@ pytest.importorskip("gcp_storage_emulator")
 
 @pytest.fixture(scope="module")
 def s3_lake():
-    from object_stores import fresh_filesystems, s3_endpoint
+    from object_stores import s3_endpoint
 
     with s3_endpoint("shoplake-test") as bucket:
-        fresh_filesystems()
         yield f"{bucket}/lake"
-    fresh_filesystems()
 
 
 @pytest.fixture(scope="module")
 def gcs_root():
-    from object_stores import fresh_filesystems, gcs_endpoint
+    from object_stores import gcs_endpoint
 
     with gcs_endpoint("shoplake-results") as bucket:
-        fresh_filesystems()
         yield bucket
-    fresh_filesystems()
 
 
 def _round_trip(lake: str) -> None:
