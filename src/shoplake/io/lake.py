@@ -234,7 +234,7 @@ def move_dir(fs: AbstractFileSystem, src: str, dst: str) -> None:
     directories to rename — a server-side copy of each object, then the source objects deleted (s3fs's recursive
     ``mv`` also tries to copy the prefix itself; gcsfs's ``mv`` tries GCS's ``moveTo`` first, which the emulators
     lack and which retries for half a minute before falling back to the same copy + delete)."""
-    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+    if _is_local(fs):
         fs.mv(src, dst, recursive=True)
         return
     src = src.rstrip("/")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoplake.io.lake import PartitionCommit, resolve_existing
+from shoplake.io.lake import PartitionCommit, filesystem, resolve_existing
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -85,8 +85,6 @@ def spark_uri(spark: SparkSession, uri: str) -> str | None:
 
 def readable(spark: SparkSession, path: str) -> str:
     """A location Spark can read the committed content of the partition ``path`` from."""
-    from shoplake.io.lake import filesystem
-
     version = resolve_existing(path)
     direct = spark_uri(spark, version)
     if direct is not None:

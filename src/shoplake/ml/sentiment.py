@@ -353,7 +353,6 @@ class OnnxModel:
                 quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8, per_channel=True,
                                  op_types_to_quantize=["MatMul"])  # fmt: skip
             final.replace(target)  # whole or not at all: another process may be loading the cache
-        model.eval()
 
     def __call__(self, **enc: torch.Tensor) -> Any:
         import torch
