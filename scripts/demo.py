@@ -70,9 +70,9 @@ def ran_its_tasks(cfg: Settings, ds: str) -> bool:
     """A run "succeeds" with no task run for a day Airflow does not schedule: check the day's partitions exist."""
     from shoplake.io.lake import existing_partitions
 
-    _, missing = existing_partitions(
+    _, missing = existing_partitions(  # a committed curated partition carries its _counts.json
         [
-            f"{partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, ds)}/_counts.json",
+            partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, ds),
             partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds),
         ]
     )
