@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from shoplake.ml.sentiment import HEAD_MANIFEST, EngineConfig, mean_pool, pick_device, run_sorted_batches
+from shoplake.ml.sentiment import (
+    HEAD_MANIFEST,
+    EngineConfig,
+    mean_pool,
+    model_dtype,
+    pick_device,
+    place_module,
+    run_sorted_batches,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +49,20 @@ class SentenceEncoder:
         self.cfg = cfg or EngineConfig()
         self.device = pick_device(self.cfg.device)
         self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
-        self.model = AutoModel.from_pretrained(encoder_dir).eval().to(self.device)
+        self.model = place_module(
+            AutoModel.from_pretrained(encoder_dir), self.device, model_dtype(self.device, self.cfg.precision)
+        )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts``, rows in input order; length-sorted dynamic batches."""
-        import torch
-
         return run_sorted_batches(
             self.tokenizer,
             texts,
             lambda enc: mean_pool(self.model(**enc).last_hidden_state, enc["attention_mask"]),
             batch_size=self.cfg.batch_size,
+            batch_tokens=self.cfg.batch_tokens,
             max_length=min(self.cfg.max_length, self.model.config.max_position_embeddings),
             device=self.device,
-            dtype=torch.bfloat16 if self.device == "cuda" else torch.float32,
             width=self.model.config.hidden_size,
         )
 

@@ -62,6 +62,85 @@ def test_batched_scores_match_one_by_one_in_input_order(which, request, tmp_path
     assert ((batched >= 0) & (batched <= 1)).all()
 
 
+def test_token_budget_batches_cover_every_row_once():
+    from shoplake.ml.sentiment import plan_batches
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        lengths = np.sort(rng.integers(1, 300, size=int(rng.integers(0, 400))))
+        budget, most = int(rng.integers(64, 4096)), int(rng.integers(1, 200))
+        batches = plan_batches(lengths, batch_size=most, batch_tokens=budget)
+        assert [i for lo, hi in batches for i in range(lo, hi)] == list(range(len(lengths)))
+        for lo, hi in batches:
+            padded = (hi - lo) * (-(-int(lengths[hi - 1]) // 8) * 8)
+            assert hi - lo <= most
+            assert padded <= budget or hi - lo == 1  # a row over the budget goes alone, never dropped
+            if hi < len(lengths) and hi - lo < most:  # not cut early: one more row would break the budget
+                assert (hi - lo + 1) * (-(-int(lengths[hi]) // 8) * 8) > budget
+
+
+def _many_texts(n):
+    rng = np.random.default_rng(3)
+    words = [
+        "great",
+        "fun",
+        "awful",
+        "bug",
+        "lag",
+        "story",
+        "graphics",
+        "boring",
+        "not",
+        "very",
+        "good",
+        "love",
+        "it",
+        "worst",
+        "ever",
+    ]
+    return [" ".join(rng.choice(words, size=int(rng.integers(0, 60)))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("which", ["seqcls_dir", "head_dir"])
+def test_rows_keep_their_order_across_tokenised_chunks(which, request, monkeypatch):
+    import shoplake.ml.sentiment as engine
+
+    clf = load_classifier(request.getfixturevalue(which), cfg=EngineConfig(device="cpu", batch_tokens=96))
+    texts = _many_texts(230)
+    whole = clf.positive_proba(texts)
+    monkeypatch.setattr(engine, "TOKENIZE_ROWS", 37)  # chunks of 37 texts, batches of ≤ 96 padded tokens
+    np.testing.assert_allclose(clf.positive_proba(texts), whole, atol=1e-6)
+    np.testing.assert_allclose(whole[:20], _one_by_one(clf, texts[:20]), atol=1e-5)
+    assert clf.positive_proba([]).shape == (0,)
+
+
+def test_bf16_weights_on_cpu_stay_close_to_fp32(head_dir):
+    import torch
+
+    bf16 = load_classifier(head_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    assert next(bf16.model.parameters()).dtype == torch.bfloat16  # the weights, not an autocast around fp32 ones
+    fp32 = load_classifier(head_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
+    texts = _many_texts(40)
+    np.testing.assert_allclose(bf16.positive_proba(texts), fp32.positive_proba(texts), atol=0.03)
+
+
+def test_a_model_that_fails_to_compile_runs_uncompiled(seqcls_dir, monkeypatch, caplog):
+    def no_compiler(model, **kw):
+        def fail(**enc):
+            raise RuntimeError("no C++ compiler in this image")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    plain = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu"))
+    clf = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", compile=True))
+    assert type(clf.model).__name__ == "CompiledModel"
+    texts = [t or "" for t in TEXTS]
+    np.testing.assert_allclose(clf.positive_proba(texts), plain.positive_proba(texts), atol=1e-6)
+    assert "torch.compile failed (RuntimeError: no C++ compiler" in caplog.text
+    assert clf.model.compiled is None  # tried once, not on every batch
+
+
 def test_partition_streaming_is_chunk_size_independent(seqcls_dir, tmp_path):
     n = 50
     ids = [f"id{i:03d}" for i in range(n)]
@@ -152,10 +231,13 @@ def test_lake_uri_models_are_copied_to_a_cache(seqcls_dir, tmp_path):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_bf16_matches_cpu(seqcls_dir):
-    cpu = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu"))
-    gpu = load_classifier(seqcls_dir, cfg=EngineConfig(device="cuda"))
-    texts = [t or "" for t in TEXTS]
+@pytest.mark.parametrize("which", ["seqcls_dir", "head_dir"])
+def test_cuda_bf16_matches_cpu(which, request):
+    model = request.getfixturevalue(which)
+    cpu = load_classifier(model, cfg=EngineConfig(device="cpu"))
+    gpu = load_classifier(model, cfg=EngineConfig(device="cuda"))
+    assert next(gpu.model.parameters()).dtype == torch.bfloat16
+    texts = [t or "" for t in TEXTS] + _many_texts(9000)  # three tokenised chunks, in flight together on the GPU
     np.testing.assert_allclose(gpu.positive_proba(texts), cpu.positive_proba(texts), atol=0.03)
 
 
