@@ -133,7 +133,8 @@ def product_review_sentiment():
         inlets=[CURATED_PRODUCT_REVIEWS], outlets=[REVIEW_SENTIMENT_MODEL],
     )  # fmt: skip
     score = gpu_job(
-        "score_sentiment", "jobs/gpu/score_review_sentiment.py", ["--model-cache", cfg.model_cache],
+        "score_sentiment", "jobs/gpu/score_review_sentiment.py",
+        ["--model-cache", cfg.model_cache, *cfg.sentiment_engine_args],
         inlets=[CURATED_PRODUCT_REVIEWS, REVIEW_SENTIMENT_MODEL],
         trigger_rule="none_failed_min_one_success",  # after training, or without it when it was skipped
     )  # fmt: skip

@@ -90,7 +90,7 @@ def product_reviews_daily():
     partition = resolve_partition()
     curate = spark_job("curate_reviews", "jobs/spark/curate_product_reviews.py", args)
     cfg = settings()
-    model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache]
+    model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache, *cfg.sentiment_engine_args]
     score = gpu_job(
         "score_sentiment", "jobs/gpu/score_product_reviews.py", model_args,
         inlets=[CURATED_PRODUCT_REVIEWS, SENTIMENT_MODEL],

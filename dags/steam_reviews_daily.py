@@ -114,7 +114,7 @@ def steam_reviews_daily():
     cfg = settings()
     # jobs declare what they read; the check task after each one emits the outlet's event (with its ds)
     curate = spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", [], inlets=[RAW_STEAM_REVIEWS])
-    model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache]
+    model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache, *cfg.sentiment_engine_args]
     score = gpu_job(
         "score_sentiment", "jobs/gpu/score_sentiment.py", model_args, inlets=[CURATED_STEAM_REVIEWS, SENTIMENT_MODEL]
     )

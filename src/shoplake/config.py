@@ -21,6 +21,10 @@ SPARK_BACKENDS = ("local", "emr")
 TRAIN_BACKENDS = ("local", "spark", "sagemaker")
 
 
+#: the sentiment engine's precisions (``shoplake.ml.sentiment.EngineConfig.precision``, which imports no torch)
+SENTIMENT_PRECISIONS = ("auto", "fp32", "bf16", "int8", "onnx-fp32", "onnx-int8")
+
+
 def _default_sample_dir() -> str:
     return str((REPO_ROOT.parent / "shared" / "data").resolve())
 
@@ -97,6 +101,9 @@ class Settings:
         sentiment_models: language → model map (``en=<model>[@rev],*=<model>[@rev]``); unset, the one model
             above scores English (``en``) only and other languages get null scores (``unsupported_language``).
         model_cache: local cache for models copied from the lake.
+        sentiment_precision / sentiment_compile: the scoring jobs' ``--precision`` (``auto``: bf16 weights on CUDA,
+            fp32 on a CPU; ``bf16`` on a CPU with native bf16, or ``onnx-int8``, is the fast CPU path) and
+            ``--compile`` (torch.compile: about 30 s once per scoring task, then faster batches).
         gpu_pool / gpu_queue: where inference tasks run (pool slots = GPUs; a worker serving the queue has them).
         train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
             present), ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
@@ -135,6 +142,8 @@ class Settings:
     sentiment_revision: str = "714eb0fa89d2f80546fda750413ed43d93601a13"
     sentiment_models: str = ""
     model_cache: str = "/tmp/shoplake-model-cache"
+    sentiment_precision: str = "auto"
+    sentiment_compile: bool = False
     gpu_pool: str = "gpu"
     gpu_queue: str = "gpu"
     emr: EmrSettings = field(default_factory=EmrSettings)
@@ -161,6 +170,15 @@ class Settings:
             raise ValueError("SHOPLAKE_MAX_REVIEW_CHARS must be positive")
         if not self.lake_root:
             raise ValueError("SHOPLAKE_LAKE_ROOT must not be empty")
+        if self.sentiment_precision not in SENTIMENT_PRECISIONS:
+            raise ValueError(
+                f"SHOPLAKE_SENTIMENT_PRECISION must be one of {SENTIMENT_PRECISIONS}, got {self.sentiment_precision!r}"
+            )
+
+    @property
+    def sentiment_engine_args(self) -> list[str]:
+        """The scoring jobs' engine flags from ``SHOPLAKE_SENTIMENT_PRECISION`` / ``SHOPLAKE_SENTIMENT_COMPILE``."""
+        return ["--precision", self.sentiment_precision, "--compile", str(self.sentiment_compile).lower()]
 
     @property
     def sentiment_model_map(self) -> str:

@@ -100,6 +100,7 @@ def test_steam_dag_shape(dagbag):
     score = dag.get_task("score_sentiment")
     assert (score.queue, score.pool) == ("gpu", "gpu")
     assert "jobs/gpu/score_sentiment.py" in score.bash_command
+    assert "--precision auto --compile false" in score.bash_command  # SHOPLAKE_SENTIMENT_PRECISION / _COMPILE
     inlets = {t.task_id: [a.name for a in t.inlets] for t in dag.tasks if t.inlets}
     assert inlets == {
         "curate_reviews": ["raw.steam_reviews"],

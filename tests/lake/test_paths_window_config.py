@@ -58,6 +58,11 @@ def test_settings_defaults_and_validation(tmp_path):
     assert Settings.from_env({"SHOPLAKE_STEAM_APP_IDS": "10, 730 570"}).steam_app_ids == (10, 730, 570)
     with pytest.raises(ValueError, match="SHOPLAKE_SPARK_BACKEND"):
         Settings.from_env({"SHOPLAKE_SPARK_BACKEND": "yarn"})
+    assert cfg.sentiment_engine_args == ["--precision", "auto", "--compile", "false"]
+    fast = Settings.from_env({"SHOPLAKE_SENTIMENT_PRECISION": "bf16", "SHOPLAKE_SENTIMENT_COMPILE": "true"})
+    assert fast.sentiment_engine_args == ["--precision", "bf16", "--compile", "true"]
+    with pytest.raises(ValueError, match="SHOPLAKE_SENTIMENT_PRECISION"):
+        Settings.from_env({"SHOPLAKE_SENTIMENT_PRECISION": "fp8"})
     env = {
         "SHOPLAKE_TRAIN_BACKEND": "sagemaker",
         "SHOPLAKE_SAGEMAKER_ROLE_ARN": "arn:x",
@@ -78,9 +83,11 @@ def test_every_setting_is_read_from_its_shoplake_variable():
         if f.name in ("lake_root", "churn_sources", "emr", "sagemaker", "serve", "steam_app_ids"):
             continue
         name = f.metadata.get("env") or f"SHOPLAKE_{f.name.upper()}"
-        value = {"spark_backend": "emr", "train_backend": "spark", "max_review_chars": "123"}.get(f.name, f"x-{f.name}")
+        typed = {"spark_backend": "emr", "train_backend": "spark", "max_review_chars": "123",
+                 "sentiment_precision": "onnx-int8", "sentiment_compile": "true"}  # fmt: skip
+        value = typed.get(f.name, f"x-{f.name}")
         env[name] = value
-        expected[f.name] = int(value) if f.name == "max_review_chars" else value
+        expected[f.name] = {"max_review_chars": 123, "sentiment_compile": True}.get(f.name, value)
     env["SHOPLAKE_EMR_CORE_INSTANCES"] = "5"
     env["SHOPLAKE_AWS_CONN_ID"] = "aws_lake"
     env["SHOPLAKE_EMR_RELEASE_LABEL"] = "emr-7.9.0"
