@@ -346,16 +346,25 @@ class OnnxModel:
             fp32 = Path(tmp) / "fp32.onnx"
             axes = {n: {0: "batch", 1: "tokens"} for n in names}
             axes[output] = {0: "batch"} if output == "logits" else {0: "batch", 1: "tokens"}
-            torch.onnx.export(
-                Positional().eval(),  # eval: the exporter restores the wrapper's mode after, and with it the model's
-                tuple(sample[n] for n in names),
-                str(fp32),
-                input_names=names,
-                output_names=[output],
-                dynamic_axes=axes,
-                opset_version=17,
-                dynamo=False,
-            )
+            # attention exported as plain matrix products and softmax: ONNX Runtime runs that faster on the CPU than
+            # the exported scaled-dot-product kernel (133 vs 101 reviews/s for the default model, 2 threads)
+            attention = getattr(model.config, "_attn_implementation", None)
+            if attention and hasattr(model, "set_attn_implementation"):
+                model.set_attn_implementation("eager")
+            try:
+                torch.onnx.export(
+                    Positional().eval(),  # eval: the exporter restores the wrapper's mode after, and the model's
+                    tuple(sample[n] for n in names),
+                    str(fp32),
+                    input_names=names,
+                    output_names=[output],
+                    dynamic_axes=axes,
+                    opset_version=17,
+                    dynamo=False,
+                )
+            finally:
+                if attention and hasattr(model, "set_attn_implementation"):
+                    model.set_attn_implementation(attention)
             final = fp32
             if quantize:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -622,7 +631,7 @@ def load_classifier(
         clf.model = torch.ao.quantization.quantize_dynamic(clf.model, {torch.nn.Linear}, dtype=torch.qint8)
     elif cfg.precision.startswith("onnx-"):
         output = "last_hidden_state" if isinstance(clf, EmbeddingHeadClassifier) else "logits"
-        key = f"{clf.model_id}@{clf.revision}:{output}:{cfg.precision}"
+        key = f"{clf.model_id}@{clf.revision}:{output}:{cfg.precision}:eager-attention"
         clf.model = OnnxModel.build(clf.model, clf.tokenizer, output, Path(cache_dir) / "shoplake-onnx", key,
                                     quantize=cfg.precision == "onnx-int8")  # fmt: skip
     if cfg.compile and not cfg.precision.startswith("onnx-"):
