@@ -17,3 +17,8 @@ RUN pip install --no-cache-dir -r /opt/shoplake/requirements.txt -r /opt/shoplak
 COPY --chown=airflow:root pyproject.toml README.md /opt/shoplake/
 COPY --chown=airflow:root src /opt/shoplake/src
 RUN pip install --no-cache-dir --no-deps /opt/shoplake
+# the local Spark driver's class-data archive (shoplake.spark_cds: a faster JVM start); Spark runs without it if
+# this fails
+ENV SHOPLAKE_SPARK_CDS_ARCHIVE=/opt/shoplake/spark-cds/spark.jsa
+RUN python -c "from shoplake.spark_cds import build_archive; build_archive('/opt/shoplake/spark-cds/spark.jsa')" \
+ || echo "note: no Spark CDS archive in the image"

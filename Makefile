@@ -8,6 +8,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(CURDIR)/$(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CDS := .spark-cds/spark.jsa
 
 # ---- embedded defaults (override any of them in the environment) ---------------------------------------------
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -40,7 +41,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: print-gpu-slots help install java browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -72,7 +73,15 @@ $(STAMP): requirements.txt requirements-nlp.txt requirements-ml.txt requirements
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-install: $(STAMP) java  ## create the venv and install pinned requirements + shoplake (editable)
+# the local Spark driver's class-data archive (shoplake.spark_cds), rebuilt after each install; if it can't be
+# built, Spark runs without it (slower start-up, same results)
+$(CDS): $(STAMP) | java
+	$(PY) scripts/spark_cds.py $@ || echo "note: no Spark CDS archive; Spark starts without it (make spark-cds)" >&2
+
+install: $(STAMP) java $(CDS)  ## create the venv and install pinned requirements + shoplake (editable)
+
+spark-cds: $(STAMP) java  ## rebuild the local Spark driver's class-data archive (after a Java upgrade)
+	$(PY) scripts/spark_cds.py $(CDS)
 
 mongo-up: install  ## start the embedded Mongo (secantusdb) on 127.0.0.1:$SHOPLAKE_MONGO_PORT
 	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)

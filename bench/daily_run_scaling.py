@@ -2,9 +2,11 @@
 
 Builds a raw ``steam_reviews`` day of N reviews by replicating the Steam sample's reviews (new ids and authors,
 timestamps spread over the day), then runs ``jobs/spark/curate_steam_reviews.py`` through ``spark-submit`` exactly
-as the DAG's task does (a fresh JVM and Python each time, ``LOCAL_CONF``), several times per size. Prints the wall
+as the DAG's task does (a fresh JVM and Python each time, ``local_conf``), several times per size. Prints the wall
 time per size, the job's own step time (session up → partition committed), and a least-squares split of wall
-time into fixed seconds + seconds per 1,000 rows, all measured in this run.
+time into fixed seconds + seconds per 1,000 rows, all measured in this run — with the Spark settings before the
+driver JVM's options (``LOCAL_CONF``) and with the local backend's own (``local_conf``: serial collector and the
+class-data archive of ``shoplake.spark_cds``), interleaved per size.
 
     python bench/daily_run_scaling.py [--sizes 1000,10000,100000] [--repeat 2]
 """
@@ -71,15 +73,12 @@ def raw_day(lake: str, n: int, seed: list[dict]) -> None:
     write_partition(table, partition_path(lake, Zone.RAW, STEAM_REVIEWS, DS), counts={"good": n})
 
 
-def run_curate(lake: str) -> tuple[float, float]:
-    """Wall seconds of one spark-submit of the curate job, and the job's own step seconds (from its log)."""
-    sys.path.insert(0, str(ROOT / "plugins"))
-    from shoplake_airflow.spark import LOCAL_CONF
-
-    conf = [x for k, v in LOCAL_CONF.items() for x in ("--conf", f"{k}={v}")]
+def run_curate(lake: str, conf: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds of one spark-submit of the curate job with Spark ``conf``, and the job's own step seconds."""
     job = str(ROOT / "jobs/spark/curate_steam_reviews.py")
     spark_submit = str(Path(sys.executable).parent / "spark-submit")
-    cmd = [spark_submit, "--master", "local[2]", *conf, job, "--ds", DS, "--lake-root", lake]
+    args = [x for k, v in conf.items() for x in ("--conf", f"{k}={v}")]
+    cmd = [spark_submit, "--master", "local[2]", *args, job, "--ds", DS, "--lake-root", lake]
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -90,29 +89,52 @@ def run_curate(lake: str) -> tuple[float, float]:
     return wall, float(step.group(1)) if step else float("nan")
 
 
+def split_fixed(results: dict[int, tuple[float, float]]) -> tuple[float, float]:
+    """Least squares of wall seconds over rows: (fixed seconds, seconds per row)."""
+    xs, ys = list(results), [w for w, _ in results.values()]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    return my - slope * mx, slope
+
+
 def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT / "plugins"))
+    from shoplake.config import Settings
+    from shoplake_airflow.spark import LOCAL_CONF, local_conf
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="1000,10000,100000")
     p.add_argument("--repeat", type=int, default=2)
     a = p.parse_args(argv)
     sizes = [int(x) for x in a.sizes.split(",")]
-    results = {}
+    cfg = Settings.from_env()
+    configs = {
+        "before (JVM defaults)": dict(LOCAL_CONF),
+        "local_conf (serial GC + CDS archive)": local_conf(cfg),
+    }
+    if not Path(cfg.spark_cds_archive).exists():
+        print(f"note: no CDS archive at {cfg.spark_cds_archive} (make spark-cds): the second row runs without one")  # noqa: T201
+    results: dict[str, dict[int, tuple[float, float]]] = {name: {} for name in configs}
     seed = sample_rows()
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             lake = str(Path(tmp) / f"lake-{n}")
             raw_day(lake, n, seed)
-            runs = [run_curate(lake) for _ in range(a.repeat)]
-            results[n] = (statistics.median(w for w, _ in runs), statistics.median(s for _, s in runs))
-    xs, ys = list(results), [w for w, _ in results.values()]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
-    fixed = my - slope * mx
+            for name, conf in configs.items():  # interleaved, so both meet the same machine state
+                runs = [run_curate(lake, conf) for _ in range(a.repeat)]
+                results[name][n] = (statistics.median(w for w, _ in runs), statistics.median(s for _, s in runs))
     print(f"curate_steam_reviews via spark-submit, local[2], {os.cpu_count()} cores; median of {a.repeat} runs")  # noqa: T201
-    print(f"{'reviews/day':>12} {'wall s':>8} {'job step s':>11} {'fixed share':>12}")  # noqa: T201
-    for n, (wall, step) in results.items():
-        print(f"{n:12,d} {wall:8.1f} {step:11.1f} {min(1.0, fixed / wall):11.0%}")  # noqa: T201
-    print(json.dumps({"fixed_s": round(fixed, 1), "s_per_1000_rows": round(slope * 1000, 3)}))  # noqa: T201
+    base = results[next(iter(results))]
+    for name, res in results.items():
+        fixed, slope = split_fixed(res)
+        print(f"\n{name}: {fixed:.1f} s fixed + {slope * 1000:.3f} s per 1,000 rows")  # noqa: T201
+        print(f"{'reviews/day':>12} {'wall s':>8} {'job step s':>11} {'fixed share':>12} {'x before':>9}")  # noqa: T201
+        for n, (wall, step) in res.items():
+            print(f"{n:12,d} {wall:8.1f} {step:11.1f} {min(1.0, fixed / wall):11.0%} {base[n][0] / wall:8.2f}x")  # noqa: T201
+    summary = {
+        name: dict(zip(("fixed_s", "s_per_row"), split_fixed(res), strict=True)) for name, res in results.items()
+    }
+    print(json.dumps(summary))  # noqa: T201
     return 0
 
 

@@ -113,10 +113,14 @@ def spark():
     # py4j logs from __del__ at interpreter exit, after pytest closed its capture streams
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
-    from shoplake_airflow.spark import LOCAL_CONF
+    from shoplake_airflow.spark import local_conf
 
     builder = SparkSession.builder.master("local[2]").appName("shoplake-tests")
-    conf = {**LOCAL_CONF, "spark.sql.shuffle.partitions": "2", "spark.sql.warehouse.dir": str(_TMP / "warehouse")}
+    conf = {
+        **local_conf(Settings.from_env()),
+        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.warehouse.dir": str(_TMP / "warehouse"),
+    }
     for key, value in conf.items():  # the same settings the local backend submits jobs with
         builder = builder.config(key, value)
     session = builder.getOrCreate()

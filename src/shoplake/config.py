@@ -94,6 +94,8 @@ class Settings:
         max_review_chars: reviews longer than this are quarantined (Steam caps reviews at 8,000).
         spark_conn_id: Airflow connection of the local Spark master.
         jobs_root: directory holding ``jobs/`` for spark-submit (the checkout; ``/opt/shoplake/repo`` in compose).
+        spark_cds_archive: the local Spark driver's class-data archive (``scripts/spark_cds.py`` writes it,
+            ``make install`` runs that); a missing or stale one is ignored by the JVM (``shoplake.spark_cds``).
         sentiment_model: hub id, local directory or lake URI of the sentiment model (a directory with
             ``current.json`` resolves to the version it names). Default: DistilBERT SST-2 from the hub; the
             embedded defaults use the offline MiniLM head trained into the lake.
@@ -138,6 +140,7 @@ class Settings:
     max_review_chars: int = 20_000
     spark_conn_id: str = "spark_local"
     jobs_root: str = str(REPO_ROOT)
+    spark_cds_archive: str = str(REPO_ROOT / ".spark-cds" / "spark.jsa")
     sentiment_model: str = "distilbert-base-uncased-finetuned-sst-2-english"
     sentiment_revision: str = "714eb0fa89d2f80546fda750413ed43d93601a13"
     sentiment_models: str = ""

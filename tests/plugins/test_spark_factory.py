@@ -50,6 +50,8 @@ def test_local_backend_is_spark_submit_with_the_partition_ds():
     assert Path(task.application).is_file()
     assert task._conn_id == "spark_local"
     assert task.conf["spark.sql.session.timeZone"] == "UTC"
+    archive = Settings(lake_root="/lake").spark_cds_archive
+    assert task.conf["spark.driver.extraJavaOptions"] == f"-XX:+UseSerialGC -XX:SharedArchiveFile={archive}"
 
 
 def test_emr_requests_validate_against_botocore():
