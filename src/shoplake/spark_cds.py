@@ -1,9 +1,10 @@
 """A class-data-sharing (CDS) archive for the local Spark driver's JVM: most of a small day's Spark time is the JVM
 loading and verifying Spark's classes, which the archive maps in ready-made instead.
 
-Measured on the 2-core dev machine (``bench/daily_run_scaling.py``; session start + the curate step of one day):
-1,000 reviews 12.1 s → 6.7 s, 100,000 reviews 26.4 s → 21.2 s, with the serial collector (which alone took
-12.1 → 9.7 s at 1,000: on two cores the parallel collectors' threads cost more than they save).
+Measured on the 2-core dev machine (``bench/daily_run_scaling.py``: the curate job through ``spark-submit``, wall
+time): 1,000 reviews 12.2 s → 7.9 s, 100,000 reviews 27.4 s → 23.4 s, together with the serial collector (which
+alone took a 1,000-review session start + curate step from 12.1 to 9.7 s: on two cores the parallel collectors'
+threads cost more than they save).
 
 :func:`build_archive` runs a representative Spark job (Parquet with zstd, regular expressions, a window
 de-duplication, a join, an aggregation, a sort) in a fresh driver JVM that dumps the classes it loaded at exit
