@@ -16,7 +16,14 @@ pytest.importorskip("transformers")
 
 from tiny_models import build_embedding_head_model, build_sequence_classifier  # noqa: E402
 
-from shoplake.ml.sentiment import EngineConfig, load_classifier, score_partition  # noqa: E402
+from shoplake.ml.sentiment import (  # noqa: E402
+    CPU_ATTENTION,
+    EngineConfig,
+    load_classifier,
+    score_partition,
+    tune_cpu_allocator,
+    use_attention,
+)
 
 TEXTS = [
     "great game love it",
@@ -114,14 +121,46 @@ def test_rows_keep_their_order_across_tokenised_chunks(which, request, monkeypat
     assert clf.positive_proba([]).shape == (0,)
 
 
-def test_bf16_weights_on_cpu_stay_close_to_fp32(head_dir):
+def test_bf16_weights_on_cpu_stay_close_to_fp32(head_dir, seqcls_dir):
     import torch
 
     bf16 = load_classifier(head_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
     assert next(bf16.model.parameters()).dtype == torch.bfloat16  # the weights, not an autocast around fp32 ones
     fp32 = load_classifier(head_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
+    # bf16 on the CPU runs shoplake's plain attention (faster there than the fused kernel); fp32 keeps the fused one
+    assert bf16.model.config._attn_implementation == CPU_ATTENTION
+    assert fp32.model.config._attn_implementation == "sdpa"
     texts = _many_texts(40)
     np.testing.assert_allclose(bf16.positive_proba(texts), fp32.positive_proba(texts), atol=0.03)
+    seqcls = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    assert seqcls.model.config._attn_implementation == CPU_ATTENTION
+    ref = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
+    np.testing.assert_allclose(seqcls.positive_proba(texts), ref.positive_proba(texts), atol=0.03)
+
+
+@pytest.mark.parametrize("which", ["seqcls_dir", "head_dir"])
+def test_the_cpu_attention_computes_what_the_fused_kernel_does(which, request):
+    clf = load_classifier(request.getfixturevalue(which), cfg=EngineConfig(device="cpu", precision="fp32"))
+    texts = _many_texts(60)  # lengths 0–60 words: batches with padding, so the mask matters
+    fused = clf.positive_proba(texts)
+    assert use_attention(clf.model, CPU_ATTENTION) == "sdpa"
+    assert clf.model.config._attn_implementation == CPU_ATTENTION
+    np.testing.assert_allclose(clf.positive_proba(texts), fused, atol=1e-5)
+    np.testing.assert_allclose(_one_by_one(clf, texts[:10]), fused[:10], atol=1e-5)
+
+
+def test_the_cpu_allocator_is_tuned_on_glibc_and_left_alone_elsewhere(monkeypatch):
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] == "glibc":
+        assert tune_cpu_allocator() is True
+
+    def no_glibc(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_glibc)
+    assert tune_cpu_allocator() is False
 
 
 def test_a_model_that_fails_to_compile_runs_uncompiled(seqcls_dir, monkeypatch, caplog):
