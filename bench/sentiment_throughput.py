@@ -85,6 +85,27 @@ def _rate(fn, n: int, repeat: int, sync=None) -> float:
     return n / statistics.median(times)
 
 
+def _interleaved_rates(
+    paths: dict[str, tuple[object, int]], repeat: int, sync=None
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Each path (``label: (fn, items)``) run once a round in turn, ``repeat`` rounds after a warm-up round: the
+    median items/s of each, and each round's ratio to the first path's rate in the same round. On a shared machine
+    whose speed drifts over a minute, a ratio taken within one round is the fair one."""
+    for fn, _ in paths.values():
+        fn()  # warm-up (kernels, caches, an ONNX export)
+    per_round: dict[str, list[float]] = {label: [] for label in paths}
+    for _ in range(repeat):
+        for label, (fn, items) in paths.items():
+            t0 = time.perf_counter()
+            fn()
+            if sync:
+                sync()
+            per_round[label].append(items / (time.perf_counter() - t0))
+    base = per_round[next(iter(paths))]
+    ratios = {label: [r / b for r, b in zip(rates, base, strict=True)] for label, rates in per_round.items()}
+    return {label: statistics.median(rates) for label, rates in per_round.items()}, ratios
+
+
 class GpuSampler:
     """Mean GPU utilisation (NVML, every 50 ms) while the ``with`` block runs; ``None`` without NVML."""
 
@@ -135,10 +156,10 @@ def bench_trained_model(a: argparse.Namespace) -> int:
         fp32 = load_classifier(a.model, cfg=EngineConfig(**cfg, precision="fp32"), cache_dir=cache)
         fast = load_classifier(a.model, cfg=EngineConfig(**cfg, precision=a.precision), cache_dir=cache)
         one = texts[:: max(1, len(texts) // a.n_per_review)][: a.n_per_review]  # slow: fewer, spread over lengths
-        rates = {
-            "per-review fp32": _rate(lambda: [fp32.positive_proba([t]) for t in one], len(one), a.repeat, sync),
-            "engine fp32": _rate(lambda: fp32.positive_proba(texts), len(texts), a.repeat, sync),
-            f"engine {a.precision}": _rate(lambda: fast.positive_proba(texts), len(texts), a.repeat, sync),
+        paths = {
+            "per-review fp32": (lambda: [fp32.positive_proba([t]) for t in one], len(one)),
+            "engine fp32": (lambda: fp32.positive_proba(texts), len(texts)),
+            f"engine {a.precision}": (lambda: fast.positive_proba(texts), len(texts)),
         }
         ref, got = fp32.positive_proba(texts), fast.positive_proba(texts)
         compiled = {}
@@ -148,16 +169,18 @@ def bench_trained_model(a: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             comp.positive_proba(texts[:64])  # the first call compiles
             compiled["first call s"] = time.perf_counter() - t0
-            rates[f"engine {a.precision} compiled"] = _rate(
-                lambda: comp.positive_proba(texts), len(texts), a.repeat, sync
-            )
+            paths[f"engine {a.precision} compiled"] = (lambda: comp.positive_proba(texts), len(texts))
             compiled["scores"] = comp.positive_proba(texts)
+        rates, ratios = _interleaved_rates(paths, a.repeat, sync)
     name = torch.cuda.get_device_name(0) if device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     print(f"device: {name}; model: {fp32.model_id}@{fp32.revision}; {len(texts)} Steam reviews "  # noqa: T201
           f"(per-review: {len(one)}); max_length {a.max_length}; batch_tokens {a.batch_tokens or 'auto'}")  # fmt: skip
-    print(f"{'path':24} {'reviews/s':>10} {'x per-review':>13}")  # noqa: T201
+    print(f"rounds: {a.repeat}, each path once a round in turn; median reviews/s, and the median (min–max) of the "  # noqa: T201
+          "rounds' ratios to the per-review path of the same round")  # fmt: skip
+    print(f"{'path':28} {'reviews/s':>10} {'x per-review':>13} {'(min–max)':>12}")  # noqa: T201
     for label, rate in rates.items():
-        print(f"{label:24} {rate:10.1f} {rate / rates['per-review fp32']:12.1f}x")  # noqa: T201
+        r = ratios[label]
+        print(f"{label:28} {rate:10.1f} {statistics.median(r):12.2f}x {min(r):5.2f}–{max(r):.2f}")  # noqa: T201
     print(f"max |positive_prob {a.precision} - fp32|: {np.abs(got - ref).max():.4f}; "  # noqa: T201
           f"AUC vs voted_up: fp32 {roc_auc_score(labels, ref):.4f}, {a.precision} {roc_auc_score(labels, got):.4f} "
           f"({int(labels.sum())} of {len(labels)} positive)")  # fmt: skip
