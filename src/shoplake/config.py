@@ -104,8 +104,8 @@ class Settings:
             above scores English (``en``) only and other languages get null scores (``unsupported_language``).
         model_cache: local cache for models copied from the lake.
         sentiment_precision / sentiment_compile: the scoring jobs' ``--precision`` (``auto``: bf16 weights on CUDA,
-            fp32 on a CPU; ``bf16`` on a CPU with native bf16, or ``onnx-int8``, is the fast CPU path) and
-            ``--compile`` (torch.compile: about 30 s once per scoring task, then faster batches).
+            fp32 on a CPU; ``bf16`` on a CPU with native bf16 is the fast CPU path that keeps the scores) and
+            ``--compile`` (torch.compile: 15-30 s once per scoring task, then faster batches).
         gpu_pool / gpu_queue: where inference tasks run (pool slots = GPUs; a worker serving the queue has them).
         train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
             present), ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
