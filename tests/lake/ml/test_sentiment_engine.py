@@ -14,7 +14,7 @@ from shoplake.io.lake import read_partition, write_partition
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tiny_models import build_embedding_head_model, build_sequence_classifier  # noqa: E402
+from tiny_models import build_distilbert_classifier, build_embedding_head_model, build_sequence_classifier  # noqa: E402
 
 from shoplake.ml.sentiment import (  # noqa: E402
     CPU_ATTENTION,
@@ -39,6 +39,11 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def seqcls_dir(tmp_path_factory):
     return str(build_sequence_classifier(tmp_path_factory.mktemp("seqcls")))
+
+
+@pytest.fixture(scope="module")
+def distilbert_dir(tmp_path_factory):
+    return str(build_distilbert_classifier(tmp_path_factory.mktemp("distilbert")))
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +143,7 @@ def test_bf16_weights_on_cpu_stay_close_to_fp32(head_dir, seqcls_dir):
     np.testing.assert_allclose(seqcls.positive_proba(texts), ref.positive_proba(texts), atol=0.03)
 
 
-@pytest.mark.parametrize("which", ["seqcls_dir", "head_dir"])
+@pytest.mark.parametrize("which", ["seqcls_dir", "head_dir", "distilbert_dir"])
 def test_the_cpu_attention_computes_what_the_fused_kernel_does(which, request):
     clf = load_classifier(request.getfixturevalue(which), cfg=EngineConfig(device="cpu", precision="fp32"))
     texts = _many_texts(60)  # lengths 0–60 words: batches with padding, so the mask matters
