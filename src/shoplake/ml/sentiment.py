@@ -596,6 +596,7 @@ def _register_cpu_attention() -> None:
 #: glibc's malloc settings for CPU inference: blocks up to 32 MiB (its largest) from the heap, not a fresh mmap
 #: whose pages the kernel zeroes on every forward pass; freed memory kept up to 1 GiB for the next batch
 MALLOC_MMAP_THRESHOLD, MALLOC_TRIM_THRESHOLD = 32 << 20, 1 << 30
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (glibc's malloc.h)
 
 
 def tune_cpu_allocator() -> bool:
@@ -609,7 +610,9 @@ def tune_cpu_allocator() -> bool:
 
     try:
         libc = ctypes.CDLL("libc.so.6")
-        done = bool(libc.mallopt(-3, MALLOC_MMAP_THRESHOLD)) and bool(libc.mallopt(-1, MALLOC_TRIM_THRESHOLD))
+        done = bool(libc.mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)) and bool(
+            libc.mallopt(_M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD)
+        )
     except (OSError, AttributeError):  # musl, macOS, Windows: their allocators, as they are
         return False
     if done:
