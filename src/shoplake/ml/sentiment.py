@@ -539,11 +539,16 @@ def place_module(module: Any, device: str, dtype: torch.dtype) -> Any:
     return module.to(device=device, dtype=dtype)
 
 
+def attention_of(model: Any) -> str | None:
+    """The attention kernel a transformers model runs (``sdpa``, ``eager``, …); None for any other model."""
+    return getattr(getattr(model, "config", None), "_attn_implementation", None)
+
+
 def use_attention(model: Any, name: str) -> str | None:
     """Switch a transformers model's attention kernel to ``name`` (``eager``: plain matrix products and softmax;
     ``sdpa``: PyTorch's fused kernel; :data:`CPU_ATTENTION`); returns the one it had, None for a model that cannot
     switch (it keeps its own)."""
-    before = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    before = attention_of(model)
     if not before or not hasattr(model, "set_attn_implementation"):
         return None
     if name == CPU_ATTENTION:
@@ -721,7 +726,7 @@ def load_classifier(
                                     quantize=cfg.precision == "onnx-int8")  # fmt: skip
     if cfg.compile and not cfg.precision.startswith("onnx-"):
         clf.model = CompiledModel(clf.model, device)
-    attention = getattr(getattr(clf.model, "config", None), "_attn_implementation", None)
+    attention = attention_of(clf.model)
     log.info("loaded %s@%s on %s (%s%s%s)", clf.model_id, clf.revision, device, cfg.precision,
              f", {attention} attention" if attention else "",
              ", compiled" if isinstance(clf.model, CompiledModel) else "")  # fmt: skip

@@ -126,21 +126,19 @@ def test_rows_keep_their_order_across_tokenised_chunks(which, request, monkeypat
     assert clf.positive_proba([]).shape == (0,)
 
 
-def test_bf16_weights_on_cpu_stay_close_to_fp32(head_dir, seqcls_dir):
+@pytest.mark.parametrize("which", ["head_dir", "seqcls_dir"])
+def test_bf16_weights_on_cpu_stay_close_to_fp32(which, request):
     import torch
 
-    bf16 = load_classifier(head_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    model_dir = request.getfixturevalue(which)
+    bf16 = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
     assert next(bf16.model.parameters()).dtype == torch.bfloat16  # the weights, not an autocast around fp32 ones
-    fp32 = load_classifier(head_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
+    fp32 = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
     # bf16 on the CPU runs shoplake's plain attention (faster there than the fused kernel); fp32 keeps the fused one
     assert bf16.model.config._attn_implementation == CPU_ATTENTION
     assert fp32.model.config._attn_implementation == "sdpa"
     texts = _many_texts(40)
     np.testing.assert_allclose(bf16.positive_proba(texts), fp32.positive_proba(texts), atol=0.03)
-    seqcls = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
-    assert seqcls.model.config._attn_implementation == CPU_ATTENTION
-    ref = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
-    np.testing.assert_allclose(seqcls.positive_proba(texts), ref.positive_proba(texts), atol=0.03)
 
 
 @pytest.mark.parametrize("which", ["seqcls_dir", "head_dir", "distilbert_dir"])
