@@ -625,6 +625,21 @@ def tune_cpu_allocator() -> bool:
     return done
 
 
+def cpu_bf16_native() -> bool | None:
+    """Whether this x86 CPU multiplies bf16 natively (AVX512_BF16 or AMX, as PyTorch detects them); None where that
+    cannot be told: another architecture (Arm's bf16 is not probed), a PyTorch without the probes."""
+    import platform
+
+    import torch
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:
+        return None
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of token vectors, padding excluded, L2-normalised (the all-MiniLM-L6-v2 sentence embedding)."""
     import torch
@@ -717,6 +732,13 @@ def load_classifier(
         tune_cpu_allocator()
         if dtype == torch.bfloat16:  # on CUDA and in fp32 on a CPU the fused SDPA kernel stays
             use_attention(clf.model, CPU_ATTENTION)
+            if cpu_bf16_native() is False:
+                log.warning(
+                    "precision=bf16 on a CPU without native bf16 instructions (AVX512_BF16 or AMX): its speed-up was "
+                    "measured with them, and here PyTorch emulates the bf16 products in fp32; compare it with fp32 "
+                    "(bench/sentiment_throughput.py --model … --precision bf16) or set precision fp32 "
+                    "(SHOPLAKE_SENTIMENT_PRECISION)"
+                )
     if cfg.precision == "int8":
         clf.model = torch.ao.quantization.quantize_dynamic(clf.model, {torch.nn.Linear}, dtype=torch.qint8)
     elif cfg.precision.startswith("onnx-"):

@@ -19,6 +19,7 @@ from tiny_models import build_distilbert_classifier, build_embedding_head_model,
 from shoplake.ml.sentiment import (  # noqa: E402
     CPU_ATTENTION,
     EngineConfig,
+    cpu_bf16_native,
     load_classifier,
     score_partition,
     tune_cpu_allocator,
@@ -139,6 +140,31 @@ def test_bf16_weights_on_cpu_stay_close_to_fp32(which, request):
     assert fp32.model.config._attn_implementation == "sdpa"
     texts = _many_texts(40)
     np.testing.assert_allclose(bf16.positive_proba(texts), fp32.positive_proba(texts), atol=0.03)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_native_bf16_is_loaded_with_a_warning(seqcls_dir, monkeypatch, caplog, native):
+    import shoplake.ml.sentiment as engine
+
+    monkeypatch.setattr(engine, "cpu_bf16_native", lambda: native)
+    clf = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    assert next(clf.model.parameters()).dtype == torch.bfloat16  # it still runs bf16 as asked
+    assert ("without native bf16 instructions" in caplog.text) is not native
+    caplog.clear()
+    load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
+    assert "native bf16" not in caplog.text  # fp32 has nothing to warn about
+
+
+def test_native_bf16_is_probed_on_x86_only(monkeypatch):
+    import platform
+
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert cpu_bf16_native() in (True, False)
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert cpu_bf16_native() is None
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert cpu_bf16_native() is None
 
 
 @pytest.mark.parametrize("which", ["seqcls_dir", "head_dir", "distilbert_dir"])
