@@ -105,7 +105,7 @@ class Settings:
         model_cache: local cache for models copied from the lake.
         sentiment_precision / sentiment_compile: the scoring jobs' ``--precision`` (``auto``: bf16 weights on CUDA,
             fp32 on a CPU; ``bf16`` on a CPU with native bf16 is the fast CPU path that keeps the scores) and
-            ``--compile`` (torch.compile: 12-30 s once per scoring task; no clear gain on a CPU).
+            ``--compile`` (torch.compile: 12-30 s once per scoring task; on the dev CPU slower than plain ``bf16``).
         gpu_pool / gpu_queue: where inference tasks run (pool slots = GPUs; a worker serving the queue has them).
         train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
             present), ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).

@@ -142,6 +142,52 @@ def test_bf16_weights_on_cpu_stay_close_to_fp32(which, request):
     np.testing.assert_allclose(bf16.positive_proba(texts), fp32.positive_proba(texts), atol=0.03)
 
 
+@pytest.mark.parametrize("which", ["seqcls_dir", "head_dir", "distilbert_dir"])
+def test_bf16_linear_weights_are_prepacked_and_score_the_same(which, request, monkeypatch, caplog):
+    import functools
+    import logging
+
+    import shoplake.ml.sentiment as engine
+
+    caplog.set_level(logging.INFO, logger=engine.__name__)
+    model_dir = request.getfixturevalue(which)
+    packed = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    linears = [m for m in packed.model.modules() if type(m) is torch.nn.Linear]
+    assert packed.packed_linears == len(linears) > 0
+    assert all(isinstance(m.forward, functools.partial) for m in linears)  # each layer calls the packed kernel
+    assert f"{len(linears)} linear layers prepacked" in caplog.text
+    assert load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="fp32")).packed_linears == 0
+
+    monkeypatch.setattr(engine, "prepack_cpu_linears", lambda model, batch_tokens: 0)
+    plain = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    for clf in (packed, plain):  # the tiny models' biases are zeros: give both the same non-zero ones, in place
+        gen = torch.Generator().manual_seed(5)
+        with torch.no_grad():
+            for name, param in clf.model.named_parameters():
+                if name.endswith("bias"):
+                    param.copy_(0.5 * torch.randn(param.shape, generator=gen))
+    texts = _many_texts(60)  # batches of many widths and heights, each packed layer fed all of them
+    np.testing.assert_allclose(packed.positive_proba(texts), plain.positive_proba(texts), atol=1e-3)
+    np.testing.assert_allclose(_one_by_one(packed, texts[:10]), plain.positive_proba(texts[:10]), atol=1e-3)
+
+
+@pytest.mark.parametrize("op", ["_reorder_linear_weight", "_linear_pointwise"])  # packing, or the packed kernel
+def test_without_onednn_packing_the_linear_layers_stay_plain(seqcls_dir, monkeypatch, caplog, op):
+    import logging
+
+    def unavailable(*args):
+        raise RuntimeError("mkldnn bf16 path needs the cpu support avx512bw, avx512vl and avx512dq")
+
+    caplog.set_level(logging.INFO, logger="shoplake.ml.sentiment")
+    monkeypatch.setattr(torch.ops.mkldnn, op, unavailable)
+    clf = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    assert clf.packed_linears == 0
+    assert "linear weights left unpacked (RuntimeError: mkldnn bf16 path" in caplog.text
+    fp32 = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="fp32"))
+    texts = _many_texts(40)
+    np.testing.assert_allclose(clf.positive_proba(texts), fp32.positive_proba(texts), atol=0.03)
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_on_a_cpu_without_native_bf16_is_loaded_with_a_warning(seqcls_dir, monkeypatch, caplog, native):
     import shoplake.ml.sentiment as engine
