@@ -11,9 +11,10 @@ also where the time goes (tokenising, host batching, the GPU's forward passes, e
     python bench/sentiment_throughput.py [--arch minilm|distilbert] [--n 22044] [--device auto]
 
 **A trained model** (``--model <dir or lake model root>``, e.g. the embedded default ``lake/model/sentiment_head``:
-MiniLM + head): one review per call in fp32 (the per-review pattern), the engine in fp32, and the engine at
-``--precision`` (``bf16``, ``onnx-int8`` …; with ``--compile`` also compiled), on the CPU or on CUDA; and whether
-the faster paths score the same: max |Δ positive_prob| against fp32 and the AUC of each against ``voted_up``.
+MiniLM + head): one review per call in fp32 (the per-review pattern: the model's layers as transformers builds
+them), the engine in fp32, and the engine at ``--precision`` (``bf16``, ``onnx-int8`` …; with ``--compile`` also
+compiled), on the CPU or on CUDA; and whether the faster paths score the same: max |Δ positive_prob| against
+fp32 and the AUC of each against ``voted_up``.
 
     python bench/sentiment_throughput.py --model lake/model/sentiment_head --precision bf16 --n 1000
 
@@ -23,6 +24,7 @@ the faster paths score the same: max |Δ positive_prob| against fp32 and the AUC
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -138,6 +140,20 @@ class GpuSampler:
         return statistics.mean(self.samples) if self.samples else None
 
 
+@contextlib.contextmanager
+def _as_transformers_loads_it():
+    """Classifiers loaded inside keep the model's layers as transformers built them (no prepacked weights): the
+    per-review pattern of the seed notebooks, the baseline of every ratio."""
+    import shoplake.ml.sentiment as engine
+
+    prepack = engine.prepack_cpu_linears
+    engine.prepack_cpu_linears = lambda model, batch_tokens: 0
+    try:
+        yield
+    finally:
+        engine.prepack_cpu_linears = prepack
+
+
 def bench_trained_model(a: argparse.Namespace) -> int:
     """The trained model at ``a.model``: per-review fp32, engine fp32, engine at ``a.precision``."""
 
@@ -155,9 +171,11 @@ def bench_trained_model(a: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as cache:
         fp32 = load_classifier(a.model, cfg=EngineConfig(**cfg, precision="fp32"), cache_dir=cache)
         fast = load_classifier(a.model, cfg=EngineConfig(**cfg, precision=a.precision), cache_dir=cache)
+        with _as_transformers_loads_it():
+            plain = load_classifier(a.model, cfg=EngineConfig(**cfg, precision="fp32"), cache_dir=cache)
         one = texts[:: max(1, len(texts) // a.n_per_review)][: a.n_per_review]  # slow: fewer, spread over lengths
         paths = {
-            "per-review fp32": (lambda: [fp32.positive_proba([t]) for t in one], len(one)),
+            "per-review fp32": (lambda: [plain.positive_proba([t]) for t in one], len(one)),
             "engine fp32": (lambda: fp32.positive_proba(texts), len(texts)),
             f"engine {a.precision}": (lambda: fast.positive_proba(texts), len(texts)),
         }

@@ -6,7 +6,7 @@
 Each review goes to the model of its language (``*``: every other language); a language without a model gets
 null scores and ``sentiment_status = 'unsupported_language'``. Runs in a fresh process (CUDA is initialised
 here, never in a forked scheduler worker). Picks CUDA + bf16 when a GPU is visible, else CPU fp32
-(``--precision bf16`` on a CPU with native bf16 instructions: about 4.6x one review per call, scores within
+(``--precision bf16`` on a CPU with native bf16 instructions: about 4.5x one review per call, scores within
 0.012). The last stdout line is JSON
 ``{"ds", "path", "rows", "scored", "unsupported_language", "models"}`` (the task's XCom). Flags: ``--help``
 (``shoplake.pipelines.steam_reviews.ScoreConfig``).

@@ -142,8 +142,9 @@ def test_bf16_weights_on_cpu_stay_close_to_fp32(which, request):
     np.testing.assert_allclose(bf16.positive_proba(texts), fp32.positive_proba(texts), atol=0.03)
 
 
+@pytest.mark.parametrize(("precision", "atol"), [("bf16", 1e-3), ("fp32", 1e-5)])
 @pytest.mark.parametrize("which", ["seqcls_dir", "head_dir", "distilbert_dir"])
-def test_bf16_linear_weights_are_prepacked_and_score_the_same(which, request, monkeypatch, caplog):
+def test_cpu_linear_weights_are_prepacked_and_score_the_same(which, precision, atol, request, monkeypatch, caplog):
     import functools
     import logging
 
@@ -151,15 +152,14 @@ def test_bf16_linear_weights_are_prepacked_and_score_the_same(which, request, mo
 
     caplog.set_level(logging.INFO, logger=engine.__name__)
     model_dir = request.getfixturevalue(which)
-    packed = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    packed = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision=precision))
     linears = [m for m in packed.model.modules() if type(m) is torch.nn.Linear]
     assert packed.packed_linears == len(linears) > 0
     assert all(isinstance(m.forward, functools.partial) for m in linears)  # each layer calls the packed kernel
     assert f"{len(linears)} linear layers prepacked" in caplog.text
-    assert load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="fp32")).packed_linears == 0
 
     monkeypatch.setattr(engine, "prepack_cpu_linears", lambda model, batch_tokens: 0)
-    plain = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
+    plain = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision=precision))
     for clf in (packed, plain):  # the tiny models' biases are zeros: give both the same non-zero ones, in place
         gen = torch.Generator().manual_seed(5)
         with torch.no_grad():
@@ -167,8 +167,14 @@ def test_bf16_linear_weights_are_prepacked_and_score_the_same(which, request, mo
                 if name.endswith("bias"):
                     param.copy_(0.5 * torch.randn(param.shape, generator=gen))
     texts = _many_texts(60)  # batches of many widths and heights, each packed layer fed all of them
-    np.testing.assert_allclose(packed.positive_proba(texts), plain.positive_proba(texts), atol=1e-3)
-    np.testing.assert_allclose(_one_by_one(packed, texts[:10]), plain.positive_proba(texts[:10]), atol=1e-3)
+    np.testing.assert_allclose(packed.positive_proba(texts), plain.positive_proba(texts), atol=atol)
+    np.testing.assert_allclose(_one_by_one(packed, texts[:10]), plain.positive_proba(texts[:10]), atol=atol)
+
+
+def test_int8_and_compiled_models_keep_their_own_layers(seqcls_dir, monkeypatch):
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: model)  # no compiler run: only what gets packed
+    assert load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="int8")).packed_linears == 0
+    assert load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", compile=True)).packed_linears == 0
 
 
 @pytest.mark.parametrize("op", ["_reorder_linear_weight", "_linear_pointwise"])  # packing, or the packed kernel
