@@ -633,8 +633,8 @@ def prepack_cpu_linears(model: Any, batch_tokens: int) -> int:
     layer call oneDNN's linear kernel on it instead of PyTorch's default path with the plain weight on every call.
     The same numbers (fp32 up to summation order); on the 2-core dev CPU a forward pass of the default model
     1.15x–1.18x as fast in bf16 and 1.8x–2.0x in fp32 (see README, "Sentiment throughput"). The plain weights stay
-    as they are. Returns how many layers were packed: 0, and the model as it
-    was, where this PyTorch or CPU has no oneDNN packing for them."""
+    as they are. Returns how many layers were packed: 0, and the model as it was, where this PyTorch or CPU has no
+    oneDNN packing for them."""
     import functools
 
     import torch
