@@ -116,12 +116,12 @@ def _many_texts(n):
 
 @pytest.mark.parametrize("which", ["seqcls_dir", "head_dir"])
 def test_rows_keep_their_order_across_tokenised_chunks(which, request, monkeypatch):
-    import shoplake.ml.sentiment as engine
+    import shoplake.ml.sentiment.batching as batching
 
     clf = load_classifier(request.getfixturevalue(which), cfg=EngineConfig(device="cpu", batch_tokens=96))
     texts = _many_texts(230)
     whole = clf.positive_proba(texts)
-    monkeypatch.setattr(engine, "TOKENIZE_ROWS", 37)  # chunks of 37 texts, batches of ≤ 96 padded tokens
+    monkeypatch.setattr(batching, "TOKENIZE_ROWS", 37)  # chunks of 37 texts, batches of ≤ 96 padded tokens
     np.testing.assert_allclose(clf.positive_proba(texts), whole, atol=1e-6)
     np.testing.assert_allclose(whole[:20], _one_by_one(clf, texts[:20]), atol=1e-5)
     assert clf.positive_proba([]).shape == (0,)
@@ -149,6 +149,7 @@ def test_cpu_linear_weights_are_prepacked_and_score_the_same(which, precision, a
     import logging
 
     import shoplake.ml.sentiment as engine
+    import shoplake.ml.sentiment.classifier as loading
 
     caplog.set_level(logging.INFO, logger=engine.__name__)
     model_dir = request.getfixturevalue(which)
@@ -158,7 +159,7 @@ def test_cpu_linear_weights_are_prepacked_and_score_the_same(which, precision, a
     assert all(isinstance(m.forward, functools.partial) for m in linears)  # each layer calls the packed kernel
     assert f"{len(linears)} linear layers prepacked" in caplog.text
 
-    monkeypatch.setattr(engine, "prepack_cpu_linears", lambda model, batch_tokens: 0)
+    monkeypatch.setattr(loading, "prepack_cpu_linears", lambda model, batch_tokens: 0)
     plain = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision=precision))
     for clf in (packed, plain):  # the tiny models' biases are zeros: give both the same non-zero ones, in place
         gen = torch.Generator().manual_seed(5)
@@ -196,9 +197,9 @@ def test_without_onednn_packing_the_linear_layers_stay_plain(seqcls_dir, monkeyp
 
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_on_a_cpu_without_native_bf16_is_loaded_with_a_warning(seqcls_dir, monkeypatch, caplog, native):
-    import shoplake.ml.sentiment as engine
+    import shoplake.ml.sentiment.classifier as loading
 
-    monkeypatch.setattr(engine, "cpu_bf16_native", lambda: native)
+    monkeypatch.setattr(loading, "cpu_bf16_native", lambda: native)
     clf = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
     assert next(clf.model.parameters()).dtype == torch.bfloat16  # it still runs bf16 as asked
     assert ("without native bf16 instructions" in caplog.text) is not native
