@@ -154,7 +154,7 @@ bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, DAG parse
 bench-objectstores: install  ## local S3 (moto) and GCS (gcp-storage-emulator) endpoints on 127.0.0.1 until Ctrl-C; prints the exports
 	$(PY) scripts/objectstores.py
 
-serve: install  ## prediction service req/s and p50/p95/p99 per endpoint vs a per-request model load
+bench-serve: install  ## prediction service req/s and p50/p95/p99 per endpoint vs a per-request model load
 	$(PY) bench/serve_load.py
 
 objectstores: install  ## local S3 (moto) and GCS (gcp-storage-emulator) endpoints on 127.0.0.1 until Ctrl-C; prints the exports

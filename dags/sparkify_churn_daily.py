@@ -16,7 +16,7 @@ mini_sparkify schema; the shared sample by default).
    never count as activity) → `enriched/sparkify_churn_features/ds=`.
 3. `check_features` — branches: train when both classes have `min_class_users` users, else score with the current
    model, else stop (the reason is logged). The shared November 2018 sample has **no** Cancellation Confirmation
-   event: with the default definition its runs build features and stop; see README for other definitions.
+   event: with the default definition its runs build features and stop; see docs/churn.md for other definitions.
 4. `train_models` (Spark MLlib) — LogisticRegression, RandomForest, GBT, LinearSVC, each tuned by CrossValidator on
    weighted F1 with balanced class weights; held-out weighted and churn-class F1, accuracy, AUC, a majority
    baseline → `model/sparkify_churn/version=<ds>/` (best model, metrics.json, comparison.csv/png, config).

@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%-12s %-55s %8d", ds, features_path.replace(cfg.lake_root, "<lake>"), features)
     log.info("\npurchase model (XGBoost, features of %s..%s, time-based held-out split):", a.from_date, a.to_date)
     model_summary(cfg)
-    log.info("\nScheduled runs and backfills: `make standalone`, then `make backfill` (see README)")
+    log.info("\nScheduled runs and backfills: `make standalone`, then `make backfill` (see docs/operations.md)")
     return 0
 
 

@@ -62,7 +62,7 @@ def main() -> int:
         features = read_counts(partition_path(cfg.lake_root, Zone.ENRICHED, churn_names(source).features, ds))
         log.info("  features ds=%s: %s", ds, features)
         comparison(cfg, source)
-    log.info("\nSparkify over November 2018: backfill the days, then set churn_pages (README, churn section)")
+    log.info("\nSparkify over November 2018: backfill the days, then set churn_pages (docs/churn.md)")
     return 0
 
 

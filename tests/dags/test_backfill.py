@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_backfill_creates_one_partition_per_day(tmp_path, mongo_port, tiny_sentiment_model):
-    """README's path on a machine without a GPU: `make airflow-init`, `airflow standalone`, log in, backfill."""
+    """docs/operations.md's path without a GPU: `make airflow-init`, `airflow standalone`, log in, backfill."""
     port = _free_port()
     lake = tmp_path / "lake"
     env = {
@@ -65,7 +65,7 @@ def test_backfill_creates_one_partition_per_day(tmp_path, mongo_port, tiny_senti
     def airflow(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, timeout=300)
 
-    # the README's `make standalone` runs `make airflow-init` first: metadata DB and the gpu pool (1 slot without a
+    # `make standalone` (docs/operations.md) runs `make airflow-init` first: metadata DB and the gpu pool (1 slot, no
     # GPU). -o: the venv is installed already (by `make test`); never reinstall it from inside a test
     make = subprocess.run(
         ["make", "-C", str(ROOT), "-o", ".venv/.installed", "airflow-init"],
@@ -86,7 +86,7 @@ def test_backfill_creates_one_partition_per_day(tmp_path, mongo_port, tiny_senti
         while airflow("dags", "unpause", "steam_reviews_daily").returncode != 0:  # until the DAG is parsed
             assert time.monotonic() < deadline, "steam_reviews_daily never showed up"
             time.sleep(3)
-        # README: log in as admin with the password standalone generated into $AIRFLOW_HOME
+        # docs/operations.md: log in as admin with the password standalone generated into $AIRFLOW_HOME
         passwords = tmp_path / "airflow" / "simple_auth_manager_passwords.json.generated"
         assert "admin" in passwords.read_text()
         for _ in range(3):  # SQLite may answer "database is locked" while the scheduler writes: try again

@@ -8,7 +8,7 @@
    is not below the champion's re-scored on the same held-out users.
 2. :func:`check` (no Spark) — the quality checks of the written partitions.
 
-**Evaluation protocol** (README: Recommendations). Per user, distinct products are ordered by the user's first
+**Evaluation protocol** (docs/recommendations.md). Per user, distinct products are ordered by the user's first
 interaction with them; a user with at least two has the most recent one held out (every interaction with it leaves
 the training data), the rest train. Each recommender proposes ``k`` products the user has not interacted with in
 training; the held-out product is the one relevant item. Users with a single product only train.
