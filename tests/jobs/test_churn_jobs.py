@@ -87,6 +87,12 @@ def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, s
     dec1 = run("curate", args("clickstream", "2019-12-01", lake), spark)
     assert (oct1["in"], oct1["curated"], oct1["quarantined"]) == (17434, 17429, 5)
     assert (dec1["in"], dec1["curated"], dec1["quarantined"]) == (100, 92, 8)
+    # the shared stage bookkeeping: raw holds what landed, curated's "in" is raw's good rows
+    raw = read_counts(partition_path(lake, Zone.RAW, "clickstream_events", "2019-12-01"))
+    cur = read_counts(partition_path(lake, Zone.CURATED, "clickstream_events", "2019-12-01"))
+    assert raw["in"] == raw["good"] + raw["quarantined"] == dec1["in"]
+    assert (cur["in"], cur["curated"], cur["quarantined"]) == (raw["good"], 92, 8)
+    assert check_curated(lake, "2019-12-01", "clickstream")["quarantined"] == raw["quarantined"] + 8
     reasons = {
         r["reason"]
         for r in read_partition(quarantine_path(lake, "curated", "clickstream_events", "2019-10-01")).to_pylist()

@@ -26,7 +26,6 @@ from shoplake.paths import (
     Zone,
     churn_names,
     partition_path,
-    quarantine_path,
     staging_path,
     validate_ds,
     version_path,
@@ -99,45 +98,21 @@ def label_gate(users: int, churned: int, min_class_users: int) -> str:
     return ""
 
 
-def _write(df: DataFrame, path: str, sort_by: str | None = None) -> int:
-    from shoplake.io.spark_lake import write_partition
-
-    return write_partition(df, path, sort_by=sort_by)
-
-
 def curate(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
-    """Land and curate one day of the source; every input row is accounted for."""
+    """Land and curate one day of the source through the shared stages (``shoplake.pipelines.stages``); every input
+    row is accounted for."""
     from shoplake.config import Settings
-    from shoplake.io.spark_lake import read_parquet, stage_partition
+    from shoplake.pipelines.stages import land_and_curate
     from shoplake.transforms import churn_sources as src
 
     path = cfg.source_path or Settings.from_env().churn_source(cfg.source)
     if cfg.source == "sparkify":
-        landed = src.land_sparkify(spark, path, cfg.ds)
+        landed, rule = src.land_sparkify(spark, path, cfg.ds), lambda raw: src.curate_sparkify(raw, cfg.ds)
     elif cfg.source == "telco":
-        landed = src.land_telco(spark, path)
+        landed, rule = src.land_telco(spark, path), src.curate_telco
     else:
-        landed = src.land_clickstream(spark, path, cfg.ds)
-    ds_name = cfg.names.events
-    raw_rows = _write(landed.good, partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
-    raw_bad = _write(landed.quarantine, quarantine_path(cfg.lake_root, "raw", ds_name, cfg.ds), "record_id")
-    raw = read_parquet(spark, partition_path(cfg.lake_root, Zone.RAW, ds_name, cfg.ds))
-    curated = {
-        "sparkify": lambda: src.curate_sparkify(raw, cfg.ds),
-        "telco": lambda: src.curate_telco(raw),
-        "clickstream": lambda: src.curate_clickstream(raw),
-    }[cfg.source]()
-    out = partition_path(cfg.lake_root, Zone.CURATED, ds_name, cfg.ds)
-    staged = stage_partition(curated.good, out)
-    good = staged.rows
-    bad = _write(curated.quarantine, quarantine_path(cfg.lake_root, "curated", ds_name, cfg.ds), "record_id")
-    counts = {"in": raw_rows + raw_bad, "raw": raw_rows, "raw_quarantined": raw_bad, "curated": good}
-    counts["quarantined"] = bad
-    if raw_rows != good + bad:
-        staged.abort()
-        raise RuntimeError(f"row accounting broken for {ds_name} ds={cfg.ds}: {counts}")
-    staged.commit(counts)
-    return {"ds": cfg.ds, "path": out, "rows": good, **counts}
+        landed, rule = src.land_clickstream(spark, path, cfg.ds), src.curate_clickstream
+    return land_and_curate(spark, cfg.lake_root, cfg.names.events, cfg.ds, landed, rule)
 
 
 def read_curated_window(spark: SparkSession, cfg: ChurnJobConfig) -> tuple[DataFrame, list[str]]:
@@ -339,27 +314,15 @@ VERSION_FILES = ("model/metadata", "metrics.json", "comparison.csv", "comparison
 
 
 def check_curated(lake_root: str, ds: str, source: str) -> dict[str, Any]:
-    """Every landed row is curated or quarantined, and every source row landed or was quarantined.
+    """Every landed row is curated or quarantined, and every source row landed or was quarantined
+    (``shoplake.pipelines.stages.check_stages``).
 
     Raises:
         ValueError: the counts do not add up.
     """
-    from shoplake.io.lake import read_counts
+    from shoplake.pipelines.stages import check_stages
 
-    names = churn_names(source)
-    path = partition_path(lake_root, Zone.CURATED, names.events, ds)
-    c = read_counts(path)
-    if c["in"] != c["raw"] + c["raw_quarantined"] or c["raw"] != c["curated"] + c["quarantined"]:
-        raise ValueError(f"{names.events} ds={ds}: rows do not add up: {c}")
-    raw_path = partition_path(lake_root, Zone.RAW, names.events, ds)
-    return {
-        "ds": ds,
-        "path": path,
-        "rows": c["curated"],
-        "quarantined": c["raw_quarantined"] + c["quarantined"],
-        "raw_path": raw_path,
-        "raw_rows": c["raw"],
-    }
+    return check_stages(lake_root, churn_names(source).events, ds)
 
 
 def check_features(lake_root: str, ds: str, source: str, min_class_users: int) -> dict[str, Any]:

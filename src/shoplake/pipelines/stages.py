@@ -2,9 +2,11 @@
 
 A source's pipeline lands a day (good rows + unparseable ones) and supplies its curate rule; :func:`land_and_curate`
 writes ``raw/<dataset>/ds=``, ``quarantine/raw_<dataset>/ds=``, ``curated/<dataset>/ds=`` and
-``quarantine/curated_<dataset>/ds=``, each replaced whole, with ``_counts.json`` in raw (``in``, ``good``,
-``quarantined`` and any extra counts of the landing) and curated (``in``, ``curated``, ``quarantined``), and fails
-when a row went missing between the stages. :func:`check_stages` re-reads that bookkeeping for the DAG's check task.
+``quarantine/curated_<dataset>/ds=``, each replaced whole (quarantines sorted by ``record_id``, so reruns write
+identical files), with ``_counts.json`` in raw (``in``, ``good``, ``quarantined`` and any extra counts of the
+landing) and curated (``in`` = raw's ``good``, ``curated``, ``quarantined``), and fails when a row went missing
+between the stages. Every Spark-landed source uses it: churn's three sources, product reviews, tweets.
+:func:`check_stages` re-reads that bookkeeping for the DAG's check task.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def land_and_curate(
 ) -> dict[str, Any]:
     """Write the landed day to raw and its curation (``curate`` of the stored raw rows) to curated.
 
-    Returns ``{"ds", "path", "rows", "raw", "raw_quarantined", "curated", "quarantined"}`` (the curated partition).
+    Returns ``{"ds", "path", "rows", "in", "raw", "raw_quarantined", "curated", "quarantined"}`` (the curated
+    partition; ``in``: the rows landed from the source, good and quarantined).
 
     Raises:
         RuntimeError: raw rows != curated + quarantined.
@@ -41,12 +44,12 @@ def land_and_curate(
     from shoplake.io.spark_lake import read_parquet, stage_partition, write_partition
 
     raw_path = partition_path(lake_root, Zone.RAW, dataset, ds)
-    raw_q = write_partition(landed.quarantine, quarantine_path(lake_root, "raw", dataset, ds))
+    raw_q = write_partition(landed.quarantine, quarantine_path(lake_root, "raw", dataset, ds), sort_by="record_id")
     raw = stage_partition(landed.good, raw_path)
     raw_rows = raw.rows
     raw.commit({"in": raw_rows + raw_q, "good": raw_rows, "quarantined": raw_q, **(raw_extra or {})})
     curated = curate(read_parquet(spark, raw_path))
-    cur_q = write_partition(curated.quarantine, quarantine_path(lake_root, "curated", dataset, ds))
+    cur_q = write_partition(curated.quarantine, quarantine_path(lake_root, "curated", dataset, ds), sort_by="record_id")
     cur_path = partition_path(lake_root, Zone.CURATED, dataset, ds)
     cur = stage_partition(curated.good, cur_path, sort_by=sort_by)
     counts = {"in": raw_rows, "curated": cur.rows, "quarantined": cur_q}
@@ -58,6 +61,7 @@ def land_and_curate(
         "ds": ds,
         "path": cur_path,
         "rows": counts["curated"],
+        "in": raw_rows + raw_q,
         "raw": raw_rows,
         "raw_quarantined": raw_q,
         "curated": counts["curated"],
