@@ -144,14 +144,14 @@ class GpuSampler:
 def _as_transformers_loads_it():
     """Classifiers loaded inside keep the model's layers as transformers built them (no prepacked weights): the
     per-review pattern of the seed notebooks, the baseline of every ratio."""
-    import shoplake.ml.sentiment.classifier as loading  # the module whose load_classifier packs the weights
+    import shoplake.ml.sentiment.cpu as cpu  # prepare_cpu_model looks the packer up here at every load
 
-    prepack = loading.prepack_cpu_linears
-    loading.prepack_cpu_linears = lambda model, batch_tokens: 0
+    prepack = cpu.prepack_cpu_linears
+    cpu.prepack_cpu_linears = lambda model, batch_tokens: 0
     try:
         yield
     finally:
-        loading.prepack_cpu_linears = prepack
+        cpu.prepack_cpu_linears = prepack
 
 
 def bench_trained_model(a: argparse.Namespace) -> int:

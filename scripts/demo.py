@@ -103,14 +103,13 @@ def airflow_dags_test(dag_id: str, run_at: str, conf: dict | None = None) -> boo
 
 def model_summary(cfg: Settings) -> None:
     """The published purchase model: where, held-out figures, gating."""
-    from shoplake.ml.registry import read_current
+    from shoplake.ml.registry import read_current_metrics
 
-    current = read_current(cfg.lake_root, PURCHASE_MODELS["steam_purchase"])
-    if current is None:
+    found = read_current_metrics(cfg.lake_root, PURCHASE_MODELS["steam_purchase"])
+    if found is None:
         log.info("no purchase model published")
         return
-    with open(f"{current['path']}/metrics.json") as fh:
-        m = json.load(fh)
+    current, m = found
     for target in ("steam_purchase", "voted_up"):
         t = m[target]
         log.info(

@@ -18,7 +18,7 @@ from demo import airflow_dags_test
 
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts
-from shoplake.ml.registry import read_current
+from shoplake.ml.registry import read_current_metrics
 from shoplake.paths import Zone, churn_names, partition_path
 
 log = logging.getLogger("demo_churn")
@@ -33,12 +33,11 @@ RUNS = (
 
 
 def comparison(cfg: Settings, source: str) -> None:
-    current = read_current(cfg.lake_root, churn_names(source).model)
-    if current is None:
+    found = read_current_metrics(cfg.lake_root, churn_names(source).model)
+    if found is None:
         log.info("  no %s_churn model", source)
         return
-    with open(f"{current['path']}/metrics.json") as fh:
-        metrics = json.load(fh)
+    current, metrics = found
     log.info("  %-20s %8s %8s %8s %8s %8s", "model", "cv F1w", "F1w", "F1 churn", "accuracy", "AUC")
     for r in metrics["models"]:
         cv = "" if r["cv_f1_weighted"] is None else f"{r['cv_f1_weighted']:.3f}"

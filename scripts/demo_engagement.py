@@ -16,7 +16,7 @@ from demo import airflow_dags_test
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts
 from shoplake.ml.engagement_models import MODELS
-from shoplake.ml.registry import read_current
+from shoplake.ml.registry import read_current_metrics
 from shoplake.paths import TWEET_ENGAGEMENT_MODEL, TWEETS, Zone, partition_path
 
 log = logging.getLogger("demo_engagement")
@@ -37,9 +37,7 @@ def main() -> int:
                  raw["in"], raw.get("header_rows_skipped", 0), cur["curated"], cur["quarantined"])  # fmt: skip
         if not ok and day == DAYS[-1]:
             return 1
-    current = read_current(cfg.lake_root, TWEET_ENGAGEMENT_MODEL)
-    with open(f"{current['path']}/metrics.json") as fh:
-        m = json.load(fh)
+    current, m = read_current_metrics(cfg.lake_root, TWEET_ENGAGEMENT_MODEL)
     split = m["split"]
     log.info("\nengagement = likes + retweets; %d training tweets, %d held out (from %s), %.0f%% of them at 0",
              split["train"], split["test"], split["test_from"], 100 * split["test_zero_share"])  # fmt: skip

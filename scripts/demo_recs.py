@@ -20,7 +20,7 @@ from demo import airflow_dags_test
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts, read_partition
 from shoplake.ml.recommend import MODELS
-from shoplake.ml.registry import read_current
+from shoplake.ml.registry import read_current_metrics
 from shoplake.paths import (
     ENGAGEMENT_MODEL,
     PRODUCT_REVIEW_MAP,
@@ -81,9 +81,7 @@ def main() -> int:
     log.info("== airflow dags test clickstream_recommendations_daily --conf '%s'", json.dumps(CONF))
     if not airflow_dags_test("clickstream_recommendations_daily", "2019-10-02", CONF):
         return 1
-    current = read_current(cfg.lake_root, RECOMMENDER_MODEL)
-    with open(f"{current['path']}/metrics.json") as fh:
-        m = json.load(fh)
+    current, m = read_current_metrics(cfg.lake_root, RECOMMENDER_MODEL)
     k = m["k"]
     log.info("\nheld-out users %d (one product each; %.0f%% of them never seen in training → hit-rate ceiling %.3f)",
              m["split"]["test_users"], 100 * (1 - m["hit_rate_ceiling"]), m["hit_rate_ceiling"])  # fmt: skip
@@ -98,9 +96,7 @@ def main() -> int:
     log.info("  current.json → %s (%s); comparison plot: %s/comparison.png", current["version"], current["model"],
              current["path"].replace(cfg.lake_root, "<lake>"))  # fmt: skip
 
-    engagement = read_current(cfg.lake_root, ENGAGEMENT_MODEL)
-    with open(f"{engagement['path']}/metrics.json") as fh:
-        e = json.load(fh)
+    engagement, e = read_current_metrics(cfg.lake_root, ENGAGEMENT_MODEL)
     held, base = e["held_out"], e["majority_baseline"]
     log.info(
         "\nengagement levels (%s), %d held-out rows of sessions from %s:", e["model"], held["n"], e["held_out_from"]

@@ -20,7 +20,7 @@ from demo import airflow_dags_test
 
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts
-from shoplake.ml.registry import read_current
+from shoplake.ml.registry import read_current_metrics
 from shoplake.ml.sentiment import FIVE_CLASSES
 from shoplake.paths import PRODUCT_REVIEWS, REVIEW_SENTIMENT_MODEL, Zone, partition_path
 from shoplake.pipelines.review_sentiment import results_path
@@ -75,9 +75,7 @@ def main() -> int:
     log.info("== airflow dags test product_review_sentiment --conf '%s'", json.dumps(conf))
     if not airflow_dags_test("product_review_sentiment", end, conf):
         return 1
-    current = read_current(cfg.lake_root, REVIEW_SENTIMENT_MODEL)
-    with open(f"{current['path']}/metrics.json") as fh:
-        m = json.load(fh)
+    current, m = read_current_metrics(cfg.lake_root, REVIEW_SENTIMENT_MODEL)
     split = m["split"]
     log.info("\nheld-out: the newest %d reviews (%s .. %s), stars %s; trained on %d older ones", split["test"],
              split["test_from"][:10], split["test_to"][:10], split["test_stars"], split["train"])  # fmt: skip

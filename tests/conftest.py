@@ -136,6 +136,17 @@ def airflow_db():
     return os.environ["AIRFLOW_HOME"]
 
 
+@pytest.fixture(scope="module")
+def service_lake(tmp_path_factory) -> str:
+    """A lake with the prediction service's models (``tests/fixtures/serve_lake.py``), built once per test module
+    (tests may move its pointers)."""
+    from serve_lake import build
+
+    root = str(tmp_path_factory.mktemp("serve") / "lake")
+    build(root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def tiny_sentiment_model(tmp_path_factory) -> str:
     """A tiny random sequence classifier saved offline (stands in for the hub model in DAG runs)."""

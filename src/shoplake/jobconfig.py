@@ -46,6 +46,22 @@ def option(default: Any = dataclasses.MISSING, *, help: str, **schema: Any) -> A
     return dataclasses.field(default=default, metadata=meta)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PartitionJob:
+    """What every job takes, declared once: the partition day it writes (``ds``) and the lake. A job's config
+    derives from it (beside its other bases) and redeclares ``ds`` to say what the day selects for that job;
+    ``__post_init__`` validates the day and every declared bound (a subclass's own checks call it first)."""
+
+    ds: str = option(help="partition date YYYY-MM-DD")
+    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
+
+    def __post_init__(self) -> None:
+        from shoplake.paths import validate_ds
+
+        validate_ds(self.ds)
+        check_options(self)
+
+
 def field_default(f: dataclasses.Field) -> Any:
     """The default of a dataclass field (``MISSING`` for required fields)."""
     if f.default_factory is not dataclasses.MISSING:

@@ -25,18 +25,8 @@ from shoplake.serve.models import ModelStore
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> str:
-    """A lake with the service's models (no conftest.py here: tests/dags imports its own ``conftest`` by name)."""
-    from serve_lake import build
-
-    root = str(tmp_path_factory.mktemp("serve") / "lake")
-    build(root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def client(lake, tiny_sentiment_model) -> TestClient:
-    return TestClient(create_app(settings_for(lake, tiny_sentiment_model, max_batch=40, max_text_chars=500)))
+def client(service_lake, tiny_sentiment_model) -> TestClient:
+    return TestClient(create_app(settings_for(service_lake, tiny_sentiment_model, max_batch=40, max_text_chars=500)))
 
 
 def _purchase_rows(n: int) -> list[dict]:
@@ -68,7 +58,7 @@ def test_models_reports_each_current_version_and_why_the_others_cannot_be_served
     assert "telco_churn_weekly" in telco["reason"]
 
 
-def test_purchase_scores_equal_the_batch_models_on_the_same_rows(client, lake):
+def test_purchase_scores_equal_the_batch_models_on_the_same_rows(client, service_lake):
     import pandas as pd
 
     from shoplake.ml.registry import read_current
@@ -78,7 +68,7 @@ def test_purchase_scores_equal_the_batch_models_on_the_same_rows(client, lake):
     got = client.post("/predict/purchase", json={"rows": rows})
     assert got.status_code == 200, got.text
     body = got.json()
-    pointer = read_current(lake, "steam_purchase")
+    pointer = read_current(service_lake, "steam_purchase")
     spec = json.loads((Path(pointer["path"]) / "features.json").read_text())
     booster = load_booster(f"{pointer['path']}/model.ubj", spec["features"])
     expected = predict(booster, pd.DataFrame(rows).astype({c: "float64" for c in rows[0] if c != "recommendationid"}))
@@ -100,7 +90,7 @@ def test_sentiment_scores_equal_the_dags_engine_and_keep_the_order(client, tiny_
     assert probs == pytest.approx(expected["positive_prob"].to_pylist(), abs=1e-6)
 
 
-def test_engagement_equals_the_saved_model_on_the_curated_rows_of_the_same_tweets(client, lake):
+def test_engagement_equals_the_saved_model_on_the_curated_rows_of_the_same_tweets(client, service_lake):
     import numpy as np
 
     from shoplake.io.lake import read_partition
@@ -108,8 +98,8 @@ def test_engagement_equals_the_saved_model_on_the_curated_rows_of_the_same_tweet
     from shoplake.ml.registry import read_current
     from shoplake.paths import TWEETS, Zone, partition_path
 
-    pointer = read_current(lake, "tweet_engagement")
-    curated = read_partition(partition_path(lake, Zone.CURATED, TWEETS, "2022-12-22")).to_pandas()
+    pointer = read_current(service_lake, "tweet_engagement")
+    curated = read_partition(partition_path(service_lake, Zone.CURATED, TWEETS, "2022-12-22")).to_pandas()
     expected = np.clip(np.expm1(predict_saved(pointer["path"], pointer["model"], curated.head(6))), 0, None)
     for req, want in zip(tweet_requests(6, 3), expected, strict=True):
         body = {**req, "created_at": req["created_at"].isoformat()}
@@ -185,11 +175,11 @@ def test_churn_source_without_a_model_or_unknown_is_refused(client):
     assert client.post("/predict/churn/netflix", json={"rows": [{"a": 1}]}).status_code == 404
 
 
-def test_a_moved_pointer_serves_the_new_version_and_a_broken_one_keeps_the_old(tmp_path, lake):
+def test_a_moved_pointer_serves_the_new_version_and_a_broken_one_keeps_the_old(tmp_path, service_lake):
     from shoplake.ml.registry import promote_if_not_worse
 
     own = str(tmp_path / "lake")
-    shutil.copytree(lake, own)
+    shutil.copytree(service_lake, own)
     c = TestClient(create_app(settings_for(own)))
     rows = _purchase_rows(3)
     before = c.post("/predict/purchase", json={"rows": rows}).json()
@@ -215,8 +205,8 @@ def test_a_moved_pointer_serves_the_new_version_and_a_broken_one_keeps_the_old(t
     assert c.post("/predict/purchase", json={"rows": rows}).status_code == 503
 
 
-def test_the_api_key_guards_every_model_route_but_not_the_page_or_probes(lake):
-    s = replace(settings_for(lake), api_key="s3cret")
+def test_the_api_key_guards_every_model_route_but_not_the_page_or_probes(service_lake):
+    s = replace(settings_for(service_lake), api_key="s3cret")
     c = TestClient(create_app(s))
     assert c.get("/models").status_code == 401
     assert c.get("/models", headers={"X-API-Key": "wrong"}).status_code == 401
@@ -260,8 +250,8 @@ def test_each_request_logs_one_json_line(client, caplog):
     assert lines[-1]["ms"] >= 0
 
 
-def test_a_store_without_cache_loads_per_request(lake):
-    store = ModelStore(settings_for(lake), cache=False)
+def test_a_store_without_cache_loads_per_request(service_lake):
+    store = ModelStore(settings_for(service_lake), cache=False)
     first, second = store.get("purchase"), store.get("purchase")
     assert first.version == second.version
     assert first.model is not second.model

@@ -17,17 +17,7 @@ pytestmark = pytest.mark.integration  # a real server on a port (and a browser)
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> str:
-    """A lake with the service's models (no conftest.py here: tests/dags imports its own ``conftest`` by name)."""
-    from serve_lake import build
-
-    root = str(tmp_path_factory.mktemp("serve") / "lake")
-    build(root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def server(lake, tiny_sentiment_model):
+def server(service_lake, tiny_sentiment_model):
     import uvicorn
     from object_stores import free_port
     from serve_lake import settings_for
@@ -35,7 +25,7 @@ def server(lake, tiny_sentiment_model):
     from shoplake.serve.app import create_app
 
     port = free_port()
-    app = create_app(settings_for(lake, tiny_sentiment_model, pointer_ttl_s=5.0))
+    app = create_app(settings_for(service_lake, tiny_sentiment_model, pointer_ttl_s=5.0))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -29,6 +29,18 @@ def read_current(lake_root: str, name: str) -> dict[str, Any] | None:
     return read_pointer(model_root(lake_root, name))
 
 
+def read_current_metrics(lake_root: str, name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The champion pointer and its version's ``metrics.json`` (on any lake: a path, ``s3://``, ``gs://``), or
+    ``None`` before the first promotion."""
+    from shoplake.io.lake import filesystem
+
+    pointer = read_current(lake_root, name)
+    if pointer is None:
+        return None
+    fs, path = filesystem(f"{pointer['path']}/metrics.json")
+    return pointer, json.loads(fs.cat(path))
+
+
 def read_pointer(root_uri: str) -> dict[str, Any] | None:
     """``current.json`` of the model root at ``root_uri`` with ``path`` resolved against it, or ``None``.
 

@@ -79,59 +79,6 @@ def _experiment_id(mlflow: Any, name: str, uri: str) -> str:
     return mlflow.create_experiment(name, artifact_location=f"{root}/{name}" if root else None)
 
 
-def log_training_run(
-    uri: str,
-    *,
-    experiment: str,
-    run_name: str,
-    params: dict[str, Any],
-    metrics: dict[str, float],
-    artifacts_dir: Path,
-    registered_model: str,
-    tags: dict[str, str],
-    booster: Any = None,
-    model_source: str = "",
-) -> dict[str, str]:
-    """One MLflow run: params, metrics, every file of ``artifacts_dir``, and a new registered model version.
-
-    Every model is tracked the same way: an XGBoost ``booster`` is logged with MLflow's xgboost flavour; any
-    other model (the sentiment head, a Spark ``PipelineModel``) is registered with ``model_source`` — its version
-    directory in the lake — as the version's source, so the weights are not copied again.
-
-    Returns ``{"run_id", "model_version", "tracking_uri"}`` (small: for XCom). The ``champion`` alias moves
-    separately (:func:`set_champion`), after the lake's ``current.json``.
-    """
-    import mlflow
-    from mlflow import MlflowClient
-
-    if booster is not None:
-        import mlflow.xgboost
-
-    prepare_local_store(uri)
-    mlflow.set_tracking_uri(uri)
-    exp_id = _experiment_id(mlflow, experiment, uri)
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=tags) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        mlflow.log_metrics(metrics)
-        mlflow.log_artifacts(str(artifacts_dir), artifact_path="version")
-        if booster is not None:
-            info = mlflow.xgboost.log_model(booster, name="model", registered_model_name=registered_model)
-            version = str(info.registered_model_version)
-    client = MlflowClient(tracking_uri=uri)
-    if booster is None:
-        if not model_source:
-            raise ValueError("log_training_run needs a booster or the model's model_source")
-        try:
-            client.create_registered_model(registered_model)
-        except Exception as exc:  # already registered (MLflow raises RESOURCE_ALREADY_EXISTS)
-            if "RESOURCE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
-                raise
-        version = str(client.create_model_version(registered_model, model_source, run_id=run.info.run_id).version)
-    client.set_model_version_tag(registered_model, version, "ds", tags.get("ds", ""))
-    log.info("mlflow run %s → %s v%s (%s)", run.info.run_id, registered_model, version, uri)
-    return {"run_id": run.info.run_id, "model_version": version, "tracking_uri": uri}
-
-
 def set_champion(uri: str, registered_model: str, version: str) -> None:
     """Point the registered model's ``champion`` alias at ``version`` (after a promotion)."""
     from mlflow import MlflowClient
@@ -165,23 +112,47 @@ def track_version(
     tags: dict[str, str] | None = None,
     experiment: str = "",
 ) -> dict[str, str]:
-    """Track one training run of ``model_name`` and register a new version of it; ``{}`` when tracking is off.
+    """Track one training run of ``model_name`` — params, flattened metrics, every file of ``artifacts_dir`` — and
+    register a new version of it; ``{}`` when tracking is off.
 
-    The experiment is the model's own (:func:`experiment_name`) unless named; the version is the ``booster``
-    (XGBoost flavour) or, for any other model, its lake version ``model_source``.
+    Every model is tracked the same way: the experiment is the model's own (:func:`experiment_name`) unless named,
+    the run is ``<model>-<ds>``; an XGBoost ``booster`` is logged with MLflow's xgboost flavour; any other model (the
+    sentiment head, a Spark ``PipelineModel``) is registered with ``model_source`` — its version directory in the
+    lake — as the version's source, so the weights are not copied again.
+
+    Returns ``{"run_id", "model_version", "tracking_uri"}`` (small: for XCom). The ``champion`` alias moves
+    separately (:func:`set_champion`), after the lake's ``current.json``.
     """
     uri = tracking_uri(mlflow_uri, lake_root)
     if uri is None:
         return {}
-    return log_training_run(
-        uri,
-        experiment=experiment or experiment_name(model_name),
-        run_name=f"{model_name}-{ds}",
-        params=params,
-        metrics=flat_metrics(metrics),
-        artifacts_dir=artifacts_dir,
-        registered_model=model_name,
-        tags={"ds": ds, **(tags or {})},
-        booster=booster,
-        model_source=model_source,
-    )
+    if booster is None and not model_source:
+        raise ValueError("track_version needs a booster or the model's model_source")
+    import mlflow
+    from mlflow import MlflowClient
+
+    if booster is not None:
+        import mlflow.xgboost
+
+    prepare_local_store(uri)
+    mlflow.set_tracking_uri(uri)
+    exp_id = _experiment_id(mlflow, experiment or experiment_name(model_name), uri)
+    tags = {"ds": ds, **(tags or {})}
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"{model_name}-{ds}", tags=tags) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics(flat_metrics(metrics))
+        mlflow.log_artifacts(str(artifacts_dir), artifact_path="version")
+        if booster is not None:
+            info = mlflow.xgboost.log_model(booster, name="model", registered_model_name=model_name)
+            version = str(info.registered_model_version)
+    client = MlflowClient(tracking_uri=uri)
+    if booster is None:
+        try:
+            client.create_registered_model(model_name)
+        except Exception as exc:  # already registered (MLflow raises RESOURCE_ALREADY_EXISTS)
+            if "RESOURCE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+                raise
+        version = str(client.create_model_version(model_name, model_source, run_id=run.info.run_id).version)
+    client.set_model_version_tag(model_name, version, "ds", ds)
+    log.info("mlflow run %s → %s v%s (%s)", run.info.run_id, model_name, version, uri)
+    return {"run_id": run.info.run_id, "model_version": version, "tracking_uri": uri}

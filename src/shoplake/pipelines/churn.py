@@ -19,7 +19,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.churn import ZooConfig, zoo_config
 from shoplake.paths import (
     CHURN_SOURCES,
@@ -27,7 +27,6 @@ from shoplake.paths import (
     churn_names,
     partition_path,
     staging_path,
-    validate_ds,
     version_path,
     window_partitions,
 )
@@ -39,12 +38,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChurnJobConfig(ZooConfig):
+class ChurnJobConfig(PartitionJob, ZooConfig):
     """Arguments of the churn jobs: the source, the window, the label definition and the zoo's knobs."""
 
     source: str = option(help="churn source: sparkify, telco or clickstream", enum=list(CHURN_SOURCES))
     ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     source_path: str = option(
         "", help="the source's files (sparkify: the folder holding log_data/; telco: the CSV; clickstream: a CSV "
         "glob); empty = SHOPLAKE_<SOURCE>_SOURCE or the shared sample",
@@ -66,8 +64,7 @@ class ChurnJobConfig(ZooConfig):
     )  # fmt: skip
 
     def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
+        super().__post_init__()
         if not self.pages:
             raise ValueError("--churn-pages names at least one page")
         if self.min_class_users < 2 * self.folds:

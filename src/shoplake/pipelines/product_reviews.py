@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import PartitionJob, option
 from shoplake.paths import (
     PRODUCT_CATALOG,
     PRODUCT_REVIEW_MAP,
@@ -25,7 +25,6 @@ from shoplake.paths import (
     Zone,
     partition_path,
     quarantine_path,
-    validate_ds,
     window_partitions,
 )
 from shoplake.pipelines.steam_reviews import ScoreConfig
@@ -37,11 +36,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReviewsJobConfig:
+class ReviewsJobConfig(PartitionJob):
     """Arguments of the product review jobs."""
 
     ds: str = option(help="partition date YYYY-MM-DD (the UTC day of the reviews; the last day of the map's window)")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     reviews_source: str = option(
         "", help="review CSVs (path or glob); empty = SHOPLAKE_PRODUCT_REVIEWS_SOURCE or the sample"
     )
@@ -57,10 +55,6 @@ class ReviewsJobConfig:
         3650, help="map: days of curated reviews, ending at ds, behind the brand figures (days)", minimum=1,
         maximum=36500,
     )  # fmt: skip
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 def _counted_write(spark, df, path: str, counts: dict[str, Any]) -> int:

@@ -21,14 +21,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.xgb import XgbParams, xgb_params
 from shoplake.paths import (
     PURCHASE_MODELS,
     PURCHASE_TARGETS,
     STEAM_PURCHASE_FEATURES,
     Zone,
-    validate_ds,
     version_path,
     window_partitions,
 )
@@ -59,11 +58,10 @@ VERSION_FILES = (
 
 
 @dataclass(frozen=True, kw_only=True)
-class PurchaseTrainConfig(XgbParams):
+class PurchaseTrainConfig(PartitionJob, XgbParams):
     """Arguments of the training jobs: the window, the split, the backend, and the booster's hyperparameters."""
 
     ds: str = option(help="last day of the training window, YYYY-MM-DD; the version is named after it")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     window_days: int = option(
         28, help="days of enriched/steam_purchase_features ending at ds to learn from", minimum=1, maximum=365
     )
@@ -96,10 +94,6 @@ class PurchaseTrainConfig(XgbParams):
     app_min_reviews: int = option(
         5, help="games with at least this many training rows get a one-hot feature (0 = no game features)", minimum=0
     )
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
     @property
     def model_name(self) -> str:

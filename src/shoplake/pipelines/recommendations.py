@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.recommend import DEFAULT_WEIGHTS, MODELS, parse_weights
 from shoplake.paths import (
     RECOMMENDER_MODEL,
@@ -31,7 +31,6 @@ from shoplake.paths import (
     churn_names,
     partition_path,
     staging_path,
-    validate_ds,
     window_partitions,
 )
 
@@ -46,20 +45,15 @@ ALS_SEEN_CAP = 200
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClickstreamWindow:
+class ClickstreamWindow(PartitionJob):
     """The window of curated clickstream days a job learns from, and where it tracks (shared by the recommenders
     and the engagement model: one declaration of each knob, one DAG Param)."""
 
     ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     window_days: int = option(
         30, help="days of curated clickstream events, ending at ds, to learn from (days)", minimum=1, maximum=366
     )
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.sentiment import FIVE_CLASSES, EngineConfig
 from shoplake.paths import (
     PRODUCT_REVIEW_SENTIMENT,
@@ -51,11 +51,10 @@ RESULT_FILES = ("part-0.csv", "part-0.parquet")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReviewSentimentTrainConfig(EngineConfig):
+class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
     """Arguments of ``jobs/train/train_review_sentiment.py``."""
 
     ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     model: str = option(
         "",
         help="empty = train the offline five-class head (MiniLM + head on ratings); else a hub id@revision or a "
@@ -80,24 +79,18 @@ class ReviewSentimentTrainConfig(EngineConfig):
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
 
     def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
+        super().__post_init__()
         local_or_lake = "://" in self.model or Path(self.model).expanduser().exists()
         if self.model and "@" not in self.model and not local_or_lake:
             raise ValueError(f"--model {self.model!r}: a hub model needs a pinned revision (id@revision)")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReviewSentimentScoreConfig(EngineConfig):
+class ReviewSentimentScoreConfig(PartitionJob, EngineConfig):
     """Arguments of ``jobs/gpu/score_review_sentiment.py``."""
 
     ds: str = option(help="partition date YYYY-MM-DD of the curated reviews to score")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 # ---- the window --------------------------------------------------------------------------------------------------

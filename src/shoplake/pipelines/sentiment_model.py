@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.sentiment import EngineConfig
-from shoplake.paths import SENTIMENT_MODEL, STEAM_REVIEWS, Zone, validate_ds, window_partitions
+from shoplake.paths import SENTIMENT_MODEL, STEAM_REVIEWS, Zone, window_partitions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,11 +32,10 @@ MODEL_ID = "shoplake/steam-sentiment-minilm-head"
 
 
 @dataclass(frozen=True, kw_only=True)
-class SentimentTrainConfig(EngineConfig):
+class SentimentTrainConfig(PartitionJob, EngineConfig):
     """Arguments of the training job (``jobs/train/train_sentiment_head.py``)."""
 
     ds: str = option(help="last day of the training window, YYYY-MM-DD; the version is named after it")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     window_days: int = option(28, help="days of labelled reviews ending at ds to learn from", minimum=1, maximum=365)
     steam_source: str = option(
         "", help="cold start: read saved Steam responses from this directory instead of curated partitions"
@@ -66,10 +65,6 @@ class SentimentTrainConfig(EngineConfig):
     min_negatives: int = option(
         30, help="fewest held-out negatives (and positives) for an AUC to be reported per language group", minimum=1
     )
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 Labelled = tuple[list[str], "np.ndarray", "np.ndarray", list[str]]

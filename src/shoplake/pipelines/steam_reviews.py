@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shoplake.io.lake import read_counts, write_partition
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.sentiment import EngineConfig, parse_model_map
 from shoplake.paths import (
     STEAM_PURCHASE_FEATURES,
@@ -27,7 +27,6 @@ from shoplake.paths import (
     Zone,
     partition_path,
     quarantine_path,
-    validate_ds,
 )
 from shoplake.window import Window
 
@@ -108,17 +107,12 @@ def extract_window_to_raw(collection: Collection, lake_root: str, ds: str, *, ma
 
 
 @dataclass(frozen=True, kw_only=True)
-class CurateConfig:
+class CurateConfig(PartitionJob):
     """Arguments of the curate job (``jobs/spark/curate_steam_reviews.py``)."""
 
     ds: str = option(help="partition date YYYY-MM-DD (the UTC day the reviews were created)")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     output_files: int = option(1, help="Parquet files per curated partition", minimum=1)
     shuffle_partitions: int = option(4, help="spark.sql.shuffle.partitions for this job", minimum=1)
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 def curate(spark: SparkSession, cfg: CurateConfig) -> dict[str, Any]:
@@ -173,11 +167,10 @@ def check_curated(lake_root: str, ds: str, raw_rows: int | None = None) -> dict[
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScoreConfig(EngineConfig):
+class ScoreConfig(PartitionJob, EngineConfig):
     """Arguments of the scoring job (``jobs/gpu/score_sentiment.py``): models per language, engine knobs."""
 
     ds: str = option(help="partition date YYYY-MM-DD of the curated reviews to score")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     models: str = option(
         help="language → model map, 'en=<model>[@revision],*=<model>[@revision]' (SHOPLAKE_SENTIMENT_MODELS): a hub "
         "id at a pinned revision, a local directory or a lake URI (a directory with current.json resolves to its "
@@ -186,8 +179,7 @@ class ScoreConfig(EngineConfig):
     model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
 
     def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
+        super().__post_init__()
         parse_model_map(self.models)
 
 

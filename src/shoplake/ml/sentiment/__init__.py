@@ -45,6 +45,7 @@ from shoplake.ml.sentiment.cpu import (
     cpu_attention,
     cpu_bf16_native,
     prepack_cpu_linears,
+    prepare_cpu_model,
     tune_cpu_allocator,
     use_attention,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "place_module",
     "plan_batches",
     "prepack_cpu_linears",
+    "prepare_cpu_model",
     "run_sorted_batches",
     "score_partition",
     "score_texts",

@@ -18,14 +18,7 @@ from shoplake.config import SENTIMENT_PRECISIONS
 from shoplake.io.lake import filesystem
 from shoplake.jobconfig import check_options, option
 from shoplake.ml.sentiment.batching import auto_batch_tokens, mean_pool, place_module, run_sorted_batches
-from shoplake.ml.sentiment.cpu import (
-    CPU_ATTENTION,
-    attention_of,
-    cpu_bf16_native,
-    prepack_cpu_linears,
-    tune_cpu_allocator,
-    use_attention,
-)
+from shoplake.ml.sentiment.cpu import attention_of, prepare_cpu_model
 from shoplake.ml.sentiment.export import CompiledModel, OnnxModel
 from shoplake.ml.sentiment.labels import HEAD_MANIFEST, MODEL_REF, five_class_order, five_class_positive_prob
 
@@ -110,7 +103,7 @@ class TextClassifier:
 
     model_id: str
     revision: str
-    #: linear layers whose weights :func:`prepack_cpu_linears` laid out for oneDNN (fp32 / bf16 on a CPU), else 0
+    #: linear layers whose weights ``prepack_cpu_linears`` laid out for oneDNN (fp32 / bf16 on a CPU), else 0
     packed_linears: int = 0
 
     def __init__(self, tokenizer: Any, model: Any, device: str, dtype: torch.dtype, cfg: EngineConfig) -> None:
@@ -276,19 +269,10 @@ def load_classifier(
     if isinstance(clf, EmbeddingHeadClassifier):
         place_module(clf.head, device, torch.float32)  # a tiny matrix: kept in fp32 over the fp32 mean pool
     if device == "cpu":
-        tune_cpu_allocator()
-        # fp32 and bf16 (not int8 or ONNX, which replace the layers; not compiled, which packs the weights itself)
-        if cfg.precision in ("auto", "fp32", "bf16") and not cfg.compile:
-            clf.packed_linears = prepack_cpu_linears(clf.model, cfg.batch_tokens or auto_batch_tokens(device))
-        if dtype == torch.bfloat16:  # on CUDA and in fp32 on a CPU the fused SDPA kernel stays
-            use_attention(clf.model, CPU_ATTENTION)
-            if cpu_bf16_native() is False:
-                log.warning(
-                    "precision=bf16 on a CPU without native bf16 instructions (AVX512_BF16 or AMX): its speed-up was "
-                    "measured with them, and here PyTorch emulates the bf16 products in fp32; compare it with fp32 "
-                    "(bench/sentiment_throughput.py --model … --precision bf16) or set precision fp32 "
-                    "(SHOPLAKE_SENTIMENT_PRECISION)"
-                )
+        clf.packed_linears = prepare_cpu_model(
+            clf.model, cfg.precision, bf16=dtype == torch.bfloat16, compiled=cfg.compile,
+            batch_tokens=cfg.batch_tokens or auto_batch_tokens(device),
+        )  # fmt: skip
     if cfg.precision == "int8":
         clf.model = torch.ao.quantization.quantize_dynamic(clf.model, {torch.nn.Linear}, dtype=torch.qint8)
     elif cfg.precision.startswith("onnx-"):

@@ -71,6 +71,27 @@ def _register_cpu_attention() -> None:
     AttentionMaskInterface.register(CPU_ATTENTION, eager_mask)  # the additive mask eager attention takes
 
 
+def prepare_cpu_model(model: Any, precision: str, *, bf16: bool, compiled: bool, batch_tokens: int) -> int:
+    """Ready a model placed on the CPU for inference: glibc's allocator tuned (:func:`tune_cpu_allocator`); fp32 and
+    bf16 linear weights prepacked for oneDNN (:func:`prepack_cpu_linears`; not int8 or ONNX, which replace the
+    layers, nor a model to be compiled, which packs the weights itself); bf16 with :func:`cpu_attention` (in fp32
+    the fused SDPA kernel stays), and a warning where the CPU has no native bf16. Returns the layers packed."""
+    tune_cpu_allocator()
+    packed = 0
+    if precision in ("auto", "fp32", "bf16") and not compiled:
+        packed = prepack_cpu_linears(model, batch_tokens)
+    if bf16:
+        use_attention(model, CPU_ATTENTION)
+        if cpu_bf16_native() is False:
+            log.warning(
+                "precision=bf16 on a CPU without native bf16 instructions (AVX512_BF16 or AMX): its speed-up was "
+                "measured with them, and here PyTorch emulates the bf16 products in fp32; compare it with fp32 "
+                "(bench/sentiment_throughput.py --model … --precision bf16) or set precision fp32 "
+                "(SHOPLAKE_SENTIMENT_PRECISION)"
+            )
+    return packed
+
+
 #: glibc's malloc settings for CPU inference: blocks up to 32 MiB (its largest) from the heap, not a fresh mmap
 #: whose pages the kernel zeroes on every forward pass; freed memory kept up to 1 GiB for the next batch
 MALLOC_MMAP_THRESHOLD, MALLOC_TRIM_THRESHOLD = 32 << 20, 1 << 30
