@@ -13,7 +13,7 @@ COPY --chown=airflow:root requirements.txt requirements-nlp.txt requirements-ml.
 # requirements-nlp.txt brings torch 2.13.0 from PyPI: the CUDA build the gpu worker uses (it runs on CPU elsewhere)
 RUN pip install --no-cache-dir -r /opt/shoplake/requirements.txt -r /opt/shoplake/requirements-nlp.txt \
       -r /opt/shoplake/requirements-ml.txt \
-      -c /opt/shoplake/constraints.txt "apache-airflow-providers-celery==3.26.0"
+      -c /opt/shoplake/constraints.txt
 COPY --chown=airflow:root pyproject.toml README.md /opt/shoplake/
 COPY --chown=airflow:root src /opt/shoplake/src
 RUN pip install --no-cache-dir --no-deps /opt/shoplake

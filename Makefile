@@ -41,7 +41,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone backfill \
         compose-config dist lock clean sentiment-model bench-sentiment
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -175,6 +175,20 @@ backfill: install  ## with `make standalone` running: backfill DEMO_FROM..DEMO_T
 	airflow dags unpause steam_reviews_daily
 	airflow backfill create --dag-id steam_reviews_daily --from-date $(DEMO_FROM) --to-date $(DEMO_TO) \
 	  --reprocess-behavior completed --max-active-runs 2
+
+cluster-deps:  ## Postgres and Redis for the native cluster (installed with apt when root)
+	@command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && exit 0
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server
+	else
+	  echo "the native cluster needs Postgres and Redis: apt-get install postgresql redis-server" >&2; exit 1
+	fi
+
+cluster: install cluster-deps sentiment-model  ## the production topology on 127.0.0.1: Postgres, Redis, Mongo, CeleryExecutor, default + gpu workers (scripts/cluster.py)
+	$(PY) scripts/cluster.py up
+
+cluster-down:  ## stop the native cluster (its data stays under .cluster/)
+	$(PY) scripts/cluster.py down
 
 compose-config: install  ## validate docker-compose.yaml with the Compose v2 binary (no engine needed)
 	$(VENV)/bin/docker-compose -f docker-compose.yaml config --quiet && echo "docker-compose.yaml is valid"

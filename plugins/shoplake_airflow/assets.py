@@ -1,4 +1,12 @@
-"""Every Asset of the platform, defined once. Names are ``<zone>.<dataset>``; URIs point at the dataset root."""
+"""Every Asset of the platform, defined once. Names are ``<zone>.<dataset>``; URIs are ``x-shoplake://lake/<zone>/
+<dataset>`` — the dataset's place in the catalog, not where the lake is.
+
+Airflow keys an asset on its name *and* its URI and keeps one URI per name active: an asset whose URI embedded
+the lake root (``file:///…/lake/curated/x``) became a second, inactive asset the day ``SHOPLAKE_LAKE_ROOT`` moved
+(another folder, ``s3://``), and every task declaring it failed with ``AirflowInactiveAssetInInletOrOutletException``.
+The lake's real location travels where readers need it: each asset event's ``extra`` names the partition
+(``{"ds", "path", "rows"}``).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +16,14 @@ from airflow.sdk import Asset
 
 from shoplake import paths
 from shoplake.paths import Zone
-from shoplake_airflow.settings import settings
+
+#: the URI scheme of shoplake's assets (Airflow leaves ``x-`` schemes to their owners: no normalisation)
+SCHEME = "x-shoplake"
 
 
 def lake_asset(zone: Zone, dataset: str) -> Asset:
-    """Asset of one lake dataset; a local lake root becomes a ``file://`` URI."""
-    root = paths.dataset_path(settings().lake_root, zone, dataset)
-    uri = root if "://" in root else f"file://{root}"
-    return Asset(name=f"{zone.value}.{dataset}", uri=uri, group="lake")
+    """Asset of one lake dataset, the same whatever the lake root."""
+    return Asset(name=f"{zone.value}.{dataset}", uri=f"{SCHEME}://lake/{zone.value}/{dataset}", group="lake")
 
 
 RAW_STEAM_REVIEWS = lake_asset(Zone.RAW, paths.STEAM_REVIEWS)
@@ -70,10 +78,9 @@ REVIEW_SENTIMENT_MODEL = lake_asset(Zone.MODEL, paths.REVIEW_SENTIMENT_MODEL)
 
 
 def results_asset(dataset: str) -> Asset:
-    """Asset of a published results dataset under ``SHOPLAKE_RESULTS_ROOT`` (``<lake>/results`` by default)."""
-    root = f"{settings().results.rstrip('/')}/{dataset}"
-    uri = root if "://" in root else f"file://{root}"
-    return Asset(name=f"{Zone.RESULTS.value}.{dataset}", uri=uri, group="lake")
+    """Asset of a published results dataset (written under ``SHOPLAKE_RESULTS_ROOT``, ``<lake>/results`` by
+    default), the same whatever that root."""
+    return Asset(name=f"{Zone.RESULTS.value}.{dataset}", uri=f"{SCHEME}://results/{dataset}", group="lake")
 
 
 #: the published CSV + Parquet copy of the five-class review sentiment
