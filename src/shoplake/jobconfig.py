@@ -19,6 +19,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from shoplake.paths import validate_ds
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -56,8 +58,6 @@ class PartitionJob:
     lake_root: str = option(help="lake root: a path or an s3:// / gs:// URI")
 
     def __post_init__(self) -> None:
-        from shoplake.paths import validate_ds
-
         validate_ds(self.ds)
         check_options(self)
 
