@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from shoplake import overview
 from shoplake.paths import Zone
+from shoplake.serve import errors
 from shoplake_airflow.settings import settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ app = FastAPI(
     description="Models and datasets of the shoplake lake",
     dependencies=[Depends(signed_in_user)],
 )
+# bad query or path values: 422 naming the field with a short excerpt; anything unexpected: JSON 500 with an id
+errors.install(app, log)
 
 Partitions = Annotated[int, Query(ge=1, le=MAX_PARTITIONS, description="latest partitions listed per dataset")]
 

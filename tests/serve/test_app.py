@@ -138,7 +138,9 @@ def test_recommendations_fall_back_to_popularity_and_similar_products_404_when_u
 def test_schema_errors_are_422_naming_the_field(client, path, body, where):
     got = client.post(path, json=body)
     assert got.status_code == 422, got.text
-    assert where in [e["loc"] for e in got.json()["detail"]]
+    detail = got.json()["detail"]
+    assert where in [e["loc"] for e in detail]
+    assert ".".join(map(str, where)) in [e["field"] for e in detail]
 
 
 def test_mismatched_languages_and_oversized_bodies_are_refused(client):

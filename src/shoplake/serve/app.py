@@ -24,17 +24,17 @@ import hmac
 import json
 import logging
 import time
-import uuid
 from importlib import resources
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Security
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from shoplake.config import Settings
 from shoplake.paths import CHURN_SOURCES
+from shoplake.serve import errors
 from shoplake.serve.models import ModelStore, ModelUnavailable, Served
 from shoplake.transforms.purchase_features import ALL_FEATURES
 from shoplake.transforms.tweets import PLATFORMS, tweet_features
@@ -84,6 +84,15 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+def unicode(text: str) -> str:
+    """A string that encodes as UTF-8 (JSON's ``\\ud800`` escapes decode to lone surrogates no tokenizer takes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode: a lone surrogate at character {exc.start}") from None
+    return text
+
+
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK or host.startswith("127.")
 
@@ -93,7 +102,9 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     settings = settings or Settings.from_env()
     store = store or ModelStore(settings)
     limits = settings.serve
-    Text = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars)]
+    Text = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars), AfterValidator(unicode)]
+    #: numbers in a body must be finite: Python's JSON parser reads NaN and Infinity, the models cannot use them
+    strict = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     app = FastAPI(
         title="shoplake prediction service",
@@ -120,7 +131,7 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
 
     @app.middleware("http")
     async def log_requests(request: Request, call_next: Any) -> Any:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        request_id = errors.request_id(request)
         started = time.perf_counter()
         status = 500
         try:
@@ -144,43 +155,47 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
             )
 
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    errors.install(app, log)
 
     # ---- schemas ---------------------------------------------------------------------------------------------
 
     purchase_fields: dict[str, Any] = {
-        "appid": (int, Field(description="Steam app id of the reviewed game (its one-hot column when trained)")),
+        "appid": (
+            int,
+            Field(ge=0, le=2**32 - 1, description="Steam app id of the reviewed game (its one-hot column in training)"),
+        ),
         "recommendationid": (str | None, Field(None, description="echoed back; not a feature")),
     }
     for name in ALL_FEATURES:
         purchase_fields[name] = (float | None, Field(None, description=f"feature {name}; null = missing"))
-    PurchaseRow = create_model("PurchaseRow", __config__=ConfigDict(extra="forbid"), **purchase_fields)
+    PurchaseRow = create_model("PurchaseRow", __config__=strict, **purchase_fields)
 
     class PurchaseRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = strict
         rows: list[PurchaseRow] = Field(min_length=1, max_length=limits.max_batch)  # type: ignore[valid-type]
 
     class SentimentRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = strict
         texts: list[Text] = Field(min_length=1, max_length=limits.max_batch, description="review texts")
-        languages: list[str | None] | None = Field(
+        languages: list[Annotated[str, StringConstraints(max_length=16)] | None] | None = Field(
             None, description="language code per text (routes it like the Steam DAG); omitted = every text 'en'"
         )
 
     class EngagementRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = strict
         text: Text = Field(description="the tweet's text (decoded)")
-        hashtags: list[Annotated[str, StringConstraints(max_length=140)]] | None = Field(
+        hashtags: list[Annotated[str, StringConstraints(max_length=140), AfterValidator(unicode)]] | None = Field(
             None, max_length=100, description="hashtags without '#'; omitted = the #tags of the text"
         )
-        followers: int = Field(0, ge=0, description="the author's follower count")
+        followers: int = Field(0, ge=0, le=10**12, description="the author's follower count")
         created_at: dt.datetime | None = Field(None, description="posting time (UTC hour is a feature); omitted = now")
         platform: Literal[PLATFORMS] = Field("shopee", description="which store's tweets: shopee or tokopedia")  # type: ignore[valid-type]
         has_location: bool = Field(False, description="whether the author's profile names a location")
 
-    Value = float | int | str | bool | None
+    Value = float | int | Annotated[str, StringConstraints(max_length=1000), AfterValidator(unicode)] | bool | None
 
     class ChurnRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+        model_config = strict
         rows: list[dict[str, Value]] = Field(
             min_length=1,
             max_length=limits.max_batch,
@@ -251,7 +266,8 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         from shoplake.ml.sentiment import score_texts
 
         if req.languages is not None and len(req.languages) != len(req.texts):
-            raise HTTPException(422, f"{len(req.languages)} languages for {len(req.texts)} texts")
+            reason = f"{len(req.languages)} languages for {len(req.texts)} texts"
+            raise errors.Unprocessable([("body.languages", reason)])
         m = served("sentiment")
         langs = req.languages or ["en"] * len(req.texts)
         table = score_texts(m.model, [str(i) for i in range(len(req.texts))], req.texts, langs)
@@ -291,16 +307,17 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         m = served(f"churn/{source}")
         allowed = {*m.model.input_columns, "user_id", "label"}  # the features table's id and label are not features
         problems = [
-            f"rows[{i}]: unknown column {c!r}" for i, row in enumerate(req.rows) for c in row if c not in allowed
+            (f"body.rows.{i}.{errors.excerpt(c, 40)}", f"unknown column {errors.excerpt(c, 40)!r}")
+            for i, row in enumerate(req.rows)
+            for c in row
+            if c not in allowed
         ]
         if problems:
-            raise HTTPException(
-                422, {"errors": problems[:20], "columns": m.model.input_columns, "model_version": m.version}
-            )
+            raise errors.Unprocessable(problems, columns=m.model.input_columns, model_version=m.version)
         try:
             probs = m.model.churn_probability(req.rows)
         except ValueError as exc:  # a numeric feature that is not a number
-            raise HTTPException(422, {"errors": [str(exc)], "columns": m.model.input_columns}) from exc
+            raise errors.Unprocessable([("body.rows", str(exc))], columns=m.model.input_columns) from exc
         return {
             "model_version": m.version,
             "model": m.info["model"],

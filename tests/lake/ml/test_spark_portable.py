@@ -121,7 +121,8 @@ def test_the_churn_endpoint_serves_sparks_scores_without_spark(spark, fitted, tm
     unknown = client.post("/predict/churn/telco", json={"rows": [{"tenure": 3, "tenur": 4}]})
     assert unknown.status_code == 422
     assert "unknown column 'tenur'" in unknown.text
-    assert "contract" in unknown.json()["detail"]["columns"]
+    assert "contract" in unknown.json()["columns"]
+    assert "body.rows.0.tenur" in [e["field"] for e in unknown.json()["detail"]]
     wrong = client.post("/predict/churn/telco", json={"rows": [{"tenure": "three"}]})
     assert wrong.status_code == 422
     assert "not a number: 'three'" in wrong.text
