@@ -38,8 +38,10 @@ def gcs_root():
 
 def _round_trip(lake: str) -> None:
     from shoplake.io.lake import (
+        COUNTS_FILE,
         PART_FILE,
         POINTER_FILE,
+        SEALED_FILE,
         filesystem,
         partition_days,
         read_counts,
@@ -64,7 +66,11 @@ def _round_trip(lake: str) -> None:
     first_version, second_version = sorted({n.split("/")[1] for n in names if "/v-" in n})
     assert names == [  # the committed version, the one it replaced, the pointer: no staging leftovers
         f"ds=2024-02-29/{POINTER_FILE}",
-        *(f"ds=2024-02-29/{v}/{f}" for v in (first_version, second_version) for f in ("_counts.json", PART_FILE)),
+        *(
+            f"ds=2024-02-29/{v}/{f}"
+            for v in (first_version, second_version)
+            for f in (COUNTS_FILE, SEALED_FILE, PART_FILE)
+        ),
     ]
     assert resolve(path) == f"{path}/{second_version}"
     write_partition(pa.table({"id": [1], "v": ["x"]}), partition_path(lake, Zone.CURATED, "events", "2024-03-01"))

@@ -101,14 +101,16 @@ class Db:
         self._conn.close()
 
 
-def _wait(what: str, timeout_s: float, probe, every_s: float = 2.0):
+def _wait(what: str, timeout_s: float, probe, every_s: float = 2.0, detail=None):
+    """Poll ``probe`` until it returns something truthy; on timeout fail with ``detail()`` (what was seen)."""
     deadline = time.monotonic() + timeout_s
     while True:
         got = probe()
         if got:
             return got
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not within {timeout_s:.0f} s")
+            seen = f": {detail()}" if detail else ""
+            raise AssertionError(f"{what} not within {timeout_s:.0f} s{seen}")
         time.sleep(every_s)
 
 
@@ -249,7 +251,11 @@ def test_backfill_asset_run_sigkill_retry_gpu_pool_and_a_moved_lake(cluster_env)
             done = all(t["state"] == "success" and t["try_number"] >= 2 for t in scores)
             return sorted(scores, key=lambda t: t["start_date"]) if done else None
 
-        scores = _wait("both days rescored", 300, rescored, every_s=3)
+        def seen():
+            scores = [t for t in db.tis(STEAM, run_ids) if t["task_id"] == "score_sentiment"]
+            return {"tis": scores, "runs": db.runs(STEAM)}
+
+        scores = _wait("both days rescored", 300, rescored, every_s=3, detail=seen)
         assert len(scores) == 2, scores
         assert scores[1]["start_date"] >= scores[0]["end_date"], f"two gpu tasks held the one slot at once: {scores}"
         for ds, rows in DAYS.items():

@@ -12,13 +12,28 @@ any step leaves the old partition (before the pointer) or the new one (after it)
 every filesystem: nothing relies on a directory rename, which S3 and GCS do not have. After the pointer, versions
 other than the new one and the one it replaced are deleted (a reader that resolved the old pointer can finish).
 Partitions written before this layout (Parquet files directly in ``ds=…/``, no pointer) are still read.
+
+Two writers of one partition at once (a retry while a zombie attempt still runs, a backfill beside a manual run):
+each fills its own version, and commits are serialised by a lock object (``_commit.lock``, created only if absent:
+``O_EXCL`` on a local disk, ``If-None-Match: *`` on S3, ``ifGenerationMatch=0`` on GCS). A write loses when another
+write committed the partition after it began: its version is discarded and :class:`ConcurrentCommitError` names
+the version that stands, so the partition holds one writer's whole table and the loser knows. A version is sealed
+(``_sealed.json``) just before its pointer is written; a commit deletes sealed versions no pointer needs at once, and
+versions never sealed (a writer killed mid-write, or one still writing) only once nothing in them changed for
+``SHOPLAKE_ORPHAN_AFTER_S`` seconds (default an hour), so a commit never deletes the files of a live writer. A lock
+left by a writer killed mid-commit is broken at once when its process is gone from this host, else once it is
+older than :data:`LOCK_STALE_S`. Timestamps come from each writer's clock: hosts are assumed to agree within a
+second (NTP).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import os
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +55,34 @@ COUNTS_FILE = "_counts.json"
 #: the pointer naming a partition's committed version
 POINTER_FILE = "_current.json"
 VERSION_PREFIX = "v-"
+#: written into a version just before its pointer: its writer reached the commit (see the module docstring)
+SEALED_FILE = "_sealed.json"
+#: held while a writer reads the old pointer, writes the new one and cleans up (one commit at a time)
+LOCK_FILE = "_commit.lock"
+#: a lock older than this is a dead writer's (a commit holds it for a few small requests)
+LOCK_STALE_S = 120.0
+#: how long a commit waits for another writer's lock before it gives up (a transient error: retried)
+LOCK_WAIT_S = 60.0
+#: versions never sealed are deleted once nothing in them changed for this long (``SHOPLAKE_ORPHAN_AFTER_S``)
+ORPHAN_AFTER_S = 3600.0
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+
+
+class ConcurrentCommitError(RuntimeError):
+    """Another writer committed the partition while this write was running; its version stands, this one was
+    discarded. Rerun the task if this write's data should replace it."""
+
+    def __init__(self, path: str, mine: str, theirs: dict[str, Any]) -> None:
+        self.path, self.version, self.other = path, mine, theirs.get("version")
+        super().__init__(
+            f"partition {path}: version {self.other} was committed by another writer at {theirs.get('committed_at')},"
+            f" after this write ({mine}) began; {mine} was discarded and {self.other} stands"
+            " (rerun this task if its data should replace it)"
+        )
+
+
+class CommitLockTimeout(TimeoutError):
+    """Another writer held the partition's commit lock for longer than :data:`LOCK_WAIT_S` (transient: retry)."""
 
 
 @dataclass(frozen=True)
@@ -165,8 +208,8 @@ class PartitionCommit:
     def __init__(self, path: str) -> None:
         self.path = path.rstrip("/")
         self.fs, self.root = filesystem(self.path)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.version = f"{VERSION_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
+        self.started = dt.datetime.now(dt.UTC)
+        self.version = f"{VERSION_PREFIX}{self.started.strftime(_STAMP)}-{uuid.uuid4().hex[:8]}"
         self.version_path = _join(self.path, self.version)
         self.fs_version = _join(self.root, self.version)
 
@@ -175,16 +218,31 @@ class PartitionCommit:
         self.fs.pipe_file(_join(self.fs_version, name), json.dumps(obj, sort_keys=True).encode())
 
     def commit(self, counts: dict[str, Any] | None = None) -> None:
-        """Write ``counts`` into the version, point the partition at it, then drop versions no reader needs."""
+        """Write ``counts`` into the version, then, holding the partition's commit lock: refuse if another write
+        committed since this one began (:class:`ConcurrentCommitError`), seal the version, point the partition at
+        it and drop the versions no reader needs."""
         if counts is not None:
             self.write_json(COUNTS_FILE, counts)
         if not self.fs.exists(self.fs_version):  # an empty version (nothing written) is a bug of the caller
             raise RuntimeError(f"nothing was written to {self.version_path}; refusing to commit it")
-        previous = read_pointer(self.path)
-        pointer = {"version": self.version, "committed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        _put_whole(self.fs, _join(self.root, POINTER_FILE), json.dumps(pointer, sort_keys=True).encode())
-        keep = {POINTER_FILE, self.version, previous["version"] if previous else None}
-        self._drop_except(keep)
+        with _CommitLock(self.fs, self.root, self.version):
+            previous = read_pointer(self.path)
+            if previous is not None and _committed_after(previous, self.started):
+                log.warning(
+                    "partition %s: another writer committed %s while this write (%s) ran; discarding %s",
+                    self.path,
+                    previous["version"],
+                    self.version,
+                    self.version,
+                )
+                self.abort()
+                raise ConcurrentCommitError(self.path, self.version, previous)
+            now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+            self.write_json(SEALED_FILE, {"version": self.version, "sealed_at": now})
+            pointer = {"version": self.version, "committed_at": now}
+            _put_whole(self.fs, _join(self.root, POINTER_FILE), json.dumps(pointer, sort_keys=True).encode())
+            keep = {POINTER_FILE, LOCK_FILE, self.version, previous["version"] if previous else None}
+            self._drop_except(keep)
 
     def abort(self) -> None:
         """Remove this write's version (the committed partition is untouched)."""
@@ -194,9 +252,117 @@ class PartitionCommit:
     def _drop_except(self, keep: set[str | None]) -> None:
         if not _is_local(self.fs):
             self.fs.invalidate_cache(self.root)
-        stale = [e for e in self.fs.ls(self.root, detail=False) if e.rstrip("/").rsplit("/", 1)[-1] not in keep]
-        for entry in stale:  # older versions, versions of writes killed before their commit, pre-pointer files
-            self.fs.rm(entry, recursive=True)
+        orphan_after = float(os.environ.get("SHOPLAKE_ORPHAN_AFTER_S", ORPHAN_AFTER_S))
+        for entry in self.fs.ls(self.root, detail=True):
+            name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            if name in keep:
+                continue
+            if name.startswith(VERSION_PREFIX) and not self._disposable(entry["name"], orphan_after):
+                log.info(
+                    "partition %s: leaving %s (never sealed, changed lately: a writer may be live)", self.path, name
+                )
+                continue
+            self.fs.rm(entry["name"], recursive=True)  # replaced versions, dead writers' versions, pre-pointer files
+
+    def _disposable(self, version_dir: str, orphan_after: float) -> bool:
+        """A version no pointer names may go when it was sealed (its writer committed, or lost) or nothing in it
+        changed for ``orphan_after`` seconds (its writer died)."""
+        if self.fs.exists(_join(version_dir, SEALED_FILE)):
+            return True
+        newest = _newest_change(self.fs, version_dir)
+        return newest is None or time.time() - newest >= orphan_after
+
+
+def _dead_holder(holder: dict[str, Any] | None) -> str | None:
+    """Why the lock's holder is dead (``None``: alive, or unknown): its process is gone from this host, or the
+    lock is older than :data:`LOCK_STALE_S` (a writer on another host that died mid-commit)."""
+    if holder is None:
+        return None
+    age = time.time() - float(holder.get("at", 0))
+    if age > LOCK_STALE_S:
+        return f"held for {age:.0f} s (a dead writer)"
+    pid = holder.get("pid")
+    if holder.get("host") == os.uname().nodename and isinstance(pid, int) and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return f"its process {pid} is gone from this host"
+        except PermissionError:  # alive, another user's
+            return None
+    return None
+
+
+def _committed_after(pointer: dict[str, Any], started: dt.datetime) -> bool:
+    """Whether ``pointer`` was committed after ``started`` (pointers without a parsable time: no)."""
+    try:
+        at = dt.datetime.fromisoformat(str(pointer.get("committed_at")))
+    except ValueError:
+        return False
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at > started
+
+
+def _newest_change(fs: AbstractFileSystem, path: str) -> float | None:
+    """The newest modification time (epoch seconds) of anything under ``path``; ``None`` when it has no files."""
+    times = []
+    for info in fs.find(path, detail=True, withdirs=False).values():
+        stamp = info.get("mtime") or info.get("LastModified") or info.get("updated") or info.get("created")
+        if isinstance(stamp, dt.datetime):
+            times.append(stamp.timestamp())
+        elif isinstance(stamp, str):
+            times.append(dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+        elif isinstance(stamp, int | float):
+            times.append(float(stamp))
+    return max(times) if times else None
+
+
+class _CommitLock:
+    """The partition's commit lock: ``_commit.lock`` created only if absent, removed on exit. A lock older than
+    :data:`LOCK_STALE_S` belongs to a writer that died mid-commit and is broken (logged)."""
+
+    def __init__(self, fs: AbstractFileSystem, root: str, version: str) -> None:
+        self.fs, self.path, self.version = fs, _join(root, LOCK_FILE), version
+
+    def __enter__(self) -> None:
+        me = {"version": self.version, "at": time.time(), "host": os.uname().nodename, "pid": os.getpid()}
+        body = json.dumps(me).encode()
+        deadline = time.monotonic() + LOCK_WAIT_S
+        self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
+        while True:
+            try:
+                self.fs.pipe_file(self.path, body, mode="create")
+            except FileExistsError:
+                holder = self._holder()
+                dead = _dead_holder(holder)
+                if dead:
+                    log.warning("breaking %s held by %s: %s", self.path, holder, dead)
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm(self.path)
+                    continue
+                if time.monotonic() > deadline:
+                    raise CommitLockTimeout(f"{self.path} held by {holder} for over {LOCK_WAIT_S:.0f} s") from None
+                time.sleep(0.05 + 0.1 * (uuid.uuid4().int % 10) / 10)
+                continue
+            holder = self._holder()  # a store that ignored the condition would have let another writer overwrite it
+            if holder is None or holder.get("version") == self.version:
+                return
+            raise CommitLockTimeout(f"{self.path}: taken over by {holder} (the store ignored the exclusive create)")
+
+    def __exit__(self, *exc) -> None:
+        holder = self._holder()
+        if holder is not None and holder.get("version") == self.version:
+            self.fs.rm(self.path)
+
+    def _holder(self) -> dict[str, Any] | None:
+        if not _is_local(self.fs):
+            self.fs.invalidate_cache(self.path)
+        try:
+            return json.loads(self.fs.cat_file(self.path))
+        except FileNotFoundError:
+            return None
+        except ValueError:  # a lock being written, or not one of ours: treat as held now
+            return {"at": time.time()}
 
 
 def _put_whole(fs: AbstractFileSystem, path: str, data: bytes) -> None:
