@@ -112,6 +112,19 @@ def coerce_numbers(review: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return out, coerced
 
 
+def unstorable_reason(doc: dict[str, Any]) -> str | None:
+    """Why MongoDB cannot store ``doc`` (``None`` when it can): what BSON encoding refuses — integers beyond 64
+    bits, lone surrogates in strings, NUL bytes in keys — checked per document, so one such review is quarantined
+    instead of failing the whole batch."""
+    import bson
+
+    try:
+        bson.encode(doc)
+    except (bson.errors.InvalidDocument, bson.errors.InvalidStringData, OverflowError, UnicodeError) as exc:
+        return f"not storable in MongoDB: {type(exc).__name__}: {str(exc)[:200]}"
+    return None
+
+
 def ensure_indexes(collection: Collection) -> None:
     """The extract's window query runs on ``timestamp_created``; keep it indexed."""
     collection.create_index("timestamp_created")
@@ -121,23 +134,42 @@ def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, sta
     """Upsert the reviews created in ``[start_ts, end_ts)`` into ``collection``.
 
     Documents are stored as the source gave them plus ``_id`` (= ``recommendationid``), ``appid`` and
-    ``_source``. A record without a usable key or creation time, or a second copy of a key in the same load, is
-    returned in ``LoadResult.quarantine`` with its reason rather than dropped.
+    ``_source``. A record without a usable key or creation time, a second copy of a key in the same load, or a
+    document MongoDB cannot store (refused by BSON encoding or by the server) is returned in
+    ``LoadResult.quarantine`` with its reason rather than dropped or failing the load.
     """
     from pymongo import ReplaceOne
+    from pymongo.errors import BulkWriteError
 
     ensure_indexes(collection)
     result = LoadResult()
     seen: dict[str, str] = {}
     batch: list[ReplaceOne] = []
+    sources: list[SourceRecord] = []  # the record of each batch entry, to quarantine what the server refuses
     progress = Progress(None, "source reviews read", log)
 
     def flush() -> None:
-        if batch:
+        if not batch:
+            return
+        try:
             res = collection.bulk_write(batch, ordered=False)
             result.inserted += res.upserted_count
             result.matched += res.matched_count
-            batch.clear()
+        except BulkWriteError as exc:  # the server refused some documents (e.g. nested too deep): the rest stand
+            details = exc.details
+            result.inserted += details.get("nUpserted", 0)
+            result.matched += details.get("nMatched", 0)
+            for err in details.get("writeErrors", []):
+                rec = sources[err["index"]]
+                reason = f"refused by MongoDB (code {err.get('code')}): {str(err.get('errmsg', ''))[:200]}"
+                quarantine(rec, rec.review.get("recommendationid"), reason)
+        batch.clear()
+        sources.clear()
+
+    def quarantine(rec: SourceRecord, rid: Any, reason: str) -> None:
+        result.quarantined += 1
+        doc = {"appid": rec.appid, "source": rec.source, "review": rec.review}
+        result.quarantine.append((rid if isinstance(rid, str) else None, reason, _as_json(doc)))
 
     for rec in records:
         progress.update(1)
@@ -157,19 +189,22 @@ def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, sta
                 continue
             if rid in seen:
                 reason = f"duplicate recommendationid in this load (first seen in {seen[rid]})"
+        doc = {}
+        if reason is None:
+            doc = {**normalize_review(rec.review), "_id": rid, "appid": rec.appid, "_source": rec.source}
+            if coerced:  # kept on the document: which values the source sent as strings
+                doc["_coerced"] = coerced
+            reason = unstorable_reason(doc)
         if reason is not None:
-            result.quarantined += 1
-            doc = {"appid": rec.appid, "source": rec.source, "review": rec.review}
-            result.quarantine.append((rid if isinstance(rid, str) else None, reason, _as_json(doc)))
+            quarantine(rec, rid, reason)
             continue
         seen[rid] = rec.source
-        doc = {**normalize_review(rec.review), "_id": rid, "appid": rec.appid, "_source": rec.source}
-        if coerced:  # kept on the document: which values the source sent as strings
-            doc["_coerced"] = coerced
+        if coerced:
             result.coerced += 1
             for path in coerced:
                 result.coerced_fields[path] = result.coerced_fields.get(path, 0) + 1
         batch.append(ReplaceOne({"_id": rid}, doc, upsert=True))
+        sources.append(rec)
         if len(batch) >= BATCH_SIZE:
             flush()
     flush()
