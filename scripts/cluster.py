@@ -367,7 +367,8 @@ def _alive(pidfile: Path) -> bool:
 
 
 def _kill_pidfile(pidfile: Path, *, group: bool, timeout_s: float = 30) -> None:
-    """SIGTERM the process (its whole session with ``group``), SIGKILL after ``timeout_s``."""
+    """SIGTERM the process (its whole session with ``group``); SIGKILL it after ``timeout_s``, and with ``group``
+    whatever of its session outlived it."""
     try:
         pid = int(pidfile.read_text())
     except (OSError, ValueError):
@@ -375,12 +376,28 @@ def _kill_pidfile(pidfile: Path, *, group: bool, timeout_s: float = 30) -> None:
     kill = os.killpg if group else os.kill
     with contextlib.suppress(ProcessLookupError, PermissionError):
         kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            os.kill(pid, 0)
-            time.sleep(0.3)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.3)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         kill(pid, signal.SIGKILL)
+    _running(pid)  # reap it if it is our child
     pidfile.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs; our own child (started by this process) is reaped once it ended, or it would
+    stay a zombie that ``kill(pid, 0)`` still finds."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _wait(ready, timeout_s: float, what: str, logs: Path | None = None) -> None:
