@@ -37,6 +37,6 @@ def publish_copy(*, task_id: str = "publish_copy", **task_kwargs: Any) -> Any:
         with fail_without_retry(FileNotFoundError):
             result = copy_champion(cfg.lake_root, checked["model"], target.fs, target.path)
         uri = f"{cfg.publish_uri.rstrip('/')}/{checked['model']}"
-        return {**result, "path": f"{uri}/{result['path'].rsplit('/', 1)[-1]}", "pointer": f"{uri}/current.json"}
+        return {**result, "path": f"{uri}/{result['relative']}", "pointer": f"{uri}/current.json"}
 
     return publish

@@ -129,7 +129,7 @@ def model(lake_root: str, name: str) -> Model:
 
 
 def _summary(lake_root: str, name: str) -> Model:
-    from shoplake.ml.registry import read_pointer, version_dir
+    from shoplake.ml.registry import read_pointer
 
     root = model_root(lake_root, name)
     versions = sorted((v[len("version=") :] for v in _children(root) if v.startswith("version=")), reverse=True)
@@ -141,7 +141,7 @@ def _summary(lake_root: str, name: str) -> Model:
         return Model(name=name, current=None, versions=versions)
     metric = str(pointer.get("metric", ""))
     value = pointer.get(metric) if metric else None
-    fs, vdir = _fs(f"{root}/{version_dir(pointer)}")
+    fs, vdir = _fs(pointer["path"])  # the committed files of the version it names
     metrics, plots, error = {}, [], ""
     try:
         metrics = _flat_numbers(json.loads(fs.cat(f"{vdir}/metrics.json")))
@@ -176,13 +176,12 @@ def plot_bytes(lake_root: str, name: str, plot: str) -> bytes:
     Raises:
         KeyError: no such model, no current version, or no such plot in it.
     """
-    from shoplake.ml.registry import read_pointer, version_dir
+    from shoplake.ml.registry import read_pointer
 
     summary = model(lake_root, name)
     if summary.current is None or plot not in summary.plots:
         raise KeyError(f"model {name!r} has no plot {plot!r} in its current version")
-    root = model_root(lake_root, name)
-    fs, vdir = _fs(f"{root}/{version_dir(read_pointer(root))}")
+    fs, vdir = _fs(read_pointer(model_root(lake_root, name))["path"])
     return fs.cat(f"{vdir}/{plot}")
 
 

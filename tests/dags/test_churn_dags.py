@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from shoplake.io.lake import read_counts, read_partition
+from shoplake.ml.registry import version_files
 from shoplake.paths import Zone, partition_path, quarantine_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -40,7 +41,8 @@ def test_telco_trains_the_zoo_then_scores_with_the_champion_when_labels_are_too_
     model = Path(lake_root) / "model" / "telco_churn"
     current = json.loads((model / "current.json").read_text())
     assert current["version"] == ds
-    metrics = json.loads((model / f"version={ds}" / "metrics.json").read_text())
+    version = Path(version_files(lake_root, "telco_churn", ds))
+    metrics = json.loads((version / "metrics.json").read_text())
     assert [m["model"] for m in metrics["models"][:-1]] != []
     assert {m["model"] for m in metrics["models"]} == {
         "logistic_regression",
@@ -53,7 +55,7 @@ def test_telco_trains_the_zoo_then_scores_with_the_champion_when_labels_are_too_
     held_out = metrics["held_out"]
     assert held_out["f1_churn"] > metrics["majority_baseline"]["f1_churn"] == 0.0
     assert held_out["auc"] > 0.75  # contract and tenure carry real signal on the sample
-    assert json.loads((model / f"version={ds}" / "config.json.snapshot").read_text())["folds"] == 2
+    assert json.loads((version / "config.json.snapshot").read_text())["folds"] == 2
     predictions = read_partition(partition_path(lake_root, Zone.ENRICHED, "telco_churn_predictions", ds))
     assert predictions.num_rows == 7043
     assert set(predictions.column("model_version").to_pylist()) == {ds}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click_events import write_events
 
+from shoplake.ml.registry import version_files
 from shoplake.paths import Zone, partition_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -40,12 +41,13 @@ def test_a_manual_run_trains_checks_and_publishes_both_branches_then_a_thin_wind
     for dataset in ("recs_item_item", "recs_fp_rules", "recs_fp_itemsets", "recs_als_user", "recs_popularity"):
         assert Path(partition_path(lake_root, Zone.ENRICHED, dataset, DAY)).is_dir(), dataset
     model = Path(lake_root) / "model" / "recommender"
-    metrics = json.loads((model / f"version={DAY}" / "metrics.json").read_text())
+    version = Path(version_files(lake_root, "recommender", DAY))
+    metrics = json.loads((version / "metrics.json").read_text())
     assert {"item_item_cf", "fp_growth", "als", "popularity"} <= set(metrics)
     assert json.loads((model / "current.json").read_text())["version"] == DAY
     with sqlite3.connect(Path(lake_root) / "model" / "mlflow" / "mlflow.db") as con:  # the ALS factors, registered
         source = con.execute("select source from model_versions where name = 'recommender'").fetchall()
-    assert source == [(str(model / f"version={DAY}" / "als"),)]
+    assert source == [(str(version / "als"),)]
     checks = next(ti for ti in dr.get_task_instances() if ti.task_id == "check_recommendations")
     assert checks.xcom_pull(task_ids="check_recommendations")["rules_checked"] == 2
     engagement = checks.xcom_pull(task_ids="check_engagement")

@@ -150,5 +150,6 @@ def test_the_sagemaker_group_trains_and_publishes_through_the_endpoint(sagemaker
     assert names == sorted(p[len(root) + 1 :] for p in fs.find(root))
     assert all(gcs.cat_file(f"{copy}/{n}") == fs.cat_file(f"{root}/{n}") for n in names)
     result = dr.get_task_instance("publish_copy").xcom_pull(task_ids="publish_copy")
-    assert result["path"] == f"gs://{PARTNER}/models/steam_purchase/version={DAYS[-1]}"
+    assert result["path"] == published["path"]  # the same layout as in the lake: version=<ds>/v-… it names
+    assert result["path"].startswith(f"gs://{PARTNER}/models/steam_purchase/version={DAYS[-1]}/v-")
     assert result["files"] == len(names)

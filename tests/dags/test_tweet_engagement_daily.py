@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shoplake.io.lake import read_counts, read_partition
+from shoplake.ml.registry import version_files
 from shoplake.paths import Zone, partition_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -36,11 +37,12 @@ def test_the_sample_day_trains_a_gated_tracked_model_and_a_quiet_day_skips_train
     embeddings = read_partition(partition_path(lake_root, Zone.ENRICHED, "tweet_embeddings", DAY))
     assert embeddings.num_rows == curated["curated"]
     model = Path(lake_root) / "model" / "tweet_engagement"
-    metrics = json.loads((model / f"version={DAY}" / "metrics.json").read_text())
+    version = Path(version_files(lake_root, "tweet_engagement", DAY))
+    metrics = json.loads((version / "metrics.json").read_text())
     assert set(metrics["models"]) == {"median", "linear_hashtags_followers", "xgb_tfidf_meta", "xgb_embeddings_meta"}
     assert {"mae", "rmse", "spearman", "mae_nonzero"} <= set(metrics["models"]["median"])
     assert json.loads((model / "current.json").read_text())["model"] == metrics["best_model"]
-    assert (model / f"version={DAY}" / "predicted_vs_actual.png").is_file()
+    assert (version / "predicted_vs_actual.png").is_file()
 
     # the day before holds a dozen tweets: curated and embedded, then the run ends skipped (too few to train)
     quiet = dag.test(run_conf={"ds": "2022-12-21", "window_days": 1})

@@ -109,7 +109,8 @@ def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, s
     assert trained["champion_f1"] is None
     model = check_model(lake, "2019-10-01", "clickstream")
     assert model["best_model"] in ("logistic_regression", "random_forest")
-    root = Path(model["path"])
+    root = Path(trained["path"])  # the committed files of version=2019-10-01 (model["path"] names the version)
+    assert root.parent == Path(model["path"])
     assert all((root / f).exists() for f in VERSION_FILES)
     metrics = json.loads((root / "metrics.json").read_text())
     assert [m["model"] for m in metrics["models"]][-1] == "majority_baseline"
@@ -136,7 +137,7 @@ def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, s
 
     from shoplake.ml.spark_portable import load_pipeline
 
-    portable = load_pipeline(f"{model['path']}/model")
+    portable = load_pipeline(f"{root}/model")
     users = read_partition(feats["path"]).to_pylist()
     served = dict(zip([u["user_id"] for u in users], portable.churn_probability(users), strict=True))
     assert np.abs([served[r["user_id"]] - r["churn_probability"] for r in rows]).max() < 1e-9

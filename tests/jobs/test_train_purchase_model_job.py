@@ -40,9 +40,11 @@ def test_training_writes_a_complete_version_tracks_it_and_gates_the_pointer(tmp_
     write_feature_days(lake, ["2019-03-04"], seed=9)
 
     first = _train(lake, "2019-03-03")
-    version = Path(first["path"])
-    assert version == tmp_path / "lake/model/steam_purchase/version=2019-03-03"
-    assert sorted(p.name for p in version.iterdir()) == sorted(VERSION_FILES)
+    version = Path(first["path"])  # the committed files of version=2019-03-03 (its pointer names them)
+    model = tmp_path / "lake/model/steam_purchase"
+    assert version.parent == model / "version=2019-03-03"
+    assert version.name.startswith("v-")
+    assert sorted(p.name for p in version.iterdir() if not p.name.startswith("_")) == sorted(VERSION_FILES)
     metrics = json.loads((version / "metrics.json").read_text())
     assert metrics["steam_purchase"]["auc"] > 0.85
     assert first["promoted"]
@@ -52,7 +54,7 @@ def test_training_writes_a_complete_version_tracks_it_and_gates_the_pointer(tmp_
     assert "steam_purchase" in (version / "model_card.md").read_text()
     assert json.loads((version / "features.json").read_text())["target"] == "steam_purchase"
     assert json.loads((version / "config.json.snapshot").read_text())["seed"] == 7
-    current = json.loads((version.parent / "current.json").read_text())
+    current = json.loads((model / "current.json").read_text())
     assert current["version"] == "2019-03-03"
     assert current["auc"] == first["auc"]
     assert check_published(lake, "2019-03-03", "steam_purchase")["current_version"] == "2019-03-03"
@@ -62,7 +64,7 @@ def test_training_writes_a_complete_version_tracks_it_and_gates_the_pointer(tmp_
     worse = _train(lake, "2019-03-04", "--n-estimators", "1", "--max-depth", "1", "--app-min-reviews", "0")
     assert not worse["promoted"]
     assert worse["champion_auc"] > worse["auc"]
-    assert json.loads((version.parent / "current.json").read_text())["version"] == "2019-03-03"
+    assert json.loads((model / "current.json").read_text())["version"] == "2019-03-03"
     assert Path(worse["path"], "model.ubj").is_file()  # the challenger is kept for inspection
     assert _registered(lake) == ([("steam_purchase", 1), ("steam_purchase", 2)], [("steam_purchase", "champion", 1)])
 
@@ -70,11 +72,9 @@ def test_training_writes_a_complete_version_tracks_it_and_gates_the_pointer(tmp_
     again = _train(lake, "2019-03-03")
     assert again["promoted"]
     assert again["auc"] == first["auc"]
-    assert sorted(p.name for p in version.parent.iterdir()) == [
-        "current.json",
-        "version=2019-03-03",
-        "version=2019-03-04",
-    ]
+    assert sorted(p.name for p in model.iterdir()) == ["current.json", "version=2019-03-03", "version=2019-03-04"]
+    assert Path(again["path"]) != version
+    assert Path(again["path"]).parent == model / "version=2019-03-03"
 
 
 def test_too_few_rows_is_a_clear_error(tmp_path):

@@ -84,7 +84,7 @@ def test_neighbours_rules_metrics_and_checks_match_the_hand_computed_values(tmp_
     )  # 10 × 2 + 5 + 5 pairs
     assert set(_table(lake, "recs_als_user")["user_id"]) == {f"u{u:02d}" for u in range(20)}
     assert {"comparison.csv", "comparison.png", "als", "metrics.json"} <= {p.name for p in version.iterdir()}
-    assert json.loads((version.parent / "current.json").read_text())["model"] == "item_item_cf"
+    assert json.loads((version.parent.parent / "current.json").read_text())["model"] == "item_item_cf"
     assert result["promoted"]
     assert check(lake, DAY, k=10, window_days=1)["rules_checked"] == 2
 

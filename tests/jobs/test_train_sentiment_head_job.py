@@ -65,8 +65,8 @@ def test_training_publishes_a_servable_model_and_gates_the_pointer(encoder_dir, 
         "cpu",
     ]
     result = job.main(args)
-    version = Path(lake) / "model" / "sentiment_head" / "version=2019-03-03"
-    assert result["path"] == str(version)
+    version = Path(result["path"])  # the committed files of version=2019-03-03
+    assert version.parent == Path(lake) / "model" / "sentiment_head" / "version=2019-03-03"
     assert result["promoted"] is True
     metrics = json.loads((version / "metrics.json").read_text())
     assert metrics["model"]["n"] == 24  # newest 20 % of the 120 English rows (the 30 German ones are left out)
@@ -94,18 +94,19 @@ def test_training_publishes_a_servable_model_and_gates_the_pointer(encoder_dir, 
     assert metrics["model"]["auc"] > 0.9  # the tiny texts are separable
     assert {"auc", "accuracy", "f1_negative", "f1_positive"} <= set(metrics["vader"])
     assert (version / "roc.png").read_bytes()[:4] == b"\x89PNG"
-    current = json.loads((version.parent / "current.json").read_text())
+    model_root = version.parent.parent
+    current = json.loads((model_root / "current.json").read_text())
     assert current["version"] == "2019-03-03"
 
-    clf = load_classifier(str(version.parent), cfg=EngineConfig(device="cpu"))
+    clf = load_classifier(str(model_root), cfg=EngineConfig(device="cpu"))
     assert clf.revision == metrics["revision"]
     assert clf.positive_proba([POS[0]])[0] > clf.positive_proba([NEG[0]])[0]
 
     # a champion with a better held-out AUC keeps the pointer
-    (version.parent / "current.json").write_text(json.dumps({"version": "2019-02-24", "path": "x", "auc": 1.01}))
+    (model_root / "current.json").write_text(json.dumps({"version": "2019-02-24", "path": "x", "auc": 1.01}))
     again = job.main(args)
     assert again["promoted"] is False
-    assert json.loads((version.parent / "current.json").read_text())["version"] == "2019-02-24"
+    assert json.loads((model_root / "current.json").read_text())["version"] == "2019-02-24"
 
 
 def test_training_without_data_is_a_clear_error(tmp_path, encoder_dir):

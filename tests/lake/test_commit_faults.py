@@ -25,7 +25,9 @@ pytest.importorskip("moto")
 OLD = pa.table({"id": [1, 2, 3], "v": ["old-a", "old-b", "old-c"]})
 NEW = pa.table({"id": [4, 5], "v": ["new-d", "new-e"]})
 
-WRITER = textwrap.dedent(
+#: every writer below starts with this: each S3 write request is counted, and the process SIGKILLs itself just
+#: before request number ``kill_at`` (0: never); the requests it made are printed last
+KILLER = textwrap.dedent(
     """
     import json, os, signal, sys
 
@@ -48,6 +50,10 @@ WRITER = textwrap.dedent(
 
     s3fs.S3FileSystem._call_s3 = counted
     s3fs.S3FileSystem.call_s3 = sync_wrapper(counted)  # what S3File's uploads call
+    """
+)
+WRITER = KILLER + textwrap.dedent(
+    """
     from shoplake.io.lake import write_partition
 
     write_partition(pa.table({"id": [5, 4], "v": ["new-e", "new-d"]}), path, counts={"rows": 2}, sort_by="id")
@@ -78,10 +84,8 @@ def _reset(path: str, *, with_old: bool) -> None:
         write_partition(OLD, path, counts={"rows": 3})
 
 
-def _run_writer(path: str, kill_at: int) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", WRITER, path, str(kill_at)], capture_output=True, text=True, timeout=120
-    )
+def _run_writer(path: str, kill_at: int, code: str = WRITER) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, path, str(kill_at)], capture_output=True, text=True, timeout=120)
 
 
 def _seen(path: str) -> str:
@@ -142,3 +146,162 @@ def test_a_writer_killed_at_any_step_leaves_the_old_or_the_new_partition(s3_root
     fs.invalidate_cache()
     versions = {p[len(root) + 1 :].split("/")[0] for p in fs.find(root)} - {"_current.json"}
     assert len(versions) == (2 if with_old else 1), versions  # the new one and the one it replaced; no orphans
+
+
+# ---- model versions and their champion pointer --------------------------------------------------------------------
+
+#: publishes model "m" into the lake at argv[1]: a rerun of the champion's own day with new files (the version is
+#: replaced and current.json re-written) — what swap_in's copy + delete used to leave half-copied on S3
+MODEL_WRITER = KILLER + textwrap.dedent(
+    """
+    import pathlib, tempfile
+    from shoplake.ml.registry import publish_version
+
+    local = pathlib.Path(tempfile.mkdtemp())
+    (local / "metrics.json").write_text(json.dumps({"gen": "new"}))
+    (local / "model.bin").write_bytes(b"new" * 1000)
+    publish_version(local, path, "m", "2024-02-29", auc=0.9)
+    print(json.dumps(calls))
+    """
+)
+
+
+def _reset_model(lake: str, *, with_old: bool, tmp_path) -> None:
+    """The model before the writer runs: none, or the old model published twice for the day (champion)."""
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.registry import publish_version
+
+    fs, root = filesystem(f"{lake}/model")
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+    fs.invalidate_cache()
+    if with_old:
+        local = tmp_path / "old-model"
+        local.mkdir(exist_ok=True)
+        (local / "metrics.json").write_text(json.dumps({"gen": "old"}))
+        (local / "model.bin").write_bytes(b"old" * 500)
+        for _ in range(2):
+            publish_version(local, lake, "m", "2024-02-29", auc=0.5)
+
+
+def _seen_model(lake: str) -> str:
+    """What a scoring job sees through current.json: "old", "new" or "missing" (a mix fails the test)."""
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.registry import read_current
+
+    filesystem(lake)[0].invalidate_cache()
+    current = read_current(lake, "m")
+    if current is None:
+        return "missing"
+    fs, root = filesystem(current["path"])
+    metrics, blob = json.loads(fs.cat(f"{root}/metrics.json")), fs.cat(f"{root}/model.bin")
+    if (metrics, blob, current["auc"]) == ({"gen": "old"}, b"old" * 500, 0.5):
+        return "old"
+    if (metrics, blob, current["auc"]) == ({"gen": "new"}, b"new" * 1000, 0.9):
+        return "new"
+    raise AssertionError(f"a reader saw a mix: {metrics}, {blob[:6]!r}…, pointer {current}")
+
+
+@pytest.mark.parametrize("with_old", [True, False], ids=["rerun-of-the-champion", "first-model"])
+def test_a_model_publish_killed_at_any_step_leaves_the_old_or_the_new_model(s3_root, with_old, tmp_path):
+    lake = f"{s3_root}/models-{'rerun' if with_old else 'first'}"
+    _reset_model(lake, with_old=with_old, tmp_path=tmp_path)
+    clean = _run_writer(lake, 0, MODEL_WRITER)
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    steps = json.loads(clean.stdout.strip().splitlines()[-1])
+    assert steps[-1].endswith("model/m/current.json"), steps  # the champion pointer is the last write
+
+    seen = []
+    for kill_at in range(1, len(steps) + 1):
+        _reset_model(lake, with_old=with_old, tmp_path=tmp_path)
+        killed = _run_writer(lake, kill_at, MODEL_WRITER)
+        assert killed.returncode == -9, (kill_at, killed.returncode, killed.stderr[-2000:])
+        seen.append(_seen_model(lake))
+    before = "old" if with_old else "missing"
+    # every kill up to and including the champion pointer's PUT leaves the model as it was; it is the last step
+    assert seen == [before] * len(steps), list(zip(steps, seen, strict=True))
+    _reset_model(lake, with_old=with_old, tmp_path=tmp_path)
+    assert _run_writer(lake, 0, MODEL_WRITER).returncode == 0
+    assert _seen_model(lake) == "new"
+
+
+# ---- published results --------------------------------------------------------------------------------------------
+
+#: publishes the product-review sentiment results of one day (argv[1] = "<lake>|<results root>")
+RESULTS_WRITER = KILLER + textwrap.dedent(
+    """
+    from shoplake.pipelines.review_sentiment import publish
+
+    lake, results = path.split("|")
+    publish(lake, "2024-02-29", results)
+    print(json.dumps(calls))
+    """
+)
+
+
+def _enriched(lake: str, generation: str) -> pa.Table:
+    from shoplake.io.lake import write_partition
+    from shoplake.paths import PRODUCT_REVIEW_SENTIMENT, Zone, partition_path
+
+    n = 3 if generation == "old" else 5
+    table = pa.table(
+        {"review_id": [f"{generation}-{i}" for i in range(n)], "predicted_class": [1 + i % 5 for i in range(n)]}
+    )
+    write_partition(table, partition_path(lake, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, "2024-02-29"))
+    return table
+
+
+def _seen_results(results: str) -> str:
+    """What a consumer of the published day reads (pointer first): "old", "new" or "missing"; the CSV and the
+    Parquet of one write, or the test fails."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    from shoplake.io.lake import filesystem, resolve
+    from shoplake.pipelines.review_sentiment import results_path
+
+    filesystem(results)[0].invalidate_cache()
+    committed = resolve(results_path(results, "2024-02-29"))
+    if committed is None:
+        return "missing"
+    fs, root = filesystem(committed)
+    parquet = pq.read_table(fs.open(f"{root}/part-0.parquet", "rb"))
+    csv = pcsv.read_csv(fs.open(f"{root}/part-0.csv", "rb"))
+    ids = parquet["review_id"].to_pylist()
+    assert csv["review_id"].to_pylist() == ids, "the CSV and the Parquet of a published day differ"
+    if ids == [f"old-{i}" for i in range(3)]:
+        return "old"
+    if ids == [f"new-{i}" for i in range(5)]:
+        return "new"
+    raise AssertionError(f"a reader saw a mix: {ids}")
+
+
+def test_a_results_publish_killed_at_any_step_leaves_the_old_or_the_new_day(s3_root, tmp_path):
+    from shoplake.io.lake import filesystem
+    from shoplake.pipelines.review_sentiment import publish
+
+    lake, results = str(tmp_path / "lake"), f"{s3_root}/results"
+
+    def reset() -> None:
+        fs, root = filesystem(results)
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
+        fs.invalidate_cache()
+        _enriched(lake, "old")
+        publish(lake, "2024-02-29", results)
+        _enriched(lake, "new")
+
+    reset()
+    clean = _run_writer(f"{lake}|{results}", 0, RESULTS_WRITER)
+    assert clean.returncode == 0, clean.stderr[-2000:]
+    steps = json.loads(clean.stdout.strip().splitlines()[-1])
+    pointer_step = next(i for i, s in enumerate(steps) if s.endswith("ds=2024-02-29/_current.json"))
+    seen = []
+    for kill_at in range(1, len(steps) + 1):
+        reset()
+        killed = _run_writer(f"{lake}|{results}", kill_at, RESULTS_WRITER)
+        assert killed.returncode == -9, (kill_at, killed.returncode, killed.stderr[-2000:])
+        seen.append(_seen_results(results))
+    assert seen == ["old"] * (pointer_step + 1) + ["new"] * (len(steps) - pointer_step - 1), list(
+        zip(steps, seen, strict=True)
+    )

@@ -102,7 +102,7 @@ def test_a_model_trained_into_an_s3_lake_is_served_from_it_and_follows_its_point
         purchase_model.PurchaseTrainConfig(ds="2019-03-03", lake_root=lake, window_days=3, device="cpu",
                                            mlflow_uri="none")
     )  # fmt: skip
-    assert trained["path"] == f"{lake}/model/steam_purchase/version=2019-03-03"
+    assert trained["path"].startswith(f"{lake}/model/steam_purchase/version=2019-03-03/v-")  # its committed files
     assert read_current(lake, "steam_purchase")["version"] == "2019-03-03"
 
     app = create_app(Settings(lake_root=lake, sentiment_models="*=/nowhere", serve=ServeSettings(pointer_ttl_s=0)))
@@ -140,6 +140,9 @@ def test_review_sentiment_results_are_published_to_a_gcs_bucket(gcs_root, tmp_pa
     assert published["path"] == f"{results}/product_review_sentiment/ds=2026-02-11"
     assert rsp.check_published(lake, "2026-02-11", results)["rows"] == 40
     fs, root = filesystem(published["path"])
-    assert sorted(p.rsplit("/", 1)[-1] for p in fs.find(root)) == ["_counts.json", "part-0.csv", "part-0.parquet"]
-    rsp.publish(lake, "2026-02-11", results)  # a rerun replaces the partition (copy + delete on GCS)
+    files = ["_counts.json", "_sealed.json", "part-0.csv", "part-0.parquet"]  # one committed version, its pointer
+    version = json.loads(fs.cat(f"{root}/_current.json"))["version"]
+    assert sorted(p[len(root) + 1 :] for p in fs.find(root)) == ["_current.json", *(f"{version}/{f}" for f in files)]
+    rsp.publish(lake, "2026-02-11", results)  # a rerun commits a new version: the pointer moves, nothing is copied
     assert rsp.check_published(lake, "2026-02-11", results)["rows"] == 40
+    assert json.loads(fs.cat(f"{root}/_current.json"))["version"] != version

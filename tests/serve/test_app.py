@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from serve_lake import PURCHASE_DAYS, settings_for, tweet_requests
 
 from shoplake.config import ServeSettings
+from shoplake.ml.registry import version_files
 from shoplake.serve.app import create_app
 from shoplake.serve.models import ModelStore
 
@@ -281,7 +282,7 @@ def test_the_embeddings_model_embeds_a_request_like_embed_tweets_did_its_tweets(
     rows = df[df["tweet_id"].isin(["t00000", "t00001", "t00002"])].sort_values("tweet_id")
     import numpy as np
 
-    version = str(Path(lake) / "model" / "tweet_engagement" / f"version={TWEET_DAY}")
+    version = version_files(lake, "tweet_engagement", TWEET_DAY)
     expected = np.clip(np.expm1(predict_saved(version, "xgb_embeddings_meta", rows)), 0, None)
     c = TestClient(create_app(settings_for(lake)))
     for req, want in zip(tweet_requests(3, 3), expected, strict=True):

@@ -113,3 +113,18 @@ def test_an_unexpected_failure_is_a_json_500_with_the_request_id_and_the_trace_o
     assert logged, caplog.text
     assert logged[0].exc_info
     assert "secret internals" in str(logged[0].exc_info[1])
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x" * 78 + "\ud800" * 5, {"k\ud800" * 10: "\udc00" * 30}, ["\ud800"] * 40],
+    ids=["string", "keys-and-values", "list"],
+)
+def test_an_excerpt_of_lone_surrogates_stays_within_its_limit(value):
+    """A lone surrogate is written as its six-character escape: the cut comes after that, so the excerpt never
+    grows past its limit (hypothesis found a 422 whose excerpt did)."""
+    from shoplake.serve.errors import EXCERPT_CHARS, excerpt
+
+    text = excerpt(value)
+    assert len(text) <= EXCERPT_CHARS, text
+    text.encode("utf-8")  # valid UTF-8

@@ -43,8 +43,6 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shoplake.paths import hidden_sibling
-
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
@@ -99,7 +97,8 @@ def filesystem(path: str) -> tuple[AbstractFileSystem, str]:
     return fs, fs_path
 
 
-def _is_local(fs: AbstractFileSystem) -> bool:
+def is_local(fs: AbstractFileSystem) -> bool:
+    """Whether ``fs`` is the local disk (a rename replaces a file whole; no listing cache to invalidate)."""
     return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
 
 
@@ -126,7 +125,7 @@ def read_pointer(path: str) -> dict[str, Any] | None:
     """The committed pointer of the partition at ``path`` (``None`` when it has none)."""
     fs, root = filesystem(path)
     target = _join(root, POINTER_FILE)
-    if not _is_local(fs):  # another process may have replaced it: no cached listing or ETag may stand in for it
+    if not is_local(fs):  # another process may have replaced it: no cached listing or ETag may stand in for it
         fs.invalidate_cache(target)
     try:
         raw = fs.cat_file(target)
@@ -150,7 +149,7 @@ def resolve(path: str) -> str | None:
     if pointer is not None:
         return _join(path, pointer["version"])
     fs, root = filesystem(path)
-    if not _is_local(fs):
+    if not is_local(fs):
         fs.invalidate_cache(root)
     return path.rstrip("/") if _legacy_files(fs, root) else None
 
@@ -179,7 +178,7 @@ def partition_days(dataset_root: str) -> list[str]:
     from shoplake.paths import validate_ds
 
     fs, root = filesystem(dataset_root)
-    if not _is_local(fs):
+    if not is_local(fs):
         fs.invalidate_cache(root)
     if not fs.exists(root):
         return []
@@ -217,10 +216,11 @@ class PartitionCommit:
         """A small bookkeeping document (``_counts.json``) in this version, before it is committed."""
         self.fs.pipe_file(_join(self.fs_version, name), json.dumps(obj, sort_keys=True).encode())
 
-    def commit(self, counts: dict[str, Any] | None = None) -> None:
+    def commit(self, counts: dict[str, Any] | None = None, *, keep: Sequence[str] = ()) -> None:
         """Write ``counts`` into the version, then, holding the partition's commit lock: refuse if another write
         committed since this one began (:class:`ConcurrentCommitError`), seal the version, point the partition at
-        it and drop the versions no reader needs."""
+        it and drop the versions no reader needs (besides the new one and the one it replaced, those named in
+        ``keep``: a model's champion pointer may name an older one)."""
         if counts is not None:
             self.write_json(COUNTS_FILE, counts)
         if not self.fs.exists(self.fs_version):  # an empty version (nothing written) is a bug of the caller
@@ -240,9 +240,8 @@ class PartitionCommit:
             now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
             self.write_json(SEALED_FILE, {"version": self.version, "sealed_at": now})
             pointer = {"version": self.version, "committed_at": now}
-            _put_whole(self.fs, _join(self.root, POINTER_FILE), json.dumps(pointer, sort_keys=True).encode())
-            keep = {POINTER_FILE, LOCK_FILE, self.version, previous["version"] if previous else None}
-            self._drop_except(keep)
+            put_whole(self.fs, _join(self.root, POINTER_FILE), json.dumps(pointer, sort_keys=True).encode())
+            self._drop_except({POINTER_FILE, LOCK_FILE, self.version, previous["version"] if previous else None, *keep})
 
     def abort(self) -> None:
         """Remove this write's version (the committed partition is untouched)."""
@@ -250,7 +249,7 @@ class PartitionCommit:
             self.fs.rm(self.fs_version, recursive=True)
 
     def _drop_except(self, keep: set[str | None]) -> None:
-        if not _is_local(self.fs):
+        if not is_local(self.fs):
             self.fs.invalidate_cache(self.root)
         orphan_after = float(os.environ.get("SHOPLAKE_ORPHAN_AFTER_S", ORPHAN_AFTER_S))
         for entry in self.fs.ls(self.root, detail=True):
@@ -355,7 +354,7 @@ class _CommitLock:
             self.fs.rm(self.path)
 
     def _holder(self) -> dict[str, Any] | None:
-        if not _is_local(self.fs):
+        if not is_local(self.fs):
             self.fs.invalidate_cache(self.path)
         try:
             return json.loads(self.fs.cat_file(self.path))
@@ -365,10 +364,10 @@ class _CommitLock:
             return {"at": time.time()}
 
 
-def _put_whole(fs: AbstractFileSystem, path: str, data: bytes) -> None:
+def put_whole(fs: AbstractFileSystem, path: str, data: bytes) -> None:
     """Replace the object ``path`` whole: readers see the old bytes or the new ones. One PUT on S3 / GCS (an
     object upload is atomic there); on a local disk a temporary file renamed over the target."""
-    if not _is_local(fs):
+    if not is_local(fs):
         fs.pipe_file(path, data)
         return
     parent, _, name = path.rpartition("/")
@@ -377,30 +376,12 @@ def _put_whole(fs: AbstractFileSystem, path: str, data: bytes) -> None:
     fs.mv(tmp, path)
 
 
-def swap_in(fs: AbstractFileSystem, tmp_path: str, final_path: str) -> None:
-    """Replace the directory ``final_path`` by the finished directory ``tmp_path`` (model versions, published
-    results; partitions use :class:`PartitionCommit`).
-
-    The old directory is moved aside first and removed only after the new one is in place. On a local disk each
-    move is a rename, so a crash leaves the old or the new directory; on S3 / GCS a move is copy + delete object by
-    object and a reader of the directory itself can see it half moved — model versions are read through their
-    ``current.json`` pointer, written after the version is in place.
-    """
-    old_path = None
-    if fs.exists(final_path):
-        old_path = hidden_sibling(final_path, "old")
-        move_dir(fs, final_path, old_path)
-    move_dir(fs, tmp_path, final_path)
-    if old_path is not None:
-        fs.rm(old_path, recursive=True)
-
-
 def move_dir(fs: AbstractFileSystem, src: str, dst: str) -> None:
     """Move directory ``src`` to ``dst``: a rename on a local disk; object by object on S3 / GCS, which have no
     directories to rename — a server-side copy of each object, then the source objects deleted (s3fs's recursive
     ``mv`` also tries to copy the prefix itself; gcsfs's ``mv`` tries GCS's ``moveTo`` first, which the emulators
     lack and which retries for half a minute before falling back to the same copy + delete)."""
-    if _is_local(fs):
+    if is_local(fs):
         fs.mv(src, dst, recursive=True)
         return
     src = src.rstrip("/")

@@ -1,8 +1,13 @@
-"""Model zone layout: ``model/<name>/version=<ds>/`` directories and the ``current.json`` champion pointer.
+"""Model zone layout: ``model/<name>/version=<ds>/`` versions and the ``current.json`` champion pointer.
 
-A training run writes its version directory (a rerun replaces its own), and only then moves ``current.json`` —
-and only if the new model is not worse than the champion on the gating metric. Readers (scoring jobs, the next
-training run) resolve the champion through ``current.json``, so they never see a half-written version.
+A version is committed the way a partition is (``shoplake.io.lake.PartitionCommit``): its files go to a fresh
+immutable ``version=<ds>/v-<utc time>-<id>/``, then ``version=<ds>/_current.json`` is written last, so a rerun of
+the same day replaces the version whole and a reader (or a writer killed at any step) sees the old files or the new
+ones, never a half-copied directory — on S3 / GCS too. Only then does ``current.json`` move (one object, replaced
+whole), and only if the new model is not worse than the champion on the gating metric. Readers resolve the champion
+through ``current.json`` (:func:`read_current`: ``path`` is the committed files' directory) and a given day's
+version through :func:`version_files`. Versions written before version pointers (files directly in
+``version=<ds>/``) are still read.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoplake.paths import CURRENT_FILE, hidden_sibling, model_root, version_path
+from shoplake.paths import CURRENT_FILE, model_root, version_path
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -48,15 +53,35 @@ def read_pointer(root_uri: str) -> dict[str, Any] | None:
     (another machine, a bucket) keeps working; older pointers with an absolute ``path`` are read by the version
     they name, resolved the same way.
     """
-    from shoplake.io.lake import filesystem
+    from shoplake.io.lake import filesystem, is_local
 
     fs, root = filesystem(root_uri)
     path = f"{root}/{CURRENT_FILE}"
+    if not is_local(fs):  # another process may have moved it: no cached listing may stand in for it
+        fs.invalidate_cache(path)
     if not fs.exists(path):
         return None
     pointer = json.loads(fs.cat(path))
-    pointer["path"] = f"{root_uri.rstrip('/')}/{version_dir(pointer)}"
+    version_uri = f"{root_uri.rstrip('/')}/{version_dir(pointer)}"
+    files = pointer.get("files")  # the immutable files it was promoted with (a rerun of its day commits others)
+    valid = isinstance(files, str) and files.startswith("v-") and "/" not in files
+    pointer["path"] = f"{version_uri}/{files}" if valid else resolve_version(version_uri)
     return pointer
+
+
+def resolve_version(version_uri: str) -> str:
+    """The directory holding the committed files of the model version at ``version_uri`` (``…/version=<ds>``):
+    ``…/version=<ds>/v-…`` named by its pointer, or ``version_uri`` itself for a version written before version
+    pointers (or one that does not exist: reading its files then fails with the path)."""
+    from shoplake.io.lake import read_pointer as committed
+
+    pointer = committed(version_uri)
+    return f"{version_uri.rstrip('/')}/{pointer['version']}" if pointer else version_uri.rstrip("/")
+
+
+def version_files(lake_root: str, name: str, ds: str) -> str:
+    """The committed files' directory of model ``name``'s version for ``ds`` (see :func:`resolve_version`)."""
+    return resolve_version(version_path(lake_root, name, ds))
 
 
 def version_dir(pointer: dict[str, Any]) -> str:
@@ -77,7 +102,7 @@ def publish_version(
     champion_auc: Callable[[dict[str, Any]], float | None] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Copy ``local_dir`` to ``version=<ds>`` (temp + swap), then move ``current.json`` if not worse on AUC.
+    """Commit ``local_dir`` as ``version=<ds>`` (:func:`publish_dir`), then move ``current.json`` if not worse on AUC.
 
     Args:
         local_dir: the finished version (model, metrics, plots, config snapshot).
@@ -88,8 +113,8 @@ def publish_version(
         extra: more fields for ``current.json`` (revision, target…).
 
     Returns:
-        ``{"path", "auc", "promoted", "champion", "champion_auc"}``. A rerun of the champion's own version is
-        always promoted (it replaces itself).
+        ``{"path" (the committed files' directory), "auc", "promoted", "champion", "champion_auc"}``. A rerun of
+        the champion's own version is always promoted (it replaces itself).
     """
     publish_dir(local_dir, lake_root, name, ds)
     result = promote_if_not_worse(
@@ -99,31 +124,46 @@ def publish_version(
 
 
 def publish_dir(local_dir: Path, lake_root: str, name: str, ds: str) -> str:
-    """Copy the finished ``local_dir`` to ``version=<ds>`` (a hidden temp sibling, then swapped in); returns the
-    version path. ``current.json`` is not touched (:func:`promote_if_not_worse` decides)."""
-    from shoplake.io.lake import filesystem, swap_in
+    """Commit the finished ``local_dir`` as the version for ``ds`` (a fresh immutable directory, its pointer written
+    last); returns the committed files' directory. ``current.json`` is not touched (:func:`promote_if_not_worse`
+    decides)."""
+    from shoplake.io.lake import PartitionCommit
 
-    final_uri = version_path(lake_root, name, ds)
-    fs, final = filesystem(final_uri)
-    tmp = hidden_sibling(final, "tmp")  # spelled as ``fs`` spells paths (no s3:// prefix): swapped in with ``fs``
+    commit = PartitionCommit(version_path(lake_root, name, ds))
     try:
-        fs.put(str(local_dir) + "/", tmp + "/", recursive=True)
-        swap_in(fs, tmp, final)
-        return final_uri
-    finally:
-        if fs.exists(tmp):
-            fs.rm(tmp, recursive=True)
+        commit.fs.put(str(local_dir) + "/", commit.fs_version + "/", recursive=True)
+        commit.commit(keep=_champion_files(lake_root, name, ds))
+    except BaseException:
+        commit.abort()
+        raise
+    return commit.version_path
 
 
 def commit_version(staged: str, lake_root: str, name: str, ds: str) -> str:
-    """Swap a finished staging directory in as ``version=<ds>`` (replacing a rerun's); returns the version path."""
-    from shoplake.io.lake import filesystem, swap_in
+    """Commit a finished staging directory (a Spark model written in place) as the version for ``ds``: moved into
+    a fresh immutable directory (a rename on a local disk; copies on S3 / GCS, invisible until the pointer is
+    written), then committed; returns the committed files' directory."""
+    from shoplake.io.lake import PartitionCommit, filesystem, move_dir
 
-    final_uri = version_path(lake_root, name, ds)
-    fs, final = filesystem(final_uri)
+    commit = PartitionCommit(version_path(lake_root, name, ds))
     _, tmp = filesystem(staged)
-    swap_in(fs, tmp, final)
-    return final_uri
+    try:
+        move_dir(commit.fs, tmp, commit.fs_version)
+        commit.commit(keep=_champion_files(lake_root, name, ds))
+    except BaseException:
+        commit.abort()
+        raise
+    return commit.version_path
+
+
+def _champion_files(lake_root: str, name: str, ds: str) -> list[str]:
+    """The files version the champion pointer names when it is the version for ``ds`` (a commit of that day must
+    keep it until the pointer moves on); none otherwise."""
+    champion = read_current(lake_root, name)
+    if champion is None or version_dir(champion) != f"version={ds}":
+        return []
+    files = champion["path"].rstrip("/").rsplit("/", 1)[-1]
+    return [files] if files.startswith("v-") else []
 
 
 def promote_if_not_worse(
@@ -143,7 +183,7 @@ def promote_if_not_worse(
     ``champion_score`` re-scores the champion on this run's held-out rows; without it (or when it returns
     ``None``) the champion's recorded score is used. A rerun of the champion's own version is always promoted.
     """
-    from shoplake.io.lake import filesystem
+    from shoplake.io.lake import filesystem, put_whole
 
     final_uri = version_path(lake_root, name, ds)
     champion = read_current(lake_root, name)
@@ -157,9 +197,11 @@ def promote_if_not_worse(
         fs, root = filesystem(model_root(lake_root, name))
         # relative to the model root: the lake may be copied or synced elsewhere (read_pointer resolves it)
         rel = final_uri.rsplit("/", 1)[-1]
+        files = resolve_version(final_uri).rsplit("/", 1)[-1]  # this run's files: immutable, unlike the day's
         pointer = {"version": ds, "version_dir": rel, "path": rel, "metric": metric, metric: score, **(extra or {})}
-        with fs.open(f"{root}/{CURRENT_FILE}", "w") as fh:
-            json.dump(pointer, fh, sort_keys=True)
+        if files.startswith("v-"):
+            pointer["files"] = files
+        put_whole(fs, f"{root}/{CURRENT_FILE}", json.dumps(pointer, sort_keys=True).encode())  # replaced whole
     log.info(
         "model %s: held-out %s %.4f vs champion %s; current %s",
         final_uri,
@@ -168,7 +210,8 @@ def promote_if_not_worse(
         "none" if champ is None else f"{champ:.4f}",
         "moved" if promoted else "kept",
     )
-    return {"path": final_uri, "score": score, "promoted": promoted, "champion": champion, "champion_score": champ}
+    path = resolve_version(final_uri)  # the committed files of the version for ds (this run's)
+    return {"path": path, "score": score, "promoted": promoted, "champion": champion, "champion_score": champ}
 
 
 def copy_champion(lake_root: str, name: str, dst_fs: AbstractFileSystem, dst_root: str) -> dict[str, Any]:
@@ -177,7 +220,8 @@ def copy_champion(lake_root: str, name: str, dst_fs: AbstractFileSystem, dst_roo
     reading the copy's ``current.json`` (``read_pointer``) never lands on a version whose files are still arriving.
 
     Returns:
-        ``{"name", "version", "files", "bytes", "path"}`` (``path``: the copied version, as ``dst_fs`` spells it).
+        ``{"name", "version", "files", "bytes", "path", "relative"}`` (``path``: the copied version's files, as
+        ``dst_fs`` spells it; ``relative``: the same below ``<dst_root>/<name>``, e.g. ``version=<ds>/v-…``).
 
     Raises:
         FileNotFoundError: the lake has no champion for ``name`` yet (train one first).
@@ -192,7 +236,10 @@ def copy_champion(lake_root: str, name: str, dst_fs: AbstractFileSystem, dst_roo
     src_fs, src_version = filesystem(current["path"])
     _, src_model = filesystem(model_root(lake_root, name))
     dst_model = f"{dst_root.rstrip('/')}/{name}"
-    dst_version = f"{dst_model}/{version_dir(current)}"
+    # the same layout as in the lake (version=<ds>/v-… when the pointer names its files), so the copied pointer
+    # resolves there as it does here
+    relative = current["path"][len(model_root(lake_root, name).rstrip("/")) + 1 :]
+    dst_version = f"{dst_model}/{relative}"
     files = src_fs.find(src_version, detail=True)  # sizes come with the listing: no request per file
     for f in sorted(files):
         target = f"{dst_version}/{f[len(src_version) + 1 :]}"
@@ -203,4 +250,5 @@ def copy_champion(lake_root: str, name: str, dst_fs: AbstractFileSystem, dst_roo
     dst_fs.pipe_file(f"{dst_model}/{CURRENT_FILE}", src_fs.cat_file(f"{src_model}/{CURRENT_FILE}"))
     log.info("copied %s version %s (%s files, %s bytes) to %s", name, current["version"], len(files), total,
              dst_version)  # fmt: skip
-    return {"name": name, "version": current["version"], "files": len(files), "bytes": total, "path": dst_version}
+    return {"name": name, "version": current["version"], "files": len(files), "bytes": total, "path": dst_version,
+            "relative": relative}  # fmt: skip

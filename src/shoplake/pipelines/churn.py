@@ -350,11 +350,11 @@ def check_model(lake_root: str, ds: str, source: str) -> dict[str, Any]:
         FileNotFoundError: the version or one of its files is missing.
     """
     from shoplake.io.lake import filesystem
-    from shoplake.ml.registry import read_current
+    from shoplake.ml.registry import read_current, version_files
 
     names = churn_names(source)
     path = version_path(lake_root, names.model, ds)
-    fs, root = filesystem(path)
+    fs, root = filesystem(version_files(lake_root, names.model, ds))
     missing = [f for f in VERSION_FILES if not fs.exists(f"{root}/{f}")]
     if missing:
         raise FileNotFoundError(f"model version {path} lacks {missing}")

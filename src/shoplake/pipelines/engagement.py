@@ -235,7 +235,7 @@ def check(lake_root: str, ds: str) -> dict[str, Any]:
     import pyarrow.compute as pc
 
     from shoplake.io.lake import filesystem, read_partition
-    from shoplake.paths import version_path
+    from shoplake.ml.registry import version_files
 
     rows = read_partition(partition_path(lake_root, Zone.ENRICHED, ENGAGEMENT, ds), ["level", "held_out"])
     preds = read_partition(partition_path(lake_root, Zone.ENRICHED, ENGAGEMENT_PREDICTIONS, ds))
@@ -247,7 +247,7 @@ def check(lake_root: str, ds: str) -> dict[str, Any]:
     held = int(pc.sum(rows["held_out"].cast("int64")).as_py() or 0)
     if held != preds.num_rows:
         problems.append(f"{held} held-out rows but {preds.num_rows} predictions")
-    fs, mp = filesystem(f"{version_path(lake_root, ENGAGEMENT_MODEL, ds)}/metrics.json")
+    fs, mp = filesystem(f"{version_files(lake_root, ENGAGEMENT_MODEL, ds)}/metrics.json")
     metrics = json.loads(fs.cat(mp)) if fs.exists(mp) else {}
     if "macro_f1" not in metrics.get("held_out", {}) or "macro_f1" not in metrics.get("majority_baseline", {}):
         problems.append("metrics.json lacks the held-out and majority-baseline macro-F1")

@@ -465,11 +465,11 @@ def check_published(lake_root: str, ds: str, target: str) -> dict[str, Any]:
         FileNotFoundError: the version or one of its files is missing.
     """
     from shoplake.io.lake import filesystem
-    from shoplake.ml.registry import read_current
+    from shoplake.ml.registry import read_current, version_files
 
     name = PURCHASE_MODELS[target]
     path = version_path(lake_root, name, ds)
-    fs, root = filesystem(path)
+    fs, root = filesystem(version_files(lake_root, name, ds))
     missing = [f for f in VERSION_FILES if not fs.exists(f"{root}/{f}")]
     if missing:
         raise FileNotFoundError(f"model version {path} lacks {missing}")

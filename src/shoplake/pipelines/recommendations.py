@@ -431,7 +431,7 @@ def _write_enriched(cfg: RecsJobConfig, tables: dict[str, tuple[Any, list[str]]]
 def _write_version(
     spark, cfg, local, metrics, item_table, rules_table, itemsets_pdf, pop_table, als_model, split
 ) -> str:
-    """Stage the version (small files + the ALS model) and swap it in as ``version=<ds>``; returns its path."""
+    """Stage the version (small files + the ALS model) and commit it as ``version=<ds>``; returns its files' path."""
     import pandas as pd
 
     from shoplake.io.lake import filesystem
@@ -565,8 +565,7 @@ def check(lake_root: str, ds: str, *, k: int, window_days: int, sample: int = 50
     import pyarrow.compute as pc
 
     from shoplake.io.lake import existing_partitions, read_partition
-    from shoplake.ml.registry import read_current
-    from shoplake.paths import version_path
+    from shoplake.ml.registry import read_current, version_files
 
     problems: list[str] = []
     part = {key: partition_path(lake_root, Zone.ENRICHED, name, ds) for key, name in RECS_DATASETS.items()}
@@ -618,7 +617,7 @@ def check(lake_root: str, ds: str, *, k: int, window_days: int, sample: int = 50
             problems.append(f"{name} recommends products outside the training window")
 
     current = read_current(lake_root, RECOMMENDER_MODEL)
-    metrics_path = f"{version_path(lake_root, RECOMMENDER_MODEL, ds)}/metrics.json"
+    metrics_path = f"{version_files(lake_root, RECOMMENDER_MODEL, ds)}/metrics.json"
     from shoplake.io.lake import filesystem
 
     fs, mp = filesystem(metrics_path)

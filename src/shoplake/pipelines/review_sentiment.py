@@ -330,30 +330,29 @@ def results_path(results_root: str, ds: str) -> str:
 
 
 def publish(lake_root: str, ds: str, results_root: str) -> dict[str, Any]:
-    """The enriched rows of ``ds`` as CSV and Parquet (the same rows) in one new partition swapped in whole."""
+    """The enriched rows of ``ds`` as CSV and Parquet (the same rows), committed as one partition: a fresh
+    immutable ``ds=…/v-…/`` with both files and ``_counts.json``, then ``ds=…/_current.json`` written last, so a
+    consumer (after resolving the pointer) reads both files of one write, never a half-copied folder."""
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    from shoplake.io.lake import COUNTS_FILE, filesystem, read_partition, swap_in
-    from shoplake.paths import hidden_sibling
+    from shoplake.io.lake import PartitionCommit, read_partition
 
     table = read_partition(partition_path(lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, ds))
     table = table.sort_by("review_id")
     final_uri = results_path(results_root, ds)
-    fs, final = filesystem(final_uri)
-    tmp = hidden_sibling(final, "tmp")
+    commit = PartitionCommit(final_uri)
+    fs, version = commit.fs, commit.fs_version
     try:
-        fs.makedirs(tmp, exist_ok=True)
-        with fs.open(f"{tmp}/part-0.parquet", "wb") as fh:
+        fs.makedirs(version, exist_ok=True)
+        with fs.open(f"{version}/part-0.parquet", "wb") as fh:
             pq.write_table(table, fh, compression="zstd")
-        with fs.open(f"{tmp}/part-0.csv", "wb") as fh:
+        with fs.open(f"{version}/part-0.csv", "wb") as fh:
             pcsv.write_csv(table, fh)
-        with fs.open(f"{tmp}/{COUNTS_FILE}", "w") as fh:
-            json.dump({"rows": table.num_rows}, fh)
-        swap_in(fs, tmp, final)
-    finally:
-        if fs.exists(tmp):
-            fs.rm(tmp, recursive=True)
+        commit.commit({"rows": table.num_rows})
+    except BaseException:
+        commit.abort()
+        raise
     return {"ds": ds, "path": final_uri, "rows": table.num_rows, "files": list(RESULT_FILES)}
 
 
@@ -366,12 +365,12 @@ def check_published(lake_root: str, ds: str, results_root: str) -> dict[str, Any
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    from shoplake.io.lake import filesystem, read_partition
+    from shoplake.io.lake import filesystem, read_partition, resolve_existing
 
     enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, ds)).sort_by(
         "review_id"
     )
-    fs, root = filesystem(results_path(results_root, ds))
+    fs, root = filesystem(resolve_existing(results_path(results_root, ds)))
     with fs.open(f"{root}/part-0.parquet", "rb") as fh:
         parquet = pq.read_table(fh)
     with fs.open(f"{root}/part-0.csv", "rb") as fh:

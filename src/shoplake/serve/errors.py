@@ -78,8 +78,8 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
         return put(repr(v)[: budget[0]])
 
     walk(value, 0)
-    text = "".join(parts)
-    return utf8(text if len(text) <= limit else text[: limit - 1] + "…")
+    text = utf8("".join(parts))  # before the cut: a lone surrogate becomes six characters (\\ud800)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def utf8(text: str) -> str:
