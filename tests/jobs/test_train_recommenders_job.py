@@ -45,7 +45,11 @@ def _table(lake: str, dataset: str, ds: str = DAY):
 def test_neighbours_rules_metrics_and_checks_match_the_hand_computed_values(tmp_path):
     lake = str(tmp_path / "lake")
     write_events(lake, DAY)
-    assert check_window(lake, DAY, 1, 5)["test_users"] == 20
+    exact = check_window(lake, DAY, 1, 100)  # never enough: the whole window is counted
+    assert (exact["test_users"], exact["test_users_exact"], exact["trainable"]) == (20, True, False)
+    enough = check_window(lake, DAY, 1, 5)
+    assert (enough["trainable"], enough["test_users_exact"]) == (True, False)
+    assert enough["test_users"] >= 5
     result = _train(lake, DAY)
     version = Path(result["path"])
     metrics = json.loads((version / "metrics.json").read_text())
@@ -131,3 +135,24 @@ def test_too_few_users_to_hold_one_out_is_a_clear_data_error(tmp_path):
     with pytest.raises(ValueError, match="needs >= 5"):
         _train(lake, DAY)
     assert not (Path(lake) / "model" / "recommender").exists()
+
+
+def test_check_window_stops_reading_once_enough_users_can_hold_one_out(tmp_path, monkeypatch):
+    """Bounded on the Airflow worker: newest day first, one record batch at a time, stopping at min_test_users."""
+    from datetime import date, timedelta
+
+    from shoplake.pipelines import recommendations
+
+    lake = str(tmp_path / "lake")
+    days = [(date.fromisoformat(DAY) - timedelta(days=n)).isoformat() for n in range(3)]
+    for day in days:
+        write_events(lake, day)
+    rows_per_day = len(shop_log())
+    monkeypatch.setattr(recommendations, "CHECK_BATCH_ROWS", 7)
+    got = check_window(lake, DAY, 3, 2)
+    assert got["trainable"]
+    assert got["partitions"] == 3
+    assert got["events"] < rows_per_day  # stopped inside the newest day's first batches
+    assert got["events"] % 7 == 0
+    every = check_window(lake, DAY, 3, 10_000)  # not trainable: every row of the three days is read, counted once
+    assert (every["events"], every["test_users"], every["trainable"]) == (3 * rows_per_day, 20, False)

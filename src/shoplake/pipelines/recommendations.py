@@ -246,12 +246,27 @@ def _rules_in_index_space(rules_pdf: Any, i_idx: dict[int, int]) -> list[tuple[f
     return out
 
 
+#: rows per record batch when check_window streams the window's user and product columns
+CHECK_BATCH_ROWS = 65_536
+
+
 def check_window(lake_root: str, ds: str, window_days: int, min_test_users: int) -> dict[str, Any]:
-    """Whether the window can train and compare recommenders (no Spark): curated partitions exist and enough users
-    have two or more products to hold one out. ``{"trainable", "reason", "partitions", "events", "test_users"}``."""
+    """Whether the window can train and compare recommenders (no Spark, on the Airflow worker): curated partitions
+    exist and at least ``min_test_users`` users have two or more products to hold one out.
+
+    Bounded: the window's ``user_id`` / ``product_id`` columns are streamed newest day first in record batches and
+    the scan stops as soon as ``min_test_users`` such users are found, so memory is one batch plus one entry per user
+    seen with a single product so far (at most the window's users, only when the window is not trainable), and a
+    trainable month of events reads a small part of it. ``test_users`` is then a lower bound
+    (``test_users_exact`` says which).
+
+    Returns:
+        ``{"ds", "partitions", "missing_days", "events" (rows read), "trainable", "reason", "test_users",
+        "test_users_exact"}``.
+    """
     import pyarrow as pa
 
-    from shoplake.io.lake import existing_partitions, read_partition
+    from shoplake.io.lake import existing_partitions, iter_partition_batches
 
     paths, missing = existing_partitions(window_partitions(lake_root, Zone.CURATED, EVENTS, ds, window_days))
     out: dict[str, Any] = {"ds": ds, "partitions": len(paths), "missing_days": len(missing), "events": 0}
@@ -260,14 +275,28 @@ def check_window(lake_root: str, ds: str, window_days: int, min_test_users: int)
             f"no curated {EVENTS} partition in the {window_days} days ending {ds} (clickstream_churn_daily's "
             "curate_events writes them)"
         )
-        return {**out, "trainable": False, "reason": reason, "test_users": 0}
-    pairs = pa.concat_tables([read_partition(p, ["user_id", "product_id"]) for p in paths])
-    out["events"] = pairs.num_rows
-    distinct = pairs.group_by(["user_id", "product_id"]).aggregate([])
-    per_user = distinct.group_by("user_id").aggregate([("product_id", "count")])
-    test_users = int(sum(1 for n in per_user.column("product_id_count").to_pylist() if n >= 2))
+        return {**out, "trainable": False, "reason": reason, "test_users": 0, "test_users_exact": True}
+    first: dict[Any, Any] = {}  # user → the one product seen so far (users with two or more leave it)
+    test_users = 0
+    for path in reversed(paths):  # newest day first: the window's end is what training holds out
+        for batch in iter_partition_batches(path, ["user_id", "product_id"], CHECK_BATCH_ROWS):
+            out["events"] += batch.num_rows
+            pairs = pa.Table.from_batches([batch]).group_by(["user_id", "product_id"]).aggregate([])
+            for user, product in zip(pairs["user_id"].to_pylist(), pairs["product_id"].to_pylist(), strict=True):
+                seen = first.get(user, product)
+                if seen is None:  # already counted
+                    continue
+                if seen != product:
+                    first[user] = None
+                    test_users += 1
+                else:
+                    first[user] = product
+            if test_users >= min_test_users:
+                log.info("window ending %s: %s users with two or more products after %s rows (enough: stopped)",
+                         ds, test_users, out["events"])  # fmt: skip
+                return {**out, "trainable": True, "reason": "", "test_users": test_users, "test_users_exact": False}
     reason = too_few_test_users(test_users, min_test_users)
-    return {**out, "trainable": not reason, "reason": reason, "test_users": test_users}
+    return {**out, "trainable": not reason, "reason": reason, "test_users": test_users, "test_users_exact": True}
 
 
 # ---- the job -----------------------------------------------------------------------------------------------------
