@@ -252,3 +252,24 @@ def test_a_live_writers_unsealed_version_survives_another_commit(tmp_path):
     with pytest.raises(ConcurrentCommitError):
         slow.__exit__(None, None, None)
     assert slow._commit.version not in _versions(path)
+
+
+def test_a_lock_taken_over_mid_commit_stops_the_commit_before_its_pointer(tmp_path, monkeypatch):
+    """Two writers breaking one dead lock at once can both believe they hold it: the last look before the pointer
+    makes the one whose lock was taken over fail (transient: retried) and leaves the partition as it was."""
+    path = str(tmp_path / "events" / "ds=2019-03-01")
+    write_partition(_table(9), path, counts={"writer": 9})
+    before = lake.read_pointer(path)["version"]
+    lock = tmp_path / "events" / "ds=2019-03-01" / lake.LOCK_FILE
+    write_json = lake.PartitionCommit.write_json
+
+    def sealed_then_taken_over(self, name, obj):
+        write_json(self, name, obj)
+        if name == lake.SEALED_FILE:  # another writer broke this one's lock and took it
+            lock.write_text(json.dumps({"version": "v-other", "at": time.time(), "host": "h", "pid": 1}))
+
+    monkeypatch.setattr(lake.PartitionCommit, "write_json", sealed_then_taken_over)
+    with pytest.raises(lake.CommitLockTimeout, match="v-other"):
+        write_partition(_table(1), path, counts={"writer": 1})
+    assert lake.read_pointer(path)["version"] == before
+    assert lock.exists()  # the other writer's lock is left to it

@@ -15,8 +15,8 @@ Partitions written before this layout (Parquet files directly in ``ds=…/``, no
 
 Two writers of one partition at once (a retry while a zombie attempt still runs, a backfill beside a manual run):
 each fills its own version, and commits are serialised by a lock object (``_commit.lock``, created only if absent:
-``O_EXCL`` on a local disk, ``If-None-Match: *`` on S3, ``ifGenerationMatch=0`` on GCS). A write loses when another
-write committed the partition after it began: its version is discarded and :class:`ConcurrentCommitError` names
+a hard link of a finished temporary file on a local disk, ``If-None-Match: *`` on S3, ``ifGenerationMatch=0`` on
+GCS). A write loses when another write committed the partition after it began: its version is discarded and :class:`ConcurrentCommitError` names
 the version that stands, so the partition holds one writer's whole table and the loser knows. A version is sealed
 (``_sealed.json``) just before its pointer is written; a commit deletes sealed versions no pointer needs at once, and
 versions never sealed (a writer killed mid-write, or one still writing) only once nothing in them changed for
@@ -225,7 +225,7 @@ class PartitionCommit:
             self.write_json(COUNTS_FILE, counts)
         if not self.fs.exists(self.fs_version):  # an empty version (nothing written) is a bug of the caller
             raise RuntimeError(f"nothing was written to {self.version_path}; refusing to commit it")
-        with _CommitLock(self.fs, self.root, self.version):
+        with _CommitLock(self.fs, self.root, self.version) as lock:
             previous = read_pointer(self.path)
             if previous is not None and _committed_after(previous, self.started):
                 log.warning(
@@ -239,6 +239,7 @@ class PartitionCommit:
                 raise ConcurrentCommitError(self.path, self.version, previous)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
             self.write_json(SEALED_FILE, {"version": self.version, "sealed_at": now})
+            lock.check_held()  # last look before the pointer: a writer that broke the lock as dead took it over
             pointer = {"version": self.version, "committed_at": now}
             put_whole(self.fs, _join(self.root, POINTER_FILE), json.dumps(pointer, sort_keys=True).encode())
             self._drop_except({POINTER_FILE, LOCK_FILE, self.version, previous["version"] if previous else None, *keep})
@@ -254,7 +255,7 @@ class PartitionCommit:
         orphan_after = float(os.environ.get("SHOPLAKE_ORPHAN_AFTER_S", ORPHAN_AFTER_S))
         for entry in self.fs.ls(self.root, detail=True):
             name = entry["name"].rstrip("/").rsplit("/", 1)[-1]
-            if name in keep:
+            if name in keep or name.startswith(LOCK_FILE):  # the lock, and another writer's lock being created
                 continue
             if name.startswith(VERSION_PREFIX) and not self._disposable(entry["name"], orphan_after):
                 log.info(
@@ -316,21 +317,42 @@ def _newest_change(fs: AbstractFileSystem, path: str) -> float | None:
     return max(times) if times else None
 
 
+def _create_exclusive(fs: AbstractFileSystem, path: str, body: bytes) -> None:
+    """Create ``path`` holding ``body`` only if it does not exist (else :class:`FileExistsError`), atomically:
+    on a local disk a finished temporary file hard-linked to the name (fsspec's local ``mode="create"`` checks, then
+    writes: two processes can both pass the check); on S3 / GCS a conditional PUT (``If-None-Match: *`` /
+    ``ifGenerationMatch=0``)."""
+    if not is_local(fs):
+        fs.pipe_file(path, body, mode="create")
+        return
+    local = fs._strip_protocol(path)
+    tmp = f"{local}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(body)
+    try:
+        os.link(tmp, local)  # fails with FileExistsError when the name exists; readers never see it half written
+    finally:
+        os.unlink(tmp)
+
+
 class _CommitLock:
-    """The partition's commit lock: ``_commit.lock`` created only if absent, removed on exit. A lock older than
-    :data:`LOCK_STALE_S` belongs to a writer that died mid-commit and is broken (logged)."""
+    """The partition's commit lock: ``_commit.lock`` created only if absent, removed on exit. A lock whose process
+    is gone from this host, or older than :data:`LOCK_STALE_S`, belongs to a writer that died mid-commit and is
+    broken (logged). Two writers breaking the same dead lock at once could both end up holding it (a delete is not
+    conditional); :meth:`check_held` just before the pointer narrows that to the few milliseconds between the check
+    and the pointer's PUT."""
 
     def __init__(self, fs: AbstractFileSystem, root: str, version: str) -> None:
         self.fs, self.path, self.version = fs, _join(root, LOCK_FILE), version
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _CommitLock:
         me = {"version": self.version, "at": time.time(), "host": os.uname().nodename, "pid": os.getpid()}
         body = json.dumps(me).encode()
         deadline = time.monotonic() + LOCK_WAIT_S
         self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
         while True:
             try:
-                self.fs.pipe_file(self.path, body, mode="create")
+                _create_exclusive(self.fs, self.path, body)
             except FileExistsError:
                 holder = self._holder()
                 dead = _dead_holder(holder)
@@ -343,10 +365,15 @@ class _CommitLock:
                     raise CommitLockTimeout(f"{self.path} held by {holder} for over {LOCK_WAIT_S:.0f} s") from None
                 time.sleep(0.05 + 0.1 * (uuid.uuid4().int % 10) / 10)
                 continue
-            holder = self._holder()  # a store that ignored the condition would have let another writer overwrite it
-            if holder is None or holder.get("version") == self.version:
-                return
-            raise CommitLockTimeout(f"{self.path}: taken over by {holder} (the store ignored the exclusive create)")
+            self.check_held()  # a store that ignored the condition would have let another writer overwrite it
+            return self
+
+    def check_held(self) -> None:
+        """Raise :class:`CommitLockTimeout` (transient: the task retries) when the lock is no longer this writer's."""
+        holder = self._holder()
+        if holder is None or holder.get("version") != self.version:
+            raise CommitLockTimeout(f"{self.path}: taken over by {holder} (the store ignored the exclusive create, or "
+                                    "another writer broke it as a dead writer's)")  # fmt: skip
 
     def __exit__(self, *exc) -> None:
         holder = self._holder()
