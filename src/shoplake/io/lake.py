@@ -16,14 +16,14 @@ Partitions written before this layout (Parquet files directly in ``ds=…/``, no
 Two writers of one partition at once (a retry while a zombie attempt still runs, a backfill beside a manual run):
 each fills its own version, and commits are serialised by a lock object (``_commit.lock``, created only if absent:
 a hard link of a finished temporary file on a local disk, ``If-None-Match: *`` on S3, ``ifGenerationMatch=0`` on
-GCS). A write loses when another write committed the partition after it began: its version is discarded and :class:`ConcurrentCommitError` names
-the version that stands, so the partition holds one writer's whole table and the loser knows. A version is sealed
-(``_sealed.json``) just before its pointer is written; a commit deletes sealed versions no pointer needs at once, and
-versions never sealed (a writer killed mid-write, or one still writing) only once nothing in them changed for
-``SHOPLAKE_ORPHAN_AFTER_S`` seconds (default an hour), so a commit never deletes the files of a live writer. A lock
-left by a writer killed mid-commit is broken at once when its process is gone from this host, else once it is
-older than :data:`LOCK_STALE_S`. Timestamps come from each writer's clock: hosts are assumed to agree within a
-second (NTP).
+GCS). A write loses when another write committed the partition after it began: its version is discarded and
+:class:`ConcurrentCommitError` names the version that stands, so the partition holds one writer's whole table and
+the loser knows. A version is sealed (``_sealed.json``) just before its pointer is written; a commit deletes
+sealed versions no pointer needs at once, and versions never sealed (a writer killed mid-write, or one still
+writing) only once nothing in them changed for ``SHOPLAKE_ORPHAN_AFTER_S`` seconds (default an hour), so a commit
+never deletes the files of a live writer. A lock left by a writer killed mid-commit is broken at once when its
+process is gone from this host, else once it is older than :data:`LOCK_STALE_S`. Timestamps come from each
+writer's clock: hosts are assumed to agree within a second (NTP).
 """
 
 from __future__ import annotations
