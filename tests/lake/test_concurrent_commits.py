@@ -273,3 +273,19 @@ def test_a_lock_taken_over_mid_commit_stops_the_commit_before_its_pointer(tmp_pa
         write_partition(_table(1), path, counts={"writer": 1})
     assert lake.read_pointer(path)["version"] == before
     assert lock.exists()  # the other writer's lock is left to it
+
+
+def test_without_hard_links_the_local_lock_falls_back_to_an_exclusive_create(tmp_path, monkeypatch):
+    def no_links(*_):
+        raise PermissionError("hard links not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (tmp_path / "x").mkdir()
+    fs, root = lake.filesystem(str(tmp_path / "x"))
+    lake._create_exclusive(fs, f"{root}/lock", b"one")
+    with pytest.raises(FileExistsError):
+        lake._create_exclusive(fs, f"{root}/lock", b"two")
+    assert (tmp_path / "x" / "lock").read_bytes() == b"one"
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["lock"]  # no temporary file left behind
+    write_partition(_table(1), str(tmp_path / "p" / "ds=2019-03-01"), counts={"writer": 1})
+    assert read_counts(str(tmp_path / "p" / "ds=2019-03-01")) == {"writer": 1}

@@ -331,6 +331,12 @@ def _create_exclusive(fs: AbstractFileSystem, path: str, body: bytes) -> None:
         fh.write(body)
     try:
         os.link(tmp, local)  # fails with FileExistsError when the name exists; readers never see it half written
+    except FileExistsError:
+        raise
+    except OSError:  # a filesystem without hard links: O_EXCL (a reader may see it empty: read as held)
+        fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
     finally:
         os.unlink(tmp)
 
