@@ -197,7 +197,8 @@ def partition_days(dataset_root: str) -> list[str]:
 
 class PartitionCommit:
     """One write of a partition: a fresh version directory to fill, then :meth:`commit` (the pointer, written
-    last) or :meth:`abort`. Used by the Arrow writer below and by ``shoplake.io.spark_lake``.
+    last) or :meth:`abort` — as a context manager, aborted when its block raises. Used by the Arrow writer below,
+    by ``shoplake.io.spark_lake``, for model versions and published results.
 
     Attributes:
         path: the partition, as the caller spells it.
@@ -211,6 +212,14 @@ class PartitionCommit:
         self.version = f"{VERSION_PREFIX}{self.started.strftime(_STAMP)}-{uuid.uuid4().hex[:8]}"
         self.version_path = _join(self.path, self.version)
         self.fs_version = _join(self.root, self.version)
+
+    def __enter__(self) -> PartitionCommit:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """A block that raised (before or in :meth:`commit`) leaves no files of this write behind."""
+        if exc_type is not None:
+            self.abort()
 
     def write_json(self, name: str, obj: Any) -> None:
         """A small bookkeeping document (``_counts.json``) in this version, before it is committed."""

@@ -129,13 +129,9 @@ def publish_dir(local_dir: Path, lake_root: str, name: str, ds: str) -> str:
     decides)."""
     from shoplake.io.lake import PartitionCommit
 
-    commit = PartitionCommit(version_path(lake_root, name, ds))
-    try:
+    with PartitionCommit(version_path(lake_root, name, ds)) as commit:
         commit.fs.put(str(local_dir) + "/", commit.fs_version + "/", recursive=True)
         commit.commit(keep=_champion_files(lake_root, name, ds))
-    except BaseException:
-        commit.abort()
-        raise
     return commit.version_path
 
 
@@ -145,14 +141,10 @@ def commit_version(staged: str, lake_root: str, name: str, ds: str) -> str:
     written), then committed; returns the committed files' directory."""
     from shoplake.io.lake import PartitionCommit, filesystem, move_dir
 
-    commit = PartitionCommit(version_path(lake_root, name, ds))
     _, tmp = filesystem(staged)
-    try:
+    with PartitionCommit(version_path(lake_root, name, ds)) as commit:
         move_dir(commit.fs, tmp, commit.fs_version)
         commit.commit(keep=_champion_files(lake_root, name, ds))
-    except BaseException:
-        commit.abort()
-        raise
     return commit.version_path
 
 

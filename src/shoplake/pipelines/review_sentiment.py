@@ -341,18 +341,14 @@ def publish(lake_root: str, ds: str, results_root: str) -> dict[str, Any]:
     table = read_partition(partition_path(lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, ds))
     table = table.sort_by("review_id")
     final_uri = results_path(results_root, ds)
-    commit = PartitionCommit(final_uri)
-    fs, version = commit.fs, commit.fs_version
-    try:
+    with PartitionCommit(final_uri) as commit:
+        fs, version = commit.fs, commit.fs_version
         fs.makedirs(version, exist_ok=True)
         with fs.open(f"{version}/part-0.parquet", "wb") as fh:
             pq.write_table(table, fh, compression="zstd")
         with fs.open(f"{version}/part-0.csv", "wb") as fh:
             pcsv.write_csv(table, fh)
         commit.commit({"rows": table.num_rows})
-    except BaseException:
-        commit.abort()
-        raise
     return {"ds": ds, "path": final_uri, "rows": table.num_rows, "files": list(RESULT_FILES)}
 
 
