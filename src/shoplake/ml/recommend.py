@@ -1,7 +1,10 @@
-"""Recommenders over implicit feedback: item-item cosine CF (sparse), FP-Growth rules, ALS, popularity; ranking metrics.
+"""Recommenders over implicit feedback in one process — the reference the Spark ones are checked against.
 
-Everything here works on integer ids (``user_idx``, ``item_idx``) that the pipeline assigns; the product ids go back
-on at the write. Heavy imports (numpy, scipy, pyspark) happen inside functions.
+The pipeline runs :mod:`shoplake.ml.recommend_spark` (nothing collected to the driver); this module keeps the same
+models in plain Python / scipy — item-item cosine CF (sparse), rule and popularity picks, ranking metrics — for the
+tests to compare with on random data and for ``bench/item_item.py``, plus the event weights' parsing the pipeline
+uses. Everything here works on integer ids (``user_idx``, ``item_idx``). Heavy imports (numpy, scipy) happen inside
+functions.
 
 **Item-item cost.** ``X`` is the users × items matrix of implicit weights (CSR, ``nnz`` non-zeros). Its columns are
 L2-normalised and the cosine similarities of a block of items are ``X[:, block]ᵀ X``, a sparse |block| × items

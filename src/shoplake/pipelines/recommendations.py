@@ -33,6 +33,7 @@ from shoplake.paths import (
     staging_path,
     window_partitions,
 )
+from shoplake.progress import Progress
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS = churn_names("clickstream").events
-#: extra ALS candidates per user, at most, to make up for the products a user has already seen
-ALS_SEEN_CAP = 200
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,19 +127,30 @@ def read_window(
 
 @dataclass
 class Split:
-    """The leave-last-out split in index space (driver-side; sizes proportional to users + non-zeros)."""
+    """The leave-last-out split, as cached Spark frames (nothing here is on the driver but the counts)."""
 
-    users: list[str]  # index → user_id
-    items: list[int]  # index → product_id
-    train: Any  # pandas: user_idx, item_idx, weight (summed per pair, > 0)
-    history: dict[int, dict[int, float]]  # user_idx → {item_idx: weight} of training
-    held_out: dict[int, set[int]]  # test user_idx → {item_idx}
-    sessions: Any  # Spark DataFrame: user_session, items (array<long> of product ids) — training events only
+    pairs: DataFrame  # user_id, product_id, weight: training interactions summed per pair, weight > 0
+    test: DataFrame  # user_id, product_id: the held-out product of each test user (users with training pairs)
+    sessions: DataFrame  # user_session, items (array<long> of product ids) — training events only
     events: dict[str, int]
+
+    @property
+    def test_users(self) -> DataFrame:
+        return self.test.select("user_id")
+
+    @property
+    def catalogue(self) -> int:
+        """Products in the training pairs (the coverage denominator)."""
+        return self.events["items"]
+
+    def release(self) -> None:
+        for df in (self.pairs, self.test):
+            df.unpersist()
 
 
 def split_events(events: DataFrame, weights: dict[str, float]) -> Split:
-    """Leave-last-out by time (module docstring), weights applied, users and products indexed (sorted ids)."""
+    """Leave-last-out by time (module docstring), weights applied; the pairs and the held-out products stay in
+    Spark (cached), only their counts come back."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -151,40 +161,32 @@ def split_events(events: DataFrame, weights: dict[str, float]) -> Split:
     ranked = firsts.withColumn("r", F.row_number().over(order)).withColumn(
         "n", F.count(F.lit(1)).over(Window.partitionBy("user_id"))
     )
-    test = ranked.where("n >= 2 AND r = 1").select("user_id", "product_id")
-    train_ev = ev.join(test.withColumn("_t", F.lit(1)), ["user_id", "product_id"], "left").where("_t IS NULL")
-    pairs = train_ev.groupBy("user_id", "product_id").agg(F.sum("w").alias("weight")).where("weight > 0")
-    pdf = pairs.toPandas()
-    test_pdf = test.toPandas()
-    users = sorted(set(pdf["user_id"]))
-    items = sorted(int(p) for p in set(pdf["product_id"]))
-    u_idx = {u: i for i, u in enumerate(users)}
-    i_idx = {p: i for i, p in enumerate(items)}
-    pdf["user_idx"] = pdf["user_id"].map(u_idx)
-    pdf["item_idx"] = pdf["product_id"].map(i_idx)
-    history: dict[int, dict[int, float]] = {}
-    for u, i, w in zip(pdf["user_idx"], pdf["item_idx"], pdf["weight"], strict=True):
-        history.setdefault(int(u), {})[int(i)] = float(w)
-    held_out: dict[int, set[int]] = {}
-    unknown_items = 0
-    for user, product in zip(test_pdf["user_id"], test_pdf["product_id"], strict=True):
-        if user not in u_idx:  # every training interaction had weight 0: nothing to recommend from
-            continue
-        if int(product) not in i_idx:  # the held-out product never appears in training: no model can find it
-            unknown_items += 1
-        held_out[u_idx[user]] = {i_idx.get(int(product), -1)}
+    held = ranked.where("n >= 2 AND r = 1").select("user_id", "product_id")
+    train_ev = ev.join(held, ["user_id", "product_id"], "left_anti")
+    pairs = train_ev.groupBy("user_id", "product_id").agg(F.sum("w").alias("weight")).where("weight > 0").cache()
+    # a user whose every training interaction weighs 0 has nothing to recommend from: not a test user
+    test = held.join(pairs.select("user_id").distinct(), "user_id", "left_semi").cache()
     sessions = (
         train_ev.where(F.col("user_session").isNotNull())
         .groupBy("user_session")
         .agg(F.array_sort(F.collect_set("product_id")).alias("items"))
     )
+    sizes = pairs.agg(
+        F.count(F.lit(1)).alias("pairs"),
+        F.countDistinct("user_id").alias("users"),
+        F.countDistinct("product_id").alias("items"),
+    ).first()
+    known = pairs.select("product_id").distinct()
     counts = {
         "events": int(ev.count()),
-        "train_pairs": len(pdf),
-        "test_users": len(held_out),
-        "held_out_unseen_in_training": unknown_items,
+        "train_pairs": int(sizes["pairs"]),
+        "test_users": int(test.count()),
+        # a held-out product no training pair holds cannot be recommended by any model
+        "held_out_unseen_in_training": int(test.join(known, "product_id", "left_anti").count()),
+        "users": int(sizes["users"]),
+        "items": int(sizes["items"]),
     }
-    return Split(users, items, pdf[["user_idx", "item_idx", "weight"]], history, held_out, sessions, counts)
+    return Split(pairs, test, sessions, counts)
 
 
 # ---- the recommenders --------------------------------------------------------------------------------------------
@@ -192,58 +194,43 @@ def split_events(events: DataFrame, weights: dict[str, float]) -> Split:
 
 def fit_fp_growth(sessions: DataFrame, cfg: RecsJobConfig) -> tuple[DataFrame, DataFrame, int]:
     """FP-Growth on the items of each training session: ``(itemsets, rules, sessions)``; rules carry support,
-    confidence and lift as Spark computes them."""
+    confidence and lift as Spark computes them, and their one consequent as a product id."""
     from pyspark.ml.fpm import FPGrowth
+    from pyspark.sql import functions as F
 
     n_sessions = sessions.count()
     model = FPGrowth(itemsCol="items", minSupport=cfg.min_support, minConfidence=cfg.min_confidence).fit(sessions)
     itemsets = model.freqItemsets.selectExpr("items", "freq", f"freq / {max(n_sessions, 1)} AS support")
-    rules = model.associationRules.select("antecedent", "consequent", "confidence", "lift", "support")
+    rules = model.associationRules.select(
+        "antecedent", F.col("consequent")[0].alias("consequent"), "confidence", "lift", "support"
+    )
     return itemsets, rules, n_sessions
 
 
-def fit_als(spark: SparkSession, split: Split, cfg: RecsJobConfig):
-    """Implicit-preference ALS on the training weights (index space)."""
+@dataclass
+class AlsFit:
+    """An ALS model with the integer ids it was fitted on (``user_id, user`` and ``product_id, item``)."""
+
+    model: Any
+    users: DataFrame
+    items: DataFrame
+
+
+def fit_als(pairs: DataFrame, cfg: RecsJobConfig) -> AlsFit:
+    """Implicit-preference ALS on the training weights; users and products numbered in sorted order."""
     from pyspark.ml.recommendation import ALS
 
-    ratings = spark.createDataFrame(split.train.rename(columns={"user_idx": "user", "item_idx": "item"}))
+    from shoplake.ml.recommend_spark import index_ids
+
+    users = index_ids(pairs, "user_id", "user").cache()
+    items = index_ids(pairs, "product_id", "item").cache()
+    ratings = pairs.join(users, "user_id").join(items, "product_id").select("user", "item", "weight")
     als = ALS(
         userCol="user", itemCol="item", ratingCol="weight", implicitPrefs=True, rank=cfg.als_rank,
         regParam=cfg.als_reg, alpha=cfg.als_alpha, maxIter=cfg.als_max_iter, seed=cfg.seed,
         coldStartStrategy="drop", nonnegative=False,
     )  # fmt: skip
-    return als.fit(ratings)
-
-
-def als_top_n(spark: SparkSession, model: Any, history: dict[int, dict[int, float]], users: list[int], k: int):
-    """Top-``k`` unseen items for ``users`` from an ALS model: ``{user: [(item, score), …]}``.
-
-    ALS ranks seen items too, so each user gets ``k`` + (the most products any of them has seen, capped at
-    :data:`ALS_SEEN_CAP`) candidates before the seen ones are dropped; a user who has seen more than the cap may get
-    fewer than ``k``.
-    """
-    if not users:
-        return {}
-    seen_max = min(max((len(history.get(u, {})) for u in users), default=0), ALS_SEEN_CAP)
-    subset = spark.createDataFrame([(int(u),) for u in users], "user int")
-    rows = model.recommendForUserSubset(subset, k + seen_max).collect()
-    out: dict[int, list[tuple[int, float]]] = {}
-    for row in rows:
-        seen = history.get(row["user"], {})
-        recs = [(int(r["item"]), float(r["rating"])) for r in row["recommendations"] if int(r["item"]) not in seen]
-        out[int(row["user"])] = recs[:k]
-    return out
-
-
-def _rules_in_index_space(rules_pdf: Any, i_idx: dict[int, int]) -> list[tuple[frozenset[int], int, float, float]]:
-    out = []
-    for ante, cons, conf, lift in zip(
-        rules_pdf["antecedent"], rules_pdf["consequent"], rules_pdf["confidence"], rules_pdf["lift"], strict=True
-    ):
-        c = cons[0] if hasattr(cons, "__len__") else cons
-        if int(c) in i_idx and all(int(a) in i_idx for a in ante):
-            out.append((frozenset(i_idx[int(a)] for a in ante), i_idx[int(c)], float(conf), float(lift)))
-    return out
+    return AlsFit(als.fit(ratings), users, items)
 
 
 #: rows per record batch when check_window streams the window's user and product columns
@@ -313,126 +300,106 @@ def too_few_test_users(test_users: int, min_test_users: int) -> str:
 
 
 def train(spark: SparkSession, cfg: RecsJobConfig) -> dict[str, Any]:
-    """Split, fit the four recommenders, evaluate, write the enriched partitions and the model version, gate."""
+    """Split, fit the four recommenders, evaluate, write the enriched partitions and the model version, gate.
+
+    Every table stays in Spark (:mod:`shoplake.ml.recommend_spark`): what the driver holds is the counts, one row
+    of metric sums per recommender and the small files of the version (metrics, comparison, plot).
+    """
     import tempfile
     from pathlib import Path
 
-    import pandas as pd
+    from pyspark.sql import functions as F
 
-    from shoplake.ml import recommend as rec
+    from shoplake.ml import recommend_spark as rs
 
     started = time.monotonic()
     events, paths = read_window(spark, cfg.lake_root, cfg.ds, cfg.window_days)
     split = split_events(events, cfg.weights)
+    log.info("recommenders %s: split %s", cfg.ds, split.events)
     reason = too_few_test_users(split.events["test_users"], cfg.min_test_users)
     if reason:
         raise ValueError(f"{EVENTS} window ending {cfg.ds}: {reason}")
-    n_users, n_items = len(split.users), len(split.items)
-    test_users = sorted(split.held_out)
+    users, k = split.test_users, cfg.k
+    per_model: dict[str, dict[str, float]] = {}
     timings: dict[str, float] = {}
+    # (steps, not rows: each is a Spark job whose tasks report their own progress in the Spark UI)
+    progress = Progress(len(MODELS), "recommenders fitted and evaluated", log, every_s=0)
+
+    def evaluate(name: str, recs: DataFrame, t: float) -> None:
+        per_model[name] = rs.ranking_metrics(recs, split.test, k, split.catalogue)
+        timings[f"{name}_s"] = time.monotonic() - t
+        progress.update(1)
 
     t = time.monotonic()
-    x = rec.interaction_matrix(
-        split.train["user_idx"], split.train["item_idx"], split.train["weight"], (n_users, n_items)
-    )
-    nb = rec.item_item_neighbours(x, cfg.neighbours)
-    recs = {"item_item_cf": rec.recommend_item_item(nb, split.history, test_users, cfg.k)}
-    timings["item_item_cf_s"] = time.monotonic() - t
+    neighbours = rs.item_item_neighbours(split.pairs, cfg.neighbours).cache()
+    evaluate("item_item_cf", rs.recommend_item_item(neighbours, split.pairs, users, k), t)
 
     t = time.monotonic()
     itemsets, rules, n_sessions = fit_fp_growth(split.sessions, cfg)
-    itemsets_pdf, rules_pdf = itemsets.toPandas(), rules.toPandas()
-    i_idx = {p: i for i, p in enumerate(split.items)}
-    recs["fp_growth"] = rec.recommend_rules(_rules_in_index_space(rules_pdf, i_idx), split.history, test_users, cfg.k)
-    timings["fp_growth_s"] = time.monotonic() - t
+    itemsets, rules = itemsets.cache(), rules.cache()
+    evaluate("fp_growth", rs.recommend_rules(rules, split.pairs, users, k), t)
 
     t = time.monotonic()
-    als_model = fit_als(spark, split, cfg)
+    als = fit_als(split.pairs, cfg)
     # every training user's top-k (the enriched table); the held-out users' are among them: one pass, not two
-    als_all = als_top_n(spark, als_model, split.history, list(range(n_users)), cfg.k)
-    recs["als"] = {u: [i for i, _ in als_all.get(u, [])] for u in test_users}
-    timings["als_s"] = time.monotonic() - t
+    als_all = rs.als_recommend(als.model, als.users, als.items, split.pairs, k).cache()
+    evaluate("als", als_all, t)
 
-    ranking = rec.popularity_ranking(zip(split.train["user_idx"], split.train["item_idx"], strict=True))
-    recs["popularity"] = rec.recommend_popular(ranking, split.history, test_users, cfg.k)
+    t = time.monotonic()
+    ranking = rs.popularity(split.pairs).cache()
+    evaluate("popularity", rs.recommend_popular(ranking, split.pairs, users, k), t)
 
-    per_model = {name: rec.ranking_metrics(recs[name], split.held_out, cfg.k, n_items) for name in MODELS}
-    ndcg = f"ndcg_at_{cfg.k}"
+    ndcg = f"ndcg_at_{k}"
     best = max(MODELS, key=lambda m: (per_model[m][ndcg], -MODELS.index(m)))
-    matrix = {k: v for k, v in nb.stats.items() if k != "seconds"}
+    n_users, n_items, nnz = split.events["users"], split.events["items"], split.events["train_pairs"]
     metrics = {
         **per_model,
         "best_model": best,
         "gate_metric": ndcg,
-        "k": cfg.k,
+        "k": k,
         "protocol": "leave-last-out by first interaction time; one held-out product per user with >= 2 products",
-        "matrix": matrix,
+        "matrix": {"users": n_users, "items": n_items, "nnz": nnz, "density": nnz / max(n_users * n_items, 1)},
         "split": split.events,
         # a held-out product no training user touched cannot be recommended by any collaborative model
         "hit_rate_ceiling": 1 - split.events["held_out_unseen_in_training"] / max(split.events["test_users"], 1),
         "sessions": n_sessions,
-        "fp_growth_rules": len(rules_pdf),
-        "fp_growth_itemsets": len(itemsets_pdf),
+        "fp_growth_rules": rules.count(),
+        "fp_growth_itemsets": itemsets.count(),
         "timings": timings,
         "window_partitions": len(paths),
+        "engine": "spark (recommend_spark): split, similarities, recommendations and metrics as DataFrames",
     }
 
-    # enriched partitions (product ids, not indexes)
-    products = pd.Series(split.items)
-    item_table = pd.DataFrame(
-        {
-            "product_id": products.iloc[nb.item].to_numpy(),
-            "rec_rank": nb.rank,
-            "rec_product_id": products.iloc[nb.neighbour].to_numpy(),
-            "score": nb.score,
-        }
-    )
-    per_product = item_table[item_table["rec_rank"] <= cfg.k]
-    users = pd.Series(split.users)
-    als_rows = [
-        (users.iloc[u], r + 1, split.items[i], s) for u, lst in sorted(als_all.items()) for r, (i, s) in enumerate(lst)
-    ]
-    als_table = pd.DataFrame(als_rows, columns=["user_id", "rec_rank", "rec_product_id", "score"])
-    pop_counts = split.train.groupby("item_idx")["user_idx"].nunique()
-    pop_table = pd.DataFrame(
-        {
-            "rec_rank": range(1, len(ranking) + 1),
-            "product_id": [split.items[i] for i in ranking],
-            "users": [int(pop_counts[i]) for i in ranking],
-        }
-    )
-    rules_table = rules_pdf.assign(consequent=[int(c[0]) for c in rules_pdf["consequent"]])
-    written = _write_enriched(
-        cfg,
-        {
-            "item_item": (per_product, ["product_id", "rec_rank"]),
-            "fp_itemsets": (itemsets_pdf, ["freq"]),
-            "fp_rules": (rules_table, ["consequent"]),
-            "als_user": (als_table, ["user_id", "rec_rank"]),
-            "popularity": (pop_table, ["rec_rank"]),
-        },
-    )
+    tables = {
+        "item_item": (neighbours.where(F.col("rec_rank") <= k), ["product_id", "rec_rank"]),
+        "fp_itemsets": (itemsets, ["freq", "items"]),
+        "fp_rules": (rules, ["consequent", "antecedent"]),
+        "als_user": (als_all, ["user_id", "rec_rank"]),
+        "popularity": (ranking, ["rec_rank"]),
+    }
+    written = _write_enriched(cfg, tables)
 
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "artifacts"
         local.mkdir()
-        version = _write_version(
-            spark, cfg, local, metrics, item_table, rules_table, itemsets_pdf, pop_table, als_model, split
-        )
-        gate = _gate(spark, cfg, best, per_model[best][ndcg], split, test_users)
+        version = _write_version(cfg, local, metrics, neighbours, rules, itemsets, ranking, als)
+        gate = _gate(spark, cfg, best, per_model[best][ndcg], split)
         tracked = _track(cfg, local, metrics, version)
     if gate["promoted"] and tracked:
         from shoplake.ml.tracking import set_champion
 
         set_champion(tracked["tracking_uri"], RECOMMENDER_MODEL, tracked["model_version"])
-    log.info("recommenders %s on %s held-out users: %s", cfg.ds, len(test_users), json.dumps(per_model))
+    for df in (neighbours, itemsets, rules, als_all, ranking, als.users, als.items):
+        df.unpersist()
+    split.release()
+    log.info("recommenders %s on %s held-out users: %s", cfg.ds, split.events["test_users"], json.dumps(per_model))
     return {
         "ds": cfg.ds,
         "path": version,
         "rows": int(split.events["train_pairs"]),
         "best_model": best,
         ndcg: per_model[best][ndcg],
-        "test_users": len(test_users),
+        "test_users": split.events["test_users"],
         "promoted": gate["promoted"],
         "champion_score": gate["champion_score"],
         "partitions": written,
@@ -441,29 +408,44 @@ def train(spark: SparkSession, cfg: RecsJobConfig) -> dict[str, Any]:
     }
 
 
-def _write_enriched(cfg: RecsJobConfig, tables: dict[str, tuple[Any, list[str]]]) -> dict[str, int]:
-    import pyarrow as pa
+def _sorted(df: DataFrame, order: list[str]) -> DataFrame:
+    """One partition in ``order`` (a rerun writes identical files); the sort runs on an executor, not the driver."""
+    return df.repartition(1).sortWithinPartitions(*order)
 
-    from shoplake.io.lake import write_partition
+
+def _write_enriched(cfg: RecsJobConfig, tables: dict[str, tuple[DataFrame, list[str]]]) -> dict[str, int]:
+    from shoplake.io.spark_lake import stage_partition
 
     written = {}
-    for key, (pdf, order) in tables.items():
+    for key, (df, order) in tables.items():
         dataset = RECS_DATASETS[key]
-        table = pa.Table.from_pandas(pdf.sort_values(order, kind="stable").reset_index(drop=True), preserve_index=False)
-        out = write_partition(
-            table, partition_path(cfg.lake_root, Zone.ENRICHED, dataset, cfg.ds), counts={"rows": table.num_rows}
-        )
-        written[dataset] = out.rows
+        staged = stage_partition(_sorted(df, order), partition_path(cfg.lake_root, Zone.ENRICHED, dataset, cfg.ds))
+        written[dataset] = staged.commit({"rows": staged.rows})
     return written
 
 
-def _write_version(
-    spark, cfg, local, metrics, item_table, rules_table, itemsets_pdf, pop_table, als_model, split
-) -> str:
-    """Stage the version (small files + the ALS model) and commit it as ``version=<ds>``; returns its files' path."""
+#: the version's tables, written by Spark as Parquet folders beside the ALS model (name → sort order)
+VERSION_TABLES = {
+    "item_item_neighbours": ["product_id", "rec_rank"],
+    "fp_rules": ["consequent", "antecedent"],
+    "fp_itemsets": ["freq", "items"],
+    "popularity": ["rec_rank"],
+    "als_users": ["user"],
+    "als_items": ["item"],
+}
+
+
+def _write_version(cfg, local, metrics, neighbours, rules, itemsets, ranking, als: AlsFit) -> str:
+    """Stage the version (small files, the tables and the ALS model) and commit it as ``version=<ds>``; returns its
+    files' path. Spark writes the tables and the model straight into the staging folder, or into local scratch
+    uploaded after when it has no filesystem for the lake's scheme."""
+    import shutil
+    import tempfile
+
     import pandas as pd
 
     from shoplake.io.lake import filesystem
+    from shoplake.io.spark_lake import spark_uri
     from shoplake.ml.plots import plot_ranking_comparison
     from shoplake.ml.registry import commit_version
 
@@ -474,81 +456,82 @@ def _write_version(
     plot_ranking_comparison(
         local / "comparison.png", rows, cfg.k, f"clickstream recommenders, held-out users ({cfg.ds})"
     )
-    tables = local.parent / "tables"  # the version's tables: in the lake, not copied into MLflow
-    tables.mkdir()
-    item_table.to_parquet(tables / "item_item_neighbours.parquet", index=False)
-    rules_table.to_parquet(tables / "fp_rules.parquet", index=False)
-    itemsets_pdf.to_parquet(tables / "fp_itemsets.parquet", index=False)
-    pop_table.to_parquet(tables / "popularity.parquet", index=False)
-    pd.DataFrame({"user_id": split.users}).to_parquet(tables / "als_users.parquet", index=False)
-    pd.DataFrame({"product_id": split.items}).to_parquet(tables / "als_items.parquet", index=False)
+    frames = {
+        "item_item_neighbours": neighbours, "fp_rules": rules, "fp_itemsets": itemsets, "popularity": ranking,
+        "als_users": als.users, "als_items": als.items,
+    }  # fmt: skip
     staged = staging_path(cfg.lake_root, RECOMMENDER_MODEL, cfg.ds)
     fs, staged_fs = filesystem(staged)
+    direct = spark_uri(neighbours.sparkSession, staged)
+    target = direct if direct is not None else tempfile.mkdtemp(prefix="shoplake-recs-version-")
     try:
-        als_model.write().overwrite().save(f"{staged}/als")
-        for f in [*local.iterdir(), *tables.iterdir()]:
+        als.model.write().overwrite().save(f"{target}/als")
+        for name, df in frames.items():
+            _sorted(df, VERSION_TABLES[name]).write.mode("overwrite").parquet(f"{target}/{name}.parquet")
+        if direct is None:
+            fs.put(f"{target}/", f"{staged_fs}/", recursive=True)
+        for f in local.iterdir():
             fs.put_file(str(f), f"{staged_fs}/{f.name}")
         return commit_version(staged, cfg.lake_root, RECOMMENDER_MODEL, cfg.ds)
     finally:
+        if direct is None:
+            shutil.rmtree(target, ignore_errors=True)
         if fs.exists(staged_fs):
             fs.rm(staged_fs, recursive=True)
 
 
-def score_version(spark, version: str, best: str, split: Split, users: list[int], k: int) -> float:
-    """NDCG@k of a stored version's ``best`` recommender on this split's held-out ``users`` (product ids mapped
-    into this split's index; products the version never saw cannot be recommended by it)."""
-    import pandas as pd
+def score_version(spark: SparkSession, version: str, best: str, split: Split, k: int) -> float:
+    """NDCG@k of a stored version's ``best`` recommender on this split's held-out users, in Spark (products the
+    version never saw, or this window's training never holds, cannot be recommended by it).
 
-    from shoplake.ml import recommend as rec
+    Versions written before the tables were Spark folders hold single Parquet files of the same names (read the
+    same way); their ALS users / items lists have no index column, so an ALS champion that old is not
+    re-scorable (the gate then uses its recorded score)."""
+    from pyspark.ml.recommendation import ALSModel
+    from pyspark.sql import functions as F
 
-    i_idx = {p: i for i, p in enumerate(split.items)}
+    from shoplake.ml import recommend_spark as rs
+
+    def table(name: str) -> DataFrame:
+        return spark.read.parquet(f"{version}/{name}.parquet")
+
+    users = split.test_users
+    known = split.pairs.select("product_id").distinct()
     if best == "popularity":
-        pop = pd.read_parquet(f"{version}/popularity.parquet")
-        ranking = [i_idx[p] for p in pop["product_id"] if p in i_idx]
-        recs = rec.recommend_popular(ranking, split.history, users, k)
+        from pyspark.sql import Window
+
+        kept = table("popularity").join(known, "product_id", "left_semi")
+        ranking = kept.withColumn("rec_rank", F.row_number().over(Window.orderBy("rec_rank")))
+        recs = rs.recommend_popular(ranking, split.pairs, users, k)
     elif best == "item_item_cf":
-        t = pd.read_parquet(f"{version}/item_item_neighbours.parquet")
-        t = t[t["product_id"].isin(i_idx) & t["rec_product_id"].isin(i_idx)]
-        nb = rec.Neighbours(
-            t["product_id"].map(i_idx).to_numpy(), t["rec_rank"].to_numpy(), t["rec_product_id"].map(i_idx).to_numpy(),
-            t["score"].to_numpy(), {},
-        )  # fmt: skip
-        recs = rec.recommend_item_item(nb, split.history, users, k)
+        nb = table("item_item_neighbours").join(known, "product_id", "left_semi")
+        nb = nb.join(known.withColumnRenamed("product_id", "rec_product_id"), "rec_product_id", "left_semi")
+        recs = rs.recommend_item_item(nb, split.pairs, users, k)
     elif best == "fp_growth":
-        rules = pd.read_parquet(f"{version}/fp_rules.parquet")
-        rules = rules.assign(consequent=[[c] for c in rules["consequent"]])
-        recs = rec.recommend_rules(_rules_in_index_space(rules, i_idx), split.history, users, k)
+        recs = rs.recommend_rules(table("fp_rules"), split.pairs, users, k)
     else:
-        from pyspark.ml.recommendation import ALSModel
-
         model = ALSModel.load(f"{version}/als")
-        old_users = pd.read_parquet(f"{version}/als_users.parquet")["user_id"].tolist()
-        old_items = pd.read_parquet(f"{version}/als_items.parquet")["product_id"].tolist()
-        old_u = {u: i for i, u in enumerate(old_users)}
-        old_i = {int(p): i for i, p in enumerate(old_items)}
-        # the old model's item indexes → this split's; its user indexes ← this split's users
-        to_new = {i: i_idx.get(int(p), -1) for i, p in enumerate(old_items)}
-        known = [u for u in users if split.users[u] in old_u]
-        new_of_old = {old_u[split.users[u]]: u for u in known}
-        hist_old = {
-            old_u[split.users[u]]: {
-                old_i[split.items[j]]: 1.0 for j in split.history.get(u, {}) if split.items[j] in old_i
-            }
-            for u in known
-        }
-        raw = als_top_n(spark, model, hist_old, [old_u[split.users[u]] for u in known], k)
-        recs = {new_of_old[o]: [to_new[i] for i, _ in lst if to_new[i] >= 0] for o, lst in raw.items()}
-    return rec.ranking_metrics(recs, {u: split.held_out[u] for u in users}, k, len(split.items))[f"ndcg_at_{k}"]
+        old_users, old_items = table("als_users"), table("als_items")
+        if "user" not in old_users.columns:
+            raise ValueError(f"{version}: ALS users saved without their index (a version before Spark tables)")
+        # this window's training pairs of products the old model knows: its seen products
+        seen = split.pairs.join(old_items, "product_id", "left_semi")
+        raw = rs.als_recommend(model, old_users, old_items, seen, k, users=users)
+        from pyspark.sql import Window
+
+        kept = raw.join(known.withColumnRenamed("product_id", "rec_product_id"), "rec_product_id", "left_semi")
+        recs = kept.withColumn("rec_rank", F.row_number().over(Window.partitionBy("user_id").orderBy("rec_rank")))
+    return rs.ranking_metrics(recs, split.test, k, split.catalogue)[f"ndcg_at_{k}"]
 
 
-def _gate(spark, cfg: RecsJobConfig, best: str, score: float, split: Split, users: list[int]) -> dict[str, Any]:
+def _gate(spark, cfg: RecsJobConfig, best: str, score: float, split: Split) -> dict[str, Any]:
     """Move ``current.json`` unless the champion's own best recommender, re-scored on these held-out users, scores
     a higher NDCG@k."""
     from shoplake.ml.registry import promote_if_not_worse
 
     def champion(pointer: dict[str, Any]) -> float | None:
         try:
-            return score_version(spark, pointer["path"], pointer.get("model", ""), split, users, cfg.k)
+            return score_version(spark, pointer["path"], pointer.get("model", ""), split, cfg.k)
         except Exception as exc:  # an unreadable champion falls back to its recorded score
             log.warning("champion %s not scorable on this split (%s)", pointer.get("path"), exc)
             return None
@@ -588,12 +571,11 @@ def check(lake_root: str, ds: str, *, k: int, window_days: int, sample: int = 50
     * item-item: scores in [0, 1], no product recommends itself, ranks 1..n without gaps and n <= k per product;
     * FP-Growth: on a sample of rules, confidence = support(A∪B) / support(A) and lift = confidence / support(B)
       recomputed from the frequent itemsets (1e-9 tolerance);
-    * ALS and item-item: every user and product comes from the curated window the model trained on;
+    * ALS and item-item: every recommended product, and a sample of ``sample`` ALS users, come from the curated
+      window the model trained on;
     * the version's ``metrics.json`` holds P/R/NDCG@k for the four recommenders.
     """
-    import pyarrow.compute as pc
-
-    from shoplake.io.lake import existing_partitions, read_partition
+    from shoplake.io.lake import existing_partitions, partition_rows, read_partition
     from shoplake.ml.registry import read_current, version_files
 
     problems: list[str] = []
@@ -632,18 +614,7 @@ def check(lake_root: str, ds: str, *, k: int, window_days: int, sample: int = 50
             problems.append(f"rule {list(a)} → {int(cons)}: confidence/lift differ from the itemsets' supports")
         checked_rules += 1
 
-    events = [
-        read_partition(p, ["user_id", "product_id"])
-        for p in existing_partitions(window_partitions(lake_root, Zone.CURATED, EVENTS, ds, window_days))[0]
-    ]
-    window_users = set().union(*(set(pc.unique(t["user_id"]).to_pylist()) for t in events)) if events else set()
-    window_products = set().union(*(set(pc.unique(t["product_id"]).to_pylist()) for t in events)) if events else set()
-    als = read_partition(part["als_user"]).to_pandas()
-    if not set(als["user_id"]) <= window_users:
-        problems.append("ALS recommends to users outside the training window")
-    for name, col in (("ALS", als["rec_product_id"]), ("item-item", items["rec_product_id"])):
-        if not set(int(p) for p in col) <= window_products:
-            problems.append(f"{name} recommends products outside the training window")
+    problems += _check_against_window(lake_root, ds, window_days, part["als_user"], items, sample)
 
     current = read_current(lake_root, RECOMMENDER_MODEL)
     metrics_path = f"{version_files(lake_root, RECOMMENDER_MODEL, ds)}/metrics.json"
@@ -662,7 +633,42 @@ def check(lake_root: str, ds: str, *, k: int, window_days: int, sample: int = 50
         "path": part["item_item"],
         "rows": len(items),
         "products": int(items["product_id"].nunique()) if len(items) else 0,
-        "als_users": int(als["user_id"].nunique()) if len(als) else 0,
+        "als_rows": partition_rows(part["als_user"]),
         "rules_checked": checked_rules,
         "current_version": current["version"] if current else None,
     }
+
+
+def _check_against_window(
+    lake_root: str, ds: str, window_days: int, als_path: str, items: Any, sample: int
+) -> list[str]:
+    """Recommended products and a sample of ALS users against the curated window, streamed in record batches.
+
+    Memory: the window's distinct products (the catalogue) and ``sample`` user ids — not the window's users nor the
+    ALS table, both of which grow with the shop.
+    """
+    import pyarrow.compute as pc
+
+    from shoplake.io.lake import existing_partitions, iter_partition_batches
+
+    problems = []
+    paths = existing_partitions(window_partitions(lake_root, Zone.CURATED, EVENTS, ds, window_days))[0]
+    products: set[int] = set()
+    sampled: set[Any] = set()
+    recommended: set[int] = {int(p) for p in items["rec_product_id"]} if len(items) else set()
+    for batch in iter_partition_batches(als_path, ["user_id", "rec_product_id"], CHECK_BATCH_ROWS):
+        recommended.update(int(p) for p in pc.unique(batch.column("rec_product_id")).to_pylist())
+        if len(sampled) < sample:
+            sampled.update(pc.unique(batch.column("user_id")).to_pylist()[: sample - len(sampled)])
+    unmatched = set(sampled)
+    for path in paths:
+        for batch in iter_partition_batches(path, ["user_id", "product_id"], CHECK_BATCH_ROWS):
+            products.update(pc.unique(batch.column("product_id")).to_pylist())
+            if unmatched:
+                unmatched -= set(pc.unique(batch.column("user_id")).to_pylist())
+    if unmatched:
+        problems.append(f"ALS recommends to users outside the training window (e.g. {sorted(unmatched)[:3]})")
+    outside = recommended - products
+    if outside:
+        problems.append(f"recommended products outside the training window (e.g. {sorted(outside)[:3]})")
+    return problems
