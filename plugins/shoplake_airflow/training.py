@@ -1,5 +1,8 @@
 """The one place that reads ``SHOPLAKE_TRAIN_BACKEND``: the purchase-model training step as tasks.
 
+* ``auto`` (default) — a branch task, ``choose_<task>_backend``, counts the window's feature rows from the Parquet
+  footers and follows ``local`` up to ``SHOPLAKE_SPARK_TRAIN_ROWS`` rows, ``spark`` (task ``<task>_spark``) above,
+  logging which and why; the other path is skipped;
 * ``local``     — ``jobs/train/train_purchase_model.py`` on the gpu queue/pool (XGBoost ``hist`` on CUDA when the
   worker has a GPU, else CPU);
 * ``spark``     — ``jobs/spark/train_purchase_model_spark.py`` (xgboost.spark) through :func:`spark_job`, so it runs on
@@ -89,11 +92,47 @@ def train_job(task_id: str, ds: str = PARTITION_DS, *, cfg: Settings | None = No
     cfg = cfg or current_settings()
     args = train_args(cfg)
     if cfg.train_backend == "spark":
-        app = "jobs/spark/train_purchase_model_spark.py"
-        return spark_job(task_id, app, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
+        return spark_job(task_id, SPARK_APP, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
     if cfg.train_backend == "sagemaker":
         return _sagemaker_job(task_id, ds, args, cfg)
-    return gpu_job(task_id, "jobs/train/train_purchase_model.py", args, ds=ds, cfg=cfg)
+    if cfg.train_backend == "auto":
+        return _auto_job(task_id, ds, args, cfg)
+    return gpu_job(task_id, LOCAL_APP, args, ds=ds, cfg=cfg)
+
+
+LOCAL_APP = "jobs/train/train_purchase_model.py"
+SPARK_APP = "jobs/spark/train_purchase_model_spark.py"
+
+
+def _first_ids(node: Any) -> list[str]:
+    """Task ids a branch follows to start ``node`` (an operator, or a task group's roots)."""
+    if hasattr(node, "task_id"):
+        return [node.task_id]
+    return [t.task_id for t in node.roots]
+
+
+def _auto_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any:
+    """``choose_<task_id>_backend`` → the local job (``task_id``) or the Spark job (``<task_id>_spark``).
+
+    The downstream task needs ``trigger_rule="none_failed_min_one_success"`` (one path is always skipped).
+    """
+    from airflow.sdk import TaskGroup, task
+
+    with TaskGroup(group_id=f"{task_id}_backends", prefix_group_id=False) as group:
+        local = gpu_job(task_id, LOCAL_APP, args, ds=ds, cfg=cfg)
+        spark = spark_job(f"{task_id}_spark", SPARK_APP, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
+        paths = {"local": _first_ids(local), "spark": _first_ids(spark)}
+
+        @task.branch(task_id=f"choose_{task_id}_backend")
+        def choose(day: str, **context: Any) -> list[str]:
+            from shoplake.pipelines.purchase_model import choose_backend
+
+            limit = current_settings().spark_train_rows
+            choice = choose_backend(current_settings().lake_root, day, context["params"]["window_days"], limit)
+            return paths[choice["backend"]]
+
+        choose(ds) >> [local, spark]
+    return group
 
 
 def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any:

@@ -18,7 +18,7 @@ from shoplake.paths import CHURN_SOURCES
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SPARK_BACKENDS = ("local", "emr")
-TRAIN_BACKENDS = ("local", "spark", "sagemaker")
+TRAIN_BACKENDS = ("auto", "local", "spark", "sagemaker")
 
 
 #: the sentiment engine's precisions (``shoplake.ml.sentiment.EngineConfig.precision``, which imports no torch)
@@ -107,8 +107,11 @@ class Settings:
             fp32 on a CPU; ``bf16`` on a CPU with native bf16 is the fast CPU path that keeps the scores) and
             ``--compile`` (torch.compile: 12-30 s once per scoring task; on the dev CPU slower than plain ``bf16``).
         gpu_pool / gpu_queue: where inference tasks run (pool slots = GPUs; a worker serving the queue has them).
-        train_backend: where the purchase model trains: ``local`` (a job on the gpu queue, XGBoost on CUDA when
-            present), ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
+        train_backend: where the purchase model trains: ``auto`` (``local`` while the window's feature rows are at
+            most ``spark_train_rows``, ``spark`` above; decided per run from the Parquet footers and logged),
+            ``local`` (a job on the gpu queue, XGBoost on CUDA when present; the window is read into one process),
+            ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
+        spark_train_rows: with ``train_backend=auto``, the most feature rows the local backend trains on.
         mlflow_tracking_uri: MLflow tracking server; empty = SQLite under a local lake, ``none`` = off.
         tweets_source: tweet CSVs of ``tweet_engagement_daily`` (path or glob; the file name is the platform).
         product_reviews_source / product_catalog_source: product review CSVs and product catalogue CSVs (paths or
@@ -150,7 +153,9 @@ class Settings:
     gpu_pool: str = "gpu"
     gpu_queue: str = "gpu"
     emr: EmrSettings = field(default_factory=EmrSettings)
-    train_backend: str = "local"
+    train_backend: str = "auto"
+    #: about 1 KB per feature row in pandas on the worker: a million rows is ~1 GB before XGBoost's own copy
+    spark_train_rows: int = 1_000_000
     mlflow_tracking_uri: str = ""
     sagemaker: SageMakerSettings = field(default_factory=SageMakerSettings)
     churn_sources: Mapping[str, str] = field(default_factory=dict)

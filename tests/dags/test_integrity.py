@@ -119,7 +119,8 @@ def test_steam_dag_shape(dagbag):
 def test_purchase_training_dag_shape(dagbag):
     dag = dagbag.dags["steam_purchase_model_weekly"]
     assert sorted(dag.task_ids) == [
-        "check_features", "check_model", "publish_copy", "resolve_partition", "train_purchase_model"
+        "check_features", "check_model", "choose_train_purchase_model_backend", "publish_copy", "resolve_partition",
+        "train_purchase_model", "train_purchase_model_spark",
     ]  # fmt: skip
     assert dag.get_task("publish_copy").upstream_task_ids == {"check_model"}
     assert dag.get_task("check_features").upstream_task_ids == {"resolve_partition"}
@@ -127,8 +128,14 @@ def test_purchase_training_dag_shape(dagbag):
     assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
     assert "enriched.steam_purchase_features" in str(dag.timetable.asset_condition)
     assert dag.params["min_new_days"] == 7
-    assert dag.get_task("train_purchase_model").upstream_task_ids == {"check_features"}
-    assert dag.get_task("check_model").upstream_task_ids == {"check_features", "train_purchase_model"}
+    # SHOPLAKE_TRAIN_BACKEND=auto: a branch on the window's rows picks the local or the Spark job
+    choose = dag.get_task("choose_train_purchase_model_backend")
+    assert choose.upstream_task_ids == {"check_features"}
+    assert choose.downstream_task_ids == {"train_purchase_model", "train_purchase_model_spark"}
+    assert dag.get_task("check_model").upstream_task_ids == {
+        "check_features", "train_purchase_model", "train_purchase_model_spark"
+    }  # fmt: skip
+    assert dag.get_task("check_model").trigger_rule == "none_failed_min_one_success"
     assert [a.name for a in dag.get_task("check_model").outlets] == ["model.steam_purchase"]
     assert [a.name for a in dag.get_task("check_features").inlets] == ["enriched.steam_purchase_features"]
     for name in dag.params:

@@ -38,3 +38,24 @@ def test_spark_training_matches_the_local_job_on_the_same_window(spark, tmp_path
     assert abs(on_spark["auc"] - local["auc"]) < 0.02
     features = json.loads(Path(on_spark["path"], "features.json").read_text())["features"]
     assert features == json.loads(Path(local["path"], "features.json").read_text())["features"]
+    assert m_spark["evaluation"]["test"] == {"rows": 90, "evaluated": 90, "sampled": False}
+
+
+def test_evaluation_rows_on_the_driver_are_capped_by_a_seeded_sample(spark, tmp_path, monkeypatch):
+    import train_purchase_model_spark as job
+
+    from shoplake.pipelines import purchase_model
+
+    monkeypatch.setattr(purchase_model, "SPARK_EVAL_MAX_ROWS", 40)
+    lake = str(tmp_path / "lake")
+    write_feature_days(lake, DAYS)
+    args = ["--ds", DAYS[-1], "--window-days", "3", "--device", "cpu", "--mlflow-uri", "none", "--lake-root", lake]
+    got = job.main([*args, "--backend", "spark"], spark=spark)
+    metrics = json.loads(Path(got["path"], "metrics.json").read_text())
+    assert metrics["evaluation"] == {
+        "valid": {"rows": 45, "evaluated": 40, "sampled": True},
+        "test": {"rows": 90, "evaluated": 40, "sampled": True},
+    }
+    assert metrics["split"]["test"]["rows"] == 90  # the split's counts are the whole window's, not the sample's
+    assert "seeded sample of 40 rows" in metrics["backend_note"]
+    assert 0.5 < got["auc"] <= 1.0

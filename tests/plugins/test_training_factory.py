@@ -122,3 +122,27 @@ def test_sagemaker_without_a_role_or_on_a_local_lake_is_a_clear_error():
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="SHOPLAKE_TRAIN_BACKEND"):
         Settings(lake_root="/lake", train_backend="vertex")
+
+
+def test_auto_backend_branches_on_the_window_rows_counted_from_the_footers(tmp_path, monkeypatch):
+    """Default ``auto``: the local job up to SHOPLAKE_SPARK_TRAIN_ROWS feature rows, the Spark job above."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+    from purchase_data import write_feature_days
+
+    from shoplake_airflow import training
+
+    lake = str(tmp_path / "lake")
+    write_feature_days(lake, ["2019-03-01", "2019-03-02", DS])  # 150 rows a day
+    dag = _build(Settings(lake_root=lake))
+    choose = dag.get_task("choose_train_purchase_model_backend")
+    assert choose.downstream_task_ids == {"train_purchase_model", "train_purchase_model_spark"}
+    spark = _render(dag.get_task("train_purchase_model_spark"))
+    assert "--backend spark" in " ".join(spark.application_args)
+    for limit, window, want in ((450, 3, "train_purchase_model"), (449, 3, "train_purchase_model_spark"),
+                                (300, 2, "train_purchase_model")):  # fmt: skip
+        monkeypatch.setattr(
+            training, "current_settings", lambda limit=limit: Settings(lake_root=lake, spark_train_rows=limit)
+        )
+        assert choose.python_callable(DS, params={"window_days": window}) == [want], (limit, window)

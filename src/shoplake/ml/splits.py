@@ -26,8 +26,14 @@ class TimeSplit:
     train: pd.DataFrame
     valid: pd.DataFrame
     test: pd.DataFrame
+    #: rows and creation-time span per split when they were measured elsewhere (Spark: the frames here may then be
+    #: empty or a sample)
+    described: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
+        if self.described is not None:
+            return self.described
+
         def span(df: pd.DataFrame) -> list[str]:
             ts = df["timestamp_created"]
             return [dt.datetime.fromtimestamp(int(x), dt.UTC).isoformat() for x in (ts.min(), ts.max())]
