@@ -42,7 +42,7 @@ SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
 .PHONY: cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone backfill \
-        compose-config dist lock clean sentiment-model bench-sentiment
+        compose-config dist lock clean sentiment-model bench-sentiment bench-scale
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
 	@echo $(GPU_SLOTS)
@@ -152,6 +152,10 @@ bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, DAG parse
 	$(PY) bench/item_item.py
 	$(PY) bench/sentiment_throughput.py
 	$(PY) bench/serve_load.py
+
+SCALE_FACTORS ?= 1 10 100
+bench-scale: install  ## bench/scale.py: recommendations and clickstream churn at SCALE_FACTORS × the sample (1 GB driver), one JSON line each
+	for p in recommendations churn; do for f in $(SCALE_FACTORS); do $(PY) bench/scale.py --pipeline $$p --factor $$f || exit 1; done; done
 
 bench-objectstores: install  ## local S3 (moto) and GCS (gcp-storage-emulator) endpoints on 127.0.0.1 until Ctrl-C; prints the exports
 	$(PY) scripts/objectstores.py

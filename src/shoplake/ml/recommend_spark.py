@@ -196,13 +196,12 @@ def index_ids(df: DataFrame, column: str, index: str) -> DataFrame:
     return ids.rdd.zipWithIndex().map(lambda r: (r[0][0], int(r[1]))).toDF(schema)
 
 
-def seen_cap(pairs: DataFrame, users: DataFrame | None = None) -> int:
-    """The most products any of ``users`` (default: every user) has seen, capped at :data:`ALS_SEEN_CAP`."""
+def _degrees(pairs: DataFrame, users: DataFrame | None) -> DataFrame:
+    """``user_id, d``: products each of ``users`` (default: every user) has seen in ``pairs``."""
     from pyspark.sql import functions as F
 
     hist = pairs if users is None else _history(pairs, users)
-    top = hist.groupBy("user_id").count().agg(F.max("count")).first()[0]
-    return min(int(top or 0), ALS_SEEN_CAP)
+    return hist.groupBy("user_id").agg(F.count(F.lit(1)).alias("d"))
 
 
 def als_recommend(
@@ -215,20 +214,29 @@ def als_recommend(
 ) -> DataFrame:
     """Top-``k`` unseen products for ``users`` (default: every user the model knows) from an ALS model.
 
-    ALS ranks seen products too, so each user gets ``k`` + (the most products any of them has seen, capped at
-    :data:`ALS_SEEN_CAP`) candidates before the seen ones are dropped; a user who has seen more than the cap may
-    get fewer than ``k``. ``user_index`` / ``item_index`` (``user_id, user`` / ``product_id, item``) map the
-    model's integer ids; seen products are ``pairs``'s.
+    ALS ranks seen products too, so candidates are over-fetched before the seen ones are dropped: most users
+    (degree up to the 99th percentile ``p``) get ``k + p`` candidates, the few above get ``k`` + the largest degree
+    among them, capped at :data:`ALS_SEEN_CAP` — so every user with at most that many products gets exactly ``k``
+    (fewer only past the cap), without fetching the heaviest user's count for everyone. ``user_index`` /
+    ``item_index`` (``user_id, user`` / ``product_id, item``) map the model's integer ids; seen products are
+    ``pairs``'s. Cost: ALS scores every user against every product (``recommendFor…``: users × catalogue dot
+    products, distributed by blocks) — the step that dominates at scale.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    extra = seen_cap(pairs, users)
+    degrees = _degrees(pairs, users)  # recomputed from the (cached) pairs where used: one aggregation
+    p99, top = degrees.agg(F.percentile_approx("d", 0.99), F.max("d")).first()
+    common, heavy_fetch = min(int(p99 or 0), ALS_SEEN_CAP), min(int(top or 0), ALS_SEEN_CAP)
+    wanted = (
+        user_index if users is None else user_index.join(users.select("user_id").distinct(), "user_id", "left_semi")
+    )
+    heavy = wanted.join(degrees.where(F.col("d") > common), "user_id", "left_semi").select("user")
     if users is None:
-        raw = model.recommendForAllUsers(k + extra)
+        light = model.recommendForAllUsers(k + common).join(heavy, "user", "left_anti")
     else:
-        subset = user_index.join(users.select("user_id").distinct(), "user_id", "left_semi").select("user")
-        raw = model.recommendForUserSubset(subset, k + extra)
+        light = model.recommendForUserSubset(wanted.select("user").join(heavy, "user", "left_anti"), k + common)
+    raw = light.unionByName(model.recommendForUserSubset(heavy, k + heavy_fetch)) if heavy_fetch > common else light
     flat = raw.select("user", F.posexplode("recommendations").alias("pos", "r")).select(
         "user", "pos", F.col("r.item").alias("item"), F.col("r.rating").cast("double").alias("score")
     )
