@@ -228,14 +228,15 @@ def build_purchase_features(lake_root: str, ds: str, curated_rows: int | None = 
         ValueError: the curated partition no longer has the rows the upstream check counted.
     """
     from shoplake.io.lake import read_partition
-    from shoplake.transforms.purchase_features import build_features
+    from shoplake.transforms.purchase_features import CURATED_COLUMNS, ENRICHED_COLUMNS, build_features
 
-    curated = read_partition(partition_path(lake_root, Zone.CURATED, STEAM_REVIEWS, ds))
+    # it runs on the Airflow worker: only the feature columns of the day, never the review texts
+    curated = read_partition(partition_path(lake_root, Zone.CURATED, STEAM_REVIEWS, ds), list(CURATED_COLUMNS))
     if curated_rows is not None and curated.num_rows != curated_rows:
         raise ValueError(
             f"curated/{STEAM_REVIEWS} ds={ds} has {curated.num_rows} rows, the check counted {curated_rows}"
         )
-    enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, STEAM_REVIEWS, ds))
+    enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, STEAM_REVIEWS, ds), list(ENRICHED_COLUMNS))
     features, quarantine = build_features(curated, enriched)
     counts = {"in": curated.num_rows, "features": features.num_rows, "quarantined": quarantine.num_rows}
     out = write_partition(

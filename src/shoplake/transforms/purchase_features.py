@@ -56,6 +56,9 @@ CURATED_FEATURES = (
 SENTIMENT_FEATURES = ("positive_prob", "sentiment_score")
 DERIVED_FEATURES = ("is_english",)
 ALL_FEATURES = (*CURATED_FEATURES, *SENTIMENT_FEATURES, *DERIVED_FEATURES, "voted_up")
+#: the only columns :func:`build_features` reads: a day is read without its review texts
+CURATED_COLUMNS = (*ID_COLUMNS, *TARGETS, *CURATED_FEATURES, "language_code")
+ENRICHED_COLUMNS = ("recommendationid", "sentiment_status", *SENTIMENT_FEATURES)
 #: one-hot game columns are named ``app_<appid>``; a game without its column (unseen in training) has all zeros
 APP_PREFIX = "app_"
 
@@ -109,9 +112,9 @@ def build_features(curated: pa.Table, enriched: pa.Table) -> tuple[pa.Table, pa.
 
     from shoplake.quarantine import quarantine_table
 
-    keep = [*ID_COLUMNS, *TARGETS, *CURATED_FEATURES, "language_code"]
+    keep = list(CURATED_COLUMNS)
     joined = curated.select(keep).join(
-        enriched.select(["recommendationid", "sentiment_status", *SENTIMENT_FEATURES]),
+        enriched.select(list(ENRICHED_COLUMNS)),
         keys="recommendationid",
         join_type="left outer",
     )
