@@ -84,10 +84,13 @@ def test_every_setting_is_read_from_its_shoplake_variable():
             continue
         name = f.metadata.get("env") or f"SHOPLAKE_{f.name.upper()}"
         typed = {"spark_backend": "emr", "train_backend": "spark", "max_review_chars": "123",
-                 "sentiment_precision": "onnx-int8", "sentiment_compile": "true"}  # fmt: skip
+                 "sentiment_precision": "onnx-int8", "sentiment_compile": "true",
+                 "spark_train_rows": "5000"}  # fmt: skip
         value = typed.get(f.name, f"x-{f.name}")
         env[name] = value
-        expected[f.name] = {"max_review_chars": 123, "sentiment_compile": True}.get(f.name, value)
+        expected[f.name] = {"max_review_chars": 123, "sentiment_compile": True, "spark_train_rows": 5000}.get(
+            f.name, value
+        )
     env["SHOPLAKE_EMR_CORE_INSTANCES"] = "5"
     env["SHOPLAKE_AWS_CONN_ID"] = "aws_lake"
     env["SHOPLAKE_EMR_RELEASE_LABEL"] = "emr-7.9.0"
