@@ -431,6 +431,10 @@ def grow(pipeline: str, factor: int, work: Path, lake: str, driver_memory: str) 
     return rows, str(work / "tweets" / "*" / "*.csv"), TWEETS_DAY
 
 
+def _mib(value: int) -> str:
+    return f"{value:,}" if value else "–"  # no step of that kind ran
+
+
 def summarise(lines: list[str]) -> str:
     """A Markdown table from result lines (one pipeline per row; factors as column groups) with each pipeline's
     least-squares split of wall time into fixed seconds + seconds per 1,000 partition rows."""
@@ -447,7 +451,8 @@ def summarise(lines: list[str]) -> str:
         for f in factors:
             r = by.get(f)
             cells.append(
-                f"{r['partition_rows']:,} · {r['wall_s']:.0f} · {r['driver_peak_rss_mb']:,}/{r['worker_peak_rss_mb']:,}"
+                f"{r['partition_rows']:,} · {r['wall_s']:.0f} · "
+                f"{_mib(r['driver_peak_rss_mb'])}/{_mib(r['worker_peak_rss_mb'])}"
                 if r
                 else "—"
             )
