@@ -64,9 +64,13 @@ def with_time_split(
     ``zipWithIndex`` numbers the globally sorted rows without moving them to one partition.
     """
     from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StructField, StructType
 
     valid_start, test_start = split_points(df.count(), test_fraction, valid_fraction)
     ordered = df.orderBy(*order)
-    indexed = ordered.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF([*ordered.columns, "_idx"])
+    # the schema is passed, not inferred: a column whose first rows are all null (a day of reviews no sentiment
+    # model supports) has no type to infer
+    schema = StructType([*ordered.schema.fields, StructField("_idx", LongType(), False)])
+    indexed = ordered.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF(schema)
     split = F.when(F.col("_idx") < valid_start, "train").when(F.col("_idx") < test_start, "valid").otherwise("test")
     return indexed.withColumn("split", split).drop("_idx")
