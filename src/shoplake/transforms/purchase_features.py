@@ -146,5 +146,7 @@ def frequent_apps_spark(df: Any, min_reviews: int) -> list[int]:
     """Spark: games with at least ``min_reviews`` rows where ``split = 'train'`` (as :func:`frequent_apps`)."""
     if min_reviews <= 0:
         return []
-    rows = df.where("split = 'train'").groupBy("appid").count().where(f"count >= {min_reviews}").collect()
+    # a row without a game counts for no game (pandas' value_counts drops it the same way)
+    train = df.where("split = 'train' AND appid IS NOT NULL")
+    rows = train.groupBy("appid").count().where(f"count >= {min_reviews}").collect()
     return sorted(int(r["appid"]) for r in rows)

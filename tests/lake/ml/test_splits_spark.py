@@ -21,3 +21,14 @@ def test_a_column_with_no_value_in_the_window_keeps_its_type_and_the_cut_points(
     assert by_split == {"train": valid_start, "valid": test_start - valid_start, "test": 150 - test_start}
     newest = got.orderBy("timestamp_created").collect()[-1]
     assert newest["split"] == "test"
+
+
+def test_frequent_games_on_spark_skip_rows_without_a_game_like_the_local_backend(spark):
+    import pandas as pd
+
+    from shoplake.transforms.purchase_features import frequent_apps, frequent_apps_spark
+
+    rows = [("train", 730)] * 6 + [("train", None)] * 9 + [("train", 440)] * 2 + [("test", 440)] * 9
+    df = spark.createDataFrame(rows, "split string, appid long")
+    train = pd.DataFrame([r for r in rows if r[0] == "train"], columns=["split", "appid"])
+    assert frequent_apps_spark(df, 5) == frequent_apps(train, 5) == [730]
