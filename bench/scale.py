@@ -461,7 +461,9 @@ def summarise(lines: list[str]) -> str:
         if len(xs) >= 2 and len(set(xs)) >= 2:
             mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
             slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
-            cells.append(f"{my - slope * mx:.0f} + {slope * 1000:.3f}")
+            fixed = my - slope * mx
+            # a negative intercept: the cost is not linear in the rows (e.g. ALS scoring, users × products)
+            cells.append(f"{fixed:.0f} + {slope * 1000:.3f}" if fixed >= 0 else "not linear")
         else:
             cells.append("—")
         out.append("| " + " | ".join(cells) + " |")
