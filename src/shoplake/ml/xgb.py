@@ -284,6 +284,10 @@ def fit_spark_booster(df: Any, target: str, features: list[str], params: XgbPara
 
     rows = df.where(F.col("split") != "test").withColumn("label", F.col(target).cast("int"))
     rows = rows.withColumn("is_valid", F.col("split") == "valid")
+    # xgboost.spark splits each Arrow batch into training and validation rows and fails on a batch holding only one
+    # kind (KeyError 'values' in its DMatrix build: found at 100x, where time-sorted rows fill whole batches with
+    # validation rows); a seeded shuffle mixes both into every batch
+    rows = rows.orderBy(F.rand(params.seed))
     pos, n = rows.where("split = 'train'").agg(F.sum("label"), F.count("*")).first()
     clf = SparkXGBClassifier(
         features_col=features,
