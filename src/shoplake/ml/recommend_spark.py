@@ -161,10 +161,9 @@ def recommend_popular(ranking: DataFrame, pairs: DataFrame, users: DataFrame, k:
     from pyspark.sql import functions as F
 
     hist = _history(pairs, users)
-    degree = hist.groupBy("user_id").agg(F.count(F.lit(1)).alias("d"))
     seen_ranks = (
         hist.join(ranking.select("product_id", "rec_rank"), "product_id")
-        .join(degree, "user_id")
+        .join(_degrees(pairs, users), "user_id")
         .where(F.col("rec_rank") <= F.col("d") + k)
         .groupBy("user_id")
         .agg(F.collect_list("rec_rank").alias("seen"))

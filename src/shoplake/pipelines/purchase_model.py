@@ -124,6 +124,16 @@ def feature_partitions(lake_root: str, ds: str, days: int) -> list[str]:
     return paths
 
 
+def window_feature_rows(lake_root: str, ds: str, window_days: int) -> tuple[list[str], int]:
+    """The window's existing feature partitions and their rows, counted from the Parquet footers."""
+    from shoplake.io.lake import existing_partitions, partition_rows
+
+    paths, _ = existing_partitions(
+        window_partitions(lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds, window_days)
+    )
+    return paths, sum(partition_rows(p) for p in paths)
+
+
 def check_features(
     lake_root: str, ds: str, window_days: int, min_rows: int, min_new_days: int = 0, target: str = "steam_purchase"
 ) -> dict[str, Any]:
@@ -139,12 +149,7 @@ def check_features(
         ``{"ds", "path", "partitions", "rows", "trainable", "reason"}``; ``reason`` says what to do when the
         window cannot train.
     """
-    from shoplake.io.lake import existing_partitions, partition_rows
-
-    paths, _ = existing_partitions(
-        window_partitions(lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds, window_days)
-    )
-    rows = sum(partition_rows(p) for p in paths)
+    paths, rows = window_feature_rows(lake_root, ds, window_days)
     reason = ""
     if not paths:
         reason = (
@@ -184,12 +189,7 @@ def choose_backend(lake_root: str, ds: str, window_days: int, max_local_rows: in
 
     Rows are counted from the Parquet footers; the choice and its reason are logged.
     """
-    from shoplake.io.lake import existing_partitions, partition_rows
-
-    paths, _ = existing_partitions(
-        window_partitions(lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds, window_days)
-    )
-    rows = sum(partition_rows(p) for p in paths)
+    _, rows = window_feature_rows(lake_root, ds, window_days)
     backend = "spark" if rows > max_local_rows else "local"
     reason = (
         f"{rows} feature rows in the {window_days} days up to {ds} "
