@@ -38,6 +38,8 @@ STEAM_REVIEWS = "steam_reviews"
 STEAM_PURCHASE_FEATURES = "steam_purchase_features"
 #: shoplake's offline sentiment model (MiniLM encoder + logistic head), model zone
 SENTIMENT_MODEL = "sentiment_head"
+#: the multilingual sentiment model of the ``*`` route (USE multilingual v3 + a head fitted on labelled reviews)
+SENTIMENT_MULTILINGUAL_MODEL = "sentiment_multilingual"
 #: the purchase pipeline's targets and the model-zone name of each target's model
 PURCHASE_TARGETS = ("steam_purchase", "voted_up")
 PURCHASE_MODELS = {"steam_purchase": "steam_purchase", "voted_up": "steam_voted_up"}

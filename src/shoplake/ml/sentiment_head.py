@@ -20,7 +20,11 @@ import numpy as np
 
 from shoplake.ml.sentiment import (
     HEAD_MANIFEST,
+    USE_MULTILINGUAL,
     EngineConfig,
+    MultilingualEncoder,
+    encoder_fingerprint,
+    linear_softmax,
     mean_pool,
     model_dtype,
     pick_device,
@@ -67,9 +71,18 @@ class SentenceEncoder:
         )
 
 
-def embed_texts(encoder_dir: str, texts: Sequence[str], cfg: EngineConfig | None = None) -> np.ndarray:
-    """Sentence embeddings (mean pooled, L2-normalised), rows in input order; length-sorted dynamic batches."""
-    return SentenceEncoder(encoder_dir, cfg).embed(texts)
+def sentence_encoder(encoder: str, cfg: EngineConfig | None = None) -> SentenceEncoder | MultilingualEncoder:
+    """The encoder named ``encoder``: :data:`USE_MULTILINGUAL` (the packaged USE multilingual v3, numpy on the CPU)
+    or a transformers encoder directory (mean pooled)."""
+    cfg = cfg or EngineConfig()
+    if encoder == USE_MULTILINGUAL:
+        return MultilingualEncoder(max_length=cfg.max_length, chunk_rows=cfg.chunk_rows)
+    return SentenceEncoder(encoder, cfg)
+
+
+def embed_texts(encoder: str, texts: Sequence[str], cfg: EngineConfig | None = None) -> np.ndarray:
+    """Sentence embeddings of ``texts`` by :func:`sentence_encoder` ``(encoder)``, rows in input order."""
+    return sentence_encoder(encoder, cfg).embed(texts)
 
 
 @dataclass(frozen=True)
@@ -80,10 +93,7 @@ class Head:
     bias: np.ndarray  # (labels,)
 
     def proba(self, x: np.ndarray) -> np.ndarray:
-        z = x @ self.weight.T + self.bias
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return linear_softmax(x, self.weight, self.bias)
 
     def positive_proba(self, x: np.ndarray) -> np.ndarray:
         return self.proba(x)[:, 1]
@@ -152,21 +162,32 @@ def save_head_model(
     extra: dict[str, Any],
     labels: Sequence[str] = tuple(LABELS),
 ) -> str:
-    """Write a self-contained embedding-head model directory; returns its revision (content hash)."""
+    """Write an embedding-head model directory; returns its revision (content hash).
+
+    A transformers encoder is copied in (the directory is self-contained); :data:`USE_MULTILINGUAL` is named with its
+    package version and weights hash instead (the package ships the weights; loading checks the hash).
+    """
     from safetensors.numpy import save_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(
-        encoder_dir,
-        out_dir / "encoder",
-        dirs_exist_ok=True,
-        ignore=shutil.ignore_patterns("*.md", ".gitattributes", "onnx", "openvino"),
-    )
+    digest = hashlib.sha256(head.weight.tobytes() + head.bias.tobytes())
+    if encoder_dir == USE_MULTILINGUAL:
+        fingerprint = encoder_fingerprint()
+        digest.update(fingerprint["weights_sha256"].encode())
+        encoder_entry: dict[str, Any] = {"encoder": USE_MULTILINGUAL, "encoder_fingerprint": fingerprint}
+    else:
+        shutil.copytree(
+            encoder_dir,
+            out_dir / "encoder",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("*.md", ".gitattributes", "onnx", "openvino"),
+        )
+        encoder_entry = {"encoder_dir": "encoder"}
     save_file({"weight": head.weight, "bias": head.bias}, str(out_dir / "head.safetensors"))
-    revision = hashlib.sha256(head.weight.tobytes() + head.bias.tobytes()).hexdigest()[:12]
+    revision = digest.hexdigest()[:12]
     manifest = {
         "kind": "embedding-head",
-        "encoder_dir": "encoder",
+        **encoder_entry,
         "head_file": "head.safetensors",
         "labels": list(labels),
         "pooling": "mean",

@@ -1,10 +1,18 @@
-"""The offline sentiment model: MiniLM embeddings + a logistic head → ``model/sentiment_head/version=<ds>/``.
+"""The offline sentiment models: sentence embeddings + a logistic head, one model per encoder.
+
+- ``--encoder minilm`` (default): all-MiniLM-L6-v2 (English) → ``model/sentiment_head/version=<ds>/``, the ``en``
+  route of ``SHOPLAKE_SENTIMENT_MODELS``.
+- ``--encoder use-multilingual-v3``: Universal Sentence Encoder multilingual v3 (16 languages, packaged weights) →
+  ``model/sentiment_multilingual/version=<ds>/``, the ``*`` route. It serves every language (``--language '*'``) and
+  its head learns from the English labelled reviews (``--train-language en``), so every other language's held-out
+  AUC measures cross-lingual transfer; ``--train-language '*'`` learns from every labelled language.
 
 :func:`train` reads labelled reviews (``voted_up``) from the curated partitions of the window — or, to bootstrap a
-lake that has none yet, from saved Steam responses cleaned by the same rules — embeds them with all-MiniLM-L6-v2,
-fits a logistic-regression head on the older 80 % (by creation time), evaluates on the newest 20 % against VADER,
-and publishes the model with metrics.json, roc.png and its config. ``current.json`` moves to the new version only if
-its held-out AUC is not worse than the current model's.
+lake that has none yet, from saved Steam responses cleaned by the same rules — embeds them, fits a
+logistic-regression head on the older 80 % (by creation time), evaluates on the newest 20 % against VADER — overall
+and per language, with bootstrap intervals and no AUC below ``min_negatives`` — and publishes the model with
+metrics.json, roc.png and its config. ``current.json`` moves to the new version only if its held-out AUC is not worse
+than the current model's.
 """
 
 from __future__ import annotations
@@ -14,13 +22,14 @@ import json
 import logging
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.sentiment import EngineConfig
-from shoplake.paths import SENTIMENT_MODEL, STEAM_REVIEWS, Zone, window_partitions
+from shoplake.paths import SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL, STEAM_REVIEWS, Zone, window_partitions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +38,12 @@ log = logging.getLogger(__name__)
 
 #: the model id written into every scored row
 MODEL_ID = "shoplake/steam-sentiment-minilm-head"
+MULTILINGUAL_MODEL_ID = "shoplake/steam-sentiment-use-multilingual-head"
+#: ``--encoder`` → (model-zone name, model id, the curve's name in roc.png)
+ENCODERS = {
+    "minilm": (SENTIMENT_MODEL, MODEL_ID, "MiniLM + logistic head"),
+    "use-multilingual-v3": (SENTIMENT_MULTILINGUAL_MODEL, MULTILINGUAL_MODEL_ID, "USE multilingual + logistic head"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +61,15 @@ class SentimentTrainConfig(PartitionJob, EngineConfig):
         "apart (a dump of another year works as it is); 0 = the window_days calendar days ending at ds",
         minimum=0,
     )
-    encoder_dir: str = option("", help="sentence encoder directory (default: the packaged all-MiniLM-L6-v2)")
+    encoder: str = option(
+        "minilm",
+        help="minilm (English; model/sentiment_head, the 'en' route) or use-multilingual-v3 (16 languages; "
+        "model/sentiment_multilingual, the '*' route)",
+        enum=list(ENCODERS),
+    )
+    encoder_dir: str = option(
+        "", help="with --encoder minilm: sentence encoder directory (default: the packaged all-MiniLM-L6-v2)"
+    )
     test_fraction: float = option(
         0.2, help="newest share of the reviews (by creation time) held out for evaluation", minimum=0.05, maximum=0.5
     )
@@ -57,14 +80,31 @@ class SentimentTrainConfig(PartitionJob, EngineConfig):
         exclusiveMinimum=0,
     )
     language: str = option(
-        "en",
-        help="learn from and evaluate on reviews of this language (curated language_code, ISO 639-1); '*' = all. "
-        "The model serves this language: route it with SHOPLAKE_SENTIMENT_MODELS",
+        "",
+        help="evaluate on (and serve) reviews of this language (curated language_code, ISO 639-1); '*' = all; "
+        "empty = en with minilm, '*' with use-multilingual-v3. Route the model with SHOPLAKE_SENTIMENT_MODELS",
+    )
+    train_language: str = option(
+        "",
+        help="the head learns from the labelled reviews of this language ('*' = every one); empty = --language with "
+        "minilm, en with use-multilingual-v3 (other languages' held-out AUCs then measure cross-lingual transfer)",
     )
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
     min_negatives: int = option(
         30, help="fewest held-out negatives (and positives) for an AUC to be reported per language group", minimum=1
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        multilingual = self.encoder != "minilm"
+        if not self.language:
+            object.__setattr__(self, "language", "*" if multilingual else "en")
+        if not self.train_language:
+            object.__setattr__(self, "train_language", "en" if multilingual else self.language)
+        if self.language not in ("*", self.train_language) and self.train_language != "*":
+            raise ValueError(
+                f"--train-language {self.train_language} is not among the reviews read (--language {self.language})"
+            )
 
 
 Labelled = tuple[list[str], "np.ndarray", "np.ndarray", list[str]]
@@ -181,7 +221,7 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
     from shoplake.ml.metrics import auc_by_group, format_auc
     from shoplake.ml.plots import plot_roc
     from shoplake.ml.registry import publish_version
-    from shoplake.ml.sentiment import engine_config
+    from shoplake.ml.sentiment import USE_MULTILINGUAL, engine_config
     from shoplake.ml.sentiment_head import (
         default_encoder_dir,
         embed_texts,
@@ -193,13 +233,18 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
     from shoplake.ml.tracking import set_champion, track_version
 
     np.random.seed(cfg.seed)
+    model_name, model_id, curve = ENCODERS[cfg.encoder]
     texts, y, created, langs = load_source(cfg) if cfg.steam_source else load_curated(cfg)
     order = np.argsort(created, kind="stable")  # time-based split: train on the past, test on the newest
     cut = int(len(order) * (1 - cfg.test_fraction))
     train_idx, test_idx = order[:cut], order[cut:]
     if len(test_idx) < 20 or len(np.unique(y[test_idx])) < 2:
         raise ValueError(f"held-out split too small or single-class ({len(test_idx)} rows); widen the window")
-    encoder = cfg.encoder_dir or default_encoder_dir()
+    if cfg.train_language != "*":
+        train_idx = train_idx[np.array([langs[i] for i in train_idx], dtype=object) == cfg.train_language]
+    if len(train_idx) == 0:
+        raise ValueError(f"no labelled {cfg.train_language} review before the held-out split; widen the window")
+    encoder = USE_MULTILINGUAL if cfg.encoder != "minilm" else cfg.encoder_dir or default_encoder_dir()
     x = embed_texts(encoder, texts, engine_config(cfg))
     head = fit_head(x[train_idx], y[train_idx], seed=cfg.seed, c=cfg.c)
     p_test = head.positive_proba(x[test_idx])
@@ -212,12 +257,18 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
     for name, groups in by_language.items():
         for group, m in groups.items():
             log.info("held-out %s, %s: %s", name, group, format_auc(m))
+    train_languages = sorted({langs[i] for i in train_idx})
     metrics = {
         "model": evaluate(y[test_idx], p_test),
         "vader": evaluate(y[test_idx], p_vader),
         "by_language": by_language,
         "language": cfg.language,
+        "encoder": cfg.encoder,
+        "train_language": cfg.train_language,
+        # held-out languages the head never saw a label of: their AUC is cross-lingual transfer
+        "transfer_languages": sorted({str(g) for g in test_langs} - set(train_languages)),
         "train_rows": len(train_idx),
+        "train_rows_by_language": dict(sorted(Counter(langs[i] for i in train_idx).items())),
         "split": f"time-based: newest {cfg.test_fraction:.0%} by timestamp_created held out",
         "test_created_from": dt.datetime.fromtimestamp(int(created[test_idx].min()), dt.UTC).isoformat(),
     }
@@ -227,32 +278,41 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
             out,
             encoder,
             head,
-            model_id=MODEL_ID,
-            extra={"trained_for_ds": cfg.ds, "max_length": cfg.max_length, "languages": [cfg.language]},
-        )
+            model_id=model_id,
+            extra={"trained_for_ds": cfg.ds, "max_length": cfg.max_length, "languages": [cfg.language],
+                   "train_languages": train_languages},
+        )  # fmt: skip
         metrics["revision"] = revision
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
         (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
-        curves = {"MiniLM + logistic head": (y[test_idx], p_test), "VADER": (y[test_idx], p_vader)}
+        curves = {curve: (y[test_idx], p_test), "VADER": (y[test_idx], p_vader)}
         plot_roc(out / "roc.png", curves, "Steam voted_up, held-out split")
-        result = publish_version(out, cfg.lake_root, SENTIMENT_MODEL, cfg.ds, auc=metrics["model"]["auc"])
+        result = publish_version(out, cfg.lake_root, model_name, cfg.ds, auc=metrics["model"]["auc"])
         # the version's small files are the run's artifacts; the registered version's source is the lake version
         for heavy in ("encoder", "head.safetensors"):
             path = out / heavy
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
         tracked = track_version(
             cfg.mlflow_uri,
             cfg.lake_root,
-            model_name=SENTIMENT_MODEL,
+            model_name=model_name,
             ds=cfg.ds,
             params={**asdict(cfg), "revision": revision},
             metrics={k: v for k, v in metrics.items() if k in ("model", "vader", "train_rows")},
             artifacts_dir=out,
             model_source=result["path"],
-            tags={"language": cfg.language, "revision": revision},
+            tags={
+                "language": cfg.language,
+                "train_language": cfg.train_language,
+                "encoder": cfg.encoder,
+                "revision": revision,
+            },
         )
     if result["promoted"] and tracked:
-        set_champion(tracked["tracking_uri"], SENTIMENT_MODEL, tracked["model_version"])
+        set_champion(tracked["tracking_uri"], model_name, tracked["model_version"])
     log.info("metrics %s", json.dumps(metrics))
     return {
         "ds": cfg.ds,

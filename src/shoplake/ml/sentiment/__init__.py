@@ -14,6 +14,8 @@ The engine is split by responsibility; every public name is importable from here
 - :mod:`~shoplake.ml.sentiment.batching` — length-sorted token-budget batches (:func:`run_sorted_batches`);
 - :mod:`~shoplake.ml.sentiment.cpu` — CPU attention, allocator, prepacked linear weights, the bf16 probe;
 - :mod:`~shoplake.ml.sentiment.export` — ONNX Runtime and ``torch.compile`` wrappers;
+- :mod:`~shoplake.ml.sentiment.multilingual` — USE multilingual v3 (the packaged offline encoder of the ``*`` route)
+  and the head served over it;
 - :mod:`~shoplake.ml.sentiment.routing` — routes by language, :func:`score_texts`, :func:`score_partition`.
 """
 
@@ -62,6 +64,14 @@ from shoplake.ml.sentiment.labels import (
     five_class_positive_prob,
     normalise_label,
 )
+from shoplake.ml.sentiment.multilingual import (
+    USE_LANGUAGES,
+    USE_MULTILINGUAL,
+    MultilingualEncoder,
+    MultilingualHeadClassifier,
+    encoder_fingerprint,
+    linear_softmax,
+)
 from shoplake.ml.sentiment.routing import (
     ModelRoute,
     Router,
@@ -83,10 +93,14 @@ __all__ = [
     "SENTIMENT_SCHEMA",
     "TOKENIZE_ROWS",
     "UNSUPPORTED",
+    "USE_LANGUAGES",
+    "USE_MULTILINGUAL",
     "CompiledModel",
     "EmbeddingHeadClassifier",
     "EngineConfig",
     "ModelRoute",
+    "MultilingualEncoder",
+    "MultilingualHeadClassifier",
     "OnnxModel",
     "Router",
     "TextClassifier",
@@ -95,10 +109,12 @@ __all__ = [
     "cpu_attention",
     "cpu_bf16_native",
     "directory_revision",
+    "encoder_fingerprint",
     "engine_config",
     "five_class_order",
     "five_class_positive_prob",
     "format_model_map",
+    "linear_softmax",
     "load_classifier",
     "local_model_dir",
     "looks_like_path",

@@ -21,6 +21,12 @@ from shoplake.ml.sentiment.batching import auto_batch_tokens, mean_pool, place_m
 from shoplake.ml.sentiment.cpu import attention_of, prepare_cpu_model
 from shoplake.ml.sentiment.export import CompiledModel, OnnxModel
 from shoplake.ml.sentiment.labels import HEAD_MANIFEST, MODEL_REF, five_class_order, five_class_positive_prob
+from shoplake.ml.sentiment.multilingual import (
+    USE_MULTILINGUAL,
+    MultilingualEncoder,
+    MultilingualHeadClassifier,
+    check_fingerprint,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -214,9 +220,26 @@ def looks_like_path(uri: str) -> bool:
     return "://" in uri or uri.startswith(("/", "./", "../", "~")) or uri.count("/") > 1
 
 
+def load_multilingual_head(path: str | Path, meta: dict[str, Any], cfg: EngineConfig) -> MultilingualHeadClassifier:
+    """A head over USE multilingual v3 (``shoplake.ml.sentiment.multilingual``): numpy on the CPU whatever
+    ``device`` / ``precision`` say (logged when they ask for more)."""
+    from safetensors.numpy import load_file
+
+    encoder = MultilingualEncoder(max_length=cfg.max_length, chunk_rows=cfg.chunk_rows)
+    check_fingerprint(meta.get("encoder_fingerprint", {}), encoder.fingerprint, meta["model_id"])
+    weights = load_file(str(Path(path) / meta["head_file"]))
+    clf = MultilingualHeadClassifier(encoder, weights["weight"], weights["bias"], meta["labels"], cfg)
+    clf.model_id, clf.revision = meta["model_id"], meta["revision"]
+    ignored = [f"{k}={v}" for k, v in (("device", cfg.device), ("precision", cfg.precision), ("compile", cfg.compile))
+               if v not in ("auto", "cpu", "fp32", False)]  # fmt: skip
+    log.info("loaded %s@%s (USE multilingual v3, numpy on %s CPU threads%s)", clf.model_id, clf.revision,
+             encoder.threads, f"; {', '.join(ignored)} do not apply to it" if ignored else "")  # fmt: skip
+    return clf
+
+
 def load_classifier(
     uri: str, *, revision: str | None = None, cfg: EngineConfig | None = None, cache_dir: str | Path = "/tmp"
-) -> TextClassifier:
+) -> TextClassifier | MultilingualHeadClassifier:
     """Load a classifier from a hub id (pinned ``revision``), a local directory or a lake URI."""
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
@@ -233,10 +256,12 @@ def load_classifier(
         return load_classifier(target["uri"], revision=target.get("revision") or None, cfg=cfg, cache_dir=cache_dir)
     manifest = Path(path) / HEAD_MANIFEST
     kw: dict[str, Any] = {"device": device, "dtype": dtype, "cfg": cfg}
-    if manifest.exists():
+    meta = json.loads(manifest.read_text()) if manifest.exists() else None
+    if meta is not None and meta.get("encoder") == USE_MULTILINGUAL:
+        return load_multilingual_head(path, meta, cfg)
+    if meta is not None:
         from safetensors.torch import load_file
 
-        meta = json.loads(manifest.read_text())
         encoder_dir = str(Path(path) / meta["encoder_dir"])
         tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
         encoder = AutoModel.from_pretrained(encoder_dir)
