@@ -24,8 +24,10 @@ export SHOPLAKE_MONGO_PORT ?= 27018
 export SHOPLAKE_LAKE_ROOT ?= $(CURDIR)/lake
 export AIRFLOW_CONN_MONGO_DEFAULT ?= mongo://127.0.0.1:$(SHOPLAKE_MONGO_PORT)/shoplake
 export AIRFLOW_CONN_SPARK_LOCAL ?= {"conn_type": "spark", "host": "local[2]"}
-# offline default sentiment model: the MiniLM head trained into the lake (`make sentiment-model`)
+# offline default sentiment models (`make sentiment-model` trains both into the lake): the MiniLM head for English,
+# the USE multilingual head for every other language (the '*' route)
 export SHOPLAKE_SENTIMENT_MODEL ?= $(SHOPLAKE_LAKE_ROOT)/model/sentiment_head
+export SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL ?= $(SHOPLAKE_LAKE_ROOT)/model/sentiment_multilingual
 # one gpu-pool slot per GPU that `nvidia-smi -L` lists, 1 on a machine without one ($(shell) runs under the strict
 # .SHELLFLAGS below: a missing nvidia-smi must not fail the pipeline, or the value comes out empty)
 GPU_SLOTS ?= $(shell n=$$({ nvidia-smi -L 2>/dev/null || true; } | grep -c '^GPU' || true); [ "$${n:-0}" -gt 0 ] && echo $$n || echo 1)
@@ -93,12 +95,15 @@ airflow-init: install  ## create/upgrade the Airflow metadata DB (SQLite under $
 	airflow db migrate >/dev/null
 	airflow pools set gpu $(GPU_SLOTS) "GPU slots: one per GPU of the gpu worker" >/dev/null
 
-sentiment-model: install  ## cold-start the offline sentiment model (MiniLM + head) into the lake, if none yet
-	test -f $(SHOPLAKE_LAKE_ROOT)/model/sentiment_head/current.json && exit 0
-	$(PY) jobs/train/train_sentiment_head.py --ds $$(date -u -d "$(DEMO_FROM) -1 day" +%F) \
-	  --labelled-days $(SENTIMENT_TRAIN_DAYS) --min-negatives $(SENTIMENT_MIN_NEGATIVES) \
-	  --lake-root $(SHOPLAKE_LAKE_ROOT) --steam-source $${SHOPLAKE_STEAM_SOURCE:-$$($(PY) -c \
-	  'from shoplake.config import Settings; print(Settings.from_env().steam_source_dir)')}
+sentiment-model: install  ## cold-start the offline sentiment models (MiniLM + head for English, USE multilingual + head for the rest) into the lake, those missing
+	for enc in minilm use-multilingual-v3; do \
+	  model=$$([ $$enc = minilm ] && echo sentiment_head || echo sentiment_multilingual); \
+	  test -f $(SHOPLAKE_LAKE_ROOT)/model/$$model/current.json && continue; \
+	  $(PY) jobs/train/train_sentiment_head.py --encoder $$enc --ds $$(date -u -d "$(DEMO_FROM) -1 day" +%F) \
+	    --labelled-days $(SENTIMENT_TRAIN_DAYS) --min-negatives $(SENTIMENT_MIN_NEGATIVES) \
+	    --lake-root $(SHOPLAKE_LAKE_ROOT) --steam-source $${SHOPLAKE_STEAM_SOURCE:-$$($(PY) -c \
+	    'from shoplake.config import Settings; print(Settings.from_env().steam_source_dir)')} || exit 1; \
+	done
 
 # the demo's in-process runs are manual runs (logical date = the day after the partition); they get their own
 # metadata DB so they never collide with scheduled runs or backfills of the same dates in $AIRFLOW_HOME

@@ -35,6 +35,7 @@ from shoplake_airflow.assets import (
     ENRICHED_PRODUCT_REVIEWS,
     RAW_PRODUCT_REVIEWS,
     SENTIMENT_MODEL,
+    SENTIMENT_MULTILINGUAL_MODEL,
 )
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, fail_without_retry, resolve_partition
 from shoplake_airflow.gpu import gpu_job
@@ -93,7 +94,7 @@ def product_reviews_daily():
     model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache, *cfg.sentiment_engine_args]
     score = gpu_job(
         "score_sentiment", "jobs/gpu/score_product_reviews.py", model_args,
-        inlets=[CURATED_PRODUCT_REVIEWS, SENTIMENT_MODEL],
+        inlets=[CURATED_PRODUCT_REVIEWS, SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL],
     )  # fmt: skip
     curated = check_reviews(partition)
     chain(partition, curate, curated, score, check_sentiment(score.output, curated))

@@ -1,18 +1,23 @@
 """
-### sentiment_model_weekly — retrain the offline sentiment model (MiniLM embeddings + logistic head)
+### sentiment_model_weekly — retrain the offline sentiment models (English MiniLM head, multilingual USE head)
 
-**Purpose.** Keep shoplake's default sentiment model current: embed the labelled Steam reviews (`voted_up`) of
-the last `window_days` curated partitions with all-MiniLM-L6-v2, fit a logistic-regression head, evaluate on the
-newest 20 % against VADER (AUC, accuracy, F1 per class, ROC plot).
+**Purpose.** Keep shoplake's default sentiment models current: embed the labelled Steam reviews (`voted_up`) of
+the last `window_days` curated partitions, fit a logistic-regression head, evaluate on the newest 20 % against VADER
+(AUC with a 95 % interval per language, accuracy, F1 per class, ROC plot). Two models, two tasks:
+`train_sentiment_head` (all-MiniLM-L6-v2, English reviews: the `en` route) and `train_multilingual_sentiment_head`
+(Universal Sentence Encoder multilingual v3, packaged weights; the head learns from the English labels and is
+evaluated on every language, the others' AUCs being cross-lingual transfer: the `*` route).
 
 **Inputs.** `curated/steam_reviews/ds=…` for the window ending at the run's day (the `ds` Param of a manual run,
 else the last day of the data interval; `resolve_partition` decides it, as in every DAG).
 
-**Outputs.** `model/sentiment_head/version=<ds>/` (model, `metrics.json`, `roc.png`, config snapshot);
-`model/sentiment_head/current.json` moves to it last, and only if its held-out AUC is not worse than the
-current model's. `steam_reviews_daily` scores with whatever `current.json` names.
+**Outputs.** `model/sentiment_head/version=<ds>/` and `model/sentiment_multilingual/version=<ds>/` (model,
+`metrics.json`, `roc.png`, config snapshot); each model's `current.json` moves to it last, and only if its held-out
+AUC is not worse than the current model's. `steam_reviews_daily` and `product_reviews_daily` score with whatever
+the `current.json` of each route names.
 
-**Runs.** Weekly on the gpu queue/pool (embedding is the heavy part). Manual runs take the window and the
+**Runs.** Weekly; the MiniLM head on the gpu queue/pool (embedding is the heavy part), the USE head on the
+default queue (numpy on the CPU). Manual runs take the window and the
 regularisation from Params. Rerunning a week replaces that week's version.
 
 **Owner.** data-platform.
@@ -25,9 +30,9 @@ from datetime import timedelta
 from airflow.sdk import CronDataIntervalTimetable, chain, dag
 
 from shoplake.pipelines.sentiment_model import SentimentTrainConfig
-from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, SENTIMENT_MODEL
+from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL
 from shoplake_airflow.context import HISTORY_START, resolve_partition
-from shoplake_airflow.gpu import gpu_job
+from shoplake_airflow.gpu import gpu_job, python_job
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 
@@ -40,7 +45,8 @@ TRAIN_PARAMS = ("window_days", "c", "seed", "min_negatives")
     start_date=HISTORY_START,
     catchup=False,
     max_active_runs=1,
-    description="Retrain the offline sentiment model (MiniLM embeddings + logistic head) on curated Steam reviews",
+    description="Retrain the offline sentiment models (English MiniLM head, multilingual USE head) on curated Steam "
+    "reviews",
     tags=["steam", "sentiment", "training", "gpu"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
     params={"ds": ds_param("last day of the training window"), **config_params(SentimentTrainConfig, TRAIN_PARAMS)},
@@ -57,7 +63,15 @@ def sentiment_model_weekly():
         inlets=[CURATED_STEAM_REVIEWS],
         outlets=[SENTIMENT_MODEL],
     )
-    chain(resolve_partition(), train)
+    # USE runs on numpy on the CPU: the default queue, no GPU slot held
+    multilingual = python_job(
+        "train_multilingual_sentiment_head",
+        "jobs/train/train_sentiment_head.py",
+        [*args, "--encoder", "use-multilingual-v3"],
+        inlets=[CURATED_STEAM_REVIEWS],
+        outlets=[SENTIMENT_MULTILINGUAL_MODEL],
+    )
+    chain(resolve_partition(), [train, multilingual])
 
 
 sentiment_model_weekly()

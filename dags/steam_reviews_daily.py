@@ -20,7 +20,8 @@ lake, typed and cleaned, ready for sentiment scoring and training.
    with `{"ds", "path", "rows"}`.
 5. `score_sentiment` — `jobs/gpu/score_sentiment.py` on queue/pool `gpu`, in a fresh process: the model of each
    review's language (`SHOPLAKE_SENTIMENT_MODELS`, e.g. `en=<lake model>,*=<multilingual hub id@revision>`;
-   by default `SHOPLAKE_SENTIMENT_MODEL` for English only) scores it → `enriched/steam_reviews/ds=…` (label,
+   by default `SHOPLAKE_SENTIMENT_MODEL` for English and `SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL`, the offline USE
+   multilingual head, for every other language) scores it → `enriched/steam_reviews/ds=…` (label,
    score, positive_prob, model_id, model_revision, language_code, sentiment_status). Reviews in a language no
    configured model supports get null scores and `sentiment_status = 'unsupported_language'`.
 6. `check_enriched` — every curated row was scored; emits `enriched.steam_reviews`.
@@ -47,6 +48,7 @@ from shoplake_airflow.assets import (
     ENRICHED_STEAM_REVIEWS,
     RAW_STEAM_REVIEWS,
     SENTIMENT_MODEL,
+    SENTIMENT_MULTILINGUAL_MODEL,
 )
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
 from shoplake_airflow.gpu import gpu_job
@@ -116,7 +118,10 @@ def steam_reviews_daily():
     curate = spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", [], inlets=[RAW_STEAM_REVIEWS])
     model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache, *cfg.sentiment_engine_args]
     score = gpu_job(
-        "score_sentiment", "jobs/gpu/score_sentiment.py", model_args, inlets=[CURATED_STEAM_REVIEWS, SENTIMENT_MODEL]
+        "score_sentiment",
+        "jobs/gpu/score_sentiment.py",
+        model_args,
+        inlets=[CURATED_STEAM_REVIEWS, SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL],
     )
     partition = resolve_partition()
     raw = extract_reviews(partition)

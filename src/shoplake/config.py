@@ -101,7 +101,11 @@ class Settings:
             embedded defaults use the offline MiniLM head trained into the lake.
         sentiment_revision: pinned hub revision (ignored for directories, which carry their own).
         sentiment_models: language → model map (``en=<model>[@rev],*=<model>[@rev]``); unset, the one model
-            above scores English (``en``) only and other languages get null scores (``unsupported_language``).
+            above scores English (``en``) and ``sentiment_multilingual_model`` every other language.
+        sentiment_multilingual_model: the ``*`` route when ``sentiment_models`` is unset: the offline
+            multilingual model (USE multilingual v3 + a head on labelled reviews) trained into
+            ``<lake>/model/sentiment_multilingual`` (the embedded defaults and compose set it); empty = no ``*``
+            route, other languages get null scores (``unsupported_language``).
         model_cache: local cache for models copied from the lake.
         sentiment_precision / sentiment_compile: the scoring jobs' ``--precision`` (``auto``: bf16 weights on CUDA,
             fp32 on a CPU; ``bf16`` on a CPU with native bf16 is the fast CPU path that keeps the scores) and
@@ -147,6 +151,7 @@ class Settings:
     sentiment_model: str = "distilbert-base-uncased-finetuned-sst-2-english"
     sentiment_revision: str = "714eb0fa89d2f80546fda750413ed43d93601a13"
     sentiment_models: str = ""
+    sentiment_multilingual_model: str = ""
     model_cache: str = "/tmp/shoplake-model-cache"
     sentiment_precision: str = "auto"
     sentiment_compile: bool = False
@@ -190,10 +195,11 @@ class Settings:
 
     @property
     def sentiment_model_map(self) -> str:
-        """``SHOPLAKE_SENTIMENT_MODELS``, else the single configured model for English only."""
+        """``SHOPLAKE_SENTIMENT_MODELS``, else the configured model for English and the multilingual one for ``*``."""
         if self.sentiment_models:
             return self.sentiment_models
-        return f"en={self.sentiment_model}" + (f"@{self.sentiment_revision}" if self.sentiment_revision else "")
+        english = f"en={self.sentiment_model}" + (f"@{self.sentiment_revision}" if self.sentiment_revision else "")
+        return english + (f",*={self.sentiment_multilingual_model}" if self.sentiment_multilingual_model else "")
 
     @property
     def steam_source_dir(self) -> str:

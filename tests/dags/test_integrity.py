@@ -104,7 +104,7 @@ def test_steam_dag_shape(dagbag):
     inlets = {t.task_id: [a.name for a in t.inlets] for t in dag.tasks if t.inlets}
     assert inlets == {
         "curate_reviews": ["raw.steam_reviews"],
-        "score_sentiment": ["curated.steam_reviews", "model.sentiment_head"],
+        "score_sentiment": ["curated.steam_reviews", "model.sentiment_head", "model.sentiment_multilingual"],
         "build_features": ["curated.steam_reviews", "enriched.steam_reviews"],
     }
     outlets = {t.task_id: [a.name for a in t.outlets] for t in dag.tasks if t.outlets}

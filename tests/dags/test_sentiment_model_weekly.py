@@ -31,6 +31,20 @@ def test_training_task_renders_the_window_end_and_params():
     assert "--window-days 14 --c 2.0 --seed 7 --min-negatives 50" in cmd
 
 
+def test_the_multilingual_head_trains_beside_it_on_the_cpu_queue():
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS)).dags["sentiment_model_weekly"]
+    task = dag.get_task("train_multilingual_sentiment_head")
+    assert task.queue != "gpu"
+    assert task.pool != "gpu"
+    assert [a.name for a in task.outlets] == ["model.sentiment_multilingual"]
+    assert task.upstream_task_ids == {"resolve_partition"}
+    params = {"window_days": 14, "c": 2.0, "seed": 7, "min_negatives": 50}
+    task.render_template_fields({"ti": FakeTI(), "params": params}, jinja_env=dag.get_template_env())
+    assert task.bash_command.endswith("--min-negatives 50 --encoder use-multilingual-v3")
+
+
 def test_a_run_with_a_mistyped_conf_key_fails_once_naming_the_known_keys(airflow_db):
     """{"windowdays": 7} used to be ignored silently; now the run stops before any work, without retries."""
     from airflow.dag_processing.dagbag import DagBag
@@ -41,3 +55,4 @@ def test_a_run_with_a_mistyped_conf_key_fails_once_naming_the_known_keys(airflow
     assert dr.state == "failed"
     assert (tis["resolve_partition"].state, tis["resolve_partition"].try_number) == ("failed", 1)
     assert tis["train_sentiment_head"].state == "upstream_failed"
+    assert tis["train_multilingual_sentiment_head"].state == "upstream_failed"

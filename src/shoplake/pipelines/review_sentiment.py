@@ -74,7 +74,11 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
     )
     c: float = option(4.0, help="inverse regularisation strength of the head's logistic regression", exclusiveMinimum=0)
     seed: int = option(7, help="seed of the head's solver")
-    encoder: str = option("", help="sentence encoder directory; empty = the offline all-MiniLM-L6-v2")
+    encoder: str = option(
+        "",
+        help="sentence encoder: a transformers directory, 'use-multilingual-v3' (the packaged multilingual USE: for "
+        "reviews in other languages, or several) or empty = the offline all-MiniLM-L6-v2 (English)",
+    )
     model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
 
@@ -120,7 +124,7 @@ def read_window(lake_root: str, ds: str, days: int):
 
     from shoplake.io.lake import read_partition
 
-    cols = ["review_id", "product_id", "rating", "review_text", "submitted_at", "incentivised"]
+    cols = ["review_id", "product_id", "rating", "review_text", "submitted_at", "incentivised", "language_code"]
     paths = window_partitions(lake_root, ds, days)
     if not paths:
         raise ValueError(f"no curated {PRODUCT_REVIEWS} partition in the {days} days ending {ds}")
@@ -156,12 +160,12 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
     from shoplake.ml import review_sentiment as rs
     from shoplake.ml.plots import plot_confusion
     from shoplake.ml.registry import promote_if_not_worse, publish_dir
-    from shoplake.ml.sentiment import MODEL_REF, engine_config, load_classifier
+    from shoplake.ml.sentiment import MODEL_REF, USE_MULTILINGUAL, engine_config, load_classifier
     from shoplake.ml.sentiment_head import (
-        SentenceEncoder,
         default_encoder_dir,
         fit_multiclass_head,
         save_head_model,
+        sentence_encoder,
     )
     from shoplake.ml.tracking import set_champion, track_version
 
@@ -194,11 +198,12 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
             model_id, revision, kind = clf.model_id, clf.revision, "adopted"
         else:
             encoder = cfg.encoder or default_encoder_dir()
-            emb = SentenceEncoder(encoder, engine).embed(df["review_text"].fillna("").tolist())
+            emb = sentence_encoder(encoder, engine).embed(df["review_text"].fillna("").tolist())
             head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
             probs = head.proba(emb[cut:])
             predicted = np.argmax(probs, axis=1) + 1
-            model_id = "shoplake/review-sentiment-minilm-head-5"
+            family = "use-multilingual" if encoder == USE_MULTILINGUAL else "minilm"
+            model_id = f"shoplake/review-sentiment-{family}-head-5"
             revision = save_head_model(out, encoder, head, model_id=model_id, labels=FIVE_CLASSES,
                                        extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}"})  # fmt: skip
             kind = "trained"
@@ -218,6 +223,9 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
                 for name, b in baselines.items()
             },
             "by_product": rs.report_by_group(test_df["product_id"].tolist(), stars_test, predicted, cfg.min_group_rows),
+            "by_language": rs.report_by_group(
+                test_df["language_code"].fillna("und").tolist(), stars_test, predicted, cfg.min_group_rows
+            ),
             "split": {
                 "train": len(train_df),
                 "test": len(test_df),
