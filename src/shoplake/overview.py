@@ -66,6 +66,8 @@ class Model:
     metrics: dict[str, float] = field(default_factory=dict)
     #: PNG files of the current version
     plots: list[str] = field(default_factory=list)
+    #: the current version's evaluation per language (:func:`language_rows`; one row a language)
+    by_language: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +103,39 @@ def _flat_numbers(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]
 
 
 # ---- models ------------------------------------------------------------------------------------------------------
+
+
+def language_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-language evaluation of a ``metrics.json`` as table rows, ``all`` first (bounded by the languages).
+
+    Two shapes are read: the binary sentiment models' (``by_language.model.<lang>``: AUC with its 95 % interval or
+    the "too few negatives" note, beside VADER's AUC; ``transfer_languages`` marks languages the head never saw a
+    label of) and the five-class models' (``by_language.groups.<lang>``: macro-F1 and QWK, languages under the
+    row floor counted in a last row). Anything else gives no rows.
+    """
+    by_language = metrics.get("by_language")
+    if not isinstance(by_language, dict):
+        return []
+    transfer = set(metrics.get("transfer_languages") or [])
+    rows: list[dict[str, Any]] = []
+    if isinstance(by_language.get("model"), dict):
+        vader = by_language.get("vader") if isinstance(by_language.get("vader"), dict) else {}
+        for lang, m in sorted(by_language["model"].items(), key=lambda kv: (kv[0] != "all", kv[0])):
+            rows.append({
+                "language": lang, "n": m.get("n"), "negatives": m.get("negatives"), "auc": m.get("auc"),
+                "auc_ci95": m.get("auc_ci95"), "baseline_auc": (vader.get(lang) or {}).get("auc"),
+                "note": m.get("note") or ("cross-lingual transfer" if lang in transfer else ""),
+            })  # fmt: skip
+    elif isinstance(by_language.get("groups"), dict):
+        for lang, g in sorted(by_language["groups"].items()):
+            rows.append({"language": lang, "n": g.get("n"), "macro_f1": g.get("macro_f1"), "qwk": g.get("qwk"),
+                         "note": ""})  # fmt: skip
+        if by_language.get("groups_below_min_rows"):
+            note = (
+                f"{by_language['groups_below_min_rows']} language(s) under {by_language.get('min_rows')} held-out rows"
+            )
+            rows.append({"language": "other", "n": None, "macro_f1": None, "qwk": None, "note": note})
+    return rows
 
 
 def model_names(lake_root: str) -> list[str]:
@@ -142,9 +177,13 @@ def _summary(lake_root: str, name: str) -> Model:
     metric = str(pointer.get("metric", ""))
     value = pointer.get(metric) if metric else None
     fs, vdir = _fs(pointer["path"])  # the committed files of the version it names
-    metrics, plots, error = {}, [], ""
+    metrics, plots, by_language, error = {}, [], [], ""
     try:
-        metrics = _flat_numbers(json.loads(fs.cat(f"{vdir}/metrics.json")))
+        raw = json.loads(fs.cat(f"{vdir}/metrics.json"))
+        metrics = _flat_numbers(raw)
+        by_language = language_rows(raw) if isinstance(raw, dict) else []
+        if by_language:  # shown as their own table, not again as flat numbers
+            metrics = {k: v for k, v in metrics.items() if not k.startswith("by_language_")}
     except FileNotFoundError:
         error = "the current version has no metrics.json"
     except (OSError, ValueError) as exc:
@@ -159,6 +198,7 @@ def _summary(lake_root: str, name: str) -> Model:
         versions=versions,
         metrics=metrics,
         plots=plots,
+        by_language=by_language,
         error=error,
     )
 

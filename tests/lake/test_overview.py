@@ -22,7 +22,7 @@ def lake(tmp_path) -> str:
 
 def test_models_show_the_champion_its_flattened_metrics_and_plots(lake):
     models = {m.name: m for m in overview.models(lake)}
-    assert sorted(models) == ["draft_model", "shop_model"]
+    assert sorted(models) == ["draft_model", "sentiment_multilingual", "shop_model"]
     shop = models["shop_model"]
     assert (shop.current, shop.metric, shop.metric_value) == ("2024-01-01", "auc", 0.8125)
     assert shop.versions == ["2024-01-02", "2024-01-01"]
@@ -30,6 +30,9 @@ def test_models_show_the_champion_its_flattened_metrics_and_plots(lake):
     assert shop.plots == ["feature_importance.png", "roc.png"]
     draft = models["draft_model"]
     assert (draft.current, draft.versions, draft.metrics, draft.plots) == (None, ["2024-01-02"], {}, [])
+    sentiment = models["sentiment_multilingual"]
+    assert [r["language"] for r in sentiment.by_language] == ["all", "de", "en", "th"]
+    assert sentiment.metrics == {"auc": 0.9}  # the per-language numbers are in their table, not repeated flat
 
 
 def test_only_listed_plots_of_the_current_version_are_served(lake):
@@ -88,3 +91,23 @@ def test_an_unreadable_partition_is_shown_with_its_error(lake, tmp_path):
 def test_an_empty_or_missing_lake_has_nothing_to_show(tmp_path):
     assert overview.models(str(tmp_path / "nowhere")) == []
     assert overview.datasets(str(tmp_path / "nowhere")) == []
+
+
+def test_the_evaluation_by_language_becomes_one_row_a_language():
+    from lake_overview import SENTIMENT_METRICS
+
+    rows = overview.language_rows(SENTIMENT_METRICS)
+    assert [r["language"] for r in rows] == ["all", "de", "en", "th"]
+    de, th = rows[1], rows[3]
+    assert (de["auc"], de["baseline_auc"], de["negatives"], de["note"]) == (0.81, 0.55, 40, "cross-lingual transfer")
+    assert th["auc"] is None
+    assert th["note"].startswith("too few negatives")  # the floor's note wins over the transfer mark
+    five = {"by_language": {"min_rows": 30, "groups": {"en": {"n": 72, "macro_f1": 0.6, "qwk": 0.8}},
+                            "groups_below_min_rows": 2}}  # fmt: skip
+    assert overview.language_rows(five) == [
+        {"language": "en", "n": 72, "macro_f1": 0.6, "qwk": 0.8, "note": ""},
+        {"language": "other", "n": None, "macro_f1": None, "qwk": None, "note": "2 language(s) under 30 held-out rows"},
+    ]
+    assert overview.language_rows({"auc": 0.5}) == []
+    assert overview.language_rows({"by_language": {}}) == []
+    assert overview.language_rows({"by_language": "odd"}) == []

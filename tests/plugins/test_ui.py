@@ -44,6 +44,8 @@ def test_the_page_shows_each_model_and_each_dataset_partition(client):
     assert "0.8125" in text
     assert "12,000" in text
     assert '<tr data-model="draft_model">' in text
+    assert 'data-by-language="sentiment_multilingual"' in text
+    assert "cross-lingual transfer" in text
     assert "none promoted" in text
     assert 'src="api/models/shop_model/plots/feature_importance.png"' in text
     assert '<base href="/">' in text  # plots and links resolve under the prefix the app is mounted at
@@ -161,6 +163,18 @@ def test_a_user_signs_in_opens_lake_from_the_nav_and_sees_models_plots_and_parti
             models = frame.inner_text("#model-table")
             assert "shop_model\t2024-01-01\tauc\t0.8125" in models
             assert "draft_model\tnone promoted" in models
+            by_language = frame.inner_text('[data-by-language="sentiment_multilingual"]').splitlines()
+            assert by_language[0].split("\t") == ["language", "n", "negatives", "AUC", "95% CI", "VADER AUC", "note"]
+            assert by_language[2].split("\t") == [
+                "de",
+                "100",
+                "40",
+                "0.81",
+                "0.79 – 0.83",
+                "0.55",
+                "cross-lingual transfer",
+            ]
+            assert by_language[4].startswith("th\t20\t5\t—\t—\t—\ttoo few negatives")
             images = frame.eval_on_selector_all(
                 ".plots img", "els => els.map(e => [e.getAttribute('alt'), e.complete && e.naturalWidth])"
             )
