@@ -66,6 +66,33 @@ def sentiment_summary(cfg: Settings, ds: str, enriched) -> list[str]:
     return lines
 
 
+def sentiment_models_summary(cfg: Settings) -> list[str]:
+    """Per route (``en``: the MiniLM head, ``*``: the USE multilingual head): the current version and its held-out
+    evaluation per language — the languages it never saw a label of marked as cross-lingual transfer, and a plain
+    word where the window held no labelled review of any other language (then no transfer figure exists)."""
+    from shoplake.ml.metrics import format_auc
+    from shoplake.ml.registry import read_current_metrics
+    from shoplake.paths import SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL
+
+    lines = [f"routes: {cfg.sentiment_model_map.replace(cfg.lake_root, '<lake>')}"]
+    for route, name in (("en", SENTIMENT_MODEL), ("*", SENTIMENT_MULTILINGUAL_MODEL)):
+        found = read_current_metrics(cfg.lake_root, name)
+        if found is None:
+            lines.append(f"{route:>2} {name}: no current version in this lake")
+            continue
+        current, metrics = found
+        learnt = ", ".join(f"{k} {v}" for k, v in (metrics.get("train_rows_by_language") or {}).items())
+        lines.append(f"{route:>2} {name} version {current['version']} (labels learnt: {learnt or 'n/a'}):")
+        transfer = set(metrics.get("transfer_languages") or [])
+        groups = (metrics.get("by_language") or {}).get("model") or {}
+        for lang, m in groups.items():
+            mark = "  [cross-lingual transfer]" if lang in transfer else ""
+            lines.append(f"     held-out {lang}: {format_auc(m)}{mark}")
+        if route == "*" and set(groups) <= {"all", "en"}:
+            lines.append("     no labelled review in another language in the window: no transfer figure to show")
+    return lines
+
+
 def ran_its_tasks(cfg: Settings, ds: str) -> bool:
     """A run "succeeds" with no task run for a day Airflow does not schedule: check the day's partitions exist."""
     from shoplake.io.lake import existing_partitions
@@ -141,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     if not airflow_dags_test(TRAIN_DAG_ID, (dt.date.fromisoformat(a.to_date) + dt.timedelta(days=1)).isoformat(), conf):
         return 1
     log.info("\nlake root: %s", cfg.lake_root)
+    log.info("\nsentiment models (held-out evaluation of each route's current version):")
+    for line in sentiment_models_summary(cfg):
+        log.info("  %s", line)
     log.info("%-12s %-55s %8s %12s", "ds", "partition", "rows", "quarantined")
     for ds in days(a.from_date, a.to_date):
         for zone, stage in ((Zone.RAW, "raw"), (Zone.CURATED, "curated")):

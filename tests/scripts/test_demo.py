@@ -1,0 +1,38 @@
+"""What `make demo` prints about the sentiment models: each route's current version and its evaluation per
+language, transfer languages marked, and a plain word where no other language had labels."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lake_overview import SENTIMENT_METRICS, write_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+
+def test_the_demo_names_each_route_and_its_per_language_evaluation(tmp_path):
+    from demo import sentiment_models_summary
+
+    from shoplake.config import Settings
+
+    lake = str(tmp_path / "lake")
+    english = {"auc": 0.9, "by_language": {"model": {k: SENTIMENT_METRICS["by_language"]["model"][k]
+                                                     for k in ("all", "en")}}, "train_rows_by_language": {"en": 80}}  # fmt: skip
+    write_model(lake, "sentiment_head", ["2019-02-28"], "2019-02-28", english, plots=())
+    cfg = Settings.from_env({"SHOPLAKE_LAKE_ROOT": lake, "SHOPLAKE_SENTIMENT_MODEL": f"{lake}/model/sentiment_head",
+                             "SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL": f"{lake}/model/sentiment_multilingual"})  # fmt: skip
+    lines = sentiment_models_summary(cfg)
+    assert lines[0].startswith("routes: en=<lake>/model/sentiment_head")
+    assert lines[0].endswith(",*=<lake>/model/sentiment_multilingual")
+    assert lines[1] == "en sentiment_head version 2019-02-28 (labels learnt: en 80):"
+    assert lines[-1] == " * sentiment_multilingual: no current version in this lake"
+
+    write_model(lake, "sentiment_multilingual", ["2019-02-28"], "2019-02-28", SENTIMENT_METRICS, plots=())
+    lines = sentiment_models_summary(cfg)
+    star = lines[lines.index(" * sentiment_multilingual version 2019-02-28 (labels learnt: n/a):") + 1 :]
+    assert (
+        star[1] == "     held-out de: AUC 0.810 [95% CI 0.790, 0.830] (n 100, 40 negatives)  [cross-lingual transfer]"
+    )
+    assert star[3].startswith("     held-out th: too few negatives (5 < 30)")
+    assert "no transfer figure" not in "\n".join(lines)
