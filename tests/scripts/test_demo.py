@@ -17,11 +17,15 @@ def test_the_demo_names_each_route_and_its_per_language_evaluation(tmp_path):
     from shoplake.config import Settings
 
     lake = str(tmp_path / "lake")
-    english = {"auc": 0.9, "by_language": {"model": {k: SENTIMENT_METRICS["by_language"]["model"][k]
-                                                     for k in ("all", "en")}}, "train_rows_by_language": {"en": 80}}  # fmt: skip
+    held_out = {k: SENTIMENT_METRICS["by_language"]["model"][k] for k in ("all", "en")}
+    english = {"auc": 0.9, "by_language": {"model": held_out}, "train_rows_by_language": {"en": 80}}
     write_model(lake, "sentiment_head", ["2019-02-28"], "2019-02-28", english, plots=())
-    cfg = Settings.from_env({"SHOPLAKE_LAKE_ROOT": lake, "SHOPLAKE_SENTIMENT_MODEL": f"{lake}/model/sentiment_head",
-                             "SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL": f"{lake}/model/sentiment_multilingual"})  # fmt: skip
+    env = {
+        "SHOPLAKE_LAKE_ROOT": lake,
+        "SHOPLAKE_SENTIMENT_MODEL": f"{lake}/model/sentiment_head",
+        "SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL": f"{lake}/model/sentiment_multilingual",
+    }
+    cfg = Settings.from_env(env)
     lines = sentiment_models_summary(cfg)
     assert lines[0].startswith("routes: en=<lake>/model/sentiment_head")
     assert lines[0].endswith(",*=<lake>/model/sentiment_multilingual")
