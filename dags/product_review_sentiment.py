@@ -58,7 +58,7 @@ from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 
-TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "min_group_rows", "retrain_days", "c", "seed")
+TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "min_group_rows", "retrain_days", "c", "seed", "encoder")
 
 
 @dag(

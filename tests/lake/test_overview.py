@@ -102,12 +102,13 @@ def test_the_evaluation_by_language_becomes_one_row_a_language():
     assert (de["auc"], de["baseline_auc"], de["negatives"], de["note"]) == (0.81, 0.55, 40, "cross-lingual transfer")
     assert th["auc"] is None
     assert th["note"].startswith("too few negatives")  # the floor's note wins over the transfer mark
-    five = {"by_language": {"min_rows": 30, "groups": {"en": {"n": 72, "macro_f1": 0.6, "qwk": 0.8}},
-                            "groups_below_min_rows": 2}}  # fmt: skip
+    en = {"n": 72, "negatives": 9, "macro_f1": 0.6, "macro_f1_ci95": [0.5, 0.7], "qwk": 0.8}
+    five = {"by_language": {"min_rows": 30, "groups": {"en": en}, "groups_below_min_rows": 2}}
     assert overview.language_rows(five) == [
-        {"language": "en", "n": 72, "macro_f1": 0.6, "qwk": 0.8, "note": ""},
-        {"language": "other", "n": None, "macro_f1": None, "qwk": None, "note": "2 language(s) under 30 held-out rows"},
-    ]
+        {"language": "en", **en, "note": ""},
+        {"language": "other", "n": None, "negatives": None, "macro_f1": None, "macro_f1_ci95": None, "qwk": None,
+         "note": "2 language(s) under 30 held-out rows"},
+    ]  # fmt: skip
     assert overview.language_rows({"auc": 0.5}) == []
     assert overview.language_rows({"by_language": {}}) == []
     assert overview.language_rows({"by_language": "odd"}) == []

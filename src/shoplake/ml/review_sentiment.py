@@ -98,8 +98,28 @@ def stars_from_compound(compound: np.ndarray) -> np.ndarray:
     return np.select([c <= -0.6, c <= -0.2, c < 0.2, c < 0.6], [1, 2, 3, 4], default=5).astype(int)
 
 
-def report_by_group(groups: Sequence[str], stars: Sequence[int], predicted: Sequence[int], min_rows: int) -> dict:
-    """:func:`five_class_report`'s headline figures per group with ``min_rows`` or more rows; the others counted."""
+def macro_f1_interval(stars: Sequence[int], predicted: Sequence[int], *, n_boot: int = 1000, seed: int = 0) -> list:
+    """Bootstrap 95 % interval of the five-class macro-F1 (rows resampled ``n_boot`` times; each resample's macro-F1
+    averages the classes occurring in its truth or predictions, as :func:`five_class_report` does)."""
+    y, p = np.asarray(stars, dtype=int) - 1, np.asarray(predicted, dtype=int) - 1
+    idx = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))
+    cells = (y[idx] * 5 + p[idx]) + 25 * np.arange(n_boot)[:, None]  # one 5 × 5 matrix per resample
+    m = np.bincount(cells.ravel(), minlength=25 * n_boot).reshape(n_boot, 5, 5)
+    tp = np.diagonal(m, axis1=1, axis2=2)
+    truth, pred = m.sum(axis=2), m.sum(axis=1)
+    occurs = (truth + pred) > 0
+    f1 = np.where(occurs, 2 * tp / np.maximum(truth + pred, 1), 0.0)
+    macro = f1.sum(axis=1) / occurs.sum(axis=1)
+    return [float(np.percentile(macro, 2.5)), float(np.percentile(macro, 97.5))]
+
+
+def report_by_group(
+    groups: Sequence[str], stars: Sequence[int], predicted: Sequence[int], min_rows: int, *, interval: bool = False
+) -> dict:
+    """:func:`five_class_report`'s headline figures per group with ``min_rows`` or more rows; the others counted.
+
+    With ``interval``, each group also gets ``macro_f1_ci95`` (:func:`macro_f1_interval`) and ``negatives`` (its
+    1–2 star reviews: the rows a sentiment model is most often wrong about, and the fewest)."""
     g = np.asarray(groups, dtype=object)
     y, p = np.asarray(stars, dtype=int), np.asarray(predicted, dtype=int)
     out: dict[str, Any] = {}
@@ -112,4 +132,7 @@ def report_by_group(groups: Sequence[str], stars: Sequence[int], predicted: Sequ
         r = five_class_report(y[idx], p[idx])
         out[str(name)] = {k: r[k] for k in ("n", "accuracy", "macro_f1", "qwk", "spearman", "mean_abs_star_error")}
         out[str(name)]["mean_stars"] = float(y[idx].mean())
+        if interval:
+            out[str(name)]["macro_f1_ci95"] = macro_f1_interval(y[idx], p[idx])
+            out[str(name)]["negatives"] = int((y[idx] <= 2).sum())
     return {"min_rows": min_rows, "groups": out, "groups_below_min_rows": small}

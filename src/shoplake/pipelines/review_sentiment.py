@@ -75,9 +75,10 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
     c: float = option(4.0, help="inverse regularisation strength of the head's logistic regression", exclusiveMinimum=0)
     seed: int = option(7, help="seed of the head's solver")
     encoder: str = option(
-        "",
-        help="sentence encoder: a transformers directory, 'use-multilingual-v3' (the packaged multilingual USE: for "
-        "reviews in other languages, or several) or empty = the offline all-MiniLM-L6-v2 (English)",
+        "minilm",
+        help="sentence encoder of the offline head: minilm (the packaged all-MiniLM-L6-v2, English), "
+        "use-multilingual-v3 (the packaged multilingual USE: reviews in other languages, or several) or a "
+        "transformers encoder directory",
     )
     model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
@@ -197,7 +198,7 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
             (out / MODEL_REF).write_text(json.dumps({"uri": cfg.model.split("@")[0], "revision": _revision(cfg.model)}))
             model_id, revision, kind = clf.model_id, clf.revision, "adopted"
         else:
-            encoder = cfg.encoder or default_encoder_dir()
+            encoder = default_encoder_dir() if cfg.encoder in ("", "minilm") else cfg.encoder
             emb = sentence_encoder(encoder, engine).embed(df["review_text"].fillna("").tolist())
             head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
             probs = head.proba(emb[cut:])
@@ -224,7 +225,11 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
             },
             "by_product": rs.report_by_group(test_df["product_id"].tolist(), stars_test, predicted, cfg.min_group_rows),
             "by_language": rs.report_by_group(
-                test_df["language_code"].fillna("und").tolist(), stars_test, predicted, cfg.min_group_rows
+                test_df["language_code"].fillna("und").tolist(),
+                stars_test,
+                predicted,
+                cfg.min_group_rows,
+                interval=True,
             ),
             "split": {
                 "train": len(train_df),

@@ -98,3 +98,20 @@ def test_a_five_label_model_through_the_engine_and_the_steam_routing(tmp_path):
     table = score_texts(clf, ["a", "b", "c"], texts, ["id", "id", "id"])
     assert table["positive_prob"].to_pylist() == pytest.approx(five_class_positive_prob(five).tolist(), abs=1e-6)
     assert FIVE_CLASSES[0] == "very_negative"
+
+
+def test_the_macro_f1_interval_brackets_the_figure_and_is_exact_when_every_row_is_right():
+    import numpy as np
+
+    from shoplake.ml.review_sentiment import five_class_report, macro_f1_interval
+
+    rng = np.random.default_rng(3)
+    stars = rng.integers(1, 6, 300)
+    predicted = np.where(rng.random(300) < 0.6, stars, rng.integers(1, 6, 300))
+    lo, hi = macro_f1_interval(stars, predicted, seed=1)
+    assert lo < five_class_report(stars, predicted)["macro_f1"] < hi
+    assert hi - lo < 0.25
+    assert macro_f1_interval(stars, predicted, seed=1) == [lo, hi]  # seeded
+    assert macro_f1_interval(stars, stars) == [1.0, 1.0]
+    # a resample's macro-F1 is the report's: the interval of one row repeated is that row's figure
+    assert macro_f1_interval([5] * 10, [4] * 10) == [0.0, 0.0]
