@@ -102,6 +102,14 @@ def main() -> int:
     for name, g in groups.items():
         log.info("    %-10s n=%-4d accuracy %.3f macro-F1 %.3f mean stars %.2f", name, g["n"], g["accuracy"],
                  g["macro_f1"], g["mean_stars"])  # fmt: skip
+    languages = m.get("by_language") or {"groups": {}, "min_rows": m["by_product"]["min_rows"]}
+    log.info("  languages with >= %d held-out reviews: %d (%s below)", languages["min_rows"],
+             len(languages["groups"]), languages.get("groups_below_min_rows", 0))  # fmt: skip
+    for name, g in languages["groups"].items():
+        ci = g.get("macro_f1_ci95")
+        interval = f" [95% CI {ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+        log.info("    %-4s n=%-4d (%s with 1-2 stars) macro-F1 %.3f%s", name, g["n"], g.get("negatives", "?"),
+                 g["macro_f1"], interval)  # fmt: skip
     out = resolve_existing(results_path(cfg.results, end))  # the committed version its _current.json names
     log.info("  results of %s: %s/part-0.csv and part-0.parquet (%d rows)", end, out.replace(cfg.lake_root, "<lake>"),
              read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, end))["curated"])  # fmt: skip

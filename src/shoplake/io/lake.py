@@ -530,6 +530,57 @@ def iter_partition_batches(path: str, columns: list[str], batch_rows: int) -> It
             yield from pq.ParquetFile(fh).iter_batches(batch_size=batch_rows, columns=columns)
 
 
+class _Taker:
+    """Rows of a batch stream handed out ``n`` at a time, across batch boundaries."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self.batches = batches
+        self.buffer: list[pa.RecordBatch] = []
+        self.buffered = 0
+
+    def take(self, n: int) -> pa.Table | None:
+        """The next ``n`` rows (fewer at the end), ``None`` once the stream is spent."""
+        for batch in self.batches:
+            self.buffer.append(batch)
+            self.buffered += batch.num_rows
+            if self.buffered >= n:
+                break
+        if not self.buffered:
+            return None
+        table = pa.Table.from_batches(self.buffer)
+        head, rest = table.slice(0, n), table.slice(n)
+        self.buffer, self.buffered = rest.to_batches(), rest.num_rows
+        return head
+
+
+def iter_aligned_partitions(
+    left: str, left_columns: list[str], right: str, right_columns: list[str], rows: int
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Two partitions holding the same rows in the same order (an enriched partition a job streamed from a curated
+    one), read in step: pairs of tables of equal length, at most ``rows`` rows each; memory stays flat.
+
+    Raises:
+        ValueError: one partition has more rows than the other.
+    """
+    a = _Taker(iter_partition_batches(left, left_columns, rows))
+    b = _Taker(iter_partition_batches(right, right_columns, rows))
+    while (x := a.take(rows)) is not None:
+        y = b.take(x.num_rows)
+        if y is None or y.num_rows != x.num_rows:
+            raise ValueError(f"{right} has fewer rows than {left}")
+        yield x, y
+    if b.take(1) is not None:
+        raise ValueError(f"{right} has more rows than {left}")
+
+
+def empty_partition_table(path: str, columns: list[str]) -> pa.Table:
+    """No rows, the schema of ``columns`` as the partition's first file stores them."""
+    fs, files = partition_files(path)
+    with fs.open(files[0], "rb") as fh:
+        schema = pq.ParquetFile(fh).schema_arrow
+    return schema.empty_table().select(columns)
+
+
 def read_partition(path: str, columns: list[str] | None = None) -> pa.Table:
     """Read every Parquet file of one partition into one table."""
     fs, files = partition_files(path)

@@ -219,29 +219,63 @@ def check_enriched(lake_root: str, ds: str, scored: dict[str, Any], curated_rows
     return {k: scored[k] for k in ("ds", "path", "rows", "scored", "unsupported_language", "models")}
 
 
-def build_purchase_features(lake_root: str, ds: str, curated_rows: int | None = None) -> dict[str, Any]:
+#: rows of the curated and enriched partitions joined at a time by :func:`build_purchase_features`
+FEATURE_CHUNK_ROWS = 65_536
+
+
+def build_purchase_features(
+    lake_root: str, ds: str, curated_rows: int | None = None, *, chunk_rows: int = FEATURE_CHUNK_ROWS
+) -> dict[str, Any]:
     """Join the day's curated reviews with their sentiment → ``enriched/steam_purchase_features/ds=…``.
 
-    Curated rows without a score or a target go to ``quarantine/features_steam_reviews`` with a reason.
+    Curated rows without a score or a target go to ``quarantine/features_steam_reviews`` with a reason. It runs on
+    the Airflow worker, streamed: the sentiment job writes enriched row *i* for curated row *i* (it streams the
+    curated partition in order), so both partitions are read in step, ``chunk_rows`` rows at a time and only their
+    feature columns, and each chunk is joined and written before the next is read — the worker holds one chunk,
+    whatever the day's size. Progress is logged for long days.
 
     Raises:
-        ValueError: the curated partition no longer has the rows the upstream check counted.
+        ValueError: the curated partition no longer has the rows the upstream check counted, or the enriched
+            partition is not row for row the curated one (rerun ``score_sentiment`` for the day).
     """
-    from shoplake.io.lake import read_partition
+    import contextlib
+
+    from shoplake.io.lake import PartitionWriter, empty_partition_table, iter_aligned_partitions, partition_rows
+    from shoplake.progress import Progress
+    from shoplake.quarantine import QUARANTINE_SCHEMA
     from shoplake.transforms.purchase_features import CURATED_COLUMNS, ENRICHED_COLUMNS, build_features
 
-    # it runs on the Airflow worker: only the feature columns of the day, never the review texts
-    curated = read_partition(partition_path(lake_root, Zone.CURATED, STEAM_REVIEWS, ds), list(CURATED_COLUMNS))
-    if curated_rows is not None and curated.num_rows != curated_rows:
-        raise ValueError(
-            f"curated/{STEAM_REVIEWS} ds={ds} has {curated.num_rows} rows, the check counted {curated_rows}"
-        )
-    enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, STEAM_REVIEWS, ds), list(ENRICHED_COLUMNS))
-    features, quarantine = build_features(curated, enriched)
-    counts = {"in": curated.num_rows, "features": features.num_rows, "quarantined": quarantine.num_rows}
-    out = write_partition(
-        features, partition_path(lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds), counts=counts
+    curated = partition_path(lake_root, Zone.CURATED, STEAM_REVIEWS, ds)
+    enriched = partition_path(lake_root, Zone.ENRICHED, STEAM_REVIEWS, ds)
+    total = partition_rows(curated)
+    if curated_rows is not None and total != curated_rows:
+        raise ValueError(f"curated/{STEAM_REVIEWS} ds={ds} has {total} rows, the check counted {curated_rows}")
+    empty, _ = build_features(
+        empty_partition_table(curated, list(CURATED_COLUMNS)), empty_partition_table(enriched, list(ENRICHED_COLUMNS))
     )
-    q = write_partition(quarantine, quarantine_path(lake_root, "features", STEAM_REVIEWS, ds), sort_by="record_id")
-    log.info("ds=%s: %s feature rows, %s quarantined", ds, out.rows, q.rows)
-    return {"ds": ds, "path": out.path, "rows": out.rows, "quarantined": q.rows, "quarantine_path": q.path}
+    out_path = partition_path(lake_root, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, ds)
+    counts = {"in": 0, "features": 0, "quarantined": 0}
+    progress = Progress(total, f"curated rows of {ds} joined with their sentiment", log)
+    with contextlib.ExitStack() as stack:
+        features = stack.enter_context(PartitionWriter(out_path, empty.schema))
+        quarantine = stack.enter_context(
+            PartitionWriter(quarantine_path(lake_root, "features", STEAM_REVIEWS, ds), QUARANTINE_SCHEMA)
+        )
+        chunks = iter_aligned_partitions(curated, list(CURATED_COLUMNS), enriched, list(ENRICHED_COLUMNS), chunk_rows)
+        for cur, enr in chunks:
+            if not cur["recommendationid"].equals(enr["recommendationid"]):
+                raise ValueError(
+                    f"enriched/{STEAM_REVIEWS} ds={ds} is not row for row the curated partition (rows "
+                    f"{counts['in']}..{counts['in'] + cur.num_rows}): rerun score_sentiment for the day"
+                )
+            feats, bad = build_features(cur, enr)
+            features.write(feats)
+            quarantine.write(bad)
+            counts["in"] += cur.num_rows
+            counts["features"] += feats.num_rows
+            counts["quarantined"] += bad.num_rows
+            progress.update(cur.num_rows)
+        features.counts = counts
+    log.info("ds=%s: %s feature rows, %s quarantined", ds, counts["features"], counts["quarantined"])
+    return {"ds": ds, "path": out_path, "rows": counts["features"], "quarantined": counts["quarantined"],
+            "quarantine_path": quarantine_path(lake_root, "features", STEAM_REVIEWS, ds)}  # fmt: skip

@@ -184,3 +184,80 @@ def test_auc_comes_with_its_interval_and_no_number_below_the_floor():
     assert by["zh"]["n"] == 0
     assert by["zh"]["auc"] is None
     assert by["en"]["n"] == by["all"]["n"] == 300
+
+
+def _write(path: str, table: pa.Table, groups: list[int]) -> None:
+    """One partition file whose row groups have the ``groups`` sizes (batches then end at their boundaries)."""
+    from shoplake.io.lake import PartitionWriter
+
+    with PartitionWriter(path, table.schema) as w:
+        start = 0
+        for n in groups:
+            w.write(table.slice(start, n))
+            start += n
+
+
+def _day(tmp_path, n: int):
+    from shoplake.paths import Zone, partition_path
+
+    ids = [str(100 + i) for i in range(n)]
+    base = _curated(["a", "b", "c"])  # three rows of features: their pattern repeated over the day
+    cols = {c: [base[c][i % 3].as_py() for i in range(n)] for c in base.column_names}
+    cols.update(
+        recommendationid=ids,
+        steam_purchase=[None if i == 3 else i % 2 == 0 for i in range(n)],  # row 3 has no target: quarantined
+        timestamp_created=[1551398400 + 10 * i for i in range(n)],
+    )
+    curated = pa.table(cols, schema=base.schema)
+    probs = [None if i == 5 else 0.1 * i for i in range(n)]
+    statuses = ["unsupported_language" if i == 5 else "scored" for i in range(n)]
+    enriched = _enriched(ids, probs, statuses)
+    lake = str(tmp_path / "lake")
+    cur_path = partition_path(lake, Zone.CURATED, "steam_reviews", "2019-03-01")
+    return lake, curated, enriched, cur_path, partition_path(lake, Zone.ENRICHED, "steam_reviews", "2019-03-01")
+
+
+def test_the_day_is_joined_in_step_chunk_by_chunk_with_the_whole_days_result(tmp_path):
+    from shoplake.io.lake import read_counts, read_partition
+    from shoplake.pipelines.steam_reviews import build_purchase_features
+
+    lake, curated, enriched, cur_path, enr_path = _day(tmp_path, 7)
+    _write(cur_path, curated, [5, 2])  # batch boundaries differ between the two partitions
+    _write(enr_path, enriched, [3, 4])
+    result = build_purchase_features(lake, "2019-03-01", curated_rows=7, chunk_rows=4)
+    whole, whole_q = build_features(curated, enriched)
+    streamed = read_partition(result["path"])
+    assert streamed.sort_by("recommendationid").equals(whole.sort_by("recommendationid"))
+    quarantined = read_partition(result["quarantine_path"])
+    assert quarantined["record_id"].to_pylist() == whole_q["record_id"].to_pylist() == ["103"]
+    assert (result["rows"], result["quarantined"]) == (6, 1)
+    assert read_counts(result["path"]) == {"in": 7, "features": 6, "quarantined": 1}
+
+
+def test_a_day_out_of_step_or_short_fails_with_what_to_do(tmp_path):
+    from shoplake.pipelines.steam_reviews import build_purchase_features
+
+    lake, curated, enriched, cur_path, enr_path = _day(tmp_path, 7)
+    _write(cur_path, curated, [7])
+    _write(enr_path, enriched.take(list(range(6, -1, -1))), [7])  # the same rows, another order
+    with pytest.raises(ValueError, match=r"not row for row the curated partition .* rerun score_sentiment"):
+        build_purchase_features(lake, "2019-03-01", chunk_rows=4)
+    _write(enr_path, enriched.slice(0, 6), [6])
+    with pytest.raises(ValueError, match="has fewer rows than"):
+        build_purchase_features(lake, "2019-03-01", chunk_rows=4)
+    with pytest.raises(ValueError, match="has 7 rows, the check counted 8"):
+        build_purchase_features(lake, "2019-03-01", curated_rows=8)
+
+
+def test_an_empty_day_writes_empty_partitions_with_the_schemas(tmp_path):
+    from shoplake.io.lake import read_counts, read_partition
+    from shoplake.pipelines.steam_reviews import build_purchase_features
+
+    lake, curated, enriched, cur_path, enr_path = _day(tmp_path, 7)
+    _write(cur_path, curated.slice(0, 0), [0])
+    _write(enr_path, enriched.slice(0, 0), [0])
+    result = build_purchase_features(lake, "2019-03-01", curated_rows=0)
+    features = read_partition(result["path"])
+    assert features.num_rows == 0
+    assert features.schema == build_features(curated, enriched)[0].schema
+    assert read_counts(result["path"]) == {"in": 0, "features": 0, "quarantined": 0}
