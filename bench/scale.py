@@ -283,15 +283,16 @@ def sentiment_args(r: Runner) -> list[str]:
     from shoplake.config import Settings
 
     cfg = Settings.from_env()
+    engine = cfg.sentiment_engine_args  # SHOPLAKE_SENTIMENT_PRECISION / _COMPILE, as the DAG passes them
     if os.environ.get("SHOPLAKE_SENTIMENT_MODELS") or os.environ.get("SHOPLAKE_SENTIMENT_MODEL"):
-        return ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache]
+        return ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache, *engine]
     head = ROOT / "lake" / "model" / "sentiment_head"
     if not (head / "current.json").is_file():
         head = Path(r.lake) / "model" / "sentiment_head"
         timed, r.timed = r.timed, False
         r.job("train_sentiment_head", "jobs/train/train_sentiment_head.py", ["--steam-source", cfg.steam_source_dir])
         r.timed = timed
-    return ["--models", f"en={head}", "--model-cache", cfg.model_cache]
+    return ["--models", f"en={head}", "--model-cache", cfg.model_cache, *engine]
 
 
 def run_steam_reviews(r: Runner, _source: str) -> None:
