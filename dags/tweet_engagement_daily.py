@@ -45,7 +45,16 @@ from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
-TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "n_estimators", "max_depth", "learning_rate", "seed")
+TRAIN_PARAMS = (
+    "window_days",
+    "test_fraction",
+    "min_rows",
+    "n_estimators",
+    "max_depth",
+    "learning_rate",
+    "seed",
+    "max_rows",
+)
 
 
 @dag(

@@ -278,7 +278,7 @@ def test_the_embeddings_model_embeds_a_request_like_embed_tweets_did_its_tweets(
     pointer = json.loads(pointer_file.read_text())
     pointer_file.write_text(json.dumps({**pointer, "model": "xgb_embeddings_meta"}))  # whichever won: serve this one
 
-    df, _, _ = tweets.read_window(lake, TWEET_DAY, 1)
+    df, _, _, _ = tweets.read_window(lake, TWEET_DAY, 1)
     rows = df[df["tweet_id"].isin(["t00000", "t00001", "t00002"])].sort_values("tweet_id")
     import numpy as np
 

@@ -111,39 +111,84 @@ class EngagementTrainConfig(PartitionJob):
     n_estimators: int = option(300, help="XGBoost boosting rounds", minimum=10, maximum=5000)
     max_depth: int = option(4, help="XGBoost tree depth, in levels", minimum=1, maximum=12)
     learning_rate: float = option(0.05, help="XGBoost shrinkage of each tree (eta)", exclusiveMinimum=0, maximum=1)
-    seed: int = option(7, help="seed of the XGBoost models")
+    seed: int = option(7, help="seed of the XGBoost models and of the window's sample")
+    max_rows: int = option(
+        500_000,
+        help="most tweets of the window read into the training process (about 2 KB each with their embedding): "
+        "a larger window is read as a seeded uniform sample of this many, its held-out split taken from the sample",
+        minimum=100,
+    )
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
 
 
-def read_window(lake_root: str, ds: str, days: int):
+#: the curated columns the engagement models and their gate read (never the raw text or the author key)
+TRAIN_COLUMNS = ("tweet_id", "platform", "created_at", "clean_text", "n_hashtags", "n_mentions", "n_urls",
+                 "text_chars", "hour", "has_location", "followers", "engagement")  # fmt: skip
+#: rows of a day read at a time while sampling the window
+READ_CHUNK_ROWS = 65_536
+
+
+def read_window(lake_root: str, ds: str, days: int, *, max_rows: int = 0, seed: int = 7):
     """Curated tweets of the window with their embeddings where the day has them: ``(pandas frame, days with
-    embeddings, days without)``."""
+    embeddings, days without, sample)``.
+
+    Bounded: a window of more than ``max_rows`` tweets (counted from the Parquet footers; 0 = no bound) is read as a
+    seeded uniform sample of about ``max_rows``, chunk by chunk, so the process never holds more; ``sample`` says
+    ``{"window_rows", "read_rows", "fraction"}``. A day's embeddings are read in step with its curated rows (the
+    embedding job writes them in that order); a day whose embeddings are not in that order is joined by id instead
+    (that day whole, with a warning).
+    """
     import numpy as np
     import pandas as pd
 
-    from shoplake.io.lake import existing_partitions, read_partition
+    from shoplake.io.lake import existing_partitions, iter_aligned_partitions, iter_partition_batches, partition_rows
     from shoplake.paths import window_days
 
-    frames, with_emb, without = [], 0, 0
-    for day in window_days(ds, days):
-        cur = partition_path(lake_root, Zone.CURATED, TWEETS, day)
-        if not existing_partitions([cur])[0]:
-            continue
-        df = read_partition(cur).to_pandas()
-        emb_path = partition_path(lake_root, Zone.ENRICHED, TWEET_EMBEDDINGS, day)
-        if existing_partitions([emb_path])[0]:
-            emb = read_partition(emb_path).to_pandas()
-            df = df.merge(emb, on="tweet_id", how="left")
-            with_emb += 1
-        else:
-            df["embedding"] = None
-            without += 1
-        frames.append(df)
-    if not frames:
+    present = [
+        (day, cur)
+        for day in window_days(ds, days)
+        if existing_partitions([cur := partition_path(lake_root, Zone.CURATED, TWEETS, day)])[0]
+    ]
+    if not present:
         raise FileNotFoundError(f"no curated {TWEETS} partition in the {days} days ending {ds}")
+    total = sum(partition_rows(cur) for _, cur in present)
+    fraction = 1.0 if not max_rows or total <= max_rows else max_rows / total
+    rng = np.random.default_rng(seed)
+    columns = list(TRAIN_COLUMNS)
+
+    def keep(df: pd.DataFrame) -> pd.DataFrame:
+        return df if fraction >= 1.0 else df[rng.random(len(df)) < fraction]
+
+    frames, with_emb, without = [], 0, 0
+    for day, cur in present:
+        emb_path = partition_path(lake_root, Zone.ENRICHED, TWEET_EMBEDDINGS, day)
+        if not existing_partitions([emb_path])[0]:
+            without += 1
+            for batch in iter_partition_batches(cur, columns, READ_CHUNK_ROWS):
+                frames.append(keep(batch.to_pandas().assign(embedding=None)))
+            continue
+        with_emb += 1
+        day_frames = []
+        try:
+            for c, e in iter_aligned_partitions(cur, columns, emb_path, ["tweet_id", "embedding"], READ_CHUNK_ROWS):
+                if not c["tweet_id"].equals(e["tweet_id"]):
+                    raise ValueError("out of step")
+                day_frames.append(keep(c.to_pandas().assign(embedding=e["embedding"].to_pylist())))
+        except ValueError as exc:
+            log.warning("tweet embeddings of %s are not row for row its curated tweets (%s): joined by id", day, exc)
+            from shoplake.io.lake import read_partition
+
+            df = read_partition(cur, columns).to_pandas()
+            df = df.merge(read_partition(emb_path, ["tweet_id", "embedding"]).to_pandas(), on="tweet_id", how="left")
+            day_frames = [keep(df)]
+        frames += day_frames
     out = pd.concat(frames, ignore_index=True).sort_values(["created_at", "tweet_id"], kind="stable")
     out["embedding"] = [np.asarray(e, dtype="float32") if e is not None else None for e in out["embedding"]]
-    return out.reset_index(drop=True), with_emb, without
+    sample = {"window_rows": total, "read_rows": len(out), "fraction": fraction}
+    if fraction < 1.0:
+        log.info("window of %s tweets: read a seeded %.4f sample (%s rows; --max-rows %s)", total, fraction, len(out),
+                 max_rows)  # fmt: skip
+    return out.reset_index(drop=True), with_emb, without, sample
 
 
 def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
@@ -157,7 +202,9 @@ def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
     from shoplake.ml.registry import promote_if_not_worse, publish_dir
     from shoplake.ml.tracking import set_champion, track_version
 
-    df, with_emb, without = read_window(cfg.lake_root, cfg.ds, cfg.window_days)
+    df, with_emb, without, sample = read_window(
+        cfg.lake_root, cfg.ds, cfg.window_days, max_rows=cfg.max_rows, seed=cfg.seed
+    )
     if len(df) < cfg.min_rows:
         raise ValueError(
             f"{len(df)} curated tweets in the {cfg.window_days} days ending {cfg.ds} (< --min-rows {cfg.min_rows})"
@@ -180,6 +227,7 @@ def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
         "best_model": best,
         "gate_metric": "mae",
         "embeddings": {"days_with": with_emb, "days_without": without, "note": result["embedding_note"]},
+        "window_sample": sample,
     }
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp)

@@ -20,7 +20,7 @@ from shoplake.jobconfig import check_options, option
 from shoplake.ml.sentiment.batching import auto_batch_tokens, mean_pool, place_module, run_sorted_batches
 from shoplake.ml.sentiment.cpu import attention_of, prepare_cpu_model
 from shoplake.ml.sentiment.export import CompiledModel, OnnxModel
-from shoplake.ml.sentiment.labels import HEAD_MANIFEST, MODEL_REF, five_class_order, five_class_positive_prob
+from shoplake.ml.sentiment.labels import HEAD_MANIFEST, MODEL_REF, ClassScores, five_class_positive_prob
 from shoplake.ml.sentiment.multilingual import (
     USE_MULTILINGUAL,
     MultilingualEncoder,
@@ -104,7 +104,7 @@ def local_model_dir(uri: str, cache_dir: str | Path) -> str:
     return str(target)
 
 
-class TextClassifier:
+class TextClassifier(ClassScores):
     """Tokenise → forward → positive-class probability, for one loaded model."""
 
     model_id: str
@@ -130,13 +130,6 @@ class TextClassifier:
         id2label = getattr(self.model.config, "id2label", None) or {}
         return [str(id2label[k]) for k in sorted(id2label, key=int)]
 
-    def positive_index(self) -> int:
-        labels = dict(enumerate(x.lower() for x in self.labels()))
-        for idx, name in labels.items():
-            if name.startswith("pos"):
-                return idx
-        return max(labels) if labels else 1
-
     def class_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Softmax over the model's labels for each text (rows in input order, columns in :meth:`labels` order)."""
         import torch
@@ -152,16 +145,8 @@ class TextClassifier:
             width=len(self.labels()),
         )
 
-    def five_class_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """The five class probabilities in :data:`FIVE_CLASSES` order; ``ValueError`` for a model of other labels."""
-        order = five_class_order(self.labels())
-        if order is None:
-            raise ValueError(f"{self.model_id} has labels {self.labels()}, not five sentiment classes")
-        return self.class_proba(texts)[:, order]
-
     def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Probability of the positive class for each text, in input order (a five-class model's five probabilities
-        mapped by :func:`five_class_positive_prob`)."""
+        """:meth:`ClassScores.positive_proba`; a binary model's batches compute only the positive column."""
         import torch
 
         if len(self.labels()) == 5:

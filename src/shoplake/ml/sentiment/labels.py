@@ -55,6 +55,41 @@ def five_class_positive_prob(probs: np.ndarray) -> np.ndarray:
     return probs[:, 3] + probs[:, 4] + 0.5 * probs[:, 2]
 
 
+class ClassScores:
+    """What every loaded sentiment model answers, given its output ``labels()`` and ``class_proba(texts)``: the
+    positive class, the five classes in :data:`FIVE_CLASSES` order, one ``positive_prob`` per text."""
+
+    model_id: str = ""
+
+    def labels(self) -> list[str]:
+        raise NotImplementedError
+
+    def class_proba(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def positive_index(self) -> int:
+        """The output whose label starts with ``pos`` (else the last one)."""
+        labels = dict(enumerate(x.lower() for x in self.labels()))
+        for idx, name in labels.items():
+            if name.startswith("pos"):
+                return idx
+        return max(labels) if labels else 1
+
+    def five_class_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """The five class probabilities in :data:`FIVE_CLASSES` order; ``ValueError`` for a model of other labels."""
+        order = five_class_order(self.labels())
+        if order is None:
+            raise ValueError(f"{self.model_id} has labels {self.labels()}, not five sentiment classes")
+        return self.class_proba(texts)[:, order]
+
+    def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability of the positive class for each text, in input order (a five-class model's five probabilities
+        mapped by :func:`five_class_positive_prob`)."""
+        if len(self.labels()) == 5:
+            return five_class_positive_prob(self.five_class_proba(texts))
+        return self.class_proba(texts)[:, self.positive_index()]
+
+
 SENTIMENT_SCHEMA = pa.schema(
     [
         pa.field("recommendationid", pa.string()),

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from shoplake.ml.sentiment.labels import five_class_order, five_class_positive_prob
+from shoplake.ml.sentiment.labels import ClassScores
 from shoplake.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def linear_softmax(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.nd
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-class MultilingualHeadClassifier:
+class MultilingualHeadClassifier(ClassScores):
     """A linear head over :class:`MultilingualEncoder` embeddings; serves like the engine's other classifiers
     (``labels``, ``class_proba``, ``five_class_proba``, ``positive_proba``, ``model_id``, ``revision``)."""
 
@@ -139,14 +139,3 @@ class MultilingualHeadClassifier:
 
     def class_proba(self, texts: Sequence[str]) -> np.ndarray:
         return linear_softmax(self.encoder.embed(texts), self.weight, self.bias)
-
-    def five_class_proba(self, texts: Sequence[str]) -> np.ndarray:
-        order = five_class_order(self.labels())
-        if order is None:
-            raise ValueError(f"{self.model_id} has labels {self.labels()}, not five sentiment classes")
-        return self.class_proba(texts)[:, order]
-
-    def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
-        if len(self.head_labels) == 5:
-            return five_class_positive_prob(self.five_class_proba(texts))
-        return self.class_proba(texts)[:, self.positive_index()]
