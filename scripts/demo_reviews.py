@@ -108,8 +108,9 @@ def main() -> int:
     for name, g in languages["groups"].items():
         ci = g.get("macro_f1_ci95")
         interval = f" [95% CI {ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-        log.info("    %-4s n=%-4d (%s with 1-2 stars) macro-F1 %.3f%s", name, g["n"], g.get("negatives", "?"),
-                 g["macro_f1"], interval)  # fmt: skip
+        note = f"; {g['note']}" if g.get("note") else ""
+        log.info("    %-4s n=%-4d (%s with 1-2 stars) macro-F1 %.3f%s%s", name, g["n"], g.get("negatives", "?"),
+                 g["macro_f1"], interval, note)  # fmt: skip
     out = resolve_existing(results_path(cfg.results, end))  # the committed version its _current.json names
     log.info("  results of %s: %s/part-0.csv and part-0.parquet (%d rows)", end, out.replace(cfg.lake_root, "<lake>"),
              read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, end))["curated"])  # fmt: skip

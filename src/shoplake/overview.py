@@ -130,7 +130,7 @@ def language_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         for lang, g in sorted(by_language["groups"].items()):
             rows.append({"language": lang, "n": g.get("n"), "negatives": g.get("negatives"),
                          "macro_f1": g.get("macro_f1"), "macro_f1_ci95": g.get("macro_f1_ci95"), "qwk": g.get("qwk"),
-                         "note": ""})  # fmt: skip
+                         "note": g.get("note") or ""})  # fmt: skip
         if by_language.get("groups_below_min_rows"):
             note = (
                 f"{by_language['groups_below_min_rows']} language(s) under {by_language.get('min_rows')} held-out rows"

@@ -48,6 +48,7 @@ def test_the_offline_head_learns_the_stars_and_beats_both_baselines(lake):
     assert english["n"] == 72
     assert english["macro_f1_ci95"][0] <= english["macro_f1"] <= english["macro_f1_ci95"][1]
     assert english["negatives"] == sum(c for s, c in metrics["split"]["test_stars"].items() if int(s) <= 2)
+    assert (english["negatives"] < 30) == english["note"].startswith("too few negatives")
     assert (version / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     manifest = json.loads((version / "shoplake_model.json").read_text())
     assert manifest["labels"] == ["very_negative", "negative", "neutral", "positive", "very_positive"]

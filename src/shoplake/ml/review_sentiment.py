@@ -114,12 +114,19 @@ def macro_f1_interval(stars: Sequence[int], predicted: Sequence[int], *, n_boot:
 
 
 def report_by_group(
-    groups: Sequence[str], stars: Sequence[int], predicted: Sequence[int], min_rows: int, *, interval: bool = False
+    groups: Sequence[str],
+    stars: Sequence[int],
+    predicted: Sequence[int],
+    min_rows: int,
+    *,
+    interval: bool = False,
+    min_negatives: int = 30,
 ) -> dict:
     """:func:`five_class_report`'s headline figures per group with ``min_rows`` or more rows; the others counted.
 
-    With ``interval``, each group also gets ``macro_f1_ci95`` (:func:`macro_f1_interval`) and ``negatives`` (its
-    1–2 star reviews: the rows a sentiment model is most often wrong about, and the fewest)."""
+    With ``interval``, each group also gets ``macro_f1_ci95`` (:func:`macro_f1_interval`), ``negatives`` (its
+    1–2 star reviews: the rows a sentiment model is most often wrong about, and the fewest) and a ``note`` when
+    they are fewer than ``min_negatives``: the negative classes' F1 inside the macro-F1 are then anecdotes."""
     g = np.asarray(groups, dtype=object)
     y, p = np.asarray(stars, dtype=int), np.asarray(predicted, dtype=int)
     out: dict[str, Any] = {}
@@ -133,6 +140,12 @@ def report_by_group(
         out[str(name)] = {k: r[k] for k in ("n", "accuracy", "macro_f1", "qwk", "spearman", "mean_abs_star_error")}
         out[str(name)]["mean_stars"] = float(y[idx].mean())
         if interval:
+            negatives = int((y[idx] <= 2).sum())
             out[str(name)]["macro_f1_ci95"] = macro_f1_interval(y[idx], p[idx])
-            out[str(name)]["negatives"] = int((y[idx] <= 2).sum())
+            out[str(name)]["negatives"] = negatives
+            out[str(name)]["note"] = (
+                f"too few negatives ({negatives} 1-2 star reviews < {min_negatives}): their classes' F1 are anecdotes"
+                if negatives < min_negatives
+                else ""
+            )
     return {"min_rows": min_rows, "groups": out, "groups_below_min_rows": small}

@@ -115,3 +115,15 @@ def test_the_macro_f1_interval_brackets_the_figure_and_is_exact_when_every_row_i
     assert macro_f1_interval(stars, stars) == [1.0, 1.0]
     # a resample's macro-F1 is the report's: the interval of one row repeated is that row's figure
     assert macro_f1_interval([5] * 10, [4] * 10) == [0.0, 0.0]
+
+
+def test_a_language_with_few_low_ratings_says_so_beside_its_macro_f1():
+    from shoplake.ml.review_sentiment import report_by_group
+
+    stars = [5] * 40 + [1] * 3 + [4] * 20
+    groups = ["en"] * 43 + ["de"] * 20
+    report = report_by_group(groups, stars, stars, 10, interval=True, min_negatives=5)
+    assert report["groups"]["en"]["negatives"] == 3
+    assert report["groups"]["en"]["note"].startswith("too few negatives (3 1-2 star reviews < 5)")
+    assert report["groups"]["en"]["macro_f1_ci95"] == [1.0, 1.0]
+    assert "note" not in report_by_group(groups, stars, stars, 10)["groups"]["en"]  # by product: no interval
