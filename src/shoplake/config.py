@@ -14,6 +14,12 @@ from typing import Any
 
 from shoplake.paths import CHURN_SOURCES
 
+
+def looks_like_path(uri: str) -> bool:
+    """A local path or a lake URI rather than a hub id (``org/name``)."""
+    return "://" in uri or uri.startswith(("/", "./", "../", "~")) or uri.count("/") > 1
+
+
 #: Repository root (``src/shoplake/config.py`` → three levels up); used only for local defaults.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -198,7 +204,8 @@ class Settings:
         """``SHOPLAKE_SENTIMENT_MODELS``, else the configured model for English and the multilingual one for ``*``."""
         if self.sentiment_models:
             return self.sentiment_models
-        english = f"en={self.sentiment_model}" + (f"@{self.sentiment_revision}" if self.sentiment_revision else "")
+        pinned = self.sentiment_revision and not looks_like_path(self.sentiment_model)  # a directory has its own
+        english = f"en={self.sentiment_model}" + (f"@{self.sentiment_revision}" if pinned else "")
         return english + (f",*={self.sentiment_multilingual_model}" if self.sentiment_multilingual_model else "")
 
     @property

@@ -118,6 +118,8 @@ def test_the_model_map_routes_english_and_every_other_language():
     assert Settings.from_env(base).sentiment_model_map == "en=org/en-model@r1"  # other languages: no route
     both = {**base, "SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL": "/l/model/sentiment_multilingual"}
     assert Settings.from_env(both).sentiment_model_map == "en=org/en-model@r1,*=/l/model/sentiment_multilingual"
+    lake_head = {**base, "SHOPLAKE_SENTIMENT_MODEL": "/l/model/sentiment_head"}  # a directory carries its own version
+    assert Settings.from_env(lake_head).sentiment_model_map == "en=/l/model/sentiment_head"
     explicit = {**both, "SHOPLAKE_SENTIMENT_MODELS": "en=a@1,de=b@2"}  # the map, when set, is the whole routing
     assert Settings.from_env(explicit).sentiment_model_map == "en=a@1,de=b@2"
 

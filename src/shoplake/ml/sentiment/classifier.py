@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shoplake.config import SENTIMENT_PRECISIONS
+from shoplake.config import SENTIMENT_PRECISIONS, looks_like_path
 from shoplake.io.lake import filesystem
 from shoplake.jobconfig import check_options, option
 from shoplake.ml.sentiment.batching import auto_batch_tokens, mean_pool, place_module, run_sorted_batches
@@ -198,11 +198,6 @@ def directory_revision(path: str | Path) -> str:
             digest.update(f.name.encode())
             digest.update(f.read_bytes() if f.stat().st_size < 1 << 20 else str(f.stat().st_size).encode())
     return "dir-" + digest.hexdigest()[:12]
-
-
-def looks_like_path(uri: str) -> bool:
-    """A local path or a lake URI rather than a hub id (``org/name``)."""
-    return "://" in uri or uri.startswith(("/", "./", "../", "~")) or uri.count("/") > 1
 
 
 def load_multilingual_head(path: str | Path, meta: dict[str, Any], cfg: EngineConfig) -> MultilingualHeadClassifier:
