@@ -49,6 +49,10 @@ os.environ.update(
         "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
     }
 )
+# the Makefile exports the embedded defaults' routing (a '*' route to the repository lake's multilingual model):
+# tests start from the code's defaults and set a route where they test one
+for routing in ("SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL", "SHOPLAKE_SENTIMENT_MODELS"):
+    os.environ.pop(routing, None)
 for extra in (ROOT / "plugins", ROOT / "dags", ROOT / "jobs" / "spark", ROOT / "scripts", ROOT / "tests" / "fixtures"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
