@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 DAYS = [f"2026-02-{d:02d}" for d in range(10, 16)]
 
 
+@pytest.mark.slow  # three jobs in fresh processes (about 25 s)
 def test_a_hub_model_revision_is_adopted_and_served_from_the_offline_cache(tmp_path):
     import hub_model_e2e as bench
     from shoplake.io.lake import read_partition
