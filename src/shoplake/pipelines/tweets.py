@@ -113,9 +113,10 @@ class EngagementTrainConfig(PartitionJob):
     learning_rate: float = option(0.05, help="XGBoost shrinkage of each tree (eta)", exclusiveMinimum=0, maximum=1)
     seed: int = option(7, help="seed of the XGBoost models and of the window's sample")
     max_rows: int = option(
-        500_000,
-        help="most tweets of the window read into the training process (about 2 KB each with their embedding): "
-        "a larger window is read as a seeded uniform sample of this many, its held-out split taken from the sample",
+        200_000,
+        help="most tweets of the window read into the training process (its peak was 3.9 GB at 191,700 tweets: "
+        "about 20 KB a tweet with its embedding, TF-IDF and the boosters' copies); a larger window is read as a "
+        "seeded uniform sample of this many, its held-out split taken from the sample",
         minimum=100,
     )
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
