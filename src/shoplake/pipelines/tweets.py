@@ -142,7 +142,13 @@ def read_window(lake_root: str, ds: str, days: int, *, max_rows: int = 0, seed: 
     import numpy as np
     import pandas as pd
 
-    from shoplake.io.lake import existing_partitions, iter_aligned_partitions, iter_partition_batches, partition_rows
+    from shoplake.io.lake import (
+        existing_partitions,
+        iter_aligned_partitions,
+        iter_partition_batches,
+        partition_rows,
+        read_partition,
+    )
     from shoplake.paths import window_days
 
     present = [
@@ -177,8 +183,6 @@ def read_window(lake_root: str, ds: str, days: int, *, max_rows: int = 0, seed: 
                 day_frames.append(keep(c.to_pandas().assign(embedding=e["embedding"].to_pylist())))
         except ValueError as exc:
             log.warning("tweet embeddings of %s are not row for row its curated tweets (%s): joined by id", day, exc)
-            from shoplake.io.lake import read_partition
-
             df = read_partition(cur, columns).to_pandas()
             df = df.merge(read_partition(emb_path, ["tweet_id", "embedding"]).to_pandas(), on="tweet_id", how="left")
             day_frames = [keep(df)]
