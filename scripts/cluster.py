@@ -41,6 +41,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devserver import running  # a sibling script: scripts/ is on sys.path when either runs
+
 log = logging.getLogger("shoplake.cluster")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -360,10 +362,9 @@ class Cluster:
 
 def _alive(pidfile: Path) -> bool:
     try:
-        os.kill(int(pidfile.read_text()), 0)
+        return running(int(pidfile.read_text()))
     except (OSError, ValueError):
         return False
-    return True
 
 
 def _kill_pidfile(pidfile: Path, *, group: bool, timeout_s: float = 30) -> None:
@@ -377,27 +378,12 @@ def _kill_pidfile(pidfile: Path, *, group: bool, timeout_s: float = 30) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _running(pid):
+    while time.monotonic() < deadline and running(pid):
         time.sleep(0.3)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         kill(pid, signal.SIGKILL)
-    _running(pid)  # reap it if it is our child
+    running(pid)  # reap it if it is our child
     pidfile.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    """Whether ``pid`` still runs; our own child (started by this process) is reaped once it ended, or it would
-    stay a zombie that ``kill(pid, 0)`` still finds."""
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _wait(ready, timeout_s: float, what: str, logs: Path | None = None) -> None:

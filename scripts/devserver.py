@@ -11,6 +11,7 @@ Production points the ``mongo_default`` connection at a real MongoDB instead (do
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
@@ -86,13 +87,33 @@ def stop(data_dir: Path, timeout_s: float = 20.0) -> bool:
         return False
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not running(pid):
             return True
         time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    running(pid)  # reap it if it is our child
     return True
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs. An ended process is not "running" while it waits to be reaped: our own child is
+    reaped here, and another's zombie (an orphan whose new parent does not reap, as under some container inits) is
+    recognised from /proc — ``kill(pid, 0)`` alone finds both and would wait out every timeout."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS) or it just went
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 def main(argv: list[str] | None = None) -> int:
