@@ -17,7 +17,8 @@ import textwrap
 import pyarrow as pa
 import pytest
 
-pytestmark = pytest.mark.objectstore
+# slow: a writer process per kill point (about 50 s in all), so out of `make test-fast`; `make test` runs it
+pytestmark = [pytest.mark.objectstore, pytest.mark.slow]
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
