@@ -194,6 +194,7 @@ class Runner:
         }
         self.steps: dict[str, dict[str, float]] = {}
         self.timed = True  # False during a pipeline's untimed set-up (purchase_model's features)
+        self.replay_sentiment = False  # steam_reviews: replay the factor-1 scores instead of the model
 
     def spark(self, name: str, job: str, args: list[str]) -> None:
         submit = str(Path(sys.executable).parent / "spark-submit")
@@ -296,12 +297,18 @@ def sentiment_args(r: Runner) -> list[str]:
 
 
 def run_steam_reviews(r: Runner, _source: str) -> None:
-    """``steam_reviews_daily`` from the raw partition on: curate, sentiment, features, and their checks."""
-    models = sentiment_args(r)
+    """``steam_reviews_daily`` from the raw partition on: curate, sentiment, features, and their checks. With
+    ``r.replay_sentiment`` the sentiment step runs :func:`replay_sentiment` instead of the model (see ``--help``)."""
+    models = [] if r.replay_sentiment else sentiment_args(r)
     r.spark("curate_reviews", "jobs/spark/curate_steam_reviews.py", [])
     r.worker("check_curated", "from shoplake.pipelines.steam_reviews import check_curated\n"
              "print(json.dumps(check_curated(lake, ds, raw_rows=None), default=str))")  # fmt: skip
-    r.job("score_sentiment", "jobs/gpu/score_sentiment.py", models)
+    if r.replay_sentiment:
+        cache = steam_cache(r.conf["spark.driver.memory"])
+        code = f"import sys\nsys.path.insert(0, {str(ROOT / 'bench')!r})\nfrom scale import replay_sentiment\n"
+        r.worker("score_sentiment_replayed", code + f"print(json.dumps(replay_sentiment(lake, ds, {cache!r})))")
+    else:
+        r.job("score_sentiment", "jobs/gpu/score_sentiment.py", models)
     r.worker(
         "build_features",
         "from shoplake.pipelines.steam_reviews import build_purchase_features\n"
@@ -309,25 +316,35 @@ def run_steam_reviews(r: Runner, _source: str) -> None:
     )
 
 
-def grow_purchase_features(lake: str, factor: int, driver_memory: str) -> int:
-    """The Steam day's feature partition ``factor`` times (fresh review ids) in ``lake``; built once at factor 1
-    through the Steam pipeline's steps into ``.bench/steam-features-1x`` (reused after)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+STEAM_CACHE = ROOT / ".bench" / "steam-features-1x"
 
-    from shoplake.io.lake import existing_partitions, read_partition, write_partition
+
+def steam_cache(driver_memory: str) -> str:
+    """``.bench/steam-features-1x``: the Steam day at factor 1 through the Steam pipeline's own steps (curated,
+    scored, features), built once (set-up, not timed) and reused by ``purchase_model`` and ``--replay-sentiment``."""
+    from shoplake.io.lake import existing_partitions
     from shoplake.paths import STEAM_PURCHASE_FEATURES, Zone, partition_path
 
-    cache = str(ROOT / ".bench" / "steam-features-1x")
-    seed_path = partition_path(cache, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, STEAM_DAY)
-    if not existing_partitions([seed_path])[0]:
-        say(f"  (set-up) building the factor-1 Steam features once into {cache}")
+    cache = str(STEAM_CACHE)
+    if not existing_partitions([partition_path(cache, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, STEAM_DAY)])[0]:
+        say(f"  (set-up) building the factor-1 Steam day once into {cache}")
         grow_steam_raw(cache, 1)
         logs = Path(tempfile.mkdtemp(prefix="shoplake-scale-setup-"))
         setup = Runner(cache, driver_memory, logs, STEAM_DAY)
         setup.timed = False
         run_steam_reviews(setup, "")
-    seed = read_partition(seed_path)
+    return cache
+
+
+def grow_purchase_features(lake: str, factor: int, driver_memory: str) -> int:
+    """The Steam day's feature partition ``factor`` times (fresh review ids) in ``lake``, from :func:`steam_cache`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from shoplake.io.lake import read_partition, write_partition
+    from shoplake.paths import STEAM_PURCHASE_FEATURES, Zone, partition_path
+
+    seed = read_partition(partition_path(steam_cache(driver_memory), Zone.ENRICHED, STEAM_PURCHASE_FEATURES, STEAM_DAY))
     ids = pc.cast(seed["recommendationid"], pa.int64())
     copies = []
     for c in range(factor):
@@ -337,6 +354,45 @@ def grow_purchase_features(lake: str, factor: int, driver_memory: str) -> int:
     table = pa.concat_tables(copies)
     write_partition(table, partition_path(lake, Zone.ENRICHED, STEAM_PURCHASE_FEATURES, STEAM_DAY))
     return table.num_rows
+
+
+class ReplayedModel:
+    """Stands in for the sentiment model in ``--replay-sentiment``: each text's score is the factor-1 run's score of
+    the same text (every grown review reuses a sample text, so it is what the model answers for it). Holds one
+    float per distinct sample text — bounded by the sample, not the grown day."""
+
+    def __init__(self, cache: str) -> None:
+        from shoplake.io.lake import read_partition
+        from shoplake.ml.sentiment.classifier import EngineConfig
+        from shoplake.paths import STEAM_REVIEWS, Zone, partition_path
+
+        curated = read_partition(partition_path(cache, Zone.CURATED, STEAM_REVIEWS, STEAM_DAY))
+        scored = read_partition(partition_path(cache, Zone.ENRICHED, STEAM_REVIEWS, STEAM_DAY))
+        languages = set(scored["model_language"].to_pylist())
+        if languages != {"en"}:
+            raise SystemExit(f"--replay-sentiment replays one en route; the factor-1 run used {sorted(languages)}")
+        prob = dict(zip(scored["recommendationid"].to_pylist(), scored["positive_prob"].to_pylist(), strict=True))
+        ids, texts = curated["recommendationid"].to_pylist(), curated["review_text"].to_pylist()
+        self.scores = {t if isinstance(t, str) else "": prob[i] for i, t in zip(ids, texts, strict=True)}
+        self.model_id = f"{scored['model_id'][0].as_py()} (replayed)"
+        self.revision = scored["model_revision"][0].as_py()
+        self.cfg = EngineConfig()
+
+    def positive_proba(self, texts):
+        import numpy as np
+
+        return np.array([self.scores[t] for t in texts], dtype=np.float32)
+
+
+def replay_sentiment(lake: str, ds: str, cache: str) -> dict:
+    """``score_sentiment``'s streaming path over the grown day — ``score_partition`` reading the curated partition in
+    record batches, routing, writing the enriched one — with :class:`ReplayedModel` for the model's forward pass."""
+    from shoplake.ml.sentiment.routing import Router, score_partition
+    from shoplake.paths import STEAM_REVIEWS, Zone, partition_path
+
+    router = Router.single(ReplayedModel(cache), language="en")
+    src = partition_path(lake, Zone.CURATED, STEAM_REVIEWS, ds)
+    return score_partition(router, src, partition_path(lake, Zone.ENRICHED, STEAM_REVIEWS, ds))
 
 
 def run_purchase_model(r: Runner, _source: str) -> None:
@@ -478,6 +534,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--lake", default="", help="lake root to use (default: a fresh temporary folder, removed after)")
     ap.add_argument("--driver-memory", default="1g", help="spark.driver.memory of every Spark step")
     ap.add_argument("--keep", action="store_true", help="keep the temporary lake, input and logs")
+    ap.add_argument(
+        "--replay-sentiment",
+        action="store_true",
+        help="steam_reviews: run every step but the model's forward pass, which replays the factor-1 run's score of "
+        "each (reused) text — the sentiment step's streaming, routing and writes at full size, without the CPU "
+        "hours of the model (a GPU step); marked in the result line",
+    )
     ap.add_argument("--summarise", nargs="+", metavar="FILE", help="print a Markdown table of result lines instead")
     args = ap.parse_args(argv)
     if args.summarise:
@@ -495,7 +558,10 @@ def main(argv: list[str] | None = None) -> dict:
     t = time.monotonic()
     rows, source, ds = grow(args.pipeline, args.factor, work, lake, args.driver_memory)
     say(f"grew {rows} rows ({args.factor}x) in {time.monotonic() - t:.1f} s into {work}")
+    if args.replay_sentiment and args.pipeline != "steam_reviews":
+        ap.error("--replay-sentiment is for --pipeline steam_reviews")
     runner = Runner(lake, args.driver_memory, logs, ds)
+    runner.replay_sentiment = args.replay_sentiment
     PIPELINES[args.pipeline](runner, source)
     steps = runner.steps
     from shoplake.io.lake import partition_rows
@@ -511,6 +577,11 @@ def main(argv: list[str] | None = None) -> dict:
         "driver_peak_rss_mb": max((s["peak_rss_mb"] for s in steps.values() if s["where"] == "spark"), default=0),
         "worker_peak_rss_mb": max((s["peak_rss_mb"] for s in steps.values() if s["where"] == "worker"), default=0),
         "driver_memory": args.driver_memory,
+        **(
+            {"sentiment": "replayed factor-1 scores (the model's forward pass not run)"}
+            if args.replay_sentiment
+            else {}
+        ),
         "steps": steps,
     }
     if args.keep:
