@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
+from shoplake.transforms.text import utf8
+
 QUARANTINE_SCHEMA = pa.schema(
     [
         pa.field("record_id", pa.string()),
@@ -29,21 +31,9 @@ def quarantine_table(
         raise ValueError("every quarantined row needs a reason")
     return pa.table(
         {
-            "record_id": [_utf8(v) for v in record_ids],
-            "reason": [_utf8(v) for v in reasons],
-            "document": [_utf8(v) for v in documents],
+            "record_id": [utf8(v) for v in record_ids],
+            "reason": [utf8(v) for v in reasons],
+            "document": [utf8(v) for v in documents],
         },
         schema=QUARANTINE_SCHEMA,
     )
-
-
-def _utf8(value: str | None) -> str | None:
-    """``value`` as valid UTF-8: a lone surrogate (JSON's ``"\\udc80"`` decodes to one) cannot be stored in
-    Parquet, so it is kept as its escape (``\\udc80``) rather than failing the quarantine write."""
-    if value is None:
-        return None
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value

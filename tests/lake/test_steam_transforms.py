@@ -101,3 +101,24 @@ def test_python_and_spark_cleaning_agree(spark):
     got = [r["c"] for r in df.select(clean_text(F.col("t")).alias("c")).collect()]
     assert got == [clean_review_text(s) for s in samples]
     assert got[0] == "WOW best game ever!! https://x.io"
+
+
+def test_utf8_keeps_valid_text_and_escapes_lone_surrogates_so_parquet_and_json_can_hold_it():
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shoplake.quarantine import quarantine_table
+    from shoplake.transforms.text import utf8
+
+    assert utf8(None) is None
+    assert utf8("") == ""
+    assert utf8("Gut 👍 – très bien") == "Gut 👍 – très bien"
+    broken = json.loads('"ok \\udc80 end"')  # JSON decodes a lone surrogate; UTF-8 has no form for it
+    assert utf8(broken) == "ok \\udc80 end"
+    utf8(broken).encode("utf-8")  # raises if anything unencodable is left
+    table = quarantine_table([broken], [f"bad {broken}"], [None])
+    assert table.column("record_id").to_pylist() == ["ok \\udc80 end"]
+    assert table.column("document").to_pylist() == [None]
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)  # the quarantine write that a lone surrogate used to fail
+    assert pq.read_table(pa.BufferReader(sink.getvalue())).column("reason").to_pylist() == ["bad ok \\udc80 end"]

@@ -23,6 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from shoplake.transforms.text import utf8
+
 #: characters of an offending value quoted back in a 422
 EXCERPT_CHARS = 80
 #: validation problems listed in one 422 (the answer says how many there were)
@@ -80,11 +82,6 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     walk(value, 0)
     text = utf8("".join(parts))  # before the cut: a lone surrogate becomes six characters (\\ud800)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def utf8(text: str) -> str:
-    """``text`` with lone surrogates (JSON's ``\\ud800`` decodes to one) written as ``\\ud800``: UTF-8 has none."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def validation_errors(errors: list[dict]) -> dict[str, Any]:
