@@ -1,4 +1,4 @@
-"""Text rules (review cleaning, valid UTF-8), shared by the Spark job and plain-Python callers (one definition of each rule)."""
+"""Text rules (review cleaning, valid UTF-8) shared by the Spark job and plain-Python callers: one definition each."""
 
 from __future__ import annotations
 
