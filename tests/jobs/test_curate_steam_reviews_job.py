@@ -71,5 +71,5 @@ def test_job_refuses_bad_arguments():
 
     with pytest.raises(ValueError, match="ds must be"):
         job.main(["--ds", "yesterday", "--lake-root", "/x"])
-    with pytest.raises(ValueError, match=">= 1"):
-        CurateConfig(ds=DS, lake_root="/x", output_files=0)
+    with pytest.raises(ValueError, match=">= 0"):
+        CurateConfig(ds=DS, lake_root="/x", output_files=-1)

@@ -121,11 +121,41 @@ class StagedPartition:
         self._commit.abort()
 
 
-def stage_partition(df: DataFrame, path: str, *, files: int = 1, sort_by: str | None = None) -> StagedPartition:
+#: bytes of the optimizer's size estimate per output file, where a write does not fix its file count
+TARGET_FILE_BYTES = 256 * 2**20
+MAX_FILES = 1000
+
+
+def output_files(df: DataFrame, target_bytes: int | None = None) -> int:
+    """How many files to write ``df`` as: one per ``target_bytes`` of the optimizer's size estimate of its plan
+    (about the input's bytes on disk for a Parquet scan; default :data:`TARGET_FILE_BYTES`), at least 1, at most
+    :data:`MAX_FILES`.
+
+    The write's last stage runs one task per file: with a single file a whole day is one task however many cores
+    there are (a Steam day 100 times the sample spent 4.5 of its 8 curate minutes in one task). A day the size of
+    the samples stays one file. Without an estimate (not a JVM-backed session): 1.
+    """
+    try:
+        size = int(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes())
+    except Exception:  # Spark Connect has no _jdf; an estimate is an optimisation, never a reason to fail
+        return 1
+    return max(1, min(MAX_FILES, -(-size // (target_bytes or TARGET_FILE_BYTES))))
+
+
+def stage_partition(
+    df: DataFrame, path: str, *, files: int | None = None, sort_by: str | None = None
+) -> StagedPartition:
     """Write ``df`` as a new, uncommitted version of the partition ``path``; commit it with the returned handle's
-    ``commit(counts)`` once the step's bookkeeping is known (``readable`` reads the version meanwhile)."""
+    ``commit(counts)`` once the step's bookkeeping is known (``readable`` reads the version meanwhile).
+
+    ``files``: how many Parquet files (each sorted by ``sort_by`` where given); None sizes them from the plan's
+    estimate (:func:`output_files`)."""
     spark = df.sparkSession
     commit = PartitionCommit(path)
+    if files is None:
+        files = output_files(df)
+        log.info("writing %s as %s file(s) (one per %s MiB of the plan's size estimate)", path, files,
+                 TARGET_FILE_BYTES // 2**20)  # fmt: skip
     out = df.coalesce(files)
     if sort_by:
         out = out.sortWithinPartitions(sort_by)
@@ -145,7 +175,12 @@ def stage_partition(df: DataFrame, path: str, *, files: int = 1, sort_by: str | 
 
 
 def write_partition(
-    df: DataFrame, path: str, *, files: int = 1, sort_by: str | None = None, counts: dict[str, Any] | None = None
+    df: DataFrame,
+    path: str,
+    *,
+    files: int | None = None,
+    sort_by: str | None = None,
+    counts: dict[str, Any] | None = None,
 ) -> int:
     """Write ``df`` as the whole content of the partition ``path`` (committed at once) and return its row count.
     ``sort_by`` makes reruns write identical data."""

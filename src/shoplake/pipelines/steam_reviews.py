@@ -111,7 +111,9 @@ class CurateConfig(PartitionJob):
     """Arguments of the curate job (``jobs/spark/curate_steam_reviews.py``)."""
 
     ds: str = option(help="partition date YYYY-MM-DD (the UTC day the reviews were created)")
-    output_files: int = option(1, help="Parquet files per curated partition", minimum=1)
+    output_files: int = option(
+        0, help="Parquet files per curated partition; 0: one per 256 MiB of Spark's size estimate", minimum=0
+    )
     shuffle_partitions: int = option(4, help="spark.sql.shuffle.partitions for this job", minimum=1)
 
 
@@ -131,7 +133,7 @@ def curate(spark: SparkSession, cfg: CurateConfig) -> dict[str, Any]:
     n_in = raw.count()
     result = curate_reviews(raw)
     out = partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, cfg.ds)
-    staged = stage_partition(result.curated, out, files=cfg.output_files, sort_by="recommendationid")
+    staged = stage_partition(result.curated, out, files=cfg.output_files or None, sort_by="recommendationid")
     curated = staged.rows
     quarantined = write_spark_partition(
         result.quarantine, quarantine_path(cfg.lake_root, "curated", STEAM_REVIEWS, cfg.ds), sort_by="record_id"
