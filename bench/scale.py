@@ -25,6 +25,9 @@ columns). CSV copies are separate files of one folder (the jobs read a glob).
 (``shoplake_airflow.spark.local_conf``) and ``spark.driver.memory`` from ``--driver-memory`` (default 1g, the issue's
 bound); every Airflow-worker step runs in a fresh Python process: the checks as the library function the DAG task
 calls, the Python jobs of the gpu / default queues (sentiment, embeddings, local training) as their job files.
+``--replay-sentiment`` (steam_reviews) runs the sentiment step's own streaming code (``score_partition``) with the
+model's forward pass replaced by the factor-1 run's score of the same text (every grown review reuses a sample
+text): Steam at 100x on a CPU in minutes instead of hours, the model's own time left out (and said so in the line).
 Printed last, one JSON line::
 
     {"pipeline", "factor", "rows", "partition_rows", "wall_s", "driver_peak_rss_mb", "worker_peak_rss_mb",
