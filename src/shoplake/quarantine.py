@@ -10,8 +10,6 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from shoplake.transforms.text import utf8
-
 QUARANTINE_SCHEMA = pa.schema(
     [
         pa.field("record_id", pa.string()),
@@ -37,3 +35,11 @@ def quarantine_table(
         },
         schema=QUARANTINE_SCHEMA,
     )
+
+
+def utf8(text: str | None) -> str | None:
+    """``text`` as valid UTF-8: a lone surrogate (JSON's ``"\\ud800"`` decodes to one) has no UTF-8 form, so Parquet
+    and JSON responses cannot hold it; it is kept as its escape (``\\ud800``, six characters) instead of failing."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

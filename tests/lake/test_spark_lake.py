@@ -11,20 +11,28 @@ from shoplake.io.lake import iter_partition_batches, partition_files, read_count
 pytestmark = pytest.mark.spark
 
 
-def test_a_day_the_size_of_the_samples_is_one_file_and_a_big_one_is_split_by_the_size_estimate(spark):
+def test_a_day_the_size_of_the_samples_is_one_file_and_a_big_one_is_split_by_what_it_reads(spark):
     df = spark.range(50_000).selectExpr("id", "repeat('x', 100) AS text")
-    size = int(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes())
-    assert size >= 50_000 * 8  # the optimizer's estimate: rows × its width per row
+    size = spark_lake.input_bytes(df)
+    assert size == 50_000 * 8  # the optimizer's size of the leaf it reads: 50,000 longs
     assert spark_lake.output_files(df) == 1  # far below TARGET_FILE_BYTES
     assert spark_lake.output_files(df, target_bytes=size // 3 + 1) == 3  # ceil(size / target)
     assert spark_lake.output_files(df, target_bytes=size // 3 - 1) == 4
     assert spark_lake.output_files(df, target_bytes=1) == spark_lake.MAX_FILES
 
+    # a join of two small inputs stays small: the root's own estimate (the product of the sides) would say 6 GB
+    small = spark.range(100_000).selectExpr("id", "id % 100 AS k")
+    other = spark.range(1_000).selectExpr("id AS k2", "repeat('x', 10) AS t")
+    joined = small.join(other, small.k == other.k2).groupBy("k").count()
+    assert int(joined._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()) > 2**30
+    assert spark_lake.input_bytes(joined) == (100_000 + 1_000) * 8
+    assert spark_lake.output_files(joined) == 1
+
 
 def test_a_partition_written_as_many_files_reads_back_whole_each_file_sorted(spark, tmp_path, monkeypatch):
     rows = 40_000
     df = spark.range(rows).selectExpr("CAST(id * 7919 % 40000 AS STRING) AS key", "id").repartition(4)
-    size = int(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes())
+    size = spark_lake.input_bytes(df)
     monkeypatch.setattr(spark_lake, "TARGET_FILE_BYTES", size // 3 + 1)  # as a day three times the target would be
     path = str(tmp_path / "lake" / "curated" / "things" / "ds=2026-12-01")
     assert spark_lake.write_partition(df, path, sort_by="key", counts={"rows": rows}) == rows

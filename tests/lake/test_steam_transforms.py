@@ -107,8 +107,7 @@ def test_utf8_keeps_valid_text_and_escapes_lone_surrogates_so_parquet_and_json_c
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from shoplake.quarantine import quarantine_table
-    from shoplake.transforms.text import utf8
+    from shoplake.quarantine import quarantine_table, utf8
 
     assert utf8(None) is None
     assert utf8("") == ""

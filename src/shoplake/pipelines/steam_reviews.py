@@ -112,7 +112,7 @@ class CurateConfig(PartitionJob):
 
     ds: str = option(help="partition date YYYY-MM-DD (the UTC day the reviews were created)")
     output_files: int = option(
-        0, help="Parquet files per curated partition; 0: one per 256 MiB of Spark's size estimate", minimum=0
+        0, help="Parquet files per curated partition; 0: one per 128 MiB that the job reads", minimum=0
     )
     shuffle_partitions: int = option(4, help="spark.sql.shuffle.partitions for this job", minimum=1)
 

@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from shoplake.transforms.text import utf8
+from shoplake.quarantine import utf8
 
 #: characters of an offending value quoted back in a 422
 EXCERPT_CHARS = 80
