@@ -136,9 +136,9 @@ demo-reviews: install  ## install, then curate the Sephora sample's last REVIEW_
 
 # the native cluster's test (Postgres, Redis, CeleryExecutor) must run here: cluster-deps installs them, and
 # SHOPLAKE_REQUIRE_CLUSTER=1 makes their absence a failure rather than a skip
-test: install browser cluster-deps  ## lint, then every test: unit, integration (Mongo, Spark, dag.test, scheduler backfill, the native Celery/Postgres cluster, the UI in chromium); GPU ones skip without CUDA
+test: install browser cluster-deps  ## lint, then every test (two workers, a file each at a time): unit, integration (Mongo, Spark, dag.test, scheduler backfill, the native Celery/Postgres cluster, the UI in chromium); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	SHOPLAKE_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=20
+	SHOPLAKE_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=20 -n 2 --dist loadfile
 
 test-fast: install  ## the quick loop: no Spark, Mongo or scheduler
 	$(PY) -m pytest -q -m "not slow and not integration and not spark"
