@@ -140,8 +140,8 @@ test: install browser cluster-deps  ## lint, then every test (two workers, a fil
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	SHOPLAKE_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=20 -n 2 --dist loadfile
 
-test-fast: install  ## the quick loop: no Spark, Mongo or scheduler
-	$(PY) -m pytest -q -m "not slow and not integration and not spark"
+test-fast: install  ## the quick loop (two workers): no Spark, Mongo or scheduler
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow and not integration and not spark"
 
 lint: install  ## ruff check + format check (no folder excluded)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
