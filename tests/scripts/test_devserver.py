@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import devserver
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from object_stores import free_port
 
 
 def _state(pid: int) -> str | None:
@@ -28,7 +22,7 @@ def _state(pid: int) -> str | None:
 
 @pytest.mark.integration  # a real secantusdb server
 def test_stop_ends_the_server_this_process_started_and_reaps_it(tmp_path):
-    port = _free_port()
+    port = free_port()
     pid = devserver.start(port, tmp_path / "mongo")
     assert pid > 0
     assert devserver.running(pid)
