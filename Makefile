@@ -16,10 +16,8 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
-export AIRFLOW__CORE__PARALLELISM ?= 4
-export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
-export AIRFLOW__API__HOST ?= 127.0.0.1
-export AIRFLOW__API__PORT ?= 8080
+# executor, parallelism, the API's host/port and the execution API URL: scripts/deployment.py (deploy/*.env), the
+# one source standalone, the native cluster and compose share; AIRFLOW__API__PORT picks standalone's port (8080)
 export SHOPLAKE_MONGO_PORT ?= 27018
 export SHOPLAKE_LAKE_ROOT ?= $(CURDIR)/lake
 export AIRFLOW_CONN_MONGO_DEFAULT ?= mongo://127.0.0.1:$(SHOPLAKE_MONGO_PORT)/shoplake
@@ -31,7 +29,9 @@ export SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL ?= $(SHOPLAKE_LAKE_ROOT)/model/sent
 # one gpu-pool slot per GPU that `nvidia-smi -L` lists, 1 on a machine without one ($(shell) runs under the strict
 # .SHELLFLAGS below: a missing nvidia-smi must not fail the pipeline, or the value comes out empty)
 GPU_SLOTS ?= $(shell n=$$({ nvidia-smi -L 2>/dev/null || true; } | grep -c '^GPU' || true); [ "$${n:-0}" -gt 0 ] && echo $$n || echo 1)
-MONGO_DIR ?= $(CURDIR)/.mongo
+# the embedded Mongo's data folder follows its port: two targets on two ports never share one
+MONGO_DIR ?= $(CURDIR)/.mongo/$(SHOPLAKE_MONGO_PORT)
+export MONGO_DIR
 
 # days the demo runs the Steam DAG for (the sample's busiest days end on 2019-03-06)
 DEMO_FROM ?= 2019-03-01
@@ -43,7 +43,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone backfill \
+.PHONY: cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone standalone-down backfill \
         compose-config dist lock clean sentiment-model bench-sentiment bench-scale
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -110,9 +110,8 @@ sentiment-model: install  ## cold-start the offline sentiment models (MiniLM + h
 demo: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
 demo: install sentiment-model  ## install, embedded defaults, run steam_reviews_daily for DEMO_FROM..DEMO_TO
 	airflow db migrate >/dev/null
-	trap '$(PY) scripts/devserver.py stop --data-dir $(MONGO_DIR)' EXIT
-	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
-	$(PY) scripts/demo.py --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
+	$(PY) scripts/devserver.py run --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR) -- \
+	  $(PY) scripts/demo.py --from-date $(DEMO_FROM) --to-date $(DEMO_TO)
 
 demo-churn: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
 demo-churn: install  ## install, then run the three churn DAGs (Telco, clickstream, Sparkify) on the samples
@@ -150,9 +149,8 @@ fmt: install
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 bench: install  ## Mongo→raw Parquet throughput vs a naive baseline, DAG parse times, sparse vs dense item-item
-	trap '$(PY) scripts/devserver.py stop --data-dir $(MONGO_DIR)' EXIT
-	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
-	$(PY) bench/mongo_to_raw.py --port $(SHOPLAKE_MONGO_PORT)
+	$(PY) scripts/devserver.py run --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR) -- \
+	  $(PY) bench/mongo_to_raw.py --port $(SHOPLAKE_MONGO_PORT)
 	$(PY) bench/dag_parse.py
 	$(PY) bench/item_item.py
 	$(PY) bench/sentiment_throughput.py
@@ -177,10 +175,11 @@ serve: install  ## the prediction service over the lake's current models on 127.
 bench-sentiment: install  ## sentiment engine vs per-review pipeline calls (CPU here; GPU on a CUDA host)
 	$(PY) bench/sentiment_throughput.py
 
-standalone: install airflow-init sentiment-model  ## Airflow standalone (scheduler, API on 127.0.0.1:8080) with the embedded Mongo
-	trap '$(PY) scripts/devserver.py stop --data-dir $(MONGO_DIR)' EXIT
-	$(PY) scripts/devserver.py start --port $(SHOPLAKE_MONGO_PORT) --data-dir $(MONGO_DIR)
-	airflow standalone
+standalone: install airflow-init sentiment-model  ## Airflow standalone + embedded Mongo in the background (API on 127.0.0.1:$AIRFLOW__API__PORT, 8080); FOLLOW=1 follows its log, Ctrl-C stops it all
+	$(PY) scripts/standalone.py up $(if $(FOLLOW),--follow,)
+
+standalone-down:  ## stop every process `make standalone` started (its Mongo included)
+	$(PY) scripts/standalone.py down
 
 backfill: install  ## with `make standalone` running: backfill DEMO_FROM..DEMO_TO through the scheduler
 	airflow dags unpause steam_reviews_daily
@@ -218,4 +217,5 @@ lock: ## regenerate constraints.txt from a fresh resolve of requirements-dev.txt
 
 clean:  ## remove the lake, Airflow home and embedded Mongo data (not the venv)
 	$(MAKE) mongo-down
-	rm -rf lake .airflow .mongo dist
+	test -x $(PY) && $(PY) scripts/standalone.py down || true
+	rm -rf lake .airflow .mongo .standalone dist

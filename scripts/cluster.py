@@ -41,31 +41,16 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devserver import running  # a sibling script: scripts/ is on sys.path when either runs
+from deployment import airflow_settings  # sibling scripts: scripts/ is on sys.path
+from devserver import running
 
 log = logging.getLogger("shoplake.cluster")
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the Airflow settings compose and this cluster share (tests/test_deploy.py checks both against it)
-COMMON_ENV = ROOT / "deploy" / "airflow.env"
 BIN = Path(sys.executable).parent
 #: the Airflow services, in start order: name → command after ``airflow``
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-default", "worker-gpu")
 WORKER_HOSTNAME_CALLABLE = "shoplake_airflow.hostname.worker_hostname"
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines of an env file (``#`` comment lines and blank lines skipped), as compose reads them."""
-    out = {}
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{path}: {raw!r} is not KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
 
 
 @dataclass
@@ -140,7 +125,8 @@ class Cluster:
     # ---- the environment of every Airflow process -------------------------------------------------------------
     def airflow_env(self) -> dict[str, str]:
         """The environment of every Airflow process: the caller's, then this deployment's own settings (hosts,
-        ports, folders, secrets), then ``deploy/airflow.env`` (which wins: the settings compose runs with)."""
+        ports, folders, secrets), then the shared Airflow settings (``deployment.airflow_settings``:
+        ``deploy/airflow.env``, the API's host and port and the execution API URL derived from them), which win."""
         s = self.secrets()
         db = f"airflow:{s['postgres_password']}@127.0.0.1:{self.pg_port}/airflow"
         own = {
@@ -150,9 +136,6 @@ class Cluster:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{db}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{db}",
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(self.api_port),
             "AIRFLOW__API_AUTH__JWT_SECRET": s["jwt_secret"],
             "AIRFLOW__API__SECRET_KEY": s["api_secret_key"],
             "AIRFLOW__CORE__FERNET_KEY": s["fernet_key"],
@@ -164,7 +147,7 @@ class Cluster:
             "AIRFLOW_CONN_MONGO_DEFAULT": f"mongo://127.0.0.1:{self.mongo_port}/shoplake",
             "SHOPLAKE_LAKE_ROOT": str(ROOT / "lake"),
         }
-        return {**defaults, **self.env, **own, **read_env_file(COMMON_ENV)}
+        return {**defaults, **self.env, **own, **airflow_settings("cluster", "127.0.0.1", self.api_port)}
 
     def worker_env(self, queue: str) -> dict[str, str]:
         """A Celery worker's environment: its own name on the task instances it runs and its log server's port."""

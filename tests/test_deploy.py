@@ -30,7 +30,10 @@ def _cluster_module():
 
 
 cluster = _cluster_module()
-COMMON = cluster.read_env_file(cluster.COMMON_ENV)
+sys.path.insert(0, str(ROOT / "scripts"))
+import deployment  # noqa: E402
+
+COMMON = deployment.read_env_file(deployment.COMMON_ENV)
 
 
 def _drift(env: dict[str, str], common: dict[str, str]) -> dict[str, tuple[str, str | None]]:
@@ -104,3 +107,28 @@ def test_the_native_cluster_runs_with_the_shared_settings_whatever_the_caller_se
         check=True,
     )
     assert _drift(json.loads(out.stdout), COMMON) == {}
+
+
+def test_every_deployment_reports_tasks_to_the_api_port_it_serves(tmp_path):
+    """The execution API URL follows the API server's port in standalone and the native cluster, and compose's names
+    its API service and port: one rule (scripts/deployment.py), so no deployment sends task processes elsewhere."""
+    import standalone
+    import yaml
+
+    caller = {"SHOPLAKE_CLUSTER_DIR": str(tmp_path), "AIRFLOW__API__PORT": "18680", "PATH": "/usr/bin",
+              "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:8080/execution/"}  # fmt: skip
+    c = cluster.Cluster.from_env(caller).airflow_env()
+    assert c["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18680/execution/"
+    assert c["AIRFLOW__API__PORT"] == "18680"
+    sa = standalone.Standalone({**caller, "SHOPLAKE_STANDALONE_DIR": str(tmp_path / "sa")}).airflow_env("t")
+    assert sa["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18680/execution/"
+    assert sa["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert _drift(sa, {k: v for k, v in COMMON.items() if k != "AIRFLOW__CORE__EXECUTOR"}) == {}
+    assert standalone.Standalone({"PATH": "/usr/bin"}).port == 8080  # Airflow's default when unset
+    compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+    api = compose["services"]["airflow-api-server"]
+    port = int(api["ports"][0].rsplit(":", 1)[1])  # the container port: Airflow's default, AIRFLOW__API__PORT unset
+    assert "AIRFLOW__API__PORT" not in compose["x-airflow"]["environment"]
+    assert compose["x-airflow"]["environment"]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
+        deployment.execution_api_url("airflow-api-server", port)
+    )

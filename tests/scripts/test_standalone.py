@@ -1,0 +1,98 @@
+"""`make standalone` on a port that is not Airflow's default: a triggered DAG's task succeeds (task processes report
+to the execution API on that port), and Ctrl-C stops every process the run started, its Mongo included."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import devserver
+import pytest
+import standalone
+from object_stores import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait(what: str, check, timeout_s: float, log: Path | None = None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
+    raise AssertionError(f"{what} not seen within {timeout_s:.0f} s\n{tail}")
+
+
+def _task_state(db: Path, dag_id: str, run_id: str, task_id: str) -> str | None:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT state FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?", (dag_id, run_id, task_id)
+        ).fetchone()
+    return row[0] if row else None
+
+
+@pytest.mark.integration
+@pytest.mark.slow  # airflow standalone: about a minute
+def test_standalone_on_another_port_runs_a_task_and_ctrl_c_leaves_nothing(tmp_path):
+    api_port, mongo_port = free_port(), free_port()
+    assert api_port != 8080
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__API__PORT": str(api_port),
+        "SHOPLAKE_MONGO_PORT": str(mongo_port),
+        "MONGO_DIR": str(tmp_path / "mongo"),
+        "SHOPLAKE_STANDALONE_DIR": str(tmp_path / "standalone"),
+        "SHOPLAKE_LAKE_ROOT": str(tmp_path / "lake"),
+        "AIRFLOW_CONN_MONGO_DEFAULT": f"mongo://127.0.0.1:{mongo_port}/shoplake",
+    }
+    for leftover in ("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "AIRFLOW__CORE__EXECUTOR"):
+        env.pop(leftover, None)  # the script derives both
+    sa = standalone.Standalone(env)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "standalone.py"), "up", "--follow"], env=env,
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        _wait("a healthy standalone", sa.healthy, 240, sa.log_path)
+        token = sa.state()["token"]
+        assert devserver._ping(mongo_port)
+        db = tmp_path / "airflow" / "airflow.db"
+        airflow = [str(Path(sys.executable).parent / "airflow")]
+
+        def triggered() -> str | None:
+            out = subprocess.run([*airflow, "dags", "trigger", "steam_reviews_daily", "--conf",
+                                  json.dumps({"ds": "2019-03-01"}), "--output", "json"],
+                                 env={**env, **sa.airflow_env(token)}, capture_output=True, text=True)  # fmt: skip
+            if out.returncode:
+                return None  # not parsed yet
+            with sqlite3.connect(db) as conn:
+                row = conn.execute("SELECT run_id FROM dag_run WHERE dag_id = 'steam_reviews_daily'").fetchone()
+            return row[0] if row else None
+
+        run_id = _wait("steam_reviews_daily triggered", triggered, 180, sa.log_path)
+        unpaused = subprocess.run([*airflow, "dags", "unpause", "steam_reviews_daily"],
+                                  env={**env, **sa.airflow_env(token)}, capture_output=True, text=True)  # fmt: skip
+        assert unpaused.returncode == 0, unpaused.stderr
+
+        def ended() -> str | None:
+            state = _task_state(db, "steam_reviews_daily", run_id, "resolve_partition")
+            return state if state in ("success", "failed", "up_for_retry") else None
+
+        state = _wait("resolve_partition ending", ended, 180, sa.log_path)
+        assert state == "success", sa.log_path.read_text(errors="replace")[-4000:]
+        assert sa.processes(token), "the run's processes carry its token"
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C in `make standalone FOLLOW=1`
+        proc.wait(120)
+    assert proc.returncode == 130, proc.stderr.read()
+    assert sa.processes(token) == []
+    assert not sa.healthy()
+    assert not devserver._ping(mongo_port)
+    assert sa.state() is None
