@@ -61,14 +61,25 @@ def serve(argv: list[str]) -> int:
         return 2
     configure_logging(args.log_level)
     serve_settings = replace(settings.serve, host=args.host, port=args.port)
-    settings = replace(settings, lake_root=args.lake_root, serve=serve_settings)
+    # the same defaults as `make serve`: the lake's own sentiment models where nothing else names one
+    import threading
+
     import uvicorn
+
+    from shoplake.serve.models import ModelStore, with_lake_sentiment_defaults
+
+    settings = with_lake_sentiment_defaults(replace(settings, lake_root=args.lake_root, serve=serve_settings))
+
+    store = ModelStore(settings)
+    # every model with a current version loads in the background: one that cannot load is reported by /models and
+    # /readyz (and its requests answer 503 at once) before anyone asks for it
+    threading.Thread(target=store.warm, name="warm-models", daemon=True).start()
 
     logging.getLogger("shoplake.serve").info(
         json.dumps({"event": "start", "host": args.host, "port": args.port, "lake_root": settings.lake_root,
-                    "auth": bool(settings.api_key)})
+                    "auth": bool(settings.api_key), "sentiment_models": settings.sentiment_model_map})
     )  # fmt: skip
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None, access_log=False)
+    uvicorn.run(create_app(settings, store), host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
 
 

@@ -89,11 +89,13 @@ def test_a_person_picks_a_model_types_and_sees_the_prediction(server):
         page.click("#predict")
         page.wait_for_function("document.getElementById('summary').textContent.includes('(als)')")
 
-        page.select_option("#model", "purchase")  # the rows box starts as a template of the model's columns
-        page.wait_for_function("document.getElementById('rows').value.includes('\"appid\": null')")
-        page.fill("#rows", '[{"appid": 570, "review_chars": 120, "positive_prob": 0.9}]')
+        page.select_option("#model", "purchase")  # the rows box starts as the service's example: pressed as offered
+        page.wait_for_function("/\"appid\": \\d+/.test(document.getElementById('rows').value)")
         page.click("#predict")
         page.wait_for_function("document.getElementById('summary').textContent.includes('P(purchase)')")
+        page.fill("#rows", '[{"appid": 570, "review_chars": 120, "positive_prob": 0.9}]')
+        page.click("#predict")
+        page.wait_for_function("document.getElementById('result').textContent.includes('\"probability\"')")
 
         page.select_option("#model", "churn/telco")  # no telco model in this lake: the page says why
         assert "not available" in page.text_content("#version")

@@ -25,6 +25,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: champions that are a constant or a rule of thumb, not a learnt model: the service and the Lake page name them as
+#: such (a tweet engagement champion ``median`` answers the training median for every tweet)
+BASELINE_MODELS = frozenset({"median", "mean", "majority", "majority_class", "popularity", "constant"})
+
+
+def is_baseline(model: str | None) -> bool:
+    """Whether a champion's model name is one of :data:`BASELINE_MODELS` (``majority_baseline`` too)."""
+    name = (model or "").lower()
+    return name in BASELINE_MODELS or name.endswith("_baseline")
+
 
 def read_current(lake_root: str, name: str) -> dict[str, Any] | None:
     """The champion pointer (``{"version", "path", "auc", ...}``), or ``None`` before the first promotion.

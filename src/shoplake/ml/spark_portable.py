@@ -11,6 +11,8 @@ pipeline (:func:`shoplake.ml.churn.pipeline`) is made of and applies them with n
   unknown slot, dropping Spark's second extra slot), one 1.0 at the index.
 * ``VectorAssembler`` — concatenation in its ``inputCols`` order; ``StandardScalerModel`` — ``x / std`` (0 where the
   std is 0; ``withMean`` subtracts the mean first).
+* Multiclass models (the clickstream engagement levels): :meth:`PortablePipeline.class_probabilities`, Spark's
+  ``probability`` vector (a multinomial logistic regression's softmax, a random forest's mean leaf class shares).
 * Classifiers, ``P(churn)`` as the churn jobs write it (:func:`shoplake.ml.churn.churn_probability`):
   ``LogisticRegressionModel`` (binomial) sigmoid of the margin; ``LinearSVCModel`` sigmoid of the margin (it has
   no probability); ``RandomForestClassificationModel`` the mean of the trees' normalised leaf class counts;
@@ -132,6 +134,9 @@ class PortablePipeline:
     intercept: float = 0.0
     trees: list[Tree] = field(default_factory=list)
     tree_weights: list[float] = field(default_factory=list)
+    num_classes: int = 2
+    coef_matrix: np.ndarray | None = None  # a multinomial logistic regression: classes × features
+    intercepts: np.ndarray | None = None
 
     @property
     def input_columns(self) -> list[str]:
@@ -185,6 +190,29 @@ class PortablePipeline:
             )  # fmt: skip
             return 1.0 / (1.0 + np.exp(-2.0 * margin))
         raise ValueError(f"no scorer for classifier {self.classifier!r}")
+
+    def class_probabilities(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Spark's ``probability`` vector of each row (rows × classes): a multinomial logistic regression's softmax,
+        a random forest's mean of the trees' normalised leaf class counts; binary models give ``[1 - p, p]``."""
+        x = self.features(rows)
+        if self.classifier == "logistic_regression" and self.coef_matrix is not None:
+            margins = x @ self.coef_matrix.T + self.intercepts
+            margins -= margins.max(axis=1, keepdims=True)
+            e = np.exp(margins)
+            return e / e.sum(axis=1, keepdims=True)
+        if self.classifier == "random_forest":
+            out = np.zeros((len(x), self.num_classes))
+            for r, row in enumerate(x):
+                for tree in self.trees:
+                    counts = np.asarray(tree.stats[tree.leaf(row)], dtype=float)
+                    total = counts.sum()
+                    if total != 0:
+                        out[r, : len(counts)] += counts / total
+                s = out[r].sum()
+                out[r] = out[r] / s if s else out[r]
+            return out
+        p = self.churn_probability(rows)
+        return np.column_stack([1.0 - p, p])
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Spark's ``prediction`` (1.0 = churn): probability > 0.5, LinearSVC margin > 0 (the same cut)."""
@@ -278,8 +306,11 @@ def load_pipeline(uri: str) -> PortablePipeline:
 def _load_classifier(fs: Any, path: str, pipe: PortablePipeline) -> None:
     if pipe.classifier == "logistic_regression":
         row = _table(fs, f"{path}/data")[0]
-        if row["isMultinomial"] or row["numClasses"] != 2:
-            raise ValueError("only binomial logistic regression is supported")
+        pipe.num_classes = int(row["numClasses"])
+        if row["isMultinomial"]:  # class_probabilities only: P(churn) is a binomial model's
+            pipe.coef_matrix = _matrix(row["coefficientMatrix"])
+            pipe.intercepts = _vector(row["interceptVector"])
+            return
         pipe.coef = _matrix(row["coefficientMatrix"])[0]
         pipe.intercept = float(_vector(row["interceptVector"])[0])
     elif pipe.classifier == "linear_svc":
@@ -287,6 +318,8 @@ def _load_classifier(fs: Any, path: str, pipe: PortablePipeline) -> None:
         pipe.coef = _vector(row["coefficients"])
         pipe.intercept = float(row["intercept"])
     else:
+        meta = _metadata(fs, path)
+        pipe.num_classes = int(meta.get("numClasses", 2))
         nodes: dict[int, list[dict[str, Any]]] = {}
         for row in _table(fs, f"{path}/data"):
             nodes.setdefault(row["treeID"], []).append(row["nodeData"])

@@ -20,8 +20,10 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shoplake.quarantine import utf8
 
@@ -128,6 +130,16 @@ def install(app: FastAPI, logger: logging.Logger | None = None) -> None:
     async def refused(request: Request, exc: Unprocessable) -> JSONResponse:
         body = {**exc.body(), "request_id": request_id(request)}
         return JSONResponse(body, 422, headers={"X-Request-ID": body["request_id"]})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused_http(request: Request, exc: StarletteHTTPException) -> Any:
+        # FastAPI answers a body it cannot decode (not UTF-8) with a bare 400; it is invalid input like any other,
+        # and gets the 422 every other invalid body gets
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            problem = {"loc": ("body",), "msg": "the body is not valid JSON (UTF-8)", "type": "json_invalid"}
+            body = {**validation_errors([problem]), "request_id": request_id(request)}
+            return JSONResponse(body, 422, headers={"X-Request-ID": body["request_id"]})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:

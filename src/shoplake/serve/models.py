@@ -6,14 +6,24 @@ under the model's lock and swapped in whole, so a request sees the old model or 
 version fails to load, the old one keeps serving and ``GET /models`` says why. A model with no pointer (never
 trained, or its DAG not run yet) raises :class:`ModelUnavailable` with what to run — the API answers 503.
 
+A version that fails to load is not tried again by every request: for ``retry_s`` (30 s, doubling per failure up to
+10 min) its requests answer 503 with the reason and ``Retry-After`` at once, and ``GET /models`` / ``/readyz``
+report it unavailable. ``shoplake serve`` loads every model with a current version in the background at start
+(:meth:`ModelStore.warm`), so a model that cannot load shows as such before its first request. A hub model the
+local Hugging Face cache does not hold is unavailable at once: the service never downloads at request time.
+
 Served models (the version each reports):
 
 * ``purchase`` — the Steam purchase XGBoost booster (``model/steam_purchase``), its features and F1 threshold.
 * ``sentiment`` — the review sentiment engine of the Steam DAG with the same language → model map
   (``SHOPLAKE_SENTIMENT_MODELS`` / ``SHOPLAKE_SENTIMENT_MODEL``); a lake model's version is its pointer's.
+* ``review_sentiment`` — the five-class product review model of ``product_review_sentiment``
+  (``model/review_sentiment``): stars 1–5 with their probabilities.
 * ``engagement`` — the tweet engagement regressor the pointer names (``model/tweet_engagement``), with the offline
   MiniLM encoder when that model reads sentence embeddings.
 * ``churn/<source>`` — the Spark churn pipeline read without Spark (:mod:`shoplake.ml.spark_portable`).
+* ``clickstream_engagement`` — the engagement-level classifier of ``clickstream_recommendations_daily``
+  (``model/clickstream_engagement``), also read without Spark: a level (0–3) with its probabilities.
 * ``recommendations`` — the newest ``enriched/recs_*`` partitions (ALS per user, item-item per product,
   popularity); the version is their day.
 """
@@ -21,6 +31,7 @@ Served models (the version each reports):
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -28,10 +39,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shoplake.config import Settings
+from shoplake.ml.registry import is_baseline
 from shoplake.paths import (
     CHURN_SOURCES,
+    ENGAGEMENT_MODEL,
     PURCHASE_MODELS,
     RECS_DATASETS,
+    REVIEW_SENTIMENT_MODEL,
     TWEET_ENGAGEMENT_MODEL,
     Zone,
     churn_names,
@@ -50,13 +64,20 @@ CHURN_DAGS = {
 }
 
 
-class ModelUnavailable(Exception):
-    """A model cannot be served: no current version, or its version does not load. ``reason`` says what to do."""
+#: seconds before a version that failed to load is tried again (doubling per failure, up to RETRY_MAX_S)
+RETRY_S = 30.0
+RETRY_MAX_S = 600.0
 
-    def __init__(self, key: str, reason: str) -> None:
+
+class ModelUnavailable(Exception):
+    """A model cannot be served: no current version, or its version does not load. ``reason`` says what to do;
+    ``retry_after_s``, when set, is when the next load attempt is due."""
+
+    def __init__(self, key: str, reason: str, retry_after_s: int | None = None) -> None:
         super().__init__(f"{key}: {reason}")
         self.key = key
         self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 @dataclass
@@ -73,11 +94,25 @@ class Served:
 
 @dataclass
 class Spec:
-    """How to find a model's current version (``current() -> (version, pointer)``) and load it (``load(pointer)``)."""
+    """How to find a model's current version (``current() -> (version, pointer)``) and load it (``load(pointer)``).
+
+    ``champion`` names what serves when the pointer does not (the pointer's ``model`` field wins).
+    """
 
     key: str
     current: Callable[[], tuple[str, dict[str, Any]]]
     load: Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]]
+    champion: str = ""
+
+
+@dataclass
+class _Failure:
+    """A version that failed to load: the reason, and when the next attempt is due."""
+
+    version: str
+    reason: str
+    due: float
+    delay: float
 
 
 def _pointer(settings: Settings, name: str, hint: str) -> Callable[[], tuple[str, dict[str, Any]]]:
@@ -139,6 +174,14 @@ def _sentiment_specs(settings: Settings) -> Spec:
                         f"sentiment model {r.uri} does not exist: run `make sentiment-model` (or the "
                         "sentiment_model_weekly DAG), or point SHOPLAKE_SENTIMENT_MODELS at a hub model@revision",
                     )
+            elif not hub_cached(r.uri, r.revision):
+                raise ModelUnavailable(
+                    "sentiment",
+                    f"hub model {r.uri}@{r.revision or 'main'} ({r.language} route) is not in the local Hugging Face "
+                    "cache and the service never downloads at request time: fetch it once (`hf download "
+                    f"{r.uri} --revision {r.revision or 'main'}`), or route {r.language} to a lake model "
+                    "(SHOPLAKE_SENTIMENT_MODELS, e.g. the lake's model/sentiment_head after `make sentiment-model`)",
+                )
             parts.append(f"{r.language}={version}")
         return ",".join(parts), {}
 
@@ -150,7 +193,59 @@ def _sentiment_specs(settings: Settings) -> Spec:
             router.classifier(r)
         return router, {"routes": router.models()}
 
-    return Spec("sentiment", current, load)
+    return Spec("sentiment", current, load, champion="sentiment engine")
+
+
+def with_lake_sentiment_defaults(settings: Settings) -> Settings:
+    """``settings`` with the lake's own sentiment models where nothing else names one and the lake has them:
+    ``model/sentiment_head`` for English (unless ``SHOPLAKE_SENTIMENT_MODEL`` names another) and
+    ``model/sentiment_multilingual`` for every other language (unless ``SHOPLAKE_SENTIMENT_MULTILINGUAL_MODEL`` is
+    set) — what the Makefile's embedded defaults name, so ``shoplake serve`` and ``make serve`` serve the same
+    models. A lake without them keeps the hub default. Reads two small files.
+    """
+    if settings.sentiment_models:
+        return settings
+    from dataclasses import fields, replace
+
+    from shoplake.io.lake import filesystem
+    from shoplake.paths import CURRENT_FILE, model_root
+
+    def in_lake(name: str) -> str:
+        root = model_root(settings.lake_root, name)
+        try:
+            fs, path = filesystem(root)
+            return root if fs.exists(f"{path}/{CURRENT_FILE}") else ""
+        except Exception:  # an unreadable lake: the service reports it (readyz); nothing to resolve here
+            return ""
+
+    changes: dict[str, Any] = {}
+    default_model = next(f.default for f in fields(settings) if f.name == "sentiment_model")
+    if settings.sentiment_model == default_model and (head := in_lake("sentiment_head")):
+        changes["sentiment_model"] = head
+    if not settings.sentiment_multilingual_model and (multi := in_lake("sentiment_multilingual")):
+        changes["sentiment_multilingual_model"] = multi
+    return replace(settings, **changes) if changes else settings
+
+
+def hub_cached(repo_id: str, revision: str = "") -> bool:
+    """Whether the local Hugging Face cache holds ``repo_id`` at ``revision`` (its config), without the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", revision=revision or None)
+    return isinstance(found, str)
+
+
+def _load_review_sentiment(settings: Settings) -> Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]]:
+    def load(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        from shoplake.ml.sentiment import EngineConfig, load_classifier
+
+        clf = load_classifier(pointer["path"], cfg=EngineConfig(), cache_dir=settings.model_cache)
+        labels = clf.labels()
+        if len(labels) != 5:
+            raise ValueError(f"{pointer['path']} has {len(labels)} labels, the five-class model needs 5: {labels}")
+        return clf, {"model_id": clf.model_id, "model_revision": clf.revision, "labels": labels}
+
+    return load
 
 
 def _load_engagement(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -179,6 +274,15 @@ def _load_churn(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
     pipe = load_pipeline(f"{pointer['path']}/model")
     return pipe, {"model": pointer.get("model") or pipe.classifier, "columns": pipe.input_columns}
+
+
+def _load_clickstream_engagement(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from shoplake.ml.spark_portable import load_pipeline
+    from shoplake.transforms.engagement import LEVEL_NAMES
+
+    pipe = load_pipeline(f"{pointer['path']}/model")
+    return pipe, {"model": pointer.get("model") or pipe.classifier, "columns": pipe.input_columns,
+                  "levels": list(LEVEL_NAMES)}  # fmt: skip
 
 
 def _recs_spec(settings: Settings) -> Spec:
@@ -222,7 +326,7 @@ def _recs_spec(settings: Settings) -> Spec:
         recs = {"ds": ds, "users": by_user, "products": by_product, "popular": popular}
         return recs, {"ds": ds, "users": len(by_user), "products": len(by_product)}
 
-    return Spec("recommendations", current, load)
+    return Spec("recommendations", current, load, champion="als (popularity for unseen users)")
 
 
 def specs(settings: Settings) -> dict[str, Spec]:
@@ -239,6 +343,16 @@ def specs(settings: Settings) -> dict[str, Spec]:
             _load_engagement,
         ),
         "recommendations": _recs_spec(settings),
+        "review_sentiment": Spec(
+            "review_sentiment",
+            _pointer(settings, REVIEW_SENTIMENT_MODEL, "run product_review_sentiment, or `make demo-reviews`"),
+            _load_review_sentiment(settings),
+        ),
+        "clickstream_engagement": Spec(
+            "clickstream_engagement",
+            _pointer(settings, ENGAGEMENT_MODEL, "run clickstream_recommendations_daily, or `make demo-recs`"),
+            _load_clickstream_engagement,
+        ),
     }
     for source in CHURN_SOURCES:
         hint = f"run the {CHURN_DAGS[source]} DAG, or `make demo-churn`"
@@ -262,10 +376,15 @@ class ModelStore:
         self._served: dict[str, Served] = {}
         self._checked: dict[str, tuple[float, str]] = {}  # key → (monotonic time, version seen)
         self._errors: dict[str, str] = {}
+        self._failed: dict[str, _Failure] = {}  # key → the version that failed to load, with no older one serving
         self._locks = {key: threading.Lock() for key in self.specs}
 
     def get(self, key: str) -> Served:
-        """The current version of ``key``, loading it (or a moved pointer's new version) when needed."""
+        """The current version of ``key``, loading it (or a moved pointer's new version) when needed.
+
+        Raises:
+            ModelUnavailable: no current version, or it does not load (at once while its retry is not due).
+        """
         if key not in self.specs:
             raise KeyError(key)
         spec = self.specs[key]
@@ -286,19 +405,36 @@ class ModelStore:
             self._checked[key] = (time.monotonic(), version)
             if served is not None and served.version == version:
                 return served
+            failed = self._failed.get(key)
+            if failed is not None and failed.version == version and time.monotonic() < failed.due:
+                raise ModelUnavailable(key, failed.reason, retry_after_s=math.ceil(failed.due - time.monotonic()))
             try:
                 fresh = self._load(spec, version, pointer)
             except ModelUnavailable as exc:
                 if served is None:
-                    raise
+                    delay = (
+                        RETRY_S if failed is None or failed.version != version else min(failed.delay * 2, RETRY_MAX_S)
+                    )
+                    self._failed[key] = _Failure(version, exc.reason, time.monotonic() + delay, delay)
+                    raise ModelUnavailable(key, exc.reason, retry_after_s=math.ceil(delay)) from exc
                 self._errors[key] = exc.reason
                 log.error("keeping %s %s: %s", key, served.version, exc.reason)
                 return served
             self._served[key] = fresh
             self._errors.pop(key, None)
+            self._failed.pop(key, None)
             if served is not None:
                 log.info("%s: pointer moved %s → %s; new version serving", key, served.version, version)
             return fresh
+
+    def warm(self) -> None:
+        """Load every model that has a current version (``shoplake serve`` runs this in the background at start, so
+        a model that cannot load is reported before its first request); failures are recorded, not raised."""
+        for key in self.specs:
+            try:
+                self.get(key)
+            except ModelUnavailable as exc:
+                log.warning("%s not served: %s", key, exc.reason)
 
     def _current(self, spec: Spec) -> tuple[str, dict[str, Any]]:
         try:
@@ -323,14 +459,21 @@ class ModelStore:
         return served
 
     def status(self) -> dict[str, Any]:
-        """Per model: the current version (pointer), the loaded one, and why it cannot be served if it cannot."""
+        """Per model: the current version (pointer), its champion (and whether that is a baseline), the loaded
+        version, and why it cannot be served if it cannot (no version, or a version that failed to load)."""
         out: dict[str, Any] = {}
         for key, spec in self.specs.items():
             served = self._served.get(key)
             entry: dict[str, Any] = {"loaded_version": served.version if served else None}
             try:
-                entry["current_version"] = self._current(spec)[0]
-                entry["available"] = True
+                version, pointer = self._current(spec)
+                champion = str(pointer.get("model") or spec.champion or key)
+                entry.update(current_version=version, available=True, champion=champion,
+                             baseline=is_baseline(champion))  # fmt: skip
+                failed = self._failed.get(key)
+                if failed is not None and failed.version == version and served is None:
+                    entry.update(available=False, reason=failed.reason,
+                                 retry_after_s=max(0, math.ceil(failed.due - time.monotonic())))  # fmt: skip
             except ModelUnavailable as exc:
                 entry.update(current_version=None, available=False, reason=exc.reason)
             if served is not None:

@@ -126,3 +126,64 @@ def test_the_churn_endpoint_serves_sparks_scores_without_spark(spark, fitted, tm
     wrong = client.post("/predict/churn/telco", json={"rows": [{"tenure": "three"}]})
     assert wrong.status_code == 422
     assert "not a number: 'three'" in wrong.text
+
+
+def _sessions(n: int, seed: int) -> list[tuple]:
+    """Engagement-shaped rows: four levels, numeric and categorical features with nulls."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        price = rng.uniform(1, 500) if rng.random() > 0.1 else None
+        products = float(rng.randint(1, 30))
+        brand = rng.choice(["apple", "samsung", "xiaomi", None])
+        level = float(min(3, int((price or 100) / 150 + products / 15 + rng.random())))
+        rows.append((f"u{i}", f"p{i % 13}", price, products, brand, "electronics", level))
+    return rows
+
+
+@pytest.mark.parametrize("name", ["random_forest", "logistic_regression"])
+def test_the_clickstream_engagement_endpoint_serves_sparks_level_probabilities(spark, tmp_path, name):
+    """A four-level engagement model (multinomial: the churn scorer's binary rule does not apply) scored without
+    Spark equals Spark's ``probability`` vector, through the service's endpoint."""
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from shoplake.config import ServeSettings, Settings
+    from shoplake.ml.churn import LABEL, pipeline, with_class_weights
+    from shoplake.ml.registry import promote_if_not_worse
+    from shoplake.serve.app import create_app
+
+    schema = "user_id string, product_id string, price double, session_products double, brand string, " \
+             f"top_category string, {LABEL} double"  # fmt: skip
+    train = with_class_weights(spark.createDataFrame(_sessions(300, 1), schema), balance=True)
+    model = pipeline(name, ["price", "session_products"], ["brand", "top_category"], 42)[0].fit(train)
+    lake = str(tmp_path / "lake")
+    model.write().overwrite().save(f"{lake}/model/clickstream_engagement/version=2026-11-16/model")
+    promote_if_not_worse(lake, "clickstream_engagement", "2026-11-16", metric="macro_f1", score=0.5,
+                         extra={"model": name})  # fmt: skip
+    rows = [dict(zip(["user_id", "product_id", "price", "session_products", "brand", "top_category"], r[:6],
+                     strict=True)) for r in _sessions(40, 2)]  # fmt: skip
+    rows.append({"user_id": "new", "price": None, "brand": "nokia", "level": 2, "session_start": "2019-10-01"})
+    expected = {
+        r.user_id: np.asarray(r.probability.toArray())
+        for r in model.transform(spark.createDataFrame([tuple(r.get(c) for c in schema_cols(schema)) for r in rows],
+                                                       schema)).collect()
+    }  # fmt: skip
+    client = TestClient(create_app(Settings(lake_root=lake, serve=ServeSettings(pointer_ttl_s=0))))
+    got = client.post("/predict/clickstream_engagement", json={"rows": rows})
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["model"] == name
+    assert body["levels"] == {"0": "low", "1": "medium", "2": "disengaged", "3": "high"}
+    for p in body["predictions"]:
+        want = expected[p["user_id"]]
+        assert np.abs(np.array(p["probabilities"]) - want).max() < 1e-9
+        assert p["level"] == int(want.argmax())
+    status = client.get("/models").json()["models"]["clickstream_engagement"]
+    assert (status["champion"], status["baseline"], status["available"]) == (name, False, True)
+    example = client.get("/models/clickstream_engagement").json()["example"]
+    assert client.post("/predict/clickstream_engagement", json=example).status_code == 200
+
+
+def schema_cols(schema: str) -> list[str]:
+    return [part.split()[0] for part in schema.split(",")]

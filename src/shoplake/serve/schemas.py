@@ -1,0 +1,236 @@
+"""The prediction service's contract: request bodies (with examples), answers and error bodies.
+
+Importable by clients and tests. Request models depend on the service's limits (batch size, text length), so they
+are built per :class:`~shoplake.config.ServeSettings` by :func:`request_models`; :data:`DEFAULT` holds the ones of
+the default limits. Every error the service answers has a model here, and :func:`errors` declares them on an
+operation, so ``/openapi.json`` states each status an operation can answer and the shape of its body
+(``tests/serve/test_contract.py`` checks the app against it with schemathesis).
+"""
+
+# no `from __future__ import annotations`: pydantic and FastAPI resolve these annotations at run time
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    WithJsonSchema,
+    create_model,
+)
+
+from shoplake.config import ServeSettings
+from shoplake.transforms.purchase_features import ALL_FEATURES, ID_COLUMNS
+from shoplake.transforms.tweets import PLATFORMS
+
+#: numbers in a body must be finite: Python's JSON parser reads NaN and Infinity, the models cannot use them; numbers,
+#: counts and flags are strict (``true`` is not a follower count, ``"3"`` not a feature value)
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+#: columns of an ``enriched/steam_purchase_features`` row that are not features: accepted, ignored, and named in
+#: the answer (the id is echoed back)
+PURCHASE_IGNORED = tuple(c for c in (*ID_COLUMNS, "steam_purchase", "ds") if c not in ("appid", "recommendationid"))
+
+
+def unicode(text: str) -> str:
+    """A string that encodes as UTF-8 (JSON's ``\\ud800`` escapes decode to lone surrogates no tokenizer takes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode: a lone surrogate at character {exc.start}") from None
+    return text
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integers include ``12.0``: an integral float becomes the int (a bool or a string stays, and is
+    refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: an integer as JSON Schema has it: ``12`` or ``12.0``, never ``true`` or ``"12"``
+WholeNumber = Annotated[StrictInt, BeforeValidator(_integral)]
+
+
+def _feature(value: Any) -> Any:
+    """A feature value: a number, a flag (``true`` is 1.0: the table holds voted_up, has_url… as booleans) or null;
+    a string is refused (``"3"`` is not read as a number)."""
+    if isinstance(value, str):
+        raise ValueError("a feature value is a number, true/false or null, not a string")
+    return float(value) if isinstance(value, bool) else value
+
+
+#: one feature of a purchase row: a number, a flag or null (missing)
+FeatureValue = Annotated[
+    float | None,
+    BeforeValidator(_feature),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "boolean"}, {"type": "null"}]}),
+]
+
+
+# ---- errors -----------------------------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """A refused request (401, 404, 413): what is wrong and what to do."""
+
+    detail: str = Field(description="what is wrong, and what to do")
+    request_id: str | None = Field(None, description="the request's X-Request-ID")
+
+
+class FieldProblem(BaseModel):
+    """One problem of a 422."""
+
+    field: str = Field(description="where, dotted: body.rows.0.votes_up")
+    loc: list[str | int] | None = Field(None, description="the same as a list (FastAPI's loc)")
+    reason: str = Field(description="what is wrong with it")
+    type: str = Field(description="pydantic's error type, or value_error")
+    excerpt: str | None = Field(None, description="at most 80 characters of the offending value")
+
+
+class ValidationProblem(BaseModel):
+    """A 422: one entry per problem (at most 20), their total, and context such as a model's columns."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: list[FieldProblem]
+    errors_total: int = Field(description="how many problems there were (detail lists at most 20)")
+    request_id: str
+
+
+class Unavailable(BaseModel):
+    """Why a model cannot be served now, and when to ask again."""
+
+    model: str
+    reason: str = Field(description="what is missing or failed, and what to run")
+    retry_after_s: int | None = Field(None, description="the next load attempt is not before this (also Retry-After)")
+
+
+class UnavailableProblem(BaseModel):
+    """A 503: the model cannot be served (no current version, or its version does not load)."""
+
+    detail: Unavailable
+
+
+class ServerError(BaseModel):
+    """A 500: the trace is in the service's log under the request id, never in the answer."""
+
+    detail: Literal["internal error"]
+    request_id: str
+
+
+ERRORS: dict[int, tuple[type[BaseModel], str]] = {
+    401: (Problem, "missing or wrong X-API-Key"),
+    404: (Problem, "no such model, source, user or product"),
+    413: (Problem, "request body over the service's limit (declared or counted as it streams)"),
+    422: (ValidationProblem, "the body, a path or a query value is invalid (each problem named)"),
+    503: (UnavailableProblem, "the model cannot be served now (the reason says what to run; Retry-After)"),
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of an operation: the error statuses it can answer, each with its body's model."""
+    return {code: {"model": ERRORS[code][0], "description": ERRORS[code][1]} for code in codes}
+
+
+# ---- requests ---------------------------------------------------------------------------------------------------
+
+EXAMPLE_REVIEW = "Fifty hours in and still fun; the co-op is great, the ending a bit short."
+EXAMPLE_TWEET = "Flash sale tonight! Gratis ongkir for every order #shopee #promo"
+
+
+@dataclass(frozen=True)
+class RequestModels:
+    """The request bodies under one set of limits."""
+
+    purchase: type[BaseModel]
+    sentiment: type[BaseModel]
+    review_sentiment: type[BaseModel]
+    engagement: type[BaseModel]
+    rows: type[BaseModel]
+
+
+def purchase_row_model() -> type[BaseModel]:
+    """One row of ``enriched/steam_purchase_features`` as the features table holds it."""
+    fields: dict[str, Any] = {
+        "appid": (
+            WholeNumber,
+            Field(ge=0, le=2**32 - 1, description="Steam app id of the reviewed game (its one-hot column in training)"),
+        ),
+        "recommendationid": (StrictStr | StrictInt | None, Field(None, description="echoed back; not a feature")),
+    }
+    for name in ALL_FEATURES:
+        # the table holds flags (voted_up, has_url…) as booleans: a row copied from it carries them as true/false
+        fields[name] = (FeatureValue, Field(None, description=f"feature {name}; null = missing"))
+    for name in PURCHASE_IGNORED:
+        fields[name] = (Any, Field(None, description=f"the features table's {name}: accepted and ignored"))
+    return create_model("PurchaseRow", __config__=STRICT, **fields)
+
+
+def request_models(limits: ServeSettings) -> RequestModels:
+    """The request bodies under ``limits`` (batch size, text length)."""
+    Text = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars), AfterValidator(unicode)]
+    Texts = Field(min_length=1, max_length=limits.max_batch, description="review texts")
+    PurchaseRow = purchase_row_model()
+
+    class PurchaseRequest(BaseModel):
+        model_config = ConfigDict(
+            **STRICT,
+            json_schema_extra={"examples": [{"rows": [{"appid": 570, "recommendationid": "r1", "review_chars": 312,
+                                                       "votes_up": 4, "positive_prob": 0.93}]}]},
+        )  # fmt: skip
+        rows: list[PurchaseRow] = Field(min_length=1, max_length=limits.max_batch)  # type: ignore[valid-type]
+
+    class SentimentRequest(BaseModel):
+        model_config = ConfigDict(
+            **STRICT, json_schema_extra={"examples": [{"texts": [EXAMPLE_REVIEW, "Gran juego"], "languages": ["en",
+                                                                                                          "es"]}]}
+        )  # fmt: skip
+        texts: list[Text] = Texts
+        languages: list[Annotated[str, StringConstraints(max_length=16)] | None] | None = Field(
+            None, description="language code per text (routes it like the Steam DAG); omitted = every text 'en'"
+        )
+
+    class ReviewSentimentRequest(BaseModel):
+        model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [{"texts": [EXAMPLE_REVIEW]}]})
+        texts: list[Text] = Texts
+
+    class EngagementRequest(BaseModel):
+        model_config = ConfigDict(
+            **STRICT,
+            json_schema_extra={"examples": [{"text": EXAMPLE_TWEET, "hashtags": ["shopee", "promo"], "followers": 1200,
+                                             "created_at": "2022-12-22T10:00:00Z", "platform": "shopee",
+                                             "has_location": False}]},
+        )  # fmt: skip
+        text: Text = Field(description="the tweet's text (decoded)")
+        hashtags: list[Annotated[str, StringConstraints(max_length=140), AfterValidator(unicode)]] | None = Field(
+            None, max_length=100, description="hashtags without '#'; omitted = the #tags of the text"
+        )
+        followers: WholeNumber = Field(0, ge=0, le=10**12, description="the author's follower count")
+        created_at: dt.datetime | None = Field(None, description="posting time (UTC hour is a feature); omitted = now")
+        platform: Literal[PLATFORMS] = Field("shopee", description="which store's tweets: shopee or tokopedia")  # type: ignore[valid-type]
+        has_location: StrictBool = Field(False, description="whether the author's profile names a location")
+
+    Value = float | int | Annotated[str, StringConstraints(max_length=1000), AfterValidator(unicode)] | bool | None
+
+    class RowsRequest(BaseModel):
+        model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [{"rows": [{"user_id": "u1"}]}]})
+        rows: list[dict[str, Value]] = Field(
+            min_length=1,
+            max_length=limits.max_batch,
+            description="rows of the model's features table (user_id and label optional, label ignored); missing "
+            "features are imputed like in training, unseen categories take the unknown slot",
+        )
+
+    return RequestModels(PurchaseRequest, SentimentRequest, ReviewSentimentRequest, EngagementRequest, RowsRequest)
+
+
+#: the request bodies under the default limits (for clients and tests)
+DEFAULT = request_models(ServeSettings())
