@@ -37,7 +37,13 @@ from shoplake_airflow.assets import (
     SENTIMENT_MODEL,
     SENTIMENT_MULTILINGUAL_MODEL,
 )
-from shoplake_airflow.context import HISTORY_START, emit_partition_event, fail_without_retry, resolve_partition
+from shoplake_airflow.context import (
+    HISTORY_START,
+    emit_partition_event,
+    empty_day,
+    fail_without_retry,
+    resolve_partition,
+)
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
@@ -62,6 +68,7 @@ def product_reviews_daily():
 
         with fail_without_retry():  # rows unaccounted for
             result = check_curated(settings().lake_root, partition["ds"])
+        empty_day(result, "product reviews")
         emit_partition_event(
             context, RAW_PRODUCT_REVIEWS, {**result, "path": result["raw_path"], "rows": result["raw_rows"]}
         )

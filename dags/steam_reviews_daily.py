@@ -13,6 +13,8 @@ lake, typed and cleaned, ready for sentiment scoring and training.
    (`mongo_default`) by `recommendationid`. Unusable records → `quarantine/load_steam_reviews/ds=…`.
 2. `extract_reviews` — the day's documents → `raw/steam_reviews/ds=…` (pymongoarrow, explicit schema);
    mistyped, missing, out-of-range or duplicate documents → `quarantine/raw_steam_reviews/ds=…` with reasons.
+   A day the source holds no review of ends here **skipped**, with the reason (every later task skips: no empty
+   partition, no asset event) — e.g. the interval a scheduler runs when the DAG is unpaused on a dump of the past.
 3. `curate_reviews` — Spark job `jobs/spark/curate_steam_reviews.py` (local spark-submit or EMR, chosen by
    `SHOPLAKE_SPARK_BACKEND`): cleaned text, types, dedupe, features, language →
    `curated/steam_reviews/ds=…`; rejects → `quarantine/curated_steam_reviews/ds=…`.
@@ -50,7 +52,7 @@ from shoplake_airflow.assets import (
     SENTIMENT_MODEL,
     SENTIMENT_MULTILINGUAL_MODEL,
 )
-from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition
+from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition, skip_empty_day
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
@@ -88,7 +90,7 @@ def steam_reviews_daily():
         result = extract_window_to_raw(
             steam_collection(), cfg.lake_root, partition["ds"], max_review_chars=cfg.max_review_chars
         )
-        return emit_partition_event(context, RAW_STEAM_REVIEWS, result)
+        return emit_partition_event(context, RAW_STEAM_REVIEWS, skip_empty_day(result))
 
     @task(outlets=[CURATED_STEAM_REVIEWS])
     def check_curated(raw: dict, **context) -> dict:

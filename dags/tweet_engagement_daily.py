@@ -36,6 +36,7 @@ from shoplake_airflow.assets import CURATED_TWEETS, RAW_TWEETS, TWEET_EMBEDDINGS
 from shoplake_airflow.context import (
     HISTORY_START,
     emit_partition_event,
+    empty_day,
     fail_without_retry,
     resolve_partition,
     skip_unless_trainable,
@@ -75,6 +76,7 @@ def tweet_engagement_daily():
 
         with fail_without_retry():  # rows unaccounted for
             result = check_curated(settings().lake_root, partition["ds"])
+        empty_day(result, "tweets")
         emit_partition_event(context, RAW_TWEETS, {**result, "path": result["raw_path"], "rows": result["raw_rows"]})
         return emit_partition_event(context, CURATED_TWEETS, result)
 

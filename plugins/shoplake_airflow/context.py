@@ -137,6 +137,25 @@ def fail_without_retry(*errors: type[Exception]) -> Iterator[None]:
         raise AirflowFailException(str(exc)) from exc
 
 
+def skip_empty_day(result: dict[str, Any]) -> dict[str, Any]:
+    """Return a step's ``result``; when it says the day's source holds nothing (``empty``: the reason), end the task
+    skipped with that reason: the tasks after it skip too, so no empty partition is written downstream and no asset
+    event goes out (an empty day is not an error to retry)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if result.get("empty"):
+        raise AirflowSkipException(result["empty"])
+    return result
+
+
+def empty_day(result: dict[str, Any], what: str) -> None:
+    """After a curate job: end the task skipped when the day's source held no ``what`` at all (no raw row, none
+    quarantined), so that nothing downstream runs on an empty partition and no asset event goes out."""
+    if result.get("raw_rows") == 0 and not result.get("quarantined"):
+        reason = f"the source holds no {what} of {result['ds']} (UTC): nothing downstream runs; pick a day it holds"
+        skip_empty_day({**result, "empty": reason})
+
+
 def skip_unless_trainable(result: dict[str, Any]) -> dict[str, Any]:
     """Return a window check's ``result``; when it says ``trainable: False``, end the task skipped with its
     ``reason`` (too little data is not an error to retry)."""

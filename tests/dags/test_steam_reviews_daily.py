@@ -202,3 +202,24 @@ def test_bad_input_is_quarantined_with_reasons_and_every_row_is_accounted_for(
     features = read_partition(partition_path(lake_root, Zone.ENRICHED, "steam_purchase_features", ds))
     assert features.num_rows == cur.num_rows  # the unscored review keeps its row, sentiment missing
     assert read_partition(quarantine_path(lake_root, "features", "steam_reviews", ds)).num_rows == 0
+
+
+def test_a_day_the_source_does_not_hold_ends_skipped_with_its_reason_and_writes_nothing(steam_dag, run_day, lake_root):
+    """What a scheduler runs when the DAG is unpaused on a dump of the past: no partition, no asset event."""
+    from pathlib import Path as P
+
+    ds = "2001-01-01"
+    dr = run_day(steam_dag, ds)
+    states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
+    assert states["resolve_partition"] == states["load_reviews"] == "success"
+    assert states["extract_reviews"] == "skipped"
+    for later in ("curate_reviews", "check_curated", "score_sentiment", "check_enriched", "build_features"):
+        assert states[later] == "skipped", (later, states)
+    written = [p for p in P(lake_root).rglob(f"ds={ds}") if p.is_dir()]
+    assert written == []  # no raw, curated, enriched or quarantine partition of the day
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == dr.run_id).all()
+    assert events == []

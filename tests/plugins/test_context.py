@@ -93,3 +93,35 @@ def test_deterministic_errors_fail_once_and_thin_windows_skip():
     assert skip_unless_trainable({"trainable": True, "rows": 5})["rows"] == 5
     with pytest.raises(AirflowSkipException, match="too few"):
         skip_unless_trainable({"trainable": False, "reason": "too few tweets"})
+
+
+def test_an_empty_day_skips_with_its_reason_and_a_day_with_rows_or_rejects_does_not():
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from shoplake_airflow.context import empty_day, skip_empty_day
+
+    assert skip_empty_day({"ds": "2019-03-01", "rows": 3})["rows"] == 3
+    with pytest.raises(AirflowSkipException, match="no Steam reviews"):
+        skip_empty_day({"ds": "2001-01-01", "rows": 0, "empty": "no Steam reviews were created on 2001-01-01"})
+    with pytest.raises(AirflowSkipException, match="holds no tweets of 2001-01-01"):
+        empty_day({"ds": "2001-01-01", "raw_rows": 0, "quarantined": 0}, "tweets")
+    empty_day({"ds": "2019-03-01", "raw_rows": 0, "quarantined": 4}, "tweets")  # all rejected: a real day
+    empty_day({"ds": "2019-03-01", "raw_rows": 7, "quarantined": 0}, "tweets")
+
+
+def test_a_runs_note_names_the_day_it_processes_and_where_that_came_from():
+    from shoplake_airflow.run_notes import on_dag_run_running, run_day
+
+    end = START + dt.timedelta(days=1)
+    assert run_day({"ds": "2019-03-05"}, START, end, []) == ("2019-03-05", "ds Param")
+    assert run_day({"ds": ""}, START, end, []) == ("2019-03-01", "data interval")
+    assert run_day(None, None, None, [{"ds": "2019-03-02"}, {"ds": "2019-03-01"}]) == ("2019-03-01", "asset event")
+    assert run_day({}, None, None, []) == ("", "")
+    run = SimpleNamespace(note=None, conf={"ds": "2019-03-05"}, data_interval_start=START, data_interval_end=end,
+                          consumed_asset_events=[], run_id="manual__x")  # fmt: skip
+    on_dag_run_running(dag_run=run, msg="started")
+    assert run.note == "ds=2019-03-05 (ds Param)"
+    run.note = "a person's note"
+    on_dag_run_running(dag_run=run, msg="started")
+    assert run.note == "a person's note"  # never overwritten
+    on_dag_run_running(dag_run=SimpleNamespace(note=None, conf=None), msg="started")  # never raises

@@ -1,5 +1,6 @@
 """`make standalone` on a port that is not Airflow's default: a triggered DAG's task succeeds (task processes report
-to the execution API on that port), and Ctrl-C stops every process the run started, its Mongo included."""
+to the execution API on that port), each run's note names its day, the interval unpausing schedules on a day the
+source does not hold ends skipped, and Ctrl-C stops every process the run started, its Mongo included."""
 
 from __future__ import annotations
 
@@ -37,6 +38,20 @@ def _task_state(db: Path, dag_id: str, run_id: str, task_id: str) -> str | None:
             "SELECT state FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?", (dag_id, run_id, task_id)
         ).fetchone()
     return row[0] if row else None
+
+
+def _note(db: Path, run_id: str) -> str | None:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id WHERE r.run_id = ?", (run_id,)
+        ).fetchone()
+    return row[0] if row else None
+
+
+def _run_ids(db: Path, prefix: str) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT run_id FROM dag_run WHERE run_id LIKE ?", (f"{prefix}%",)).fetchall()
+    return [r[0] for r in rows]
 
 
 @pytest.mark.integration
@@ -88,6 +103,18 @@ def test_standalone_on_another_port_runs_a_task_and_ctrl_c_leaves_nothing(tmp_pa
         state = _wait("resolve_partition ending", ended, 180, sa.log_path)
         assert state == "success", sa.log_path.read_text(errors="replace")[-4000:]
         assert sa.processes(token), "the run's processes carry its token"
+        # the run's page shows which day it processes (its note, written by the plugin's scheduler listener)
+        assert _note(db, run_id) == "ds=2019-03-01 (ds Param)"
+        # unpausing also let the scheduler run the latest interval, a day the sample does not hold: it ends
+        # skipped at extract_reviews (nothing written, no asset event), its note naming that day
+        scheduled = _wait("the scheduled run", lambda: _run_ids(db, "scheduled__"), 120, sa.log_path)[0]
+
+        def extract_ended() -> str | None:
+            state = _task_state(db, "steam_reviews_daily", scheduled, "extract_reviews")
+            return state if state in ("success", "failed", "skipped", "up_for_retry") else None
+
+        assert _wait("the scheduled run's extract", extract_ended, 180, sa.log_path) == "skipped"
+        assert _note(db, scheduled).endswith("(data interval)")
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C in `make standalone FOLLOW=1`
         proc.wait(120)

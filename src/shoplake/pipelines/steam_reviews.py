@@ -76,6 +76,8 @@ def load_window(
     window = Window.for_day(ds)
     records = source_records(source, window, app_ids=app_ids, api_url=api_url)
     result = load_reviews(collection, records, start_ts=window.start_ts, end_ts=window.end_ts)
+    if result.read - result.out_of_window == 0 and not result.quarantined:  # nothing of the day: no partition
+        return {"ds": ds, **result.counts(), "quarantine_path": None}
     q = write_partition(
         result.quarantine_table(), quarantine_path(lake_root, "load", STEAM_REVIEWS, ds), sort_by="record_id"
     )
@@ -87,7 +89,8 @@ def extract_window_to_raw(collection: Collection, lake_root: str, ds: str, *, ma
 
     Returns:
         ``{"ds", "path", "rows", "quarantined", "quarantine_path"}`` — ``rows + quarantined`` is every document
-        of the day.
+        of the day. A day without any document writes nothing and says so: ``{"ds", "rows": 0, "quarantined": 0,
+        "empty": reason}`` (the DAG ends such a run skipped: no empty partitions, no asset event downstream).
     """
     from shoplake.ingest.mongo_extract import extract_window
 
@@ -96,6 +99,11 @@ def extract_window_to_raw(collection: Collection, lake_root: str, ds: str, *, ma
         collection, start_ts=window.start_ts, end_ts=window.end_ts, max_review_chars=max_review_chars
     )
     counts = result.counts()
+    if counts["in"] == 0:
+        reason = (f"no Steam reviews were created on {ds} (UTC) in the source: nothing to process, nothing written "
+                  "(pick a day the source holds with the ds Param)")  # fmt: skip
+        log.info("%s", reason)
+        return {"ds": ds, "rows": 0, "quarantined": 0, "empty": reason}
     raw = write_partition(
         result.good,
         partition_path(lake_root, Zone.RAW, STEAM_REVIEWS, ds),
