@@ -67,9 +67,26 @@ errors.install(app, log)
 Partitions = Annotated[int, Query(ge=1, le=MAX_PARTITIONS, description="latest partitions listed per dataset")]
 
 
+def page_limit(raw: str | None) -> tuple[int, str]:
+    """The page's ``limit`` and a notice for a person when the value they gave was not one: a page answers a bad
+    value with the page and what it did, not a JSON 422 (the JSON routes keep their 422)."""
+    if raw is None or raw == "":
+        return DEFAULT_PARTITIONS, ""
+    try:
+        asked = int(raw)
+    except ValueError:
+        shown = errors.excerpt(raw, 40)
+        return DEFAULT_PARTITIONS, f"limit={shown!r} is not a number of partitions: showing {DEFAULT_PARTITIONS}"
+    if asked < 1 or asked > MAX_PARTITIONS:
+        shown = min(max(asked, 1), MAX_PARTITIONS)
+        return shown, f"limit={asked} is outside 1–{MAX_PARTITIONS} partitions per dataset: showing {shown}"
+    return asked, ""
+
+
 @app.get("/", response_class=HTMLResponse)
-def page(request: Request, limit: Partitions = DEFAULT_PARTITIONS) -> str:
+def page(request: Request, limit: str | None = None) -> str:
     """The Lake page: models first, then datasets zone by zone."""
+    limit, notice = page_limit(limit)
     lake_root = _lake_root()
     datasets = overview.datasets(lake_root, limit=limit)
     return _templates.get_template("lake.html").render(
@@ -78,6 +95,8 @@ def page(request: Request, limit: Partitions = DEFAULT_PARTITIONS) -> str:
         models=overview.models(lake_root),
         zones=[(zone.value, [d for d in datasets if d.zone == zone.value]) for zone in overview.DATA_ZONES],
         limit=limit,
+        notice=notice,
+        more=min(limit * 4, MAX_PARTITIONS),
         fmt=_fmt,
     )
 

@@ -68,6 +68,11 @@ class Model:
     plots: list[str] = field(default_factory=list)
     #: the current version's evaluation per language (:func:`language_rows`; one row a language)
     by_language: list[dict[str, Any]] = field(default_factory=list)
+    #: what that evaluation rests on: languages with labels of their own, transfer ones, and what it could not see
+    languages_note: str = ""
+    #: what the pointer names as the champion (``model`` of ``current.json``), and whether it is a constant baseline
+    champion: str = ""
+    baseline: bool = False
     error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +145,25 @@ def language_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def languages_note(metrics: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """Which languages a per-language evaluation rests on: those the model learnt from labels of their own, those
+    scored by cross-lingual transfer, and — when the held-out rows held one language only — that no other could be
+    evaluated (a table of ``all`` and ``en`` alone says nothing about German)."""
+    trained = metrics.get("train_rows_by_language") or {}
+    transfer = sorted(metrics.get("transfer_languages") or [])
+    seen = sorted(r["language"] for r in rows if r["language"] not in ("all", "other"))
+    parts = []
+    if trained:
+        labelled = ", ".join(f"{lang} ({n:,} rows)" for lang, n in sorted(trained.items()) if isinstance(n, int) and n)
+        parts.append(f"learnt from labels of: {labelled}" if labelled else "")
+    if transfer:
+        parts.append(f"cross-lingual transfer (no labels of their own in training): {', '.join(transfer)}")
+    if len(seen) <= 1:
+        only = seen[0] if seen else "none"
+        parts.append(f"the held-out rows held one language only ({only}): no other language could be evaluated")
+    return "; ".join(p for p in parts if p)
+
+
 def model_names(lake_root: str) -> list[str]:
     """Models of the lake: model-zone directories with a version or a ``current.json`` (MLflow's store excluded)."""
     names = []
@@ -166,7 +190,7 @@ def model(lake_root: str, name: str) -> Model:
 
 
 def _summary(lake_root: str, name: str) -> Model:
-    from shoplake.ml.registry import read_pointer
+    from shoplake.ml.registry import is_baseline, read_pointer
 
     root = model_root(lake_root, name)
     versions = sorted((v[len("version=") :] for v in _children(root) if v.startswith("version=")), reverse=True)
@@ -179,13 +203,16 @@ def _summary(lake_root: str, name: str) -> Model:
     metric = str(pointer.get("metric", ""))
     value = pointer.get(metric) if metric else None
     fs, vdir = _fs(pointer["path"])  # the committed files of the version it names
-    metrics, plots, by_language, error = {}, [], [], ""
+    metrics, plots, by_language, note, error = {}, [], [], "", ""
     try:
         raw = json.loads(fs.cat(f"{vdir}/metrics.json"))
         metrics = _flat_numbers(raw)
         by_language = language_rows(raw) if isinstance(raw, dict) else []
+        note = languages_note(raw, by_language) if by_language else ""
         if by_language:  # shown as their own table, not again as flat numbers
-            metrics = {k: v for k, v in metrics.items() if not k.startswith("by_language_")}
+            metrics = {
+                k: v for k, v in metrics.items() if not k.startswith(("by_language_", "train_rows_by_language_"))
+            }
     except FileNotFoundError:
         error = "the current version has no metrics.json"
     except (OSError, ValueError) as exc:
@@ -201,6 +228,9 @@ def _summary(lake_root: str, name: str) -> Model:
         metrics=metrics,
         plots=plots,
         by_language=by_language,
+        languages_note=note,
+        champion=str(pointer.get("model") or ""),
+        baseline=is_baseline(str(pointer.get("model") or "")),
         error=error,
     )
 

@@ -22,7 +22,8 @@ def lake(tmp_path) -> str:
 
 def test_models_show_the_champion_its_flattened_metrics_and_plots(lake):
     models = {m.name: m for m in overview.models(lake)}
-    assert sorted(models) == ["draft_model", "sentiment_multilingual", "shop_model"]
+    assert sorted(models) == ["draft_model", "sentiment_head", "sentiment_multilingual", "shop_model",
+                              "tweet_engagement"]  # fmt: skip
     shop = models["shop_model"]
     assert (shop.current, shop.metric, shop.metric_value) == ("2024-01-01", "auc", 0.8125)
     assert shop.versions == ["2024-01-02", "2024-01-01"]
@@ -33,6 +34,11 @@ def test_models_show_the_champion_its_flattened_metrics_and_plots(lake):
     sentiment = models["sentiment_multilingual"]
     assert [r["language"] for r in sentiment.by_language] == ["all", "de", "en", "th"]
     assert sentiment.metrics == {"auc": 0.9}  # the per-language numbers are in their table, not repeated flat
+    assert "learnt from labels of: en (1,500 rows)" in sentiment.languages_note
+    assert sentiment.languages_note.endswith("transfer (no labels of their own in training): de, th")
+    assert "one language only (en)" in models["sentiment_head"].languages_note
+    assert (models["tweet_engagement"].champion, models["tweet_engagement"].baseline) == ("median", True)
+    assert (shop.champion, shop.baseline) == ("", False)
 
 
 def test_only_listed_plots_of_the_current_version_are_served(lake):

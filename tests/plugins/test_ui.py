@@ -46,6 +46,16 @@ def test_the_page_shows_each_model_and_each_dataset_partition(client):
     assert '<tr data-model="draft_model">' in text
     assert 'data-by-language="sentiment_multilingual"' in text
     assert "cross-lingual transfer" in text
+    assert (
+        "learnt from labels of: en (1,500 rows); cross-lingual transfer (no labels of their own in training): de, th"
+        in text
+    )
+    english = text.split('data-languages-note="sentiment_head">')[1].split("</p>")[0]
+    assert "held one language only (en): no other language could be evaluated" in english
+    tweets = text.split('<tr data-model="tweet_engagement">')[1].split("</tr>")[0]
+    assert "median" in tweets
+    assert "a constant baseline" in tweets
+    assert "a constant baseline" not in text.split('<tr data-model="shop_model">')[1].split("</tr>")[0]
     assert "none promoted" in text
     assert 'src="api/models/shop_model/plots/feature_importance.png"' in text
     assert '<base href="/">' in text  # plots and links resolve under the prefix the app is mounted at
@@ -74,7 +84,15 @@ def test_unknown_names_and_bad_queries_are_clear_client_errors(client):
     assert client.get("/api/models/shop_model/plots/metrics.json").status_code == 404
     assert client.get("/api/models/shop_model/plots/..%2F..%2Fcurrent.json").status_code == 404
     assert client.get("/api/datasets", params={"zone": "attic"}).status_code == 422
-    assert client.get("/", params={"limit": 0}).status_code == 422
+    # the page answers a bad value with the page and what it did, never raw JSON
+    for asked, says in ((0, "showing 1"), (1000, "outside 1–400 partitions per dataset: showing 400"),
+                        ("lots", "not a number of partitions: showing 14")):  # fmt: skip
+        page = client.get("/", params={"limit": asked})
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert says in page.text.split('id="notice">')[1].split("</p>")[0]
+    assert 'id="notice"' not in client.get("/", params={"limit": 3}).text
+    assert client.get("/api/datasets", params={"limit": 1000}).status_code == 422  # the JSON route keeps its 422
 
 
 def test_every_route_needs_a_signed_in_airflow_user(tmp_path):
@@ -161,7 +179,8 @@ def test_a_user_signs_in_opens_lake_from_the_nav_and_sees_models_plots_and_parti
             frame = page.wait_for_selector("iframe", timeout=30_000).content_frame()
             frame.wait_for_selector("#model-table", timeout=30_000)
             models = frame.inner_text("#model-table")
-            assert "shop_model\t2024-01-01\tauc\t0.8125" in models
+            assert "shop_model\t2024-01-01\t—\tauc\t0.8125" in models
+            assert "median (a constant baseline" in models
             assert "draft_model\tnone promoted" in models
             by_language = frame.inner_text('[data-by-language="sentiment_multilingual"]').splitlines()
             assert by_language[0].split("\t") == ["language", "n", "negatives", "AUC", "95% CI", "VADER AUC", "note"]

@@ -206,10 +206,16 @@ def plot_predicted_vs_actual(path: Path, result: dict[str, Any], title: str) -> 
     import numpy as np
 
     names = list(result["predictions"])
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.4), dpi=100, squeeze=False)
+    # two panels a row: one row of four was squeezed unreadable at the Lake page's width
+    cols = min(2, len(names))
+    rows = -(-len(names) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.4 * rows), dpi=100, squeeze=False)
+    axes = [list(grid.flat)]
+    for spare in axes[0][len(names) :]:
+        spare.axis("off")
     actual = np.log1p(result["actual"])
     top = max(1.0, float(actual.max()))
-    for ax, name in zip(axes[0], names, strict=True):
+    for ax, name in zip(axes[0][: len(names)], names, strict=True):
         pred = np.log1p(np.clip(np.expm1(result["predictions"][name]), 0, None))
         ax.scatter(actual, pred, s=6, alpha=0.5)
         ax.plot([0, top], [0, top], linestyle=":", color="grey")
@@ -219,5 +225,5 @@ def plot_predicted_vs_actual(path: Path, result: dict[str, Any], title: str) -> 
         ax.set_ylabel("log1p(predicted)", fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
