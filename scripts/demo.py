@@ -81,7 +81,7 @@ def sentiment_models_summary(cfg: Settings) -> list[str]:
             lines.append(f"{route:>2} {name}: no current version in this lake")
             continue
         current, metrics = found
-        learnt = ", ".join(f"{k} {v}" for k, v in (metrics.get("train_rows_by_language") or {}).items())
+        learnt = ", ".join(f"{k} {v}" for k, v in (metrics.get("train_rows_by_language") or {}).items() if v)
         lines.append(f"{route:>2} {name} version {current['version']} (labels learnt: {learnt or 'n/a'}):")
         transfer = set(metrics.get("transfer_languages") or [])
         groups = (metrics.get("by_language") or {}).get("model") or {}

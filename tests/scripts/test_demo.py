@@ -34,7 +34,7 @@ def test_the_demo_names_each_route_and_its_per_language_evaluation(tmp_path):
 
     write_model(lake, "sentiment_multilingual", ["2019-02-28"], "2019-02-28", SENTIMENT_METRICS, plots=())
     lines = sentiment_models_summary(cfg)
-    star = lines[lines.index(" * sentiment_multilingual version 2019-02-28 (labels learnt: n/a):") + 1 :]
+    star = lines[lines.index(" * sentiment_multilingual version 2019-02-28 (labels learnt: en 1500):") + 1 :]
     assert (
         star[1] == "     held-out de: AUC 0.810 [95% CI 0.790, 0.830] (n 100, 40 negatives)  [cross-lingual transfer]"
     )
