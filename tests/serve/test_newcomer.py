@@ -148,6 +148,10 @@ def test_a_features_table_row_is_accepted_as_it_is_and_its_extra_columns_named(c
     assert got.json()["ignored_columns"] == ["steam_purchase", "timestamp_created"]
     assert got.json()["predictions"][0]["recommendationid"] == row["recommendationid"]
     assert c.post("/predict/purchase", json={"rows": [{**row, "bogus": 1}]}).status_code == 422
+    huge = c.post("/predict/purchase", json={"rows": [{**row, "votes_up": 1e39}]})  # float32 would make it inf
+    assert huge.status_code == 422
+    assert huge.json()["detail"][0]["field"] == "body.rows.0.votes_up"
+    assert c.post("/predict/engagement", json={"text": "promo", "created_at": 1671703200}).status_code == 422
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +183,12 @@ def test_docs_are_served_offline_from_the_package(client_lake):
     asset = page.text.split('src="', 1)[1].split('"', 1)[0]
     assert asset.startswith("/static-offline-docs/")
     assert client_lake.get(asset).status_code == 200
+
+
+def test_an_unknown_query_parameter_is_refused_by_name(client_lake):
+    got = client_lake.get("/recommendations/u1", params={"kk": 5})
+    assert got.status_code == 422
+    assert got.json()["detail"][0]["field"] == "query.kk"
+    assert "this operation takes: k" in got.json()["detail"][0]["reason"]
+    assert client_lake.get("/recommendations/u1", params={"k": 1}).status_code == 200
+    assert client_lake.get("/models", params={"verbose": 1}).status_code == 422

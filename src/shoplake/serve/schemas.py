@@ -59,19 +59,43 @@ def _integral(value: Any) -> Any:
 WholeNumber = Annotated[StrictInt, BeforeValidator(_integral)]
 
 
+#: the largest float32: XGBoost reads features as float32, a larger value would become infinity in silence
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _feature(value: Any) -> Any:
     """A feature value: a number, a flag (``true`` is 1.0: the table holds voted_up, has_url… as booleans) or null;
     a string is refused (``"3"`` is not read as a number)."""
     if isinstance(value, str):
         raise ValueError("a feature value is a number, true/false or null, not a string")
+    if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > FLOAT32_MAX:
+        raise ValueError(f"a feature value must lie within ±{FLOAT32_MAX:.4g} (the model reads float32)")
     return float(value) if isinstance(value, bool) else value
 
+
+def _iso_time(value: Any) -> Any:
+    """A time is an ISO 8601 string (or null): a bare number is refused rather than read as Unix seconds."""
+    if value is not None and not isinstance(value, str | dt.datetime):
+        raise ValueError("a time is an ISO 8601 string, e.g. 2022-12-22T10:00:00Z")
+    return value
+
+
+#: an ISO 8601 date-time or null, as the document says (never a number read as Unix seconds)
+Timestamp = Annotated[dt.datetime | None, BeforeValidator(_iso_time)]
 
 #: one feature of a purchase row: a number, a flag or null (missing)
 FeatureValue = Annotated[
     float | None,
     BeforeValidator(_feature),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "boolean"}, {"type": "null"}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
 ]
 
 
@@ -214,7 +238,9 @@ def request_models(limits: ServeSettings) -> RequestModels:
             None, max_length=100, description="hashtags without '#'; omitted = the #tags of the text"
         )
         followers: WholeNumber = Field(0, ge=0, le=10**12, description="the author's follower count")
-        created_at: dt.datetime | None = Field(None, description="posting time (UTC hour is a feature); omitted = now")
+        created_at: Timestamp = Field(
+            None, description="posting time, ISO 8601 (the UTC hour is a feature); omitted = now"
+        )
         platform: Literal[PLATFORMS] = Field("shopee", description="which store's tweets: shopee or tokopedia")  # type: ignore[valid-type]
         has_location: StrictBool = Field(False, description="whether the author's profile names a location")
 
