@@ -88,6 +88,9 @@ class Standalone:
         if state and devserver.running(state["pid"]):
             log.info("standalone already runs (pid %s) at http://127.0.0.1:%s", state["pid"], state["port"])
             return
+        if state:  # a run that ended without `down` (a crash, a reboot): stop whatever of it is left first
+            log.info("an earlier standalone run ended without a stop: stopping what is left of it")
+            self.down()
         self.dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(8)
         mongo_pid = devserver.start(self.mongo_port, self.mongo_dir)  # 0: a server that was already there

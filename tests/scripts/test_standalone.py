@@ -123,3 +123,25 @@ def test_standalone_on_another_port_runs_a_task_and_ctrl_c_leaves_nothing(tmp_pa
     assert not sa.healthy()
     assert not devserver._ping(mongo_port)
     assert sa.state() is None
+
+
+def test_down_stops_every_process_carrying_the_runs_token_whatever_its_session(tmp_path):
+    """A task's spark-submit moves to its own session: down finds it by the run's token, not by process group."""
+    token = "t0ken"
+    env = {**os.environ, standalone.TOKEN_VAR: token}
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env=env, start_new_session=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # not the run's: left alone
+    try:
+        sa = standalone.Standalone({"SHOPLAKE_STANDALONE_DIR": str(tmp_path), "PATH": os.environ["PATH"]})
+        (tmp_path / standalone.STATE_FILE).write_text(
+            json.dumps({"pid": 2**22 + 12345, "port": 1, "token": token, "mongo_started": False})
+        )
+        assert sa.processes(token) == [stray.pid]
+        assert sa.down(grace_s=10) == 1
+        assert stray.wait(10) is not None
+        assert sa.state() is None
+        assert other.poll() is None
+    finally:
+        for p in (stray, other):
+            p.kill()
+            p.wait()
