@@ -192,3 +192,5 @@ def test_an_unknown_query_parameter_is_refused_by_name(client_lake):
     assert "this operation takes: k" in got.json()["detail"][0]["reason"]
     assert client_lake.get("/recommendations/u1", params={"k": 1}).status_code == 200
     assert client_lake.get("/models", params={"verbose": 1}).status_code == 422
+    assert client_lake.get("/", params={"utm_source": "mail"}).status_code == 200  # the page is for people
+    assert client_lake.get("/docs", params={"utm_source": "mail"}).status_code == 200

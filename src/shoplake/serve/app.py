@@ -144,8 +144,8 @@ def known_query(request: Request) -> None:
     """Refuse query parameters the operation does not take (``?kk=5`` for ``?k=5`` would be ignored in silence)."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
-    if dependant is None or not request.query_params:
-        return
+    if dependant is None or not request.query_params or not getattr(route, "include_in_schema", True):
+        return  # the page and the docs are for people: a stray ?utm_source= must not break them
     known = {p.alias for p in dependant.query_params}
     unknown = [k for k in request.query_params if k not in known]
     if unknown:
