@@ -77,6 +77,7 @@ def test_a_person_picks_a_model_types_and_sees_the_prediction(server):
         assert '"sentiment_status": "scored"' in page.text_content("#result")
 
         page.select_option("#model", "engagement")
+        page.wait_for_function("document.body.dataset.example === 'engagement'")  # the page's example is in place
         assert page.is_visible("#followers")
         page.fill("#text", "Flash sale #shopee gratis ongkir")
         page.fill("#followers", "12000")
@@ -85,6 +86,7 @@ def test_a_person_picks_a_model_types_and_sees_the_prediction(server):
         assert '"model_version": "2022-12-22"' in page.text_content("#result")
 
         page.select_option("#model", "recommendations")
+        page.wait_for_function("document.body.dataset.example === 'recommendations'")
         page.fill("#ident", "u1")
         page.click("#predict")
         page.wait_for_function("document.getElementById('summary').textContent.includes('(als)')")
