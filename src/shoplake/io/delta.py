@@ -117,13 +117,14 @@ def _with_ds(schema: pa.Schema, ds: str) -> pa.Schema:
 def _batches_with_ds(batches: Iterable[pa.RecordBatch], schema: pa.Schema, ds: str, seen: list[int]):
     import pyarrow as pa
 
+    base = schema.remove(schema.get_field_index(PARTITION_COLUMN))
     for batch in batches:
         if PARTITION_COLUMN in batch.schema.names:
             days = set(batch.column(PARTITION_COLUMN).to_pylist())
             if days - {ds}:
                 raise ValueError(f"rows of ds={sorted(days - {ds})} in a write of ds={ds}: a write replaces one day")
             batch = batch.drop_columns([PARTITION_COLUMN])
-        batch = batch.cast(schema.remove(schema.get_field_index(PARTITION_COLUMN))) if batch.schema != schema else batch
+        batch = batch if batch.schema == base else batch.cast(base)
         seen[0] += batch.num_rows
         yield pa.RecordBatch.from_arrays([*batch.columns, pa.array([ds] * batch.num_rows, pa.string())], schema=schema)
 
