@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -76,17 +77,27 @@ def recorded(data_dir: Path) -> dict | None:
     return rec if running(int(rec["pid"])) else None
 
 
-def holders(storage: Path) -> list[int]:
-    """Pids of secantusd processes serving ``storage`` (read from /proc: a server nobody recorded included)."""
+def live_processes(entry: str, match: Callable[[list[bytes]], bool]) -> list[int]:
+    """Pids of live processes (not this one) whose ``/proc/<pid>/<entry>`` (``cmdline``, ``environ``: NUL-separated)
+    satisfies ``match``; processes that end while read, or that this user cannot read, are skipped."""
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid == os.getpid():
+            continue
         try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            fields = (proc / entry).read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(b"secantusd" in a for a in argv[:2]) and str(storage).encode() in argv and running(int(proc.name)):
-            found.append(int(proc.name))
+        if match(fields) and running(pid):
+            found.append(pid)
     return found
+
+
+def holders(storage: Path) -> list[int]:
+    """Pids of secantusd processes serving ``storage`` (read from /proc: a server nobody recorded included)."""
+    path = str(storage).encode()
+    return live_processes("cmdline", lambda argv: any(b"secantusd" in a for a in argv[:2]) and path in argv)
 
 
 def _in_use(data_dir: Path, pid: int, port: int | None, asked: int) -> DataDirInUse:

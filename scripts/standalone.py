@@ -148,18 +148,7 @@ class Standalone:
     def processes(self, token: str) -> list[int]:
         """Every live process whose environment carries this run's token (read from /proc)."""
         marker = f"{TOKEN_VAR}={token}".encode()
-        found = []
-        for proc in Path("/proc").glob("[0-9]*"):
-            pid = int(proc.name)
-            if pid == os.getpid():
-                continue
-            try:
-                environ = (proc / "environ").read_bytes()
-            except OSError:
-                continue
-            if marker in environ.split(b"\0") and devserver.running(pid):
-                found.append(pid)
-        return found
+        return devserver.live_processes("environ", lambda environ: marker in environ)
 
     def down(self, grace_s: float = 30) -> int:
         """Stop every process of the run (and its Mongo, if it started it); returns how many were stopped."""
