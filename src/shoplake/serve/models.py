@@ -207,15 +207,13 @@ def with_lake_sentiment_defaults(settings: Settings) -> Settings:
         return settings
     from dataclasses import fields, replace
 
-    from shoplake.io.lake import filesystem
-    from shoplake.paths import CURRENT_FILE, model_root
+    from shoplake.ml.registry import read_current
+    from shoplake.paths import model_root
 
     def in_lake(name: str) -> str:
-        root = model_root(settings.lake_root, name)
         try:
-            fs, path = filesystem(root)
-            return root if fs.exists(f"{path}/{CURRENT_FILE}") else ""
-        except Exception:  # an unreadable lake: the service reports it (readyz); nothing to resolve here
+            return model_root(settings.lake_root, name) if read_current(settings.lake_root, name) else ""
+        except Exception:  # an unreadable lake or pointer: the service reports it (readyz); nothing to resolve here
             return ""
 
     changes: dict[str, Any] = {}
@@ -277,12 +275,10 @@ def _load_churn(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def _load_clickstream_engagement(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    from shoplake.ml.spark_portable import load_pipeline
     from shoplake.transforms.engagement import LEVEL_NAMES
 
-    pipe = load_pipeline(f"{pointer['path']}/model")
-    return pipe, {"model": pointer.get("model") or pipe.classifier, "columns": pipe.input_columns,
-                  "levels": list(LEVEL_NAMES)}  # fmt: skip
+    pipe, info = _load_churn(pointer)  # the same saved Spark pipeline layout, read without Spark
+    return pipe, {**info, "levels": list(LEVEL_NAMES)}
 
 
 def _recs_spec(settings: Settings) -> Spec:
