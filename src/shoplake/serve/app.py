@@ -43,7 +43,7 @@ from shoplake.ml.registry import is_baseline
 from shoplake.paths import CHURN_SOURCES
 from shoplake.serve import errors
 from shoplake.serve.models import ModelStore, ModelUnavailable, Served, with_lake_sentiment_defaults
-from shoplake.serve.schemas import PURCHASE_IGNORED, request_models, unicode
+from shoplake.serve.schemas import PURCHASE_IGNORED, request_models
 from shoplake.serve.schemas import errors as declared
 from shoplake.transforms.tweets import tweet_features
 
@@ -51,7 +51,6 @@ log = logging.getLogger("shoplake.serve")
 access_log = logging.getLogger("shoplake.serve.access")
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-__all__ = ["create_app", "is_loopback", "unicode"]
 
 
 class AccessLog:
