@@ -367,7 +367,8 @@ def restore_day(path: str, version: int) -> int:
     files = list(old.file_uris(partition_filters=[(PARTITION_COLUMN, "=", ds)]))
     from shoplake.io.lake import filesystem
 
-    missing = [f for f in files if not filesystem(f)[0].exists(filesystem(f)[1])]
+    fs, _ = filesystem(table)  # every file of the table lives on the table's filesystem
+    missing = [f for f in files if not fs.exists(filesystem(f)[1])]
     if missing:
         raise FileNotFoundError(
             f"version {version} of {table} ds={ds} cannot be restored: {len(missing)} of its files were vacuumed"
