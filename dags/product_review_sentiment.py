@@ -27,8 +27,9 @@ day and `run_other_event_days` triggers a run (`ds` Param) for each of the other
 4. `score_sentiment` (queue/pool `gpu`) — the day's reviews through the current model →
    `enriched/product_review_sentiment/ds=` (stars, predicted class, five probabilities, `positive_prob`, model id,
    revision and version); `check_scores` checks one row per curated review and the value ranges.
-5. `publish_results` — the same rows as CSV and Parquet → `<SHOPLAKE_RESULTS_ROOT>/product_review_sentiment/ds=…/`
-   (default `<lake>/results`; any lake URI), replaced whole; `check_published` reads both back and compares them.
+5. `publish_results` — the same rows as the Delta table `<SHOPLAKE_RESULTS_ROOT>/product_review_sentiment` (the day
+   replaced in one commit) and a CSV export `…/product_review_sentiment_csv/ds=…/part-0.csv` (default
+   `<lake>/results`; any lake URI); `check_published` reads both back and compares them.
 
 **Owner.** data-platform.
 """

@@ -19,11 +19,12 @@ from pathlib import Path
 from demo import airflow_dags_test
 
 from shoplake.config import Settings
-from shoplake.io.lake import read_counts, resolve_existing
+from shoplake.io.filecommit import resolve_existing
+from shoplake.io.lake import partition_rows, read_counts
 from shoplake.ml.registry import read_current_metrics
 from shoplake.ml.sentiment import FIVE_CLASSES
 from shoplake.paths import PRODUCT_REVIEWS, REVIEW_SENTIMENT_MODEL, Zone, partition_path
-from shoplake.pipelines.review_sentiment import results_path
+from shoplake.pipelines.review_sentiment import results_csv_path, results_path
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("demo_reviews")
@@ -111,9 +112,11 @@ def main() -> int:
         note = f"; {g['note']}" if g.get("note") else ""
         log.info("    %-4s n=%-4d (%s with 1-2 stars) macro-F1 %.3f%s%s", name, g["n"], g.get("negatives", "?"),
                  g["macro_f1"], interval, note)  # fmt: skip
-    out = resolve_existing(results_path(cfg.results, end))  # the committed version its _current.json names
-    log.info("  results of %s: %s/part-0.csv and part-0.parquet (%d rows)", end, out.replace(cfg.lake_root, "<lake>"),
-             read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, end))["curated"])  # fmt: skip
+    csv = resolve_existing(results_csv_path(cfg.results, end))  # the committed version its _current.json names
+    day = results_path(cfg.results, end)
+    lake = cfg.lake_root
+    log.info("  results of %s: Delta table %s (%d rows) and %s/part-0.csv", end, day.replace(lake, "<lake>"),
+             partition_rows(day), csv.replace(lake, "<lake>"))  # fmt: skip
     return 0
 
 

@@ -5,7 +5,8 @@ UI's navigation). Every route needs a signed-in Airflow user (the UI's session c
 comes read-only from :mod:`shoplake.overview` on the configured lake (``SHOPLAKE_LAKE_ROOT``).
 
 Routes: ``/`` (the HTML page), ``/api/models``, ``/api/models/{name}``, ``/api/models/{name}/plots/{file}``,
-``/api/datasets?limit=&zone=``.
+``/api/datasets?limit=&zone=``, and one day of a dataset at its latest or an older table version (read-only):
+``/datasets/{zone}/{name}/{ds}?version=`` (HTML) and ``/api/datasets/{zone}/{name}/{ds}?version=&limit=``.
 """
 
 from __future__ import annotations
@@ -130,6 +131,34 @@ def datasets(limit: Partitions = DEFAULT_PARTITIONS, zone: Zone | None = None) -
     """Datasets with their latest partitions: rows, quarantined rows, the writing step's counts."""
     zones = (zone,) if zone else overview.DATA_ZONES
     return [asdict(d) for d in overview.datasets(_lake_root(), limit=limit, zones=zones)]
+
+
+Version = Annotated[int | None, Query(ge=0, description="table version to read (default: the latest)")]
+HeadRows = Annotated[int, Query(ge=1, le=500, description="rows of the day shown")]
+
+
+def _day(zone: Zone, name: str, ds: str, version: int | None, limit: int) -> overview.DayPreview:
+    try:
+        return overview.day_preview(_lake_root(), zone, name, ds, version=version, limit=limit)
+    except ValueError as exc:  # a ds that is not a date, a name that is not a dataset's
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    except KeyError as exc:
+        raise HTTPException(status_code=404, detail=str(exc).strip("'\"")) from None
+
+
+@app.get("/api/datasets/{zone}/{name}/{ds}")
+def day(zone: Zone, name: str, ds: str, version: Version = None, limit: HeadRows = 50) -> dict:
+    """The first rows of one day of a dataset at the table's latest version or ``version`` (read-only)."""
+    return asdict(_day(zone, name, ds, version, limit))
+
+
+@app.get("/datasets/{zone}/{name}/{ds}", response_class=HTMLResponse)
+def day_page(request: Request, zone: Zone, name: str, ds: str, version: Version = None, limit: HeadRows = 50) -> str:
+    """One day of a dataset as a page, at the latest table version or an older one."""
+    preview = _day(zone, name, ds, version, limit)
+    return _templates.get_template("day.html").render(
+        base=f"{request.scope.get('root_path', '').rstrip('/')}/", d=preview, fmt=_fmt
+    )
 
 
 def _fmt(value: object) -> str:

@@ -1,4 +1,5 @@
-"""The ``shoplake`` command: ``shoplake serve`` starts the prediction service (``make serve``)."""
+"""The ``shoplake`` command: ``shoplake serve`` starts the prediction service (``make serve``); ``shoplake lake …``
+operates the lake's Delta tables (history, restore, vacuum, compact, migrate; :mod:`shoplake.lakeops`)."""
 
 from __future__ import annotations
 
@@ -83,14 +84,74 @@ def serve(argv: list[str]) -> int:
     return 0
 
 
+def lake(argv: list[str]) -> int:
+    from shoplake.config import Settings
+
+    settings = Settings.from_env()
+    parser = argparse.ArgumentParser(prog="shoplake lake", description="operate the lake's Delta tables")
+    parser.add_argument("--lake-root", default=settings.lake_root, help="lake root (SHOPLAKE_LAKE_ROOT)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("tables", help="every Delta table of the lake")
+    p = sub.add_parser("history", help="a table's newest commits (version, operation, day, rows, counts)")
+    p.add_argument("table", help="<zone>/<name> (e.g. curated/steam_reviews) or the table's URI")
+    p.add_argument("--limit", type=int, default=20)
+    p = sub.add_parser("restore", help="undo a bad run: a day (or the whole table) as it was at a version")
+    p.add_argument("table")
+    p.add_argument("--version", type=int, required=True, help="the table version to go back to (see history)")
+    p.add_argument("--ds", help="only this day (YYYY-MM-DD); without it the whole table")
+    p = sub.add_parser("vacuum", help="delete files no snapshot within the retention needs")
+    p.add_argument("table", nargs="?", help="one table (default: every table)")
+    p.add_argument("--retention-hours", type=int, default=168, help="keep versions this young readable (168: 7 days)")
+    p.add_argument("--full", action="store_true", help="also files no commit named (writers that died)")
+    p.add_argument("--dry-run", action="store_true", help="list, delete nothing")
+    p = sub.add_parser("compact", help="rewrite each day's small files into larger ones (no row changes)")
+    p.add_argument("table", nargs="?", help="one table (default: every table)")
+    p.add_argument("--target-mb", type=int, default=128)
+    p = sub.add_parser("migrate", help="convert a lake in the pointer layout into Delta tables in place")
+    p.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+
+    from shoplake import lakeops
+
+    root = args.lake_root
+    try:
+        if args.command == "tables":
+            out: Any = lakeops.tables(root)
+        elif args.command == "history":
+            out = lakeops.history(root, args.table, args.limit)
+        elif args.command == "restore":
+            out = lakeops.restore(root, args.table, args.version, args.ds)
+        elif args.command == "vacuum":
+            out = lakeops.vacuum(root, args.table, retention_hours=args.retention_hours, full=args.full,
+                                 dry_run=args.dry_run)  # fmt: skip
+        elif args.command == "compact":
+            out = lakeops.compact(root, args.table, target_mb=args.target_mb)
+        else:
+            out = lakeops.migrate(root, dry_run=args.dry_run)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"shoplake lake {args.command}: {exc}", file=sys.stderr)  # noqa: T201 - the command's own error
+        return 1
+    print(json.dumps(out, indent=2, default=str))  # noqa: T201 - the command's output
+    return 0
+
+
+USAGE = """usage: shoplake COMMAND ...
+
+  serve  the prediction service          shoplake serve [--host H] [--port P] [--lake-root URI]
+  lake   operate the lake's Delta tables shoplake lake {tables,history,restore,vacuum,compact,migrate} ...
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: shoplake serve [--host H] [--port P] [--lake-root URI]\n\n  serve  the prediction service")  # noqa: T201
+        print(USAGE)  # noqa: T201
         return 0 if argv else 2
     if argv[0] == "serve":
         return serve(argv[1:])
-    print(f"shoplake: unknown command {argv[0]!r} (commands: serve)", file=sys.stderr)  # noqa: T201
+    if argv[0] == "lake":
+        return lake(argv[1:])
+    print(f"shoplake: unknown command {argv[0]!r} (commands: serve, lake)", file=sys.stderr)  # noqa: T201
     return 2
 
 

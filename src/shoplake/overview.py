@@ -2,8 +2,9 @@
 
 Per model: the current version (``current.json``), its gating metric, the metrics of that version and the plots
 (PNG) beside them, and the other versions. Per dataset of the raw, curated, enriched and quarantine zones: the
-latest partitions with their rows (from the Parquet footers, no data read) and how many rows the step that wrote
-them quarantined. Read-only; the Airflow UI plugin (``shoplake_airflow.ui``) renders it, and it works on any fsspec
+latest partitions with their rows (from the Delta table's file statistics, no data read), how many rows the step
+that wrote them quarantined, and the table's recent commits; one day of any older version can be opened
+(:func:`day_preview`, read-only). Read-only; the Airflow UI plugin (``shoplake_airflow.ui``) renders it, and it works on any fsspec
 lake (local, S3, GCS).
 """
 
@@ -40,6 +41,27 @@ class Partition:
 
 
 @dataclass(frozen=True)
+class Commit:
+    """One commit of a dataset's Delta table: what it did, to which day, how many rows, when."""
+
+    version: int
+    operation: str
+    ds: str | None
+    rows: int | None
+    #: ISO 8601, UTC
+    at: str
+
+    @classmethod
+    def of(cls, c: dict[str, Any]) -> Commit:
+        import datetime as dt
+
+        stamp = c.get("timestamp")
+        at = dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat(timespec="seconds") if stamp else ""
+        return cls(version=int(c["version"]), operation=str(c.get("operation") or ""), ds=c.get("ds"),
+                   rows=c.get("rows"), at=at)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Dataset:
     """One dataset of one zone with its latest partitions (newest first)."""
 
@@ -48,6 +70,12 @@ class Dataset:
     partitions: list[Partition]
     #: partitions the dataset holds in all (``partitions`` shows the latest ``limit``)
     total_partitions: int
+    #: the Delta table's version (``None``: no table, or an unreadable one)
+    version: int | None = None
+    #: the table's newest commits, newest first
+    commits: list[Commit] = field(default_factory=list)
+    #: why the table could not be read
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,13 +120,6 @@ def _children(path: str) -> list[str]:
         return []
     entries = fs.ls(root, detail=True)
     return sorted(e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "directory")
-
-
-def _partition_days(dataset_root: str) -> list[str]:
-    """Days of the ``ds=`` partitions of a dataset, newest first (hidden write-in-progress siblings skipped)."""
-    from shoplake.io.lake import partition_days
-
-    return partition_days(dataset_root)[::-1]
 
 
 def _flat_numbers(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -260,58 +281,60 @@ def plot_bytes(lake_root: str, name: str, plot: str) -> bytes:
 # ---- datasets ----------------------------------------------------------------------------------------------------
 
 
-def _quarantined(lake_root: str, zone: Zone, name: str, ds: str, counts: dict[str, int]) -> int | None:
-    """Rows the step that wrote a partition quarantined: its ``_counts.json``, else ``quarantine/<zone>_<name>``."""
-    from shoplake.io.lake import partition_rows
+def _partition(
+    lake_root: str, zone: Zone, name: str, ds: str, summary: dict[str, Any], quarantine: dict[str, Any] | None
+) -> Partition:
+    from shoplake.io.lake import read_partition
     from shoplake.paths import partition_path
 
-    if "quarantined" in counts:
-        return int(counts["quarantined"])
-    if zone is Zone.QUARANTINE:
-        return None
-    path = partition_path(lake_root, Zone.QUARANTINE, f"{zone.value}_{name}", ds)
-    fs, root = _fs(path)
-    if not fs.exists(root):
-        return None
-    try:
-        return partition_rows(path)
-    except (OSError, ValueError):
-        return None
-
-
-def _partition(lake_root: str, zone: Zone, name: str, ds: str) -> Partition:
-    from shoplake.io.lake import partition_rows, read_counts, read_partition
-    from shoplake.paths import partition_path
-
-    path = partition_path(lake_root, zone, name, ds)
-    try:
-        counts = {k: int(v) for k, v in read_counts(path).items() if isinstance(v, int | float)}
-    except (OSError, ValueError):
-        counts = {}
-    try:
-        rows = partition_rows(path)
-    except (OSError, ValueError) as exc:
-        return Partition(ds=ds, rows=None, counts=counts, error=str(exc))
+    counts = {k: int(v) for k, v in summary["counts"].get(ds, {}).items() if isinstance(v, int | float)}
+    rows = summary["rows"].get(ds)
+    if "quarantined" in counts:  # the step's own count, else the rows of quarantine/<zone>_<name> that day
+        quarantined: int | None = counts["quarantined"]
+    elif quarantine is not None and ds in quarantine["rows"]:
+        quarantined = quarantine["rows"][ds]
+    else:
+        quarantined = None
     reasons: dict[str, int] = {}
+    error = "" if rows is not None else "files committed without row statistics"
     if zone is Zone.QUARANTINE and rows:
+        path = partition_path(lake_root, zone, name, ds)
         try:
             reasons = dict(Counter(read_partition(path, ["reason"]).column("reason").to_pylist()).most_common(5))
         except (OSError, ValueError, KeyError) as exc:
             log.warning("quarantine reasons of %s unreadable: %s", path, exc)
-    return Partition(
-        ds=ds, rows=rows, quarantined=_quarantined(lake_root, zone, name, ds, counts), counts=counts, reasons=reasons
-    )
+            error = f"quarantine reasons unreadable: {exc}"
+    return Partition(ds=ds, rows=rows, quarantined=quarantined, counts=counts, reasons=reasons, error=error)
 
 
-def dataset(lake_root: str, zone: Zone | str, name: str, *, limit: int = 30) -> Dataset:
-    """Dataset ``name`` of ``zone`` with its latest ``limit`` partitions (newest first)."""
+def _table_summary(uri: str) -> tuple[dict[str, Any] | None, str]:
+    from shoplake.io import delta
+
+    try:
+        return delta.table_summary(uri), ""
+    except Exception as exc:  # a damaged log must not take the page down: the dataset shows why  # noqa: BLE001
+        log.warning("table %s unreadable: %s", uri, exc)
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def dataset(lake_root: str, zone: Zone | str, name: str, *, limit: int = 30, commits: int = 10) -> Dataset:
+    """Dataset ``name`` of ``zone`` with its latest ``limit`` partitions (newest first) and its newest ``commits``
+    commits, from one load of its table (and one of its quarantine table)."""
     zone = Zone(zone)
-    days = _partition_days(dataset_path(lake_root, zone, name))
+    summary, error = _table_summary(dataset_path(lake_root, zone, name))
+    if summary is None:
+        return Dataset(zone=zone.value, name=name, partitions=[], total_partitions=0, error=error)
+    quarantine = None
+    if zone is not Zone.QUARANTINE:
+        quarantine, _ = _table_summary(dataset_path(lake_root, Zone.QUARANTINE, f"{zone.value}_{name}"))
+    days = sorted(summary["rows"], reverse=True)
     return Dataset(
         zone=zone.value,
         name=name,
-        partitions=[_partition(lake_root, zone, name, ds) for ds in days[:limit]],
+        partitions=[_partition(lake_root, zone, name, ds, summary, quarantine) for ds in days[:limit]],
         total_partitions=len(days),
+        version=summary["version"],
+        commits=[Commit.of(c) for c in summary["history"][:commits]],
     )
 
 
@@ -330,3 +353,55 @@ def datasets(lake_root: str, *, limit: int = 30, zones: tuple[Zone, ...] = DATA_
                 continue
             out.append(dataset(lake_root, zone, name, limit=limit))
     return out
+
+
+@dataclass(frozen=True)
+class DayPreview:
+    """The first rows of one day of a dataset, at the table's latest version or an older one (read-only)."""
+
+    zone: str
+    name: str
+    ds: str
+    #: the table version read (the latest when none was asked for)
+    version: int
+    #: rows of the day at that version (file statistics)
+    rows: int
+    columns: list[str]
+    #: at most ``limit`` rows, values as strings
+    head: list[list[str]]
+
+
+def day_preview(lake_root: str, zone: Zone | str, name: str, ds: str, *, version: int | None = None,
+                limit: int = 50) -> DayPreview:  # fmt: skip
+    """The first ``limit`` rows of day ``ds`` of a dataset at table ``version`` (latest when None): only the files
+    of that day at that version are opened, and only until ``limit`` rows are read.
+
+    Raises:
+        KeyError: no such table, version or day (its message says which).
+    """
+    from shoplake.io import delta
+    from shoplake.paths import partition_path, validate_ds
+
+    zone = Zone(zone)
+    path = partition_path(lake_root, zone, name, validate_ds(ds))
+    table = dataset_path(lake_root, zone, name)
+    try:
+        current = delta.snapshot_version(table)
+    except Exception as exc:  # noqa: BLE001 — an unreadable log: say so, as a missing table
+        raise KeyError(f"{zone.value}/{name} is not readable: {exc}") from None
+    if current is None:
+        raise KeyError(f"no table {zone.value}/{name}")
+    read = current if version is None else version
+    if not 0 <= read <= current:
+        raise KeyError(f"{zone.value}/{name} has versions 0–{current}, not {version}")
+    rows = delta.day_rows(path, read)
+    if not delta.day_files(path, read):
+        raise KeyError(f"{zone.value}/{name} holds no ds={ds} at version {read}")
+    head = delta.read_day_head(path, limit, read)
+    return DayPreview(zone=zone.value, name=name, ds=ds, version=read, rows=rows, columns=head.column_names,
+                      head=[[_cell(v) for v in row.values()] for row in head.to_pylist()])  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= 200 else text[:199] + "…"

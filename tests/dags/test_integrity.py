@@ -10,9 +10,9 @@ import pytest
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS.glob("*.py") if not p.name.startswith("_"))
 #: every DAG is tagged with its source, what it does (stages) and what runs it (engines); subjects are optional
-SOURCES = {"steam", "sparkify", "telco", "clickstream", "sephora", "twitter"}
-STAGES = {"ingest", "training", "scoring"}
-ENGINES = {"spark", "mllib", "xgboost", "gpu"}
+SOURCES = {"steam", "sparkify", "telco", "clickstream", "sephora", "twitter", "lake"}  # lake: every source's tables
+STAGES = {"ingest", "training", "scoring", "maintenance"}
+ENGINES = {"spark", "mllib", "xgboost", "gpu", "delta"}
 SUBJECTS = {"sentiment", "purchase", "churn", "recommendations", "tweets", "reviews"}
 ALLOWED_TAGS = SOURCES | STAGES | ENGINES | SUBJECTS
 HEAVY = ("pandas", "pyspark", "torch", "transformers", "xgboost", "pymongoarrow", "pymongo", "boto3")

@@ -1,8 +1,9 @@
 """Whole DAG runs with the lake on object stores (the only whole-run tests of product_reviews_daily, and the rerun
 tests of steam_reviews_daily): ``steam_reviews_daily`` with ``SHOPLAKE_LAKE_ROOT=s3://…`` against
-moto's S3 server, ``product_reviews_daily`` with a ``gs://…`` root against the GCS emulator — Mongo, the Spark
-jobs (spark-submit; their IO staged through local scratch, the pyspark wheel having no S3A / GCS connector) and the
-scoring job in its own process, every zone in the bucket, and a rerun that leaves identical data."""
+moto's S3 server, and ``product_reviews_daily`` there too — Mongo, the Spark jobs (spark-submit; their IO staged
+through local scratch, the pyspark wheel having no S3A connector) and the scoring job in its own process, every zone
+a Delta table in the bucket, and a rerun that leaves identical data. (Delta tables on ``gs://`` are not run here: no
+local GCS emulator takes delta-rs's XML-API requests; see docs/lake.md.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from shoplake.paths import Zone, partition_path, quarantine_path
 pytestmark = [pytest.mark.objectstore, pytest.mark.integration, pytest.mark.spark]
 
 pytest.importorskip("s3fs")
-pytest.importorskip("gcsfs")
 pytest.importorskip("moto")
 
 
@@ -39,14 +39,6 @@ def s3_lake(monkeypatch):
     from object_stores import s3_endpoint
 
     with _lake_in(s3_endpoint, monkeypatch) as lake:
-        yield lake
-
-
-@pytest.fixture
-def gcs_lake(monkeypatch):
-    from object_stores import gcs_endpoint
-
-    with _lake_in(gcs_endpoint, monkeypatch) as lake:
         yield lake
 
 
@@ -94,8 +86,8 @@ def test_steam_reviews_daily_runs_on_an_s3_lake_and_reruns_identically(s3_lake, 
         assert again[key][1] == counts, key
 
 
-def test_product_reviews_daily_lands_scores_and_reruns_identically_on_a_gcs_lake(
-    gcs_lake, airflow_db, tiny_sentiment_model, monkeypatch
+def test_product_reviews_daily_lands_scores_and_reruns_identically_on_an_s3_lake(
+    s3_lake, airflow_db, tiny_sentiment_model, monkeypatch
 ):
     from airflow.dag_processing.dagbag import DagBag
 
@@ -107,9 +99,9 @@ def test_product_reviews_daily_lands_scores_and_reruns_identically_on_a_gcs_lake
     dag = DagBag(dag_folder=str(DAGS)).dags["product_reviews_daily"]
     day = "2026-02-24"
     paths = {
-        "raw": partition_path(gcs_lake, Zone.RAW, "product_reviews", day),
-        "curated": partition_path(gcs_lake, Zone.CURATED, "product_reviews", day),
-        "enriched": partition_path(gcs_lake, Zone.ENRICHED, "product_reviews", day),
+        "raw": partition_path(s3_lake, Zone.RAW, "product_reviews", day),
+        "curated": partition_path(s3_lake, Zone.CURATED, "product_reviews", day),
+        "enriched": partition_path(s3_lake, Zone.ENRICHED, "product_reviews", day),
     }
     snapshots = []
     for _ in range(2):
@@ -128,7 +120,7 @@ def test_product_reviews_daily_lands_scores_and_reruns_identically_on_a_gcs_lake
     assert scored.num_rows == first["curated"][0].num_rows == curated["curated"]
     assert set(scored.column("sentiment_status").to_pylist()) == {"scored"}  # the source is English
     assert set(scored.column("review_id").to_pylist()) == set(first["curated"][0]["review_id"].to_pylist())
-    assert {"raw", "curated", "enriched"} <= _zones(gcs_lake)
+    assert {"raw", "curated", "enriched"} <= _zones(s3_lake)
     for key, (table, counts) in first.items():
         assert again[key][0].equals(table), key
         assert again[key][1] == counts, key

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shoplake.io.lake import resolve_existing
+from shoplake.io.filecommit import resolve_existing
 from shoplake.ml.registry import version_files
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ def test_train_score_publish_then_a_thin_window_scores_with_the_current_model(ai
 
     from conftest import DAGS
     from shoplake.io.lake import read_partition
-    from shoplake.pipelines.review_sentiment import check_published, results_path
+    from shoplake.pipelines.review_sentiment import check_published, results_csv_path
 
     write_review_days(lake_root, DAYS)
     write_review_days(lake_root, ["2025-05-01"], n=30, seed=50)
@@ -40,7 +40,7 @@ def test_train_score_publish_then_a_thin_window_scores_with_the_current_model(ai
     assert metrics["macro_f1"] > metrics["baselines"]["majority"]["macro_f1"]
     results = f"{lake_root}/results"
     assert check_published(lake_root, DAYS[-1], results)["rows"] == 60
-    assert Path(resolve_existing(results_path(results, DAYS[-1])), "part-0.csv").is_file()
+    assert Path(resolve_existing(results_csv_path(results, DAYS[-1])), "part-0.csv").is_file()
 
     # an old day alone in its window: too few reviews to train, scored with the current model all the same
     thin = dag.test(run_conf={"ds": "2025-05-01", "window_days": 1, "min_rows": 100})

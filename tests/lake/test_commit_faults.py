@@ -1,15 +1,16 @@
-"""The partition commit under fault injection, against the S3 endpoint (moto's server).
+"""Commits under fault injection, against the S3 endpoint (moto's server).
 
-A writer process replacing a partition is killed with SIGKILL just before each of its S3 write requests in turn
-(PutObject, DeleteObjects, ...: every step of the commit), and after each kill a reader checks what the partition
-holds: the whole old table with its counts, or the whole new one with its counts — never a mix, never nothing
-when there was a partition before. Each kill point is also every state a concurrent reader can observe, since the
-writer's requests are the only changes to the bucket.
+A writer process replacing a day of a Delta table is killed with SIGKILL at each step in turn — before each S3
+write request of its data file (s3fs), before delta-rs creates the table, before the commit, at several instants
+*inside* delta-rs's commit (a timer), and right after it — and after each kill a reader checks what the day holds:
+the whole old rows with their counts, or the whole new ones with theirs — never a mix, never nothing when there
+was a day before. The same for a model version (a file commit, pointer last) and the published results.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -53,13 +54,45 @@ KILLER = textwrap.dedent(
     s3fs.S3FileSystem.call_s3 = sync_wrapper(counted)  # what S3File's uploads call
     """
 )
-WRITER = KILLER + textwrap.dedent(
+#: the Delta steps of a write: delta-rs's own requests are native code, so the process dies just before (or, with
+#: "during:<ms>", a timer kills it that long after the start of) the Python call that makes them
+DELTA_KILLER = textwrap.dedent(
     """
+    import threading, time
+    from deltalake import DeltaTable
+
+    def killing(name, call):
+        def wrapped(*args, **kwargs):
+            calls.append(name)
+            if len(calls) == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            during = os.environ.get("KILL_DURING_COMMIT_MS")
+            if during and name == "delta commit":
+                threading.Timer(float(during) / 1000, os.kill, (os.getpid(), signal.SIGKILL)).start()
+            out = call(*args, **kwargs)
+            if name == "delta commit":
+                calls.append("after commit")
+                if len(calls) == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            return out
+        return wrapped
+
+    DeltaTable.create = staticmethod(killing("delta create", DeltaTable.create))
+    DeltaTable.create_write_transaction = killing("delta commit", DeltaTable.create_write_transaction)
+    """
+)
+WRITER = (
+    KILLER
+    + DELTA_KILLER
+    + textwrap.dedent(
+        """
     from shoplake.io.lake import write_partition
 
     write_partition(pa.table({"id": [5, 4], "v": ["new-e", "new-d"]}), path, counts={"rows": 2}, sort_by="id")
+    time.sleep(float(os.environ.get("KILL_DURING_COMMIT_MS") or 0) / 1000 + 0.2)  # a late timer still fires
     print(json.dumps(calls))
     """
+    )
 )
 
 
@@ -72,11 +105,11 @@ def s3_root():
 
 
 def _reset(path: str, *, with_old: bool) -> None:
-    """The partition before the writer runs: none, or the old table committed twice (so the commit also has an
-    older version to delete)."""
+    """The table before the writer runs: none, or the old rows committed twice for the day."""
+    from shoplake.io.delta import split_partition
     from shoplake.io.lake import filesystem, write_partition
 
-    fs, root = filesystem(path)
+    fs, root = filesystem(split_partition(path)[0])
     if fs.exists(root):
         fs.rm(root, recursive=True)
     fs.invalidate_cache()
@@ -85,15 +118,15 @@ def _reset(path: str, *, with_old: bool) -> None:
         write_partition(OLD, path, counts={"rows": 3})
 
 
-def _run_writer(path: str, kill_at: int, code: str = WRITER) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code, path, str(kill_at)], capture_output=True, text=True, timeout=120)
+def _run_writer(path: str, kill_at: int, code: str = WRITER, env: dict[str, str] | None = None):
+    return subprocess.run([sys.executable, "-c", code, path, str(kill_at)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})  # fmt: skip
 
 
 def _seen(path: str) -> str:
     """What a reader sees: "old", "new" or "missing" (anything else fails the test)."""
-    from shoplake.io.lake import filesystem, read_counts, read_partition
+    from shoplake.io.lake import read_counts, read_partition
 
-    filesystem(path)[0].invalidate_cache()
     try:
         table = read_partition(path)
     except FileNotFoundError as e:
@@ -109,15 +142,15 @@ def _seen(path: str) -> str:
 
 
 @pytest.mark.parametrize("with_old", [True, False], ids=["replace", "first-write"])
-def test_a_writer_killed_at_any_step_leaves_the_old_or_the_new_partition(s3_root, with_old, monkeypatch):
-    path = f"{s3_root}/lake/curated/events/ds=2024-02-29-{'replace' if with_old else 'first'}"
+def test_a_writer_killed_at_any_step_leaves_the_old_or_the_new_day(s3_root, with_old):
+    path = f"{s3_root}/lake/curated/events-{'replace' if with_old else 'first'}/ds=2024-02-29"
     _reset(path, with_old=with_old)
     clean = _run_writer(path, 0)
     assert clean.returncode == 0, clean.stderr[-2000:]
     steps = json.loads(clean.stdout.strip().splitlines()[-1])
-    # data, counts, pointer; and, replacing, the version older than the replaced one deleted
-    assert len(steps) >= (4 if with_old else 3), steps
-    assert any("_current.json" in s for s in steps), steps
+    assert steps[-2:] == ["delta commit", "after commit"], steps
+    assert any(s.startswith("put_object") or "upload" in s for s in steps), steps  # the data file
+    assert ("delta create" in steps) is not with_old, steps
 
     seen = []
     for kill_at in range(1, len(steps) + 1):
@@ -126,27 +159,29 @@ def test_a_writer_killed_at_any_step_leaves_the_old_or_the_new_partition(s3_root
         assert killed.returncode == -9, (kill_at, killed.returncode, killed.stderr[-2000:])
         seen.append(_seen(path))
     before = "old" if with_old else "missing"
-    pointer_step = next(i for i, s in enumerate(steps) if "_current.json" in s)
-    # killed up to and including the pointer's PUT: the partition as it was; after it: the new one, whole
-    assert seen == [before] * (pointer_step + 1) + ["new"] * (len(steps) - pointer_step - 1), list(
-        zip(steps, seen, strict=True)
-    )
+    # killed before the commit: the day as it was; after it: the new rows, whole
+    assert seen == [before] * (len(steps) - 1) + ["new"], list(zip(steps, seen, strict=True))
+
+    during = []  # killed while delta-rs commits: whichever side of the log's conditional PUT, never a mix
+    for ms in (1, 5, 20, 60):
+        _reset(path, with_old=with_old)
+        killed = _run_writer(path, 0, env={"KILL_DURING_COMMIT_MS": str(ms)})
+        assert killed.returncode == -9, (ms, killed.returncode, killed.stderr[-2000:])
+        during.append(_seen(path))
+    assert set(during) <= {before, "new"}, during
+
+    # a killed writer's data file is in the folder but in no commit: invisible, and removed by a full vacuum
+    from shoplake.io import delta
 
     _reset(path, with_old=with_old)
-    for _ in range(2):  # a killed writer's leftovers, then the rerun that completes and cleans them
-        _run_writer(path, pointer_step + 1)
-    assert _seen(path) == ("old" if with_old else "missing")
-    # the killed writers' versions are never sealed: a commit removes them once nothing in them changed for
-    # SHOPLAKE_ORPHAN_AFTER_S (an hour; here at once), and breaks the lock the last one left (its process is gone)
-    monkeypatch.setenv("SHOPLAKE_ORPHAN_AFTER_S", "0")
+    _run_writer(path, len(steps) - 1)  # killed just before the commit
+    table = delta.split_partition(path)[0]
+    orphans = delta.vacuum(table, 0, full=True, dry_run=True)
+    assert any(o.endswith(".zstd.parquet") for o in orphans), orphans
+    delta.vacuum(table, 0, full=True)
+    assert _seen(path) == before
     assert _run_writer(path, 0).returncode == 0
     assert _seen(path) == "new"
-    from shoplake.io.lake import filesystem
-
-    fs, root = filesystem(path)
-    fs.invalidate_cache()
-    versions = {p[len(root) + 1 :].split("/")[0] for p in fs.find(root)} - {"_current.json"}
-    assert len(versions) == (2 if with_old else 1), versions  # the new one and the one it replaced; no orphans
 
 
 # ---- model versions and their champion pointer --------------------------------------------------------------------
@@ -229,14 +264,18 @@ def test_a_model_publish_killed_at_any_step_leaves_the_old_or_the_new_model(s3_r
 # ---- published results --------------------------------------------------------------------------------------------
 
 #: publishes the product-review sentiment results of one day (argv[1] = "<lake>|<results root>")
-RESULTS_WRITER = KILLER + textwrap.dedent(
-    """
+RESULTS_WRITER = (
+    KILLER
+    + DELTA_KILLER
+    + textwrap.dedent(
+        """
     from shoplake.pipelines.review_sentiment import publish
 
     lake, results = path.split("|")
     publish(lake, "2024-02-29", results)
     print(json.dumps(calls))
     """
+    )
 )
 
 
@@ -252,29 +291,33 @@ def _enriched(lake: str, generation: str) -> pa.Table:
     return table
 
 
-def _seen_results(results: str) -> str:
-    """What a consumer of the published day reads (pointer first): "old", "new" or "missing"; the CSV and the
-    Parquet of one write, or the test fails."""
+def _seen_results(results: str) -> tuple[str, str]:
+    """What a consumer of the published day reads: the table's day and the CSV export, each "old", "new" or
+    "missing" — a mix within either fails the test."""
     import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
 
-    from shoplake.io.lake import filesystem, resolve
-    from shoplake.pipelines.review_sentiment import results_path
+    from shoplake.io.filecommit import resolve
+    from shoplake.io.lake import filesystem, read_partition
+    from shoplake.pipelines.review_sentiment import results_csv_path, results_path
+
+    def which(ids: list[str]) -> str:
+        if ids == [f"old-{i}" for i in range(3)]:
+            return "old"
+        if ids == [f"new-{i}" for i in range(5)]:
+            return "new"
+        raise AssertionError(f"a reader saw a mix: {ids}")
 
     filesystem(results)[0].invalidate_cache()
-    committed = resolve(results_path(results, "2024-02-29"))
+    try:
+        table = which(read_partition(results_path(results, "2024-02-29"))["review_id"].to_pylist())
+    except FileNotFoundError:
+        table = "missing"
+    committed = resolve(results_csv_path(results, "2024-02-29"))
     if committed is None:
-        return "missing"
+        return table, "missing"
     fs, root = filesystem(committed)
-    parquet = pq.read_table(fs.open(f"{root}/part-0.parquet", "rb"))
     csv = pcsv.read_csv(fs.open(f"{root}/part-0.csv", "rb"))
-    ids = parquet["review_id"].to_pylist()
-    assert csv["review_id"].to_pylist() == ids, "the CSV and the Parquet of a published day differ"
-    if ids == [f"old-{i}" for i in range(3)]:
-        return "old"
-    if ids == [f"new-{i}" for i in range(5)]:
-        return "new"
-    raise AssertionError(f"a reader saw a mix: {ids}")
+    return table, which(csv["review_id"].to_pylist())
 
 
 def test_a_results_publish_killed_at_any_step_leaves_the_old_or_the_new_day(s3_root, tmp_path):
@@ -297,12 +340,14 @@ def test_a_results_publish_killed_at_any_step_leaves_the_old_or_the_new_day(s3_r
     assert clean.returncode == 0, clean.stderr[-2000:]
     steps = json.loads(clean.stdout.strip().splitlines()[-1])
     pointer_step = next(i for i, s in enumerate(steps) if s.endswith("ds=2024-02-29/_current.json"))
+    commit_step = steps.index("delta commit")
+    assert pointer_step < commit_step, steps  # the CSV export is committed first, then the table's day
     seen = []
     for kill_at in range(1, len(steps) + 1):
         reset()
         killed = _run_writer(f"{lake}|{results}", kill_at, RESULTS_WRITER)
         assert killed.returncode == -9, (kill_at, killed.returncode, killed.stderr[-2000:])
         seen.append(_seen_results(results))
-    assert seen == ["old"] * (pointer_step + 1) + ["new"] * (len(steps) - pointer_step - 1), list(
-        zip(steps, seen, strict=True)
-    )
+    expected = [("old", "old" if i <= pointer_step else "new") for i in range(commit_step + 1)]
+    expected += [("new", "new")] * (len(steps) - commit_step - 1)
+    assert seen == expected, list(zip(steps, seen, strict=True))

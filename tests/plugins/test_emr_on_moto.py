@@ -27,7 +27,7 @@ REGION = "us-east-1"
 def aws_connection(monkeypatch, airflow_db):
     from object_stores import TEST_CREDENTIALS, moto_server
 
-    with moto_server() as url:
+    with moto_server(in_process=True) as url:  # the test reads moto's EMR backend
         for key, value in TEST_CREDENTIALS.items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

@@ -1,7 +1,12 @@
-"""Partition reads and writes from Spark, with the commit protocol of ``shoplake.io.lake`` (versions + pointer).
+"""Day reads and writes of the lake's Delta tables from Spark, without Delta's Spark jars (:mod:`shoplake.io.delta`).
 
-Spark writes a partition's data into a fresh version directory; the pointer is written afterwards from the driver
-through fsspec (``PartitionCommit``), so Spark jobs and Python jobs commit the same way on every filesystem.
+A write: Spark writes the day's Parquet (zstd, TIMESTAMP_MICROS — not INT96, which other engines misread) into a
+fresh folder inside the table, ``<table>/ds=<day>/w-<time>-<id>/``; the driver then commits those files through
+delta-rs as the day's overwrite, from the table snapshot taken *before* the write (a commit of the day in between is
+a conflict, not a silent replace), with per-file statistics read from the footers. Until that commit no reader sees
+the files; an aborted write deletes its folder. A read: the day's files from the snapshot's file list
+(``DeltaTable.file_uris``, nothing that grows with the data goes through the driver but the list of file names),
+read by ``spark.read.parquet``.
 
 Which path Spark's own IO takes, per lake URI (logged once per scheme):
 
@@ -10,9 +15,9 @@ Which path Spark's own IO takes, per lake URI (logged once per scheme):
   hadoop-aws, the GCS connector): Spark reads and writes the bucket directly (``s3://`` mapped to ``s3a://``
   where only S3A is present);
 - otherwise (the pyspark wheel ships no hadoop-aws or GCS connector, and local Spark here cannot fetch them):
-  *staged* — the committed versions are downloaded to local scratch for Spark to read, and Spark writes to local
-  scratch whose files are uploaded into the new version before the pointer is written. Same data, same commit;
-  the cost is the copy, fine for a day of reviews and not for a large table (run those on EMR).
+  *staged* — the day's files are downloaded to local scratch for Spark to read, and Spark writes to local
+  scratch whose files are uploaded into the table's folder before the commit. Same data, same commit; the cost is
+  the copy, fine for a day of reviews and not for a large table (run those on EMR).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoplake.io.lake import PartitionCommit, filesystem, resolve_existing
+from shoplake.io import delta
+from shoplake.io.lake import filesystem, is_local, partition_files
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -83,42 +89,55 @@ def spark_uri(spark: SparkSession, uri: str) -> str | None:
     return uri if mapped == scheme else mapped + uri[len(scheme) :]
 
 
-def readable(spark: SparkSession, path: str) -> str:
-    """A location Spark can read the committed content of the partition ``path`` from."""
-    version = resolve_existing(path)
-    direct = spark_uri(spark, version)
-    if direct is not None:
-        return direct
-    fs, root = filesystem(version)
+def _readable_files(spark: SparkSession, path: str) -> list[str]:
+    """Locations Spark can read the committed files of the day ``path`` from."""
+    files = partition_files(path)
+    direct = [spark_uri(spark, f) for f in files]
+    if all(d is not None for d in direct):
+        return direct  # type: ignore[return-value]
     local = _scratch("read")
-    fs.get(root.rstrip("/") + "/", local, recursive=True)
-    return local
+    out = []
+    for i, f in enumerate(files):
+        fs, fpath = filesystem(f)
+        target = f"{local}/{i:05d}-{fpath.rsplit('/', 1)[-1]}"
+        fs.get_file(fpath, target)
+        out.append(target)
+    return out
 
 
 def read_parquet(spark: SparkSession, *paths: str) -> DataFrame:
-    """The committed content of one or more partitions as one frame (the pointer of each resolved)."""
+    """The committed rows of one or more days (``<table>/ds=<day>``) as one frame, without the ``ds`` column."""
     if not paths:
         raise ValueError("no partition to read")
-    return spark.read.parquet(*(readable(spark, p) for p in paths))
+    return spark.read.parquet(*(f for p in paths for f in _readable_files(spark, p)))
 
 
 @dataclass
 class StagedPartition:
-    """A partition version Spark has written but not yet committed (see :func:`stage_partition`)."""
+    """A day Spark has written into its table's folder but not yet committed (see :func:`stage_partition`)."""
 
     path: str
     rows: int
     readable: str
-    _commit: PartitionCommit
+    files: list[str]
+    read_version: int | None
+    folder: str
 
     def commit(self, counts: dict[str, Any] | None = None) -> int:
-        """Point the partition at this version (``counts`` stored with it); returns the rows."""
-        self._commit.commit(counts)
+        """Commit the files as the day's overwrite (``counts`` committed with them); returns the rows."""
+        try:
+            delta.commit_files(self.path, self.files, counts=counts, read_version=self.read_version)
+        except BaseException:
+            self.abort()
+            raise
         log.info("wrote %s rows to %s", self.rows, self.path)
         return self.rows
 
     def abort(self) -> None:
-        self._commit.abort()
+        """Delete the uncommitted files (the day stays as it was)."""
+        fs, root = filesystem(self.folder)
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
 
 
 #: bytes of input per output file, where a write does not fix its file count: Spark's own read split
@@ -153,32 +172,52 @@ def output_files(df: DataFrame, target_bytes: int | None = None) -> int:
 def stage_partition(
     df: DataFrame, path: str, *, files: int | None = None, sort_by: str | None = None
 ) -> StagedPartition:
-    """Write ``df`` as a new, uncommitted version of the partition ``path``; commit it with the returned handle's
-    ``commit(counts)`` once the step's bookkeeping is known (``readable`` reads the version meanwhile).
+    """Write ``df`` as the uncommitted new content of the day ``path`` (``<table>/ds=<day>``); commit it with the
+    returned handle's ``commit(counts)`` once the step's bookkeeping is known (``readable`` reads the files
+    meanwhile). The table snapshot the commit checks conflicts against is taken before the write.
 
     ``files``: how many Parquet files (each sorted by ``sort_by`` where given); None sizes them from what the plan
-    reads (:func:`output_files`)."""
+    reads (:func:`output_files`).
+
+    Raises:
+        ValueError: ``df`` has a ``ds`` column (the day is the partition, not a column of the files).
+    """
+    if delta.PARTITION_COLUMN in df.columns:
+        raise ValueError(
+            f"{path}: drop the {delta.PARTITION_COLUMN!r} column before writing (the day is the partition)"
+        )
     spark = df.sparkSession
-    commit = PartitionCommit(path)
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    table, _ = delta.split_partition(path)
+    read_version = delta.snapshot_version(table)
+    folder = f"{path.rstrip('/')}/{delta.new_write_folder()}"
     if files is None:
         files = output_files(df)
         log.info("writing %s as %s file(s) (one per %s MiB the plan reads)", path, files, TARGET_FILE_BYTES // 2**20)
     out = df.coalesce(files)
     if sort_by:
         out = out.sortWithinPartitions(sort_by)
-    direct = spark_uri(spark, commit.version_path)
+    direct = spark_uri(spark, folder)
     target = direct if direct is not None else _scratch("write")
+    fs, root = filesystem(folder)
     try:
         out.write.mode("overwrite").option("compression", "zstd").parquet(target)
-        if direct is None:  # the data files and _SUCCESS; not the local filesystem's hidden .crc files
+        if direct is None:  # the data files only: not _SUCCESS, nor the local filesystem's hidden .crc files
             for f in sorted(Path(target).iterdir()):
-                if f.is_file() and not f.name.startswith("."):
-                    commit.fs.put_file(str(f), f"{commit.fs_version}/{f.name}")
+                if f.is_file() and f.name.endswith(".parquet") and not f.name.startswith((".", "_")):
+                    fs.put_file(str(f), f"{root}/{f.name}")
+        if not is_local(fs):
+            fs.invalidate_cache(root)
+        names = fs.ls(root, detail=False)
+        written = sorted(p for p in names if p.endswith(".parquet") and not p.rsplit("/", 1)[-1].startswith(("_", ".")))
         rows = spark.read.parquet(target).count()
     except BaseException:
-        commit.abort()
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
         raise
-    return StagedPartition(path=path, rows=rows, readable=target, _commit=commit)
+    prefix = folder.split("://", 1)[0] + "://" if "://" in folder else ""
+    return StagedPartition(path=path, rows=rows, readable=target, files=[prefix + p for p in written],
+                           read_version=read_version, folder=folder)  # fmt: skip
 
 
 def write_partition(

@@ -1,6 +1,6 @@
 """Model zone layout: ``model/<name>/version=<ds>/`` versions and the ``current.json`` champion pointer.
 
-A version is committed the way a partition is (``shoplake.io.lake.PartitionCommit``): its files go to a fresh
+A version is committed as a set of files (``shoplake.io.filecommit.FileCommit``): its files go to a fresh
 immutable ``version=<ds>/v-<utc time>-<id>/``, then ``version=<ds>/_current.json`` is written last, so a rerun of
 the same day replaces the version whole and a reader (or a writer killed at any step) sees the old files or the new
 ones, never a half-copied directory — on S3 / GCS too. Only then does ``current.json`` move (one object, replaced
@@ -83,7 +83,7 @@ def resolve_version(version_uri: str) -> str:
     """The directory holding the committed files of the model version at ``version_uri`` (``…/version=<ds>``):
     ``…/version=<ds>/v-…`` named by its pointer, or ``version_uri`` itself for a version written before version
     pointers (or one that does not exist: reading its files then fails with the path)."""
-    from shoplake.io.lake import read_pointer as committed
+    from shoplake.io.filecommit import read_pointer as committed
 
     pointer = committed(version_uri)
     return f"{version_uri.rstrip('/')}/{pointer['version']}" if pointer else version_uri.rstrip("/")
@@ -137,9 +137,9 @@ def publish_dir(local_dir: Path, lake_root: str, name: str, ds: str) -> str:
     """Commit the finished ``local_dir`` as the version for ``ds`` (a fresh immutable directory, its pointer written
     last); returns the committed files' directory. ``current.json`` is not touched (:func:`promote_if_not_worse`
     decides)."""
-    from shoplake.io.lake import PartitionCommit
+    from shoplake.io.filecommit import FileCommit
 
-    with PartitionCommit(version_path(lake_root, name, ds)) as commit:
+    with FileCommit(version_path(lake_root, name, ds)) as commit:
         commit.fs.put(str(local_dir) + "/", commit.fs_version + "/", recursive=True)
         commit.commit(keep=_champion_files(lake_root, name, ds))
     return commit.version_path
@@ -149,10 +149,11 @@ def commit_version(staged: str, lake_root: str, name: str, ds: str) -> str:
     """Commit a finished staging directory (a Spark model written in place) as the version for ``ds``: moved into
     a fresh immutable directory (a rename on a local disk; copies on S3 / GCS, invisible until the pointer is
     written), then committed; returns the committed files' directory."""
-    from shoplake.io.lake import PartitionCommit, filesystem, move_dir
+    from shoplake.io.filecommit import FileCommit, move_dir
+    from shoplake.io.lake import filesystem
 
     _, tmp = filesystem(staged)
-    with PartitionCommit(version_path(lake_root, name, ds)) as commit:
+    with FileCommit(version_path(lake_root, name, ds)) as commit:
         move_dir(commit.fs, tmp, commit.fs_version)
         commit.commit(keep=_champion_files(lake_root, name, ds))
     return commit.version_path
@@ -185,7 +186,8 @@ def promote_if_not_worse(
     ``champion_score`` re-scores the champion on this run's held-out rows; without it (or when it returns
     ``None``) the champion's recorded score is used. A rerun of the champion's own version is always promoted.
     """
-    from shoplake.io.lake import filesystem, put_whole
+    from shoplake.io.filecommit import put_whole
+    from shoplake.io.lake import filesystem
 
     final_uri = version_path(lake_root, name, ds)
     champion = read_current(lake_root, name)

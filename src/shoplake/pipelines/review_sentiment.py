@@ -16,9 +16,11 @@ Reads ``curated/product_reviews`` (``product_reviews_daily`` curates it: one par
 3. :func:`score` — the day's curated reviews through the current model → ``enriched/product_review_sentiment/ds=``
    (review id, product, stars, predicted class and label, the five probabilities, ``positive_prob`` by
    ``shoplake.ml.sentiment.five_class_positive_prob``, model id and revision).
-4. :func:`publish` — the same rows as ``part-0.csv`` and ``part-0.parquet`` under
-   ``<results root>/product_review_sentiment/ds=<ds>/`` (``SHOPLAKE_RESULTS_ROOT``: any lake URI), the whole
-   partition replaced at once; :func:`check_published` reads both back and compares them with the enriched rows.
+4. :func:`publish` — the same rows as a Delta table ``<results root>/product_review_sentiment`` (day ``ds``
+   replaced in one commit; any engine reads it) and as one CSV file for consumers without a table reader,
+   ``<results root>/product_review_sentiment_csv/ds=<ds>/part-0.csv`` (a file commit: the pointer names the
+   version, :mod:`shoplake.io.filecommit`); ``SHOPLAKE_RESULTS_ROOT``: any lake URI. :func:`check_published`
+   reads both back and compares them with the enriched rows.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from shoplake.paths import (
 log = logging.getLogger(__name__)
 
 PROBABILITY_COLUMNS = tuple(f"p_{c}" for c in FIVE_CLASSES)
-RESULT_FILES = ("part-0.csv", "part-0.parquet")
+CSV_FILE = "part-0.csv"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -338,56 +340,63 @@ def score(cfg: ReviewSentimentScoreConfig) -> dict[str, Any]:
 
 
 def results_path(results_root: str, ds: str) -> str:
-    """``<results root>/product_review_sentiment/ds=<ds>`` (``results_root`` is ``<lake>/results`` by default)."""
+    """``<results root>/product_review_sentiment/ds=<ds>``: the day of the results' Delta table (``results_root``
+    is ``<lake>/results`` by default)."""
     return f"{results_root.rstrip('/')}/{PRODUCT_REVIEW_SENTIMENT}/ds={validate_ds(ds)}"
 
 
-def publish(lake_root: str, ds: str, results_root: str) -> dict[str, Any]:
-    """The enriched rows of ``ds`` as CSV and Parquet (the same rows), committed as one partition: a fresh
-    immutable ``ds=…/v-…/`` with both files and ``_counts.json``, then ``ds=…/_current.json`` written last, so a
-    consumer (after resolving the pointer) reads both files of one write, never a half-copied folder."""
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
+def results_csv_path(results_root: str, ds: str) -> str:
+    """``<results root>/product_review_sentiment_csv/ds=<ds>``: the day's CSV export (a file commit: read the file
+    through ``shoplake.io.filecommit.resolve_existing``)."""
+    return f"{results_root.rstrip('/')}/{PRODUCT_REVIEW_SENTIMENT}_csv/ds={validate_ds(ds)}"
 
-    from shoplake.io.lake import PartitionCommit, read_partition
+
+def publish(lake_root: str, ds: str, results_root: str) -> dict[str, Any]:
+    """The enriched rows of ``ds``, sorted by review id, as the day of the results' Delta table (one commit, the
+    day replaced) and as a CSV export committed as a file version (a reader sees a whole file of one write)."""
+    import pyarrow.csv as pcsv
+
+    from shoplake.io.filecommit import FileCommit
+    from shoplake.io.lake import read_partition, write_partition
 
     table = read_partition(partition_path(lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, ds))
     table = table.sort_by("review_id")
-    final_uri = results_path(results_root, ds)
-    with PartitionCommit(final_uri) as commit:
+    with FileCommit(results_csv_path(results_root, ds)) as commit:
         fs, version = commit.fs, commit.fs_version
         fs.makedirs(version, exist_ok=True)
-        with fs.open(f"{version}/part-0.parquet", "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
-        with fs.open(f"{version}/part-0.csv", "wb") as fh:
+        with fs.open(f"{version}/{CSV_FILE}", "wb") as fh:
             pcsv.write_csv(table, fh)
         commit.commit({"rows": table.num_rows})
-    return {"ds": ds, "path": final_uri, "rows": table.num_rows, "files": list(RESULT_FILES)}
+    write_partition(table, results_path(results_root, ds), counts={"rows": table.num_rows})
+    return {"ds": ds, "path": results_path(results_root, ds), "csv": results_csv_path(results_root, ds),
+            "rows": table.num_rows}  # fmt: skip
 
 
 def check_published(lake_root: str, ds: str, results_root: str) -> dict[str, Any]:
-    """The published CSV and Parquet hold the enriched rows of ``ds``, the same in both (values compared).
+    """The published table day and CSV hold the enriched rows of ``ds``, the same in both (values compared).
 
     Raises:
-        RuntimeError: a file is missing or the rows differ.
+        RuntimeError: the day or the file is missing, or the rows differ.
     """
     import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
 
-    from shoplake.io.lake import filesystem, read_partition, resolve_existing
+    from shoplake.io.filecommit import resolve_existing
+    from shoplake.io.lake import filesystem, read_partition
 
     enriched = read_partition(partition_path(lake_root, Zone.ENRICHED, PRODUCT_REVIEW_SENTIMENT, ds)).sort_by(
         "review_id"
     )
-    fs, root = filesystem(resolve_existing(results_path(results_root, ds)))
-    with fs.open(f"{root}/part-0.parquet", "rb") as fh:
-        parquet = pq.read_table(fh)
-    with fs.open(f"{root}/part-0.csv", "rb") as fh:
+    try:
+        parquet = read_partition(results_path(results_root, ds))
+        fs, root = filesystem(resolve_existing(results_csv_path(results_root, ds)))
+    except FileNotFoundError as exc:
+        raise RuntimeError(f"published results of ds={ds} are missing: {exc}") from exc
+    with fs.open(f"{root}/{CSV_FILE}", "rb") as fh:
         csv = pcsv.read_csv(fh, convert_options=pcsv.ConvertOptions(column_types=parquet.schema))
     if not parquet.equals(enriched):
-        raise RuntimeError(f"published Parquet of ds={ds} differs from enriched/{PRODUCT_REVIEW_SENTIMENT}")
+        raise RuntimeError(f"published table of ds={ds} differs from enriched/{PRODUCT_REVIEW_SENTIMENT}")
     if not csv.equals(parquet):
-        raise RuntimeError(f"published CSV and Parquet of ds={ds} hold different rows")
+        raise RuntimeError(f"published CSV and table of ds={ds} hold different rows")
     return {"ds": ds, "path": results_path(results_root, ds), "rows": parquet.num_rows}
 
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from shoplake.io.lake import PartitionWriter, iter_partition_batches
 from shoplake.ml.sentiment.classifier import EngineConfig, TextClassifier, load_classifier
@@ -172,16 +171,10 @@ def score_partition(
     Returns:
         ``{"path", "rows", "scored", "unsupported_language", "models"}`` (``models``: route → model@revision).
     """
-    from shoplake.io.lake import partition_files
+    from shoplake.io.lake import partition_rows, partition_schema
 
     router = clf if isinstance(clf, Router) else Router.single(clf)
-    fs, files = partition_files(in_path)
-    total, has_lang = 0, True
-    for f in files:
-        with fs.open(f, "rb") as fh:
-            meta = pq.ParquetFile(fh)
-            total += meta.metadata.num_rows
-            has_lang = has_lang and lang_col in meta.schema_arrow.names
+    total, has_lang = partition_rows(in_path), lang_col in partition_schema(in_path).names
     columns = [id_col, text_col, *([lang_col] if has_lang else [])]
     counts = {SCORED: 0, UNSUPPORTED: 0}
     progress = Progress(total, f"rows of {in_path} scored", log)
