@@ -39,13 +39,20 @@ from shoplake_airflow.settings import settings
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
     params={
         "ds": ds_param("the day that names this run"),
-        "retention_hours": Param(168, type="integer", minimum=0, description="vacuum keeps every version younger "
-                                 "than this readable and restorable (168 h = 7 days)"),
-        "full": Param(True, type="boolean", description="vacuum also deletes files no commit named (writers that "
-                      "died before committing)"),
+        "retention_hours": Param(
+            168,
+            type="integer",
+            minimum=0,
+            description="vacuum keeps every version younger than this readable and restorable (168 h = 7 days)",
+        ),
+        "full": Param(
+            True,
+            type="boolean",
+            description="vacuum also deletes files no commit named (writers that died before committing)",
+        ),
         "compact": Param(True, type="boolean", description="rewrite each day's small files before vacuuming"),
         "target_mb": Param(128, type="integer", minimum=8, description="size of a compacted file, MiB"),
-    },  # fmt: skip
+    },
     doc_md=__doc__,
 )
 def lake_maintenance():

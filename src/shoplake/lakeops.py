@@ -143,11 +143,18 @@ def _delta_ready(fs: Any, path: str) -> bool:
 
 def _rewrite(fs: Any, path: str, dest_dir: str) -> str:
     """A copy of the file with timestamps in microseconds (the one case migration copies data)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     with fs.open(path, "rb") as fh:
-        t = pq.read_table(fh, coerce_int96_timestamp_unit="us")
-    t = t.cast(delta._file_schema(t.schema))
+        pf = pq.ParquetFile(fh)
+        int96 = {
+            pf.schema.column(i).path for i in range(len(pf.schema)) if pf.schema.column(i).physical_type == "INT96"
+        }
+        t = pf.read(use_pandas_metadata=False)
+    # INT96 holds instants (Spark wrote them UTC-adjusted): read back as UTC, not as wall-clock times
+    schema = pa.schema([f.with_type(pa.timestamp("us", tz="UTC")) if f.name in int96 else f for f in t.schema])
+    t = delta._cast(t, delta._file_schema(schema))
     target = f"{dest_dir}/{delta.new_file_name()}"
     with fs.open(target, "wb") as fh:
         pq.write_table(t, fh, compression="zstd")

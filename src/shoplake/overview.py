@@ -4,7 +4,7 @@ Per model: the current version (``current.json``), its gating metric, the metric
 (PNG) beside them, and the other versions. Per dataset of the raw, curated, enriched and quarantine zones: the
 latest partitions with their rows (from the Delta table's file statistics, no data read), how many rows the step
 that wrote them quarantined, and the table's recent commits; one day of any older version can be opened
-(:func:`day_preview`, read-only). Read-only; the Airflow UI plugin (``shoplake_airflow.ui``) renders it, and it works on any fsspec
+(:func:`day_preview`). Read-only; the Airflow UI plugin (``shoplake_airflow.ui``) renders it, and it works on any
 lake (local, S3, GCS).
 """
 
@@ -312,7 +312,7 @@ def _table_summary(uri: str) -> tuple[dict[str, Any] | None, str]:
 
     try:
         return delta.table_summary(uri), ""
-    except Exception as exc:  # a damaged log must not take the page down: the dataset shows why  # noqa: BLE001
+    except Exception as exc:  # a damaged log must not take the page down: the dataset shows why
         log.warning("table %s unreadable: %s", uri, exc)
         return None, f"{type(exc).__name__}: {exc}"
 
@@ -387,7 +387,7 @@ def day_preview(lake_root: str, zone: Zone | str, name: str, ds: str, *, version
     table = dataset_path(lake_root, zone, name)
     try:
         current = delta.snapshot_version(table)
-    except Exception as exc:  # noqa: BLE001 — an unreadable log: say so, as a missing table
+    except Exception as exc:
         raise KeyError(f"{zone.value}/{name} is not readable: {exc}") from None
     if current is None:
         raise KeyError(f"no table {zone.value}/{name}")

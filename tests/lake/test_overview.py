@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import pyarrow as pa
 import pytest
 from lake_overview import build_lake, png
 
@@ -84,14 +83,37 @@ def test_limit_keeps_the_newest_partitions_and_the_total(lake):
         overview.datasets(lake, limit=0)
 
 
-def test_an_unreadable_partition_is_shown_with_its_error(lake, tmp_path):
-    from shoplake.io.lake import PART_FILE, resolve
+def test_an_unreadable_table_is_shown_with_its_error(lake, tmp_path):
+    log = tmp_path / "lake/raw/shop_events/_delta_log"
+    newest = max(log.glob("*.json"))
+    newest.write_text("not json")
+    shown = overview.dataset(lake, Zone.RAW, "shop_events")
+    assert shown.partitions == []
+    assert shown.error
 
-    broken = Path(resolve(str(tmp_path / "lake/raw/shop_events/ds=2024-01-02")), PART_FILE)
-    broken.write_bytes(b"not parquet")
-    part = overview.dataset(lake, Zone.RAW, "shop_events").partitions[0]
-    assert part.rows is None
-    assert part.error
+
+def test_each_table_shows_its_commits_and_a_day_opens_at_an_older_version(lake, tmp_path):
+    from shoplake.io.lake import write_partition
+    from shoplake.paths import partition_path
+
+    path = partition_path(lake, Zone.RAW, "shop_events", "2024-01-02")
+    before = overview.dataset(lake, Zone.RAW, "shop_events")
+    write_partition(pa.table({"id": ["only one"]}), path, counts={"in": 1, "good": 1})  # a bad rerun of the day
+    after = overview.dataset(lake, Zone.RAW, "shop_events")
+    assert after.version == before.version + 1
+    newest = after.commits[0]
+    assert (newest.version, newest.operation, newest.ds, newest.rows) == (after.version, "WRITE", "2024-01-02", 1)
+    assert newest.at.endswith("+00:00")
+    now = overview.day_preview(lake, Zone.RAW, "shop_events", "2024-01-02")
+    assert (now.version, now.rows, now.head) == (after.version, 1, [["only one"]])
+    old = overview.day_preview(lake, Zone.RAW, "shop_events", "2024-01-02", version=before.version, limit=2)
+    assert old.version == before.version
+    assert old.rows == next(p.rows for p in before.partitions if p.ds == "2024-01-02")
+    assert len(old.head) == min(2, old.rows)
+    with pytest.raises(KeyError, match="versions 0"):
+        overview.day_preview(lake, Zone.RAW, "shop_events", "2024-01-02", version=after.version + 5)
+    with pytest.raises(KeyError, match="holds no ds=2023-01-01"):
+        overview.day_preview(lake, Zone.RAW, "shop_events", "2023-01-01")
 
 
 def test_an_empty_or_missing_lake_has_nothing_to_show(tmp_path):

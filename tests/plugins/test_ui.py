@@ -78,6 +78,32 @@ def test_json_routes_and_plots(client):
     ]
 
 
+def test_each_table_lists_its_commits_and_opens_a_day_at_an_older_version(client, tmp_path):
+    import pyarrow as pa
+
+    from shoplake.io.lake import write_partition
+
+    write_partition(pa.table({"id": ["rerun"]}), str(tmp_path / "lake/raw/shop_events/ds=2024-01-01"))
+    page = client.get("/").text
+    raw = page.split('data-dataset="raw/shop_events"')[1].split('data-dataset="')[0]
+    assert "Delta table version" in raw
+    newest, older = raw.split('<tr data-version="')[1:3]
+    assert "WRITE" in newest
+    assert "2024-01-01" in newest
+    link = older.split('href="')[1].split('"')[0]
+    assert link.startswith("datasets/raw/shop_events/2024-01-02?version=")  # the commit of that day, openable
+    first_write = [c for c in client.get("/api/datasets", params={"zone": "raw"}).json()[0]["commits"]
+                   if c["ds"] == "2024-01-01"][-1]  # fmt: skip
+    old = client.get(f"/datasets/raw/shop_events/2024-01-01?version={first_write['version']}")
+    assert old.status_code == 200
+    assert f"Table version {first_write['version']} (read-only)" in old.text
+    assert "rerun" not in old.text.split('id="rows"')[1]  # the day as it was before the rerun: 5 rows
+    assert client.get("/api/datasets/raw/shop_events/2024-01-01").json()["head"] == [["rerun"]]
+    assert client.get("/api/datasets/raw/shop_events/2024-01-01", params={"version": 999}).status_code == 404
+    assert client.get("/api/datasets/raw/shop_events/not-a-day").status_code == 422
+    assert client.get("/api/datasets/raw/nothing_here/2024-01-01").status_code == 404
+
+
 def test_unknown_names_and_bad_queries_are_clear_client_errors(client):
     assert client.get("/api/models/nope").status_code == 404
     assert "no model 'nope'" in client.get("/api/models/nope").json()["detail"]
