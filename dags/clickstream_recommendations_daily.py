@@ -28,7 +28,7 @@ folded into it by Airflow: the run processes the oldest day and `run_other_event
 4. `build_product_review_map` (Spark, beside the recommenders) — the window's clickstream products ↔ the brands of
    `curated/product_catalog` (normalised brand name; category where it lines up; a conflicting category is no match)
    with each brand's review count, mean rating and share of 4–5 stars from `curated/product_reviews` up to `ds`
-   (`product_reviews_daily` writes both) → `curated/product_review_map/ds=` with its coverage in `_counts.json`.
+   (`product_reviews_daily` writes both) → `curated/product_review_map/ds=` with its coverage in the commit's counts.
 5. `train_engagement_model` (Spark) — one row per user × product × session with its
    engagement level (0 low = view only, 1 medium = cart, 2 disengaged = removed from cart, 3 high = purchased; the
    furthest stage wins) and structured features; the newest `test_fraction` of rows held out by session start; a

@@ -8,7 +8,7 @@ days replaced by reruns, files compacted away and, with `full`, files no commit 
 before committing).
 
 **Inputs / outputs.** Every table under `SHOPLAKE_LAKE_ROOT` (found by its `_delta_log`); the files beneath them
-(`lake.table_files`). No dataset's rows change, so no consumer of a dataset is triggered.
+(`maintenance.table_files`). No dataset's rows change, so no consumer of a dataset is triggered.
 
 **Runs.** Weekly (Sunday 04:00 UTC) and by hand. Versions older than the retention can no longer be opened on the
 Lake page or restored (`shoplake lake restore`): raise `retention_hours` before undoing older runs. A writer racing

@@ -155,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--to-date", required=True)
     a = p.parse_args(argv)
     cfg = Settings.from_env()
+    from shoplake.lakeops import migrate
+
+    # a lake an earlier release wrote (pointer layout) becomes Delta tables first, in place; a no-op afterwards
+    migrated = {t: r for t, r in migrate(cfg.lake_root).items() if r["days"]}
+    for table, r in migrated.items():
+        log.info("migrated %s to a Delta table (%d day(s), in place)", table.replace(cfg.lake_root, "<lake>"),
+                 len(r["days"]))  # fmt: skip
     for ds in days(a.from_date, a.to_date):
         # A manual run at D covers the last complete day before D (Airflow's manual data interval), so the
         # run for partition ds is triggered at ds + 1 day.

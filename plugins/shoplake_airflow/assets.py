@@ -93,4 +93,4 @@ TWEET_EMBEDDINGS = lake_asset(Zone.ENRICHED, paths.TWEET_EMBEDDINGS)
 TWEET_ENGAGEMENT_MODEL = lake_asset(Zone.MODEL, paths.TWEET_ENGAGEMENT_MODEL)
 #: the files under the lake's Delta tables: what ``lake_maintenance`` compacts and vacuums (no row changes, so no
 #: consumer of a dataset is triggered by it)
-LAKE_TABLE_FILES = Asset(name="lake.table_files", uri=f"{SCHEME}://lake/_table_files", group="lake")
+LAKE_TABLE_FILES = Asset(name="maintenance.table_files", uri=f"{SCHEME}://lake/maintenance/table_files", group="lake")

@@ -29,7 +29,7 @@ def _read_by_every_engine(table: str, spark) -> dict[str, int]:
     return {
         "deltalake": dt.to_pyarrow_table().num_rows,
         "polars": pl.read_delta(table).height,
-        "duckdb": duckdb.sql(f"SELECT count(*) FROM read_parquet([{listed}], union_by_name = true)").fetchone()[0],
+        "duckdb": duckdb.sql(f"SELECT count(*) FROM read_parquet([{listed}], union_by_name = true)").fetchall()[0][0],
         "spark": spark.read.option("mergeSchema", "true").parquet(*files).count(),
     }
 

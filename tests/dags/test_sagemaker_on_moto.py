@@ -5,18 +5,17 @@ server: the feature window in an ``s3://`` lake, ``export_channels`` writing the
 champion pointer moved in the bucket; then ``publish_copy`` copies the champion to another cloud's bucket (the GCS
 emulator) through the ``google_cloud_default`` connection.
 
-moto records a training job as Completed at once and runs no container: the test plays the built-in XGBoost
-container inside moto's CreateTrainingJob (reads the two channels from the bucket, trains with the job's
-hyperparameters, writes ``model.tar.gz`` where the job's ``S3ModelArtifacts`` says).
+moto records a training job as Completed at once and runs no container: moto's process here
+(``tests/fixtures/moto_sagemaker.py``) plays the built-in XGBoost container inside CreateTrainingJob (reads the two
+channels from the bucket, trains with the job's hyperparameters, writes ``model.tar.gz`` where the job's
+``S3ModelArtifacts`` says).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tarfile
-import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -30,45 +29,15 @@ BUCKET = "shoplake-sagemaker"
 PARTNER = "shoplake-partner"
 
 
-def _play_container(url: str, job) -> None:
-    """What SageMaker's built-in XGBoost does with the job: headerless CSV channels, label first → model.tar.gz."""
-    import boto3
-    import numpy as np
-    import pandas as pd
-    import xgboost as xgb
-
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-
-    def channel(name: str) -> xgb.DMatrix:
-        [spec] = [c for c in job.input_data_config if c["ChannelName"] == name]
-        bucket, _, prefix = spec["DataSource"]["S3DataSource"]["S3Uri"].removeprefix("s3://").partition("/")
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
-        bodies = [s3.get_object(Bucket=bucket, Key=k)["Body"].read() for k in keys]
-        data = pd.concat([pd.read_csv(io.BytesIO(b), header=None) for b in bodies])
-        return xgb.DMatrix(data.iloc[:, 1:].to_numpy(), label=data[0].to_numpy(), missing=np.nan)
-
-    hp = job.hyper_parameters
-    params = {k: float(v) for k, v in hp.items() if k not in {"objective", "eval_metric", "tree_method", "num_round"}}
-    params.update({"objective": hp["objective"], "tree_method": hp["tree_method"], "seed": 7})
-    params["max_depth"] = int(params.get("max_depth", 6))
-    booster = xgb.train(params, channel("train"), num_boost_round=int(float(hp["num_round"])))
-    with tempfile.TemporaryDirectory() as tmp:
-        booster.save_model(f"{tmp}/xgboost-model")
-        with tarfile.open(f"{tmp}/model.tar.gz", "w:gz") as tar:
-            tar.add(f"{tmp}/xgboost-model", arcname="xgboost-model")
-        bucket, _, key = job.model_artifacts["S3ModelArtifacts"].removeprefix("s3://").partition("/")
-        s3.upload_file(f"{tmp}/model.tar.gz", bucket, key)
-
-
 @pytest.fixture
 def sagemaker_lake(monkeypatch, airflow_db, tmp_path):
     import boto3
-    from moto.sagemaker.models import SageMakerModelBackend
     from object_stores import TEST_CREDENTIALS, fresh_filesystems, gcs_endpoint, moto_server
 
     from shoplake_airflow.settings import settings
 
-    with moto_server() as url, gcs_endpoint(PARTNER) as partner:
+    player = str(Path(__file__).resolve().parents[1] / "fixtures" / "moto_sagemaker.py")
+    with moto_server(script=player) as url, gcs_endpoint(PARTNER) as partner:
         gcs = {"is_anonymous": True, "project": "shoplake-test", "gcs.endpoint": os.environ["STORAGE_EMULATOR_HOST"]}
         monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps({"conn_type": "google_cloud_platform",
                                                                             "extra": gcs}))  # fmt: skip
@@ -83,14 +52,6 @@ def sagemaker_lake(monkeypatch, airflow_db, tmp_path):
         monkeypatch.setenv("SHOPLAKE_SAGEMAKER_POLL_S", "1")
         monkeypatch.setenv("SHOPLAKE_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/shoplake-sagemaker")
         monkeypatch.setenv("SHOPLAKE_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-        create = SageMakerModelBackend.create_training_job
-
-        def create_and_train(self, *args, **kwargs):
-            job = create(self, *args, **kwargs)
-            _play_container(url, job)
-            return job
-
-        monkeypatch.setattr(SageMakerModelBackend, "create_training_job", create_and_train)
         boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
         fresh_filesystems()
         settings.cache_clear()

@@ -60,8 +60,11 @@ def test_job_writes_curated_and_quarantine_and_reruns_identically(spark, tmp_pat
 
     assert job.main(["--ds", DS, "--lake-root", lake], spark=spark) == result
     assert read_partition(curated_path).equals(first)
-    leftovers = [p.name for p in (tmp_path / "lake" / "curated" / "steam_reviews").iterdir()]
-    assert leftovers == [f"ds={DS}"]
+    leftovers = sorted(p.name for p in (tmp_path / "lake" / "curated" / "steam_reviews").iterdir())
+    assert leftovers == ["_delta_log", f"ds={DS}"]
+    from shoplake.io import delta
+
+    assert [c["ds"] for c in delta.history(str(tmp_path / "lake" / "curated" / "steam_reviews"), 2)] == [DS, DS]
 
 
 def test_job_refuses_bad_arguments():

@@ -130,3 +130,13 @@ def test_lake_tables_are_found_under_their_zones(tmp_path):
     (tmp_path / "lake" / "model" / "m" / "version=2019-03-01").mkdir(parents=True)
     found = lake.tables_under(str(tmp_path / "lake"))
     assert found == {"curated": [str(tmp_path / "lake/curated/x")], "raw": [str(tmp_path / "lake/raw/x")]}
+
+
+def test_a_write_of_a_wider_number_type_is_cast_to_the_tables_checked(tmp_path):
+    table = tmp_path / "t"
+    write_partition(pa.table({"rank": pa.array([1, 2], pa.int32())}), str(table / "ds=2019-03-01"))
+    write_partition(pa.table({"rank": pa.array([3], pa.int64())}), str(table / "ds=2019-03-02"))  # pandas' int64
+    assert read_partition(str(table / "ds=2019-03-02")).schema.field("rank").type == pa.int32()
+    with pytest.raises(pa.ArrowInvalid, match="not in range"):
+        write_partition(pa.table({"rank": pa.array([2**40], pa.int64())}), str(table / "ds=2019-03-03"))
+    assert partition_days(str(table)) == ["2019-03-01", "2019-03-02"]

@@ -100,11 +100,13 @@ def _uri(table: str) -> str:
 def _table(table: str, version: int | None = None) -> Any:
     """The ``DeltaTable`` at ``table`` (its latest snapshot, or ``version``), or None when there is none yet."""
     from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
 
     uri = _uri(table)
-    if not DeltaTable.is_deltatable(uri, storage_options=storage_options(uri)):
+    try:
+        return DeltaTable(uri, version=version, storage_options=storage_options(uri))
+    except TableNotFoundError:
         return None
-    return DeltaTable(uri, version=version, storage_options=storage_options(uri))
 
 
 def _delta_type(t: pa.DataType) -> pa.DataType:
@@ -164,6 +166,34 @@ def _table_schema(current: Any, files: pa.Schema) -> pa.Schema:
     return pa.schema([*out, pa.field(PARTITION_COLUMN, pa.string())])
 
 
+def _family(t: pa.DataType) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return "number"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_timestamp(t):
+        return f"timestamp {t.tz is not None}"
+    return str(t)
+
+
+def _aligned(files: pa.Schema, current: Any) -> pa.Schema:
+    """The write's schema with each column the table already has in the table's type, where the two are of one
+    family (int64 rows into an int32 column, a string into a large string…): the rows are cast, checked (a value
+    that does not fit fails the write); columns of another family are left for :func:`_table_schema` to refuse."""
+    import pyarrow as pa
+
+    table_types = {f.name: f.type for f in pa.schema(current.schema().to_arrow())}
+    fields = []
+    for f in files:
+        t = table_types.get(f.name)
+        if t is not None and not _same_type(t, f.type) and _family(t) == _family(f.type):
+            f = f.with_type(_delta_type(t))
+        fields.append(f)
+    return pa.schema(fields, metadata=files.metadata)
+
+
 def _commit_properties(ds: str, counts: dict[str, Any] | None, rows: int, read_version: int) -> Any:
     """The commit's metadata (its day, rows and counts) and an application transaction named after its day.
 
@@ -213,14 +243,19 @@ class DayWriter:
     def __enter__(self) -> DayWriter:
         import pyarrow.parquet as pq
 
-        from shoplake.io.lake import filesystem
+        from shoplake.io.lake import filesystem, is_local
 
-        self.read_version = snapshot_version(self.table)
+        self._start = _table(self.table)  # the snapshot this write starts from
+        self.read_version = None if self._start is None else self._start.version()
+        if self._start is not None:
+            self.schema = _aligned(self.schema, self._start)
         self.fs, root = filesystem(_uri(self.table))
         self.file = f"{root.rstrip('/')}/{PARTITION_COLUMN}={self.ds}/{new_file_name()}"
         self.fs.makedirs(self.file.rsplit("/", 1)[0], exist_ok=True)
-        self._fh = self.fs.open(self.file, "wb")
-        self._writer = pq.ParquetWriter(self._fh, self.schema, compression="zstd")
+        self._footer: list[Any] = []  # the file's metadata, handed back by the writer on close (no re-read)
+        self._fh = None if is_local(self.fs) else self.fs.open(self.file, "wb")
+        sink = self.file if self._fh is None else self._fh
+        self._writer = pq.ParquetWriter(sink, self.schema, compression="zstd", metadata_collector=self._footer)
         return self
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
@@ -245,7 +280,9 @@ class DayWriter:
             if self._fh is not None:
                 self._fh.close()
             if exc_type is None:
-                _commit(self.table, self.ds, [self.file], self.schema, self.counts, self.read_version)
+                footers = {self.file: self._footer[0]} if self._footer else None
+                _commit(self.table, self.ds, [self.file], self.schema, self.counts, self.read_version, self._start,
+                        footers)  # fmt: skip
                 committed = True
         finally:
             if not committed and self.fs.exists(self.file):
@@ -325,13 +362,14 @@ def write_day(
     return writer.rows
 
 
-def _file_stats(fs: Any, path: str) -> tuple[int, str]:
-    """``(size, Delta stats JSON)`` of a Parquet file from its footer: numRecords, and min / max / nullCount of each
-    top-level column whose row groups all carry them."""
+def _file_stats(fs: Any, path: str, meta: Any = None) -> tuple[int, str]:
+    """``(size, Delta stats JSON)`` of a Parquet file from its footer (``meta``, or read from the file):
+    numRecords, and min / max / nullCount of each top-level column whose row groups all carry them."""
     import pyarrow.parquet as pq
 
-    with fs.open(path, "rb") as fh:
-        meta = pq.ParquetFile(fh).metadata
+    if meta is None:
+        with fs.open(path, "rb") as fh:
+            meta = pq.ParquetFile(fh).metadata
     size = fs.size(path)
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
@@ -368,10 +406,11 @@ def _iso(value: Any) -> str:
 
 def _commit(
     table: str, ds: str, fs_paths: Sequence[str], files: pa.Schema, counts: dict[str, Any] | None,
-    read_version: int | None,
+    read_version: int | None, start: Any = None, footers: dict[str, Any] | None = None,
 ) -> int:  # fmt: skip
     """Commit ``fs_paths`` (the table filesystem's spelling, inside the table's folder) as the overwrite of day
-    ``ds``, read from snapshot ``read_version`` (None: the table did not exist). Returns the rows committed."""
+    ``ds``, read from snapshot ``read_version`` (None: the table did not exist; ``start``: that snapshot, already
+    loaded). ``footers``: the files' Parquet metadata where the writer has it. Returns the rows committed."""
     from deltalake import DeltaTable
     from deltalake.exceptions import CommitFailedError
     from deltalake.transaction import AddAction
@@ -385,7 +424,7 @@ def _commit(
     for fpath in fs_paths:
         if not fpath.startswith(prefix):
             raise ValueError(f"{fpath} is not inside the table folder {uri}")
-        size, stats = _file_stats(fs, fpath)
+        size, stats = _file_stats(fs, fpath, (footers or {}).get(fpath))
         rows += json.loads(stats)["numRecords"]
         actions.append(AddAction(fpath[len(prefix) :], size, {PARTITION_COLUMN: ds}, int(time.time() * 1000), True,
                                  stats))  # fmt: skip
@@ -399,7 +438,7 @@ def _commit(
         start = _table(table)
         if start.transaction_version(_app_id(ds)) is not None:  # a writer of this day committed since this began
             raise ConcurrentDayWrite(table, ds, start.version())
-    else:
+    elif start is None or start.version() != read_version:
         start = _table(table, read_version)
     full = _table_schema(start, files)
     try:

@@ -3,9 +3,9 @@ clickstream ↔ review mapping.
 
 1. :func:`curate` — the day's review rows → ``raw/product_reviews/ds=`` → ``curated/product_reviews/ds=``, and the
    catalogue snapshot → ``curated/product_catalog/ds=``; rejects → ``quarantine/{raw,curated}_product_reviews`` and
-   ``quarantine/curated_product_catalog`` with reasons; ``_counts.json`` in every partition.
+   ``quarantine/curated_product_catalog`` with reasons; counts committed with every partition.
 2. :func:`build_map` — the clickstream products of the window ↔ review brands → ``curated/product_review_map/ds=``
-   (match method per product) with the coverage in its ``_counts.json``; the engagement model joins the brand's
+   (match method per product) with the coverage in its committed counts; the engagement model joins the brand's
    rating features from it.
 
 Rules and the matching are in ``shoplake.transforms.product_reviews``.

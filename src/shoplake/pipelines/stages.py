@@ -3,7 +3,7 @@
 A source's pipeline lands a day (good rows + unparseable ones) and supplies its curate rule; :func:`land_and_curate`
 writes ``raw/<dataset>/ds=``, ``quarantine/raw_<dataset>/ds=``, ``curated/<dataset>/ds=`` and
 ``quarantine/curated_<dataset>/ds=``, each replaced whole (quarantines sorted by ``record_id``, so reruns write
-identical files), with ``_counts.json`` in raw (``in``, ``good``, ``quarantined`` and any extra counts of the
+identical rows), with counts committed with raw (``in``, ``good``, ``quarantined`` and any extra counts of the
 landing) and curated (``in`` = raw's ``good``, ``curated``, ``quarantined``), and fails when a row went missing
 between the stages. Every Spark-landed source uses it: churn's three sources, product reviews, tweets.
 :func:`check_stages` re-reads that bookkeeping for the DAG's check task.
@@ -95,11 +95,11 @@ def check_stages(lake_root: str, dataset: str, ds: str) -> dict[str, Any]:
 
 
 def window_gate(paths: list[str], ds: str, days: int, min_rows: int, what: str, hint: str) -> dict[str, Any]:
-    """Whether the curated partitions of a training window hold ``min_rows`` rows (their ``_counts.json``):
-    ``{"ds", "trainable", "reason", "rows", "days"}``; the reason names ``what`` was short and ``hint``."""
-    from shoplake.io.lake import read_counts
+    """Whether the curated partitions of a training window hold ``min_rows`` rows (the tables' file statistics: no
+    data read): ``{"ds", "trainable", "reason", "rows", "days"}``; the reason names ``what`` was short and ``hint``."""
+    from shoplake.io.lake import partition_rows
 
-    rows = sum(read_counts(p)["curated"] for p in paths)
+    rows = sum(partition_rows(p) for p in paths)
     reason = ""
     if rows < min_rows:
         reason = f"{rows} curated {what} in the {days} days ending {ds}; training needs >= {min_rows} ({hint})"

@@ -129,8 +129,8 @@ def curate(spark: SparkSession, cfg: CurateConfig) -> dict[str, Any]:
     """Curate one raw partition into ``curated/steam_reviews`` (+ quarantine); every raw row is accounted for.
 
     Returns:
-        ``{"ds", "path", "rows", "in", "curated", "quarantined"}``; the counts are also ``_counts.json`` of the
-        curated partition, committed with it (a curated partition without its counts never exists).
+        ``{"ds", "path", "rows", "in", "curated", "quarantined"}``; the counts are also committed with the
+        curated partition, in the same Delta commit (a curated partition without its counts never exists).
     """
     from shoplake.io.spark_lake import read_parquet, stage_partition
     from shoplake.io.spark_lake import write_partition as write_spark_partition
