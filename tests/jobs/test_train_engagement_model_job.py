@@ -42,7 +42,12 @@ def test_levels_hold_out_the_newest_sessions_and_the_version_reports_against_the
     assert metrics["train_levels"] == {"low": 40 - len(held), "medium": 10}
     assert set(metrics["held_out"]["per_class"]) == {"low", "medium", "disengaged", "high"}
     assert (Path(result["path"]) / "confusion.png").stat().st_size > 1000
-    assert result["promoted"]
+    # promoted only when it beats the majority level on the same held-out sessions; the version says why
+    assert result["promoted"] is (result["macro_f1"] > result["baseline_macro_f1"])
+    assert metrics["gate"]["baseline"] == "majority level"
+    assert metrics["gate"]["reason"] == result["reason"]
+    if not result["promoted"]:
+        assert "does not beat the baseline 'majority level'" in result["reason"]
     assert check(lake, DAY)["held_out"] == len(held)
 
 

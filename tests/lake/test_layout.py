@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "src" / "shoplake"
 #: layers, top to bottom: a module may import its own layer and the ones below it
-LAYERS = ["serve|cli", "pipelines|overview", "ml", "ingest|transforms|io", "base"]
+LAYERS = ["serve|cli", "pipelines|overview|lakeops", "ml", "ingest|transforms|io", "base"]
 
 
 def layer(module: str) -> int:

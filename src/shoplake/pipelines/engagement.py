@@ -109,13 +109,11 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
 
     from pyspark.sql import functions as F
 
-    from shoplake.io.lake import filesystem
     from shoplake.io.spark_lake import read_parquet, write_partition
     from shoplake.ml.churn import LABEL, pipeline, with_class_weights
     from shoplake.ml.metrics import confusion_matrix, multiclass_report
     from shoplake.ml.plots import plot_confusion
-    from shoplake.ml.registry import commit_version, promote_if_not_worse
-    from shoplake.ml.tracking import set_champion, track_version
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
     from shoplake.pipelines.recommendations import read_window
     from shoplake.transforms.engagement import CATEGORICAL, LEVEL_NAMES, NUMERIC, engagement_rows, with_features
 
@@ -167,66 +165,43 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
         or f"used: {', '.join(c for c in REVIEW_FEATURES if c in numeric)} (brand level, from the product map)",
         "window_partitions": len(paths),
     }
+
+    def champion(pointer: dict[str, Any]) -> float | None:
+        from pyspark.ml import PipelineModel
+
+        try:
+            old = PipelineModel.load(f"{pointer['path']}/model").transform(test_df)
+            return multiclass_report(confusion_matrix(_pairs(old), len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
+        except Exception as exc:  # an unreadable champion falls back to its recorded score
+            log.warning("champion %s not scorable on these rows (%s)", pointer.get("path"), exc)
+            return None
+
     staged = staging_path(cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)
-    fs, staged_fs = filesystem(staged)
+    per_class = {f"f1_{name}": v["f1"] for name, v in report["per_class"].items() if v["f1"] is not None}
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp)
-        try:
-            model.write().overwrite().save(f"{staged}/model")
-            (local / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-            (local / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
-            title = f"engagement, held-out sessions from {cut:%Y-%m-%d %H:%M} (macro-F1 {report['macro_f1']:.3f})"
-            plot_confusion(local / "confusion.png", report["confusion"], LEVEL_NAMES, title)
-            for f in local.iterdir():
-                fs.put_file(str(f), f"{staged_fs}/{f.name}")
-            path = commit_version(staged, cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)
-        finally:
-            if fs.exists(staged_fs):
-                fs.rm(staged_fs, recursive=True)
-
-        def champion(pointer: dict[str, Any]) -> float | None:
-            from pyspark.ml import PipelineModel
-
-            try:
-                old = PipelineModel.load(f"{pointer['path']}/model").transform(test_df)
-                return multiclass_report(confusion_matrix(_pairs(old), len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
-            except Exception as exc:  # an unreadable champion falls back to its recorded score
-                log.warning("champion %s not scorable on these rows (%s)", pointer.get("path"), exc)
-                return None
-
-        gate = promote_if_not_worse(
-            cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds, metric="macro_f1", score=report["macro_f1"],
-            champion_score=champion, extra={"model": cfg.engagement_model},
+        model.write().overwrite().save(f"{staged}/model")
+        title = f"engagement, held-out sessions from {cut:%Y-%m-%d %H:%M} (macro-F1 {report['macro_f1']:.3f})"
+        plot_confusion(local / "confusion.png", report["confusion"], LEVEL_NAMES, title)
+        published = publish_model_version(
+            lake_root=cfg.lake_root, name=ENGAGEMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=local,
+            staged=staged, pointer={"model": cfg.engagement_model},
+            gate=Gate("macro_f1", report["macro_f1"], baselines={"majority level": baseline["macro_f1"]},
+                      champion_score=champion),
+            tracking=Tracking(cfg.mlflow_uri, params=asdict(cfg), tags={"model": cfg.engagement_model},
+                              model_subdir="model", metrics={
+                                  "macro_f1": report["macro_f1"], "accuracy": report["accuracy"], **per_class,
+                                  "baseline_macro_f1": baseline["macro_f1"], "rows": metrics["rows"]}),
         )  # fmt: skip
-        per_class = {f"f1_{name}": v["f1"] for name, v in report["per_class"].items() if v["f1"] is not None}
-        tracked = track_version(
-            cfg.mlflow_uri,
-            cfg.lake_root,
-            model_name=ENGAGEMENT_MODEL,
-            ds=cfg.ds,
-            params=asdict(cfg),
-            metrics={
-                "macro_f1": report["macro_f1"], "accuracy": report["accuracy"], **per_class,
-                "baseline_macro_f1": baseline["macro_f1"], "rows": metrics["rows"],
-            },
-            artifacts_dir=local,
-            model_source=f"{path}/model",
-            tags={"model": cfg.engagement_model},
-        )  # fmt: skip
-    if gate["promoted"] and tracked:
-        set_champion(tracked["tracking_uri"], ENGAGEMENT_MODEL, tracked["model_version"])
     log.info("engagement %s: macro-F1 %.4f (majority %.4f) on %s held-out rows", cfg.ds, report["macro_f1"],
              baseline["macro_f1"], n_test)  # fmt: skip
     return {
         "ds": cfg.ds,
-        "path": path,
         "rows": total,
         "macro_f1": report["macro_f1"],
         "baseline_macro_f1": baseline["macro_f1"],
         "held_out_rows": n_test,
-        "promoted": gate["promoted"],
-        "champion_score": gate["champion_score"],
-        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
+        **published,
     }
 
 

@@ -252,11 +252,15 @@ def champion_scorer(split: TimeSplit, target: str) -> Callable[[dict[str, Any]],
     return score
 
 
-def model_card(cfg: PurchaseTrainConfig, metrics: dict[str, Any], importance: pd.DataFrame) -> str:
-    """A Markdown model card for the version directory."""
+def model_card(
+    cfg: PurchaseTrainConfig, metrics: dict[str, Any], importance: pd.DataFrame, gate: dict[str, Any]
+) -> str:
+    """A Markdown model card for the version directory (``gate``: the publishing verdict)."""
     m, other = metrics[cfg.target], metrics[cfg.other_target]
     top = ", ".join(importance["feature"].head(8))
     split = metrics["split"]
+    baselines = ", ".join(f"{k} {v:.4f}" for k, v in metrics["baselines"].items()) or "none computable"
+    champion = f" (AUC {gate['champion_score']:.4f} on these rows)" if gate["champion_score"] is not None else ""
     return f"""# {cfg.model_name} — version {cfg.ds}
 
 **Task.** Binary classification of Steam reviews: `{cfg.target}` (see `shoplake.transforms.purchase_features` for
@@ -277,7 +281,9 @@ accuracy {m["accuracy"]:.4f} · base rate {m["base_rate"]:.3f} (n = {m["n"]}).
 **Same features for `{cfg.other_target}`** (reported, not published): AUC {other["auc"]:.4f} · PR-AUC
 {other["pr_auc"]:.4f} · F1 {other["f1"]:.4f}.
 
-**Champion.** {metrics["champion_note"]}
+**Baselines on the same held-out rows (AUC).** {baselines}.
+
+**Gate.** {gate["reason"]}; champion {gate["champion_version"] or "none yet"}{champion}.
 
 **Most important features (gain).** {top}.
 
@@ -296,8 +302,9 @@ def finish_training(
     extra_metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``boosters[target]`` (and the other target's), write the version, gate, track. Returns XCom."""
+    from shoplake.ml.baselines import binary_baselines
     from shoplake.ml.plots import plot_importance, plot_roc
-    from shoplake.ml.registry import publish_version, read_current
+    from shoplake.ml.publishing import Gate, publish_model_version
     from shoplake.ml.xgb import evaluate_booster, feature_importance
 
     booster = boosters[cfg.target]
@@ -307,7 +314,11 @@ def finish_training(
     metrics[cfg.other_target], _ = evaluate_booster(boosters[cfg.other_target], split, cfg.other_target)
     metrics["rounds"] = booster.num_boosted_rounds()
     metrics["best_iteration"] = getattr(booster, "best_iteration", None)
-    score_champion = champion_scorer(split, cfg.target)
+    # the obvious alternatives, on the same held-out rows: the game's own past rate, the sentiment score alone
+    train_rows = split.train if len(split.train) else split.valid
+    metrics["baselines"] = binary_baselines(train_rows, split.test, cfg.target, group="appid", score="positive_prob")
+    if backend_note:
+        metrics["backend_note"] = backend_note
     importance = feature_importance(booster)
     y_test = split.test[cfg.target].to_numpy().astype(int)
     with tempfile.TemporaryDirectory() as tmp:
@@ -326,51 +337,27 @@ def finish_training(
             "sentiment positive_prob alone": (y_test, split.test["positive_prob"].fillna(0.5).to_numpy()),
         }
         plot_roc(out / "roc.png", curves, f"Steam {cfg.target}, held-out newest {cfg.test_fraction:.0%}")
-        (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
-        # the champion is scored before the pointer can move, so the card and metrics say what gated the run
-        champion = read_current(cfg.lake_root, cfg.model_name)
-        champ_auc = score_champion(champion) if champion and champion["version"] != cfg.ds else None
-        metrics["champion"] = {"version": champion["version"] if champion else None, "auc_on_this_test": champ_auc}
-        metrics["champion_note"] = (
-            "none yet (first model)."
-            if not champion
-            else f"version {champion['version']}: AUC {champ_auc:.4f} on the same held-out rows."
-            if champ_auc is not None
-            else f"version {champion['version']} (same version or not scorable; its recorded AUC is used)."
-        )
-        if backend_note:
-            metrics["backend_note"] = backend_note
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-        (out / "model_card.md").write_text(model_card(cfg, metrics, importance))
-
-        tracked = _track(cfg, metrics, out, booster)
-        result = publish_version(
-            out,
-            cfg.lake_root,
-            cfg.model_name,
-            cfg.ds,
-            auc=metrics[cfg.target]["auc"],
-            champion_auc=lambda _c: champ_auc,
-            extra={"target": cfg.target, "mlflow_version": tracked.get("model_version")},
-        )
-    if result["promoted"] and tracked:
-        from shoplake.ml.tracking import set_champion
-
-        set_champion(tracked["tracking_uri"], cfg.model_name, tracked["model_version"])
+        published = publish_model_version(
+            lake_root=cfg.lake_root, name=cfg.model_name, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=out,
+            pointer={"target": cfg.target}, cards=lambda gate: {"model_card.md": model_card(cfg, metrics, importance,
+                                                                                            gate)},
+            gate=Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"],
+                      champion_score=champion_scorer(split, cfg.target)),
+            tracking=_tracking(cfg, metrics, booster),
+        )  # fmt: skip
     return {
         "ds": cfg.ds,
-        "path": result["path"],
-        "auc": result["auc"],
+        "auc": metrics[cfg.target]["auc"],
         "pr_auc": metrics[cfg.target]["pr_auc"],
-        "promoted": result["promoted"],
-        "champion_auc": result["champion_auc"],
         "rows": int(sum(v["rows"] for v in metrics["split"].values())),
-        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
+        "champion_auc": published["champion_score"],
+        **published,
     }
 
 
-def _track(cfg: PurchaseTrainConfig, metrics: dict[str, Any], out: Path, booster: Any) -> dict[str, str]:
-    from shoplake.ml.tracking import track_version
+def _tracking(cfg: PurchaseTrainConfig, metrics: dict[str, Any], booster: Any) -> Any:
+    """What MLflow records of a purchase model (a ``shoplake.ml.publishing.Tracking``)."""
+    from shoplake.ml.publishing import Tracking
 
     flat = {
         f"{t}_{k}": float(v)
@@ -379,20 +366,12 @@ def _track(cfg: PurchaseTrainConfig, metrics: dict[str, Any], out: Path, booster
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
     flat[f"{cfg.target}_f1_at_valid_threshold"] = metrics[cfg.target]["at_valid_threshold"]["f1"]
-    if metrics["champion"]["auc_on_this_test"] is not None:
-        flat["champion_auc_on_this_test"] = metrics["champion"]["auc_on_this_test"]
-    return track_version(
-        cfg.mlflow_uri,
-        cfg.lake_root,
-        model_name=cfg.model_name,
-        ds=cfg.ds,
-        params={**asdict(cfg), "rounds": metrics["rounds"], "device": metrics["device"]},
-        metrics=flat,
-        artifacts_dir=out,
-        booster=booster,
-        tags={"target": cfg.target, "backend": cfg.backend},
+    flat.update({f"baseline_{k.replace(' ', '_')}": v for k, v in metrics["baselines"].items()})
+    return Tracking(
+        cfg.mlflow_uri, params={**asdict(cfg), "rounds": metrics["rounds"], "device": metrics["device"]},
+        metrics=flat, booster=booster, tags={"target": cfg.target, "backend": cfg.backend},
         experiment=EXPERIMENT,  # both targets' models share one experiment
-    )
+    )  # fmt: skip
 
 
 # ---- the backends ------------------------------------------------------------------------------------------------

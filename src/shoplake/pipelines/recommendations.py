@@ -36,6 +36,8 @@ from shoplake.paths import (
 from shoplake.progress import Progress
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
@@ -382,29 +384,21 @@ def train(spark: SparkSession, cfg: RecsJobConfig) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "artifacts"
         local.mkdir()
-        version = _write_version(cfg, local, metrics, neighbours, rules, itemsets, ranking, als)
-        gate = _gate(spark, cfg, best, per_model[best][ndcg], split)
-        tracked = _track(cfg, local, metrics, version)
-    if gate["promoted"] and tracked:
-        from shoplake.ml.tracking import set_champion
-
-        set_champion(tracked["tracking_uri"], RECOMMENDER_MODEL, tracked["model_version"])
+        staged = _stage_version(cfg, local, metrics, neighbours, rules, itemsets, ranking, als)
+        published = _publish(spark, cfg, local, staged, metrics, split)
     for df in (neighbours, itemsets, rules, als_all, ranking, als.users, als.items):
         df.unpersist()
     split.release()
     log.info("recommenders %s on %s held-out users: %s", cfg.ds, split.events["test_users"], json.dumps(per_model))
     return {
         "ds": cfg.ds,
-        "path": version,
         "rows": int(split.events["train_pairs"]),
         "best_model": best,
         ndcg: per_model[best][ndcg],
         "test_users": split.events["test_users"],
-        "promoted": gate["promoted"],
-        "champion_score": gate["champion_score"],
         "partitions": written,
         "seconds": round(time.monotonic() - started, 1),
-        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
+        **published,
     }
 
 
@@ -435,10 +429,13 @@ VERSION_TABLES = {
 }
 
 
-def _write_version(cfg, local, metrics, neighbours, rules, itemsets, ranking, als: AlsFit) -> str:
-    """Stage the version (small files, the tables and the ALS model) and commit it as ``version=<ds>``; returns its
-    files' path. Spark writes the tables and the model straight into the staging folder, or into local scratch
-    uploaded after when it has no filesystem for the lake's scheme."""
+def _stage_version(
+    cfg: RecsJobConfig, local: Path, metrics: dict[str, Any], neighbours: DataFrame, rules: DataFrame,
+    itemsets: DataFrame, ranking: DataFrame, als: AlsFit,
+) -> str:  # fmt: skip
+    """The version's comparison (``local``) and its tables and ALS model (a staging folder of the lake, returned):
+    Spark writes them straight into the staging folder, or into local scratch uploaded after when it has no
+    filesystem for the lake's scheme. :func:`_publish` commits both as ``version=<ds>``."""
     import shutil
     import tempfile
 
@@ -447,10 +444,7 @@ def _write_version(cfg, local, metrics, neighbours, rules, itemsets, ranking, al
     from shoplake.io.lake import filesystem
     from shoplake.io.spark_lake import spark_uri
     from shoplake.ml.plots import plot_ranking_comparison
-    from shoplake.ml.registry import commit_version
 
-    (local / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-    (local / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
     rows = [{"model": m, **{k: v for k, v in metrics[m].items()}, "best": m == metrics["best_model"]} for m in MODELS]
     pd.DataFrame(rows).to_csv(local / "comparison.csv", index=False)
     plot_ranking_comparison(
@@ -470,14 +464,14 @@ def _write_version(cfg, local, metrics, neighbours, rules, itemsets, ranking, al
             _sorted(df, VERSION_TABLES[name]).write.mode("overwrite").parquet(f"{target}/{name}.parquet")
         if direct is None:
             fs.put(f"{target}/", f"{staged_fs}/", recursive=True)
-        for f in local.iterdir():
-            fs.put_file(str(f), f"{staged_fs}/{f.name}")
-        return commit_version(staged, cfg.lake_root, RECOMMENDER_MODEL, cfg.ds)
+    except BaseException:
+        if fs.exists(staged_fs):
+            fs.rm(staged_fs, recursive=True)
+        raise
     finally:
         if direct is None:
             shutil.rmtree(target, ignore_errors=True)
-        if fs.exists(staged_fs):
-            fs.rm(staged_fs, recursive=True)
+    return staged
 
 
 def score_version(spark: SparkSession, version: str, best: str, split: Split, k: int) -> float:
@@ -524,10 +518,14 @@ def score_version(spark: SparkSession, version: str, best: str, split: Split, k:
     return rs.ranking_metrics(recs, split.test, k, split.catalogue)[f"ndcg_at_{k}"]
 
 
-def _gate(spark, cfg: RecsJobConfig, best: str, score: float, split: Split) -> dict[str, Any]:
-    """Move ``current.json`` unless the champion's own best recommender, re-scored on these held-out users, scores
-    a higher NDCG@k."""
-    from shoplake.ml.registry import promote_if_not_worse
+def _publish(
+    spark: SparkSession, cfg: RecsJobConfig, local: Path, staged: str, metrics: dict[str, Any], split: Split
+) -> dict[str, Any]:
+    """Commit the version, gated on NDCG@k against the popularity ranking and the champion's own best recommender
+    re-scored on these held-out users; tracked with the ALS factors as the registered model."""
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
+
+    ndcg, best = f"ndcg_at_{cfg.k}", metrics["best_model"]
 
     def champion(pointer: dict[str, Any]) -> float | None:
         try:
@@ -536,30 +534,18 @@ def _gate(spark, cfg: RecsJobConfig, best: str, score: float, split: Split) -> d
             log.warning("champion %s not scorable on this split (%s)", pointer.get("path"), exc)
             return None
 
-    return promote_if_not_worse(
-        cfg.lake_root, RECOMMENDER_MODEL, cfg.ds, metric=f"ndcg_at_{cfg.k}", score=score,
-        champion_score=champion, extra={"model": best, "k": cfg.k},
-    )  # fmt: skip
-
-
-def _track(cfg: RecsJobConfig, local, metrics: dict[str, Any], version: str) -> dict[str, str]:
-    from shoplake.ml.tracking import track_version
-
     per_model = {f"{m}_{k}": v for m in MODELS for k, v in metrics[m].items()}
-    return track_version(
-        cfg.mlflow_uri,
-        cfg.lake_root,
-        model_name=RECOMMENDER_MODEL,
-        ds=cfg.ds,
-        params={**asdict(cfg), "best_model": metrics["best_model"]},
-        metrics={**per_model, "matrix": metrics["matrix"], "timings": metrics["timings"], "split": metrics["split"]},
-        artifacts_dir=local,
-        model_source=f"{version}/als",
-        tags={
-            "best_model": metrics["best_model"],
-            "registered": "ALS factors (als/); the other recommenders are tables",
-        },
-    )
+    return publish_model_version(
+        lake_root=cfg.lake_root, name=RECOMMENDER_MODEL, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=local,
+        staged=staged, pointer={"model": best, "k": cfg.k},
+        gate=Gate(ndcg, metrics[best][ndcg], baselines={"popularity": metrics["popularity"][ndcg]},
+                  champion_score=champion),
+        tracking=Tracking(
+            cfg.mlflow_uri, params={**asdict(cfg), "best_model": best}, model_subdir="als",
+            metrics={**per_model, **{key: metrics[key] for key in ("matrix", "timings", "split")}},
+            tags={"best_model": best, "registered": "ALS factors (als/); the other recommenders are tables"},
+        ),
+    )  # fmt: skip
 
 
 # ---- quality checks (no Spark) -----------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
 
     from shoplake.ml import review_sentiment as rs
     from shoplake.ml.plots import plot_confusion
-    from shoplake.ml.registry import promote_if_not_worse, publish_dir
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
     from shoplake.ml.sentiment import MODEL_REF, USE_MULTILINGUAL, engine_config, load_classifier
     from shoplake.ml.sentiment_head import (
         default_encoder_dir,
@@ -170,7 +170,6 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
         save_head_model,
         sentence_encoder,
     )
-    from shoplake.ml.tracking import set_champion, track_version
 
     due, current = _due(cfg.lake_root, cfg.ds, cfg.retrain_days)
     if not due:
@@ -245,11 +244,8 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
             "gate_metric": "macro_f1",
             "notes": "classes are stars: very_negative = 1 ... very_positive = 5; baselines on the same held-out rows",
         }
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-        (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
         plot_confusion(out / "confusion.png", report["confusion"], FIVE_CLASSES,
                        f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
-        path = publish_dir(out, cfg.lake_root, REVIEW_SENTIMENT_MODEL, cfg.ds)
 
         def champion(pointer: dict[str, Any]) -> float | None:
             try:
@@ -259,25 +255,18 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
                 log.warning("champion %s not scorable on these reviews (%s)", pointer.get("path"), exc)
                 return None
 
-        gate = promote_if_not_worse(
-            cfg.lake_root, REVIEW_SENTIMENT_MODEL, cfg.ds, metric="macro_f1", score=report["macro_f1"],
-            champion_score=champion, extra={"model_id": model_id, "revision": revision, "kind": kind},
-        )  # fmt: skip
         flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and v is not None}
         flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if v is not None}
-        tracked = track_version(
-            cfg.mlflow_uri, cfg.lake_root, model_name=REVIEW_SENTIMENT_MODEL, ds=cfg.ds,
-            params={k: v for k, v in asdict(cfg).items() if k != "lake_root"} | {"kind": kind},
-            metrics=flat, artifacts_dir=out, model_source=path, tags={"model_id": model_id},
+        published = publish_model_version(
+            lake_root=cfg.lake_root, name=REVIEW_SENTIMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg,
+            local_dir=out, pointer={"model_id": model_id, "revision": revision, "kind": kind},
+            gate=Gate("macro_f1", report["macro_f1"], champion_score=champion,
+                      baselines={name: b["macro_f1"] for name, b in baselines.items()}),
+            tracking=Tracking(cfg.mlflow_uri, metrics=flat, tags={"model_id": model_id},
+                              params={k: v for k, v in asdict(cfg).items() if k != "lake_root"} | {"kind": kind}),
         )  # fmt: skip
-    if gate["promoted"] and tracked:
-        set_champion(tracked["tracking_uri"], REVIEW_SENTIMENT_MODEL, tracked["model_version"])
-    return {
-        "ds": cfg.ds, "trained": True, "kind": kind, "path": path, "rows": len(df),
-        "macro_f1": report["macro_f1"], "qwk": report["qwk"], "promoted": gate["promoted"],
-        "champion_score": gate["champion_score"],
-        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
-    }  # fmt: skip
+    return {"ds": cfg.ds, "trained": True, "kind": kind, "rows": len(df), "macro_f1": report["macro_f1"],
+            "qwk": report["qwk"], **published}  # fmt: skip
 
 
 def _revision(model: str) -> str | None:

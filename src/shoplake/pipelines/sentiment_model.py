@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import shutil
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -220,7 +219,7 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
 
     from shoplake.ml.metrics import auc_by_group, format_auc
     from shoplake.ml.plots import plot_roc
-    from shoplake.ml.registry import publish_version
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
     from shoplake.ml.sentiment import USE_MULTILINGUAL, engine_config
     from shoplake.ml.sentiment_head import (
         default_encoder_dir,
@@ -230,7 +229,6 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
         save_head_model,
         vader_scores,
     )
-    from shoplake.ml.tracking import set_champion, track_version
 
     np.random.seed(cfg.seed)
     model_name, model_id, curve = ENCODERS[cfg.encoder]
@@ -283,43 +281,18 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
                    "train_languages": train_languages},
         )  # fmt: skip
         metrics["revision"] = revision
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-        (out / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
         curves = {curve: (y[test_idx], p_test), "VADER": (y[test_idx], p_vader)}
         plot_roc(out / "roc.png", curves, "Steam voted_up, held-out split")
-        result = publish_version(out, cfg.lake_root, model_name, cfg.ds, auc=metrics["model"]["auc"])
-        # the version's small files are the run's artifacts; the registered version's source is the lake version
-        for heavy in ("encoder", "head.safetensors"):
-            path = out / heavy
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-        tracked = track_version(
-            cfg.mlflow_uri,
-            cfg.lake_root,
-            model_name=model_name,
-            ds=cfg.ds,
-            params={**asdict(cfg), "revision": revision},
-            metrics={k: v for k, v in metrics.items() if k in ("model", "vader", "train_rows")},
-            artifacts_dir=out,
-            model_source=result["path"],
-            tags={
-                "language": cfg.language,
-                "train_language": cfg.train_language,
-                "encoder": cfg.encoder,
-                "revision": revision,
-            },
-        )
-    if result["promoted"] and tracked:
-        set_champion(tracked["tracking_uri"], model_name, tracked["model_version"])
+        published = publish_model_version(
+            lake_root=cfg.lake_root, name=model_name, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=out,
+            gate=Gate("auc", metrics["model"]["auc"], baselines={"VADER": metrics["vader"]["auc"]}),
+            tracking=Tracking(
+                cfg.mlflow_uri, params={**asdict(cfg), "revision": revision},
+                metrics={k: v for k, v in metrics.items() if k in ("model", "vader", "train_rows")},
+                tags={"language": cfg.language, "train_language": cfg.train_language, "encoder": cfg.encoder,
+                      "revision": revision},
+                skip_artifacts=("encoder", "head.safetensors"),
+            ),
+        )  # fmt: skip
     log.info("metrics %s", json.dumps(metrics))
-    return {
-        "ds": cfg.ds,
-        "path": result["path"],
-        "auc": result["auc"],
-        "promoted": result["promoted"],
-        "revision": revision,
-        "rows": len(texts),
-        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
-    }
+    return {"ds": cfg.ds, "auc": metrics["model"]["auc"], "revision": revision, "rows": len(texts), **published}

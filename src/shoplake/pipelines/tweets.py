@@ -198,14 +198,13 @@ def read_window(lake_root: str, ds: str, days: int, *, max_rows: int = 0, seed: 
 
 def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
     """Four models of log1p(likes + retweets), compared on the newest tweets; the best by MAE is the version's."""
-    import json
     import tempfile
     from dataclasses import asdict
     from pathlib import Path
 
     from shoplake.ml import engagement_models as em
-    from shoplake.ml.registry import promote_if_not_worse, publish_dir
-    from shoplake.ml.tracking import set_champion, track_version
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
+    from shoplake.ml.registry import is_baseline
 
     df, with_emb, without, sample = read_window(
         cfg.lake_root, cfg.ds, cfg.window_days, max_rows=cfg.max_rows, seed=cfg.seed
@@ -234,39 +233,29 @@ def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
         "embeddings": {"days_with": with_emb, "days_without": without, "note": result["embedding_note"]},
         "window_sample": sample,
     }
+
+    def champion(pointer: dict[str, Any]) -> float | None:
+        try:
+            return em.score_saved(pointer["path"], pointer.get("model", ""), test_df)["mae"]
+        except Exception as exc:  # an unreadable champion falls back to its recorded score
+            log.warning("champion %s not scorable on these tweets (%s)", pointer.get("path"), exc)
+            return None
+
+    mae = result["metrics"][best]["mae"]
+    baselines = {m: r["mae"] for m, r in result["metrics"].items() if is_baseline(m)}  # a constant can win: unpromoted
+    flat = {f"{m}_{k}": v for m, r in result["metrics"].items() for k, v in r.items() if isinstance(v, int | float)}
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp)
         em.save_models(local, result)
-        (local / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
-        (local / "config.json.snapshot").write_text(json.dumps(asdict(cfg), indent=2, sort_keys=True))
         em.plot_predicted_vs_actual(local / "predicted_vs_actual.png", result, f"tweet engagement, held-out ({cfg.ds})")
-        path = publish_dir(local, cfg.lake_root, TWEET_ENGAGEMENT_MODEL, cfg.ds)
-
-        def champion(pointer: dict[str, Any]) -> float | None:
-            try:
-                return em.score_saved(pointer["path"], pointer.get("model", ""), test_df)["mae"]
-            except Exception as exc:  # an unreadable champion falls back to its recorded score
-                log.warning("champion %s not scorable on these tweets (%s)", pointer.get("path"), exc)
-                return None
-
-        mae = result["metrics"][best]["mae"]
-        gate = promote_if_not_worse(
-            cfg.lake_root, TWEET_ENGAGEMENT_MODEL, cfg.ds, metric="mae", score=mae, champion_score=champion,
-            extra={"model": best}, higher_is_better=False,
+        published = publish_model_version(
+            lake_root=cfg.lake_root, name=TWEET_ENGAGEMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg,
+            local_dir=local, pointer={"model": best},
+            gate=Gate("mae", mae, higher_is_better=False, baselines=baselines, champion_score=champion),
+            tracking=Tracking(cfg.mlflow_uri, params={**asdict(cfg), "best_model": best}, metrics=flat,
+                              tags={"best_model": best}),
         )  # fmt: skip
-        flat = {f"{m}_{k}": v for m, r in result["metrics"].items() for k, v in r.items() if isinstance(v, int | float)}
-        tracked = track_version(
-            cfg.mlflow_uri, cfg.lake_root, model_name=TWEET_ENGAGEMENT_MODEL, ds=cfg.ds,
-            params={**asdict(cfg), "best_model": best}, metrics=flat,
-            artifacts_dir=local, model_source=path, tags={"best_model": best},
-        )  # fmt: skip
-    if gate["promoted"] and tracked:
-        set_champion(tracked["tracking_uri"], TWEET_ENGAGEMENT_MODEL, tracked["model_version"])
-    return {
-        "ds": cfg.ds, "path": path, "rows": len(df), "best_model": best, "mae": mae,
-        "promoted": gate["promoted"], "champion_score": gate["champion_score"],
-        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
-    }  # fmt: skip
+    return {"ds": cfg.ds, "rows": len(df), "best_model": best, "mae": mae, **published}
 
 
 def check_curated(lake_root: str, ds: str) -> dict[str, Any]:

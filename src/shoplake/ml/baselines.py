@@ -1,0 +1,52 @@
+"""Named baselines a model must beat on the same held-out rows (``shoplake.ml.publishing.Gate.baselines``).
+
+Each is the obvious thing an analyst would try first; a model that does not beat the strongest of them adds nothing
+and is not promoted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+#: pseudo-rows of the overall rate each group's rate is shrunk toward (a game with 3 reviews is mostly the prior)
+PRIOR_ROWS = 20.0
+
+
+def smoothed_group_rate(
+    train: pd.DataFrame, test: pd.DataFrame, key: str, target: str, prior_rows: float = PRIOR_ROWS
+) -> np.ndarray:
+    """Each test row's group's rate of ``target`` in ``train``, shrunk toward the overall train rate by
+    ``prior_rows`` pseudo-rows: ``(positives + prior_rows * overall) / (rows + prior_rows)``; a group the training
+    rows never saw gets the overall rate."""
+    import numpy as np
+
+    y = train[target].astype(float)
+    overall = float(y.mean()) if len(y) else 0.5
+    grouped = y.groupby(train[key]).agg(["sum", "count"])
+    rate = (grouped["sum"] + prior_rows * overall) / (grouped["count"] + prior_rows)
+    return test[key].map(rate).fillna(overall).to_numpy(dtype=np.float64)
+
+
+def binary_baselines(
+    train: pd.DataFrame, test: pd.DataFrame, target: str, *, group: str | None, score: str | None
+) -> dict[str, float]:
+    """AUCs on ``test`` of: the smoothed rate of the row's ``group`` (``per-<group> smoothed rate``) and a raw score
+    column taken as it is (``<score> alone``, missing values ranked in the middle). A baseline whose AUC is
+    undefined (one class) is left out."""
+    import numpy as np
+
+    from shoplake.ml.metrics import binary_metrics
+
+    y = test[target].to_numpy().astype(int)
+    if len(np.unique(y)) < 2:
+        return {}
+    out = {}
+    if group is not None and group in train.columns:
+        out[f"per-{group} smoothed rate"] = binary_metrics(y, smoothed_group_rate(train, test, group, target))["auc"]
+    if score is not None and score in test.columns:
+        out[f"{score} alone"] = binary_metrics(y, test[score].fillna(0.5).to_numpy(dtype=np.float64))["auc"]
+    return out

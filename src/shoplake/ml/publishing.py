@@ -1,0 +1,211 @@
+"""One way to publish a trained model: :func:`publish_model_version`, called by every pipeline's training.
+
+The tail every training shares, in this order:
+
+1. **Gate against the named baselines** (``Gate.baselines``: e.g. a per-game rate, a constant, the majority class),
+   scored on the same held-out rows as the model. A model that does not beat the strongest of them is never
+   promoted, and the version says so (``metrics.json`` → ``gate``).
+2. **Score the champion** on the same rows (``Gate.champion_score``; its recorded score where it cannot be).
+3. **Write the version**: the model's files plus ``metrics.json`` (with the gate's verdict) and
+   ``config.json.snapshot``, committed as ``model/<name>/version=<ds>/`` (a file commit: nothing half-copied).
+4. **Track it in MLflow** the same way for every model: one run, one new version of the registered model ``<name>``.
+5. **Move the champion pointer last** — ``model/<name>/current.json`` — when the model beats its strongest baseline
+   and is not worse than the champion; then MLflow's ``champion`` alias follows it.
+
+**The source of truth is the lake's ``current.json``**: scoring jobs, the service and the Lake page read it, and it
+exists without any tracking server. MLflow's ``champion`` alias is derived from it — moved only after the pointer
+moved, to the MLflow version recorded in the pointer (``mlflow_version``) — so a tracking outage never changes what
+is served, and a pointer moved by hand (a rollback) is what the next promotion compares against.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+CONFIG_SNAPSHOT = "config.json.snapshot"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How a new version is judged, on one set of held-out rows.
+
+    Attributes:
+        metric: the gating metric's name (``auc``, ``macro_f1``, ``mae``, ``ndcg_at_10``…).
+        score: the new model's value of it.
+        higher_is_better: False for an error (MAE).
+        baselines: named baselines' values on the same rows (``{"per-game rate": 0.83, "constant": 0.5}``).
+        champion_score: re-scores the champion (its pointer) on the same rows; None, or returning None: its
+            recorded score is used.
+    """
+
+    metric: str
+    score: float
+    higher_is_better: bool = True
+    baselines: Mapping[str, float] = field(default_factory=dict)
+    champion_score: Callable[[dict[str, Any]], float | None] | None = None
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` beats ``b`` strictly on this metric."""
+        return a > b if self.higher_is_better else a < b
+
+    def strongest_baseline(self) -> tuple[str, float] | None:
+        """The baseline hardest to beat, or None without any."""
+        if not self.baselines:
+            return None
+        pick = max if self.higher_is_better else min
+        name = pick(self.baselines, key=lambda k: self.baselines[k])
+        return name, float(self.baselines[name])
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """What MLflow records of the run (see :func:`shoplake.ml.tracking.track_version`)."""
+
+    mlflow_uri: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    booster: Any = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    experiment: str = ""
+    #: the registered version's source below the committed version (a Spark model saved in ``model/``)
+    model_subdir: str = ""
+    #: files of the version not logged as the run's artifacts (weights the registered version's source holds)
+    skip_artifacts: tuple[str, ...] = ()
+
+
+def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, Any]:
+    """The gate's decision before anything is written: ``{"metric", "score", "higher_is_better", "baseline",
+    "baseline_score", "beats_baseline", "champion_version", "champion_score", "promote", "reason"}``."""
+    strongest = gate.strongest_baseline()
+    beats = strongest is None or gate.better(gate.score, strongest[1])
+    champ = None
+    if champion is not None and champion.get("version") != ds:  # a rerun of the champion's own day replaces it
+        champ = gate.champion_score(champion) if gate.champion_score else None
+        if champ is None and isinstance(champion.get(gate.metric), int | float):
+            champ = float(champion[gate.metric])
+    not_worse = champ is None or gate.score == champ or gate.better(gate.score, champ)
+    if not beats:
+        reason = (f"not promoted: {gate.metric} {gate.score:.4f} does not beat the baseline {strongest[0]!r} "
+                  f"({strongest[1]:.4f}) on the same held-out rows")  # type: ignore[index]  # fmt: skip
+    elif not not_worse:
+        reason = f"not promoted: {gate.metric} {gate.score:.4f} is worse than the champion's {champ:.4f}"
+    else:
+        reason = "promoted" + (f": beats the baseline {strongest[0]!r} ({strongest[1]:.4f})" if strongest else "")
+    return {
+        "metric": gate.metric,
+        "score": gate.score,
+        "higher_is_better": gate.higher_is_better,
+        "baselines": dict(gate.baselines),
+        "baseline": strongest[0] if strongest else None,
+        "baseline_score": strongest[1] if strongest else None,
+        "beats_baseline": beats,
+        "champion_version": champion.get("version") if champion else None,
+        "champion_score": champ,
+        "promote": beats and not_worse,
+        "reason": reason,
+    }
+
+
+def publish_model_version(
+    *,
+    lake_root: str,
+    name: str,
+    ds: str,
+    gate: Gate,
+    metrics: dict[str, Any],
+    config: Any,
+    local_dir: Path,
+    staged: str | None = None,
+    tracking: Tracking | None = None,
+    pointer: Mapping[str, Any] | None = None,
+    cards: Callable[[dict[str, Any]], Mapping[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Write, gate, track and (maybe) promote one version of model ``name`` for ``ds``; see the module docstring.
+
+    Args:
+        gate: the metric, the model's score, the named baselines and the champion's re-scoring.
+        metrics: the version's ``metrics.json`` (the gate's verdict is added under ``gate``).
+        config: the run's config (a dataclass or a dict), saved as ``config.json.snapshot``.
+        local_dir: a local folder with the version's files (model, plots); ``metrics.json`` and the config
+            snapshot are written into it. MLflow logs its files as the run's artifacts.
+        staged: a lake folder a Spark job saved the model to; ``local_dir``'s files join it and it is committed
+            as the version (deleted if anything fails first). None: ``local_dir`` is the whole version.
+        tracking: what MLflow records (None: not tracked, e.g. tracking off for this run).
+        pointer: more fields for ``current.json`` when promoted (the winning model's name, a revision…).
+        cards: documents that say the gate's verdict (a model card): called with it, returns ``{file name: text}``.
+
+    Returns:
+        ``{"path", "promoted", "metric", "score", "baseline", "baseline_score", "champion_score", "reason"}`` and
+        ``mlflow_run_id`` / ``mlflow_model_version`` when tracked (small: for XCom).
+    """
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.registry import commit_version, promote_if_not_worse, publish_dir, read_current
+    from shoplake.ml.tracking import set_champion, track_version
+
+    decided = verdict(gate, read_current(lake_root, name), ds)
+    metrics = {**metrics, "gate": {k: v for k, v in decided.items() if k != "promote"}}
+    snapshot = asdict(config) if is_dataclass(config) else dict(config)
+    documents = {METRICS_FILE: json.dumps(metrics, indent=2, sort_keys=True, default=str),
+                 CONFIG_SNAPSHOT: json.dumps(snapshot, indent=2, sort_keys=True, default=str)}  # fmt: skip
+    if cards is not None:
+        documents.update(cards(metrics["gate"]))
+    for file, text in documents.items():
+        (local_dir / file).write_text(text)
+    if staged is None:
+        path = publish_dir(local_dir, lake_root, name, ds)
+    else:
+        fs, root = filesystem(staged)
+        try:
+            for f in sorted(local_dir.iterdir()):
+                if f.is_file():
+                    fs.put_file(str(f), f"{root.rstrip('/')}/{f.name}")
+            path = commit_version(staged, lake_root, name, ds)
+        finally:
+            if fs.exists(root):  # moved into the version on success; a failed commit leaves nothing staged
+                fs.rm(root, recursive=True)
+    tracked: dict[str, str] = {}
+    if tracking is not None:
+        source = f"{path}/{tracking.model_subdir}" if tracking.model_subdir else path
+        for heavy in tracking.skip_artifacts:  # the lake version holds them; the run logs what is left
+            target = local_dir / heavy
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        tracked = track_version(
+            tracking.mlflow_uri, lake_root, model_name=name, ds=ds, params=dict(tracking.params),
+            metrics={**tracking.metrics, f"gate_{gate.metric}": gate.score}, artifacts_dir=local_dir,
+            model_source=source, booster=tracking.booster, tags=dict(tracking.tags), experiment=tracking.experiment,
+        )  # fmt: skip
+    promoted = False
+    if decided["promote"]:
+        extra = {**(pointer or {}), **({"mlflow_version": tracked["model_version"]} if tracked else {})}
+        moved = promote_if_not_worse(
+            lake_root, name, ds, metric=gate.metric, score=gate.score, higher_is_better=gate.higher_is_better,
+            champion_score=lambda _c: decided["champion_score"], extra=extra,
+        )  # fmt: skip
+        promoted = moved["promoted"]
+        if promoted and tracked:  # the alias follows the pointer, never the other way round
+            set_champion(tracked["tracking_uri"], name, tracked["model_version"])
+    log.info("model %s version %s: %s", name, ds, decided["reason"] if promoted or not decided["promote"] else
+             "not promoted: the champion moved meanwhile")  # fmt: skip
+    return {
+        "path": path,
+        "promoted": promoted,
+        "metric": gate.metric,
+        "score": gate.score,
+        "baseline": decided["baseline"],
+        "baseline_score": decided["baseline_score"],
+        "champion_score": decided["champion_score"],
+        "reason": decided["reason"],
+        **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
+    }

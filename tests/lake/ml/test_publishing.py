@@ -1,0 +1,86 @@
+"""The one training tail (``shoplake.ml.publishing``): a version is written whatever the verdict; the champion pointer
+moves only for a model that beats its strongest named baseline and is not worse than the champion on the same rows;
+MLflow's ``champion`` alias follows the pointer, never leads it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from shoplake.ml.publishing import Gate, Tracking, publish_model_version, verdict
+from shoplake.ml.registry import read_current
+
+
+def test_the_strongest_baseline_is_picked_by_the_metrics_direction():
+    assert Gate("auc", 0.8, baselines={"a": 0.6, "b": 0.7}).strongest_baseline() == ("b", 0.7)
+    assert Gate("mae", 1.0, higher_is_better=False, baselines={"a": 2.0, "b": 1.5}).strongest_baseline() == ("b", 1.5)
+    assert Gate("auc", 0.8).strongest_baseline() is None
+
+
+@pytest.mark.parametrize(
+    ("gate", "champion", "promote", "says"),
+    [
+        (Gate("auc", 0.80, baselines={"rate": 0.83, "constant": 0.5}), None, False, "not beat the baseline 'rate'"),
+        (Gate("auc", 0.83, baselines={"rate": 0.83}), None, False, "does not beat"),  # a tie is no better
+        (Gate("auc", 0.90, baselines={"rate": 0.83}), None, True, "promoted: beats the baseline 'rate'"),
+        (Gate("auc", 0.90, baselines={"rate": 0.83}), {"version": "2024-01-01", "auc": 0.95}, False, "worse than"),
+        (Gate("auc", 0.90, champion_score=lambda c: 0.85), {"version": "2024-01-01", "auc": 0.99}, True, "promoted"),
+        (Gate("auc", 0.10), {"version": "2024-01-02", "auc": 0.99}, True, "promoted"),  # a rerun of its own day
+        (Gate("mae", 1.2, higher_is_better=False, baselines={"median": 1.3}), None, True, "promoted"),
+        (Gate("mae", 1.4, higher_is_better=False, baselines={"median": 1.3}), None, False, "'median' (1.3000)"),
+    ],
+)
+def test_the_verdict(gate, champion, promote, says):
+    decided = verdict(gate, champion, "2024-01-02")
+    assert decided["promote"] is promote
+    assert says in decided["reason"]
+
+
+def _publish(lake: str, tmp_path: Path, ds: str, score: float, baseline: float, mlflow_uri: str = "none") -> dict:
+    local = tmp_path / f"v-{ds}-{score}"
+    local.mkdir()
+    (local / "model.bin").write_bytes(b"weights")
+    return publish_model_version(
+        lake_root=lake, name="m", ds=ds, metrics={"auc": score}, config={"seed": 7}, local_dir=local,
+        gate=Gate("auc", score, baselines={"per-game rate": baseline}), pointer={"model": "xgb"},
+        tracking=Tracking(mlflow_uri, params={"seed": 7}, metrics={"auc": score}),
+        cards=lambda gate: {"model_card.md": f"gate: {gate['reason']}"},
+    )  # fmt: skip
+
+
+def test_a_version_that_loses_to_its_baseline_is_written_but_not_promoted(tmp_path):
+    lake = str(tmp_path / "lake")
+    lost = _publish(lake, tmp_path, "2024-01-01", 0.70, 0.83)
+    assert lost["promoted"] is False
+    assert (lost["baseline"], lost["baseline_score"]) == ("per-game rate", 0.83)
+    assert read_current(lake, "m") is None  # nothing to serve rather than a model worse than the obvious rule
+    written = Path(lost["path"])
+    metrics = json.loads((written / "metrics.json").read_text())
+    assert metrics["gate"]["reason"] == lost["reason"]
+    assert metrics["gate"]["beats_baseline"] is False
+    assert json.loads((written / "config.json.snapshot").read_text()) == {"seed": 7}
+    assert (written / "model_card.md").read_text() == f"gate: {lost['reason']}"
+    assert (written / "model.bin").read_bytes() == b"weights"
+
+    won = _publish(lake, tmp_path, "2024-01-02", 0.90, 0.83)
+    assert won["promoted"] is True
+    current = read_current(lake, "m")
+    assert (current["version"], current["auc"], current["model"]) == ("2024-01-02", 0.90, "xgb")
+
+
+def test_mlflows_alias_follows_the_lakes_pointer(tmp_path):
+    pytest.importorskip("mlflow")
+    lake = str(tmp_path / "lake")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    first = _publish(lake, tmp_path, "2024-01-01", 0.90, 0.83, uri)
+    second = _publish(lake, tmp_path, "2024-01-02", 0.80, 0.70, uri)  # beats its baseline, worse than the champion
+    assert (first["promoted"], second["promoted"]) == (True, False)
+    assert read_current(lake, "m")["mlflow_version"] == first["mlflow_model_version"] == "1"
+    with sqlite3.connect(tmp_path / "mlflow.db") as con:
+        versions = con.execute("select version from model_versions where name = 'm' order by version").fetchall()
+        aliases = con.execute("select alias, version from registered_model_aliases where name = 'm'").fetchall()
+    assert versions == [(1,), (2,)]  # every version tracked, promoted or not
+    assert aliases == [("champion", 1)]
