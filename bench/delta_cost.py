@@ -105,7 +105,10 @@ def _raw_with(tree: Path, lake: str, n: int) -> None:
         "write_partition(raw_table(int(sys.argv[2]), sample_rows()), "
         f"sys.argv[1] + '/raw/steam_reviews/ds={DS}', counts={{'good': int(sys.argv[2])}})"
     )
-    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree / 'plugins'}"}
+    from shoplake.config import Settings
+
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree / 'plugins'}",
+           "SHOPLAKE_STEAM_SOURCE": Settings.from_env().steam_source_dir}  # the other tree's default is elsewhere
     subprocess.run([sys.executable, "-c", code, lake, str(n), str(ROOT / "bench")], check=True, env=env)
 
 
