@@ -107,8 +107,11 @@ def _raw_with(tree: Path, lake: str, n: int) -> None:
     )
     from shoplake.config import Settings
 
-    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree / 'plugins'}",
-           "SHOPLAKE_STEAM_SOURCE": Settings.from_env().steam_source_dir}  # the other tree's default is elsewhere
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{tree / 'src'}:{tree / 'plugins'}",
+        "SHOPLAKE_STEAM_SOURCE": Settings.from_env().steam_source_dir,
+    }  # the other tree's default is elsewhere
     subprocess.run([sys.executable, "-c", code, lake, str(n), str(ROOT / "bench")], check=True, env=env)
 
 

@@ -38,6 +38,10 @@ def python_job(
 def gpu_job(
     task_id: str, script: str, args: list[str], *, ds: str = PARTITION_DS, cfg: Settings | None = None, **kwargs: Any
 ) -> Any:
-    """:func:`python_job` on the GPU queue and pool."""
+    """:func:`python_job` on the GPU queue and pool. A sentiment map that routes any language to AWS Comprehend
+    (``comprehend``) gives the job the credentials of the ``aws_default`` connection (``SHOPLAKE_AWS_CONN_ID``)."""
     cfg = cfg or current_settings()
+    # the route's name, shoplake.ml.sentiment.comprehend.COMPREHEND (not imported: that package loads torch)
+    if any(route.split("=", 1)[-1].strip() == "comprehend" for route in cfg.sentiment_model_map.split(",")):
+        kwargs.setdefault("aws_conn_id", cfg.emr.aws_conn_id)
     return python_job(task_id, script, args, ds=ds, cfg=cfg, queue=cfg.gpu_queue, pool=cfg.gpu_pool, **kwargs)

@@ -45,10 +45,38 @@ class _NoRetryOnDataErrors:
             no_retry_on_data_errors(exc, self.exit_pattern)
 
 
+def aws_job_env(aws_conn_id: str) -> dict[str, str]:
+    """The AWS credentials, region and endpoint of an Airflow connection as a job process's environment (boto3's
+    standard variables): a job is a plain Python process that reads no Airflow connection itself."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="comprehend")
+    creds = hook.get_credentials()
+    env = {"AWS_ACCESS_KEY_ID": creds.access_key, "AWS_SECRET_ACCESS_KEY": creds.secret_key}
+    if creds.token:
+        env["AWS_SESSION_TOKEN"] = creds.token
+    if hook.conn_region_name:
+        env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = hook.conn_region_name
+    if hook.conn_config.endpoint_url:
+        env["AWS_ENDPOINT_URL"] = hook.conn_config.endpoint_url
+    return env
+
+
 class JobBashOperator(_NoRetryOnDataErrors, BashOperator):
-    """``BashOperator`` running a ``jobs/`` entry point (see the module doc for its retries)."""
+    """``BashOperator`` running a ``jobs/`` entry point (see the module doc for its retries). With ``aws_conn_id``,
+    the job gets that connection's credentials, region and endpoint in its environment (:func:`aws_job_env`)."""
 
     exit_pattern = _BASH_EXIT
+
+    def __init__(self, *, aws_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Any) -> Any:
+        if self.aws_conn_id:
+            self.env = {**(self.env or {}), **aws_job_env(self.aws_conn_id)}
+            self.append_env = True
+        return super().execute(context)
 
 
 class JobSparkSubmitOperator(_NoRetryOnDataErrors, SparkSubmitOperator):

@@ -105,7 +105,8 @@ def score_sentiment(cfg: ReviewScoreConfig) -> dict[str, Any]:
     router = Router(parse_model_map(cfg.models), engine_config(cfg), cache_dir=cfg.model_cache)
     src = partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, cfg.ds)
     out = partition_path(cfg.lake_root, Zone.ENRICHED, PRODUCT_REVIEWS, cfg.ds)
-    result = score_partition(router, src, out, id_col="review_id", out_id="review_id")
+    refused = quarantine_path(cfg.lake_root, "enriched", PRODUCT_REVIEWS, cfg.ds)  # rows a managed model refused
+    result = score_partition(router, src, out, id_col="review_id", out_id="review_id", quarantine=refused)
     curated_rows = read_counts(src)["curated"]
     if result["rows"] != curated_rows:
         raise RuntimeError(f"scored {result['rows']} rows but curated product reviews ds={cfg.ds} has {curated_rows}")

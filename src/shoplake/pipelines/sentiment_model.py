@@ -92,6 +92,11 @@ class SentimentTrainConfig(PartitionJob, EngineConfig):
     min_negatives: int = option(
         30, help="fewest held-out negatives (and positives) for an AUC to be reported per language group", minimum=1
     )
+    compare_comprehend: bool = option(
+        False,
+        help="also score the held-out reviews with AWS Comprehend (its languages only; billed: about $0.0003 a short "
+        "review) and report its AUC beside the model's and VADER's on the same rows; credentials from boto3's chain",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -107,6 +112,23 @@ class SentimentTrainConfig(PartitionJob, EngineConfig):
 
 
 Labelled = tuple[list[str], "np.ndarray", "np.ndarray", list[str]]
+
+
+def _comprehend_by_language(texts: list[str], y: Any, test_idx: Any, test_langs: Any, cfg: SentimentTrainConfig):
+    """AWS Comprehend's AUC per language (and ``all``) on the held-out rows in its languages."""
+    import numpy as np
+
+    from shoplake.ml.metrics import auc_by_group
+    from shoplake.ml.sentiment.comprehend import ComprehendClassifier
+
+    clf = ComprehendClassifier()
+    scores, _ = clf.score([texts[i] for i in test_idx], list(test_langs))
+    log.info("%s", clf.cost_line())
+    kept = ~np.isnan(scores)  # refused documents and other languages are left out, and counted
+    log.info("comprehend scored %d of %d held-out reviews (the rest: other languages or refused)", int(kept.sum()),
+             len(kept))  # fmt: skip
+    return auc_by_group(y[test_idx][kept], scores[kept], test_langs[kept], min_negatives=cfg.min_negatives,
+                        seed=cfg.seed)  # fmt: skip
 
 
 def load_curated(cfg: SentimentTrainConfig) -> Labelled:
@@ -252,6 +274,8 @@ def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
         name: auc_by_group(y[test_idx], p, test_langs, min_negatives=cfg.min_negatives, seed=cfg.seed)
         for name, p in (("model", p_test), ("vader", p_vader))
     }
+    if cfg.compare_comprehend:  # the managed alternative, on the same held-out rows (those in its languages)
+        by_language["comprehend"] = _comprehend_by_language(texts, y, test_idx, test_langs, cfg)
     for name, groups in by_language.items():
         for group, m in groups.items():
             log.info("held-out %s, %s: %s", name, group, format_auc(m))

@@ -197,7 +197,7 @@ def score_sentiment(cfg: ScoreConfig) -> dict[str, Any]:
     """Score every curated review of ``ds`` with the model of its language → ``enriched/steam_reviews/ds=…``.
 
     Returns:
-        ``{"ds", "path", "rows", "scored", "unsupported_language", "models"}``.
+        ``{"ds", "path", "rows", "scored", "unsupported_language", "model_error", "models"}``.
 
     Raises:
         RuntimeError: fewer or more rows scored than the curated partition holds.
@@ -206,7 +206,9 @@ def score_sentiment(cfg: ScoreConfig) -> dict[str, Any]:
 
     router = Router(parse_model_map(cfg.models), engine_config(cfg), cache_dir=cfg.model_cache)
     src = partition_path(cfg.lake_root, Zone.CURATED, STEAM_REVIEWS, cfg.ds)
-    result = score_partition(router, src, partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_REVIEWS, cfg.ds))
+    refused = quarantine_path(cfg.lake_root, "enriched", STEAM_REVIEWS, cfg.ds)  # rows a managed model refused
+    result = score_partition(router, src, partition_path(cfg.lake_root, Zone.ENRICHED, STEAM_REVIEWS, cfg.ds),
+                             quarantine=refused)  # fmt: skip
     curated_rows = read_counts(src)["curated"]
     if result["rows"] != curated_rows:
         raise RuntimeError(f"scored {result['rows']} rows but curated ds={cfg.ds} has {curated_rows}")
@@ -226,7 +228,8 @@ def check_enriched(lake_root: str, ds: str, scored: dict[str, Any], curated_rows
         raise ValueError(f"sentiment job wrote {scored['path']}, expected {expected}")
     if scored["rows"] != curated_rows:
         raise ValueError(f"enriched has {scored['rows']} rows, curated has {curated_rows} (ds={ds})")
-    return {k: scored[k] for k in ("ds", "path", "rows", "scored", "unsupported_language", "models")}
+    keys = ("ds", "path", "rows", "scored", "unsupported_language", "model_error", "models")
+    return {k: scored.get(k, 0) for k in keys}
 
 
 #: rows of the curated and enriched partitions joined at a time by :func:`build_purchase_features`

@@ -16,7 +16,8 @@ The engine is split by responsibility; every public name is importable from here
 - :mod:`~shoplake.ml.sentiment.export` — ONNX Runtime and ``torch.compile`` wrappers;
 - :mod:`~shoplake.ml.sentiment.multilingual` — USE multilingual v3 (the packaged offline encoder of the ``*`` route)
   and the head served over it;
-- :mod:`~shoplake.ml.sentiment.routing` — routes by language, :func:`score_texts`, :func:`score_partition`.
+- :mod:`~shoplake.ml.sentiment.routing` — routes by language, :func:`score_texts`, :func:`score_partition`;
+- :mod:`~shoplake.ml.sentiment.comprehend` — AWS Comprehend as a route (``*=comprehend``).
 """
 
 from shoplake.ml.sentiment.batching import (
@@ -39,6 +40,7 @@ from shoplake.ml.sentiment.classifier import (
     model_dtype,
     pick_device,
 )
+from shoplake.ml.sentiment.comprehend import COMPREHEND, ComprehendClassifier
 from shoplake.ml.sentiment.cpu import (
     CPU_ATTENTION,
     MALLOC_MMAP_THRESHOLD,
@@ -56,6 +58,7 @@ from shoplake.ml.sentiment.labels import (
     ANY_LANGUAGE,
     FIVE_CLASSES,
     HEAD_MANIFEST,
+    MODEL_ERROR,
     MODEL_REF,
     SCORED,
     SENTIMENT_SCHEMA,
@@ -84,11 +87,13 @@ from shoplake.ml.sentiment.routing import (
 
 __all__ = [
     "ANY_LANGUAGE",
+    "COMPREHEND",
     "CPU_ATTENTION",
     "FIVE_CLASSES",
     "HEAD_MANIFEST",
     "MALLOC_MMAP_THRESHOLD",
     "MALLOC_TRIM_THRESHOLD",
+    "MODEL_ERROR",
     "MODEL_REF",
     "SCORED",
     "SENTIMENT_SCHEMA",
@@ -98,6 +103,7 @@ __all__ = [
     "USE_MULTILINGUAL",
     "ClassScores",
     "CompiledModel",
+    "ComprehendClassifier",
     "EmbeddingHeadClassifier",
     "EngineConfig",
     "ModelRoute",

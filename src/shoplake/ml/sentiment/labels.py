@@ -15,6 +15,8 @@ MODEL_REF = "model_ref.json"
 
 #: ``sentiment_status`` of a row a model supporting its language scored, and of one no configured model supports
 SCORED, UNSUPPORTED = "scored", "unsupported_language"
+#: a model refused the text (a managed API's per-document error): null scores, the row quarantined with the reason
+MODEL_ERROR = "model_error"
 #: the route of every language without a route of its own
 ANY_LANGUAGE = "*"
 
@@ -94,7 +96,7 @@ SENTIMENT_SCHEMA = pa.schema(
     [
         pa.field("recommendationid", pa.string()),
         pa.field("language_code", pa.string()),
-        pa.field("sentiment_status", pa.string()),  # scored | unsupported_language (then the scores are null)
+        pa.field("sentiment_status", pa.string()),  # scored | unsupported_language | model_error (scores null)
         pa.field("sentiment_label", pa.string()),
         pa.field("sentiment_score", pa.float32()),  # probability of the predicted label
         pa.field("positive_prob", pa.float32()),
