@@ -51,15 +51,13 @@ def sample_rows() -> list[dict]:
     return rows
 
 
-def raw_day(lake: str, n: int, seed: list[dict]) -> None:
-    """A raw partition of ``n`` reviews of day ``DS``: the sample's rows repeated with new ids, authors and times."""
+def raw_table(n: int, seed: list[dict]):
+    """``n`` raw reviews of day ``DS``: the sample's rows repeated with new ids, authors and times."""
     import datetime as dt
 
     import pyarrow as pa
 
     from shoplake.ingest.mongo_extract import RAW_STEAM_REVIEWS_SCHEMA
-    from shoplake.io.lake import write_partition
-    from shoplake.paths import STEAM_REVIEWS, Zone, partition_path
 
     start = int(dt.datetime.fromisoformat(DS).replace(tzinfo=dt.UTC).timestamp())
     rows = []
@@ -69,8 +67,15 @@ def raw_day(lake: str, n: int, seed: list[dict]) -> None:
         row["author_steamid"] = str(76_000_000_000_000_000 + i)
         row["timestamp_created"] = row["timestamp_updated"] = start + (i * 86_399) // n
         rows.append(row)
-    table = pa.Table.from_pylist(rows, schema=RAW_STEAM_REVIEWS_SCHEMA)
-    write_partition(table, partition_path(lake, Zone.RAW, STEAM_REVIEWS, DS), counts={"good": n})
+    return pa.Table.from_pylist(rows, schema=RAW_STEAM_REVIEWS_SCHEMA)
+
+
+def raw_day(lake: str, n: int, seed: list[dict]) -> None:
+    """A raw partition of ``n`` reviews of day ``DS`` (:func:`raw_table`)."""
+    from shoplake.io.lake import write_partition
+    from shoplake.paths import STEAM_REVIEWS, Zone, partition_path
+
+    write_partition(raw_table(n, seed), partition_path(lake, Zone.RAW, STEAM_REVIEWS, DS), counts={"good": n})
 
 
 def run_curate(lake: str, conf: dict[str, str]) -> tuple[float, float]:

@@ -25,25 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 #: the last commit whose lake was the pointer layout
 POINTER_RELEASE = "639ba2d"
-DS = "2019-03-02"
-
-
-def raw_table(n: int, seed: list[dict]):
-    import datetime as dt
-
-    import pyarrow as pa
-
-    from shoplake.ingest.mongo_extract import RAW_STEAM_REVIEWS_SCHEMA
-
-    start = int(dt.datetime.fromisoformat(DS).replace(tzinfo=dt.UTC).timestamp())
-    rows = []
-    for i in range(n):
-        row = dict(seed[i % len(seed)])
-        row["recommendationid"] = str(10_000_000_000 + i)
-        row["author_steamid"] = str(76_000_000_000_000_000 + i)
-        row["timestamp_created"] = row["timestamp_updated"] = start + (i * 86_399) // n
-        rows.append(row)
-    return pa.Table.from_pylist(rows, schema=RAW_STEAM_REVIEWS_SCHEMA)
+from daily_run_scaling import DS  # noqa: E402 - the day both benchmarks write
 
 
 def bench_writes(sizes: list[int], repeat: int, seed: list[dict], tmp: Path) -> dict[int, dict[str, float]]:
@@ -51,6 +33,7 @@ def bench_writes(sizes: list[int], repeat: int, seed: list[dict], tmp: Path) -> 
     the day, as a rerun replaces it: the table already holds that day and two others)."""
     import pyarrow.parquet as pq
 
+    from daily_run_scaling import raw_table
     from shoplake.io.lake import write_partition
 
     out = {}
@@ -100,8 +83,8 @@ def _curate(tree: Path, lake: str) -> float:
 def _raw_with(tree: Path, lake: str, n: int) -> None:
     """The raw day written by ``tree``'s own ``write_partition`` (its layout), in a process with its library."""
     code = (
-        "import sys; sys.path.insert(0, sys.argv[3]); from delta_cost import raw_table; "
-        "from daily_run_scaling import sample_rows; from shoplake.io.lake import write_partition; "
+        "import sys; sys.path.insert(0, sys.argv[3]); "
+        "from daily_run_scaling import raw_table, sample_rows; from shoplake.io.lake import write_partition; "
         "write_partition(raw_table(int(sys.argv[2]), sample_rows()), "
         f"sys.argv[1] + '/raw/steam_reviews/ds={DS}', counts={{'good': int(sys.argv[2])}})"
     )

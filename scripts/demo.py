@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 from shoplake.config import Settings
-from shoplake.io.lake import read_counts, read_partition
+from shoplake.io.lake import filesystem, read_counts, read_partition
 from shoplake.paths import (
     PURCHASE_MODELS,
     STEAM_PURCHASE_FEATURES,
@@ -128,15 +128,30 @@ def airflow_dags_test(dag_id: str, run_at: str, conf: dict | None = None) -> boo
     return True
 
 
-def model_summary(cfg: Settings) -> None:
-    """The published purchase model: where, held-out figures, gating."""
-    from shoplake.ml.registry import read_current_metrics
+def model_summary(cfg: Settings, ds: str) -> None:
+    """This run's purchase model beside its baselines and the gate's verdict, then the published one."""
+    from shoplake.ml.registry import read_current_metrics, version_files
 
-    found = read_current_metrics(cfg.lake_root, PURCHASE_MODELS["steam_purchase"])
+    name = PURCHASE_MODELS["steam_purchase"]
+    try:
+        fs, root = filesystem(version_files(cfg.lake_root, name, ds))
+        version = json.loads(fs.cat_file(f"{root}/metrics.json"))
+    except (FileNotFoundError, ValueError):
+        version = None
+    if version is not None:
+        log.info(
+            "  this run (version %s): steam_purchase held-out AUC %.3f; baselines on the same rows: %s",
+            ds,
+            version["steam_purchase"]["auc"],
+            ", ".join(f"{k} {v:.3f}" for k, v in version.get("baselines", {}).items()) or "none recorded",
+        )
+        log.info("  gate: %s", version.get("gate", {}).get("reason", "not recorded (an older version)"))
+    found = read_current_metrics(cfg.lake_root, name)
     if found is None:
-        log.info("no purchase model published")
+        log.info("  no purchase model published (none has beaten its baselines yet)")
         return
     current, m = found
+    log.info("  published (current.json):")
     for target in ("steam_purchase", "voted_up"):
         t = m[target]
         log.info(
@@ -200,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         features = read_partition(features_path, columns=["recommendationid"]).num_rows
         log.info("%-12s %-55s %8d", ds, features_path.replace(cfg.lake_root, "<lake>"), features)
     log.info("\npurchase model (XGBoost, features of %s..%s, time-based held-out split):", a.from_date, a.to_date)
-    model_summary(cfg)
+    model_summary(cfg, a.to_date)
     log.info("\nScheduled runs and backfills: `make standalone`, then `make backfill` (see docs/operations.md)")
     return 0
 
