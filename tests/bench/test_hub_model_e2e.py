@@ -19,7 +19,8 @@ DAYS = [f"2026-02-{d:02d}" for d in range(10, 16)]
 
 
 @pytest.mark.slow  # three jobs in fresh processes (about 25 s)
-def test_a_hub_model_revision_is_adopted_and_served_from_the_offline_cache(tmp_path):
+def test_a_hub_model_revision_is_adopted_and_served_from_the_offline_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOPLAKE_BASELINE_GATE", "off")  # a random tiny hub model: adoption and serving are the subject
     import hub_model_e2e as bench
     from shoplake.io.lake import read_partition
     from shoplake.paths import PRODUCT_REVIEW_SENTIMENT, STEAM_REVIEWS, Zone, partition_path

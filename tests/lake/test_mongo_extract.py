@@ -103,6 +103,7 @@ def test_bad_documents_are_quarantined_never_dropped(mongo_collection):
         {**good_doc("1"), "_id": ObjectId()},  # a second writer's copy: duplicate key
         {k: v for k, v in good_doc("8").items() if k != "voted_up"},  # missing field
         good_doc("9", developer_response=5),  # wrong type in an optional field
+        good_doc("10", votes_up=[1, 2]),  # an array of the right type: $type matches elements (Hypothesis found it)
     ]
     mongo_collection.insert_many(docs)
     res = extract_window(mongo_collection, start_ts=START, end_ts=END, max_review_chars=20_000)
@@ -123,6 +124,7 @@ def test_bad_documents_are_quarantined_never_dropped(mongo_collection):
     assert reasons["1"] == ["duplicate recommendationid"]
     assert reasons["8"] == ["voted_up missing"]
     assert reasons["9"] == ["developer_response is BSON int, expected string"]
+    assert reasons["10"][0].startswith("votes_up is BSON ")
 
 
 @pytest.mark.integration

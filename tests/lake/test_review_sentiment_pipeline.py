@@ -104,7 +104,8 @@ def test_scores_are_published_as_csv_and_parquet_with_the_same_rows(lake):
         rsp.check_published(lake, DAYS[-1], results)
 
 
-def test_a_hub_shaped_model_is_evaluated_adopted_only_through_the_gate_and_served(lake, tmp_path):
+def test_a_hub_shaped_model_is_evaluated_adopted_only_through_the_gate_and_served(lake, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOPLAKE_BASELINE_GATE", "off")  # a random tiny model: the champion gate is the subject here
     import shutil
 
     from tiny_models import build_five_class_classifier

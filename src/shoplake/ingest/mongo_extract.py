@@ -157,13 +157,18 @@ def type_reasons(doc: dict[str, Any], fields: tuple[FieldSpec, ...] = ()) -> lis
 
 
 def type_violation_filter(fields: tuple[FieldSpec, ...]) -> dict[str, Any]:
-    """A query matching documents with a field of a type the schema refuses (nested parents included)."""
+    """A query matching documents with a field of a type the schema refuses (nested parents included).
+
+    An array is refused explicitly: ``$type`` matches an array by its *elements*, so ``[1, 2]`` would pass as a
+    long (no field of the contract is an array; pymongoarrow cannot decode one into a scalar column)."""
     clauses: list[dict[str, Any]] = []
     parents = sorted({f.path.rsplit(".", 1)[0] for f in fields if "." in f.path})
     for parent in parents:
         clauses.append({parent: {"$exists": True, "$not": {"$type": ["object", "null"]}}})
+        clauses.append({parent: {"$type": "array"}})
     for f in fields:
         clauses.append({f.path: {"$exists": True, "$not": {"$type": [*f.bson_types, "null"]}}})
+        clauses.append({f.path: {"$type": "array"}})
     return {"$or": clauses}
 
 

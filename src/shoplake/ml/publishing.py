@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -82,22 +83,39 @@ class Tracking:
     skip_artifacts: tuple[str, ...] = ()
 
 
+#: ``off``: a model that does not beat its strongest baseline may still be promoted (the verdict says so) — for a
+#: deployment that must serve *a* model while its data is too thin for one to earn its place; ``on`` by default
+BASELINE_GATE_ENV = "SHOPLAKE_BASELINE_GATE"
+
+
+def baseline_gate_on() -> bool:
+    """Whether losing to the strongest baseline blocks promotion (``SHOPLAKE_BASELINE_GATE``, default ``on``)."""
+    value = os.environ.get(BASELINE_GATE_ENV, "on").strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"{BASELINE_GATE_ENV}={value!r}: use on or off")
+    return value == "on"
+
+
 def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, Any]:
     """The gate's decision before anything is written: ``{"metric", "score", "higher_is_better", "baseline",
     "baseline_score", "beats_baseline", "champion_version", "champion_score", "promote", "reason"}``."""
     strongest = gate.strongest_baseline()
     beats = strongest is None or gate.better(gate.score, strongest[1])
+    enforced = baseline_gate_on()
     champ = None
     if champion is not None and champion.get("version") != ds:  # a rerun of the champion's own day replaces it
         champ = gate.champion_score(champion) if gate.champion_score else None
         if champ is None and isinstance(champion.get(gate.metric), int | float):
             champ = float(champion[gate.metric])
     not_worse = champ is None or gate.score == champ or gate.better(gate.score, champ)
-    if not beats:
+    if not beats and enforced:
         reason = (f"not promoted: {gate.metric} {gate.score:.4f} does not beat the baseline {strongest[0]!r} "
                   f"({strongest[1]:.4f}) on the same held-out rows")  # type: ignore[index]  # fmt: skip
     elif not not_worse:
         reason = f"not promoted: {gate.metric} {gate.score:.4f} is worse than the champion's {champ:.4f}"
+    elif not beats:
+        reason = (f"promoted although {gate.metric} {gate.score:.4f} does not beat the baseline {strongest[0]!r} "
+                  f"({strongest[1]:.4f}): {BASELINE_GATE_ENV}=off")  # type: ignore[index]  # fmt: skip
     else:
         reason = "promoted" + (f": beats the baseline {strongest[0]!r} ({strongest[1]:.4f})" if strongest else "")
     return {
@@ -110,7 +128,7 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
         "beats_baseline": beats,
         "champion_version": champion.get("version") if champion else None,
         "champion_score": champ,
-        "promote": beats and not_worse,
+        "promote": (beats or not enforced) and not_worse,
         "reason": reason,
     }
 

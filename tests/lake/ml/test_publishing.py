@@ -51,6 +51,17 @@ def _publish(lake: str, tmp_path: Path, ds: str, score: float, baseline: float, 
     )  # fmt: skip
 
 
+def test_with_the_baseline_gate_off_a_losing_model_is_promoted_and_the_verdict_says_so(monkeypatch):
+    monkeypatch.setenv("SHOPLAKE_BASELINE_GATE", "off")
+    decided = verdict(Gate("auc", 0.80, baselines={"rate": 0.83}), None, "2024-01-02")
+    assert decided["promote"] is True
+    assert decided["beats_baseline"] is False
+    assert "promoted although auc 0.8000 does not beat the baseline 'rate'" in decided["reason"]
+    monkeypatch.setenv("SHOPLAKE_BASELINE_GATE", "maybe")
+    with pytest.raises(ValueError, match="use on or off"):
+        verdict(Gate("auc", 0.80), None, "2024-01-02")
+
+
 def test_a_version_that_loses_to_its_baseline_is_written_but_not_promoted(tmp_path):
     lake = str(tmp_path / "lake")
     lost = _publish(lake, tmp_path, "2024-01-01", 0.70, 0.83)
