@@ -5,8 +5,8 @@
 the last `window_days` curated partitions, fit a logistic-regression head, evaluate on the newest 20 % against VADER
 (AUC with a 95 % interval per language, accuracy, F1 per class, ROC plot). Two models, two tasks:
 `train_sentiment_head` (all-MiniLM-L6-v2, English reviews: the `en` route) and `train_multilingual_sentiment_head`
-(Universal Sentence Encoder multilingual v3, packaged weights; the head learns from the English labels and is
-evaluated on every language, the others' AUCs being cross-lingual transfer: the `*` route).
+(Universal Sentence Encoder multilingual v3, packaged weights; the head learns from every labelled language and is
+evaluated on every language, those without labels of their own as cross-lingual transfer: the `*` route).
 
 **Inputs.** `curated/steam_reviews/ds=…` for the window ending at the run's day (the `ds` Param of a manual run,
 else the last day of the data interval; `resolve_partition` decides it, as in every DAG).

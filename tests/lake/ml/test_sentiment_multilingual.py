@@ -80,18 +80,22 @@ def trained(tmp_path_factory):
     return lake, job.main(args)
 
 
-def test_multilingual_head_learns_from_english_and_reports_german_as_transfer(trained):
+def test_multilingual_head_learns_from_every_labelled_language_beside_the_english_only_head(trained):
     lake, result = trained
     version = Path(result["path"])
     assert version.parent == Path(lake) / "model" / "sentiment_multilingual" / "version=2019-03-03"
     metrics = json.loads((version / "metrics.json").read_text())
-    assert (metrics["encoder"], metrics["language"], metrics["train_language"]) == (USE_MULTILINGUAL, "*", "en")
-    # 108 rows: the newest 22 (the 12 German ones among them) held out; of the 86 older only the 80 English learnt from
-    assert metrics["train_rows_by_language"] == {"en": 80}
-    assert metrics["transfer_languages"] == ["de"]
+    assert (metrics["encoder"], metrics["language"], metrics["train_language"]) == (USE_MULTILINGUAL, "*", "*")
+    # 108 rows: the newest 22 (the 12 German ones among them) held out; the 86 older learnt from, German included
+    assert metrics["train_rows_by_language"] == {"de": 6, "en": 80}
+    assert metrics["transfer_languages"] == []  # German had labels of its own
     german = metrics["by_language"]["model"]["de"]
     assert (german["n"], german["negatives"]) == (12, 6)
-    assert german["auc"] > 0.8  # never saw a German label
+    assert german["auc"] > 0.8
+    # the English-only head on the same held-out rows, so the gain of German's own labels is visible
+    english_only = metrics["by_language"]["model_english_only"]["de"]
+    assert (english_only["n"], english_only["negatives"]) == (12, 6)
+    assert english_only["auc"] is not None
     manifest = json.loads((version / "shoplake_model.json").read_text())
     assert manifest["encoder"] == USE_MULTILINGUAL
     assert "encoder_dir" not in manifest
@@ -129,6 +133,6 @@ def test_train_language_must_be_among_the_reviews_read():
     cfg = SentimentTrainConfig(ds="2019-03-03", lake_root="/l")
     assert (cfg.language, cfg.train_language) == ("en", "en")
     cfg = SentimentTrainConfig(ds="2019-03-03", lake_root="/l", encoder=USE_MULTILINGUAL)
-    assert (cfg.language, cfg.train_language) == ("*", "en")
+    assert (cfg.language, cfg.train_language) == ("*", "*")
     with pytest.raises(ValueError, match="--train-language de is not among the reviews read"):
         SentimentTrainConfig(ds="2019-03-03", lake_root="/l", language="en", train_language="de")
