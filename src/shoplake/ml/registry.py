@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 #: champions that are a constant or a rule of thumb, not a learnt model: the service and the Lake page name them as
 #: such (a tweet engagement champion ``median`` answers the training median for every tweet)
-BASELINE_MODELS = frozenset({"median", "mean", "majority", "majority_class", "popularity", "constant"})
+BASELINE_MODELS = frozenset(
+    {"median", "mean", "majority", "majority_class", "popularity", "constant", "per_account_mean"}
+)
 
 
 def is_baseline(model: str | None) -> bool:

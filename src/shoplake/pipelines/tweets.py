@@ -125,6 +125,8 @@ class EngagementTrainConfig(PartitionJob):
 #: the curated columns the engagement models and their gate read (never the raw text or the author key)
 TRAIN_COLUMNS = ("tweet_id", "platform", "created_at", "clean_text", "n_hashtags", "n_mentions", "n_urls",
                  "text_chars", "hour", "has_location", "followers", "engagement")  # fmt: skip
+#: read where the curated table has it: the per-account baseline's key (a hash of the handle)
+ACCOUNT_COLUMN = "author_key"
 #: rows of a day read at a time while sampling the window
 READ_CHUNK_ROWS = 65_536
 
@@ -147,6 +149,7 @@ def read_window(lake_root: str, ds: str, days: int, *, max_rows: int = 0, seed: 
         iter_aligned_partitions,
         iter_partition_batches,
         partition_rows,
+        partition_schema,
         read_partition,
     )
     from shoplake.paths import window_days
@@ -162,6 +165,8 @@ def read_window(lake_root: str, ds: str, days: int, *, max_rows: int = 0, seed: 
     fraction = 1.0 if not max_rows or total <= max_rows else max_rows / total
     rng = np.random.default_rng(seed)
     columns = list(TRAIN_COLUMNS)
+    if ACCOUNT_COLUMN in partition_schema(present[0][1]).names:
+        columns.append(ACCOUNT_COLUMN)
 
     def keep(df: pd.DataFrame) -> pd.DataFrame:
         return df if fraction >= 1.0 else df[rng.random(len(df)) < fraction]
@@ -229,20 +234,20 @@ def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
         },
         "models": result["metrics"],
         "best_model": best,
-        "gate_metric": "mae",
+        "gate_metric": "rmse_log1p",
         "embeddings": {"days_with": with_emb, "days_without": without, "note": result["embedding_note"]},
         "window_sample": sample,
     }
 
     def champion(pointer: dict[str, Any]) -> float | None:
         try:
-            return em.score_saved(pointer["path"], pointer.get("model", ""), test_df)["mae"]
+            return em.score_saved(pointer["path"], pointer.get("model", ""), test_df)["rmse_log1p"]
         except Exception as exc:  # an unreadable champion falls back to its recorded score
             log.warning("champion %s not scorable on these tweets (%s)", pointer.get("path"), exc)
             return None
 
-    mae = result["metrics"][best]["mae"]
-    baselines = {m: r["mae"] for m, r in result["metrics"].items() if is_baseline(m)}  # a constant can win: unpromoted
+    score = result["metrics"][best]["rmse_log1p"]
+    baselines = {m: r["rmse_log1p"] for m, r in result["metrics"].items() if is_baseline(m)}  # a winner: unpromoted
     flat = {f"{m}_{k}": v for m, r in result["metrics"].items() for k, v in r.items() if isinstance(v, int | float)}
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp)
@@ -251,11 +256,12 @@ def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
         published = publish_model_version(
             lake_root=cfg.lake_root, name=TWEET_ENGAGEMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg,
             local_dir=local, pointer={"model": best},
-            gate=Gate("mae", mae, higher_is_better=False, baselines=baselines, champion_score=champion),
+            gate=Gate("rmse_log1p", score, higher_is_better=False, baselines=baselines, champion_score=champion),
             tracking=Tracking(cfg.mlflow_uri, params={**asdict(cfg), "best_model": best}, metrics=flat,
                               tags={"best_model": best}),
         )  # fmt: skip
-    return {"ds": cfg.ds, "rows": len(df), "best_model": best, "mae": mae, **published}
+    mae = result["metrics"][best]["mae"]
+    return {"ds": cfg.ds, "rows": len(df), "best_model": best, "mae": mae, "rmse_log1p": score, **published}
 
 
 def check_curated(lake_root: str, ds: str) -> dict[str, Any]:

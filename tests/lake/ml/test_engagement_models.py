@@ -69,3 +69,19 @@ def test_without_embeddings_the_embedding_model_is_left_out_with_the_reason():
     result = em.fit_and_compare(train, test, em.XgbKnobs(20, 2, 0.1, 7))
     assert "xgb_embeddings_meta" not in result["metrics"]
     assert result["embedding_note"].startswith("not trained")
+
+
+def test_the_per_account_baseline_shrinks_each_authors_mean_toward_the_median():
+    import numpy as np
+    import pandas as pd
+
+    from shoplake.ml.engagement_models import per_account_mean, regression_metrics
+
+    train = pd.DataFrame({"author_key": ["a", "a", "b"]})
+    test = pd.DataFrame({"author_key": ["a", "b", "c"]})
+    got = per_account_mean(train, test, np.array([1.0, 1.0, 3.0]), prior=0.0)
+    assert np.allclose(got, [2 / 7, 3 / 6, 0.0])  # 5 pseudo-tweets of the prior; an unseen author is the prior
+    # the gate's metric ranks: a constant at the zero most tweets have does not win RMSE on log1p
+    y = np.array([0, 0, 0, 0, 0, 0, 0, 50, 80, 120], dtype=float)
+    zero, informed = np.zeros(10), np.log1p(np.array([0, 0, 0, 3, 0, 0, 0, 40, 60, 90], dtype=float))
+    assert regression_metrics(y, informed)["rmse_log1p"] < regression_metrics(y, zero)["rmse_log1p"]
