@@ -42,8 +42,11 @@ def test_the_sample_day_trains_a_gated_tracked_model_and_a_quiet_day_skips_train
     model = Path(lake_root) / "model" / "tweet_engagement"
     version = Path(version_files(lake_root, "tweet_engagement", DAY))
     metrics = json.loads((version / "metrics.json").read_text())
-    assert set(metrics["models"]) == {"median", "linear_hashtags_followers", "xgb_tfidf_meta", "xgb_embeddings_meta"}
-    assert {"mae", "rmse", "spearman", "mae_nonzero"} <= set(metrics["models"]["median"])
+    assert set(metrics["models"]) == {"median", "linear_hashtags_followers", "xgb_tfidf_meta", "xgb_embeddings_meta",
+                                      "per_account_mean"}  # fmt: skip
+    assert {"mae", "rmse", "rmse_log1p", "spearman", "mae_nonzero"} <= set(metrics["models"]["median"])
+    assert set(metrics["gate"]["baselines"]) == {"median", "per_account_mean"}
+    assert metrics["best_model"] != "per_account_mean"  # a baseline is compared, never chosen to serve
     assert json.loads((model / "current.json").read_text())["model"] == metrics["best_model"]
     assert (version / "predicted_vs_actual.png").is_file()
 
