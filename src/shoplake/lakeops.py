@@ -172,54 +172,47 @@ def migrate(lake_root: str, *, dry_run: bool = False) -> dict[str, Any]:
     again. The replaced versions and the old pointers stay on disk until ``shoplake lake vacuum --full``.
     Returns what it did per table.
     """
-    from shoplake.io.lake import filesystem
+    from shoplake.io.lake import filesystem, folders_under, spelled_like
     from shoplake.paths import validate_ds
 
-    fs, base = filesystem(lake_root)
-    prefix = lake_root.split("://", 1)[0] + "://" if "://" in lake_root else ""
+    fs, _ = filesystem(lake_root)
     report: dict[str, Any] = {}
-    if not fs.exists(base):
-        return report
-    for zone in sorted(fs.ls(base, detail=False)):
-        zone_name = zone.rstrip("/").rsplit("/", 1)[-1]
-        if zone_name == "model" or zone_name.startswith((".", "_")) or not fs.isdir(zone):
+    for zone_name, uri in folders_under(lake_root):
+        if zone_name == "model":
             continue
-        for dataset in sorted(fs.ls(zone, detail=False)):
-            if not fs.isdir(dataset):
+        dataset = filesystem(uri)[1]
+        held = set(delta.days(uri))
+        done: dict[str, Any] = {"days": [], "skipped": [], "rewritten_files": 0}
+        for day_dir in sorted(fs.ls(dataset, detail=False)):
+            name = day_dir.rstrip("/").rsplit("/", 1)[-1]
+            if not name.startswith("ds="):
                 continue
-            uri = prefix + dataset if prefix else dataset
-            held = set(delta.days(uri))
-            done: dict[str, Any] = {"days": [], "skipped": [], "rewritten_files": 0}
-            for day_dir in sorted(fs.ls(dataset, detail=False)):
-                name = day_dir.rstrip("/").rsplit("/", 1)[-1]
-                if not name.startswith("ds="):
-                    continue
-                try:
-                    day = validate_ds(name[3:])
-                except ValueError:
-                    continue
-                if day in held:
-                    done["skipped"].append(day)
-                    continue
-                files, counts = _old_day_files(fs, day_dir)
-                if not files:
-                    continue
-                if not dry_run:
-                    ready = []
-                    for f in files:
-                        if _delta_ready(fs, f):
-                            ready.append(f)
-                        else:
-                            ready.append(_rewrite(fs, f, day_dir))
-                            done["rewritten_files"] += 1
-                    delta.commit_files(f"{uri}/ds={day}", [prefix + f if prefix else f for f in ready],
-                                       counts={**(counts or {}), "migrated_from": "pointer layout"})  # fmt: skip
-                    if fs.exists(f"{day_dir}/{_OLD_POINTER}"):  # nothing reads the pointer any more
-                        fs.rm_file(f"{day_dir}/{_OLD_POINTER}")
-                done["days"].append(day)
-            if done["days"] or done["skipped"]:
-                report[uri] = done
-                log.info("%s %s: %d day(s) committed, %d already Delta, %d file(s) rewritten",
-                         "would migrate" if dry_run else "migrated", uri, len(done["days"]), len(done["skipped"]),
-                         done["rewritten_files"])  # fmt: skip
+            try:
+                day = validate_ds(name[3:])
+            except ValueError:
+                continue
+            if day in held:
+                done["skipped"].append(day)
+                continue
+            files, counts = _old_day_files(fs, day_dir)
+            if not files:
+                continue
+            if not dry_run:
+                ready = []
+                for f in files:
+                    if _delta_ready(fs, f):
+                        ready.append(f)
+                    else:
+                        ready.append(_rewrite(fs, f, day_dir))
+                        done["rewritten_files"] += 1
+                delta.commit_files(f"{uri}/ds={day}", [spelled_like(lake_root, f) for f in ready],
+                                   counts={**(counts or {}), "migrated_from": "pointer layout"})  # fmt: skip
+                if fs.exists(f"{day_dir}/{_OLD_POINTER}"):  # nothing reads the pointer any more
+                    fs.rm_file(f"{day_dir}/{_OLD_POINTER}")
+            done["days"].append(day)
+        if done["days"] or done["skipped"]:
+            report[uri] = done
+            log.info("%s %s: %d day(s) committed, %d already Delta, %d file(s) rewritten",
+                     "would migrate" if dry_run else "migrated", uri, len(done["days"]), len(done["skipped"]),
+                     done["rewritten_files"])  # fmt: skip
     return report

@@ -391,13 +391,13 @@ def day_preview(lake_root: str, zone: Zone | str, name: str, ds: str, *, version
         raise KeyError(f"{zone.value}/{name} is not readable: {exc}") from None
     if current is None:
         raise KeyError(f"no table {zone.value}/{name}")
-    read = current if version is None else version
-    if not 0 <= read <= current:
+    if version is not None and not 0 <= version <= current:
         raise KeyError(f"{zone.value}/{name} has versions 0–{current}, not {version}")
-    rows = delta.day_rows(path, read)
-    if not delta.day_files(path, read):
-        raise KeyError(f"{zone.value}/{name} holds no ds={ds} at version {read}")
-    head = delta.read_day_head(path, limit, read)
+    try:
+        read, rows, head = delta.day_head(path, limit, version)
+    except FileNotFoundError:
+        at = current if version is None else version
+        raise KeyError(f"{zone.value}/{name} holds no ds={ds} at version {at}") from None
     return DayPreview(zone=zone.value, name=name, ds=ds, version=read, rows=rows, columns=head.column_names,
                       head=[[_cell(v) for v in row.values()] for row in head.to_pylist()])  # fmt: skip
 

@@ -375,9 +375,9 @@ def _file_stats(fs: Any, path: str, meta: Any = None) -> tuple[int, str]:
     maxs: dict[str, Any] = {}
     nulls: dict[str, int] = {}
     schema = meta.schema.to_arrow_schema()
-    for i, name in enumerate(schema.names):
-        if meta.num_columns != len(schema.names):  # nested columns: leaves do not map to top-level names
-            break
+    # per-column statistics only where each top-level column is one Parquet leaf (nested columns are several)
+    names = schema.names if meta.num_columns == len(schema.names) else []
+    for i, name in enumerate(names):
         col_stats = [meta.row_group(g).column(i).statistics for g in range(meta.num_row_groups)]
         if col_stats and all(s is not None and s.has_null_count for s in col_stats):
             nulls[name] = sum(s.null_count for s in col_stats)
@@ -495,10 +495,20 @@ def commit_files(
     return _commit(table, ds, fs_paths, _file_schema(schema), counts, read_version)  # type: ignore[arg-type]
 
 
-def day_files(path: str, version: int | None = None) -> list[str]:
-    """URIs of the files of day ``ds`` in the table's snapshot (latest, or ``version``); [] for no such day."""
+def _day_snapshot(path: str, version: int | None = None, *, require: bool = False) -> tuple[Any, str, str]:
+    """``(DeltaTable or None, table, ds)`` of a partition path, the snapshot loaded once; with ``require``, a
+    :class:`FileNotFoundError` when the snapshot does not hold the day (a day of zero rows is held)."""
     table, ds = split_partition(path)
     dt = _table(table, version)
+    if require and (dt is None or not dt.partitions(partition_filters=[(PARTITION_COLUMN, "=", ds)])):
+        raise FileNotFoundError(f"partition {path} does not exist; has its producing task run for this ds?")
+    return dt, table, ds
+
+
+def day_files(path: str, version: int | None = None, *, require: bool = False) -> list[str]:
+    """URIs of the files of day ``ds`` in the table's snapshot (latest, or ``version``); [] for no such day
+    (``require``: :class:`FileNotFoundError` instead)."""
+    dt, _, ds = _day_snapshot(path, version, require=require)
     if dt is None:
         return []
     return list(dt.file_uris(partition_filters=[(PARTITION_COLUMN, "=", ds)]))
@@ -523,17 +533,18 @@ def table_schema(table: str, version: int | None = None) -> pa.Schema:
     return schema.remove(schema.get_field_index(PARTITION_COLUMN)) if PARTITION_COLUMN in schema.names else schema
 
 
-def read_day(path: str, columns: list[str] | None = None, version: int | None = None) -> pa.Table:
+def read_day(
+    path: str, columns: list[str] | None = None, version: int | None = None, *, require: bool = False
+) -> pa.Table:
     """Day ``ds`` of the table's snapshot (without the ``ds`` column); an empty table of the table's schema when
     the snapshot holds no row of that day.
 
     Raises:
-        FileNotFoundError: there is no table at the path.
+        FileNotFoundError: there is no table at the path (``require``: or the snapshot does not hold the day).
     """
     import pyarrow.dataset as pads
 
-    table, ds = split_partition(path)
-    dt = _table(table, version)
+    dt, table, ds = _day_snapshot(path, version, require=require)
     if dt is None:
         raise FileNotFoundError(f"no Delta table at {table}")
     dataset = dt.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "=", ds)])
@@ -541,25 +552,29 @@ def read_day(path: str, columns: list[str] | None = None, version: int | None = 
     return dataset.to_table(columns=names, filter=pads.field(PARTITION_COLUMN) == ds)
 
 
-def read_day_head(path: str, limit: int, version: int | None = None) -> pa.Table:
-    """The first ``limit`` rows of day ``ds`` (at ``version``): files are opened only until that many are read."""
+def day_head(path: str, limit: int, version: int | None = None) -> tuple[int, int, pa.Table]:
+    """``(version read, rows of the day, its first limit rows)`` from one load of the snapshot (latest, or
+    ``version``): files are opened only until ``limit`` rows are read.
+
+    Raises:
+        FileNotFoundError: the snapshot does not hold the day.
+    """
     import pyarrow.dataset as pads
 
-    table, ds = split_partition(path)
-    dt = _table(table, version)
-    if dt is None:
-        raise FileNotFoundError(f"no Delta table at {table}")
+    dt, _, ds = _day_snapshot(path, version, require=True)
     dataset = dt.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "=", ds)])
     names = [n for n in dataset.schema.names if n != PARTITION_COLUMN]
-    return dataset.head(limit, columns=names, filter=pads.field(PARTITION_COLUMN) == ds)
+    head = dataset.head(limit, columns=names, filter=pads.field(PARTITION_COLUMN) == ds)
+    return dt.version(), _rows_of_day(dt, ds), head
 
 
-def iter_day_batches(path: str, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+def iter_day_batches(
+    path: str, columns: list[str], batch_rows: int, *, require: bool = False
+) -> Iterator[pa.RecordBatch]:
     """Day ``ds`` in batches of at most ``batch_rows`` rows (bounded memory)."""
     import pyarrow.dataset as pads
 
-    table, ds = split_partition(path)
-    dt = _table(table)
+    dt, table, ds = _day_snapshot(path, require=require)
     if dt is None:
         raise FileNotFoundError(f"no Delta table at {table}")
     dataset = dt.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "=", ds)])
@@ -611,7 +626,7 @@ def day_counts(path: str, search: int = 5000) -> dict[str, Any] | None:
     while True:
         commits = history(table, window, dt)
         for c in commits:
-            if c["ds"] == ds and c["operation"] != "VACUUM START":
+            if c["ds"] == ds:  # only shoplake's day commits carry a day (not OPTIMIZE, VACUUM, CREATE)
                 return c["counts"]
         if len(commits) < window or window >= search:
             return None
@@ -645,20 +660,24 @@ def table_summary(table: str, search: int = 200) -> dict[str, Any] | None:
     return {"version": dt.version(), "rows": rows, "counts": counts, "history": commits}
 
 
-def day_rows(path: str, version: int | None = None) -> int:
-    """Rows of day ``ds`` from the snapshot's file statistics (no data file read); 0 for a day it does not hold."""
+def day_rows(path: str, version: int | None = None, *, require: bool = False) -> int:
+    """Rows of day ``ds`` from the snapshot's file statistics (no data file read); 0 for a day it does not hold
+    (``require``: :class:`FileNotFoundError` instead)."""
+
+    dt, _, ds = _day_snapshot(path, version, require=require)
+    return 0 if dt is None else _rows_of_day(dt, ds)
+
+
+def _rows_of_day(dt: Any, ds: str) -> int:
+    """Rows of day ``ds`` in a loaded snapshot: its files' statistics, or a count where a file has none."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table, ds = split_partition(path)
-    dt = _table(table, version)
-    if dt is None:
-        return 0
     adds = pa.table(dt.get_add_actions(flatten=True))
-    mine = adds.filter(pc.equal(adds[f"partition.{PARTITION_COLUMN}"], ds))
-    if mine.num_rows and mine["num_records"].null_count:  # a file committed without statistics: count it
+    mine = adds.filter(pc.equal(adds[f"partition.{PARTITION_COLUMN}"], ds))["num_records"]
+    if mine.null_count:  # a file committed without statistics: count its rows
         return dt.to_pyarrow_dataset(partitions=[(PARTITION_COLUMN, "=", ds)]).count_rows()
-    return int(pc.sum(mine["num_records"]).as_py() or 0)
+    return int(pc.sum(mine).as_py() or 0)
 
 
 def restore_day(path: str, version: int) -> int:

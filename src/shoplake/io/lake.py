@@ -119,25 +119,19 @@ def write_partition(
 
 
 def _require(path: str) -> None:
-    existing, _ = existing_partitions([path])
-    if not existing:
-        raise FileNotFoundError(f"partition {path} does not exist; has its producing task run for this ds?")
+    delta.day_files(path, require=True)  # raises with the reason when the snapshot does not hold the day
 
 
 def partition_files(path: str) -> list[str]:
     """URIs of the data files of one day in its table's snapshot (for engines that take a file list: Spark,
     DuckDB). Raises :class:`FileNotFoundError` when the table does not hold the day."""
-    files = delta.day_files(path)
-    if not files:
-        _require(path)
-    return files
+    return delta.day_files(path, require=True)
 
 
 def iter_partition_batches(path: str, columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Stream a day in record batches of at most ``batch_rows`` rows (memory stays flat), in the snapshot's file
     order (the same order every time for one snapshot)."""
-    _require(path)
-    yield from delta.iter_day_batches(path, columns, batch_rows)
+    yield from delta.iter_day_batches(path, columns, batch_rows, require=True)
 
 
 class _Taker:
@@ -201,14 +195,12 @@ def empty_partition_table(path: str, columns: list[str]) -> pa.Table:
 
 def read_partition(path: str, columns: list[str] | None = None) -> pa.Table:
     """One day of a dataset as one table (without the ``ds`` column)."""
-    _require(path)
-    return delta.read_day(path, columns)
+    return delta.read_day(path, columns, require=True)
 
 
 def partition_rows(path: str) -> int:
     """Rows of one day, from the snapshot's file statistics (no data read)."""
-    _require(path)
-    return delta.day_rows(path)
+    return delta.day_rows(path, require=True)
 
 
 def read_counts(path: str) -> dict[str, int]:
@@ -224,21 +216,31 @@ def read_counts(path: str) -> dict[str, int]:
     return counts
 
 
+def spelled_like(uri: str, fs_path: str) -> str:
+    """``fs_path`` (as a filesystem lists it: ``bucket/key``) with ``uri``'s scheme (``s3://bucket/key``)."""
+    return f"{uri.split('://', 1)[0]}://{fs_path}" if "://" in uri else fs_path
+
+
+def folders_under(root: str) -> Iterator[tuple[str, str]]:
+    """``(zone, folder uri)`` of every folder one level under each zone folder of ``root`` (hidden names skipped),
+    for tools that walk the lake (maintenance, the CLI, migration); nothing when ``root`` does not exist."""
+    fs, base = filesystem(root)
+    if not fs.exists(base):
+        return
+    for zone in sorted(fs.ls(base, detail=False)):
+        if not fs.isdir(zone) or zone.rstrip("/").rsplit("/", 1)[-1].startswith((".", "_")):
+            continue
+        for folder in sorted(fs.ls(zone, detail=False)):
+            if fs.isdir(folder):
+                yield zone.rstrip("/").rsplit("/", 1)[-1], spelled_like(root, folder)
+
+
 def tables_under(root: str) -> dict[str, list[str]]:
-    """The Delta tables one level under each zone folder of ``root`` (``{zone: [table uri, …]}``), for tools that
-    walk the lake (maintenance, the CLI, migration)."""
+    """The Delta tables one level under each zone folder of ``root`` (``{zone: [table uri, …]}``)."""
     from deltalake import DeltaTable
 
-    fs, base = filesystem(root)
     out: dict[str, list[str]] = defaultdict(list)
-    if not fs.exists(base):
-        return {}
-    prefix = root.split("://", 1)[0] + "://" if "://" in root else ""
-    for zone in sorted(fs.ls(base, detail=False)):
-        if not fs.isdir(zone) or zone.rsplit("/", 1)[-1].startswith((".", "_")):
-            continue
-        for table in sorted(fs.ls(zone, detail=False)):
-            uri = prefix + table if prefix else table
-            if fs.isdir(table) and DeltaTable.is_deltatable(uri, storage_options=delta.storage_options(uri)):
-                out[zone.rsplit("/", 1)[-1]].append(uri)
+    for zone, uri in folders_under(root):
+        if DeltaTable.is_deltatable(uri, storage_options=delta.storage_options(uri)):
+            out[zone].append(uri)
     return dict(out)

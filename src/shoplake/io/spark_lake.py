@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoplake.io import delta
-from shoplake.io.lake import filesystem, is_local, partition_files
+from shoplake.io.lake import filesystem, is_local, partition_files, spelled_like
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -215,8 +215,7 @@ def stage_partition(
         if fs.exists(root):
             fs.rm(root, recursive=True)
         raise
-    prefix = folder.split("://", 1)[0] + "://" if "://" in folder else ""
-    return StagedPartition(path=path, rows=rows, readable=target, files=[prefix + p for p in written],
+    return StagedPartition(path=path, rows=rows, readable=target, files=[spelled_like(folder, p) for p in written],
                            read_version=read_version, folder=folder)  # fmt: skip
 
 

@@ -143,16 +143,17 @@ def curate_catalog(spark: SparkSession, path: str) -> tuple[Checked, int]:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from shoplake.io.lake import filesystem
+    from shoplake.io.lake import filesystem, spelled_like
 
     fs, pattern = filesystem(path)
     files = sorted(fs.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
     if not files:
         raise FileNotFoundError(f"no product catalogue file matches {path}")
-    protocol = path.split("://", 1)[0] + "://" if "://" in path else ""
     df = None
     for f in files:  # one read per file: Spark would apply the first file's header to every file of a glob
-        one = spark.read.option("header", True).option("multiLine", True).option("escape", '"').csv(protocol + f)
+        one = (
+            spark.read.option("header", True).option("multiLine", True).option("escape", '"').csv(spelled_like(path, f))
+        )
         for col in CATALOG_COLUMNS:
             if col not in one.columns:
                 one = one.withColumn(col, F.lit(None).cast("string"))
