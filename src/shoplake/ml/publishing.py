@@ -44,8 +44,8 @@ class Gate:
         score: the new model's value of it.
         higher_is_better: False for an error (MAE).
         baselines: named baselines' values on the same rows (``{"per-game rate": 0.83, "constant": 0.5}``).
-        champion_score: re-scores the champion (its pointer) on the same rows; None, or returning None: its
-            recorded score is used.
+        champion_score: re-scores the champion (its pointer) on the same rows; None, returning None or raising:
+            its recorded score is used (the failure logged).
     """
 
     metric: str
@@ -96,6 +96,19 @@ def baseline_gate_on() -> bool:
     return value == "on"
 
 
+def _rescored(gate: Gate, champion: dict[str, Any]) -> float | None:
+    """The champion re-scored on this run's held-out rows; None (then its recorded score is used) when there is no
+    re-scoring or the champion cannot be scored (unreadable files, an older model's features…)."""
+    if gate.champion_score is None:
+        return None
+    try:
+        return gate.champion_score(champion)
+    except Exception as exc:
+        log.warning("champion %s not scorable on these held-out rows (%s); its recorded %s is used",
+                    champion.get("path"), exc, gate.metric)  # fmt: skip
+        return None
+
+
 def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, Any]:
     """The gate's decision before anything is written: ``{"metric", "score", "higher_is_better", "baseline",
     "baseline_score", "beats_baseline", "champion_version", "champion_score", "promote", "reason"}``."""
@@ -104,7 +117,7 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
     enforced = baseline_gate_on()
     champ = None
     if champion is not None and champion.get("version") != ds:  # a rerun of the champion's own day replaces it
-        champ = gate.champion_score(champion) if gate.champion_score else None
+        champ = _rescored(gate, champion)
         if champ is None and isinstance(champion.get(gate.metric), int | float):
             champ = float(champion[gate.metric])
     not_worse = champ is None or gate.score == champ or gate.better(gate.score, champ)

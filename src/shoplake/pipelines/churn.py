@@ -161,12 +161,7 @@ def _champion_auc(spark: SparkSession, test: DataFrame):
     from shoplake.ml.churn import evaluate
 
     def score(champion: dict[str, Any]) -> float | None:
-        try:
-            model = PipelineModel.load(f"{champion['path']}/model")
-            return evaluate(model.transform(test))["auc"]
-        except Exception as exc:  # an unreadable or incompatible champion falls back to its recorded score
-            log.warning("champion %s not scorable on this split (%s)", champion.get("path"), exc)
-            return None
+        return evaluate(PipelineModel.load(f"{champion['path']}/model").transform(test))["auc"]
 
     return score
 

@@ -169,12 +169,8 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
     def champion(pointer: dict[str, Any]) -> float | None:
         from pyspark.ml import PipelineModel
 
-        try:
-            old = PipelineModel.load(f"{pointer['path']}/model").transform(test_df)
-            return multiclass_report(confusion_matrix(_pairs(old), len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
-        except Exception as exc:  # an unreadable champion falls back to its recorded score
-            log.warning("champion %s not scorable on these rows (%s)", pointer.get("path"), exc)
-            return None
+        old = PipelineModel.load(f"{pointer['path']}/model").transform(test_df)
+        return multiclass_report(confusion_matrix(_pairs(old), len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
 
     staged = staging_path(cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)
     per_class = {f"f1_{name}": v["f1"] for name, v in report["per_class"].items() if v["f1"] is not None}

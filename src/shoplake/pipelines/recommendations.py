@@ -528,11 +528,7 @@ def _publish(
     ndcg, best = f"ndcg_at_{cfg.k}", metrics["best_model"]
 
     def champion(pointer: dict[str, Any]) -> float | None:
-        try:
-            return score_version(spark, pointer["path"], pointer.get("model", ""), split, cfg.k)
-        except Exception as exc:  # an unreadable champion falls back to its recorded score
-            log.warning("champion %s not scorable on this split (%s)", pointer.get("path"), exc)
-            return None
+        return score_version(spark, pointer["path"], pointer.get("model", ""), split, cfg.k)
 
     per_model = {f"{m}_{k}": v for m in MODELS for k, v in metrics[m].items()}
     return publish_model_version(

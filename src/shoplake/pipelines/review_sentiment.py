@@ -248,12 +248,8 @@ def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
                        f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
 
         def champion(pointer: dict[str, Any]) -> float | None:
-            try:
-                clf = load_classifier(pointer["path"], cfg=engine, cache_dir=cfg.model_cache)
-                return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
-            except Exception as exc:  # an unreadable champion falls back to its recorded score
-                log.warning("champion %s not scorable on these reviews (%s)", pointer.get("path"), exc)
-                return None
+            clf = load_classifier(pointer["path"], cfg=engine, cache_dir=cfg.model_cache)
+            return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
 
         flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and v is not None}
         flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if v is not None}

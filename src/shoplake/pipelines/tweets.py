@@ -240,11 +240,7 @@ def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
     }
 
     def champion(pointer: dict[str, Any]) -> float | None:
-        try:
-            return em.score_saved(pointer["path"], pointer.get("model", ""), test_df)["rmse_log1p"]
-        except Exception as exc:  # an unreadable champion falls back to its recorded score
-            log.warning("champion %s not scorable on these tweets (%s)", pointer.get("path"), exc)
-            return None
+        return em.score_saved(pointer["path"], pointer.get("model", ""), test_df)["rmse_log1p"]
 
     score = result["metrics"][best]["rmse_log1p"]
     baselines = {m: r["rmse_log1p"] for m, r in result["metrics"].items() if is_baseline(m)}  # a winner: unpromoted

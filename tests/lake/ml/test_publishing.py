@@ -51,6 +51,15 @@ def _publish(lake: str, tmp_path: Path, ds: str, score: float, baseline: float, 
     )  # fmt: skip
 
 
+def test_a_champion_that_cannot_be_rescored_is_judged_by_its_recorded_score(caplog):
+    def broken(pointer):
+        raise OSError("its files were vacuumed")
+
+    decided = verdict(Gate("auc", 0.90, champion_score=broken), {"version": "2024-01-01", "auc": 0.95}, "2024-01-02")
+    assert (decided["champion_score"], decided["promote"]) == (0.95, False)
+    assert "not scorable on these held-out rows (its files were vacuumed)" in caplog.text
+
+
 def test_with_the_baseline_gate_off_a_losing_model_is_promoted_and_the_verdict_says_so(monkeypatch):
     monkeypatch.setenv("SHOPLAKE_BASELINE_GATE", "off")
     decided = verdict(Gate("auc", 0.80, baselines={"rate": 0.83}), None, "2024-01-02")
