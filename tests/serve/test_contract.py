@@ -112,3 +112,42 @@ def test_the_document_declares_every_error_with_its_shape_and_an_example_per_bod
     assert doc["paths"]["/predict/churn/{source}"]["post"]["responses"]["404"]
     unavailable = doc["components"]["schemas"]["UnavailableProblem"]
     assert unavailable["properties"]["detail"]["$ref"].endswith("/Unavailable")
+
+
+#: every operation of the service and each status it declares (with a key): the document may grow, never lose one
+DECLARED = {
+    ("GET", "/healthz"): {"200"},
+    ("GET", "/readyz"): {"200", "503"},
+    ("GET", "/models"): {"200", "401"},
+    ("GET", "/models/{key}"): {"200", "401", "404", "422", "503"},
+    ("POST", "/predict/purchase"): {"200", "401", "413", "422", "503"},
+    ("POST", "/predict/sentiment"): {"200", "401", "413", "422", "503"},
+    ("POST", "/predict/review_sentiment"): {"200", "401", "413", "422", "503"},
+    ("POST", "/predict/engagement"): {"200", "401", "413", "422", "503"},
+    ("POST", "/predict/churn/{source}"): {"200", "401", "404", "413", "422", "503"},
+    ("POST", "/predict/clickstream_engagement"): {"200", "401", "413", "422", "503"},
+    ("GET", "/recommendations/{user_id}"): {"200", "401", "422", "503"},
+    ("GET", "/similar/{product_id}"): {"200", "401", "404", "422", "503"},
+}
+
+
+def test_the_document_keeps_every_operation_and_status_the_split_service_had(tmp_path):
+    """The service is assembled from route modules (``shoplake.serve.routes``): none of today's operations or their
+    declared statuses may go missing, and each request body is importable on its own."""
+    from dataclasses import replace
+
+    from shoplake.config import Settings
+    from shoplake.serve import schemas
+    from shoplake.serve.app import create_app
+
+    doc = create_app(replace(Settings.from_env(), lake_root=str(tmp_path), api_key=KEY)).openapi()
+    found = {(m.upper(), p): set(op["responses"]) for p, ops in doc["paths"].items() for m, op in ops.items()}
+    for operation, statuses in DECLARED.items():
+        assert operation in found, f"{operation} is gone from /openapi.json"
+        assert statuses <= found[operation], (operation, statuses - found[operation])
+    limits = Settings.from_env().serve
+    for build in (schemas.purchase_request, schemas.sentiment_request, schemas.review_sentiment_request,
+                  schemas.engagement_request, schemas.rows_request):  # fmt: skip
+        model = build(limits)
+        example = model.model_json_schema()["examples"][0]
+        assert model.model_validate(example), build.__name__

@@ -17,6 +17,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MODELS = ("median", "linear_hashtags_followers", "xgb_tfidf_meta", "xgb_embeddings_meta")
+#: the file of a saved version that lists its models (and the meta features)
+SPEC_FILE = "features.json"
 META = ["log_followers", "n_hashtags", "n_mentions", "n_urls", "text_chars", "hour", "has_location", "is_tokopedia"]
 
 
@@ -163,7 +165,15 @@ def save_models(out: Path, result: dict[str, Any]) -> None:
     booster.save_model(out / "xgb_tfidf_meta.ubj")
     if "xgb_embeddings_meta" in fitted:
         fitted["xgb_embeddings_meta"].save_model(out / "xgb_embeddings_meta.ubj")
-    (out / "features.json").write_text(json.dumps({"meta": META, "models": list(fitted)}))
+    (out / SPEC_FILE).write_text(json.dumps({"meta": META, "models": list(fitted)}))
+
+
+def saved_models(version_dir: str) -> list[str]:
+    """The models a saved version holds (by name)."""
+    from shoplake.io.lake import filesystem
+
+    fs, root = filesystem(version_dir)
+    return json.loads(fs.cat(f"{root}/{SPEC_FILE}"))["models"]
 
 
 class SavedModel:

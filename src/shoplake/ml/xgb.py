@@ -8,6 +8,7 @@ fields (:func:`booster_params`, :func:`sklearn_params`, :data:`NATIVE_NAMES`).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -252,6 +253,28 @@ def load_booster(path: str, feature_names: list[str]) -> Any:
             raise ValueError(f"{path} has {booster.num_features()} features, expected {len(feature_names)}")
         booster.feature_names = feature_names
     return booster
+
+
+#: a published purchase version's booster and its spec (target, feature names in order, decision threshold)
+BOOSTER_FILE = "model.ubj"
+SPEC_FILE = "features.json"
+
+
+def save_version_files(out: Path, booster: Any, *, target: str, threshold: float) -> None:
+    """The booster and its spec into a version folder (what :func:`load_version_files` reads back)."""
+    booster.save_model(str(out / BOOSTER_FILE))
+    spec = {"target": target, "features": booster.feature_names, "threshold": threshold}
+    (out / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+
+
+def load_version_files(version_dir: str, *, spec_only: bool = False) -> tuple[Any, dict[str, Any]]:
+    """``(booster, spec)`` of a published purchase version (``spec_only``: the booster is None)."""
+    from shoplake.io.lake import filesystem
+
+    fs, root = filesystem(version_dir)
+    spec = json.loads(fs.cat(f"{root}/{SPEC_FILE}"))
+    booster = None if spec_only else load_booster(f"{version_dir.rstrip('/')}/{BOOSTER_FILE}", spec["features"])
+    return booster, spec
 
 
 # ---- on Spark (xgboost.spark) -------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoplake.jobconfig import PartitionJob, option
-from shoplake.ml.xgb import XgbParams, xgb_params
+from shoplake.ml.xgb import BOOSTER_FILE, SPEC_FILE, XgbParams, xgb_params
 from shoplake.paths import (
     PURCHASE_MODELS,
     PURCHASE_TARGETS,
@@ -44,11 +44,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "shoplake-steam-purchase"
-BOOSTER_FILE = "model.ubj"
 #: files every published version holds
 VERSION_FILES = (
     BOOSTER_FILE,
-    "features.json",
+    SPEC_FILE,
     "metrics.json",
     "roc.png",
     "feature_importance.csv",
@@ -305,7 +304,7 @@ def finish_training(
     from shoplake.ml.baselines import binary_baselines
     from shoplake.ml.plots import plot_importance, plot_roc
     from shoplake.ml.publishing import Gate, publish_model_version
-    from shoplake.ml.xgb import evaluate_booster, feature_importance
+    from shoplake.ml.xgb import evaluate_booster, feature_importance, save_version_files
 
     booster = boosters[cfg.target]
     metrics: dict[str, Any] = {"split": split.describe(), "device": device, "backend": cfg.backend}
@@ -324,11 +323,8 @@ def finish_training(
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "version"
         out.mkdir()
-        booster.save_model(str(out / BOOSTER_FILE))
-        threshold = metrics[cfg.target]["at_valid_threshold"]["threshold"]
-        (out / "features.json").write_text(
-            json.dumps({"target": cfg.target, "features": booster.feature_names, "threshold": threshold}, indent=2)
-        )
+        save_version_files(out, booster, target=cfg.target,
+                           threshold=metrics[cfg.target]["at_valid_threshold"]["threshold"])  # fmt: skip
         importance.to_csv(out / "feature_importance.csv", index=False)
         plot_importance(out / "feature_importance.png", importance)
         curves = {

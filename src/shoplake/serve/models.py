@@ -131,17 +131,10 @@ def _pointer(settings: Settings, name: str, hint: str) -> Callable[[], tuple[str
 
 
 def _load_purchase(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    import json
-
-    from shoplake.io.lake import filesystem
-    from shoplake.ml.xgb import load_booster
-    from shoplake.pipelines.purchase_model import BOOSTER_FILE
-
-    fs, root = filesystem(pointer["path"])
-    spec = json.loads(fs.cat(f"{root}/features.json"))
+    from shoplake.ml.xgb import load_version_files
     from shoplake.transforms.purchase_features import ALL_FEATURES
 
-    booster = load_booster(f"{pointer['path']}/{BOOSTER_FILE}", spec["features"])
+    booster, spec = load_version_files(pointer["path"])
     booster.set_param({"nthread": 1})  # requests run concurrently on the server's threads: one core each
     # the request's columns: the game id (its one-hot columns are derived from it) and the feature columns
     columns = ["appid", *(c for c in ALL_FEATURES if c in spec["features"])]
@@ -247,13 +240,10 @@ def _load_review_sentiment(settings: Settings) -> Callable[[dict[str, Any]], tup
 
 
 def _load_engagement(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    import json
-
-    from shoplake.io.lake import filesystem
+    from shoplake.ml.engagement_models import load_saved, saved_models
 
     model = pointer.get("model", "")
-    fs, root = filesystem(pointer["path"])
-    known = json.loads(fs.cat(f"{root}/features.json"))["models"]
+    known = saved_models(pointer["path"])
     if model not in known:
         raise ValueError(f"pointer names model {model!r}, the version holds {known}")
     encoder = None
@@ -262,8 +252,6 @@ def _load_engagement(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         from shoplake.ml.sentiment_head import SentenceEncoder, default_encoder_dir
 
         encoder = SentenceEncoder(default_encoder_dir(), EngineConfig())
-    from shoplake.ml.engagement_models import load_saved
-
     return {"predictor": load_saved(pointer["path"], model), "encoder": encoder}, {"model": model}
 
 

@@ -1,10 +1,12 @@
 """The prediction service's contract: request bodies (with examples), answers and error bodies.
 
-Importable by clients and tests. Request models depend on the service's limits (batch size, text length), so they
-are built per :class:`~shoplake.config.ServeSettings` by :func:`request_models`; :data:`DEFAULT` holds the ones of
-the default limits. Every error the service answers has a model here, and :func:`errors` declares them on an
-operation, so ``/openapi.json`` states each status an operation can answer and the shape of its body
-(``tests/serve/test_contract.py`` checks the app against it with schemathesis).
+Importable by clients and tests. Request models depend on the service's limits (batch size, text length), so each
+is built per :class:`~shoplake.config.ServeSettings` by its own function (:func:`purchase_request`,
+:func:`sentiment_request`, :func:`review_sentiment_request`, :func:`engagement_request`, :func:`rows_request`);
+:func:`request_models` builds them all and :data:`DEFAULT` holds the ones of the default limits. Every error the
+service answers has a model here, and :func:`errors` declares them on an operation, so ``/openapi.json`` states
+each status an operation can answer and the shape of its body (``tests/serve/test_contract.py``
+checks the app against it with schemathesis).
 """
 
 # no `from __future__ import annotations`: pydantic and FastAPI resolve these annotations at run time
@@ -198,10 +200,16 @@ def purchase_row_model() -> type[BaseModel]:
     return create_model("PurchaseRow", __config__=STRICT, **fields)
 
 
-def request_models(limits: ServeSettings) -> RequestModels:
-    """The request bodies under ``limits`` (batch size, text length)."""
-    Text = Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars), AfterValidator(unicode)]
-    Texts = Field(min_length=1, max_length=limits.max_batch, description="review texts")
+def _text(limits: ServeSettings) -> Any:
+    return Annotated[str, StringConstraints(min_length=1, max_length=limits.max_text_chars), AfterValidator(unicode)]
+
+
+def _texts(limits: ServeSettings) -> Any:
+    return Field(min_length=1, max_length=limits.max_batch, description="review texts")
+
+
+def purchase_request(limits: ServeSettings) -> type[BaseModel]:
+    """``POST /predict/purchase``: rows of ``enriched/steam_purchase_features``."""
     PurchaseRow = purchase_row_model()
 
     class PurchaseRequest(BaseModel):
@@ -212,19 +220,40 @@ def request_models(limits: ServeSettings) -> RequestModels:
         )  # fmt: skip
         rows: list[PurchaseRow] = Field(min_length=1, max_length=limits.max_batch)  # type: ignore[valid-type]
 
+    return PurchaseRequest
+
+
+def sentiment_request(limits: ServeSettings) -> type[BaseModel]:
+    """``POST /predict/sentiment``: texts with their language codes."""
+    Text = _text(limits)
+
     class SentimentRequest(BaseModel):
         model_config = ConfigDict(
             **STRICT, json_schema_extra={"examples": [{"texts": [EXAMPLE_REVIEW, "Gran juego"], "languages": ["en",
                                                                                                           "es"]}]}
         )  # fmt: skip
-        texts: list[Text] = Texts
+        texts: list[Text] = _texts(limits)  # type: ignore[valid-type]
         languages: list[Annotated[str, StringConstraints(max_length=16)] | None] | None = Field(
             None, description="language code per text (routes it like the Steam DAG); omitted = every text 'en'"
         )
 
+    return SentimentRequest
+
+
+def review_sentiment_request(limits: ServeSettings) -> type[BaseModel]:
+    """``POST /predict/review_sentiment``: product review texts."""
+    Text = _text(limits)
+
     class ReviewSentimentRequest(BaseModel):
         model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [{"texts": [EXAMPLE_REVIEW]}]})
-        texts: list[Text] = Texts
+        texts: list[Text] = _texts(limits)  # type: ignore[valid-type]
+
+    return ReviewSentimentRequest
+
+
+def engagement_request(limits: ServeSettings) -> type[BaseModel]:
+    """``POST /predict/engagement``: one tweet."""
+    Text = _text(limits)
 
     class EngagementRequest(BaseModel):
         model_config = ConfigDict(
@@ -233,7 +262,7 @@ def request_models(limits: ServeSettings) -> RequestModels:
                                              "created_at": "2022-12-22T10:00:00Z", "platform": "shopee",
                                              "has_location": False}]},
         )  # fmt: skip
-        text: Text = Field(description="the tweet's text (decoded)")
+        text: Text = Field(description="the tweet's text (decoded)")  # type: ignore[valid-type]
         hashtags: list[Annotated[str, StringConstraints(max_length=140), AfterValidator(unicode)]] | None = Field(
             None, max_length=100, description="hashtags without '#'; omitted = the #tags of the text"
         )
@@ -244,6 +273,11 @@ def request_models(limits: ServeSettings) -> RequestModels:
         platform: Literal[PLATFORMS] = Field("shopee", description="which store's tweets: shopee or tokopedia")  # type: ignore[valid-type]
         has_location: StrictBool = Field(False, description="whether the author's profile names a location")
 
+    return EngagementRequest
+
+
+def rows_request(limits: ServeSettings) -> type[BaseModel]:
+    """``POST /predict/churn/{source}`` and ``/predict/clickstream_engagement``: rows of a features table."""
     Value = float | int | Annotated[str, StringConstraints(max_length=1000), AfterValidator(unicode)] | bool | None
 
     class RowsRequest(BaseModel):
@@ -255,7 +289,18 @@ def request_models(limits: ServeSettings) -> RequestModels:
             "features are imputed like in training, unseen categories take the unknown slot",
         )
 
-    return RequestModels(PurchaseRequest, SentimentRequest, ReviewSentimentRequest, EngagementRequest, RowsRequest)
+    return RowsRequest
+
+
+def request_models(limits: ServeSettings) -> RequestModels:
+    """Every request body under ``limits`` (batch size, text length)."""
+    return RequestModels(
+        purchase_request(limits),
+        sentiment_request(limits),
+        review_sentiment_request(limits),
+        engagement_request(limits),
+        rows_request(limits),
+    )
 
 
 #: the request bodies under the default limits (for clients and tests)
