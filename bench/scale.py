@@ -247,12 +247,13 @@ def run_recommendations(r: Runner, source_glob: str) -> None:
     )
     r.worker(
         "check_window",
-        "from shoplake.pipelines.recommendations import check_window\nprint(check_window(lake, ds, 1, 20))",
+        "from shoplake.pipelines.recommendations_checks import check_window\nprint(check_window(lake, ds, 1, 20))",
     )
     r.spark("train_recommenders", "jobs/spark/train_recommenders.py", ["--window-days", "1", "--mlflow-uri", "none"])
     r.worker(
         "check_recommendations",
-        "from shoplake.pipelines.recommendations import check\nprint(check(lake, ds, k=10, window_days=1))",
+        "from shoplake.pipelines.recommendations_checks import check_recommendations\n"
+        "print(check_recommendations(lake, ds, k=10, window_days=1))",
     )
 
 

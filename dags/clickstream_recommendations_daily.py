@@ -49,7 +49,7 @@ from airflow.sdk import chain, dag, task
 from shoplake.pipelines.engagement import EngagementJobConfig
 from shoplake.pipelines.recommendations import RecsJobConfig
 from shoplake_airflow.assets import (
-    CHURN_ASSETS,
+    CURATED_CLICKSTREAM_EVENTS,
     CURATED_PRODUCT_CATALOG,
     CURATED_PRODUCT_REVIEWS,
     ENGAGEMENT_ASSETS,
@@ -69,7 +69,7 @@ from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
-CURATED = CHURN_ASSETS["clickstream"].curated
+CURATED = CURATED_CLICKSTREAM_EVENTS
 #: the job's knobs a run may change (everything but the lake, the day and MLflow)
 RECS_PARAMS = tuple(f for f in RecsJobConfig.__dataclass_fields__ if f not in ("ds", "lake_root", "mlflow_uri"))
 #: the engagement job's own knobs (window_days and seed are shared with the recommenders)
@@ -94,21 +94,23 @@ ENGAGEMENT_PARAMS = ("test_fraction", "engagement_model", "min_train_rows")
 def clickstream_recommendations_daily():
     @task(inlets=[CURATED])
     def check_window(partition: dict, **context) -> dict:
-        from shoplake.pipelines.recommendations import check_window as check
+        from shoplake.pipelines import recommendations_checks as steps
 
         params = context["params"]
         return skip_unless_trainable(
-            check(settings().lake_root, partition["ds"], params["window_days"], params["min_test_users"])
+            steps.check_window(settings().lake_root, partition["ds"], params["window_days"], params["min_test_users"])
         )
 
     @task(outlets=[*RECS_ASSETS.values(), RECOMMENDER_MODEL])
     def check_recommendations(partition: dict, **context) -> dict:
         from shoplake import paths
-        from shoplake.pipelines.recommendations import check
+        from shoplake.pipelines import recommendations_checks as steps
 
         params, lake = context["params"], settings().lake_root
         with fail_without_retry():  # a failed quality check: retrying rewrites the same tables
-            result = check(lake, partition["ds"], k=params["k"], window_days=params["window_days"])
+            result = steps.check_recommendations(
+                lake, partition["ds"], k=params["k"], window_days=params["window_days"]
+            )
         ds = partition["ds"]
         for key, asset in RECS_ASSETS.items():
             path = paths.partition_path(lake, paths.Zone.ENRICHED, paths.RECS_DATASETS[key], ds)
@@ -119,11 +121,11 @@ def clickstream_recommendations_daily():
     @task(outlets=[PRODUCT_REVIEW_MAP, *ENGAGEMENT_ASSETS])
     def check_engagement(partition: dict, **context) -> dict:
         from shoplake import paths
-        from shoplake.pipelines.engagement import check
+        from shoplake.pipelines import engagement
 
         lake, ds = settings().lake_root, partition["ds"]
         with fail_without_retry():  # retrying rewrites the same rows
-            result = check(lake, ds)
+            result = engagement.check_engagement(lake, ds)
         rows, preds, model = ENGAGEMENT_ASSETS
         emit_partition_event(context, rows, result)
         mapped = paths.partition_path(lake, paths.Zone.CURATED, paths.PRODUCT_REVIEW_MAP, ds)

@@ -93,11 +93,13 @@ def product_review_sentiment():
 
     @task
     def check_window(partition: dict, **context) -> dict:
-        from shoplake.pipelines.review_sentiment import check_window as check
+        from shoplake.pipelines import review_sentiment
 
         params = context["params"]
         return skip_unless_trainable(
-            check(settings().lake_root, partition["ds"], params["window_days"], params["min_rows"])
+            review_sentiment.check_window(
+                settings().lake_root, partition["ds"], params["window_days"], params["min_rows"]
+            )
         )
 
     @task(outlets=[ENRICHED_REVIEW_SENTIMENT])
@@ -116,10 +118,10 @@ def product_review_sentiment():
 
     @task(outlets=[REVIEW_SENTIMENT_RESULTS])
     def check_published(partition: dict, published: dict, **context) -> dict:
-        from shoplake.pipelines.review_sentiment import check_published as check
+        from shoplake.pipelines import review_sentiment
 
         with fail_without_retry(RuntimeError):
-            result = check(settings().lake_root, partition["ds"], settings().results)
+            result = review_sentiment.check_published(settings().lake_root, partition["ds"], settings().results)
         return emit_partition_event(context, REVIEW_SENTIMENT_RESULTS, result)
 
     cfg = settings()

@@ -77,10 +77,10 @@ from shoplake_airflow.training import TRAIN_PARAMS, train_job
 def steam_purchase_model_weekly():
     @task(inlets=[ENRICHED_STEAM_PURCHASE_FEATURES])
     def check_features(partition: dict, **context) -> dict:
-        from shoplake.pipelines.purchase_model import check_features as check
+        from shoplake.pipelines import purchase_model
 
         params = context["params"]
-        result = check(
+        result = purchase_model.check_features(
             settings().lake_root, partition["ds"], params["window_days"], params["min_rows"],
             min_new_days=params["min_new_days"], target=params["target"],
         )  # fmt: skip

@@ -94,18 +94,18 @@ def steam_reviews_daily():
 
     @task(outlets=[CURATED_STEAM_REVIEWS])
     def check_curated(raw: dict, **context) -> dict:
-        from shoplake.pipelines.steam_reviews import check_curated as check
+        from shoplake.pipelines import steam_reviews
 
-        result = check(settings().lake_root, raw["ds"], raw_rows=raw["rows"])
+        result = steam_reviews.check_curated(settings().lake_root, raw["ds"], raw_rows=raw["rows"])
         return emit_partition_event(context, CURATED_STEAM_REVIEWS, result)
 
     @task(outlets=[ENRICHED_STEAM_REVIEWS])
     def check_enriched(scored: str, curated: dict, **context) -> dict:
         import json
 
-        from shoplake.pipelines.steam_reviews import check_enriched as check
+        from shoplake.pipelines import steam_reviews
 
-        result = check(settings().lake_root, curated["ds"], json.loads(scored), curated["rows"])
+        result = steam_reviews.check_enriched(settings().lake_root, curated["ds"], json.loads(scored), curated["rows"])
         return emit_partition_event(context, ENRICHED_STEAM_REVIEWS, result)
 
     @task(inlets=[CURATED_STEAM_REVIEWS, ENRICHED_STEAM_REVIEWS], outlets=[ENRICHED_STEAM_PURCHASE_FEATURES])

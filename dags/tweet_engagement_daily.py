@@ -82,11 +82,11 @@ def tweet_engagement_daily():
 
     @task
     def check_window(partition: dict, **context) -> dict:
-        from shoplake.pipelines.tweets import check_window as check
+        from shoplake.pipelines import tweets
 
         params = context["params"]
         return skip_unless_trainable(
-            check(settings().lake_root, partition["ds"], params["window_days"], params["min_rows"])
+            tweets.check_window(settings().lake_root, partition["ds"], params["window_days"], params["min_rows"])
         )
 
     cfg = settings()

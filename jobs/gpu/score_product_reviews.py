@@ -12,7 +12,7 @@ from shoplake.pipelines import product_reviews
 
 
 def main(argv=None) -> dict:
-    return run_job(product_reviews.ReviewScoreConfig, product_reviews.score_sentiment, argv, doc=__doc__)
+    return run_job(product_reviews.ReviewScoreConfig, product_reviews.score_product_reviews, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from shoplake.pipelines import review_sentiment
 
 
 def main(argv=None) -> dict:
-    return run_job(review_sentiment.ReviewSentimentScoreConfig, review_sentiment.score, argv, doc=__doc__)
+    return run_job(
+        review_sentiment.ReviewSentimentScoreConfig, review_sentiment.score_review_sentiment, argv, doc=__doc__
+    )
 
 
 if __name__ == "__main__":

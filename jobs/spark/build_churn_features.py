@@ -2,7 +2,8 @@
 
     spark-submit jobs/spark/build_churn_features.py --source telco --ds 2018-11-30 --lake-root ./lake
 
-Flags: ``--help`` (``shoplake.pipelines.churn.ChurnJobConfig``); the step: ``shoplake.pipelines.churn.features``.
+Flags: ``--help`` (``shoplake.pipelines.churn.ChurnJobConfig``); the step:
+``shoplake.pipelines.churn.build_churn_features``.
 """
 
 from shoplake.jobconfig import run_job, run_main
@@ -10,7 +11,7 @@ from shoplake.pipelines import churn
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(churn.ChurnJobConfig, churn.features, argv, doc=__doc__, spark=spark, with_spark=True)
+    return run_job(churn.ChurnJobConfig, churn.build_churn_features, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

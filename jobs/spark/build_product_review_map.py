@@ -3,7 +3,7 @@
     spark-submit jobs/spark/build_product_review_map.py --ds 2019-10-01 --lake-root ./lake
 
 Flags: ``--help`` (``shoplake.pipelines.product_reviews.ReviewsJobConfig``); the step:
-``shoplake.pipelines.product_reviews.build_map``.
+``shoplake.pipelines.product_reviews.build_product_review_map``.
 """
 
 from shoplake.jobconfig import run_job, run_main
@@ -12,7 +12,12 @@ from shoplake.pipelines import product_reviews
 
 def main(argv=None, spark=None) -> dict:
     return run_job(
-        product_reviews.ReviewsJobConfig, product_reviews.build_map, argv, doc=__doc__, spark=spark, with_spark=True
+        product_reviews.ReviewsJobConfig,
+        product_reviews.build_product_review_map,
+        argv,
+        doc=__doc__,
+        spark=spark,
+        with_spark=True,
     )
 
 

@@ -3,7 +3,7 @@
     spark-submit jobs/spark/curate_steam_reviews.py --ds 2019-03-01 --lake-root ./lake
 
 Flags: ``--help`` (``shoplake.pipelines.steam_reviews.CurateConfig``); the step:
-``shoplake.pipelines.steam_reviews.curate``.
+``shoplake.pipelines.steam_reviews.curate_steam_reviews``.
 """
 
 from shoplake.jobconfig import run_job, run_main
@@ -11,7 +11,9 @@ from shoplake.pipelines import steam_reviews
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(steam_reviews.CurateConfig, steam_reviews.curate, argv, doc=__doc__, spark=spark, with_spark=True)
+    return run_job(
+        steam_reviews.CurateConfig, steam_reviews.curate_steam_reviews, argv, doc=__doc__, spark=spark, with_spark=True
+    )
 
 
 if __name__ == "__main__":

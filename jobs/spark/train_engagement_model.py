@@ -3,7 +3,7 @@
     spark-submit jobs/spark/train_engagement_model.py --ds 2019-10-01 --window-days 1 --lake-root ./lake
 
 Flags: ``--help`` (``shoplake.pipelines.engagement.EngagementJobConfig``); the step:
-``shoplake.pipelines.engagement.train``.
+``shoplake.pipelines.engagement.train_engagement_model``.
 """
 
 from shoplake.jobconfig import run_job, run_main
@@ -11,7 +11,14 @@ from shoplake.pipelines import engagement
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(engagement.EngagementJobConfig, engagement.train, argv, doc=__doc__, spark=spark, with_spark=True)
+    return run_job(
+        engagement.EngagementJobConfig,
+        engagement.train_engagement_model,
+        argv,
+        doc=__doc__,
+        spark=spark,
+        with_spark=True,
+    )
 
 
 if __name__ == "__main__":

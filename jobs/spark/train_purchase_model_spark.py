@@ -3,7 +3,7 @@
     spark-submit jobs/spark/train_purchase_model_spark.py --ds 2019-03-03 --lake-root ./lake --backend spark
 
 Same flags, split, evaluation, gating and MLflow tracking as ``jobs/train/train_purchase_model.py``; only the
-fit runs on Spark (``shoplake.pipelines.purchase_model.train_on_spark``). The last stdout line is the run's
+fit runs on Spark (``shoplake.pipelines.purchase_model.train_purchase_model_spark``). The last stdout line is the run's
 summary (JSON).
 """
 
@@ -13,7 +13,7 @@ from shoplake.pipelines import purchase_model
 
 def main(argv=None, spark=None) -> dict:
     cfg_cls = purchase_model.PurchaseTrainConfig
-    return run_job(cfg_cls, purchase_model.train_on_spark, argv, doc=__doc__, spark=spark, with_spark=True)
+    return run_job(cfg_cls, purchase_model.train_purchase_model_spark, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""spark-submit entry point, recommendations step ``train``: item-item CF, FP-Growth, ALS, popularity → lake.
+"""spark-submit entry point, recommendations step ``train_recommenders``: item-item CF, FP-Growth, ALS, popularity →
+lake.
 
     spark-submit jobs/spark/train_recommenders.py --ds 2019-10-01 --window-days 1 --lake-root ./lake
 
 Flags: ``--help`` (``shoplake.pipelines.recommendations.RecsJobConfig``); the step:
-``shoplake.pipelines.recommendations.train``.
+``shoplake.pipelines.recommendations.train_recommenders``.
 """
 
 from shoplake.jobconfig import run_job, run_main
@@ -12,7 +13,12 @@ from shoplake.pipelines import recommendations
 
 def main(argv=None, spark=None) -> dict:
     return run_job(
-        recommendations.RecsJobConfig, recommendations.train, argv, doc=__doc__, spark=spark, with_spark=True
+        recommendations.RecsJobConfig,
+        recommendations.train_recommenders,
+        argv,
+        doc=__doc__,
+        spark=spark,
+        with_spark=True,
     )
 
 

@@ -17,7 +17,7 @@ from shoplake.pipelines import purchase_model
 
 
 def main(argv=None) -> dict:
-    return run_job(purchase_model.PurchaseTrainConfig, purchase_model.train, argv, doc=__doc__)
+    return run_job(purchase_model.PurchaseTrainConfig, purchase_model.train_purchase_model, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

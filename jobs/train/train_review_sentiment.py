@@ -4,7 +4,7 @@ against star ratings on the newest reviews, gated on macro-F1.
     python jobs/train/train_review_sentiment.py --ds 2026-02-25 --lake-root ./lake [--model org/name@revision]
 
 Flags: ``--help`` (``shoplake.pipelines.review_sentiment.ReviewSentimentTrainConfig``); the step:
-``shoplake.pipelines.review_sentiment.train``.
+``shoplake.pipelines.review_sentiment.train_review_sentiment``.
 """
 
 from shoplake.jobconfig import run_job, run_main
@@ -12,7 +12,9 @@ from shoplake.pipelines import review_sentiment
 
 
 def main(argv=None) -> dict:
-    return run_job(review_sentiment.ReviewSentimentTrainConfig, review_sentiment.train, argv, doc=__doc__)
+    return run_job(
+        review_sentiment.ReviewSentimentTrainConfig, review_sentiment.train_review_sentiment, argv, doc=__doc__
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
 Embeds labelled reviews (``voted_up``) of the window with all-MiniLM-L6-v2, fits a logistic-regression head on the
 older 80 % (by creation time), evaluates on the newest 20 % against VADER and publishes the version;
 ``current.json`` moves only if its held-out AUC is not worse. Flags: ``--help``
-(``shoplake.pipelines.sentiment_model.SentimentTrainConfig``); the step: ``shoplake.pipelines.sentiment_model.train``.
+(``shoplake.pipelines.sentiment_model.SentimentTrainConfig``); the step:
+``shoplake.pipelines.sentiment_model.train_sentiment_head``.
 """
 
 from shoplake.jobconfig import run_job, run_main
@@ -14,7 +15,7 @@ from shoplake.pipelines import sentiment_model
 
 
 def main(argv=None) -> dict:
-    return run_job(sentiment_model.SentimentTrainConfig, sentiment_model.train, argv, doc=__doc__)
+    return run_job(sentiment_model.SentimentTrainConfig, sentiment_model.train_sentiment_head, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     python jobs/train/train_tweet_engagement.py --ds 2022-12-22 --lake-root ./lake
 
-Flags: ``--help`` (``shoplake.pipelines.tweets.EngagementTrainConfig``); the step: ``shoplake.pipelines.tweets.train``.
+Flags: ``--help`` (``shoplake.pipelines.tweets.EngagementTrainConfig``); the step:
+``shoplake.pipelines.tweets.train_tweet_engagement``.
 """
 
 from shoplake.jobconfig import run_job, run_main
@@ -10,7 +11,7 @@ from shoplake.pipelines import tweets
 
 
 def main(argv=None) -> dict:
-    return run_job(tweets.EngagementTrainConfig, tweets.train, argv, doc=__doc__)
+    return run_job(tweets.EngagementTrainConfig, tweets.train_tweet_engagement, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

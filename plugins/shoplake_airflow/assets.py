@@ -58,6 +58,9 @@ def _churn_assets(source: str) -> ChurnAssets:
 
 #: per churn source (sparkify, telco, clickstream)
 CHURN_ASSETS = {source: _churn_assets(source) for source in paths.CHURN_SOURCES}
+#: the curated clickstream events, a dataset of their own: churn (clickstream) curates them, recommendations, the
+#: engagement levels and the product review map read them
+CURATED_CLICKSTREAM_EVENTS = lake_asset(Zone.CURATED, paths.CLICKSTREAM_EVENTS)
 
 #: the clickstream recommenders' outputs: one enriched dataset per table (``paths.RECS_DATASETS``) and the model
 RECS_ASSETS = {key: lake_asset(Zone.ENRICHED, name) for key, name in paths.RECS_DATASETS.items()}

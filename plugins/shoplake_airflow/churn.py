@@ -76,34 +76,38 @@ def churn_pipeline(source: str) -> None:
 
     @task(outlets=[assets.raw, assets.curated])
     def check_curated(partition: dict, **context) -> dict:
-        from shoplake.pipelines.churn import check_curated as check
+        from shoplake.pipelines import churn
         from shoplake_airflow.context import emit_partition_event
 
-        result = check(settings().lake_root, partition["ds"], source)
+        result = churn.check_curated(settings().lake_root, partition["ds"], source)
         emit_partition_event(context, assets.raw, {**result, "path": result["raw_path"], "rows": result["raw_rows"]})
         return emit_partition_event(context, assets.curated, result)
 
     @task.branch(outlets=[assets.features])
     def check_features(partition: dict, **context) -> list[str]:
-        from shoplake.pipelines.churn import check_features as check
+        from shoplake.pipelines import churn
         from shoplake_airflow.context import emit_partition_event
 
-        result = check(settings().lake_root, partition["ds"], source, context["params"]["min_class_users"])
+        result = churn.check_features(
+            settings().lake_root, partition["ds"], source, context["params"]["min_class_users"]
+        )
         return next_steps(emit_partition_event(context, assets.features, result))
 
     @task(outlets=[assets.model])
     def check_model(partition: dict, **context) -> dict:
-        from shoplake.pipelines.churn import check_model as check
+        from shoplake.pipelines import churn
         from shoplake_airflow.context import emit_partition_event
 
-        return emit_partition_event(context, assets.model, check(settings().lake_root, partition["ds"], source))
+        return emit_partition_event(
+            context, assets.model, churn.check_model(settings().lake_root, partition["ds"], source)
+        )
 
     @task(outlets=[assets.predictions])
     def check_predictions(partition: dict, **context) -> dict:
-        from shoplake.pipelines.churn import check_predictions as check
+        from shoplake.pipelines import churn
         from shoplake_airflow.context import emit_partition_event
 
-        result = check(settings().lake_root, partition["ds"], source)
+        result = churn.check_predictions(settings().lake_root, partition["ds"], source)
         return emit_partition_event(context, assets.predictions, result)
 
     args = _job_args(source)

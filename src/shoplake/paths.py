@@ -56,6 +56,9 @@ REVIEW_SENTIMENT_MODEL = "review_sentiment"
 TWEETS = "ecommerce_tweets"
 TWEET_EMBEDDINGS = "tweet_embeddings"
 TWEET_ENGAGEMENT_MODEL = "tweet_engagement"
+#: the e-commerce clickstream's events (raw, curated): landed and cleaned once, by the clickstream churn DAG's
+#: ``curate_events``; churn, recommendations, engagement levels and the product review map all read the curated rows
+CLICKSTREAM_EVENTS = "clickstream_events"
 #: the clickstream recommenders' model (one version holds all four) and their enriched outputs
 RECOMMENDER_MODEL = "recommender"
 RECS_DATASETS = {
@@ -75,7 +78,7 @@ MLFLOW = "mlflow"
 
 #: churn sources and the lake dataset of each one's events / rows
 CHURN_SOURCES = ("sparkify", "telco", "clickstream")
-_CHURN_EVENTS = {"sparkify": "sparkify_events", "telco": "telco_customers", "clickstream": "clickstream_events"}
+_CHURN_EVENTS = {"sparkify": "sparkify_events", "telco": "telco_customers", "clickstream": CLICKSTREAM_EVENTS}
 
 
 class ChurnNames(NamedTuple):

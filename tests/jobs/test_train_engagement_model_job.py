@@ -10,7 +10,7 @@ from click_events import shop_log, write_events
 
 from shoplake.io.lake import read_partition
 from shoplake.paths import Zone, partition_path
-from shoplake.pipelines.engagement import check
+from shoplake.pipelines.engagement import check_engagement
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
@@ -48,7 +48,7 @@ def test_levels_hold_out_the_newest_sessions_and_the_version_reports_against_the
     assert metrics["gate"]["reason"] == result["reason"]
     if not result["promoted"]:
         assert "does not beat the baseline 'majority level'" in result["reason"]
-    assert check(lake, DAY)["held_out"] == len(held)
+    assert check_engagement(lake, DAY)["held_out"] == len(held)
 
 
 def test_too_little_data_is_a_clear_data_error(spark, tmp_path):

@@ -11,7 +11,7 @@ from click_events import shop_log, write_events
 
 from shoplake.io.lake import read_partition
 from shoplake.paths import Zone, partition_path
-from shoplake.pipelines.recommendations import check, check_window
+from shoplake.pipelines.recommendations_checks import check_recommendations, check_window
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
 
@@ -91,7 +91,7 @@ def test_neighbours_rules_metrics_and_checks_match_the_hand_computed_values(tmp_
     assert {"comparison.csv", "comparison.png", "als", "metrics.json"} <= {p.name for p in version.iterdir()}
     assert json.loads((version.parent.parent / "current.json").read_text())["model"] == "item_item_cf"
     assert result["promoted"]
-    assert check(lake, DAY, k=10, window_days=1)["rules_checked"] == 2
+    assert check_recommendations(lake, DAY, k=10, window_days=1)["rules_checked"] == 2
 
 
 def test_rerun_is_identical_and_the_champion_is_rescored_on_the_same_users(tmp_path, monkeypatch):
@@ -126,7 +126,7 @@ def test_a_product_recommending_itself_fails_the_checks(tmp_path):
     bad = pa.table({"product_id": [1], "rec_rank": [1], "rec_product_id": [1], "score": [1.5]})
     write_partition(bad, path)
     with pytest.raises(ValueError, match="scores outside") as err:
-        check(lake, DAY, k=10, window_days=1)
+        check_recommendations(lake, DAY, k=10, window_days=1)
     assert "recommends itself" in str(err.value)
 
 
@@ -143,14 +143,14 @@ def test_check_window_stops_reading_once_enough_users_can_hold_one_out(tmp_path,
     """Bounded on the Airflow worker: newest day first, one record batch at a time, stopping at min_test_users."""
     from datetime import date, timedelta
 
-    from shoplake.pipelines import recommendations
+    from shoplake.pipelines import recommendations_checks
 
     lake = str(tmp_path / "lake")
     days = [(date.fromisoformat(DAY) - timedelta(days=n)).isoformat() for n in range(3)]
     for day in days:
         write_events(lake, day)
     rows_per_day = len(shop_log())
-    monkeypatch.setattr(recommendations, "CHECK_BATCH_ROWS", 7)
+    monkeypatch.setattr(recommendations_checks, "CHECK_BATCH_ROWS", 7)
     got = check_window(lake, DAY, 3, 2)
     assert got["trainable"]
     assert got["partitions"] == 3

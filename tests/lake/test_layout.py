@@ -64,6 +64,26 @@ def test_every_job_is_a_shim_over_a_pipeline_step(path):
 
 
 @pytest.mark.parametrize("path", JOBS, ids=lambda p: p.name)
+def test_every_job_runs_the_step_named_after_its_task(path):
+    """A job file is named after the DAG task that runs it; the step it runs has the same name (no ``train`` /
+    ``check`` in seven modules, no ``import … as check`` in the DAGs)."""
+    calls = [
+        n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call) and ast.unparse(n.func) == "run_job"
+    ]
+    step = calls[0].args[1]
+    assert isinstance(step, ast.Attribute), f"{path.name}: run_job(Config, module.step, …)"
+    assert step.attr == path.stem, f"{path.name} runs {ast.unparse(step)}: name the step {path.stem}"
+
+
+@pytest.mark.parametrize("path", sorted([*(ROOT / "dags").glob("*.py"), *(ROOT / "plugins").rglob("*.py")]),
+                         ids=lambda p: p.name)  # fmt: skip
+def test_dags_call_steps_by_their_own_names(path):
+    aliased = [f"{a.name} as {a.asname}" for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ImportFrom)
+               and (n.module or "").startswith("shoplake.pipelines.") for a in n.names if a.asname]  # fmt: skip
+    assert not aliased, f"{path.name} renames steps ({aliased}): import the module and call module.step"
+
+
+@pytest.mark.parametrize("path", JOBS, ids=lambda p: p.name)
 def test_every_job_flag_has_help(path):
     out = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True, check=True).stdout
     assert "--ds DS" in out

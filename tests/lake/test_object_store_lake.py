@@ -75,7 +75,7 @@ def test_a_model_trained_into_an_s3_lake_is_served_from_it_and_follows_its_point
 
     lake = f"{s3_lake}/models"
     write_feature_days(lake, ["2019-03-01", "2019-03-02", "2019-03-03"])
-    trained = purchase_model.train(
+    trained = purchase_model.train_purchase_model(
         purchase_model.PurchaseTrainConfig(ds="2019-03-03", lake_root=lake, window_days=3, device="cpu",
                                            mlflow_uri="none")
     )  # fmt: skip

@@ -30,7 +30,7 @@ def lake(tmp_path_factory) -> str:
 def _train(lake: str, ds: str, **kw) -> dict:
     cfg = rsp.ReviewSentimentTrainConfig(ds=ds, lake_root=lake, window_days=30, min_rows=100, device="cpu",
                                          mlflow_uri="none", **kw)  # fmt: skip
-    return rsp.train(cfg)
+    return rsp.train_review_sentiment(cfg)
 
 
 def test_the_offline_head_learns_the_stars_and_beats_both_baselines(lake):
@@ -69,14 +69,14 @@ def test_the_multilingual_encoder_trains_a_five_class_head_that_the_scoring_job_
     assert metrics["model"]["model_id"] == "shoplake/review-sentiment-use-multilingual-head-5"
     assert metrics["macro_f1"] > metrics["baselines"]["majority"]["macro_f1"] + 0.3
     assert not (Path(result["path"]) / "encoder").exists()
-    scored = rsp.score(rsp.ReviewSentimentScoreConfig(ds=DAYS[-1], lake_root=root, device="cpu"))
+    scored = rsp.score_review_sentiment(rsp.ReviewSentimentScoreConfig(ds=DAYS[-1], lake_root=root, device="cpu"))
     assert scored["rows"] == 60
 
 
 def test_scores_are_published_as_csv_and_parquet_with_the_same_rows(lake):
     from shoplake.io.lake import read_partition
 
-    scored = rsp.score(rsp.ReviewSentimentScoreConfig(ds=DAYS[-1], lake_root=lake, device="cpu"))
+    scored = rsp.score_review_sentiment(rsp.ReviewSentimentScoreConfig(ds=DAYS[-1], lake_root=lake, device="cpu"))
     assert scored["rows"] == 60
     assert rsp.check_scored(lake, DAYS[-1])["rows"] == 60
     rows = read_partition(scored["path"]).to_pylist()
@@ -128,7 +128,7 @@ def test_a_hub_shaped_model_is_evaluated_adopted_only_through_the_gate_and_serve
     write_review_days(fresh, DAYS[:3], n=50)
     first = _train(fresh, DAYS[2], model=str(model))
     assert first["promoted"] is True  # the first version: nothing to compare with
-    scored = rsp.score(rsp.ReviewSentimentScoreConfig(ds=DAYS[2], lake_root=fresh, device="cpu"))
+    scored = rsp.score_review_sentiment(rsp.ReviewSentimentScoreConfig(ds=DAYS[2], lake_root=fresh, device="cpu"))
     assert scored["model"].startswith(str(model))  # the pointer's version names the adopted model
 
 
@@ -141,6 +141,6 @@ def test_too_little_data_and_a_missing_model_fail_with_what_to_do(tmp_path):
     with pytest.raises(ValueError, match="min-rows"):
         _train(lake, "2026-02-10")
     with pytest.raises(FileNotFoundError, match="train_model"):
-        rsp.score(rsp.ReviewSentimentScoreConfig(ds="2026-02-10", lake_root=lake, device="cpu"))
+        rsp.score_review_sentiment(rsp.ReviewSentimentScoreConfig(ds="2026-02-10", lake_root=lake, device="cpu"))
     with pytest.raises(ValueError, match="pinned revision"):
         rsp.ReviewSentimentTrainConfig(ds="2026-02-10", lake_root=lake, model="org/some-model")

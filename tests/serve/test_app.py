@@ -271,8 +271,8 @@ def test_the_embeddings_model_embeds_a_request_like_embed_tweets_did_its_tweets(
 
     lake = str(tmp_path / "lake")
     write_curated_tweets(lake, n=120)
-    tweets.embed(tweets.EmbedConfig(ds=TWEET_DAY, lake_root=lake, device="cpu"))
-    tweets.train(tweets.EngagementTrainConfig(ds=TWEET_DAY, lake_root=lake, window_days=1, min_rows=50,
+    tweets.embed_tweets(tweets.EmbedConfig(ds=TWEET_DAY, lake_root=lake, device="cpu"))
+    tweets.train_tweet_engagement(tweets.EngagementTrainConfig(ds=TWEET_DAY, lake_root=lake, window_days=1, min_rows=50,
                                               n_estimators=20, mlflow_uri="none"))  # fmt: skip
     pointer_file = Path(lake) / "model" / "tweet_engagement" / "current.json"
     pointer = json.loads(pointer_file.read_text())

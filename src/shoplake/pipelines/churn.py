@@ -1,11 +1,13 @@
 """The churn pipeline on Spark MLlib (Sparkify, Telco, clickstream): its job config and steps.
 
-1. :func:`curate`   source → ``raw/<events>/ds=`` → ``curated/<events>/ds=`` (+ ``quarantine/{raw,curated}_<events>``)
-2. :func:`features` curated window → ``enriched/<source>_churn_features/ds=`` (one row per user, ``label``)
-3. :func:`train`    features → model zoo with CrossValidator → ``model/<source>_churn/version=<ds>/`` (best model,
-   metrics, comparison table + plot, config); ``current.json`` moves only if not worse (weighted F1 on the
-   same held-out users)
-4. :func:`predict`  current model × features → ``enriched/<source>_churn_predictions/ds=``
+1. :func:`curate_churn_source` — source → ``raw/<events>/ds=`` → ``curated/<events>/ds=`` (+
+   ``quarantine/{raw,curated}_<events>``)
+2. :func:`build_churn_features` — curated window → ``enriched/<source>_churn_features/ds=`` (one row per user,
+   ``label``)
+3. :func:`train_churn_models` — features → model zoo with CrossValidator → ``model/<source>_churn/version=<ds>/``
+   (best model, metrics, comparison table + plot, config); ``current.json`` moves only if the model beats its
+   baselines and is not worse than the champion on the same held-out users
+4. :func:`predict_churn` — current model × features → ``enriched/<source>_churn_predictions/ds=``
 
 ``jobs/spark/*_churn*.py`` run steps 1–4 with spark-submit; the ``check_*`` functions (no Spark) read the steps'
 bookkeeping for the DAG's check tasks.
@@ -95,7 +97,7 @@ def label_gate(users: int, churned: int, min_class_users: int) -> str:
     return ""
 
 
-def curate(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
+def curate_churn_source(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     """Land and curate one day of the source through the shared stages (``shoplake.pipelines.stages``); every input
     row is accounted for."""
     from shoplake.config import Settings
@@ -124,7 +126,7 @@ def read_curated_window(spark: SparkSession, cfg: ChurnJobConfig) -> tuple[DataF
     return read_parquet(spark, *paths), paths
 
 
-def features(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
+def build_churn_features(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     """Per-user features and labels of the window → ``enriched/<source>_churn_features/ds=``."""
     from pyspark.sql import functions as F
 
@@ -166,7 +168,7 @@ def _champion_auc(spark: SparkSession, test: DataFrame):
     return score
 
 
-def train(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
+def train_churn_models(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     """Model zoo with CrossValidator on F1 → the best model, metrics and comparison into the model zone."""
     import tempfile
     from pathlib import Path
@@ -241,7 +243,7 @@ def _write_table(path: Any, rows: list[dict[str, Any]]) -> None:
             w.writerow({**r, "params": json.dumps(r["params"], default=str)})
 
 
-def predict(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
+def predict_churn(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     """Score every user of the features partition with the current model → ``enriched/…_predictions/ds=``."""
     from pyspark.ml import PipelineModel
     from pyspark.sql import functions as F

@@ -1,10 +1,10 @@
 """Engagement levels on the curated clickstream: a multiclass Spark MLlib model, held out by time.
 
-:func:`train` (Spark) reads the ``window_days`` curated ``clickstream_events`` partitions ending at ``ds`` (the same
-window as the recommenders), builds one row per user × product × session with its level and structured features
-(``shoplake.transforms.engagement``: levels, precedence and features are defined there), holds out the sessions
-that started last (the newest ``test_fraction`` of the rows), fits the classifier on the older ones with balanced
-class weights, and reports macro-F1, per-class F1 and a confusion matrix beside the majority baseline:
+:func:`train_engagement_model` (Spark) reads the ``window_days`` curated ``clickstream_events`` partitions ending at
+``ds`` (the same window as the recommenders), builds one row per user × product × session with its level and
+structured features (``shoplake.transforms.engagement``: levels, precedence and features are defined there), holds
+out the sessions that started last (the newest ``test_fraction`` of the rows), fits the classifier on the older ones
+with balanced class weights, and reports macro-F1, per-class F1 and a confusion matrix beside the majority baseline:
 
 * ``enriched/clickstream_engagement/ds=`` — every row with its features and level;
 * ``enriched/clickstream_engagement_predictions/ds=`` — the held-out rows with the predicted level;
@@ -102,7 +102,7 @@ def _pairs(predictions: DataFrame) -> list[tuple[float, float, int]]:
     ]
 
 
-def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
+def train_engagement_model(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
     """Rows, features, time hold-out, classifier, report, partitions, version, gate, MLflow."""
     import tempfile
     from pathlib import Path
@@ -201,7 +201,7 @@ def train(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
     }
 
 
-def check(lake_root: str, ds: str) -> dict[str, Any]:
+def check_engagement(lake_root: str, ds: str) -> dict[str, Any]:
     """The run's outputs are complete and consistent: levels in 0–3, predictions for every held-out row, metrics."""
     import pyarrow.compute as pc
 

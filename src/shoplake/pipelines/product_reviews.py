@@ -1,12 +1,13 @@
 """Product reviews with star ratings: source → raw → curated (Spark) with quarantine, the catalogue, and the
 clickstream ↔ review mapping.
 
-1. :func:`curate` — the day's review rows → ``raw/product_reviews/ds=`` → ``curated/product_reviews/ds=``, and the
-   catalogue snapshot → ``curated/product_catalog/ds=``; rejects → ``quarantine/{raw,curated}_product_reviews`` and
-   ``quarantine/curated_product_catalog`` with reasons; counts committed with every partition.
-2. :func:`build_map` — the clickstream products of the window ↔ review brands → ``curated/product_review_map/ds=``
-   (match method per product) with the coverage in its committed counts; the engagement model joins the brand's
-   rating features from it.
+1. :func:`curate_product_reviews` — the day's review rows → ``raw/product_reviews/ds=`` →
+   ``curated/product_reviews/ds=``, and the catalogue snapshot → ``curated/product_catalog/ds=``; rejects →
+   ``quarantine/{raw,curated}_product_reviews`` and ``quarantine/curated_product_catalog`` with reasons; counts
+   committed with every partition.
+2. :func:`build_product_review_map` — the clickstream products of the window ↔ review brands →
+   ``curated/product_review_map/ds=`` (match method per product) with the coverage in its committed counts; the
+   engagement model joins the brand's rating features from it.
 
 Rules and the matching are in ``shoplake.transforms.product_reviews``.
 """
@@ -63,7 +64,7 @@ def _counted_write(spark, df, path: str, counts: dict[str, Any]) -> int:
     return write_partition(df, path, counts=counts)
 
 
-def curate(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
+def curate_product_reviews(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     """The day's reviews through raw and curated, and the catalogue snapshot; every input row accounted for."""
     from shoplake.config import Settings
     from shoplake.io.spark_lake import write_partition
@@ -93,7 +94,7 @@ class ReviewScoreConfig(ScoreConfig):
     """Arguments of ``jobs/gpu/score_product_reviews.py``: the sentiment engine's (models per language, knobs)."""
 
 
-def score_sentiment(cfg: ReviewScoreConfig) -> dict[str, Any]:
+def score_product_reviews(cfg: ReviewScoreConfig) -> dict[str, Any]:
     """Score every curated product review of ``ds`` → ``enriched/product_reviews/ds=`` (``review_id`` + sentiment).
 
     Raises:
@@ -136,17 +137,17 @@ def _catalog_day(lake_root: str, ds: str) -> str | None:
     return before[-1] if before else (days[0] if days else None)
 
 
-def build_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
+def build_product_review_map(spark: SparkSession, cfg: ReviewsJobConfig) -> dict[str, Any]:
     """Clickstream products of the window ↔ review brands → ``curated/product_review_map/ds=`` with coverage."""
     from pyspark.sql import functions as F
 
     from shoplake.io.lake import existing_partitions
     from shoplake.io.spark_lake import read_parquet
-    from shoplake.paths import churn_names
+    from shoplake.paths import CLICKSTREAM_EVENTS
     from shoplake.transforms.product_reviews import review_map
 
     events_paths, _ = existing_partitions(
-        window_partitions(cfg.lake_root, Zone.CURATED, churn_names("clickstream").events, cfg.ds, cfg.window_days)
+        window_partitions(cfg.lake_root, Zone.CURATED, CLICKSTREAM_EVENTS, cfg.ds, cfg.window_days)
     )
     if not events_paths:
         raise FileNotFoundError(f"no curated clickstream partition in the {cfg.window_days} days ending {cfg.ds}")

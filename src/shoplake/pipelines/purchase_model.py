@@ -3,11 +3,11 @@
 Steps:
 
 * :func:`check_features` — the window has feature partitions and enough rows (the DAG's gate).
-* :func:`train` — read the feature partitions of the window, split them by creation time, fit XGBoost (or take a
-  booster trained elsewhere: SageMaker), evaluate on the held-out newest rows, compare with the champion *on the
-  same rows*, write ``model/<name>/version=<ds>/`` and track the run in MLflow; ``current.json`` (and the MLflow
+* :func:`train_purchase_model` — read the feature partitions of the window, split them by creation time, fit XGBoost
+  (or take a booster trained elsewhere: SageMaker), evaluate on the held-out newest rows, compare with the champion
+  *on the same rows*, write ``model/<name>/version=<ds>/`` and track the run in MLflow; ``current.json`` (and the MLflow
   ``champion`` alias) move last, only if the new model is not worse.
-* :func:`train_on_spark` — the same with the fit on xgboost.spark.
+* :func:`train_purchase_model_spark` — the same with the fit on xgboost.spark.
 * :func:`export_channels` — SageMaker's train / validation channels.
 * :func:`check_published` — the version is complete.
 """
@@ -373,7 +373,7 @@ def _tracking(cfg: PurchaseTrainConfig, metrics: dict[str, Any], booster: Any) -
 # ---- the backends ------------------------------------------------------------------------------------------------
 
 
-def train(cfg: PurchaseTrainConfig) -> dict[str, Any]:
+def train_purchase_model(cfg: PurchaseTrainConfig) -> dict[str, Any]:
     """The local backend (and SageMaker's publish step, with ``booster_path``): split, fit, finish.
 
     With ``export_uri`` set it only exports SageMaker's channels (:func:`export_channels`).
@@ -430,7 +430,7 @@ def export_channels(cfg: PurchaseTrainConfig, out_uri: str) -> dict[str, Any]:
 SPARK_EVAL_MAX_ROWS = 200_000
 
 
-def train_on_spark(spark: SparkSession, cfg: PurchaseTrainConfig) -> dict[str, Any]:
+def train_purchase_model_spark(spark: SparkSession, cfg: PurchaseTrainConfig) -> dict[str, Any]:
     """Split, fit both targets with xgboost.spark, then evaluate, gate, publish and track like the local job.
 
     Training rows stay distributed (``SparkXGBClassifier``, one XGBoost worker per Spark task). The driver holds,

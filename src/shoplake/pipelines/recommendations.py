@@ -1,12 +1,15 @@
 """The recommendations pipeline on the curated clickstream: item-item CF, FP-Growth, ALS and a popularity baseline.
 
-1. :func:`train` (Spark) — the ``window_days`` curated ``clickstream_events`` partitions ending at ``ds`` (curated
-   once, by the clickstream churn DAG's ``curate_events``); leave-last-out split by time; the four recommenders;
+1. :func:`train_recommenders` (Spark) — the ``window_days`` curated ``clickstream_events`` partitions ending at
+   ``ds`` (curated once, by the clickstream churn DAG's ``curate_events``); leave-last-out split by time; the four
+   recommenders;
    Precision/Recall/NDCG@k, hit rate and coverage on the held-out users → enriched partitions
    (``recs_item_item``, ``recs_fp_itemsets``, ``recs_fp_rules``, ``recs_als_user``, ``recs_popularity``) and
    ``model/recommender/version=<ds>/``; ``current.json`` moves last, only if the version's best NDCG@k
    is not below the champion's re-scored on the same held-out users.
-2. :func:`check` (no Spark) — the quality checks of the written partitions.
+2. :func:`~shoplake.pipelines.recommendations_checks.check_window` and
+   :func:`~shoplake.pipelines.recommendations_checks.check_recommendations` (no Spark, their own module) — can the
+   window train, and the quality checks of the written partitions.
 
 **Evaluation protocol** (docs/recommendations.md). Per user, distinct products are ordered by the user's first
 interaction with them; a user with at least two has the most recent one held out (every interaction with it leaves
@@ -25,14 +28,15 @@ from typing import TYPE_CHECKING, Any
 from shoplake.jobconfig import PartitionJob, option
 from shoplake.ml.recommend import DEFAULT_WEIGHTS, MODELS, parse_weights
 from shoplake.paths import (
+    CLICKSTREAM_EVENTS,
     RECOMMENDER_MODEL,
     RECS_DATASETS,
     Zone,
-    churn_names,
     partition_path,
     staging_path,
     window_partitions,
 )
+from shoplake.pipelines.recommendations_checks import too_few_test_users
 from shoplake.progress import Progress
 
 if TYPE_CHECKING:
@@ -42,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EVENTS = churn_names("clickstream").events
+EVENTS = CLICKSTREAM_EVENTS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,92 +239,65 @@ def fit_als(pairs: DataFrame, cfg: RecsJobConfig) -> AlsFit:
     return AlsFit(als.fit(ratings), users, items)
 
 
-#: rows per record batch when check_window streams the window's user and product columns
-CHECK_BATCH_ROWS = 65_536
-
-
-def check_window(lake_root: str, ds: str, window_days: int, min_test_users: int) -> dict[str, Any]:
-    """Whether the window can train and compare recommenders (no Spark, on the Airflow worker): curated partitions
-    exist and at least ``min_test_users`` users have two or more products to hold one out.
-
-    Bounded: the window's ``user_id`` / ``product_id`` columns are streamed newest day first in record batches and
-    the scan stops as soon as ``min_test_users`` such users are found, so memory is one batch plus one entry per user
-    seen with a single product so far (at most the window's users, only when the window is not trainable), and a
-    trainable month of events reads a small part of it. ``test_users`` is then a lower bound
-    (``test_users_exact`` says which).
-
-    Returns:
-        ``{"ds", "partitions", "missing_days", "events" (rows read), "trainable", "reason", "test_users",
-        "test_users_exact"}``.
-    """
-    import pyarrow as pa
-
-    from shoplake.io.lake import existing_partitions, iter_partition_batches
-
-    paths, missing = existing_partitions(window_partitions(lake_root, Zone.CURATED, EVENTS, ds, window_days))
-    out: dict[str, Any] = {"ds": ds, "partitions": len(paths), "missing_days": len(missing), "events": 0}
-    if not paths:
-        reason = (
-            f"no curated {EVENTS} partition in the {window_days} days ending {ds} (clickstream_churn_daily's "
-            "curate_events writes them)"
-        )
-        return {**out, "trainable": False, "reason": reason, "test_users": 0, "test_users_exact": True}
-    first: dict[Any, Any] = {}  # user → the one product seen so far (users with two or more leave it)
-    test_users = 0
-    for path in reversed(paths):  # newest day first: the window's end is what training holds out
-        for batch in iter_partition_batches(path, ["user_id", "product_id"], CHECK_BATCH_ROWS):
-            out["events"] += batch.num_rows
-            pairs = pa.Table.from_batches([batch]).group_by(["user_id", "product_id"]).aggregate([])
-            for user, product in zip(pairs["user_id"].to_pylist(), pairs["product_id"].to_pylist(), strict=True):
-                seen = first.get(user, product)
-                if seen is None:  # already counted
-                    continue
-                if seen != product:
-                    first[user] = None
-                    test_users += 1
-                else:
-                    first[user] = product
-            if test_users >= min_test_users:
-                log.info("window ending %s: %s users with two or more products after %s rows (enough: stopped)",
-                         ds, test_users, out["events"])  # fmt: skip
-                return {**out, "trainable": True, "reason": "", "test_users": test_users, "test_users_exact": False}
-    reason = too_few_test_users(test_users, min_test_users)
-    return {**out, "trainable": not reason, "reason": reason, "test_users": test_users, "test_users_exact": True}
-
-
 # ---- the job -----------------------------------------------------------------------------------------------------
 
 
-def too_few_test_users(test_users: int, min_test_users: int) -> str:
-    """Why a window cannot train and compare recommenders (``""`` when it can)."""
-    if test_users < min_test_users:
-        return (
-            f"{test_users} users with two or more products to hold one out; comparing recommenders needs >= "
-            f"{min_test_users} (widen window_days or lower min_test_users)"
-        )
-    return ""
+@dataclass
+class Fitted:
+    """The four recommenders fitted on one split, as cached Spark frames (``als_all``: every training user's ALS
+    top-k), with what each scored on the held-out users and how long it took."""
+
+    neighbours: DataFrame
+    itemsets: DataFrame
+    rules: DataFrame
+    sessions: int
+    als: AlsFit
+    als_all: DataFrame
+    ranking: DataFrame
+    per_model: dict[str, dict[str, float]]
+    timings: dict[str, float]
+
+    def enriched(self, k: int) -> dict[str, tuple[DataFrame, list[str]]]:
+        """The enriched tables by ``RECS_DATASETS`` key, with each one's sort order."""
+        from pyspark.sql import functions as F
+
+        return {
+            "item_item": (self.neighbours.where(F.col("rec_rank") <= k), ["product_id", "rec_rank"]),
+            "fp_itemsets": (self.itemsets, ["freq", "items"]),
+            "fp_rules": (self.rules, ["consequent", "antecedent"]),
+            "als_user": (self.als_all, ["user_id", "rec_rank"]),
+            "popularity": (self.ranking, ["rec_rank"]),
+        }
+
+    def version_tables(self) -> dict[str, tuple[DataFrame, list[str]]]:
+        """The version's tables by :data:`VERSION_TABLES` name, with each one's sort order."""
+        from operator import attrgetter
+
+        return {name: (attrgetter(attr)(self), order) for name, (attr, order) in VERSION_TABLES.items()}
+
+    def release(self) -> None:
+        for df in (self.neighbours, self.itemsets, self.rules, self.als_all, self.ranking, self.als.users,
+                   self.als.items):  # fmt: skip
+            df.unpersist()
 
 
-def train(spark: SparkSession, cfg: RecsJobConfig) -> dict[str, Any]:
-    """Split, fit the four recommenders, evaluate, write the enriched partitions and the model version, gate.
+#: the version's tables, written by Spark as Parquet folders beside the ALS model (``<name>.parquet``), and read
+#: back by :func:`score_version`: name → (the :class:`Fitted` frame, sort order)
+VERSION_TABLES = {
+    "item_item_neighbours": ("neighbours", ["product_id", "rec_rank"]),
+    "fp_rules": ("rules", ["consequent", "antecedent"]),
+    "fp_itemsets": ("itemsets", ["freq", "items"]),
+    "popularity": ("ranking", ["rec_rank"]),
+    "als_users": ("als.users", ["user"]),
+    "als_items": ("als.items", ["item"]),
+}
 
-    Every table stays in Spark (:mod:`shoplake.ml.recommend_spark`): what the driver holds is the counts, one row
-    of metric sums per recommender and the small files of the version (metrics, comparison, plot).
-    """
-    import tempfile
-    from pathlib import Path
 
-    from pyspark.sql import functions as F
-
+def fit_and_evaluate(split: Split, cfg: RecsJobConfig) -> Fitted:
+    """The four recommenders on ``split``'s training pairs, each scored on its held-out users (Precision, Recall,
+    NDCG@k, hit rate, coverage) as it is fitted."""
     from shoplake.ml import recommend_spark as rs
 
-    started = time.monotonic()
-    events, paths = read_window(spark, cfg.lake_root, cfg.ds, cfg.window_days)
-    split = split_events(events, cfg.weights)
-    log.info("recommenders %s: split %s", cfg.ds, split.events)
-    reason = too_few_test_users(split.events["test_users"], cfg.min_test_users)
-    if reason:
-        raise ValueError(f"{EVENTS} window ending {cfg.ds}: {reason}")
     users, k = split.test_users, cfg.k
     per_model: dict[str, dict[str, float]] = {}
     timings: dict[str, float] = {}
@@ -335,26 +312,27 @@ def train(spark: SparkSession, cfg: RecsJobConfig) -> dict[str, Any]:
     t = time.monotonic()
     neighbours = rs.item_item_neighbours(split.pairs, cfg.neighbours).cache()
     evaluate("item_item_cf", rs.recommend_item_item(neighbours, split.pairs, users, k), t)
-
     t = time.monotonic()
     itemsets, rules, n_sessions = fit_fp_growth(split.sessions, cfg)
     itemsets, rules = itemsets.cache(), rules.cache()
     evaluate("fp_growth", rs.recommend_rules(rules, split.pairs, users, k), t)
-
     t = time.monotonic()
     als = fit_als(split.pairs, cfg)
     # every training user's top-k (the enriched table); the held-out users' are among them: one pass, not two
     als_all = rs.als_recommend(als.model, als.users, als.items, split.pairs, k).cache()
     evaluate("als", als_all, t)
-
     t = time.monotonic()
     ranking = rs.popularity(split.pairs).cache()
     evaluate("popularity", rs.recommend_popular(ranking, split.pairs, users, k), t)
+    return Fitted(neighbours, itemsets, rules, n_sessions, als, als_all, ranking, per_model, timings)
 
-    ndcg = f"ndcg_at_{k}"
+
+def comparison(fitted: Fitted, split: Split, k: int, partitions: int) -> dict[str, Any]:
+    """The version's ``metrics.json``: each recommender's metrics, the best by NDCG@k, the matrix and the split."""
+    ndcg, per_model = f"ndcg_at_{k}", fitted.per_model
     best = max(MODELS, key=lambda m: (per_model[m][ndcg], -MODELS.index(m)))
     n_users, n_items, nnz = split.events["users"], split.events["items"], split.events["train_pairs"]
-    metrics = {
+    return {
         **per_model,
         "best_model": best,
         "gate_metric": ndcg,
@@ -364,37 +342,49 @@ def train(spark: SparkSession, cfg: RecsJobConfig) -> dict[str, Any]:
         "split": split.events,
         # a held-out product no training user touched cannot be recommended by any collaborative model
         "hit_rate_ceiling": 1 - split.events["held_out_unseen_in_training"] / max(split.events["test_users"], 1),
-        "sessions": n_sessions,
-        "fp_growth_rules": rules.count(),
-        "fp_growth_itemsets": itemsets.count(),
-        "timings": timings,
-        "window_partitions": len(paths),
+        "sessions": fitted.sessions,
+        "fp_growth_rules": fitted.rules.count(),
+        "fp_growth_itemsets": fitted.itemsets.count(),
+        "timings": fitted.timings,
+        "window_partitions": partitions,
         "engine": "spark (recommend_spark): split, similarities, recommendations and metrics as DataFrames",
     }
 
-    tables = {
-        "item_item": (neighbours.where(F.col("rec_rank") <= k), ["product_id", "rec_rank"]),
-        "fp_itemsets": (itemsets, ["freq", "items"]),
-        "fp_rules": (rules, ["consequent", "antecedent"]),
-        "als_user": (als_all, ["user_id", "rec_rank"]),
-        "popularity": (ranking, ["rec_rank"]),
-    }
-    written = _write_enriched(cfg, tables)
 
+def train_recommenders(spark: SparkSession, cfg: RecsJobConfig) -> dict[str, Any]:
+    """Split, fit the four recommenders, evaluate, write the enriched partitions and the model version, gate.
+
+    Every table stays in Spark (:mod:`shoplake.ml.recommend_spark`): what the driver holds is the counts, one row
+    of metric sums per recommender and the small files of the version (metrics, comparison, plot).
+    """
+    import tempfile
+    from pathlib import Path
+
+    started = time.monotonic()
+    events, paths = read_window(spark, cfg.lake_root, cfg.ds, cfg.window_days)
+    split = split_events(events, cfg.weights)
+    log.info("recommenders %s: split %s", cfg.ds, split.events)
+    reason = too_few_test_users(split.events["test_users"], cfg.min_test_users)
+    if reason:
+        raise ValueError(f"{EVENTS} window ending {cfg.ds}: {reason}")
+    fitted = fit_and_evaluate(split, cfg)
+    metrics = comparison(fitted, split, cfg.k, len(paths))
+    written = _write_enriched(cfg, fitted.enriched(cfg.k))
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / "artifacts"
         local.mkdir()
-        staged = _stage_version(cfg, local, metrics, neighbours, rules, itemsets, ranking, als)
+        staged = _stage_version(cfg, local, metrics, fitted)
         published = _publish(spark, cfg, local, staged, metrics, split)
-    for df in (neighbours, itemsets, rules, als_all, ranking, als.users, als.items):
-        df.unpersist()
+    fitted.release()
     split.release()
-    log.info("recommenders %s on %s held-out users: %s", cfg.ds, split.events["test_users"], json.dumps(per_model))
+    log.info("recommenders %s on %s held-out users: %s", cfg.ds, split.events["test_users"],
+             json.dumps(fitted.per_model))  # fmt: skip
+    best, ndcg = metrics["best_model"], metrics["gate_metric"]
     return {
         "ds": cfg.ds,
         "rows": int(split.events["train_pairs"]),
         "best_model": best,
-        ndcg: per_model[best][ndcg],
+        ndcg: fitted.per_model[best][ndcg],
         "test_users": split.events["test_users"],
         "partitions": written,
         "seconds": round(time.monotonic() - started, 1),
@@ -418,21 +408,7 @@ def _write_enriched(cfg: RecsJobConfig, tables: dict[str, tuple[DataFrame, list[
     return written
 
 
-#: the version's tables, written by Spark as Parquet folders beside the ALS model (name → sort order)
-VERSION_TABLES = {
-    "item_item_neighbours": ["product_id", "rec_rank"],
-    "fp_rules": ["consequent", "antecedent"],
-    "fp_itemsets": ["freq", "items"],
-    "popularity": ["rec_rank"],
-    "als_users": ["user"],
-    "als_items": ["item"],
-}
-
-
-def _stage_version(
-    cfg: RecsJobConfig, local: Path, metrics: dict[str, Any], neighbours: DataFrame, rules: DataFrame,
-    itemsets: DataFrame, ranking: DataFrame, als: AlsFit,
-) -> str:  # fmt: skip
+def _stage_version(cfg: RecsJobConfig, local: Path, metrics: dict[str, Any], fitted: Fitted) -> str:
     """The version's comparison (``local``) and its tables and ALS model (a staging folder of the lake, returned):
     Spark writes them straight into the staging folder, or into local scratch uploaded after when it has no
     filesystem for the lake's scheme. :func:`_publish` commits both as ``version=<ds>``."""
@@ -450,18 +426,14 @@ def _stage_version(
     plot_ranking_comparison(
         local / "comparison.png", rows, cfg.k, f"clickstream recommenders, held-out users ({cfg.ds})"
     )
-    frames = {
-        "item_item_neighbours": neighbours, "fp_rules": rules, "fp_itemsets": itemsets, "popularity": ranking,
-        "als_users": als.users, "als_items": als.items,
-    }  # fmt: skip
     staged = staging_path(cfg.lake_root, RECOMMENDER_MODEL, cfg.ds)
     fs, staged_fs = filesystem(staged)
-    direct = spark_uri(neighbours.sparkSession, staged)
+    direct = spark_uri(fitted.neighbours.sparkSession, staged)
     target = direct if direct is not None else tempfile.mkdtemp(prefix="shoplake-recs-version-")
     try:
-        als.model.write().overwrite().save(f"{target}/als")
-        for name, df in frames.items():
-            _sorted(df, VERSION_TABLES[name]).write.mode("overwrite").parquet(f"{target}/{name}.parquet")
+        fitted.als.model.write().overwrite().save(f"{target}/als")
+        for name, (df, order) in fitted.version_tables().items():
+            _sorted(df, order).write.mode("overwrite").parquet(f"{target}/{name}.parquet")
         if direct is None:
             fs.put(f"{target}/", f"{staged_fs}/", recursive=True)
     except BaseException:
@@ -487,6 +459,8 @@ def score_version(spark: SparkSession, version: str, best: str, split: Split, k:
     from shoplake.ml import recommend_spark as rs
 
     def table(name: str) -> DataFrame:
+        if name not in VERSION_TABLES:
+            raise KeyError(f"{name!r} is not a version table ({', '.join(VERSION_TABLES)})")
         return spark.read.parquet(f"{version}/{name}.parquet")
 
     users = split.test_users
@@ -542,115 +516,3 @@ def _publish(
             tags={"best_model": best, "registered": "ALS factors (als/); the other recommenders are tables"},
         ),
     )  # fmt: skip
-
-
-# ---- quality checks (no Spark) -----------------------------------------------------------------------------------
-
-
-def check(lake_root: str, ds: str, *, k: int, window_days: int, sample: int = 500) -> dict[str, Any]:
-    """Quality checks of a run's outputs; raises ``ValueError`` listing every failed check.
-
-    * item-item: scores in [0, 1], no product recommends itself, ranks 1..n without gaps and n <= k per product;
-    * FP-Growth: on a sample of rules, confidence = support(A∪B) / support(A) and lift = confidence / support(B)
-      recomputed from the frequent itemsets (1e-9 tolerance);
-    * ALS and item-item: every recommended product, and a sample of ``sample`` ALS users, come from the curated
-      window the model trained on;
-    * the version's ``metrics.json`` holds P/R/NDCG@k for the four recommenders.
-    """
-    from shoplake.io.lake import existing_partitions, partition_rows, read_partition
-    from shoplake.ml.registry import read_current, version_files
-
-    problems: list[str] = []
-    part = {key: partition_path(lake_root, Zone.ENRICHED, name, ds) for key, name in RECS_DATASETS.items()}
-    _, missing = existing_partitions(list(part.values()))
-    if missing:
-        raise FileNotFoundError(f"recommendation partitions missing for ds={ds}: {missing}")
-
-    items = read_partition(part["item_item"]).to_pandas()
-    if len(items):
-        if not items["score"].between(0.0, 1.0).all():
-            problems.append("item-item scores outside [0, 1]")
-        if (items["product_id"] == items["rec_product_id"]).any():
-            problems.append("a product recommends itself")
-        ranks = items.groupby("product_id")["rec_rank"].agg(["min", "max", "count"])
-        if not ((ranks["min"] == 1) & (ranks["max"] == ranks["count"]) & (ranks["count"] <= k)).all():
-            problems.append(f"item-item ranks are not 1..n with n <= k={k} per product")
-
-    itemsets = read_partition(part["fp_itemsets"]).to_pandas()
-    rules = read_partition(part["fp_rules"]).to_pandas()
-    support = {
-        tuple(sorted(int(i) for i in row)): float(s)
-        for row, s in zip(itemsets["items"], itemsets["support"], strict=True)
-    }
-    checked_rules = 0
-    for ante, cons, conf, lift in list(
-        zip(rules["antecedent"], rules["consequent"], rules["confidence"], rules["lift"], strict=True)
-    )[:sample]:
-        a = tuple(sorted(int(i) for i in ante))
-        both = tuple(sorted((*a, int(cons))))
-        if a not in support or both not in support or (int(cons),) not in support:
-            problems.append(f"rule {list(a)} → {int(cons)}: an itemset of it is not among the frequent itemsets")
-            continue
-        want_conf = support[both] / support[a]
-        if abs(want_conf - conf) > 1e-9 or abs(want_conf / support[(int(cons),)] - lift) > 1e-9:
-            problems.append(f"rule {list(a)} → {int(cons)}: confidence/lift differ from the itemsets' supports")
-        checked_rules += 1
-
-    problems += _check_against_window(lake_root, ds, window_days, part["als_user"], items, sample)
-
-    current = read_current(lake_root, RECOMMENDER_MODEL)
-    metrics_path = f"{version_files(lake_root, RECOMMENDER_MODEL, ds)}/metrics.json"
-    from shoplake.io.lake import filesystem
-
-    fs, mp = filesystem(metrics_path)
-    metrics = json.loads(fs.cat(mp)) if fs.exists(mp) else {}
-    for model in MODELS:
-        keys = (f"precision_at_{k}", f"recall_at_{k}", f"ndcg_at_{k}")
-        if not all(key in metrics.get(model, {}) for key in keys):
-            problems.append(f"metrics.json lacks {', '.join(keys)} of {model}")
-    if problems:
-        raise ValueError(f"recommendations ds={ds} failed {len(problems)} check(s): " + "; ".join(problems[:10]))
-    return {
-        "ds": ds,
-        "path": part["item_item"],
-        "rows": len(items),
-        "products": int(items["product_id"].nunique()) if len(items) else 0,
-        "als_rows": partition_rows(part["als_user"]),
-        "rules_checked": checked_rules,
-        "current_version": current["version"] if current else None,
-    }
-
-
-def _check_against_window(
-    lake_root: str, ds: str, window_days: int, als_path: str, items: Any, sample: int
-) -> list[str]:
-    """Recommended products and a sample of ALS users against the curated window, streamed in record batches.
-
-    Memory: the window's distinct products (the catalogue) and ``sample`` user ids — not the window's users nor the
-    ALS table, both of which grow with the shop.
-    """
-    import pyarrow.compute as pc
-
-    from shoplake.io.lake import existing_partitions, iter_partition_batches
-
-    problems = []
-    paths = existing_partitions(window_partitions(lake_root, Zone.CURATED, EVENTS, ds, window_days))[0]
-    products: set[int] = set()
-    sampled: set[Any] = set()
-    recommended: set[int] = {int(p) for p in items["rec_product_id"]} if len(items) else set()
-    for batch in iter_partition_batches(als_path, ["user_id", "rec_product_id"], CHECK_BATCH_ROWS):
-        recommended.update(int(p) for p in pc.unique(batch.column("rec_product_id")).to_pylist())
-        if len(sampled) < sample:
-            sampled.update(pc.unique(batch.column("user_id")).to_pylist()[: sample - len(sampled)])
-    unmatched = set(sampled)
-    for path in paths:
-        for batch in iter_partition_batches(path, ["user_id", "product_id"], CHECK_BATCH_ROWS):
-            products.update(pc.unique(batch.column("product_id")).to_pylist())
-            if unmatched:
-                unmatched -= set(pc.unique(batch.column("user_id")).to_pylist())
-    if unmatched:
-        problems.append(f"ALS recommends to users outside the training window (e.g. {sorted(unmatched)[:3]})")
-    outside = recommended - products
-    if outside:
-        problems.append(f"recommended products outside the training window (e.g. {sorted(outside)[:3]})")
-    return problems

@@ -3,9 +3,9 @@
 Reads ``curated/product_reviews`` (``product_reviews_daily`` curates it: one partition per submission day).
 
 1. :func:`check_window` — enough curated reviews in the window to train and evaluate (else the DAG skips training).
-2. :func:`train` — the window's reviews in time order, the newest ``test_fraction`` held out. With no ``--model``
-   (the offline default) a five-class head (multinomial logistic regression, class-balanced) is fitted on the
-   packaged all-MiniLM-L6-v2 embeddings of the older reviews, labels = stars; with ``--model`` a hub model
+2. :func:`train_review_sentiment` — the window's reviews in time order, the newest ``test_fraction`` held out. With
+   no ``--model`` (the offline default) a five-class head (multinomial logistic regression, class-balanced) is
+   fitted on the packaged all-MiniLM-L6-v2 embeddings of the older reviews, labels = stars; with ``--model`` a hub model
    ``id@revision`` or a directory of a five-label classifier is only evaluated and, if it passes the gate, adopted
    (the version holds ``model_ref.json`` naming it). Either way the held-out reviews are scored and judged against
    their ratings beside a majority baseline and a VADER-binned baseline (``shoplake.ml.review_sentiment``), per
@@ -13,9 +13,9 @@ Reads ``curated/product_reviews`` (``product_reviews_daily`` curates it: one par
    ``macro_f1``, ``qwk``, ``spearman``; ``confusion.png``); ``current.json`` moves only if the macro-F1 is not
    below the champion's on the same held-out reviews; MLflow like every model. A version younger than
    ``retrain_days`` is kept (no retraining every day of a backfill).
-3. :func:`score` — the day's curated reviews through the current model → ``enriched/product_review_sentiment/ds=``
-   (review id, product, stars, predicted class and label, the five probabilities, ``positive_prob`` by
-   ``shoplake.ml.sentiment.five_class_positive_prob``, model id and revision).
+3. :func:`score_review_sentiment` — the day's curated reviews through the current model →
+   ``enriched/product_review_sentiment/ds=`` (review id, product, stars, predicted class and label, the five
+   probabilities, ``positive_prob`` by ``shoplake.ml.sentiment.five_class_positive_prob``, model id and revision).
 4. :func:`publish` — the same rows as a Delta table ``<results root>/product_review_sentiment`` (day ``ds``
    replaced in one commit; any engine reads it) and as one CSV file for consumers without a table reader,
    ``<results root>/product_review_sentiment_csv/ds=<ds>/part-0.csv`` (a file commit: the pointer names the
@@ -156,7 +156,7 @@ def five_class_predictions(clf: Any, texts: list[str]):
     return probs, np.argmax(probs, axis=1) + 1
 
 
-def train(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
+def train_review_sentiment(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
     """Fit (or adopt) and evaluate the five-class model on the window; publish the version; gate on macro-F1."""
     import numpy as np
 
@@ -272,7 +272,7 @@ def _revision(model: str) -> str | None:
 # ---- scoring and publishing ----------------------------------------------------------------------------------------
 
 
-def score(cfg: ReviewSentimentScoreConfig) -> dict[str, Any]:
+def score_review_sentiment(cfg: ReviewSentimentScoreConfig) -> dict[str, Any]:
     """The day's curated reviews through the current five-class model → ``enriched/product_review_sentiment/ds=``."""
     import numpy as np
     import pyarrow as pa

@@ -4,11 +4,12 @@
   route of ``SHOPLAKE_SENTIMENT_MODELS``.
 - ``--encoder use-multilingual-v3``: Universal Sentence Encoder multilingual v3 (16 languages, packaged weights) →
   ``model/sentiment_multilingual/version=<ds>/``, the ``*`` route. It serves every language (``--language '*'``) and
-  its head learns from the English labelled reviews (``--train-language en``), so every other language's held-out
-  AUC measures cross-lingual transfer; ``--train-language '*'`` learns from every labelled language.
+  its head learns from every labelled language of the window (``--train-language '*'``, the default for this
+  encoder); an English-only head is fitted beside it and reported (``model_english_only``), and a language without
+  labels of its own is reported as transfer.
 
-:func:`train` reads labelled reviews (``voted_up``) from the curated partitions of the window — or, to bootstrap a
-lake that has none yet, from saved Steam responses cleaned by the same rules — embeds them, fits a
+:func:`train_sentiment_head` reads labelled reviews (``voted_up``) from the curated partitions of the window — or, to
+bootstrap a lake that has none yet, from saved Steam responses cleaned by the same rules — embeds them, fits a
 logistic-regression head on the older 80 % (by creation time), evaluates on the newest 20 % against VADER — overall
 and per language, with bootstrap intervals and no AUC below ``min_negatives`` — and publishes the model with
 metrics.json, roc.png and its config. ``current.json`` moves to the new version only if its held-out AUC is not worse
@@ -227,7 +228,7 @@ def labelled_window_start(source_dir: str, end_ts: int, days: int, language: str
     return int(dt.datetime.combine(first, dt.time(), dt.UTC).timestamp())
 
 
-def train(cfg: SentimentTrainConfig) -> dict[str, Any]:
+def train_sentiment_head(cfg: SentimentTrainConfig) -> dict[str, Any]:
     """Embed, fit the head, evaluate against VADER, publish and gate.
 
     Returns:

@@ -4,7 +4,8 @@ Steps, in DAG order (each replaces exactly the partition of its ``ds``):
 
 * :func:`load_window` — the day's source reviews upserted into Mongo (rejects → ``quarantine/load_steam_reviews``).
 * :func:`extract_window_to_raw` — the day's Mongo documents → ``raw/steam_reviews`` (+ quarantine).
-* :func:`curate` — Spark job: raw → ``curated/steam_reviews`` (+ quarantine); :func:`check_curated` after it.
+* :func:`curate_steam_reviews` — Spark job: raw → ``curated/steam_reviews`` (+ quarantine); :func:`check_curated`
+  after it.
 * :func:`score_sentiment` — GPU job: curated → ``enriched/steam_reviews``; :func:`check_enriched` after it.
 * :func:`build_purchase_features` — curated ⋈ enriched → ``enriched/steam_purchase_features`` (+ quarantine).
 
@@ -125,7 +126,7 @@ class CurateConfig(PartitionJob):
     shuffle_partitions: int = option(4, help="spark.sql.shuffle.partitions for this job", minimum=1)
 
 
-def curate(spark: SparkSession, cfg: CurateConfig) -> dict[str, Any]:
+def curate_steam_reviews(spark: SparkSession, cfg: CurateConfig) -> dict[str, Any]:
     """Curate one raw partition into ``curated/steam_reviews`` (+ quarantine); every raw row is accounted for.
 
     Returns:

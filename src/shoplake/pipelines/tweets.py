@@ -1,10 +1,10 @@
 """The tweet engagement pipeline: source → raw → curated (Spark), sentence embeddings, an engagement model.
 
-1. :func:`curate` (Spark) — the day's tweets → ``raw/ecommerce_tweets/ds=`` → ``curated/ecommerce_tweets/ds=``;
+1. :func:`curate_tweets` (Spark) — the day's tweets → ``raw/ecommerce_tweets/ds=`` → ``curated/ecommerce_tweets/ds=``;
    rejects → ``quarantine/{raw,curated}_ecommerce_tweets`` with reasons; repeated header rows counted, not kept
    (``shoplake.transforms.tweets`` has the rules).
-2. :func:`embed` (gpu queue) — sentence embeddings of the cleaned texts → ``enriched/tweet_embeddings/ds=``.
-3. :func:`train` — four regressors of log1p(likes + retweets) on the window, the newest tweets held out
+2. :func:`embed_tweets` (gpu queue) — sentence embeddings of the cleaned texts → ``enriched/tweet_embeddings/ds=``.
+3. :func:`train_tweet_engagement` — four regressors of log1p(likes + retweets) on the window, the newest tweets held out
    (``shoplake.ml.engagement_models``) → ``model/tweet_engagement/version=<ds>/``; ``current.json`` moves only if
    the best model's MAE is not above the champion's re-scored on the same tweets; MLflow like every model.
 """
@@ -42,7 +42,7 @@ class TweetsJobConfig(PartitionJob):
     )
 
 
-def curate(spark: SparkSession, cfg: TweetsJobConfig) -> dict[str, Any]:
+def curate_tweets(spark: SparkSession, cfg: TweetsJobConfig) -> dict[str, Any]:
     """The day's tweets through raw and curated; every record accounted for (repeated headers counted apart)."""
     from shoplake.config import Settings
     from shoplake.pipelines.stages import land_and_curate
@@ -69,7 +69,7 @@ class EmbedConfig(PartitionJob, EngineConfig):
     )
 
 
-def embed(cfg: EmbedConfig) -> dict[str, Any]:
+def embed_tweets(cfg: EmbedConfig) -> dict[str, Any]:
     """Sentence embeddings of the day's cleaned tweet texts → ``enriched/tweet_embeddings/ds=`` (``tweet_id``,
     ``embedding``: L2-normalised float32)."""
     import pyarrow as pa
@@ -201,7 +201,7 @@ def read_window(lake_root: str, ds: str, days: int, *, max_rows: int = 0, seed: 
     return out.reset_index(drop=True), with_emb, without, sample
 
 
-def train(cfg: EngagementTrainConfig) -> dict[str, Any]:
+def train_tweet_engagement(cfg: EngagementTrainConfig) -> dict[str, Any]:
     """Four models of log1p(likes + retweets), compared on the newest tweets; the best by MAE is the version's."""
     import tempfile
     from dataclasses import asdict
