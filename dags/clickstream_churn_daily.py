@@ -34,6 +34,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag
 
 from shoplake_airflow.churn import churn_params, churn_pipeline
 from shoplake_airflow.context import HISTORY_START
+from shoplake_airflow.handoffs import validate_hand_offs
 
 
 @dag(
@@ -51,4 +52,4 @@ def clickstream_churn_daily():
     churn_pipeline("clickstream")
 
 
-clickstream_churn_daily()
+validate_hand_offs(clickstream_churn_daily())

@@ -65,6 +65,7 @@ from shoplake_airflow.context import (
     run_other_event_days,
     skip_unless_trainable,
 )
+from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
@@ -155,4 +156,4 @@ def clickstream_recommendations_daily():
     chain(window, build_map, engagement, check_engagement(partition))
 
 
-clickstream_recommendations_daily()
+validate_hand_offs(clickstream_recommendations_daily())

@@ -25,6 +25,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, task
 
 from shoplake_airflow.assets import LAKE_TABLE_FILES
 from shoplake_airflow.context import HISTORY_START, resolve_partition
+from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
 
@@ -76,4 +77,4 @@ def lake_maintenance():
     chain(resolve_partition(), compact_tables(), vacuum_tables())
 
 
-lake_maintenance()
+validate_hand_offs(lake_maintenance())

@@ -56,6 +56,7 @@ from shoplake_airflow.context import (
     skip_unless_trainable,
 )
 from shoplake_airflow.gpu import gpu_job
+from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 
@@ -147,4 +148,4 @@ def product_review_sentiment():
     chain(score, check_scores(partition), published, check_published(partition, published))
 
 
-product_review_sentiment()
+validate_hand_offs(product_review_sentiment())

@@ -45,6 +45,7 @@ from shoplake_airflow.context import (
     resolve_partition,
 )
 from shoplake_airflow.gpu import gpu_job
+from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
@@ -107,4 +108,4 @@ def product_reviews_daily():
     chain(partition, curate, curated, score, check_sentiment(score.output, curated))
 
 
-product_reviews_daily()
+validate_hand_offs(product_reviews_daily())

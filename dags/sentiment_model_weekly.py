@@ -33,6 +33,7 @@ from shoplake.pipelines.sentiment_model import SentimentTrainConfig
 from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL
 from shoplake_airflow.context import HISTORY_START, resolve_partition
 from shoplake_airflow.gpu import gpu_job, python_job
+from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 
@@ -74,4 +75,4 @@ def sentiment_model_weekly():
     chain(resolve_partition(), [train, multilingual])
 
 
-sentiment_model_weekly()
+validate_hand_offs(sentiment_model_weekly())

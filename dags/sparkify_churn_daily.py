@@ -38,6 +38,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag
 
 from shoplake_airflow.churn import churn_params, churn_pipeline
 from shoplake_airflow.context import HISTORY_START
+from shoplake_airflow.handoffs import validate_hand_offs
 
 
 @dag(
@@ -55,4 +56,4 @@ def sparkify_churn_daily():
     churn_pipeline("sparkify")
 
 
-sparkify_churn_daily()
+validate_hand_offs(sparkify_churn_daily())

@@ -44,6 +44,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, c
 from shoplake.pipelines.purchase_model import PurchaseTrainConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_PURCHASE_FEATURES, STEAM_PURCHASE_MODEL
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition, skip_unless_trainable
+from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param
 from shoplake_airflow.publish import publish_copy
 from shoplake_airflow.settings import settings
@@ -101,4 +102,4 @@ def steam_purchase_model_weekly():
     publish_copy()(checked)
 
 
-steam_purchase_model_weekly()
+validate_hand_offs(steam_purchase_model_weekly())

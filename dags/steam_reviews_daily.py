@@ -54,6 +54,7 @@ from shoplake_airflow.assets import (
 )
 from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition, skip_empty_day
 from shoplake_airflow.gpu import gpu_job
+from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
@@ -132,4 +133,4 @@ def steam_reviews_daily():
     chain(partition, load_reviews(partition), raw, curate, curated, score, enriched, build_features(enriched))
 
 
-steam_reviews_daily()
+validate_hand_offs(steam_reviews_daily())

@@ -33,6 +33,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag
 
 from shoplake_airflow.churn import churn_params, churn_pipeline
 from shoplake_airflow.context import HISTORY_START
+from shoplake_airflow.handoffs import validate_hand_offs
 
 
 @dag(
@@ -50,4 +51,4 @@ def telco_churn_weekly():
     churn_pipeline("telco")
 
 
-telco_churn_weekly()
+validate_hand_offs(telco_churn_weekly())

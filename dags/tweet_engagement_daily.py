@@ -42,6 +42,7 @@ from shoplake_airflow.context import (
     skip_unless_trainable,
 )
 from shoplake_airflow.gpu import gpu_job, python_job
+from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
@@ -105,4 +106,4 @@ def tweet_engagement_daily():
     chain(partition, curate, check_tweets(partition), embed, check_window(partition), train)
 
 
-tweet_engagement_daily()
+validate_hand_offs(tweet_engagement_daily())

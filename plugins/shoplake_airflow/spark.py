@@ -16,6 +16,7 @@ from typing import Any
 
 from shoplake.config import Settings
 from shoplake_airflow.context import PARTITION_DS
+from shoplake_airflow.handoffs import pulled
 from shoplake_airflow.settings import settings as current_settings
 
 #: Spark settings for the local backend: a quiet, loopback-only driver with UTC semantics.
@@ -211,7 +212,7 @@ def _emr_job(
             deferrable=True,
             poke_interval=cfg.emr.poll_s,
             max_attempts=max(1, cfg.emr.max_wait_s // max(1, cfg.emr.poll_s)),
-            step_id=f"{{{{ ti.xcom_pull(task_ids='{task_id}.add_step')[0] }}}}",
+            step_id=pulled(add_step, 0),
         )
         add_step >> wait_step
         if create_cluster is not None:

@@ -22,6 +22,7 @@ from shoplake.ml.xgb import HYPERPARAMETERS, NATIVE_NAMES
 from shoplake.paths import PURCHASE_MODELS, sagemaker_channels_path, sagemaker_output_path
 from shoplake_airflow.context import PARTITION_DS
 from shoplake_airflow.gpu import gpu_job, python_job
+from shoplake_airflow.handoffs import pulled
 from shoplake_airflow.params import param_flags
 from shoplake_airflow.settings import settings as current_settings
 from shoplake_airflow.spark import spark_job
@@ -71,13 +72,14 @@ def sagemaker_training_config(job_name: str, channels_uri: str, hyperparameters:
     }
 
 
-def sagemaker_hyperparameters(export_task_id: str) -> dict[str, str]:
-    """Built-in XGBoost hyperparameters, templated from the run's Params (SageMaker takes strings)."""
+def sagemaker_hyperparameters(export: Any) -> dict[str, str]:
+    """Built-in XGBoost hyperparameters, templated from the run's Params (SageMaker takes strings); ``export`` is the
+    task that exported the channels (it computed the automatic ``scale_pos_weight``)."""
     hp = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist"}
     hp.update({native: f"{{{{ params.{name} }}}}" for name, native in NATIVE_NAMES.items()})
     # scale_pos_weight 0 means "negatives / positives of the training rows": the export task computed it
     # a job's XCom is the JSON line it printed last (a string): parsed here
-    auto = f"macros.json.loads(ti.xcom_pull(task_ids='{export_task_id}'))['scale_pos_weight']"
+    auto = pulled(export, "scale_pos_weight", json_text=True, expression=True)
     hp["scale_pos_weight"] = f"{{{{ params.scale_pos_weight if params.scale_pos_weight > 0 else {auto} }}}}"
     return hp
 
@@ -150,16 +152,14 @@ def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any
         train = SageMakerTrainingOperator(
             task_id="train",
             config=sagemaker_training_config(
-                f"shoplake-steam-purchase-{ds}", channels, sagemaker_hyperparameters(f"{task_id}.export_channels"), cfg
+                f"shoplake-steam-purchase-{ds}", channels, sagemaker_hyperparameters(export), cfg
             ),
             aws_conn_id=cfg.emr.aws_conn_id,
             action_if_job_exists="timestamp",  # a rerun of the day starts a new job, named <name>-<timestamp>
             deferrable=True,
             check_interval=cfg.sagemaker.poll_s,
         )
-        artifact = (
-            f"{{{{ ti.xcom_pull(task_ids='{task_id}.train')['Training']['ModelArtifacts']['S3ModelArtifacts'] }}}}"
-        )
+        artifact = pulled(train, "Training", "ModelArtifacts", "S3ModelArtifacts")
         publish = python_job(
             "publish_model",
             "jobs/train/train_purchase_model.py",
