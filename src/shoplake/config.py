@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from shoplake.jobconfig import option
 from shoplake.paths import CHURN_SOURCES
 
 
@@ -41,144 +42,176 @@ def _split_ints(raw: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class EmrSettings:
-    """Settings of the EMR Spark backend (only read when ``SHOPLAKE_SPARK_BACKEND=emr``)."""
+    """Settings of the EMR Spark backend (only read when ``SHOPLAKE_SPARK_BACKEND=emr``), ``SHOPLAKE_EMR_<FIELD>``."""
 
-    cluster_id: str = ""  # an existing cluster: steps only, no create/terminate
-    release_label: str = "emr-7.5.0"
-    code_uri: str = ""  # s3:// prefix holding jobs/ and shoplake.zip (``make dist`` builds them)
-    log_uri: str = ""
-    instance_type: str = "m5.xlarge"
-    core_instance_count: int = field(default=2, metadata={"env": "SHOPLAKE_EMR_CORE_INSTANCES"})
-    job_flow_role: str = "EMR_EC2_DefaultRole"
-    service_role: str = "EMR_DefaultRole"
-    subnet_id: str = ""
-    aws_conn_id: str = field(default="aws_default", metadata={"env": "SHOPLAKE_AWS_CONN_ID"})
-    poll_s: int = 60  #: how often the deferred sensor asks EMR for the step's state
-    max_wait_s: int = 6 * 3600  #: a step still running after this fails the wait (then the teardown terminates)
+    cluster_id: str = option("", help="an existing EMR cluster: steps are added to it, no cluster created or ended")
+    release_label: str = option("emr-7.5.0", help="EMR release of the clusters the DAGs create")
+    code_uri: str = option("", help="s3:// prefix holding jobs/ and shoplake.zip (`make dist` builds them); required")
+    log_uri: str = option("", help="s3:// prefix for the cluster's logs; empty = none")
+    instance_type: str = option("m5.xlarge", help="instance type of the created cluster's nodes")
+    core_instance_count: int = option(
+        2, help="core nodes of the created cluster", env="SHOPLAKE_EMR_CORE_INSTANCES", minimum=1
+    )
+    job_flow_role: str = option("EMR_EC2_DefaultRole", help="the EC2 instance profile of the cluster's nodes")
+    service_role: str = option("EMR_DefaultRole", help="the EMR service role")
+    subnet_id: str = option("", help="the VPC subnet of the created cluster; empty = the account's default")
+    aws_conn_id: str = option(
+        "aws_default", help="Airflow connection to AWS (EMR, SageMaker, S3, Comprehend)", env="SHOPLAKE_AWS_CONN_ID"
+    )
+    poll_s: int = option(60, help="how often the deferred sensor asks EMR for the step's state (seconds)", minimum=1)
+    max_wait_s: int = option(
+        6 * 3600, help="a step still running after this many seconds fails the wait (the teardown then terminates)"
+    )
 
 
 @dataclass(frozen=True)
 class SageMakerSettings:
-    """Settings of the SageMaker training backend (only read when ``SHOPLAKE_TRAIN_BACKEND=sagemaker``)."""
+    """Settings of the SageMaker training backend (only read when ``SHOPLAKE_TRAIN_BACKEND=sagemaker``),
+    ``SHOPLAKE_SAGEMAKER_<FIELD>``."""
 
-    role_arn: str = ""
-    #: the built-in XGBoost algorithm image of the region (``sagemaker.image_uris.retrieve("xgboost", region)``)
-    image_uri: str = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-    instance_type: str = "ml.m5.xlarge"
-    output_uri: str = ""  # s3:// prefix for model.tar.gz (default: <lake>/model/<name>/sagemaker)
-    max_runtime_s: int = 3600
-    poll_s: int = 30  #: how often the training operator (and its deferred trigger) asks for the job's state
+    role_arn: str = option("", help="the IAM role SageMaker's training job runs as; required for this backend")
+    image_uri: str = option(
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        help="the built-in XGBoost algorithm image of the region (sagemaker.image_uris.retrieve('xgboost', region))",
+    )
+    instance_type: str = option("ml.m5.xlarge", help="the training job's instance type")
+    output_uri: str = option("", help="s3:// prefix for model.tar.gz; empty = <lake>/model/<name>/sagemaker")
+    max_runtime_s: int = option(3600, help="the training job's stopping condition (seconds)", minimum=1)
+    poll_s: int = option(
+        30, help="how often the training operator (and its deferred trigger) asks for the job's state (s)", minimum=1
+    )
 
 
 @dataclass(frozen=True)
 class ServeSettings:
     """Settings of the prediction service (``shoplake serve``), ``SHOPLAKE_SERVE_<FIELD>``."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    max_batch: int = 256  #: texts or feature rows in one request
-    max_text_chars: int = 20_000  #: characters of one text (Steam caps reviews at 8,000)
-    max_body_bytes: int = 1_048_576  #: request bodies over this get 413
-    pointer_ttl_s: float = 5.0  #: how often a model's current.json is re-read (a moved pointer loads the new version)
-    cache: bool = True  #: keep loaded models; off loads every model per request (the load benchmark's baseline)
+    host: str = option("127.0.0.1", help="interface the service listens on (beyond loopback needs SHOPLAKE_API_KEY)")
+    port: int = option(8000, help="the service's port", minimum=1, maximum=65535)
+    max_batch: int = option(256, help="texts or feature rows in one request (more: 422)", minimum=1)
+    max_text_chars: int = option(
+        20_000, help="characters of one text (Steam caps reviews at 8,000; longer: 422)", minimum=1
+    )
+    max_body_bytes: int = option(1_048_576, help="request bodies over this many bytes get 413", minimum=1)
+    pointer_ttl_s: float = option(
+        5.0, help="how often a model's current.json is re-read, seconds (a moved pointer loads the new version)"
+    )
+    cache: bool = option(
+        True, help="keep loaded models; false loads every model per request (the load benchmark's baseline)"
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
-    """All settings of the platform.
+    """All settings of the platform: field ``x`` is the environment variable ``SHOPLAKE_X`` (``emr.x`` is
+    ``SHOPLAKE_EMR_X``); each field's help says what it does (docs/configuration.md is generated from them)."""
 
-    Attributes:
-        lake_root: root of the lake; a local path or any fsspec/ObjectStoragePath URI (``s3://b/lake``).
-        spark_backend: ``local`` (spark-submit, ``spark_local`` connection) or ``emr``.
-        sample_data_dir: the shared sample data (read-only; never copied into the project).
-        steam_source: ``api`` for the live store endpoint, else a directory of saved review responses.
-        steam_api_url: base of the review endpoint; ``{appid}`` is substituted.
-        steam_app_ids: app ids fetched when ``steam_source == "api"``.
-        mongo_conn_id: Airflow connection of the operational Mongo.
-        mongo_db: database holding the collections (the connection's schema wins when set).
-        steam_collection: collection of Steam reviews, keyed by ``recommendationid``.
-        max_review_chars: reviews longer than this are quarantined (Steam caps reviews at 8,000).
-        spark_conn_id: Airflow connection of the local Spark master.
-        jobs_root: directory holding ``jobs/`` for spark-submit (the checkout; ``/opt/shoplake/repo`` in compose).
-        spark_cds_archive: the local Spark driver's class-data archive (``scripts/spark_cds.py`` writes it,
-            ``make install`` runs that); a missing or stale one is ignored by the JVM (``shoplake.spark_cds``).
-        sentiment_model: hub id, local directory or lake URI of the sentiment model (a directory with
-            ``current.json`` resolves to the version it names). Default: DistilBERT SST-2 from the hub; the
-            embedded defaults use the offline MiniLM head trained into the lake.
-        sentiment_revision: pinned hub revision (ignored for directories, which carry their own).
-        sentiment_models: language → model map (``en=<model>[@rev],*=<model>[@rev]``); unset, the one model
-            above scores English (``en``) and ``sentiment_multilingual_model`` every other language.
-        sentiment_multilingual_model: the ``*`` route when ``sentiment_models`` is unset: the offline
-            multilingual model (USE multilingual v3 + a head on labelled reviews) trained into
-            ``<lake>/model/sentiment_multilingual`` (the embedded defaults and compose set it); empty = no ``*``
-            route, other languages get null scores (``unsupported_language``).
-        model_cache: local cache for models copied from the lake.
-        sentiment_precision / sentiment_compile: the scoring jobs' ``--precision`` (``auto``: bf16 weights on CUDA,
-            fp32 on a CPU; ``bf16`` on a CPU with native bf16 is the fast CPU path that keeps the scores) and
-            ``--compile`` (torch.compile: 12-30 s once per scoring task; on the dev CPU slower than plain ``bf16``).
-        gpu_pool / gpu_queue: where inference tasks run (pool slots = GPUs; a worker serving the queue has them).
-        train_backend: where the purchase model trains: ``auto`` (``local`` while the window's feature rows are at
-            most ``spark_train_rows``, ``spark`` above; decided per run from the Parquet footers and logged),
-            ``local`` (a job on the gpu queue, XGBoost on CUDA when present; the window is read into one process),
-            ``spark`` (xgboost.spark on the Spark backend) or ``sagemaker`` (built-in XGBoost).
-        spark_train_rows: with ``train_backend=auto``, the most feature rows the local backend trains on.
-        mlflow_tracking_uri: MLflow tracking server; empty = SQLite under a local lake, ``none`` = off.
-        tweets_source: tweet CSVs of ``tweet_engagement_daily`` (path or glob; the file name is the platform).
-        product_reviews_source / product_catalog_source: product review CSVs and product catalogue CSVs (paths or
-            globs) of ``product_reviews_daily``; unset ones read the shared Sephora sample.
-        review_sentiment_model: the five-class review sentiment model of ``product_review_sentiment``: empty = the
-            offline head trained on ratings into ``<lake>/model/review_sentiment``; else a hub id ``@revision`` or a
-            directory of a five-label classifier, evaluated on the held-out reviews and adopted as a version.
-        results_root: where published results go (CSV + Parquet per day); empty = ``<lake>/results``; any lake URI.
-        publish_uri: where the model DAGs' ``publish_copy`` task copies each new champion (``gs://bucket/prefix``
-            or ``s3://…``); empty = the task skips, saying so.
-        publish_conn_id: the Airflow connection holding that bucket's credentials (``google_cloud_default``;
-            an ``aws`` connection for ``s3://``).
-        api_key: the prediction service's API key (``SHOPLAKE_API_KEY``, sent as ``X-API-Key``); required when the
-            service listens beyond the loopback interface.
-        serve: the prediction service's host, port and limits (:class:`ServeSettings`).
-        churn_sources: where the churn DAGs read each source (``sparkify``: the folder holding ``log_data/``;
-            ``telco``: the customer CSV; ``clickstream``: a CSV glob); unset ones read the shared sample.
-    """
-
-    lake_root: str
-    spark_backend: str = "local"
-    sample_data_dir: str = field(default_factory=_default_sample_dir, metadata={"env": "SHOPLAKE_SAMPLE_DATA"})
-    steam_source: str = ""
-    steam_api_url: str = "https://store.steampowered.com/appreviews/{appid}"
-    steam_app_ids: tuple[int, ...] = ()
-    mongo_conn_id: str = "mongo_default"
-    mongo_db: str = "shoplake"
-    steam_collection: str = "steam_reviews"
-    max_review_chars: int = 20_000
-    spark_conn_id: str = "spark_local"
-    jobs_root: str = str(REPO_ROOT)
-    spark_cds_archive: str = str(REPO_ROOT / ".spark-cds" / "spark.jsa")
-    sentiment_model: str = "distilbert-base-uncased-finetuned-sst-2-english"
-    sentiment_revision: str = "714eb0fa89d2f80546fda750413ed43d93601a13"
-    sentiment_models: str = ""
-    sentiment_multilingual_model: str = ""
-    model_cache: str = "/tmp/shoplake-model-cache"
-    sentiment_precision: str = "auto"
-    sentiment_compile: bool = False
-    gpu_pool: str = "gpu"
-    gpu_queue: str = "gpu"
-    emr: EmrSettings = field(default_factory=EmrSettings)
-    train_backend: str = "auto"
-    #: about 1 KB per feature row in pandas on the worker: a million rows is ~1 GB before XGBoost's own copy
-    spark_train_rows: int = 1_000_000
-    mlflow_tracking_uri: str = ""
-    sagemaker: SageMakerSettings = field(default_factory=SageMakerSettings)
-    churn_sources: Mapping[str, str] = field(default_factory=dict)
-    product_reviews_source: str = ""
-    product_catalog_source: str = ""
-    tweets_source: str = ""
-    review_sentiment_model: str = ""
-    results_root: str = ""
-    publish_uri: str = ""
-    publish_conn_id: str = "google_cloud_default"
-    api_key: str = field(default="", repr=False)
-    serve: ServeSettings = field(default_factory=ServeSettings)
+    lake_root: str = option(
+        help="root of the lake: a local path or any fsspec URI (s3://bucket/lake, gs://…); default ./lake"
+    )
+    spark_backend: str = option(
+        "local", help="where Spark jobs run: local (spark-submit, spark_local connection) or emr", enum=SPARK_BACKENDS
+    )
+    sample_data_dir: str = option(
+        help="the shared sample data (read-only; never copied into the project)",
+        env="SHOPLAKE_SAMPLE_DATA",
+        factory=_default_sample_dir,
+    )
+    steam_source: str = option(
+        "", help="api for the live store endpoint, else a directory of saved review responses; empty = the sample"
+    )
+    steam_api_url: str = option(
+        "https://store.steampowered.com/appreviews/{appid}", help="base of the review endpoint; {appid} is substituted"
+    )
+    steam_app_ids: tuple[int, ...] = option((), help="app ids fetched when steam_source is api (comma separated)")
+    mongo_conn_id: str = option("mongo_default", help="Airflow connection of the operational Mongo")
+    mongo_db: str = option("shoplake", help="database holding the collections (the connection's schema wins when set)")
+    steam_collection: str = option("steam_reviews", help="collection of Steam reviews, keyed by recommendationid")
+    max_review_chars: int = option(
+        20_000, help="reviews longer than this are quarantined (Steam caps reviews at 8,000)", minimum=1
+    )
+    spark_conn_id: str = option("spark_local", help="Airflow connection of the local Spark master")
+    jobs_root: str = option(
+        str(REPO_ROOT), help="directory holding jobs/ for spark-submit (the checkout; /opt/shoplake/repo in compose)"
+    )
+    spark_cds_archive: str = option(
+        str(REPO_ROOT / ".spark-cds" / "spark.jsa"),
+        help="the local Spark driver's class-data archive (make install writes it; a stale one is ignored)",
+    )
+    sentiment_model: str = option(
+        "distilbert-base-uncased-finetuned-sst-2-english",
+        help="hub id, local directory or lake URI of the English sentiment model (a directory with current.json "
+        "resolves to the version it names); the embedded defaults use the offline MiniLM head in the lake",
+    )
+    sentiment_revision: str = option(
+        "714eb0fa89d2f80546fda750413ed43d93601a13", help="pinned hub revision (directories carry their own)"
+    )
+    sentiment_models: str = option(
+        "",
+        help="language → model map, en=<model>[@rev],*=<model>[@rev] (a model may be 'comprehend'); empty = "
+        "sentiment_model for en and sentiment_multilingual_model for every other language",
+    )
+    sentiment_multilingual_model: str = option(
+        "",
+        help="the * route when sentiment_models is unset: the offline multilingual model in "
+        "<lake>/model/sentiment_multilingual; empty = other languages get null scores (unsupported_language)",
+    )
+    model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
+    sentiment_precision: str = option(
+        "auto",
+        help="the scoring jobs' --precision: auto (bf16 weights on CUDA, fp32 on a CPU), fp32, bf16, int8, onnx-*",
+        enum=SENTIMENT_PRECISIONS,
+    )
+    sentiment_compile: bool = option(
+        False, help="the scoring jobs' --compile (torch.compile: 12-30 s once per scoring task)"
+    )
+    gpu_pool: str = option("gpu", help="Airflow pool of inference tasks (slots = GPUs)")
+    gpu_queue: str = option("gpu", help="Celery queue of inference tasks (a worker serving it has the GPUs)")
+    # option(factory=…) is a dataclasses.field with a default_factory: RUF009 cannot see that
+    emr: EmrSettings = option(help="the EMR backend (SHOPLAKE_EMR_*)", factory=EmrSettings)  # noqa: RUF009
+    train_backend: str = option(
+        "auto",
+        help="where the purchase model trains: auto (local up to spark_train_rows feature rows, spark above; "
+        "decided per run and logged), local, spark (xgboost.spark) or sagemaker (built-in XGBoost)",
+        enum=TRAIN_BACKENDS,
+    )
+    spark_train_rows: int = option(
+        1_000_000, help="with train_backend=auto, the most feature rows the local backend trains on", minimum=1
+    )
+    mlflow_tracking_uri: str = option("", help="MLflow tracking server; empty = SQLite under a local lake, none = off")
+    sagemaker: SageMakerSettings = option(help="SageMaker (SHOPLAKE_SAGEMAKER_*)", factory=SageMakerSettings)  # noqa: RUF009
+    churn_sources: Mapping[str, str] = option(
+        help="where the churn DAGs read each source, SHOPLAKE_<SOURCE>_SOURCE (sparkify: the folder holding "
+        "log_data/; telco: the customer CSV; clickstream: a CSV glob); unset ones read the shared sample",
+        factory=dict,
+    )
+    product_reviews_source: str = option(
+        "", help="product review CSVs (path or glob) of product_reviews_daily; empty = the shared Sephora sample"
+    )
+    product_catalog_source: str = option(
+        "", help="product catalogue CSVs (path or glob) of product_reviews_daily; empty = the shared Sephora sample"
+    )
+    tweets_source: str = option(
+        "", help="tweet CSVs of tweet_engagement_daily (path or glob; the file name is the platform)"
+    )
+    review_sentiment_model: str = option(
+        "",
+        help="the five-class review model: empty = the offline head trained on ratings into the lake; else a hub "
+        "id@revision or a directory of a five-label classifier, evaluated on held-out reviews and adopted",
+    )
+    results_root: str = option("", help="where published results go (CSV + Delta per day); empty = <lake>/results")
+    publish_uri: str = option(
+        "", help="where the model DAGs' publish_copy copies each new champion (gs://… or s3://…); empty = skipped"
+    )
+    publish_conn_id: str = option(
+        "google_cloud_default", help="the Airflow connection holding publish_uri's credentials (aws for s3://)"
+    )
+    api_key: str = option(
+        "",
+        help="the prediction service's key, sent as X-API-Key; required when it listens beyond loopback",
+        secret=True,
+    )
+    serve: ServeSettings = option(help="the prediction service (SHOPLAKE_SERVE_*)", factory=ServeSettings)  # noqa: RUF009
 
     def __post_init__(self) -> None:
         if self.spark_backend not in SPARK_BACKENDS:
@@ -285,3 +318,55 @@ def _read_env(cls: type, env: Mapping[str, str], prefix: str) -> dict[str, Any]:
         else:
             values[f.name] = raw
     return values
+
+
+def env_name(f: Any, prefix: str = "SHOPLAKE_") -> str:
+    """The environment variable of a settings field (its ``env`` alias, else ``<prefix><FIELD>``)."""
+    return f.metadata.get("env") or f"{prefix}{f.name.upper()}"
+
+
+def configuration_reference() -> str:
+    """docs/configuration.md, generated from the settings' declarations (``scripts/configuration_docs.py`` writes
+    it; ``tests/lake/test_configuration_docs.py`` fails when the file and the declarations drift apart)."""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, str):  # paths of this checkout, whatever its folder is called
+            value = value.replace(str(REPO_ROOT), "<checkout>").replace(str(REPO_ROOT.parent), "<checkout>/..")
+        return f"`{value}`" if value not in ("", (), {}) else "—"
+
+    def table(cls: type, prefix: str) -> list[str]:
+        rows = ["| variable | default | what it does |", "|---|---|---|"]
+        nested = []
+        for f in fields(cls):
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            help_text = f.metadata["help"].replace("|", "\\|").replace("<", "&lt;")
+            if is_dataclass(default):
+                nested.append((type(default), f"{prefix}{f.name.upper()}_"))
+                continue
+            var = f"`{prefix}<SOURCE>_SOURCE`" if f.name == "churn_sources" else f"`{env_name(f, prefix)}`"
+            value = "required" if default is MISSING else ("(secret)" if not f.repr else shown(default))
+            if f.name == "lake_root":
+                value = "`./lake`"
+            elif f.default_factory is _default_sample_dir:  # resolved: a symlinked ../shared would show its target
+                value = "`<checkout>/../shared/data`"
+            rows.append(f"| {var} | {value} | {help_text} |")
+        out = [*rows, ""]
+        for sub, sub_prefix in nested:
+            summary = " ".join((sub.__doc__ or "").split("\n\n")[0].split()).replace("``", "`")
+            out += [f"## `{sub_prefix}*`", "", summary, "", *table(sub, sub_prefix)]
+        return out
+
+    head = [
+        "# Configuration",
+        "",
+        "<!-- generated by scripts/configuration_docs.py from shoplake.config: edit the option(help=…) declarations,",
+        "     then run `python scripts/configuration_docs.py`; a test fails when this file and the code differ -->",
+        "",
+        "Every setting is an environment variable (deploy/*.env, the Makefile's embedded defaults and docker compose",
+        "set them); an unset or empty variable takes the default. Job flags (`--help` of each `jobs/` entry point) and",
+        "DAG Params are documented where they are declared, in each job's config.",
+        "",
+        "## `SHOPLAKE_*`",
+        "",
+    ]
+    return "\n".join([*head, *table(Settings, "SHOPLAKE_")]).rstrip() + "\n"

@@ -36,16 +36,30 @@ DETERMINISTIC_EXITS = (2, DATA_ERROR_EXIT)
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum")
 
 
-def option(default: Any = dataclasses.MISSING, *, help: str, **schema: Any) -> Any:
-    """A config field with its help text and bounds; a list/tuple default is stored as a tuple."""
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str,
+    env: str | None = None,
+    factory: Callable[[], Any] | None = None,
+    secret: bool = False,
+    **schema: Any,
+) -> Any:
+    """A config field with its help text and bounds; a list/tuple default is stored as a tuple.
+
+    ``env`` names an environment variable other than the derived one (:class:`shoplake.config.Settings`),
+    ``factory`` computes the default, ``secret`` keeps the value out of ``repr``.
+    """
     unknown = set(schema) - set(BOUNDS) - {"items"}
     if unknown:
         raise TypeError(f"unknown option keywords {sorted(unknown)}")
-    meta = {"help": help, "schema": schema}
+    meta = {"help": help, "schema": schema, **({"env": env} if env else {})}
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=meta, repr=not secret)
     if isinstance(default, list | tuple):
         value = tuple(default)
-        return dataclasses.field(default_factory=lambda: value, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+        return dataclasses.field(default_factory=lambda: value, metadata=meta, repr=not secret)
+    return dataclasses.field(default=default, metadata=meta, repr=not secret)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
