@@ -130,6 +130,28 @@ def ensure_indexes(collection: Collection) -> None:
     collection.create_index("timestamp_created")
 
 
+def _document(
+    rec: SourceRecord, seen: dict[str, str], start_ts: int, end_ts: int
+) -> tuple[SourceRecord, Any, dict[str, Any] | None, str | None, list[str]]:
+    """One source record made a document: ``(record with numbers coerced, its id, the document, why it is refused,
+    the coerced fields)``; neither a document nor a reason: created outside ``[start_ts, end_ts)``."""
+    review, coerced = coerce_numbers(rec.review) if isinstance(rec.review, dict) else (rec.review, [])
+    rec = SourceRecord(appid=rec.appid, review=review, source=rec.source)
+    reason = _reject_reason(rec.review)
+    rid = rec.review.get("recommendationid") if isinstance(rec.review, dict) else None
+    if reason is None:
+        if not start_ts <= rec.review["timestamp_created"] < end_ts:
+            return rec, rid, None, None, coerced
+        if rid in seen:
+            reason = f"duplicate recommendationid in this load (first seen in {seen[rid]})"
+    if reason is not None:
+        return rec, rid, None, reason, coerced
+    doc = {**normalize_review(rec.review), "_id": rid, "appid": rec.appid, "_source": rec.source}
+    if coerced:  # kept on the document: which values the source sent as strings
+        doc["_coerced"] = coerced
+    return rec, rid, doc, unstorable_reason(doc), coerced
+
+
 def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, start_ts: int, end_ts: int) -> LoadResult:
     """Upsert the reviews created in ``[start_ts, end_ts)`` into ``collection``.
 
@@ -179,24 +201,12 @@ def load_reviews(collection: Collection, records: Iterable[SourceRecord], *, sta
             result.quarantine.append((None, f"source file skipped: {rec.error}", _as_json(doc)))
             continue
         result.read += 1
-        review, coerced = coerce_numbers(rec.review) if isinstance(rec.review, dict) else (rec.review, [])
-        rec = SourceRecord(appid=rec.appid, review=review, source=rec.source)
-        reason = _reject_reason(rec.review)
-        rid = rec.review.get("recommendationid") if isinstance(rec.review, dict) else None
-        if reason is None:
-            if not start_ts <= rec.review["timestamp_created"] < end_ts:
-                result.out_of_window += 1
-                continue
-            if rid in seen:
-                reason = f"duplicate recommendationid in this load (first seen in {seen[rid]})"
-        doc = {}
-        if reason is None:
-            doc = {**normalize_review(rec.review), "_id": rid, "appid": rec.appid, "_source": rec.source}
-            if coerced:  # kept on the document: which values the source sent as strings
-                doc["_coerced"] = coerced
-            reason = unstorable_reason(doc)
+        rec, rid, doc, reason, coerced = _document(rec, seen, start_ts, end_ts)
         if reason is not None:
             quarantine(rec, rid, reason)
+            continue
+        if doc is None:
+            result.out_of_window += 1
             continue
         seen[rid] = rec.source
         if coerced:

@@ -178,9 +178,8 @@ def publish_model_version(
         ``{"path", "promoted", "metric", "score", "baseline", "baseline_score", "champion_score", "reason"}`` and
         ``mlflow_run_id`` / ``mlflow_model_version`` when tracked (small: for XCom).
     """
-    from shoplake.io.lake import filesystem
-    from shoplake.ml.registry import commit_version, promote_if_not_worse, publish_dir, read_current
-    from shoplake.ml.tracking import set_champion, track_version
+    from shoplake.ml.registry import promote_if_not_worse, read_current
+    from shoplake.ml.tracking import set_champion
 
     decided = verdict(gate, read_current(lake_root, name), ds)
     metrics = {**metrics, "gate": {k: v for k, v in decided.items() if k != "promote"}}
@@ -191,32 +190,8 @@ def publish_model_version(
         documents.update(cards(metrics["gate"]))
     for file, text in documents.items():
         (local_dir / file).write_text(text)
-    if staged is None:
-        path = publish_dir(local_dir, lake_root, name, ds)
-    else:
-        fs, root = filesystem(staged)
-        try:
-            for f in sorted(local_dir.iterdir()):
-                if f.is_file():
-                    fs.put_file(str(f), f"{root.rstrip('/')}/{f.name}")
-            path = commit_version(staged, lake_root, name, ds)
-        finally:
-            if fs.exists(root):  # moved into the version on success; a failed commit leaves nothing staged
-                fs.rm(root, recursive=True)
-    tracked: dict[str, str] = {}
-    if tracking is not None:
-        source = f"{path}/{tracking.model_subdir}" if tracking.model_subdir else path
-        for heavy in tracking.skip_artifacts:  # the lake version holds them; the run logs what is left
-            target = local_dir / heavy
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-        tracked = track_version(
-            tracking.mlflow_uri, lake_root, model_name=name, ds=ds, params=dict(tracking.params),
-            metrics={**tracking.metrics, f"gate_{gate.metric}": gate.score}, artifacts_dir=local_dir,
-            model_source=source, booster=tracking.booster, tags=dict(tracking.tags), experiment=tracking.experiment,
-        )  # fmt: skip
+    path = _commit(local_dir, lake_root, name, ds, staged)
+    tracked = _track(tracking, path, local_dir, lake_root, name, ds, gate) if tracking is not None else {}
     promoted = False
     if decided["promote"]:
         extra = {**(pointer or {}), **({"mlflow_version": tracked["model_version"]} if tracked else {})}
@@ -240,3 +215,42 @@ def publish_model_version(
         "reason": decided["reason"],
         **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
     }
+
+
+def _commit(local_dir: Path, lake_root: str, name: str, ds: str, staged: str | None) -> str:
+    """``local_dir`` (joined to the ``staged`` lake folder when a Spark job saved the model there) committed as
+    ``model/<name>/version=<ds>/``; a failed commit leaves nothing staged."""
+    from shoplake.io.lake import filesystem
+    from shoplake.ml.registry import commit_version, publish_dir
+
+    if staged is None:
+        return publish_dir(local_dir, lake_root, name, ds)
+    fs, root = filesystem(staged)
+    try:
+        for f in sorted(local_dir.iterdir()):
+            if f.is_file():
+                fs.put_file(str(f), f"{root.rstrip('/')}/{f.name}")
+        return commit_version(staged, lake_root, name, ds)
+    finally:
+        if fs.exists(root):  # moved into the version on success; a failed commit leaves nothing staged
+            fs.rm(root, recursive=True)
+
+
+def _track(
+    tracking: Tracking, path: str, local_dir: Path, lake_root: str, name: str, ds: str, gate: Gate
+) -> dict[str, str]:
+    """One MLflow run and one new version of the registered model ``name`` (its source the committed version)."""
+    from shoplake.ml.tracking import track_version
+
+    source = f"{path}/{tracking.model_subdir}" if tracking.model_subdir else path
+    for heavy in tracking.skip_artifacts:  # the lake version holds them; the run logs what is left
+        target = local_dir / heavy
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    return track_version(
+        tracking.mlflow_uri, lake_root, model_name=name, ds=ds, params=dict(tracking.params),
+        metrics={**tracking.metrics, f"gate_{gate.metric}": gate.score}, artifacts_dir=local_dir,
+        model_source=source, booster=tracking.booster, tags=dict(tracking.tags), experiment=tracking.experiment,
+    )  # fmt: skip

@@ -170,13 +170,8 @@ def _champion_auc(spark: SparkSession, test: DataFrame):
 
 def train_churn_models(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     """Model zoo with CrossValidator on F1 → the best model, metrics and comparison into the model zone."""
-    import tempfile
-    from pathlib import Path
-
     from shoplake.io.spark_lake import read_parquet
     from shoplake.ml.churn import comparison_rows, train_zoo
-    from shoplake.ml.plots import plot_model_comparison
-    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
     from shoplake.transforms.churn_features import feature_columns
 
     # not cached: a cached scan of a partition path would be served, stale, to later reads of a rewritten partition
@@ -199,6 +194,31 @@ def train_churn_models(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, An
         "features": {"numeric": numeric, "categorical": categorical},
         "models": rows,
     }
+    published = _publish(spark, cfg, zoo, rows, metrics)
+    return {
+        "ds": cfg.ds,
+        "rows": int(sum(zoo["class_counts"].values())) + int(best.test["n"]),
+        "best_model": best.name,
+        "f1_weighted": best.test["f1_weighted"],
+        "f1_churn": best.test["f1_churn"],
+        "auc": best.test["auc"],
+        "champion_auc": published["champion_score"],
+        **{k: v for k, v in published.items() if k not in ("champion_score", "score", "metric")},
+    }
+
+
+def _publish(
+    spark: SparkSession, cfg: ChurnJobConfig, zoo: dict[str, Any], rows: list[dict[str, Any]], metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """The best model, the comparison table and plot published as the version, gated on held-out AUC against the
+    majority class and the champion re-scored on the same users."""
+    import tempfile
+    from pathlib import Path
+
+    from shoplake.ml.plots import plot_model_comparison
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
+
+    best = zoo["best"]
     staged = staging_path(cfg.lake_root, cfg.names.model, cfg.ds)
     per_model = {f"{r['model']}_{k}": r[k] for r in rows for k in ("f1_weighted", "f1_churn", "auc") if k in r}
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,16 +240,7 @@ def train_churn_models(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, An
                               tags={"source": cfg.source, "best_model": best.name}, model_subdir="model"),
         )  # fmt: skip
         zoo["test"].unpersist()
-    return {
-        "ds": cfg.ds,
-        "rows": int(sum(zoo["class_counts"].values())) + int(best.test["n"]),
-        "best_model": best.name,
-        "f1_weighted": best.test["f1_weighted"],
-        "f1_churn": best.test["f1_churn"],
-        "auc": best.test["auc"],
-        "champion_auc": published["champion_score"],
-        **{k: v for k, v in published.items() if k not in ("champion_score", "score", "metric")},
-    }
+    return published
 
 
 def _write_table(path: Any, rows: list[dict[str, Any]]) -> None:

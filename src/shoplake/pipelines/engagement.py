@@ -102,20 +102,32 @@ def _pairs(predictions: DataFrame) -> list[tuple[float, float, int]]:
     ]
 
 
-def train_engagement_model(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
-    """Rows, features, time hold-out, classifier, report, partitions, version, gate, MLflow."""
-    import tempfile
-    from pathlib import Path
+@dataclass
+class HeldOut:
+    """The stored rows split by time: the training and held-out frames, their sizes, the training levels' counts."""
 
+    train: DataFrame
+    test: DataFrame
+    n_train: int
+    n_test: int
+    classes: dict[int, int]
+    total: int
+    cut: Any
+
+
+def stored_split(spark: SparkSession, cfg: EngagementJobConfig) -> tuple[HeldOut, list[str], str, int]:
+    """The window's engagement rows with their features written to ``enriched/clickstream_engagement`` (with the
+    ``held_out`` flag) and read back split: ``(split, numeric features, review-feature note, window partitions)``.
+
+    Raises:
+        ValueError: too few training rows or levels, or nothing held out.
+    """
     from pyspark.sql import functions as F
 
     from shoplake.io.spark_lake import read_parquet, write_partition
-    from shoplake.ml.churn import LABEL, pipeline, with_class_weights
-    from shoplake.ml.metrics import confusion_matrix, multiclass_report
-    from shoplake.ml.plots import plot_confusion
-    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
+    from shoplake.ml.churn import LABEL
     from shoplake.pipelines.recommendations import read_window
-    from shoplake.transforms.engagement import CATEGORICAL, LEVEL_NAMES, NUMERIC, engagement_rows, with_features
+    from shoplake.transforms.engagement import NUMERIC, engagement_rows, with_features
 
     events, paths = read_window(spark, cfg.lake_root, cfg.ds, cfg.window_days, columns=[])
     rows = engagement_rows(events)
@@ -133,16 +145,29 @@ def train_engagement_model(spark: SparkSession, cfg: EngagementJobConfig) -> dic
             f"engagement ds={cfg.ds}: {n_train} training rows in {len(classes)} level(s), {n_test} held out; "
             f"training needs >= {cfg.min_train_rows} rows of >= 2 levels and a held-out slice (widen window_days)"
         )
+    return HeldOut(train_df, test_df, n_train, n_test, classes, total, cut), numeric, review_note, len(paths)
+
+
+def train_engagement_model(spark: SparkSession, cfg: EngagementJobConfig) -> dict[str, Any]:
+    """Rows, features, time hold-out, classifier, report, partitions, version, gate, MLflow."""
+    from pyspark.sql import functions as F
+
+    from shoplake.io.spark_lake import write_partition
+    from shoplake.ml.churn import LABEL, pipeline, with_class_weights
+    from shoplake.ml.metrics import confusion_matrix, multiclass_report
+    from shoplake.transforms.engagement import CATEGORICAL, LEVEL_NAMES
+
+    split, numeric, review_note, partitions = stored_split(spark, cfg)
     # a feature null in every training row (e.g. recency when no user has an earlier session) cannot be imputed
-    present = train_df.agg(*[F.count(c).alias(c) for c in numeric]).first().asDict()
+    present = split.train.agg(*[F.count(c).alias(c) for c in numeric]).first().asDict()
     empty = [c for c in numeric if present[c] == 0]
     numeric = [c for c in numeric if c not in empty]
     pipe, _ = pipeline(cfg.engagement_model, numeric, CATEGORICAL, cfg.seed)
-    model = pipe.fit(with_class_weights(train_df, balance=True))
-    predictions = model.transform(test_df)
+    model = pipe.fit(with_class_weights(split.train, balance=True))
+    predictions = model.transform(split.test)
     report = multiclass_report(confusion_matrix(_pairs(predictions), len(LEVEL_NAMES)), LEVEL_NAMES)
-    majority = max(classes, key=lambda c: (classes[c], -c))
-    base_pairs = [(r[LABEL], float(majority), r["count"]) for r in test_df.groupBy(LABEL).count().collect()]
+    majority = max(split.classes, key=lambda c: (split.classes[c], -c))
+    base_pairs = [(r[LABEL], float(majority), r["count"]) for r in split.test.groupBy(LABEL).count().collect()]
     baseline = multiclass_report(confusion_matrix(base_pairs, len(LEVEL_NAMES)), LEVEL_NAMES)
     pred_out = partition_path(cfg.lake_root, Zone.ENRICHED, ENGAGEMENT_PREDICTIONS, cfg.ds)
     write_partition(
@@ -157,19 +182,44 @@ def train_engagement_model(spark: SparkSession, cfg: EngagementJobConfig) -> dic
         "levels": dict(enumerate(LEVEL_NAMES)),
         "held_out": report,
         "majority_baseline": {**baseline, "predicts": LEVEL_NAMES[majority]},
-        "train_levels": {LEVEL_NAMES[c]: n for c, n in sorted(classes.items())},
-        "rows": {"all": total, "train": n_train, "held_out": n_test},
-        "held_out_from": cut.isoformat(),
+        "train_levels": {LEVEL_NAMES[c]: n for c, n in sorted(split.classes.items())},
+        "rows": {"all": split.total, "train": split.n_train, "held_out": split.n_test},
+        "held_out_from": split.cut.isoformat(),
         "features": {"numeric": numeric, "categorical": CATEGORICAL, "dropped_all_null_in_training": empty},
         "review_features": review_note
         or f"used: {', '.join(c for c in REVIEW_FEATURES if c in numeric)} (brand level, from the product map)",
-        "window_partitions": len(paths),
+        "window_partitions": partitions,
     }
+    published = _publish(cfg, model, split, metrics)
+    log.info("engagement %s: macro-F1 %.4f (majority %.4f) on %s held-out rows", cfg.ds, report["macro_f1"],
+             baseline["macro_f1"], split.n_test)  # fmt: skip
+    return {
+        "ds": cfg.ds,
+        "rows": split.total,
+        "macro_f1": report["macro_f1"],
+        "baseline_macro_f1": baseline["macro_f1"],
+        "held_out_rows": split.n_test,
+        **published,
+    }
+
+
+def _publish(cfg: EngagementJobConfig, model: Any, split: HeldOut, metrics: dict[str, Any]) -> dict[str, Any]:
+    """The Spark pipeline and confusion plot published as the version, gated on macro-F1 against the majority level
+    and the champion re-scored on the same held-out rows."""
+    import tempfile
+    from pathlib import Path
+
+    from shoplake.ml.metrics import confusion_matrix, multiclass_report
+    from shoplake.ml.plots import plot_confusion
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
+    from shoplake.transforms.engagement import LEVEL_NAMES
+
+    report, baseline = metrics["held_out"], metrics["majority_baseline"]
 
     def champion(pointer: dict[str, Any]) -> float | None:
         from pyspark.ml import PipelineModel
 
-        old = PipelineModel.load(f"{pointer['path']}/model").transform(test_df)
+        old = PipelineModel.load(f"{pointer['path']}/model").transform(split.test)
         return multiclass_report(confusion_matrix(_pairs(old), len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
 
     staged = staging_path(cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)
@@ -177,9 +227,9 @@ def train_engagement_model(spark: SparkSession, cfg: EngagementJobConfig) -> dic
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp)
         model.write().overwrite().save(f"{staged}/model")
-        title = f"engagement, held-out sessions from {cut:%Y-%m-%d %H:%M} (macro-F1 {report['macro_f1']:.3f})"
+        title = f"engagement, held-out sessions from {split.cut:%Y-%m-%d %H:%M} (macro-F1 {report['macro_f1']:.3f})"
         plot_confusion(local / "confusion.png", report["confusion"], LEVEL_NAMES, title)
-        published = publish_model_version(
+        return publish_model_version(
             lake_root=cfg.lake_root, name=ENGAGEMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=local,
             staged=staged, pointer={"model": cfg.engagement_model},
             gate=Gate("macro_f1", report["macro_f1"], baselines={"majority level": baseline["macro_f1"]},
@@ -189,16 +239,6 @@ def train_engagement_model(spark: SparkSession, cfg: EngagementJobConfig) -> dic
                                   "macro_f1": report["macro_f1"], "accuracy": report["accuracy"], **per_class,
                                   "baseline_macro_f1": baseline["macro_f1"], "rows": metrics["rows"]}),
         )  # fmt: skip
-    log.info("engagement %s: macro-F1 %.4f (majority %.4f) on %s held-out rows", cfg.ds, report["macro_f1"],
-             baseline["macro_f1"], n_test)  # fmt: skip
-    return {
-        "ds": cfg.ds,
-        "rows": total,
-        "macro_f1": report["macro_f1"],
-        "baseline_macro_f1": baseline["macro_f1"],
-        "held_out_rows": n_test,
-        **published,
-    }
 
 
 def check_engagement(lake_root: str, ds: str) -> dict[str, Any]:

@@ -158,19 +158,6 @@ def five_class_predictions(clf: Any, texts: list[str]):
 
 def train_review_sentiment(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
     """Fit (or adopt) and evaluate the five-class model on the window; publish the version; gate on macro-F1."""
-    import numpy as np
-
-    from shoplake.ml import review_sentiment as rs
-    from shoplake.ml.plots import plot_confusion
-    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
-    from shoplake.ml.sentiment import MODEL_REF, USE_MULTILINGUAL, engine_config, load_classifier
-    from shoplake.ml.sentiment_head import (
-        default_encoder_dir,
-        fit_multiclass_head,
-        save_head_model,
-        sentence_encoder,
-    )
-
     due, current = _due(cfg.lake_root, cfg.ds, cfg.retrain_days)
     if not due:
         reason = f"current version {current['version']} is younger than retrain_days={cfg.retrain_days}"
@@ -183,86 +170,114 @@ def train_review_sentiment(cfg: ReviewSentimentTrainConfig) -> dict[str, Any]:
             f"(< --min-rows {cfg.min_rows})"
         )
     cut = round(len(df) * (1 - cfg.test_fraction))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "version"
+        model = _fit_or_adopt(cfg, df, cut, out)
+        metrics, report = evaluation(cfg, df, cut, model["predicted"])
+        published = _publish(cfg, df.iloc[cut:], out, metrics, report, model)
+    return {"ds": cfg.ds, "trained": True, "kind": model["kind"], "rows": len(df), "macro_f1": report["macro_f1"],
+            "qwk": report["qwk"], **published}  # fmt: skip
+
+
+def _fit_or_adopt(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, out: Path) -> dict[str, Any]:
+    """The held-out rows' predicted stars by the adopted model (``--model``) or a head fitted on the older rows,
+    written into ``out``: ``{"predicted", "model_id", "revision", "kind"}``."""
+    import numpy as np
+
+    from shoplake.ml.sentiment import MODEL_REF, USE_MULTILINGUAL, engine_config, load_classifier
+    from shoplake.ml.sentiment_head import default_encoder_dir, fit_multiclass_head, save_head_model, sentence_encoder
+
+    engine = engine_config(cfg)
+    if cfg.model:
+        clf = load_classifier(cfg.model.split("@")[0], revision=_revision(cfg.model), cfg=engine,
+                              cache_dir=cfg.model_cache)  # fmt: skip
+        _, predicted = five_class_predictions(clf, df.iloc[cut:]["review_text"].fillna("").tolist())
+        out.mkdir()
+        (out / MODEL_REF).write_text(json.dumps({"uri": cfg.model.split("@")[0], "revision": _revision(cfg.model)}))
+        return {"predicted": predicted, "model_id": clf.model_id, "revision": clf.revision, "kind": "adopted"}
+    encoder = default_encoder_dir() if cfg.encoder in ("", "minilm") else cfg.encoder
+    emb = sentence_encoder(encoder, engine).embed(df["review_text"].fillna("").tolist())
+    stars_train = df.iloc[:cut]["rating"].to_numpy(dtype=int)
+    head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
+    predicted = np.argmax(head.proba(emb[cut:]), axis=1) + 1
+    family = "use-multilingual" if encoder == USE_MULTILINGUAL else "minilm"
+    model_id = f"shoplake/review-sentiment-{family}-head-5"
+    revision = save_head_model(out, encoder, head, model_id=model_id, labels=FIVE_CLASSES,
+                               extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}"})  # fmt: skip
+    return {"predicted": predicted, "model_id": model_id, "revision": revision, "kind": "trained"}
+
+
+def evaluation(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, predicted: Any) -> tuple[dict, dict]:
+    """``(metrics.json, the model's report)``: the held-out stars against the predicted ones, beside the majority
+    and VADER baselines on the same rows, per product and per language."""
+    from shoplake.ml import review_sentiment as rs
+
     train_df, test_df = df.iloc[:cut], df.iloc[cut:]
     stars_train = train_df["rating"].to_numpy(dtype=int)
     stars_test = test_df["rating"].to_numpy(dtype=int)
-    test_texts = test_df["review_text"].fillna("").tolist()
-    engine = engine_config(cfg)
+    report = rs.five_class_report(stars_test, predicted)
+    baselines = {
+        "majority": rs.five_class_report(stars_test, rs.majority_stars(stars_train, len(stars_test))),
+        "vader": rs.five_class_report(stars_test, rs.vader_stars(test_df["review_text"].fillna("").tolist())),
+    }
+    metrics = {
+        **{k: report[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error", "n")},
+        "per_class_f1": report["per_class_f1"],
+        "three_class": report["three_class"],
+        "confusion": report["confusion"],
+        "baselines": {
+            name: {k: b[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error")}
+            | {"three_class_macro_f1": b["three_class"]["macro_f1"]}
+            for name, b in baselines.items()
+        },
+        "by_product": rs.report_by_group(test_df["product_id"].tolist(), stars_test, predicted, cfg.min_group_rows),
+        "by_language": rs.report_by_group(
+            test_df["language_code"].fillna("und").tolist(), stars_test, predicted, cfg.min_group_rows, interval=True
+        ),
+        "split": {
+            "train": len(train_df),
+            "test": len(test_df),
+            "test_from": str(test_df["submitted_at"].iloc[0]),
+            "test_to": str(test_df["submitted_at"].iloc[-1]),
+            "test_stars": {int(s): int((stars_test == s).sum()) for s in range(1, 6)},
+            "train_stars": {int(s): int((stars_train == s).sum()) for s in range(1, 6)},
+        },
+        "gate_metric": "macro_f1",
+        "notes": "classes are stars: very_negative = 1 ... very_positive = 5; baselines on the same held-out rows",
+    }
+    return metrics, report
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "version"
-        if cfg.model:
-            clf = load_classifier(cfg.model.split("@")[0], revision=_revision(cfg.model), cfg=engine,
-                                  cache_dir=cfg.model_cache)  # fmt: skip
-            probs, predicted = five_class_predictions(clf, test_texts)
-            out.mkdir()
-            (out / MODEL_REF).write_text(json.dumps({"uri": cfg.model.split("@")[0], "revision": _revision(cfg.model)}))
-            model_id, revision, kind = clf.model_id, clf.revision, "adopted"
-        else:
-            encoder = default_encoder_dir() if cfg.encoder in ("", "minilm") else cfg.encoder
-            emb = sentence_encoder(encoder, engine).embed(df["review_text"].fillna("").tolist())
-            head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
-            probs = head.proba(emb[cut:])
-            predicted = np.argmax(probs, axis=1) + 1
-            family = "use-multilingual" if encoder == USE_MULTILINGUAL else "minilm"
-            model_id = f"shoplake/review-sentiment-{family}-head-5"
-            revision = save_head_model(out, encoder, head, model_id=model_id, labels=FIVE_CLASSES,
-                                       extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}"})  # fmt: skip
-            kind = "trained"
-        report = rs.five_class_report(stars_test, predicted)
-        baselines = {
-            "majority": rs.five_class_report(stars_test, rs.majority_stars(stars_train, len(stars_test))),
-            "vader": rs.five_class_report(stars_test, rs.vader_stars(test_texts)),
-        }
-        metrics = {
-            **{k: report[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error", "n")},
-            "per_class_f1": report["per_class_f1"],
-            "three_class": report["three_class"],
-            "confusion": report["confusion"],
-            "baselines": {
-                name: {k: b[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error")}
-                | {"three_class_macro_f1": b["three_class"]["macro_f1"]}
-                for name, b in baselines.items()
-            },
-            "by_product": rs.report_by_group(test_df["product_id"].tolist(), stars_test, predicted, cfg.min_group_rows),
-            "by_language": rs.report_by_group(
-                test_df["language_code"].fillna("und").tolist(),
-                stars_test,
-                predicted,
-                cfg.min_group_rows,
-                interval=True,
-            ),
-            "split": {
-                "train": len(train_df),
-                "test": len(test_df),
-                "test_from": str(test_df["submitted_at"].iloc[0]),
-                "test_to": str(test_df["submitted_at"].iloc[-1]),
-                "test_stars": {int(s): int((stars_test == s).sum()) for s in range(1, 6)},
-                "train_stars": {int(s): int((stars_train == s).sum()) for s in range(1, 6)},
-            },
-            "model": {"kind": kind, "model_id": model_id, "revision": revision},
-            "gate_metric": "macro_f1",
-            "notes": "classes are stars: very_negative = 1 ... very_positive = 5; baselines on the same held-out rows",
-        }
-        plot_confusion(out / "confusion.png", report["confusion"], FIVE_CLASSES,
-                       f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
 
-        def champion(pointer: dict[str, Any]) -> float | None:
-            clf = load_classifier(pointer["path"], cfg=engine, cache_dir=cfg.model_cache)
-            return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
+def _publish(
+    cfg: ReviewSentimentTrainConfig, test_df: Any, out: Path, metrics: dict, report: dict, model: dict[str, Any]
+) -> dict[str, Any]:
+    """The confusion plot, then the version published and gated on macro-F1 against the baselines and the champion
+    re-scored on the same held-out reviews."""
+    from shoplake.ml import review_sentiment as rs
+    from shoplake.ml.plots import plot_confusion
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
+    from shoplake.ml.sentiment import engine_config, load_classifier
 
-        flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and v is not None}
-        flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if v is not None}
-        published = publish_model_version(
-            lake_root=cfg.lake_root, name=REVIEW_SENTIMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg,
-            local_dir=out, pointer={"model_id": model_id, "revision": revision, "kind": kind},
-            gate=Gate("macro_f1", report["macro_f1"], champion_score=champion,
-                      baselines={name: b["macro_f1"] for name, b in baselines.items()}),
-            tracking=Tracking(cfg.mlflow_uri, metrics=flat, tags={"model_id": model_id},
-                              params={k: v for k, v in asdict(cfg).items() if k != "lake_root"} | {"kind": kind}),
-        )  # fmt: skip
-    return {"ds": cfg.ds, "trained": True, "kind": kind, "rows": len(df), "macro_f1": report["macro_f1"],
-            "qwk": report["qwk"], **published}  # fmt: skip
+    model_id, revision, kind = model["model_id"], model["revision"], model["kind"]
+    metrics["model"] = {"kind": kind, "model_id": model_id, "revision": revision}
+    stars_test, test_texts = test_df["rating"].to_numpy(dtype=int), test_df["review_text"].fillna("").tolist()
+    plot_confusion(out / "confusion.png", report["confusion"], FIVE_CLASSES,
+                   f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
+
+    def champion(pointer: dict[str, Any]) -> float | None:
+        clf = load_classifier(pointer["path"], cfg=engine_config(cfg), cache_dir=cfg.model_cache)
+        return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
+
+    flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and v is not None}
+    flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if v is not None}
+    return publish_model_version(
+        lake_root=cfg.lake_root, name=REVIEW_SENTIMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg,
+        local_dir=out, pointer={"model_id": model_id, "revision": revision, "kind": kind},
+        gate=Gate("macro_f1", report["macro_f1"], champion_score=champion,
+                  baselines={name: b["macro_f1"] for name, b in metrics["baselines"].items()}),
+        tracking=Tracking(cfg.mlflow_uri, metrics=flat, tags={"model_id": model_id},
+                          params={k: v for k, v in asdict(cfg).items() if k != "lake_root"} | {"kind": kind}),
+    )  # fmt: skip
 
 
 def _revision(model: str) -> str | None:

@@ -228,6 +228,56 @@ def labelled_window_start(source_dir: str, end_ts: int, days: int, language: str
     return int(dt.datetime.combine(first, dt.time(), dt.UTC).timestamp())
 
 
+def time_split(cfg: SentimentTrainConfig, y: Any, created: Any, langs: list[str]) -> tuple[Any, Any]:
+    """``(train, test)`` row indices: the newest ``test_fraction`` by creation time held out; training rows of
+    ``train_language`` only (every language with ``*``).
+
+    Raises:
+        ValueError: the held-out split is too small or holds one class, or no training row is left.
+    """
+    import numpy as np
+
+    order = np.argsort(created, kind="stable")  # time-based split: train on the past, test on the newest
+    cut = int(len(order) * (1 - cfg.test_fraction))
+    train_idx, test_idx = order[:cut], order[cut:]
+    if len(test_idx) < 20 or len(np.unique(y[test_idx])) < 2:
+        raise ValueError(f"held-out split too small or single-class ({len(test_idx)} rows); widen the window")
+    if cfg.train_language != "*":
+        train_idx = train_idx[np.array([langs[i] for i in train_idx], dtype=object) == cfg.train_language]
+    if len(train_idx) == 0:
+        raise ValueError(f"no labelled {cfg.train_language} review before the held-out split; widen the window")
+    return train_idx, test_idx
+
+
+def held_out_by_language(
+    cfg: SentimentTrainConfig, x: Any, y: Any, texts: list[str], langs: list[str], split: tuple[Any, Any], scores: dict
+) -> dict[str, Any]:
+    """Per language, the AUC (with its interval) of each scorer in ``scores`` on the held-out rows, of the
+    English-only head beside a head trained on every language, and of Comprehend when asked."""
+    import numpy as np
+
+    from shoplake.ml.metrics import auc_by_group, format_auc
+    from shoplake.ml.sentiment_head import fit_head
+
+    train_idx, test_idx = split
+    test_langs = np.array([langs[i] for i in test_idx], dtype=object)
+
+    def groups(p: Any) -> dict[str, Any]:
+        return auc_by_group(y[test_idx], p, test_langs, min_negatives=cfg.min_negatives, seed=cfg.seed)
+
+    by_language = {name: groups(p) for name, p in scores.items()}
+    english = np.array([langs[i] for i in train_idx], dtype=object) == "en"
+    if cfg.train_language == "*" and 0 < english.sum() < len(train_idx):  # the gain of every language's labels
+        english_only = fit_head(x[train_idx[english]], y[train_idx[english]], seed=cfg.seed, c=cfg.c)
+        by_language["model_english_only"] = groups(english_only.positive_proba(x[test_idx]))
+    if cfg.compare_comprehend:  # the managed alternative, on the same held-out rows (those in its languages)
+        by_language["comprehend"] = _comprehend_by_language(texts, y, test_idx, test_langs, cfg)
+    for name, found in by_language.items():
+        for group, m in found.items():
+            log.info("held-out %s, %s: %s", name, group, format_auc(m))
+    return by_language
+
+
 def train_sentiment_head(cfg: SentimentTrainConfig) -> dict[str, Any]:
     """Embed, fit the head, evaluate against VADER, publish and gate.
 
@@ -240,53 +290,19 @@ def train_sentiment_head(cfg: SentimentTrainConfig) -> dict[str, Any]:
     """
     import numpy as np
 
-    from shoplake.ml.metrics import auc_by_group, format_auc
-    from shoplake.ml.plots import plot_roc
-    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
     from shoplake.ml.sentiment import USE_MULTILINGUAL, engine_config
-    from shoplake.ml.sentiment_head import (
-        default_encoder_dir,
-        embed_texts,
-        evaluate,
-        fit_head,
-        save_head_model,
-        vader_scores,
-    )
+    from shoplake.ml.sentiment_head import default_encoder_dir, embed_texts, evaluate, fit_head, vader_scores
 
     np.random.seed(cfg.seed)
-    model_name, model_id, curve = ENCODERS[cfg.encoder]
     texts, y, created, langs = load_source(cfg) if cfg.steam_source else load_curated(cfg)
-    order = np.argsort(created, kind="stable")  # time-based split: train on the past, test on the newest
-    cut = int(len(order) * (1 - cfg.test_fraction))
-    train_idx, test_idx = order[:cut], order[cut:]
-    if len(test_idx) < 20 or len(np.unique(y[test_idx])) < 2:
-        raise ValueError(f"held-out split too small or single-class ({len(test_idx)} rows); widen the window")
-    if cfg.train_language != "*":
-        train_idx = train_idx[np.array([langs[i] for i in train_idx], dtype=object) == cfg.train_language]
-    if len(train_idx) == 0:
-        raise ValueError(f"no labelled {cfg.train_language} review before the held-out split; widen the window")
+    train_idx, test_idx = time_split(cfg, y, created, langs)
     encoder = USE_MULTILINGUAL if cfg.encoder != "minilm" else cfg.encoder_dir or default_encoder_dir()
     x = embed_texts(encoder, texts, engine_config(cfg))
     head = fit_head(x[train_idx], y[train_idx], seed=cfg.seed, c=cfg.c)
     p_test = head.positive_proba(x[test_idx])
     p_vader = vader_scores([texts[i] for i in test_idx])
-    test_langs = np.array([langs[i] for i in test_idx], dtype=object)
-    by_language = {
-        name: auc_by_group(y[test_idx], p, test_langs, min_negatives=cfg.min_negatives, seed=cfg.seed)
-        for name, p in (("model", p_test), ("vader", p_vader))
-    }
-    english = np.array([langs[i] for i in train_idx], dtype=object) == "en"
-    if cfg.train_language == "*" and 0 < english.sum() < len(train_idx):  # the gain of every language's labels
-        english_only = fit_head(x[train_idx[english]], y[train_idx[english]], seed=cfg.seed, c=cfg.c)
-        by_language["model_english_only"] = auc_by_group(
-            y[test_idx], english_only.positive_proba(x[test_idx]), test_langs, min_negatives=cfg.min_negatives,
-            seed=cfg.seed,
-        )  # fmt: skip
-    if cfg.compare_comprehend:  # the managed alternative, on the same held-out rows (those in its languages)
-        by_language["comprehend"] = _comprehend_by_language(texts, y, test_idx, test_langs, cfg)
-    for name, groups in by_language.items():
-        for group, m in groups.items():
-            log.info("held-out %s, %s: %s", name, group, format_auc(m))
+    scores = {"model": p_test, "vader": p_vader}
+    by_language = held_out_by_language(cfg, x, y, texts, langs, (train_idx, test_idx), scores)
     train_languages = sorted({langs[i] for i in train_idx})
     metrics = {
         "model": evaluate(y[test_idx], p_test),
@@ -296,12 +312,27 @@ def train_sentiment_head(cfg: SentimentTrainConfig) -> dict[str, Any]:
         "encoder": cfg.encoder,
         "train_language": cfg.train_language,
         # held-out languages the head never saw a label of: their AUC is cross-lingual transfer
-        "transfer_languages": sorted({str(g) for g in test_langs} - set(train_languages)),
+        "transfer_languages": sorted({str(langs[i]) for i in test_idx} - set(train_languages)),
         "train_rows": len(train_idx),
         "train_rows_by_language": dict(sorted(Counter(langs[i] for i in train_idx).items())),
         "split": f"time-based: newest {cfg.test_fraction:.0%} by timestamp_created held out",
         "test_created_from": dt.datetime.fromtimestamp(int(created[test_idx].min()), dt.UTC).isoformat(),
     }
+    published = _publish(cfg, encoder, head, metrics, y[test_idx], scores, train_languages)
+    log.info("metrics %s", json.dumps(metrics))
+    return {"ds": cfg.ds, "auc": metrics["model"]["auc"], "rows": len(texts), **published}
+
+
+def _publish(
+    cfg: SentimentTrainConfig, encoder: str, head: Any, metrics: dict[str, Any], y_test: Any, scores: dict,
+    train_languages: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    """Save the head beside its encoder with the ROC plot and publish it, gated on AUC against VADER."""
+    from shoplake.ml.plots import plot_roc
+    from shoplake.ml.publishing import Gate, Tracking, publish_model_version
+    from shoplake.ml.sentiment_head import save_head_model
+
+    model_name, model_id, curve = ENCODERS[cfg.encoder]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "model"
         revision = save_head_model(
@@ -313,7 +344,7 @@ def train_sentiment_head(cfg: SentimentTrainConfig) -> dict[str, Any]:
                    "train_languages": train_languages},
         )  # fmt: skip
         metrics["revision"] = revision
-        curves = {curve: (y[test_idx], p_test), "VADER": (y[test_idx], p_vader)}
+        curves = {curve: (y_test, scores["model"]), "VADER": (y_test, scores["vader"])}
         plot_roc(out / "roc.png", curves, "Steam voted_up, held-out split")
         published = publish_model_version(
             lake_root=cfg.lake_root, name=model_name, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=out,
@@ -326,5 +357,4 @@ def train_sentiment_head(cfg: SentimentTrainConfig) -> dict[str, Any]:
                 skip_artifacts=("encoder", "head.safetensors"),
             ),
         )  # fmt: skip
-    log.info("metrics %s", json.dumps(metrics))
-    return {"ds": cfg.ds, "auc": metrics["model"]["auc"], "revision": revision, "rows": len(texts), **published}
+    return {"revision": revision, **published}

@@ -45,6 +45,26 @@ def plan_batches(
     return out
 
 
+def padded_batch(
+    ids: list[list[int]], lengths: np.ndarray, rows: np.ndarray, *, max_length: int, pad: int, device: str
+) -> dict[str, Any]:
+    """The model inputs of ``rows`` (sorted by length): token ids padded to the longest, rounded up to a multiple of
+    8, and their attention mask, on ``device`` (through pinned memory, without blocking, on CUDA)."""
+    import torch
+
+    lens = lengths[rows]
+    cols = max(1, min(-(-int(lens[-1]) // 8) * 8, max(max_length, int(lens[-1]))))
+    host = np.full((len(rows), cols), pad, dtype=np.int64)
+    for r, i in enumerate(rows):
+        host[r, : lens[r]] = ids[i]
+    input_ids, lens_t = torch.from_numpy(host), torch.from_numpy(lens)
+    if device == "cuda":
+        input_ids = input_ids.pin_memory().to(device, non_blocking=True)
+        lens_t = lens_t.pin_memory().to(device, non_blocking=True)
+    mask = (torch.arange(cols, device=device)[None, :] < lens_t[:, None]).to(torch.long)
+    return {"input_ids": input_ids, "attention_mask": mask}
+
+
 def run_sorted_batches(
     tokenizer: Any,
     texts: Sequence[str],
@@ -85,18 +105,8 @@ def run_sorted_batches(
         order = np.argsort(lengths, kind="stable")
         results = None
         for lo, hi in plan_batches(lengths[order], batch_size=batch_size, batch_tokens=budget):
-            rows = order[lo:hi]
-            lens = lengths[rows]
-            cols = max(1, min(-(-int(lens[-1]) // 8) * 8, max(max_length, int(lens[-1]))))
-            host = np.full((hi - lo, cols), pad, dtype=np.int64)
-            for r, i in enumerate(rows):
-                host[r, : lens[r]] = ids[i]
-            input_ids, lens_t = torch.from_numpy(host), torch.from_numpy(lens)
-            if cuda:
-                input_ids = input_ids.pin_memory().to(device, non_blocking=True)
-                lens_t = lens_t.pin_memory().to(device, non_blocking=True)
-            mask = (torch.arange(cols, device=device)[None, :] < lens_t[:, None]).to(torch.long)
-            res = forward({"input_ids": input_ids, "attention_mask": mask}).float()
+            res = forward(padded_batch(ids, lengths, order[lo:hi], max_length=max_length, pad=pad, device=device))
+            res = res.float()
             if results is None:
                 results = torch.empty((len(ids), *res.shape[1:]), dtype=torch.float32, device=device)
             results[lo:hi] = res
