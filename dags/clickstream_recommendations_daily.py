@@ -58,15 +58,14 @@ from shoplake_airflow.assets import (
     RECS_ASSETS,
 )
 from shoplake_airflow.context import (
-    HISTORY_START,
     emit_partition_event,
     fail_without_retry,
-    resolve_partition,
-    run_other_event_days,
+    resolve_event_partition,
     skip_unless_trainable,
 )
 from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.schedules import SINCE_HISTORY
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
@@ -79,8 +78,7 @@ ENGAGEMENT_PARAMS = ("test_fraction", "engagement_model", "min_train_rows")
 
 @dag(
     schedule=[CURATED],
-    start_date=HISTORY_START,
-    catchup=False,
+    **SINCE_HISTORY,
     max_active_runs=1,  # runs gate against each other's champion: one at a time
     description="Clickstream recommendations (item-item CF, FP-Growth, ALS, popularity) and engagement levels",
     tags=["clickstream", "recommendations", "training", "spark", "mllib"],
@@ -137,8 +135,9 @@ def clickstream_recommendations_daily():
         return emit_partition_event(context, model, {**result, "path": model_path})
 
     mlflow = ["--mlflow-uri", settings().mlflow_tracking_uri] if settings().mlflow_tracking_uri else []
-    partition = resolve_partition()
-    run_other_event_days(partition, "clickstream_recommendations_daily")  # folded days get runs of their own
+    partition = resolve_event_partition(
+        "clickstream_recommendations_daily"
+    )  # days folded into this run get runs of their own
     window = check_window(partition)
     recs_args = param_flags(RECS_PARAMS) + mlflow
     train = spark_job("train_recommenders", "jobs/spark/train_recommenders.py", recs_args, inlets=[CURATED])

@@ -21,19 +21,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, task
+from airflow.sdk import Param, chain, dag, task
 
 from shoplake_airflow.assets import LAKE_TABLE_FILES
-from shoplake_airflow.context import HISTORY_START, resolve_partition
+from shoplake_airflow.context import resolve_partition
 from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import ds_param
+from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("0 4 * * 0", timezone="UTC"),
-    start_date=HISTORY_START,
-    catchup=False,
+    schedule=on_cron("0 4 * * 0"),
+    **SINCE_HISTORY,
     max_active_runs=1,
     description="Compact and vacuum the lake's Delta tables (no row changes)",
     tags=["lake", "maintenance", "delta"],

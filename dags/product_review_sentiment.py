@@ -48,16 +48,15 @@ from shoplake_airflow.assets import (
     REVIEW_SENTIMENT_RESULTS,
 )
 from shoplake_airflow.context import (
-    HISTORY_START,
     emit_partition_event,
     fail_without_retry,
-    resolve_partition,
-    run_other_event_days,
+    resolve_event_partition,
     skip_unless_trainable,
 )
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.schedules import SINCE_HISTORY
 from shoplake_airflow.settings import settings
 
 TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "min_group_rows", "retrain_days", "c", "seed", "encoder")
@@ -65,8 +64,7 @@ TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "min_group_rows", "r
 
 @dag(
     schedule=[CURATED_PRODUCT_REVIEWS],
-    start_date=HISTORY_START,
-    catchup=False,
+    **SINCE_HISTORY,
     max_active_runs=1,  # runs gate against each other's champion: one at a time
     description="Product reviews in five sentiment classes vs star ratings: train or adopt, score, publish CSV+Parquet",
     tags=["sephora", "reviews", "sentiment", "training", "scoring", "gpu"],
@@ -129,8 +127,7 @@ def product_review_sentiment():
     flags = [*param_flags(TRAIN_PARAMS), "--model-cache", cfg.model_cache]
     flags += ["--model", cfg.review_sentiment_model] if cfg.review_sentiment_model else []
     flags += ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
-    partition = resolve_partition()
-    run_other_event_days(partition, "product_review_sentiment")  # days folded into this run get runs of their own
+    partition = resolve_event_partition("product_review_sentiment")  # days folded into this run get runs of their own
     curated = check_curated(partition)
     train = gpu_job(
         "train_model", "jobs/train/train_review_sentiment.py", flags,

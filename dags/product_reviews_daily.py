@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import chain, dag, task
 
 from shoplake_airflow.assets import (
     CURATED_PRODUCT_CATALOG,
@@ -37,24 +37,18 @@ from shoplake_airflow.assets import (
     SENTIMENT_MODEL,
     SENTIMENT_MULTILINGUAL_MODEL,
 )
-from shoplake_airflow.context import (
-    HISTORY_START,
-    emit_partition_event,
-    empty_day,
-    fail_without_retry,
-    resolve_partition,
-)
+from shoplake_airflow.context import emit_partition_event, empty_day, fail_without_retry, resolve_partition
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import ds_param
+from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=HISTORY_START,
-    catchup=False,
+    schedule=on_cron("@daily"),
+    **SINCE_HISTORY,
     max_active_runs=4,
     description="Product reviews with star ratings and the product catalogue: source → raw → curated (Spark)",
     tags=["sephora", "reviews", "sentiment", "ingest", "scoring", "spark", "gpu"],

@@ -27,14 +27,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag
+from airflow.sdk import chain, dag
 
 from shoplake.pipelines.sentiment_model import SentimentTrainConfig
 from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL
-from shoplake_airflow.context import HISTORY_START, resolve_partition
+from shoplake_airflow.context import resolve_partition
 from shoplake_airflow.gpu import gpu_job, python_job
 from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
 
 #: knobs of a manual run (Params derived from the job's config)
@@ -42,9 +43,8 @@ TRAIN_PARAMS = ("window_days", "c", "seed", "min_negatives")
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("0 3 * * 1", timezone="UTC"),
-    start_date=HISTORY_START,
-    catchup=False,
+    schedule=on_cron("0 3 * * 1"),
+    **SINCE_HISTORY,
     max_active_runs=1,
     description="Retrain the offline sentiment models (English MiniLM head, multilingual USE head) on curated Steam "
     "reviews",

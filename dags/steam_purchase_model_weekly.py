@@ -43,10 +43,11 @@ from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, c
 
 from shoplake.pipelines.purchase_model import PurchaseTrainConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_PURCHASE_FEATURES, STEAM_PURCHASE_MODEL
-from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition, skip_unless_trainable
+from shoplake_airflow.context import emit_partition_event, resolve_partition, skip_unless_trainable
 from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param
 from shoplake_airflow.publish import publish_copy
+from shoplake_airflow.schedules import SINCE_HISTORY
 from shoplake_airflow.settings import settings
 from shoplake_airflow.training import TRAIN_PARAMS, train_job
 
@@ -57,8 +58,7 @@ from shoplake_airflow.training import TRAIN_PARAMS, train_job
     schedule=AssetOrTimeSchedule(
         timetable=CronDataIntervalTimetable("0 4 * * 1", timezone="UTC"), assets=ENRICHED_STEAM_PURCHASE_FEATURES
     ),
-    start_date=HISTORY_START,
-    catchup=False,
+    **SINCE_HISTORY,
     max_active_runs=1,  # runs gate against each other's champion: one at a time
     description="Train, gate and publish the Steam purchase model (XGBoost) on a window of feature partitions",
     tags=["steam", "purchase", "training", "xgboost"],

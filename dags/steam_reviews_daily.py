@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import chain, dag, task
 
 from shoplake_airflow.assets import (
     CURATED_STEAM_REVIEWS,
@@ -52,19 +52,18 @@ from shoplake_airflow.assets import (
     SENTIMENT_MODEL,
     SENTIMENT_MULTILINGUAL_MODEL,
 )
-from shoplake_airflow.context import HISTORY_START, emit_partition_event, resolve_partition, skip_empty_day
+from shoplake_airflow.context import emit_partition_event, resolve_partition, skip_empty_day
 from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import ds_param
+from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
 
 @dag(
-    # a data-interval timetable: each run owns [start, end) of one UTC day (a cron *trigger* has no interval)
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=HISTORY_START,
-    catchup=False,
+    schedule=on_cron("@daily"),
+    **SINCE_HISTORY,
     max_active_runs=2,
     description="Steam reviews of one day: source → Mongo → raw → curated (Spark) → sentiment → purchase features",
     tags=["steam", "ingest", "scoring", "spark", "gpu"],

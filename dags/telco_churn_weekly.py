@@ -29,17 +29,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, dag
+from airflow.sdk import dag
 
 from shoplake_airflow.churn import churn_params, churn_pipeline
-from shoplake_airflow.context import HISTORY_START
 from shoplake_airflow.handoffs import validate_hand_offs
+from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("0 5 * * 1", timezone="UTC"),
-    start_date=HISTORY_START,
-    catchup=False,
+    schedule=on_cron("0 5 * * 1"),
+    **SINCE_HISTORY,
     max_active_runs=1,  # runs gate against each other's champion model
     description="Telco customer churn: customer table snapshot → features → MLlib model zoo → predictions",
     tags=["telco", "churn", "ingest", "training", "scoring", "spark", "mllib"],

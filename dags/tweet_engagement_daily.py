@@ -29,12 +29,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
+from airflow.sdk import chain, dag, task
 
 from shoplake.pipelines.tweets import EngagementTrainConfig
 from shoplake_airflow.assets import CURATED_TWEETS, RAW_TWEETS, TWEET_EMBEDDINGS, TWEET_ENGAGEMENT_MODEL
 from shoplake_airflow.context import (
-    HISTORY_START,
     emit_partition_event,
     empty_day,
     fail_without_retry,
@@ -44,6 +43,7 @@ from shoplake_airflow.context import (
 from shoplake_airflow.gpu import gpu_job, python_job
 from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
 from shoplake_airflow.spark import spark_job
 
@@ -60,9 +60,8 @@ TRAIN_PARAMS = (
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=HISTORY_START,
-    catchup=False,
+    schedule=on_cron("@daily"),
+    **SINCE_HISTORY,
     max_active_runs=1,  # runs gate against each other's champion: one at a time
     description="E-commerce tweets: curate (Spark), embed (gpu), train and gate the engagement model",
     tags=["twitter", "tweets", "ingest", "training", "spark", "gpu", "xgboost"],

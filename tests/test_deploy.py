@@ -9,16 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from compose_secrets import SECRETS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = Path(sys.executable).parent / "docker-compose"
-SECRETS = (
-    "POSTGRES_PASSWORD",
-    "AIRFLOW_JWT_SECRET",
-    "AIRFLOW_FERNET_KEY",
-    "AIRFLOW_ADMIN_PASSWORD",
-    "SHOPLAKE_API_KEY",
-)
 
 
 def _cluster_module():

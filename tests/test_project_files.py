@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from compose_secrets import SECRETS
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = Path(sys.executable).parent / "docker-compose"
@@ -22,15 +23,6 @@ def _pins(path: Path) -> dict[str, str]:
             assert version, f"{path.name}: {line!r} is not pinned with =="
             pins[name.split("[", 1)[0].lower().replace("_", "-")] = version  # moto[server] pins moto
     return pins
-
-
-SECRETS = (
-    "POSTGRES_PASSWORD",
-    "AIRFLOW_JWT_SECRET",
-    "AIRFLOW_FERNET_KEY",
-    "AIRFLOW_ADMIN_PASSWORD",
-    "SHOPLAKE_API_KEY",
-)
 
 
 def _compose(tmp_path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

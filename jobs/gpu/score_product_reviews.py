@@ -8,11 +8,11 @@ the model of its ``language_code``; a language without a model gets null scores.
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import product_reviews
+from shoplake.pipelines.product_reviews import ReviewScoreConfig, score_product_reviews
 
 
 def main(argv=None) -> dict:
-    return run_job(product_reviews.ReviewScoreConfig, product_reviews.score_product_reviews, argv, doc=__doc__)
+    return run_job(ReviewScoreConfig, score_product_reviews, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,11 @@ Flags: ``--help`` (``shoplake.pipelines.review_sentiment.ReviewSentimentScoreCon
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import review_sentiment
+from shoplake.pipelines.review_sentiment import ReviewSentimentScoreConfig, score_review_sentiment
 
 
 def main(argv=None) -> dict:
-    return run_job(
-        review_sentiment.ReviewSentimentScoreConfig, review_sentiment.score_review_sentiment, argv, doc=__doc__
-    )
+    return run_job(ReviewSentimentScoreConfig, score_review_sentiment, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

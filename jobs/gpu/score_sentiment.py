@@ -13,11 +13,11 @@ here, never in a forked scheduler worker). Picks CUDA + bf16 when a GPU is visib
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import steam_reviews
+from shoplake.pipelines.steam_reviews import ScoreConfig, score_sentiment
 
 
 def main(argv=None) -> dict:
-    return run_job(steam_reviews.ScoreConfig, steam_reviews.score_sentiment, argv, doc=__doc__)
+    return run_job(ScoreConfig, score_sentiment, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""spark-submit entry point, churn step ``curate``: source → raw → curated (+ quarantine) for one day.
+"""spark-submit entry point, churn step ``curate_churn_source``: source → raw → curated (+ quarantine) for one day.
 
     spark-submit jobs/spark/curate_churn_source.py --source telco --ds 2018-11-30 --lake-root ./lake
 
@@ -7,11 +7,11 @@ Flags: ``--help`` (``shoplake.pipelines.churn.ChurnJobConfig``); the step:
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import churn
+from shoplake.pipelines.churn import ChurnJobConfig, curate_churn_source
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(churn.ChurnJobConfig, churn.curate_churn_source, argv, doc=__doc__, spark=spark, with_spark=True)
+    return run_job(ChurnJobConfig, curate_churn_source, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

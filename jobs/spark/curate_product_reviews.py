@@ -1,4 +1,4 @@
-"""spark-submit entry point, product reviews step ``curate``: a day of reviews → raw → curated; the catalogue.
+"""spark-submit entry point, product reviews step ``curate_product_reviews``: a day of reviews → curated; catalogue.
 
     spark-submit jobs/spark/curate_product_reviews.py --ds 2026-02-24 --lake-root ./lake
 
@@ -7,18 +7,11 @@ Flags: ``--help`` (``shoplake.pipelines.product_reviews.ReviewsJobConfig``); the
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import product_reviews
+from shoplake.pipelines.product_reviews import ReviewsJobConfig, curate_product_reviews
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(
-        product_reviews.ReviewsJobConfig,
-        product_reviews.curate_product_reviews,
-        argv,
-        doc=__doc__,
-        spark=spark,
-        with_spark=True,
-    )
+    return run_job(ReviewsJobConfig, curate_product_reviews, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

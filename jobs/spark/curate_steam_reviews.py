@@ -7,13 +7,11 @@ Flags: ``--help`` (``shoplake.pipelines.steam_reviews.CurateConfig``); the step:
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import steam_reviews
+from shoplake.pipelines.steam_reviews import CurateConfig, curate_steam_reviews
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(
-        steam_reviews.CurateConfig, steam_reviews.curate_steam_reviews, argv, doc=__doc__, spark=spark, with_spark=True
-    )
+    return run_job(CurateConfig, curate_steam_reviews, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

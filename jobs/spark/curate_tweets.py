@@ -1,4 +1,4 @@
-"""spark-submit entry point, tweets step ``curate``: a day of tweets → raw → curated (decoded, hashed authors).
+"""spark-submit entry point, tweets step ``curate_tweets``: a day of tweets → raw → curated (decoded, hashed authors).
 
     spark-submit jobs/spark/curate_tweets.py --ds 2022-12-22 --lake-root ./lake
 
@@ -7,11 +7,11 @@ Flags: ``--help`` (``shoplake.pipelines.tweets.TweetsJobConfig``); the step:
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import tweets
+from shoplake.pipelines.tweets import TweetsJobConfig, curate_tweets
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(tweets.TweetsJobConfig, tweets.curate_tweets, argv, doc=__doc__, spark=spark, with_spark=True)
+    return run_job(TweetsJobConfig, curate_tweets, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

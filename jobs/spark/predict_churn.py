@@ -1,4 +1,4 @@
-"""spark-submit entry point, churn step ``predict``: current churn model × features → batch predictions in enriched/.
+"""spark-submit entry point, churn step ``predict_churn``: the current model × features → predictions.
 
     spark-submit jobs/spark/predict_churn.py --source telco --ds 2018-11-30 --lake-root ./lake
 
@@ -6,11 +6,11 @@ Flags: ``--help`` (``shoplake.pipelines.churn.ChurnJobConfig``); the step: ``sho
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import churn
+from shoplake.pipelines.churn import ChurnJobConfig, predict_churn
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(churn.ChurnJobConfig, churn.predict_churn, argv, doc=__doc__, spark=spark, with_spark=True)
+    return run_job(ChurnJobConfig, predict_churn, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

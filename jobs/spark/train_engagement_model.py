@@ -1,4 +1,4 @@
-"""spark-submit entry point, engagement step ``train``: levels per user × product × session → multiclass model.
+"""spark-submit entry point, engagement step ``train_engagement_model``: user × product × session levels → a classifier.
 
     spark-submit jobs/spark/train_engagement_model.py --ds 2019-10-01 --window-days 1 --lake-root ./lake
 
@@ -7,18 +7,11 @@ Flags: ``--help`` (``shoplake.pipelines.engagement.EngagementJobConfig``); the s
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import engagement
+from shoplake.pipelines.engagement import EngagementJobConfig, train_engagement_model
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(
-        engagement.EngagementJobConfig,
-        engagement.train_engagement_model,
-        argv,
-        doc=__doc__,
-        spark=spark,
-        with_spark=True,
-    )
+    return run_job(EngagementJobConfig, train_engagement_model, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

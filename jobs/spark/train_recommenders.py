@@ -8,18 +8,11 @@ Flags: ``--help`` (``shoplake.pipelines.recommendations.RecsJobConfig``); the st
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import recommendations
+from shoplake.pipelines.recommendations import RecsJobConfig, train_recommenders
 
 
 def main(argv=None, spark=None) -> dict:
-    return run_job(
-        recommendations.RecsJobConfig,
-        recommendations.train_recommenders,
-        argv,
-        doc=__doc__,
-        spark=spark,
-        with_spark=True,
-    )
+    return run_job(RecsJobConfig, train_recommenders, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

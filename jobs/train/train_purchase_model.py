@@ -13,11 +13,11 @@ line is the task's XCom: paths, figures and ids only. Flags: ``--help``
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import purchase_model
+from shoplake.pipelines.purchase_model import PurchaseTrainConfig, train_purchase_model
 
 
 def main(argv=None) -> dict:
-    return run_job(purchase_model.PurchaseTrainConfig, purchase_model.train_purchase_model, argv, doc=__doc__)
+    return run_job(PurchaseTrainConfig, train_purchase_model, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

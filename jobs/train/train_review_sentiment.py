@@ -1,5 +1,5 @@
-"""Entry point, review sentiment step ``train``: the five-class model fitted (or a hub model adopted) and judged
-against star ratings on the newest reviews, gated on macro-F1.
+"""Entry point, review sentiment step ``train_review_sentiment``: the five-class model fitted (or a hub model
+adopted) and judged against star ratings on the newest reviews, gated on macro-F1.
 
     python jobs/train/train_review_sentiment.py --ds 2026-02-25 --lake-root ./lake [--model org/name@revision]
 
@@ -8,13 +8,11 @@ Flags: ``--help`` (``shoplake.pipelines.review_sentiment.ReviewSentimentTrainCon
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import review_sentiment
+from shoplake.pipelines.review_sentiment import ReviewSentimentTrainConfig, train_review_sentiment
 
 
 def main(argv=None) -> dict:
-    return run_job(
-        review_sentiment.ReviewSentimentTrainConfig, review_sentiment.train_review_sentiment, argv, doc=__doc__
-    )
+    return run_job(ReviewSentimentTrainConfig, train_review_sentiment, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

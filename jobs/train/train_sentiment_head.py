@@ -11,11 +11,11 @@ older 80 % (by creation time), evaluates on the newest 20 % against VADER and pu
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import sentiment_model
+from shoplake.pipelines.sentiment_model import SentimentTrainConfig, train_sentiment_head
 
 
 def main(argv=None) -> dict:
-    return run_job(sentiment_model.SentimentTrainConfig, sentiment_model.train_sentiment_head, argv, doc=__doc__)
+    return run_job(SentimentTrainConfig, train_sentiment_head, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Entry point, tweets step ``train``: four engagement models compared on the newest tweets, gated on MAE.
+"""Entry point, tweets step ``train_tweet_engagement``: engagement models on the newest tweets, gated on RMSE (log1p).
 
     python jobs/train/train_tweet_engagement.py --ds 2022-12-22 --lake-root ./lake
 
@@ -7,11 +7,11 @@ Flags: ``--help`` (``shoplake.pipelines.tweets.EngagementTrainConfig``); the ste
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import tweets
+from shoplake.pipelines.tweets import EngagementTrainConfig, train_tweet_engagement
 
 
 def main(argv=None) -> dict:
-    return run_job(tweets.EngagementTrainConfig, tweets.train_tweet_engagement, argv, doc=__doc__)
+    return run_job(EngagementTrainConfig, train_tweet_engagement, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

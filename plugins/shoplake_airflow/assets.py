@@ -26,9 +26,14 @@ def lake_asset(zone: Zone, dataset: str) -> Asset:
     return Asset(name=f"{zone.value}.{dataset}", uri=f"{SCHEME}://lake/{zone.value}/{dataset}", group="lake")
 
 
-RAW_STEAM_REVIEWS = lake_asset(Zone.RAW, paths.STEAM_REVIEWS)
-CURATED_STEAM_REVIEWS = lake_asset(Zone.CURATED, paths.STEAM_REVIEWS)
-ENRICHED_STEAM_REVIEWS = lake_asset(Zone.ENRICHED, paths.STEAM_REVIEWS)
+def zones(dataset: str, *in_zones: Zone) -> tuple[Asset, ...]:
+    """The assets of one dataset in each of ``in_zones`` (raw, curated, enriched share the dataset's name)."""
+    return tuple(lake_asset(zone, dataset) for zone in in_zones)
+
+
+RAW_STEAM_REVIEWS, CURATED_STEAM_REVIEWS, ENRICHED_STEAM_REVIEWS = zones(
+    paths.STEAM_REVIEWS, Zone.RAW, Zone.CURATED, Zone.ENRICHED
+)
 SENTIMENT_MODEL = lake_asset(Zone.MODEL, paths.SENTIMENT_MODEL)
 SENTIMENT_MULTILINGUAL_MODEL = lake_asset(Zone.MODEL, paths.SENTIMENT_MULTILINGUAL_MODEL)
 ENRICHED_STEAM_PURCHASE_FEATURES = lake_asset(Zone.ENRICHED, paths.STEAM_PURCHASE_FEATURES)
@@ -72,10 +77,10 @@ ENGAGEMENT_ASSETS = (
     lake_asset(Zone.MODEL, paths.ENGAGEMENT_MODEL),
 )
 #: product reviews with star ratings, the catalogue snapshot, and the clickstream ↔ review brand map
-RAW_PRODUCT_REVIEWS = lake_asset(Zone.RAW, paths.PRODUCT_REVIEWS)
-CURATED_PRODUCT_REVIEWS = lake_asset(Zone.CURATED, paths.PRODUCT_REVIEWS)
+RAW_PRODUCT_REVIEWS, CURATED_PRODUCT_REVIEWS, ENRICHED_PRODUCT_REVIEWS = zones(
+    paths.PRODUCT_REVIEWS, Zone.RAW, Zone.CURATED, Zone.ENRICHED
+)
 CURATED_PRODUCT_CATALOG = lake_asset(Zone.CURATED, paths.PRODUCT_CATALOG)
-ENRICHED_PRODUCT_REVIEWS = lake_asset(Zone.ENRICHED, paths.PRODUCT_REVIEWS)
 PRODUCT_REVIEW_MAP = lake_asset(Zone.CURATED, paths.PRODUCT_REVIEW_MAP)
 ENRICHED_REVIEW_SENTIMENT = lake_asset(Zone.ENRICHED, paths.PRODUCT_REVIEW_SENTIMENT)
 REVIEW_SENTIMENT_MODEL = lake_asset(Zone.MODEL, paths.REVIEW_SENTIMENT_MODEL)
@@ -90,8 +95,7 @@ def results_asset(dataset: str) -> Asset:
 #: the published CSV + Parquet copy of the five-class review sentiment
 REVIEW_SENTIMENT_RESULTS = results_asset(paths.PRODUCT_REVIEW_SENTIMENT)
 #: e-commerce tweets (raw, curated), their sentence embeddings, the engagement model
-RAW_TWEETS = lake_asset(Zone.RAW, paths.TWEETS)
-CURATED_TWEETS = lake_asset(Zone.CURATED, paths.TWEETS)
+RAW_TWEETS, CURATED_TWEETS = zones(paths.TWEETS, Zone.RAW, Zone.CURATED)
 TWEET_EMBEDDINGS = lake_asset(Zone.ENRICHED, paths.TWEET_EMBEDDINGS)
 TWEET_ENGAGEMENT_MODEL = lake_asset(Zone.MODEL, paths.TWEET_ENGAGEMENT_MODEL)
 #: the files under the lake's Delta tables: what ``lake_maintenance`` compacts and vacuums (no row changes, so no

@@ -156,6 +156,15 @@ def empty_day(result: dict[str, Any], what: str) -> None:
         skip_empty_day({**result, "empty": reason})
 
 
+def resolve_event_partition(dag_id: str) -> Any:
+    """The first tasks of an asset-scheduled DAG: :func:`resolve_partition`, and a run of ``dag_id`` for every other
+    day the triggering events hold (:func:`run_other_event_days`: days folded into this run get runs of their own).
+    Returns the partition task's output."""
+    partition = resolve_partition()
+    run_other_event_days(partition, dag_id)
+    return partition
+
+
 def skip_unless_trainable(result: dict[str, Any]) -> dict[str, Any]:
     """Return a window check's ``result``; when it says ``trainable: False``, end the task skipped with its
     ``reason`` (too little data is not an error to retry)."""
