@@ -36,6 +36,8 @@ class Zone(StrEnum):
 STEAM_REVIEWS = "steam_reviews"
 #: the purchase model's input (curated reviews joined with their sentiment), enriched zone
 STEAM_PURCHASE_FEATURES = "steam_purchase_features"
+#: per game and day: reviews, recommendation and Steam-purchase rates, mean sentiment and playtime (enriched zone)
+STEAM_GAME_DAILY = "steam_game_daily"
 #: shoplake's offline sentiment model (MiniLM encoder + logistic head), model zone
 SENTIMENT_MODEL = "sentiment_head"
 #: the multilingual sentiment model of the ``*`` route (USE multilingual v3 + a head fitted on labelled reviews)

@@ -98,7 +98,7 @@ def _configs():
     from shoplake.ml.xgb import XgbParams
 
     found = {ZooConfig, EngineConfig, XgbParams}
-    for name in ("steam_reviews", "sentiment_model", "purchase_model", "churn"):
+    for name in ("steam_reviews", "sentiment_model", "purchase_model", "churn", "steam_games"):
         mod = importlib.import_module(f"shoplake.pipelines.{name}")
         found |= {v for v in vars(mod).values() if dataclasses.is_dataclass(v) and v.__module__ == mod.__name__}
     return sorted(found, key=lambda c: c.__name__)
