@@ -109,3 +109,20 @@ def test_every_config_field_says_what_it_does(cls):
     for f in dataclasses.fields(cls):
         text = f.metadata.get("help", "")
         assert len(text) > 12, f"{cls.__name__}.{f.name} needs help text (shown by --help and as the Param description)"
+
+
+def _functions(*folders: str):
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    yield f"{path.relative_to(ROOT)}:{node.lineno} {node.name}", node.end_lineno - node.lineno + 1
+
+
+def test_no_function_in_the_library_or_the_glue_runs_over_80_lines_nor_a_training_step_over_60():
+    """A newcomer reads a step in one screen: long functions are split into named steps (see docs/architecture.md)."""
+    lengths = dict(_functions("src", "plugins"))
+    assert not {f: n for f, n in lengths.items() if n > 80}
+    trainings = {f: n for f, n in lengths.items() if f.split()[-1].startswith("train") and "/pipelines/" in f}
+    assert trainings, "the pipelines' train_* steps"
+    assert not {f: n for f, n in trainings.items() if n > 60}
