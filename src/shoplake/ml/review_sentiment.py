@@ -149,3 +149,58 @@ def report_by_group(
                 else ""
             )
     return {"min_rows": min_rows, "groups": out, "groups_below_min_rows": small}
+
+
+#: the prior exponents tried on the validation slice (0 = the class-balanced head as fitted, 1 = the Bayes rule for
+#: accuracy under the training ratings' distribution)
+PRIOR_EXPONENTS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def prior_shift(probs: np.ndarray, prior: np.ndarray, exponent: float) -> np.ndarray:
+    """Class probabilities of a class-balanced model moved toward ``prior`` (``p_c · prior_c^exponent``,
+    renormalised): the balanced fit behaves as if every class were equally common; the ratings are not."""
+    shifted = probs * np.power(np.maximum(prior, 1e-12), exponent)[None, :]
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def choose_prior_exponent(
+    valid_stars: Sequence[int], valid_probs: np.ndarray, prior: np.ndarray, train_stars: Sequence[int]
+) -> dict[str, Any]:
+    """The decision rule, chosen on a validation slice (never the held-out rows): the prior exponent with the best
+    macro-F1 among those whose accuracy reaches the majority class's on the slice; if none does, the one with the
+    best accuracy. Returns ``{"prior_exponent", "reason", "validation": [{exponent, accuracy, macro_f1, qwk}…]}``."""
+    y = np.asarray(valid_stars, dtype=int)
+    majority = float((majority_stars(train_stars, len(y)) == y).mean())
+    rows = []
+    for t in PRIOR_EXPONENTS:
+        report = five_class_report(y, np.argmax(prior_shift(valid_probs, prior, t), axis=1) + 1)
+        rows.append({"exponent": t, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
+                     "qwk": report["qwk"]})  # fmt: skip
+    reaching = [r for r in rows if r["accuracy"] >= majority]
+    if reaching:
+        best = max(reaching, key=lambda r: (r["macro_f1"], -r["exponent"]))
+        reason = f"best validation macro-F1 among exponents whose accuracy reaches the majority's ({majority:.3f})"
+    else:
+        best = max(rows, key=lambda r: (r["accuracy"], -r["exponent"]))
+        reason = f"no exponent reaches the majority's validation accuracy ({majority:.3f}): the most accurate one"
+    return {"prior_exponent": best["exponent"], "reason": reason, "majority_accuracy": majority, "validation": rows}
+
+
+def bootstrap_intervals(stars: Sequence[int], predicted: Sequence[int], *, n_boot: int = 500, seed: int = 0) -> dict:
+    """Bootstrap 95 % intervals of accuracy, macro-F1 and QWK (the same ``n_boot`` resamples of the rows for all
+    three, so a model and a baseline scored with the same seed are compared on the same resamples)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    y, p = np.asarray(stars, dtype=int), np.asarray(predicted, dtype=int)
+    idx = np.random.default_rng(seed).integers(0, len(y), (n_boot, len(y)))
+    accuracy = (y[idx] == p[idx]).mean(axis=1)
+    qwk = []
+    for rows in idx:
+        if np.ptp(y[rows]) == 0 and np.ptp(p[rows]) == 0:
+            continue  # agreement beyond chance is undefined on one class
+        qwk.append(cohen_kappa_score(y[rows], p[rows], weights="quadratic", labels=[1, 2, 3, 4, 5]))
+
+    def ci(values: Any) -> list[float] | None:
+        return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) else None
+
+    return {"accuracy": ci(accuracy), "macro_f1": macro_f1_interval(y, p, n_boot=n_boot, seed=seed), "qwk": ci(qwk)}

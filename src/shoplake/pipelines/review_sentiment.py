@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import logging
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,11 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
     test_fraction: float = option(
         0.2, help="share (0.05-0.5) of the window's reviews, the newest, held out for evaluation and the gate",
         minimum=0.05, maximum=0.5,
+    )  # fmt: skip
+    valid_fraction: float = option(
+        0.2, help="share (0-0.5) of the training reviews, the newest, on which the head's decision rule (how far "
+        "it leans toward the ratings' distribution) is chosen; 0 = the class-balanced head as fitted",
+        minimum=0, maximum=0.5,
     )  # fmt: skip
     min_rows: int = option(200, help="fewest curated reviews in the window to train and evaluate", minimum=20)
     min_group_rows: int = option(30, help="fewest held-out reviews of a product for its own figures", minimum=5)
@@ -198,13 +203,42 @@ def _fit_or_adopt(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, out: Path)
     encoder = default_encoder_dir() if cfg.encoder in ("", "minilm") else cfg.encoder
     emb = sentence_encoder(encoder, engine).embed(df["review_text"].fillna("").tolist())
     stars_train = df.iloc[:cut]["rating"].to_numpy(dtype=int)
+    rule = _decision_rule(cfg, emb[:cut], stars_train)
     head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
+    # the rule lives in the head: p_c · prior_c^t renormalised is a softmax with t·log(prior_c) added to the bias
+    head = replace(head, bias=(head.bias + rule["prior_exponent"] * np.log(_prior(stars_train))).astype(np.float32))
     predicted = np.argmax(head.proba(emb[cut:]), axis=1) + 1
     family = "use-multilingual" if encoder == USE_MULTILINGUAL else "minilm"
     model_id = f"shoplake/review-sentiment-{family}-head-5"
     revision = save_head_model(out, encoder, head, model_id=model_id, labels=FIVE_CLASSES,
-                               extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}"})  # fmt: skip
-    return {"predicted": predicted, "model_id": model_id, "revision": revision, "kind": "trained"}
+                               extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}",
+                                      "prior_exponent": rule["prior_exponent"]})  # fmt: skip
+    return {"predicted": predicted, "model_id": model_id, "revision": revision, "kind": "trained",
+            "decision_rule": rule}  # fmt: skip
+
+
+def _prior(stars: Any) -> Any:
+    """The share of each rating 1–5 (a rating never seen gets a tiny share, not zero)."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(stars, dtype=int) - 1, minlength=5).astype(float)
+    return np.maximum(counts, 0.5) / max(counts.sum(), 1.0)
+
+
+def _decision_rule(cfg: ReviewSentimentTrainConfig, emb: Any, stars: Any) -> dict[str, Any]:
+    """The prior exponent of the head's decision rule, chosen on the newest ``valid_fraction`` of the training
+    rows with a head fitted on the older ones (:func:`shoplake.ml.review_sentiment.choose_prior_exponent`); 0 (the
+    class-balanced head as fitted) when the slice is off or too small to choose on."""
+    from shoplake.ml import review_sentiment as rs
+    from shoplake.ml.sentiment_head import fit_multiclass_head
+
+    cut = round(len(stars) * (1 - cfg.valid_fraction))
+    if cfg.valid_fraction == 0 or len(stars) - cut < 20 or len(set(stars[:cut].tolist())) < 2:
+        return {"prior_exponent": 0.0, "reason": "no validation slice to choose on: the class-balanced head"}
+    fitted = fit_multiclass_head(emb[:cut], stars[:cut] - 1, 5, seed=cfg.seed, c=cfg.c)
+    rule = rs.choose_prior_exponent(stars[cut:], fitted.proba(emb[cut:]), _prior(stars[:cut]), stars[:cut])
+    log.info("decision rule: prior exponent %s (%s)", rule["prior_exponent"], rule["reason"])
+    return {**rule, "validation_rows": len(stars) - cut}
 
 
 def evaluation(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, predicted: Any) -> tuple[dict, dict]:
@@ -216,19 +250,21 @@ def evaluation(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, predicted: An
     stars_train = train_df["rating"].to_numpy(dtype=int)
     stars_test = test_df["rating"].to_numpy(dtype=int)
     report = rs.five_class_report(stars_test, predicted)
-    baselines = {
-        "majority": rs.five_class_report(stars_test, rs.majority_stars(stars_train, len(stars_test))),
-        "vader": rs.five_class_report(stars_test, rs.vader_stars(test_df["review_text"].fillna("").tolist())),
+    predictions = {
+        "majority": rs.majority_stars(stars_train, len(stars_test)),
+        "vader": rs.vader_stars(test_df["review_text"].fillna("").tolist()),
     }
+    baselines = {name: (rs.five_class_report(stars_test, p), p) for name, p in predictions.items()}
     metrics = {
         **{k: report[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error", "n")},
         "per_class_f1": report["per_class_f1"],
         "three_class": report["three_class"],
         "confusion": report["confusion"],
+        "ci95": rs.bootstrap_intervals(stars_test, predicted),
         "baselines": {
             name: {k: b[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error")}
-            | {"three_class_macro_f1": b["three_class"]["macro_f1"]}
-            for name, b in baselines.items()
+            | {"three_class_macro_f1": b["three_class"]["macro_f1"], "ci95": rs.bootstrap_intervals(stars_test, p)}
+            for name, (b, p) in baselines.items()
         },
         "by_product": rs.report_by_group(test_df["product_id"].tolist(), stars_test, predicted, cfg.min_group_rows),
         "by_language": rs.report_by_group(
@@ -260,6 +296,10 @@ def _publish(
 
     model_id, revision, kind = model["model_id"], model["revision"], model["kind"]
     metrics["model"] = {"kind": kind, "model_id": model_id, "revision": revision}
+    metrics["decision_rule"] = model.get("decision_rule") or {
+        "prior_exponent": None,
+        "reason": "an adopted model's own",
+    }
     stars_test, test_texts = test_df["rating"].to_numpy(dtype=int), test_df["review_text"].fillna("").tolist()
     plot_confusion(out / "confusion.png", report["confusion"], FIVE_CLASSES,
                    f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
@@ -269,7 +309,7 @@ def _publish(
         return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
 
     flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and v is not None}
-    flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if v is not None}
+    flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if isinstance(v, int | float)}
     return publish_model_version(
         lake_root=cfg.lake_root, name=REVIEW_SENTIMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg,
         local_dir=out, pointer={"model_id": model_id, "revision": revision, "kind": kind},

@@ -127,3 +127,58 @@ def test_a_language_with_few_low_ratings_says_so_beside_its_macro_f1():
     assert report["groups"]["en"]["note"].startswith("too few negatives (3 1-2 star reviews < 5)")
     assert report["groups"]["en"]["macro_f1_ci95"] == [1.0, 1.0]
     assert "note" not in report_by_group(groups, stars, stars, 10)["groups"]["en"]  # by product: no interval
+
+
+def test_the_prior_shift_is_the_bayes_rule_at_one_and_the_balanced_head_at_zero():
+    import numpy as np
+
+    from shoplake.ml.review_sentiment import prior_shift
+
+    probs = np.array([[0.3, 0.1, 0.1, 0.1, 0.4], [0.2, 0.2, 0.2, 0.2, 0.2]])
+    prior = np.array([0.05, 0.05, 0.1, 0.1, 0.7])
+    assert prior_shift(probs, prior, 0.0) == pytest.approx(probs)
+    want = probs * prior / (probs * prior).sum(axis=1, keepdims=True)
+    assert prior_shift(probs, prior, 1.0) == pytest.approx(want)
+    assert prior_shift(probs, prior, 0.5).sum(axis=1) == pytest.approx([1.0, 1.0])
+
+
+def test_the_rule_is_chosen_to_reach_the_majority_accuracy_with_the_best_macro_f1():
+    """Crafted validation rows: 70 % five stars. The balanced head spreads its answers (accuracy under the majority);
+    leaning fully on the prior answers 5 always (majority accuracy, low macro-F1); an exponent between reaches the
+    majority's accuracy and keeps the minority classes it can tell."""
+    import numpy as np
+
+    from shoplake.ml.review_sentiment import choose_prior_exponent, prior_shift
+
+    rng = np.random.default_rng(0)
+    stars = np.array([5] * 140 + [1] * 20 + [2] * 10 + [3] * 10 + [4] * 20)
+    probs = np.full((len(stars), 5), 0.1)
+    probs[np.arange(len(stars)), stars - 1] += 0.25  # the head leans to the truth, not by much
+    probs[:140, 3] += rng.uniform(0.1, 0.45, 140)  # and often mistakes a five for a four
+    probs /= probs.sum(axis=1, keepdims=True)
+    prior = np.bincount(stars - 1, minlength=5) / len(stars)
+    rule = choose_prior_exponent(stars, probs, prior, stars)
+    assert rule["majority_accuracy"] == pytest.approx(0.7)
+    chosen = next(r for r in rule["validation"] if r["exponent"] == rule["prior_exponent"])
+    balanced = rule["validation"][0]
+    assert balanced["accuracy"] < 0.7 <= chosen["accuracy"]
+    assert chosen["macro_f1"] >= max(r["macro_f1"] for r in rule["validation"] if r["accuracy"] >= 0.7)
+    assert 0 < rule["prior_exponent"] < 1
+    assert chosen["macro_f1"] > rule["validation"][-1]["macro_f1"]  # answering 5 always reaches 0.7 too
+    predicted = np.argmax(prior_shift(probs, prior, rule["prior_exponent"]), axis=1) + 1
+    assert (predicted == stars).mean() == pytest.approx(chosen["accuracy"])
+
+
+def test_bootstrap_intervals_bracket_the_figures():
+    import numpy as np
+
+    from shoplake.ml.review_sentiment import bootstrap_intervals, five_class_report
+
+    rng = np.random.default_rng(1)
+    stars = rng.integers(1, 6, 300)
+    predicted = np.where(rng.random(300) < 0.6, stars, rng.integers(1, 6, 300))
+    report, ci = five_class_report(stars, predicted), bootstrap_intervals(stars, predicted)
+    for name in ("accuracy", "macro_f1", "qwk"):
+        low, high = ci[name]
+        assert low <= report[name] <= high, name
+        assert high - low < 0.25
