@@ -51,6 +51,13 @@ def test_training_writes_a_complete_version_tracks_it_and_gates_the_pointer(tmp_
     assert {"auc", "pr_auc", "f1", "at_valid_threshold"} <= set(metrics["steam_purchase"])
     assert metrics["voted_up"]["auc"] > 0.6  # the second target is reported too
     assert metrics["split"]["test"]["rows"] == 90
+    assert {"per-appid smoothed rate", "logistic regression", "positive_prob alone"} <= set(metrics["baselines"])
+    assert {"game_target_rate", "game_log_reviews"} <= set(
+        json.loads((version / "features.json").read_text())["features"]
+    )
+    unseen = metrics["unseen_games"]  # games the training rows never held, scored beside the baselines
+    assert unseen["games"] >= 1
+    assert "model_auc" in unseen or "note" in unseen
     assert "steam_purchase" in (version / "model_card.md").read_text()
     assert json.loads((version / "features.json").read_text())["target"] == "steam_purchase"
     assert json.loads((version / "config.json.snapshot").read_text())["seed"] == 7

@@ -64,6 +64,7 @@ def test_purchase_scores_equal_the_batch_models_on_the_same_rows(client, service
 
     from shoplake.ml.registry import read_current
     from shoplake.ml.xgb import load_booster, predict
+    from shoplake.transforms.game_features import GameStats
 
     rows = _purchase_rows(40)
     got = client.post("/predict/purchase", json={"rows": rows})
@@ -72,7 +73,10 @@ def test_purchase_scores_equal_the_batch_models_on_the_same_rows(client, service
     pointer = read_current(service_lake, "steam_purchase")
     spec = json.loads((Path(pointer["path"]) / "features.json").read_text())
     booster = load_booster(f"{pointer['path']}/model.ubj", spec["features"])
-    expected = predict(booster, pd.DataFrame(rows).astype({c: "float64" for c in rows[0] if c != "recommendationid"}))
+    frame = pd.DataFrame(rows).astype({c: "float64" for c in rows[0] if c != "recommendationid"})
+    games = GameStats.from_json((Path(pointer["path"]) / "games.json").read_text())  # the version's game table
+    assert {"game_target_rate", "game_log_reviews"} <= set(spec["features"])
+    expected = predict(booster, games.apply(frame))
     assert any(r["author_playtime_forever_h"] is None for r in rows)  # missing values travel as null
     assert [p["probability"] for p in body["predictions"]] == pytest.approx(expected.tolist(), abs=1e-6)
     assert [p["purchase"] for p in body["predictions"]] == [bool(p >= spec["threshold"]) for p in expected]

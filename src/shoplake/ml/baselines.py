@@ -50,3 +50,24 @@ def binary_baselines(
     if score is not None and score in test.columns:
         out[f"{score} alone"] = binary_metrics(y, test[score].fillna(0.5).to_numpy(dtype=np.float64))["auc"]
     return out
+
+
+def logistic_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str) -> float | None:
+    """AUC on ``test`` of a logistic regression on the review and author features (no game: the per-game rate is
+    its own baseline), standardised, missing values imputed with the training medians; None when undefined."""
+    import numpy as np
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from shoplake.ml.metrics import binary_metrics
+    from shoplake.transforms.purchase_features import feature_columns
+
+    features = [c for c in feature_columns(target) if c in train.columns and train[c].notna().any()]
+    y_train, y_test = train[target].to_numpy().astype(int), test[target].to_numpy().astype(int)
+    if len(np.unique(y_train)) < 2 or len(np.unique(y_test)) < 2 or not features:
+        return None
+    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000))
+    model.fit(train[features].astype(float), y_train)
+    return binary_metrics(y_test, model.predict_proba(test[features].astype(float))[:, 1])["auc"]

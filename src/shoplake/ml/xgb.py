@@ -148,13 +148,15 @@ def round_progress(rounds: int, what: str, every_s: float = 30.0) -> Any:
     return RoundProgress()
 
 
-def fit_booster(split: TimeSplit, target: str, params: XgbParams, device: str, apps: Sequence[int] = ()) -> Any:
+def fit_booster(
+    split: TimeSplit, target: str, params: XgbParams, device: str, apps: Sequence[int] = (), *, games: bool = False
+) -> Any:
     """Train on ``split.train`` with early stopping on ``split.valid`` (AUC); returns the booster."""
     import xgboost as xgb
 
     from shoplake.transforms.purchase_features import feature_columns, model_frame
 
-    features = feature_columns(target, apps)
+    features = feature_columns(target, apps, games=games)
     dtrain = xgb.DMatrix(model_frame(split.train, features), label=split.train[target].astype(int))
     dvalid = xgb.DMatrix(model_frame(split.valid, features), label=split.valid[target].astype(int))
     booster = xgb.train(
@@ -182,16 +184,19 @@ def predict(booster: Any, df: pd.DataFrame, features: Sequence[str] | None = Non
     return booster.predict(dm, iteration_range=rng)
 
 
-def predict_rows(booster: Any, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+def predict_rows(booster: Any, rows: Sequence[Mapping[str, Any]], games: Any = None) -> np.ndarray:
     """Positive-class probabilities of feature rows (dicts) without pandas: the prediction service's path.
 
-    The same matrix :func:`predict` builds (``app_<id>`` from ``appid``, a missing or null feature is NaN = missing),
-    as float32 — the precision XGBoost predicts in — through ``inplace_predict``, with the same best iteration.
+    The same matrix :func:`predict` builds (``app_<id>`` from ``appid``, the game-level features from the version's
+    game table ``games`` by ``appid``, a missing or null feature is NaN = missing), as float32 — the precision
+    XGBoost predicts in — through ``inplace_predict``, with the same best iteration.
     """
     import numpy as np
 
     from shoplake.transforms.purchase_features import APP_PREFIX
 
+    if games is not None:
+        rows = [{**r, **games.features_of(r.get("appid"))} for r in rows]
     names = list(booster.feature_names)
     x = np.full((len(rows), len(names)), np.nan, dtype=np.float32)
     for j, name in enumerate(names):
@@ -260,21 +265,31 @@ BOOSTER_FILE = "model.ubj"
 SPEC_FILE = "features.json"
 
 
-def save_version_files(out: Path, booster: Any, *, target: str, threshold: float) -> None:
-    """The booster and its spec into a version folder (what :func:`load_version_files` reads back)."""
+def save_version_files(out: Path, booster: Any, *, target: str, threshold: float, games: Any = None) -> None:
+    """The booster, its spec and its game table (when it reads game-level features) into a version folder (what
+    :func:`load_version_files` reads back)."""
+    from shoplake.transforms.game_features import GAMES_FILE
+
     booster.save_model(str(out / BOOSTER_FILE))
     spec = {"target": target, "features": booster.feature_names, "threshold": threshold}
     (out / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+    if games is not None:
+        (out / GAMES_FILE).write_text(games.to_json())
 
 
-def load_version_files(version_dir: str, *, spec_only: bool = False) -> tuple[Any, dict[str, Any]]:
-    """``(booster, spec)`` of a published purchase version (``spec_only``: the booster is None)."""
+def load_version_files(version_dir: str, *, spec_only: bool = False) -> tuple[Any, dict[str, Any], Any]:
+    """``(booster, spec, games)`` of a published purchase version (``spec_only``: the booster is None; ``games``:
+    the game table, None for a version without game-level features)."""
     from shoplake.io.lake import filesystem
+    from shoplake.transforms.game_features import GAME_FEATURES, GAMES_FILE, GameStats
 
     fs, root = filesystem(version_dir)
     spec = json.loads(fs.cat(f"{root}/{SPEC_FILE}"))
     booster = None if spec_only else load_booster(f"{version_dir.rstrip('/')}/{BOOSTER_FILE}", spec["features"])
-    return booster, spec
+    games = None
+    if set(GAME_FEATURES) & set(spec["features"]):
+        games = GameStats.from_json(fs.cat(f"{root}/{GAMES_FILE}").decode())
+    return booster, spec, games
 
 
 # ---- on Spark (xgboost.spark) -------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from shoplake.paths import (
     version_path,
     window_partitions,
 )
+from shoplake.transforms.game_features import GAMES_FILE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,10 +45,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "shoplake-steam-purchase"
-#: files every published version holds
+#: files every published version holds (with game-level features: the game table too)
 VERSION_FILES = (
     BOOSTER_FILE,
     SPEC_FILE,
+    GAMES_FILE,
     "metrics.json",
     "roc.png",
     "feature_importance.csv",
@@ -91,8 +93,13 @@ class PurchaseTrainConfig(PartitionJob, XgbParams):
         "", help="only write SageMaker's train/validation channels here (the SageMaker backend's first task)"
     )
     min_rows: int = option(200, help="fewest feature rows in the window needed to train", minimum=1)
+    game_features: bool = option(
+        True,
+        help="game-level features from the training rows (the game's smoothed target rate — out of fold for "
+        "training rows —, review volume, mean sentiment, median playtime): they carry to other days and games",
+    )
     app_min_reviews: int = option(
-        5, help="games with at least this many training rows get a one-hot feature (0 = no game features)", minimum=0
+        0, help="games with at least this many training rows also get a one-hot column (0 = none)", minimum=0
     )
 
     @property
@@ -220,6 +227,71 @@ def split_window(cfg: PurchaseTrainConfig) -> TimeSplit:
     return time_split(df, test_fraction=cfg.test_fraction, valid_fraction=cfg.valid_fraction)
 
 
+def game_stats(cfg: PurchaseTrainConfig, split: TimeSplit, target: str) -> Any:
+    """The game table of ``target`` from the training rows (None with ``--game-features false``)."""
+    from shoplake.transforms.game_features import GameStats
+
+    return GameStats.fit(split.train, target) if cfg.game_features else None
+
+
+def with_games(split: TimeSplit, games: Any, target: str) -> TimeSplit:
+    """``split`` with the game-level features of ``games`` (training rows out of fold); as it is without a table."""
+    from shoplake.ml.splits import TimeSplit
+
+    if games is None:
+        return split
+    train = games.apply(split.train, out_of_fold_target=target) if len(split.train) else split.train
+    return TimeSplit(train, games.apply(split.valid), games.apply(split.test), described=split.described)
+
+
+#: one game in this many is held out whole for the unseen-games evaluation (by a stable hash of its id)
+UNSEEN_GAME_EVERY = 5
+
+
+def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: Any, device: str) -> dict[str, Any]:
+    """AUC on games the training rows never held: the window's games are split by a stable hash of ``appid`` (one in
+    :data:`UNSEEN_GAME_EVERY`); a booster fitted like the published one on the other games' training rows (the
+    validation rows of those games for early stopping) scores every row of the held-out games, beside the per-game
+    rate — which knows nothing of an unseen game (the training rate for all: AUC 0.5) — and ``positive_prob``
+    alone. A window with too few games or one class among them says so."""
+    import numpy as np
+
+    from shoplake.ml.baselines import binary_baselines
+    from shoplake.ml.metrics import binary_metrics
+    from shoplake.ml.splits import TimeSplit
+    from shoplake.ml.xgb import fit_booster, predict
+    from shoplake.transforms.game_features import fold_of
+
+    every = pd_concat([split.train, split.valid, split.test])
+    held = fold_of(every["appid"]) % UNSEEN_GAME_EVERY == 0
+    games_held = int(every.loc[held, "appid"].nunique())
+    y = every.loc[held, cfg.target].to_numpy().astype(int)
+    if games_held == 0 or len(np.unique(y)) < 2:
+        return {"games": games_held, "rows": int(held.sum()), "note": "too few held-out games or one class: no AUC"}
+    seen = TimeSplit(*(part[~(fold_of(part["appid"]) % UNSEEN_GAME_EVERY == 0)] for part in
+                       (split.train, split.valid, split.test)))  # fmt: skip
+    games = game_stats(cfg, seen, cfg.target)
+    booster = fit_booster(with_games(seen, games, cfg.target), cfg.target, params, device, [],
+                          games=cfg.game_features)  # fmt: skip
+    test = every[held]
+    scored = games.apply(test) if games is not None else test
+    train_rows = seen.train if len(seen.train) else seen.valid
+    return {
+        "games": games_held,
+        "rows": int(held.sum()),
+        "model_auc": binary_metrics(y, predict(booster, scored))["auc"],
+        "baselines": binary_baselines(train_rows, test, cfg.target, group="appid", score="positive_prob"),
+        "protocol": f"one game in {UNSEEN_GAME_EVERY} (crc32 of appid) held out whole; the model fitted on the "
+        "others' training rows",
+    }
+
+
+def pd_concat(frames: list[Any]) -> Any:
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
 def split_apps(cfg: PurchaseTrainConfig, split: TimeSplit) -> list[int]:
     """Games that get a one-hot column (from the training rows only, so every backend derives the same list)."""
     from shoplake.transforms.purchase_features import frequent_apps
@@ -233,17 +305,18 @@ def split_apps(cfg: PurchaseTrainConfig, split: TimeSplit) -> list[int]:
 def champion_scorer(split: TimeSplit, target: str) -> Callable[[dict[str, Any]], float | None]:
     """Scores the champion named by ``current.json`` on this run's held-out rows (``None`` if it can't be)."""
     from shoplake.ml.metrics import binary_metrics
-    from shoplake.ml.xgb import load_booster, predict
+    from shoplake.ml.xgb import load_version_files, predict
     from shoplake.transforms.purchase_features import APP_PREFIX
 
     def score(champion: dict[str, Any]) -> float | None:
         try:
-            booster = load_booster(f"{champion['path']}/{BOOSTER_FILE}", [])
-            missing = {f for f in booster.feature_names or [] if not f.startswith(APP_PREFIX)} - set(split.test.columns)
+            booster, _, games = load_version_files(champion["path"])
+            test = games.apply(split.test) if games is not None else split.test  # the champion's own game table
+            missing = {f for f in booster.feature_names or [] if not f.startswith(APP_PREFIX)} - set(test.columns)
             if champion.get("target", target) != target or missing or not booster.feature_names:
                 log.warning("champion %s can't score these rows; using its recorded AUC", champion["version"])
                 return None
-            return binary_metrics(split.test[target].to_numpy(), predict(booster, split.test))["auc"]
+            return binary_metrics(test[target].to_numpy(), predict(booster, test))["auc"]
         except (FileNotFoundError, ValueError, OSError) as exc:
             log.warning("champion %s not loadable (%s); using its recorded AUC", champion.get("path"), exc)
             return None
@@ -297,11 +370,13 @@ def finish_training(
     boosters: dict[str, Any],
     *,
     device: str,
+    games: dict[str, Any] | None = None,
     backend_note: str = "",
     extra_metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``boosters[target]`` (and the other target's), write the version, gate, track. Returns XCom."""
-    from shoplake.ml.baselines import binary_baselines
+    """Evaluate ``boosters[target]`` (and the other target's) — each with its own game table from ``games`` —,
+    write the version, gate, track. Returns XCom."""
+    from shoplake.ml.baselines import binary_baselines, logistic_baseline
     from shoplake.ml.plots import plot_importance, plot_roc
     from shoplake.ml.publishing import Gate, publish_model_version
     from shoplake.ml.xgb import evaluate_booster, feature_importance, save_version_files
@@ -309,13 +384,20 @@ def finish_training(
     booster = boosters[cfg.target]
     metrics: dict[str, Any] = {"split": split.describe(), "device": device, "backend": cfg.backend}
     metrics.update(extra_metrics or {})
-    metrics[cfg.target], p_test = evaluate_booster(booster, split, cfg.target)
-    metrics[cfg.other_target], _ = evaluate_booster(boosters[cfg.other_target], split, cfg.other_target)
+    games = games or {}
+    own = with_games(split, games.get(cfg.target), cfg.target)
+    metrics[cfg.target], p_test = evaluate_booster(booster, own, cfg.target)
+    other = with_games(split, games.get(cfg.other_target), cfg.other_target)
+    metrics[cfg.other_target], _ = evaluate_booster(boosters[cfg.other_target], other, cfg.other_target)
     metrics["rounds"] = booster.num_boosted_rounds()
     metrics["best_iteration"] = getattr(booster, "best_iteration", None)
     # the obvious alternatives, on the same held-out rows: the game's own past rate, the sentiment score alone
     train_rows = split.train if len(split.train) else split.valid
     metrics["baselines"] = binary_baselines(train_rows, split.test, cfg.target, group="appid", score="positive_prob")
+    logistic = logistic_baseline(train_rows, split.test, cfg.target)
+    if logistic is not None:
+        metrics["baselines"]["logistic regression"] = logistic
+    metrics["game_features"] = "game-level (training rows; out of fold for them)" if games else "none"
     if backend_note:
         metrics["backend_note"] = backend_note
     importance = feature_importance(booster)
@@ -323,7 +405,7 @@ def finish_training(
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "version"
         out.mkdir()
-        save_version_files(out, booster, target=cfg.target,
+        save_version_files(out, booster, target=cfg.target, games=games.get(cfg.target),
                            threshold=metrics[cfg.target]["at_valid_threshold"]["threshold"])  # fmt: skip
         importance.to_csv(out / "feature_importance.csv", index=False)
         plot_importance(out / "feature_importance.png", importance)
@@ -390,12 +472,20 @@ def train_purchase_model(cfg: PurchaseTrainConfig) -> dict[str, Any]:
     apps = split_apps(cfg, split)
     device = pick_xgb_device(cfg.device)
     params = xgb_params(cfg)
-    boosters = {cfg.other_target: fit_booster(split, cfg.other_target, params, device, apps)}
+    games = {t: game_stats(cfg, split, t) for t in (cfg.target, cfg.other_target)}
+
+    def fit(t: str) -> Any:
+        return fit_booster(with_games(split, games[t], t), t, params, device, apps, games=cfg.game_features)
+
+    boosters = {cfg.other_target: fit(cfg.other_target)}
     if cfg.booster_path:
-        boosters[cfg.target] = load_booster(cfg.booster_path, feature_columns(cfg.target, apps))
+        features = feature_columns(cfg.target, apps, games=cfg.game_features)
+        boosters[cfg.target] = load_booster(cfg.booster_path, features)
     else:
-        boosters[cfg.target] = fit_booster(split, cfg.target, params, device, apps)
-    return finish_training(cfg, split, boosters, device=device)
+        boosters[cfg.target] = fit(cfg.target)
+    unseen = unseen_games_evaluation(cfg, split, params, device) if not cfg.booster_path else None
+    return finish_training(cfg, split, boosters, device=device, games=games,
+                           extra_metrics={"unseen_games": unseen} if unseen else None)  # fmt: skip
 
 
 def export_channels(cfg: PurchaseTrainConfig, out_uri: str) -> dict[str, Any]:
@@ -408,7 +498,8 @@ def export_channels(cfg: PurchaseTrainConfig, out_uri: str) -> dict[str, Any]:
     from shoplake.transforms.purchase_features import feature_columns, model_frame
 
     split = split_window(cfg)
-    features = feature_columns(cfg.target, split_apps(cfg, split))
+    split = with_games(split, game_stats(cfg, split, cfg.target), cfg.target)  # the publish step rebuilds the same
+    features = feature_columns(cfg.target, split_apps(cfg, split), games=cfg.game_features)
     fs, root = filesystem(out_uri)
     if fs.exists(root):
         fs.rm(root, recursive=True)
@@ -444,6 +535,7 @@ def train_purchase_model_spark(spark: SparkSession, cfg: PurchaseTrainConfig) ->
     from shoplake.io.spark_lake import read_parquet
     from shoplake.ml.splits import TimeSplit, with_time_split
     from shoplake.ml.xgb import fit_spark_booster, pick_xgb_device, with_model_columns
+    from shoplake.transforms.game_features import with_game_features_spark
     from shoplake.transforms.purchase_features import feature_columns, frequent_apps_spark
 
     window = read_parquet(spark, *feature_partitions(cfg.lake_root, cfg.ds, cfg.window_days))
@@ -452,13 +544,13 @@ def train_purchase_model_spark(spark: SparkSession, cfg: PurchaseTrainConfig) ->
     if rows < cfg.min_rows:
         raise ValueError(f"{rows} feature rows in the window (< --min-rows {cfg.min_rows}); widen the window")
     apps = frequent_apps_spark(df, cfg.app_min_reviews)
-    all_features = sorted(set(feature_columns(cfg.target, apps)) | set(feature_columns(cfg.other_target, apps)))
-    df = with_model_columns(df, all_features).cache()
     device = pick_xgb_device(cfg.device)
     params = xgb_params(cfg)
-    boosters = {
-        t: fit_spark_booster(df, t, feature_columns(t, apps), params, device) for t in (cfg.target, cfg.other_target)
-    }
+    boosters, games = {}, {}
+    for t in (cfg.target, cfg.other_target):  # each target's game-level rate is its own
+        features = feature_columns(t, apps, games=cfg.game_features)
+        rows_t, games[t] = with_game_features_spark(df, t) if cfg.game_features else (df, None)
+        boosters[t] = fit_spark_booster(with_model_columns(rows_t, features), t, features, params, device)
     created = F.col("timestamp_created")
     per_split = df.groupBy("split").agg(
         F.count(F.lit(1)).alias("n"), F.min(created).alias("lo"), F.max(created).alias("hi")
@@ -481,7 +573,7 @@ def train_purchase_model_spark(spark: SparkSession, cfg: PurchaseTrainConfig) ->
     if any(e["sampled"] for e in evaluation.values()):
         note += f"; evaluated on a seeded sample of {SPARK_EVAL_MAX_ROWS} rows per split"
     return finish_training(
-        cfg, split, boosters, device=device, backend_note=note, extra_metrics={"evaluation": evaluation}
+        cfg, split, boosters, device=device, games=games, backend_note=note, extra_metrics={"evaluation": evaluation}
     )
 
 
@@ -501,7 +593,9 @@ def check_published(lake_root: str, ds: str, target: str) -> dict[str, Any]:
     name = PURCHASE_MODELS[target]
     path = version_path(lake_root, name, ds)
     fs, root = filesystem(version_files(lake_root, name, ds))
-    missing = [f for f in VERSION_FILES if not fs.exists(f"{root}/{f}")]
+    spec = json.loads(fs.cat(f"{root}/{SPEC_FILE}")) if fs.exists(f"{root}/{SPEC_FILE}") else {"features": []}
+    games = any(f.startswith("game_") for f in spec["features"])  # a version without game features has no table
+    missing = [f for f in VERSION_FILES if (games or f != GAMES_FILE) and not fs.exists(f"{root}/{f}")]
     if missing:
         raise FileNotFoundError(f"model version {path} lacks {missing}")
     metrics = json.loads(fs.cat(f"{root}/metrics.json"))

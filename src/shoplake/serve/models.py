@@ -134,12 +134,23 @@ def _load_purchase(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from shoplake.ml.xgb import load_version_files
     from shoplake.transforms.purchase_features import ALL_FEATURES
 
-    booster, spec = load_version_files(pointer["path"])
+    booster, spec, games = load_version_files(pointer["path"])
     booster.set_param({"nthread": 1})  # requests run concurrently on the server's threads: one core each
-    # the request's columns: the game id (its one-hot columns are derived from it) and the feature columns
+    # the request's columns: the game id (its one-hot and game-level columns come from it) and the feature columns
     columns = ["appid", *(c for c in ALL_FEATURES if c in spec["features"])]
-    return booster, {"target": spec["target"], "features": spec["features"], "threshold": spec["threshold"],
-                     "columns": columns}  # fmt: skip
+    known = sorted(games.rows)[:1] if games is not None else []
+    return PurchaseModel(booster, games), {"target": spec["target"], "features": spec["features"],
+                                           "threshold": spec["threshold"], "columns": columns,
+                                           "game_table": len(games.rows) if games is not None else None,
+                                           "example_appid": known[0] if known else None}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PurchaseModel:
+    """A purchase version as served: the booster and, when it reads game-level features, its game table."""
+
+    booster: Any
+    games: Any = None
 
 
 def _sentiment_specs(settings: Settings) -> Spec:

@@ -63,11 +63,15 @@ ENRICHED_COLUMNS = ("recommendationid", "sentiment_status", *SENTIMENT_FEATURES)
 APP_PREFIX = "app_"
 
 
-def feature_columns(target: str, apps: Sequence[int] = ()) -> list[str]:
-    """Features of a model for ``target`` (a target is never its own feature), then one column per game."""
+def feature_columns(target: str, apps: Sequence[int] = (), *, games: bool = False) -> list[str]:
+    """Features of a model for ``target`` (a target is never its own feature), the game-level features
+    (``shoplake.transforms.game_features``) with ``games``, then one column per game of ``apps``."""
+    from shoplake.transforms.game_features import GAME_FEATURES
+
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    return [c for c in ALL_FEATURES if c != target] + [f"{APP_PREFIX}{a}" for a in apps]
+    own = [c for c in ALL_FEATURES if c != target] + (list(GAME_FEATURES) if games else [])
+    return own + [f"{APP_PREFIX}{a}" for a in apps]
 
 
 def frequent_apps(train: pd.DataFrame, min_reviews: int) -> list[int]:

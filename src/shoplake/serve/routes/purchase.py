@@ -22,7 +22,7 @@ def router(ctx: Context) -> APIRouter:
         m = ctx.served("purchase")
         rows = [r.model_dump(exclude=set(PURCHASE_IGNORED)) for r in req.rows]
         ignored = sorted({c for r in req.rows for c in PURCHASE_IGNORED if c in r.model_fields_set})
-        probs = predict_rows(m.model, rows)
+        probs = predict_rows(m.model.booster, rows, m.model.games)
         threshold = m.info["threshold"]
         return {
             "model_version": m.version,
@@ -39,7 +39,8 @@ def router(ctx: Context) -> APIRouter:
 
 
 def example(m: Served) -> dict[str, Any]:
-    """One row: a game the model knows (its one-hot column) and every feature column null (missing)."""
+    """One row: a game the model knows (its game-table row or one-hot column) and every feature column null."""
     apps = [f.removeprefix("app_") for f in m.info["features"] if f.startswith("app_") and f[4:].isdigit()]
-    row = {"appid": int(apps[0]) if apps else 0, **{c: None for c in m.info["columns"] if c != "appid"}}
+    known = m.info.get("example_appid") or (int(apps[0]) if apps else 0)
+    row = {"appid": known, **{c: None for c in m.info["columns"] if c != "appid"}}
     return {"rows": [row]}
