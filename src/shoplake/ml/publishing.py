@@ -4,7 +4,8 @@ The tail every training shares, in this order:
 
 1. **Gate against the named baselines** (``Gate.baselines``: e.g. a per-game rate, a constant, the majority class),
    scored on the same held-out rows as the model. A model that does not beat the strongest of them is never
-   promoted, and the version says so (``metrics.json`` → ``gate``).
+   promoted, and the version says so (``metrics.json`` → ``gate``). The comparison is MLflow's model validation
+   (``mlflow.validate_evaluation_results``), and the verdict is tagged on the MLflow run (``gate.*``).
 2. **Score the champion** on the same rows (``Gate.champion_score``; its recorded score where it cannot be).
 3. **Write the version**: the model's files plus ``metrics.json`` (with the gate's verdict) and
    ``config.json.snapshot``, committed as ``model/<name>/version=<ds>/`` (a file commit: nothing half-copied).
@@ -25,7 +26,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +110,37 @@ def _rescored(gate: Gate, champion: dict[str, Any]) -> float | None:
         return None
 
 
+def beats_baseline(gate: Gate, baseline: float) -> bool:
+    """Whether the model beats ``baseline`` on the gate's metric, decided by MLflow's own model validation
+    (``mlflow.validate_evaluation_results`` with a ``MetricThreshold``: candidate against baseline, greater or
+    smaller is better as the metric says, a strict improvement)."""
+    import mlflow
+    from mlflow.models import MetricThreshold
+    from mlflow.models.evaluation import EvaluationResult
+    from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+    threshold = MetricThreshold(min_absolute_change=STRICTLY, greater_is_better=gate.higher_is_better)
+    try:
+        mlflow.validate_evaluation_results(
+            {gate.metric: threshold},
+            EvaluationResult({gate.metric: float(gate.score)}, {}),
+            EvaluationResult({gate.metric: float(baseline)}, {}),
+        )
+    except ModelValidationFailedException as exc:
+        log.info("MLflow model validation: %s", str(exc).strip().splitlines()[-1])
+        return False
+    return True
+
+
+#: the smallest improvement over a baseline that counts (MLflow's ``min_absolute_change`` must be positive)
+STRICTLY = 1e-12
+
+
 def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, Any]:
     """The gate's decision before anything is written: ``{"metric", "score", "higher_is_better", "baseline",
     "baseline_score", "beats_baseline", "champion_version", "champion_score", "promote", "reason"}``."""
     strongest = gate.strongest_baseline()
-    beats = strongest is None or gate.better(gate.score, strongest[1])
+    beats = strongest is None or beats_baseline(gate, strongest[1])
     enforced = baseline_gate_on()
     champ = None
     if champion is not None and champion.get("version") != ds:  # a rerun of the champion's own day replaces it
@@ -191,6 +218,10 @@ def publish_model_version(
     for file, text in documents.items():
         (local_dir / file).write_text(text)
     path = _commit(local_dir, lake_root, name, ds, staged)
+    if tracking is not None:  # the verdict where MLflow users look for it: the run's tags
+        verdict_tags = {"gate.reason": decided["reason"], "gate.beats_baseline": str(decided["beats_baseline"]),
+                        "gate.baseline": str(decided["baseline"]), "gate.promote": str(decided["promote"])}  # fmt: skip
+        tracking = replace(tracking, tags={**tracking.tags, **verdict_tags})
     tracked = _track(tracking, path, local_dir, lake_root, name, ds, gate) if tracking is not None else {}
     promoted = False
     if decided["promote"]:

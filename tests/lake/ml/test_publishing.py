@@ -104,3 +104,21 @@ def test_mlflows_alias_follows_the_lakes_pointer(tmp_path):
         aliases = con.execute("select alias, version from registered_model_aliases where name = 'm'").fetchall()
     assert versions == [(1,), (2,)]  # every version tracked, promoted or not
     assert aliases == [("champion", 1)]
+    import mlflow
+
+    runs = {r.data.tags["gate.promote"]: r for r in mlflow.MlflowClient(uri).search_runs(
+        [e.experiment_id for e in mlflow.MlflowClient(uri).search_experiments()])}  # fmt: skip
+    assert set(runs) == {"True", "False"}  # the verdict is on each run, where MLflow users look
+    assert runs["False"].data.tags["gate.reason"].startswith("not promoted: auc 0.8000 is worse than the champion")
+    assert runs["True"].data.tags["gate.baseline"] == "per-game rate"
+
+
+@pytest.mark.parametrize(
+    ("higher", "score", "baseline", "beats"),
+    [(True, 0.84, 0.83, True), (True, 0.83, 0.83, False), (True, 0.82, 0.83, False), (False, 0.9, 1.0, True),
+     (False, 1.0, 1.0, False)],
+)  # fmt: skip
+def test_mlflows_model_validation_decides_whether_a_model_beats_its_baseline(higher, score, baseline, beats):
+    from shoplake.ml.publishing import Gate, beats_baseline
+
+    assert beats_baseline(Gate("m", score, higher_is_better=higher), baseline) is beats
