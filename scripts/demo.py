@@ -93,6 +93,29 @@ def sentiment_models_summary(cfg: Settings) -> list[str]:
     return lines
 
 
+def run_version(cfg: Settings, name: str, ds: str) -> tuple[dict, dict] | None:
+    """This run's version of model ``name`` for ``ds`` — promoted or not — as ``({"path", "version", "current"},
+    metrics.json)``; None when the day has no version (the run was skipped or failed)."""
+    from shoplake.ml.registry import read_current, version_files
+
+    try:
+        path = version_files(cfg.lake_root, name, ds)
+        fs, root = filesystem(path)
+        metrics = json.loads(fs.cat_file(f"{root}/metrics.json"))
+    except (FileNotFoundError, ValueError):
+        return None
+    current = read_current(cfg.lake_root, name)
+    return {"path": path, "version": ds, "current": current["version"] if current else None}, metrics
+
+
+def verdict_line(found: tuple[dict, dict]) -> str:
+    """The gate's verdict of a version and what the pointer names now (a baseline's win is said, not hidden)."""
+    version, metrics = found
+    gate = metrics.get("gate") or {}
+    now = f"current.json → {version['current']}" if version["current"] else "no current version (nothing is served)"
+    return f"gate: {gate.get('reason', 'no gate recorded')}; {now}"
+
+
 def ran_its_tasks(cfg: Settings, ds: str) -> bool:
     """A run "succeeds" with no task run for a day Airflow does not schedule: check the day's partitions exist."""
     from shoplake.io.lake import existing_partitions

@@ -11,12 +11,11 @@ import json
 import logging
 import sys
 
-from demo import airflow_dags_test
+from demo import airflow_dags_test, run_version, verdict_line
 
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts
 from shoplake.ml.engagement_models import MODELS
-from shoplake.ml.registry import read_current_metrics
 from shoplake.paths import TWEET_ENGAGEMENT_MODEL, TWEETS, Zone, partition_path
 
 log = logging.getLogger("demo_engagement")
@@ -37,19 +36,23 @@ def main() -> int:
                  raw["in"], raw.get("header_rows_skipped", 0), cur["curated"], cur["quarantined"])  # fmt: skip
         if not ok and day == DAYS[-1]:
             return 1
-    current, m = read_current_metrics(cfg.lake_root, TWEET_ENGAGEMENT_MODEL)
+    found = run_version(cfg, TWEET_ENGAGEMENT_MODEL, DAYS[-1])
+    if found is None:
+        log.info("no tweet engagement version for %s (see the train_engagement log)", DAYS[-1])
+        return 1
+    version, m = found
     split = m["split"]
     log.info("\nengagement = likes + retweets; %d training tweets, %d held out (from %s), %.0f%% of them at 0",
              split["train"], split["test"], split["test_from"], 100 * split["test_zero_share"])  # fmt: skip
-    log.info("  %-26s %7s %7s %9s %12s", "model", "MAE", "RMSE", "Spearman", "MAE non-zero")
-    for name in [n for n in MODELS if n in m["models"]]:
+    log.info("  %-26s %7s %7s %10s %9s %12s", "model", "MAE", "RMSE", "RMSE log1p", "Spearman", "MAE non-zero")
+    for name in [*[n for n in MODELS if n in m["models"]], *[n for n in m["models"] if n not in MODELS]]:
         r = m["models"][name]
         rho = "—" if r["spearman"] is None else f"{r['spearman']:.3f}"
         nz = "—" if r["mae_nonzero"] is None else f"{r['mae_nonzero']:.2f}"
         star = " *" if name == m["best_model"] else ""
-        log.info("  %-26s %7.3f %7.3f %9s %12s", name + star, r["mae"], r["rmse"], rho, nz)
-    log.info("  current.json → %s (%s, gated on MAE); plot: %s/predicted_vs_actual.png", current["version"],
-             current["model"], current["path"].replace(cfg.lake_root, "<lake>"))  # fmt: skip
+        log.info("  %-26s %7.3f %7.3f %10.3f %9s %12s", name + star, r["mae"], r["rmse"], r["rmse_log1p"], rho, nz)
+    log.info("  %s; plot: %s/predicted_vs_actual.png", verdict_line(found),
+             version["path"].replace(cfg.lake_root, "<lake>"))  # fmt: skip
     return 0
 
 

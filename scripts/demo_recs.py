@@ -15,12 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from demo import airflow_dags_test
+from demo import airflow_dags_test, run_version, verdict_line
 
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts, read_partition
 from shoplake.ml.recommend import MODELS
-from shoplake.ml.registry import read_current_metrics
 from shoplake.paths import (
     ENGAGEMENT_MODEL,
     PRODUCT_REVIEW_MAP,
@@ -81,7 +80,11 @@ def main() -> int:
     log.info("== airflow dags test clickstream_recommendations_daily --conf '%s'", json.dumps(CONF))
     if not airflow_dags_test("clickstream_recommendations_daily", "2019-10-02", CONF):
         return 1
-    current, m = read_current_metrics(cfg.lake_root, RECOMMENDER_MODEL)
+    found = run_version(cfg, RECOMMENDER_MODEL, DAY)
+    if found is None:
+        log.info("no recommender version for %s (see the train_recommenders log)", DAY)
+        return 1
+    version, m = found
     k = m["k"]
     log.info("\nheld-out users %d (one product each; %.0f%% of them never seen in training → hit-rate ceiling %.3f)",
              m["split"]["test_users"], 100 * (1 - m["hit_rate_ceiling"]), m["hit_rate_ceiling"])  # fmt: skip
@@ -93,10 +96,18 @@ def main() -> int:
                  r[f"ndcg_at_{k}"], r["hit_rate"], r["coverage"])  # fmt: skip
     log.info("  matrix: %d users × %d products, %d non-zeros (density %.2e)", m["matrix"]["users"],
              m["matrix"]["items"], m["matrix"]["nnz"], m["matrix"]["density"])  # fmt: skip
-    log.info("  current.json → %s (%s); comparison plot: %s/comparison.png", current["version"], current["model"],
-             current["path"].replace(cfg.lake_root, "<lake>"))  # fmt: skip
+    log.info("  %s; comparison plot: %s/comparison.png", verdict_line(found),
+             version["path"].replace(cfg.lake_root, "<lake>"))  # fmt: skip
+    if m.get("als_tuning", {}).get("tuned"):
+        t = m["als_tuning"]
+        log.info("  ALS chosen on %d validation users (inside the training events): %s", t["validation_users"],
+                 t["chosen"])  # fmt: skip
 
-    engagement, e = read_current_metrics(cfg.lake_root, ENGAGEMENT_MODEL)
+    found = run_version(cfg, ENGAGEMENT_MODEL, DAY)
+    if found is None:
+        log.info("\nengagement levels: no version for %s (see the train_engagement_model log)", DAY)
+        return 1
+    engagement, e = found
     held, base = e["held_out"], e["majority_baseline"]
     log.info(
         "\nengagement levels (%s), %d held-out rows of sessions from %s:", e["model"], held["n"], e["held_out_from"]
@@ -110,6 +121,7 @@ def main() -> int:
     where = engagement["path"].replace(cfg.lake_root, "<lake>")
     log.info("  macro-F1 %.3f vs majority baseline %.3f (always '%s'); confusion matrix: %s/confusion.png",
              held["macro_f1"], base["macro_f1"], base["predicts"], where)  # fmt: skip
+    log.info("  %s", verdict_line(found))
 
     mapped = read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEW_MAP, DAY))
     log.info("\nproduct ↔ review map ds=%s (catalogue snapshot %s): %d of %d products matched by brand (%d with the "

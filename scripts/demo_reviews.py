@@ -16,12 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from demo import airflow_dags_test
+from demo import airflow_dags_test, run_version, verdict_line
 
 from shoplake.config import Settings
 from shoplake.io.filecommit import resolve_existing
 from shoplake.io.lake import partition_rows, read_counts
-from shoplake.ml.registry import read_current_metrics
 from shoplake.ml.sentiment import FIVE_CLASSES
 from shoplake.paths import PRODUCT_REVIEWS, REVIEW_SENTIMENT_MODEL, Zone, partition_path
 from shoplake.pipelines.review_sentiment import results_csv_path, results_path
@@ -76,7 +75,11 @@ def main() -> int:
     log.info("== airflow dags test product_review_sentiment --conf '%s'", json.dumps(conf))
     if not airflow_dags_test("product_review_sentiment", end, conf):
         return 1
-    current, m = read_current_metrics(cfg.lake_root, REVIEW_SENTIMENT_MODEL)
+    found = run_version(cfg, REVIEW_SENTIMENT_MODEL, end)
+    if found is None:
+        log.info("no review sentiment version for %s (see the train_model log)", end)
+        return 1
+    version, m = found
     split = m["split"]
     log.info("\nheld-out: the newest %d reviews (%s .. %s), stars %s; trained on %d older ones", split["test"],
              split["test_from"][:10], split["test_to"][:10], split["test_stars"], split["train"])  # fmt: skip
@@ -96,7 +99,14 @@ def main() -> int:
     log.info("  per-class F1: %s", ", ".join(f"{c} {f1[c]:.2f}" if f1.get(c) is not None else f"{c} —"
                                              for c in FIVE_CLASSES))  # fmt: skip
     log.info("  confusion (rows = stars 1..5, columns = predicted 1..5): %s", m["confusion"])
-    log.info("  confusion matrix PNG: %s/confusion.png", current["path"].replace(cfg.lake_root, "<lake>"))
+    log.info("  confusion matrix PNG: %s/confusion.png", version["path"].replace(cfg.lake_root, "<lake>"))
+    ci = m.get("ci95") or {}
+    log.info("  95%% bootstrap intervals: %s", ", ".join(f"{k} [{v[0]:.3f}, {v[1]:.3f}]" for k, v in ci.items() if v))
+    rule = m.get("decision_rule") or {}
+    if rule.get("prior_exponent") is not None:
+        log.info("  decision rule: prior exponent %s, chosen on %s validation reviews (%s)", rule["prior_exponent"],
+                 rule.get("validation_rows", "?"), rule["reason"])  # fmt: skip
+    log.info("  %s", verdict_line(found))
     groups = m["by_product"]["groups"]
     log.info("  products with >= %d held-out reviews: %d (%s below)", m["by_product"]["min_rows"], len(groups),
              m["by_product"]["groups_below_min_rows"])  # fmt: skip

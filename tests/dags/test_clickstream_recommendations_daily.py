@@ -15,7 +15,8 @@ from shoplake.paths import Zone, partition_path
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 DAY = "2031-02-01"
-CONF = {"ds": DAY, "window_days": 1, "min_support": 0.2, "min_test_users": 5, "als_max_iter": 3, "min_train_rows": 10}
+CONF = {"ds": DAY, "window_days": 1, "min_support": 0.2, "min_test_users": 5, "als_max_iter": 3, "min_train_rows": 10,
+        "als_tune": False}  # fmt: skip
 
 
 @pytest.fixture

@@ -24,6 +24,8 @@ ARGS += [
     "none",
     "--als-max-iter",
     "3",
+    "--als-tune",  # tuning is its own test below: the other trainings keep the flags as given
+    "false",
 ]
 
 
@@ -158,3 +160,22 @@ def test_check_window_stops_reading_once_enough_users_can_hold_one_out(tmp_path,
     assert got["events"] % 7 == 0
     every = check_window(lake, DAY, 3, 10_000)  # not trainable: every row of the three days is read, counted once
     assert (every["events"], every["test_users"], every["trainable"]) == (3 * rows_per_day, 20, False)
+
+
+def test_als_is_tuned_on_a_validation_split_inside_the_training_events(tmp_path, monkeypatch):
+    """The chosen setting is the best of those tried on validation users cut from the training events — never the
+    held-out users — and the ALS that is published is fitted with it."""
+    monkeypatch.setenv("SHOPLAKE_BASELINE_GATE", "off")
+    lake = str(tmp_path / "lake")
+    write_events(lake, DAY)
+    result = _train(lake, DAY, "--als-tune", "true", "--min-test-users", "3")
+    tuning = json.loads((Path(result["path"]) / "metrics.json").read_text())["als_tuning"]
+    if not tuning["tuned"]:  # the crafted log's training events may leave too few validation users
+        assert "validation users" in tuning["reason"]
+        return
+    tried = tuning["tried"]
+    best = max(t["ndcg_at_10"] for t in tried)
+    chosen = next(t for t in tried if all(t[k] == v for k, v in tuning["chosen"].items()))
+    assert chosen["ndcg_at_10"] == best
+    assert len(tried) >= 9  # rank × alpha, then the regularisation and the iterations
+    assert tuning["validation_users"] >= 3

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shoplake.jobconfig import PartitionJob, option
@@ -90,6 +90,11 @@ class RecsJobConfig(ClickstreamWindow):
     )
     als_max_iter: int = option(10, help="ALS: alternating least-squares iterations", minimum=1, maximum=100)
     seed: int = option(42, help="seed of ALS's initial factors")
+    als_tune: bool = option(
+        True,
+        help="choose ALS's rank, regularisation, alpha and iterations on a validation split cut from the training "
+        "events (each test user's last training product), never on the held-out users; false = the flags as given",
+    )
     min_test_users: int = option(
         20, help="fewest held-out users (users with >= 2 products) needed to train and compare; fewer skips", minimum=1
     )
@@ -139,6 +144,7 @@ class Split:
     test: DataFrame  # user_id, product_id: the held-out product of each test user (users with training pairs)
     sessions: DataFrame  # user_session, items (array<long> of product ids) — training events only
     events: dict[str, int]
+    train_events: DataFrame | None = None  # the training events (what a validation split is cut from)
 
     @property
     def test_users(self) -> DataFrame:
@@ -192,7 +198,7 @@ def split_events(events: DataFrame, weights: dict[str, float]) -> Split:
         "users": int(sizes["users"]),
         "items": int(sizes["items"]),
     }
-    return Split(pairs, test, sessions, counts)
+    return Split(pairs, test, sessions, counts, train_events=train_ev)
 
 
 # ---- the recommenders --------------------------------------------------------------------------------------------
@@ -220,6 +226,58 @@ class AlsFit:
     model: Any
     users: DataFrame
     items: DataFrame
+
+
+#: ALS's search, coordinate by coordinate from the configured values: rank × alpha first, then the regularisation,
+#: then the iterations (multiples of the configured value)
+ALS_RANKS = (8, 16, 32)
+ALS_ALPHAS = (1.0, 10.0, 40.0)
+ALS_REG_FACTORS = (0.1, 1.0, 10.0)
+ALS_ITER_FACTORS = (0.5, 1.0, 2.0)
+
+
+def tune_als(split: Split, cfg: RecsJobConfig) -> tuple[RecsJobConfig, dict[str, Any]]:
+    """``cfg`` with the ALS hyperparameters that score the best NDCG@k on a validation split of the training events
+    (leave-last-out again, inside the training data: the held-out users' products are never seen), and the record
+    of what was tried. Without ``als_tune``, or with too few validation users, ``cfg`` as it is."""
+    from dataclasses import replace
+
+    from shoplake.ml import recommend_spark as rs
+
+    if not cfg.als_tune or split.train_events is None:
+        return cfg, {"tuned": False, "reason": "--als-tune false: the flags as given"}
+    valid = split_events(split.train_events, cfg.weights)
+    if valid.events["test_users"] < cfg.min_test_users:
+        valid.release()
+        return cfg, {"tuned": False, "reason": f"{valid.events['test_users']} validation users (< min_test_users)"}
+    tried: dict[tuple, float] = {}
+
+    def score(c: RecsJobConfig) -> float:
+        key = (c.als_rank, c.als_reg, c.als_alpha, c.als_max_iter)
+        if key not in tried:
+            fit = fit_als(valid.pairs, c)
+            recs = rs.als_recommend(fit.model, fit.users, fit.items, valid.pairs, c.k, users=valid.test_users)
+            tried[key] = rs.ranking_metrics(recs, valid.test, c.k, valid.catalogue)[f"ndcg_at_{c.k}"]
+            fit.users.unpersist()
+            fit.items.unpersist()
+        return tried[key]
+
+    best = max((replace(cfg, als_rank=r, als_alpha=a) for r in ALS_RANKS for a in ALS_ALPHAS), key=score)
+    best = max((replace(best, als_reg=round(cfg.als_reg * f, 6)) for f in ALS_REG_FACTORS), key=score)
+    iters = sorted({max(1, round(cfg.als_max_iter * f)) for f in ALS_ITER_FACTORS})
+    best = max((replace(best, als_max_iter=i) for i in iters), key=score)
+    valid.release()
+    chosen = {"rank": best.als_rank, "reg": best.als_reg, "alpha": best.als_alpha, "max_iter": best.als_max_iter}
+    log.info("ALS tuned on %s validation users: %s (NDCG@%s %.4f)", valid.events["test_users"], chosen, cfg.k,
+             score(best))  # fmt: skip
+    return best, {
+        "tuned": True,
+        "chosen": chosen,
+        "validation_users": valid.events["test_users"],
+        "protocol": "leave-last-out inside the training events; NDCG@k of each setting on those users",
+        "tried": [{"rank": r, "reg": g, "alpha": a, "max_iter": i, f"ndcg_at_{cfg.k}": v}
+                  for (r, g, a, i), v in tried.items()],
+    }  # fmt: skip
 
 
 def fit_als(pairs: DataFrame, cfg: RecsJobConfig) -> AlsFit:
@@ -256,6 +314,7 @@ class Fitted:
     ranking: DataFrame
     per_model: dict[str, dict[str, float]]
     timings: dict[str, float]
+    als_tuning: dict[str, Any] = field(default_factory=dict)
 
     def enriched(self, k: int) -> dict[str, tuple[DataFrame, list[str]]]:
         """The enriched tables by ``RECS_DATASETS`` key, with each one's sort order."""
@@ -317,14 +376,17 @@ def fit_and_evaluate(split: Split, cfg: RecsJobConfig) -> Fitted:
     itemsets, rules = itemsets.cache(), rules.cache()
     evaluate("fp_growth", rs.recommend_rules(rules, split.pairs, users, k), t)
     t = time.monotonic()
-    als = fit_als(split.pairs, cfg)
+    tuned, tuning = tune_als(split, cfg)
+    timings["als_tuning_s"] = time.monotonic() - t
+    t = time.monotonic()
+    als = fit_als(split.pairs, tuned)
     # every training user's top-k (the enriched table); the held-out users' are among them: one pass, not two
     als_all = rs.als_recommend(als.model, als.users, als.items, split.pairs, k).cache()
     evaluate("als", als_all, t)
     t = time.monotonic()
     ranking = rs.popularity(split.pairs).cache()
     evaluate("popularity", rs.recommend_popular(ranking, split.pairs, users, k), t)
-    return Fitted(neighbours, itemsets, rules, n_sessions, als, als_all, ranking, per_model, timings)
+    return Fitted(neighbours, itemsets, rules, n_sessions, als, als_all, ranking, per_model, timings, tuning)
 
 
 def comparison(fitted: Fitted, split: Split, k: int, partitions: int) -> dict[str, Any]:
@@ -346,6 +408,7 @@ def comparison(fitted: Fitted, split: Split, k: int, partitions: int) -> dict[st
         "fp_growth_rules": fitted.rules.count(),
         "fp_growth_itemsets": fitted.itemsets.count(),
         "timings": fitted.timings,
+        "als_tuning": fitted.als_tuning,
         "window_partitions": partitions,
         "engine": "spark (recommend_spark): split, similarities, recommendations and metrics as DataFrames",
     }
