@@ -296,3 +296,26 @@ def test_the_embeddings_model_embeds_a_request_like_embed_tweets_did_its_tweets(
         assert got.json()["model"] == "xgb_embeddings_meta"
         assert got.json()["engagement"] == pytest.approx(float(want), rel=1e-4, abs=1e-6)
     assert read_partition(f"{lake}/enriched/tweet_embeddings/ds={TWEET_DAY}").num_rows == 120
+
+
+def test_a_per_game_rate_champion_is_served_from_its_versions_game_table(tmp_path, service_lake):
+    """The purchase model lost to the per-game rate: the pointer names the baseline, and the service answers each
+    game's smoothed rate from the version's games.json (an unknown game: the training rate)."""
+    from shoplake.ml.baselines import PRIOR_ROWS
+    from shoplake.ml.registry import read_current
+    from shoplake.transforms.game_features import GameStats
+
+    own = str(tmp_path / "lake")
+    shutil.copytree(service_lake, own)
+    pointer_file = Path(own) / "model" / "steam_purchase" / "current.json"
+    pointer_file.write_text(json.dumps({**json.loads(pointer_file.read_text()), "model": "per_game_rate",
+                                        "baseline": "per-appid smoothed rate"}))  # fmt: skip
+    games = GameStats.from_json((Path(read_current(own, "steam_purchase")["path"]) / "games.json").read_text())
+    rows = _purchase_rows(5)
+    rows[0]["appid"] = 987654321  # a game the training rows never held
+    body = TestClient(create_app(settings_for(own))).post("/predict/purchase", json={"rows": rows}).json()
+    assert (body["model"], body["baseline"]) == ("per_game_rate", True)
+    got = [p["probability"] for p in body["predictions"]]
+    assert got == pytest.approx([games.rate(r["appid"], PRIOR_ROWS) for r in rows])
+    assert got[0] == pytest.approx(games.prior)
+    assert [p["purchase"] for p in body["predictions"]] == [p >= games.prior for p in got]

@@ -11,7 +11,10 @@ The tail every training shares, in this order:
    ``config.json.snapshot``, committed as ``model/<name>/version=<ds>/`` (a file commit: nothing half-copied).
 4. **Track it in MLflow** the same way for every model: one run, one new version of the registered model ``<name>``.
 5. **Move the champion pointer last** — ``model/<name>/current.json`` — when the model beats its strongest baseline
-   and is not worse than the champion; then MLflow's ``champion`` alias follows it.
+   and is not worse than the champion; then MLflow's ``champion`` alias follows it. When the strongest baseline
+   wins and the version's files can serve it (``Gate.servable``: the purchase model's per-game rate from its game
+   table, the tweet model's median), the pointer names *the baseline* (``"model"``, ``"baseline"``): it is what gets
+   served, with its score.
 
 **The source of truth is the lake's ``current.json``**: scoring jobs, the service and the Lake page read it, and it
 exists without any tracking server. MLflow's ``champion`` alias is derived from it — moved only after the pointer
@@ -47,6 +50,9 @@ class Gate:
         baselines: named baselines' values on the same rows (``{"per-game rate": 0.83, "constant": 0.5}``).
         champion_score: re-scores the champion (its pointer) on the same rows; None, returning None or raising:
             its recorded score is used (the failure logged).
+        servable: baselines this version's files can serve, with the pointer fields that name them
+            (``{"median": {"model": "median"}}``): when the strongest baseline wins and is servable, *it* is
+            published as the champion — a baseline is a legitimate champion, served the same way.
     """
 
     metric: str
@@ -54,6 +60,7 @@ class Gate:
     higher_is_better: bool = True
     baselines: Mapping[str, float] = field(default_factory=dict)
     champion_score: Callable[[dict[str, Any]], float | None] | None = None
+    servable: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def better(self, a: float, b: float) -> bool:
         """Whether ``a`` beats ``b`` strictly on this metric."""
@@ -147,12 +154,17 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
         champ = _rescored(gate, champion)
         if champ is None and isinstance(champion.get(gate.metric), int | float):
             champ = float(champion[gate.metric])
-    not_worse = champ is None or gate.score == champ or gate.better(gate.score, champ)
-    if not beats and enforced:
+    serves_baseline = not beats and enforced and strongest is not None and strongest[0] in gate.servable
+    published = strongest[1] if serves_baseline else gate.score  # type: ignore[index]
+    not_worse = champ is None or published == champ or gate.better(published, champ)
+    if serves_baseline and not_worse:
+        reason = (f"the baseline {strongest[0]!r} is published as the champion: the model's {gate.metric} "
+                  f"{gate.score:.4f} does not beat its {strongest[1]:.4f} on the same held-out rows")  # type: ignore[index]  # fmt: skip
+    elif not beats and enforced:
         reason = (f"not promoted: {gate.metric} {gate.score:.4f} does not beat the baseline {strongest[0]!r} "
                   f"({strongest[1]:.4f}) on the same held-out rows")  # type: ignore[index]  # fmt: skip
     elif not not_worse:
-        reason = f"not promoted: {gate.metric} {gate.score:.4f} is worse than the champion's {champ:.4f}"
+        reason = f"not promoted: {gate.metric} {published:.4f} is worse than the champion's {champ:.4f}"
     elif not beats:
         reason = (f"promoted although {gate.metric} {gate.score:.4f} does not beat the baseline {strongest[0]!r} "
                   f"({strongest[1]:.4f}): {BASELINE_GATE_ENV}=off")  # type: ignore[index]  # fmt: skip
@@ -168,7 +180,9 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
         "beats_baseline": beats,
         "champion_version": champion.get("version") if champion else None,
         "champion_score": champ,
-        "promote": (beats or not enforced) and not_worse,
+        "serves": strongest[0] if serves_baseline else "model",  # type: ignore[index]
+        "published_score": published,
+        "promote": (beats or not enforced or serves_baseline) and not_worse,
         "reason": reason,
     }
 
@@ -220,14 +234,18 @@ def publish_model_version(
     path = _commit(local_dir, lake_root, name, ds, staged)
     if tracking is not None:  # the verdict where MLflow users look for it: the run's tags
         verdict_tags = {"gate.reason": decided["reason"], "gate.beats_baseline": str(decided["beats_baseline"]),
-                        "gate.baseline": str(decided["baseline"]), "gate.promote": str(decided["promote"])}  # fmt: skip
+                        "gate.baseline": str(decided["baseline"]), "gate.promote": str(decided["promote"]),
+                        "gate.serves": str(decided["serves"])}  # fmt: skip
         tracking = replace(tracking, tags={**tracking.tags, **verdict_tags})
     tracked = _track(tracking, path, local_dir, lake_root, name, ds, gate) if tracking is not None else {}
     promoted = False
     if decided["promote"]:
         extra = {**(pointer or {}), **({"mlflow_version": tracked["model_version"]} if tracked else {})}
+        if decided["serves"] != "model":  # the version serves its winning baseline, named in the pointer
+            extra = {**extra, **gate.servable[decided["serves"]], "baseline": decided["serves"]}
         moved = promote_if_not_worse(
-            lake_root, name, ds, metric=gate.metric, score=gate.score, higher_is_better=gate.higher_is_better,
+            lake_root, name, ds, metric=gate.metric, score=decided["published_score"],
+            higher_is_better=gate.higher_is_better,
             champion_score=lambda _c: decided["champion_score"], extra=extra,
         )  # fmt: skip
         promoted = moved["promoted"]
@@ -243,6 +261,7 @@ def publish_model_version(
         "baseline": decided["baseline"],
         "baseline_score": decided["baseline_score"],
         "champion_score": decided["champion_score"],
+        "serves": decided["serves"],
         "reason": decided["reason"],
         **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
     }

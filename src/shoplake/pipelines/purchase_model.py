@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "shoplake-steam-purchase"
+#: the pointer's ``model`` when the per-game rate baseline won and is served from the version's game table
+PER_GAME_RATE = "per_game_rate"
 #: files every published version holds (with game-level features: the game table too)
 VERSION_FILES = (
     BOOSTER_FILE,
@@ -304,12 +306,19 @@ def split_apps(cfg: PurchaseTrainConfig, split: TimeSplit) -> list[int]:
 
 def champion_scorer(split: TimeSplit, target: str) -> Callable[[dict[str, Any]], float | None]:
     """Scores the champion named by ``current.json`` on this run's held-out rows (``None`` if it can't be)."""
+    import numpy as np
+
+    from shoplake.ml.baselines import PRIOR_ROWS
     from shoplake.ml.metrics import binary_metrics
     from shoplake.ml.xgb import load_version_files, predict
     from shoplake.transforms.purchase_features import APP_PREFIX
 
     def score(champion: dict[str, Any]) -> float | None:
         try:
+            if champion.get("model") == PER_GAME_RATE:  # a baseline champion: its game table's rates
+                _, _, games = load_version_files(champion["path"], spec_only=True)
+                rates = [games.rate(a, PRIOR_ROWS) for a in split.test["appid"]]
+                return binary_metrics(split.test[target].to_numpy(), np.asarray(rates))["auc"]
             booster, _, games = load_version_files(champion["path"])
             test = games.apply(split.test) if games is not None else split.test  # the champion's own game table
             missing = {f for f in booster.feature_names or [] if not f.startswith(APP_PREFIX)} - set(test.columns)
@@ -420,7 +429,10 @@ def finish_training(
             pointer={"target": cfg.target}, cards=lambda gate: {"model_card.md": model_card(cfg, metrics, importance,
                                                                                             gate)},
             gate=Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"],
-                      champion_score=champion_scorer(split, cfg.target)),
+                      champion_score=champion_scorer(split, cfg.target),
+                      # the game table (games.json) serves the per-game rate when it wins
+                      servable={"per-appid smoothed rate": {"model": PER_GAME_RATE}} if games.get(cfg.target)
+                      else {}),
             tracking=_tracking(cfg, metrics, booster),
         )  # fmt: skip
     return {

@@ -134,6 +134,12 @@ def _load_purchase(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from shoplake.ml.xgb import load_version_files
     from shoplake.transforms.purchase_features import ALL_FEATURES
 
+    if pointer.get("model") == "per_game_rate":  # the per-game rate baseline won: served from the game table
+        _, spec, games = load_version_files(pointer["path"], spec_only=True)
+        info = {"target": spec["target"], "features": ["appid"], "columns": ["appid"], "threshold": games.prior,
+                "model": "per_game_rate", "baseline": True, "game_table": len(games.rows),
+                "example_appid": min(games.rows)}  # fmt: skip
+        return PurchaseModel(None, games), info
     booster, spec, games = load_version_files(pointer["path"])
     booster.set_param({"nthread": 1})  # requests run concurrently on the server's threads: one core each
     # the request's columns: the game id (its one-hot and game-level columns come from it) and the feature columns

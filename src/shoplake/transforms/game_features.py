@@ -101,6 +101,13 @@ class GameStats:
                 for a, r in data["games"].items()}  # fmt: skip
         return cls(rows, float(data["prior"]))
 
+    def rate(self, appid: Any, prior_rows: float) -> float:
+        """The game's smoothed target rate with ``prior_rows`` pseudo-rows (the per-game baseline served as a
+        champion: ``shoplake.ml.baselines.PRIOR_ROWS``); an unknown game gets the training rate."""
+        s = self.rows.get(int(appid)) if isinstance(appid, int | float) and appid == appid else None
+        n, positives = (s["n"], s["positives"]) if s else (0.0, 0.0)
+        return (positives + prior_rows * self.prior) / (n + prior_rows)
+
     def features_of(self, appid: Any) -> dict[str, float]:
         """:data:`GAME_FEATURES` of one game (the service's path, no pandas)."""
         import math

@@ -122,3 +122,33 @@ def test_mlflows_model_validation_decides_whether_a_model_beats_its_baseline(hig
     from shoplake.ml.publishing import Gate, beats_baseline
 
     assert beats_baseline(Gate("m", score, higher_is_better=higher), baseline) is beats
+
+
+def test_a_winning_baseline_the_version_can_serve_is_published_as_the_champion(tmp_path):
+    """The model loses to its strongest baseline; the version's files serve that baseline: the pointer names the
+    baseline with its score, the verdict says so — and a later model must beat the baseline's score to replace it."""
+    lake = str(tmp_path / "lake")
+
+    def publish(ds: str, score: float, baseline: float) -> dict:
+        local = tmp_path / f"v-{ds}"
+        local.mkdir()
+        (local / "median.json").write_text("{}")
+        return publish_model_version(
+            lake_root=lake, name="m", ds=ds, metrics={"rmse": score}, config={"seed": 7}, local_dir=local,
+            pointer={"model": "xgb"},
+            gate=Gate("rmse", score, higher_is_better=False, baselines={"median": baseline, "mean": baseline + 1},
+                      servable={"median": {"model": "median"}}),
+        )  # fmt: skip
+
+    first = publish("2024-01-01", 1.30, 1.20)
+    assert first["promoted"]
+    assert first["serves"] == "median"
+    assert first["reason"].startswith("the baseline 'median' is published as the champion: the model's rmse 1.3000")
+    pointer = read_current(lake, "m")
+    assert (pointer["model"], pointer["baseline"], pointer["rmse"]) == ("median", "median", 1.20)
+    second = publish("2024-01-02", 1.25, 1.40)  # beats its own baseline, but not the served median's 1.20
+    assert (second["promoted"], read_current(lake, "m")["version"]) == (False, "2024-01-01")
+    third = publish("2024-01-03", 1.10, 1.40)
+    assert third["promoted"]
+    assert third["serves"] == "model"
+    assert read_current(lake, "m")["model"] == "xgb"

@@ -22,13 +22,20 @@ def router(ctx: Context) -> APIRouter:
         m = ctx.served("purchase")
         rows = [r.model_dump(exclude=set(PURCHASE_IGNORED)) for r in req.rows]
         ignored = sorted({c for r in req.rows for c in PURCHASE_IGNORED if c in r.model_fields_set})
-        probs = predict_rows(m.model.booster, rows, m.model.games)
+        if m.model.booster is None:  # the per-game rate baseline is the champion
+            from shoplake.ml.baselines import PRIOR_ROWS
+
+            probs = [m.model.games.rate(r.get("appid"), PRIOR_ROWS) for r in rows]
+        else:
+            probs = predict_rows(m.model.booster, rows, m.model.games)
         threshold = m.info["threshold"]
         return {
             "model_version": m.version,
             "target": m.info["target"],
             "threshold": threshold,
             "ignored_columns": ignored,
+            "model": m.info.get("model", "xgboost"),
+            "baseline": bool(m.info.get("baseline")),
             "predictions": [
                 {"recommendationid": r["recommendationid"], "probability": float(p), "purchase": bool(p >= threshold)}
                 for r, p in zip(rows, probs, strict=True)
