@@ -170,30 +170,61 @@ def run_job(
     cfg = parse_job_args(cls, argv, doc)
     log.info("%s config %s", step.__name__, json.dumps(dataclasses.asdict(cfg), default=str))  # type: ignore[call-overload]
     if with_spark:
-        if spark is None:
-            from pyspark.sql import SparkSession
-
-            name = f"{step.__module__.rsplit('.', 1)[-1]}.{step.__name__}-{getattr(cfg, 'ds', '')}"
-            builder = SparkSession.builder.appName(name).config("spark.sql.session.timeZone", "UTC")
-            # the progress lines come from SparkProgress; the console bar only garbles task logs
-            spark = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
         from shoplake.progress import SparkProgress
 
+        owned = spark is None
+        if owned:
+            spark = _new_session(step, cfg)
         with SparkProgress(spark):
-            result = step(spark, cfg)
+            try:
+                result = step(spark, cfg)
+            finally:
+                if owned:
+                    spark.stop()  # before the process ends (run_main may end it without interpreter teardown)
     else:
         result = step(cfg)
     sys.stdout.write(json.dumps(result, default=str) + "\n")
     return result
 
 
+def _new_session(step: Callable[..., Any], cfg: Any) -> SparkSession:
+    from pyspark.sql import SparkSession
+
+    name = f"{step.__module__.rsplit('.', 1)[-1]}.{step.__name__}-{getattr(cfg, 'ds', '')}"
+    builder = SparkSession.builder.appName(name).config("spark.sql.session.timeZone", "UTC")
+    # the progress lines come from SparkProgress; the console bar only garbles task logs
+    return builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
+
+
 def run_main(main: Callable[[list[str]], Any], argv: list[str] | None = None) -> None:
     """The ``__main__`` block of every job: run ``main``; a data or configuration error exits with
-    :data:`DATA_ERROR_EXIT` (one line on stderr saying what to do), anything else keeps its traceback and exit 1
-    (transient: the task may be retried)."""
+    :data:`DATA_ERROR_EXIT` (one line on stderr saying what to do), anything else prints its traceback and exits 1
+    (transient: the task may be retried). The process ends through :func:`exit_process`."""
+    import traceback
+
+    code = 0
     try:
         main(sys.argv[1:] if argv is None else argv)
     except (ValueError, FileNotFoundError) as exc:
         log.error("%s: %s", type(exc).__name__, exc)
         sys.stderr.write(f"shoplake job failed on its input or flags (not retried): {exc}\n")
-        sys.exit(DATA_ERROR_EXIT)
+        code = DATA_ERROR_EXIT
+    except Exception:
+        traceback.print_exc()
+        code = 1
+    exit_process(code)
+
+
+def exit_process(code: int) -> None:
+    """End the process with ``code``. After ``deltalake`` was used, without the interpreter's teardown: delta-rs's
+    runtime threads can abort the process while Python finalises (``terminate called without an active exception``,
+    SIGABRT — delta-io/delta-rs#2184, seen here under load), which would turn a finished job — or a data error that
+    must not be retried — into exit -6. Logging and the standard streams are flushed first."""
+    import os
+
+    if "deltalake" not in sys.modules:
+        sys.exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -162,6 +162,9 @@ def test_one_process_uses_deltalake_for_task_after_task(tmp_path):
         for day in ("2019-03-01", "2019-03-02", "2019-03-01"):
             write_partition(pa.table({"x": [1, 2]}), f"{root}/t/ds={day}")
             print(read_partition(f"{root}/t/ds={day}").num_rows)
+        # how every job ends (run_main): delta-rs's threads can abort Python's teardown (delta-rs#2184)
+        from shoplake.jobconfig import exit_process
+        exit_process(0)
         """
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
