@@ -93,9 +93,9 @@ def sentiment_models_summary(cfg: Settings) -> list[str]:
     return lines
 
 
-def run_version(cfg: Settings, name: str, ds: str) -> tuple[dict, dict] | None:
+def run_version(cfg: Settings, name: str, ds: str, task: str) -> tuple[dict, dict] | None:
     """This run's version of model ``name`` for ``ds`` — promoted or not — as ``({"path", "version", "current"},
-    metrics.json)``; None when the day has no version (the run was skipped or failed)."""
+    metrics.json)``; None, said in the log with the ``task`` to look at, when the day has no version."""
     from shoplake.ml.registry import read_current, version_files
 
     try:
@@ -103,9 +103,19 @@ def run_version(cfg: Settings, name: str, ds: str) -> tuple[dict, dict] | None:
         fs, root = filesystem(path)
         metrics = json.loads(fs.cat_file(f"{root}/metrics.json"))
     except (FileNotFoundError, ValueError):
+        log.info("no %s version for %s (see the %s task's log)", name, ds, task)
         return None
     current = read_current(cfg.lake_root, name)
     return {"path": path, "version": ds, "current": current["version"] if current else None}, metrics
+
+
+def train_and_read(cfg: Settings, dag_id: str, run_at: str, conf: dict, model: str, task: str) -> tuple | None:
+    """``airflow dags test`` of a training DAG, then this run's version of ``model`` (:func:`run_version`) for the
+    conf's ``ds``; None when the run failed or wrote no version (the log says which)."""
+    log.info("== airflow dags test %s --conf '%s'", dag_id, json.dumps(conf))
+    if not airflow_dags_test(dag_id, run_at, conf):
+        return None
+    return run_version(cfg, model, conf["ds"], task)
 
 
 def verdict_line(found: tuple[dict, dict]) -> str:

@@ -36,9 +36,8 @@ def main() -> int:
                  raw["in"], raw.get("header_rows_skipped", 0), cur["curated"], cur["quarantined"])  # fmt: skip
         if not ok and day == DAYS[-1]:
             return 1
-    found = run_version(cfg, TWEET_ENGAGEMENT_MODEL, DAYS[-1])
+    found = run_version(cfg, TWEET_ENGAGEMENT_MODEL, DAYS[-1], "train_engagement")
     if found is None:
-        log.info("no tweet engagement version for %s (see the train_engagement log)", DAYS[-1])
         return 1
     version, m = found
     split = m["split"]

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from demo import airflow_dags_test, run_version, verdict_line
+from demo import airflow_dags_test, run_version, train_and_read, verdict_line
 
 from shoplake.config import Settings
 from shoplake.io.lake import read_counts, read_partition
@@ -77,12 +77,9 @@ def main() -> int:
         return 1
     counts = read_counts(partition_path(cfg.lake_root, Zone.CURATED, PRODUCT_REVIEWS, REVIEWS_DAY))
     log.info("  curated product reviews ds=%s: %s", REVIEWS_DAY, counts)
-    log.info("== airflow dags test clickstream_recommendations_daily --conf '%s'", json.dumps(CONF))
-    if not airflow_dags_test("clickstream_recommendations_daily", "2019-10-02", CONF):
-        return 1
-    found = run_version(cfg, RECOMMENDER_MODEL, DAY)
+    found = train_and_read(cfg, "clickstream_recommendations_daily", "2019-10-02", CONF, RECOMMENDER_MODEL,
+                           "train_recommenders")  # fmt: skip
     if found is None:
-        log.info("no recommender version for %s (see the train_recommenders log)", DAY)
         return 1
     version, m = found
     k = m["k"]
@@ -103,9 +100,8 @@ def main() -> int:
         log.info("  ALS chosen on %d validation users (inside the training events): %s", t["validation_users"],
                  t["chosen"])  # fmt: skip
 
-    found = run_version(cfg, ENGAGEMENT_MODEL, DAY)
+    found = run_version(cfg, ENGAGEMENT_MODEL, DAY, "train_engagement_model")
     if found is None:
-        log.info("\nengagement levels: no version for %s (see the train_engagement_model log)", DAY)
         return 1
     engagement, e = found
     held, base = e["held_out"], e["majority_baseline"]

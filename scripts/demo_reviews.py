@@ -9,14 +9,13 @@ The window follows the source: its last submission day and the REVIEW_DAYS befor
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from demo import airflow_dags_test, run_version, verdict_line
+from demo import train_and_read, verdict_line
 
 from shoplake.config import Settings
 from shoplake.io.filecommit import resolve_existing
@@ -72,12 +71,8 @@ def main() -> int:
              sum(c["curated"] for c in counts), sum(c["quarantined"] for c in counts))  # fmt: skip
 
     conf = {"ds": end, "window_days": n_days, "retrain_days": 0}
-    log.info("== airflow dags test product_review_sentiment --conf '%s'", json.dumps(conf))
-    if not airflow_dags_test("product_review_sentiment", end, conf):
-        return 1
-    found = run_version(cfg, REVIEW_SENTIMENT_MODEL, end)
+    found = train_and_read(cfg, "product_review_sentiment", end, conf, REVIEW_SENTIMENT_MODEL, "train_model")
     if found is None:
-        log.info("no review sentiment version for %s (see the train_model log)", end)
         return 1
     version, m = found
     split = m["split"]
