@@ -262,16 +262,14 @@ def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: 
     from shoplake.ml.metrics import binary_metrics
     from shoplake.ml.splits import TimeSplit
     from shoplake.ml.xgb import fit_booster, predict
-    from shoplake.transforms.game_features import fold_of
 
     every = pd_concat([split.train, split.valid, split.test])
-    held = fold_of(every["appid"]) % UNSEEN_GAME_EVERY == 0
+    held = held_out_games(every["appid"])
     games_held = int(every.loc[held, "appid"].nunique())
     y = every.loc[held, cfg.target].to_numpy().astype(int)
     if games_held == 0 or len(np.unique(y)) < 2:
         return {"games": games_held, "rows": int(held.sum()), "note": "too few held-out games or one class: no AUC"}
-    seen = TimeSplit(*(part[~(fold_of(part["appid"]) % UNSEEN_GAME_EVERY == 0)] for part in
-                       (split.train, split.valid, split.test)))  # fmt: skip
+    seen = TimeSplit(*(part[~held_out_games(part["appid"])] for part in (split.train, split.valid, split.test)))
     games = game_stats(cfg, seen, cfg.target)
     booster = fit_booster(with_games(seen, games, cfg.target), cfg.target, params, device, [],
                           games=cfg.game_features)  # fmt: skip
@@ -286,6 +284,15 @@ def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: 
         "protocol": f"one game in {UNSEEN_GAME_EVERY} (crc32 of appid) held out whole; the model fitted on the "
         "others' training rows",
     }
+
+
+def held_out_games(appids: Any) -> Any:
+    """Whether each row's game is one of those held out whole (crc32 of the game id: stable across runs)."""
+    import zlib
+
+    import numpy as np
+
+    return np.array([zlib.crc32(str(a).encode()) % UNSEEN_GAME_EVERY == 0 for a in appids], dtype=bool)
 
 
 def pd_concat(frames: list[Any]) -> Any:
