@@ -392,8 +392,6 @@ def finish_training(
 ) -> dict[str, Any]:
     """Evaluate ``boosters[target]`` (and the other target's) — each with its own game table from ``games`` —,
     write the version, gate, track. Returns XCom."""
-    from shoplake.ml.baselines import binary_baselines, logistic_baseline
-    from shoplake.ml.plots import plot_importance, plot_roc
     from shoplake.ml.publishing import Gate, publish_model_version
     from shoplake.ml.xgb import evaluate_booster, feature_importance, save_version_files
 
@@ -407,30 +405,17 @@ def finish_training(
     metrics[cfg.other_target], _ = evaluate_booster(boosters[cfg.other_target], other, cfg.other_target)
     metrics["rounds"] = booster.num_boosted_rounds()
     metrics["best_iteration"] = getattr(booster, "best_iteration", None)
-    # the obvious alternatives, on the same held-out rows: the game's own past rate, the sentiment score alone
-    train_rows = split.train if len(split.train) else split.valid
-    metrics["baselines"] = binary_baselines(train_rows, split.test, cfg.target, group="appid", score="positive_prob")
-    logistic = logistic_baseline(train_rows, split.test, cfg.target)
-    if logistic is not None:
-        metrics["baselines"]["logistic regression"] = logistic
+    metrics["baselines"] = purchase_baselines(split, cfg.target)
     metrics["game_features"] = "game-level (training rows; out of fold for them)" if games else "none"
     if backend_note:
         metrics["backend_note"] = backend_note
     importance = feature_importance(booster)
-    y_test = split.test[cfg.target].to_numpy().astype(int)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "version"
         out.mkdir()
         save_version_files(out, booster, target=cfg.target, games=games.get(cfg.target),
                            threshold=metrics[cfg.target]["at_valid_threshold"]["threshold"])  # fmt: skip
-        importance.to_csv(out / "feature_importance.csv", index=False)
-        plot_importance(out / "feature_importance.png", importance)
-        curves = {
-            "XGBoost": (y_test, p_test),
-            # reviews no sentiment model supports have no score: the baseline ranks them in the middle
-            "sentiment positive_prob alone": (y_test, split.test["positive_prob"].fillna(0.5).to_numpy()),
-        }
-        plot_roc(out / "roc.png", curves, f"Steam {cfg.target}, held-out newest {cfg.test_fraction:.0%}")
+        _plots(cfg, out, importance, split, p_test)
         published = publish_model_version(
             lake_root=cfg.lake_root, name=cfg.model_name, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=out,
             pointer={"target": cfg.target}, cards=lambda gate: {"model_card.md": model_card(cfg, metrics, importance,
@@ -450,6 +435,34 @@ def finish_training(
         "champion_auc": published["champion_score"],
         **published,
     }
+
+
+def purchase_baselines(split: TimeSplit, target: str) -> dict[str, float]:
+    """The obvious alternatives' AUC on the same held-out rows: the game's own past rate (training rows only), the
+    sentiment score alone, and a logistic regression on the review and author features."""
+    from shoplake.ml.baselines import binary_baselines, logistic_baseline
+
+    train_rows = split.train if len(split.train) else split.valid  # (the Spark backend holds no training rows here)
+    baselines = binary_baselines(train_rows, split.test, target, group="appid", score="positive_prob")
+    logistic = logistic_baseline(train_rows, split.test, target)
+    if logistic is not None:
+        baselines["logistic regression"] = logistic
+    return baselines
+
+
+def _plots(cfg: PurchaseTrainConfig, out: Path, importance: Any, split: TimeSplit, p_test: Any) -> None:
+    """The version's feature importance (CSV and plot) and ROC curve beside the sentiment-only baseline."""
+    from shoplake.ml.plots import plot_importance, plot_roc
+
+    importance.to_csv(out / "feature_importance.csv", index=False)
+    plot_importance(out / "feature_importance.png", importance)
+    y_test = split.test[cfg.target].to_numpy().astype(int)
+    curves = {
+        "XGBoost": (y_test, p_test),
+        # reviews no sentiment model supports have no score: the baseline ranks them in the middle
+        "sentiment positive_prob alone": (y_test, split.test["positive_prob"].fillna(0.5).to_numpy()),
+    }
+    plot_roc(out / "roc.png", curves, f"Steam {cfg.target}, held-out newest {cfg.test_fraction:.0%}")
 
 
 def _tracking(cfg: PurchaseTrainConfig, metrics: dict[str, Any], booster: Any) -> Any:
