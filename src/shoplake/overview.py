@@ -101,6 +101,11 @@ class Model:
     #: what the pointer names as the champion (``model`` of ``current.json``), and whether it is a constant baseline
     champion: str = ""
     baseline: bool = False
+    #: the named baseline the pointer publishes in the model's place, when one won (``"per-appid smoothed rate"``)
+    served_baseline: str = ""
+    #: the current version's gate (``metrics.json`` → ``gate``): the metric, the model's score beside each named
+    #: baseline's on the same held-out rows, and the verdict
+    gate: dict[str, Any] = field(default_factory=dict)
     error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -224,10 +229,11 @@ def _summary(lake_root: str, name: str) -> Model:
     metric = str(pointer.get("metric", ""))
     value = pointer.get(metric) if metric else None
     fs, vdir = _fs(pointer["path"])  # the committed files of the version it names
-    metrics, plots, by_language, note, error = {}, [], [], "", ""
+    metrics, plots, by_language, note, error, gate = {}, [], [], "", "", {}
     try:
         raw = json.loads(fs.cat(f"{vdir}/metrics.json"))
-        metrics = _flat_numbers(raw)
+        gate = _gate(raw.get("gate")) if isinstance(raw, dict) else {}
+        metrics = {k: v for k, v in _flat_numbers(raw).items() if not k.startswith("gate_")}  # its own table
         by_language = language_rows(raw) if isinstance(raw, dict) else []
         note = languages_note(raw, by_language) if by_language else ""
         if by_language:  # shown as their own table, not again as flat numbers
@@ -252,8 +258,19 @@ def _summary(lake_root: str, name: str) -> Model:
         languages_note=note,
         champion=str(pointer.get("model") or ""),
         baseline=is_baseline(str(pointer.get("model") or "")),
+        served_baseline=str(pointer.get("baseline") or ""),
+        gate=gate,
         error=error,
     )
+
+
+def _gate(gate: Any) -> dict[str, Any]:
+    """The parts of a version's gate the page shows (nothing for a version written before gates)."""
+    if not isinstance(gate, dict) or not isinstance(gate.get("baselines"), dict):
+        return {}
+    numbers = {k: float(v) for k, v in gate["baselines"].items() if isinstance(v, int | float)}
+    keep = ("metric", "score", "higher_is_better", "reason", "serves")
+    return {**{k: gate.get(k) for k in keep}, "baselines": numbers}
 
 
 def models(lake_root: str) -> list[Model]:

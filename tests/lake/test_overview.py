@@ -38,6 +38,11 @@ def test_models_show_the_champion_its_flattened_metrics_and_plots(lake):
     assert "one language only (en)" in models["sentiment_head"].languages_note
     assert (models["tweet_engagement"].champion, models["tweet_engagement"].baseline) == ("median", True)
     assert (shop.champion, shop.baseline) == ("", False)
+    assert shop.gate["baselines"] == {"per-game rate": 0.75}  # the model beside its baselines, on the same rows
+    assert (shop.gate["score"], shop.gate["reason"]) == (
+        0.8125,
+        "promoted: beats the baseline 'per-game rate' (0.7500)",
+    )
 
 
 def test_only_listed_plots_of_the_current_version_are_served(lake):

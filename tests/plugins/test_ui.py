@@ -56,6 +56,9 @@ def test_the_page_shows_each_model_and_each_dataset_partition(client):
     assert "median" in tweets
     assert "a constant baseline" in tweets
     assert "a constant baseline" not in text.split('<tr data-model="shop_model">')[1].split("</tr>")[0]
+    gate = text.split('data-gate="shop_model">')[1].split("</table>")[0]  # the model beside its baselines
+    assert "per-game rate (baseline)" in gate
+    assert "promoted: beats the baseline" in gate
     assert "none promoted" in text
     assert 'src="api/models/shop_model/plots/feature_importance.png"' in text
     assert '<base href="/">' in text  # plots and links resolve under the prefix the app is mounted at
