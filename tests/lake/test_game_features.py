@@ -78,3 +78,14 @@ def test_spark_computes_the_same_features_as_pandas(spark):
         assert got[name].to_numpy() == pytest.approx(want[name].to_numpy(), nan_ok=True), name
     assert spark_stats.prior == pytest.approx(stats.prior)
     assert spark_stats.rows.keys() == stats.rows.keys()
+
+
+def test_the_majority_class_pointer_and_its_constant_answers():
+    from shoplake.ml.baselines import ConstantClassifier, majority_pointer
+
+    pointer = majority_pointer({0: 2, 2: 6})  # a level with no training row gets a share of 0
+    assert pointer == {"model": "majority_class", "class_probabilities": [0.25, 0.0, 0.75]}
+    model = ConstantClassifier(pointer["class_probabilities"], ["a"])
+    assert model.class_probabilities([{}, {}]).tolist() == [[0.25, 0.0, 0.75]] * 2
+    assert model.churn_probability([{}]).tolist() == [0.75]
+    assert majority_pointer([1, 1, 2])["class_probabilities"] == pytest.approx([0.25, 0.25, 0.5])

@@ -6,7 +6,7 @@ and is not promoted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -71,3 +71,42 @@ def logistic_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str) -> f
     model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000))
     model.fit(train[features].astype(float), y_train)
     return binary_metrics(y_test, model.predict_proba(test[features].astype(float))[:, 1])["auc"]
+
+
+#: the pointer's ``model`` when a majority-class baseline won and is published as the champion
+MAJORITY_CLASS = "majority_class"
+
+
+def majority_pointer(class_counts: dict[Any, int] | list[int]) -> dict[str, Any]:
+    """The pointer fields that serve the majority-class baseline: its name and the training class shares (the
+    constant probabilities it answers; their argmax is the majority class). ``class_counts``: counts by class index
+    0…k-1 (a dict may skip classes)."""
+    if isinstance(class_counts, dict):
+        k = max(int(c) for c in class_counts) + 1 if class_counts else 1
+        counts = [float(class_counts.get(c, class_counts.get(str(c), 0))) for c in range(k)]
+    else:
+        counts = [float(c) for c in class_counts]
+    total = sum(counts) or 1.0
+    return {"model": MAJORITY_CLASS, "class_probabilities": [c / total for c in counts]}
+
+
+class ConstantClassifier:
+    """The majority-class baseline as served: the same class probabilities for every input, behind the interface of
+    the model it stands in for (``input_columns`` of that model's version, so requests are checked the same way)."""
+
+    def __init__(self, probabilities: list[float], input_columns: list[str] | None = None) -> None:
+        import numpy as np
+
+        self.probabilities = np.asarray(probabilities, dtype=np.float64)
+        self.input_columns = list(input_columns or [])
+
+    def class_probabilities(self, rows: Any) -> Any:
+        import numpy as np
+
+        return np.tile(self.probabilities, (len(rows), 1))
+
+    def churn_probability(self, rows: Any) -> Any:
+        return self.class_probabilities(rows)[:, -1]
+
+    def five_class_proba(self, texts: Any) -> Any:
+        return self.class_probabilities(texts)

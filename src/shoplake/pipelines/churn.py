@@ -160,9 +160,12 @@ def build_churn_features(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, 
 def _champion_auc(spark: SparkSession, test: DataFrame):
     from pyspark.ml import PipelineModel
 
+    from shoplake.ml.baselines import MAJORITY_CLASS
     from shoplake.ml.churn import evaluate
 
     def score(champion: dict[str, Any]) -> float | None:
+        if champion.get("model") == MAJORITY_CLASS:  # a constant ranks no user above another
+            return 0.5
         return evaluate(PipelineModel.load(f"{champion['path']}/model").transform(test))["auc"]
 
     return score
@@ -215,6 +218,7 @@ def _publish(
     import tempfile
     from pathlib import Path
 
+    from shoplake.ml.baselines import majority_pointer
     from shoplake.ml.plots import plot_model_comparison
     from shoplake.ml.publishing import Gate, Tracking, publish_model_version
 
@@ -234,7 +238,8 @@ def _publish(
             # AUC: ranking churners above stayers, which always predicting the majority class cannot (0.5), however
             # lopsided the classes (the clickstream sample churns 97 %: the majority's weighted F1 is 0.95 there)
             gate=Gate("auc", best.test["auc"], champion_score=_champion_auc(spark, zoo["test"]),
-                      baselines={"majority class": zoo["baseline"]["auc"]}),
+                      baselines={"majority class": zoo["baseline"]["auc"]},
+                      servable={"majority class": majority_pointer(zoo["class_counts"])}),
             tracking=Tracking(cfg.mlflow_uri, params={**asdict(cfg), "best_model": best.name},
                               metrics={"held_out": best.test, "majority_baseline": zoo["baseline"], **per_model},
                               tags={"source": cfg.source, "best_model": best.name}, model_subdir="model"),

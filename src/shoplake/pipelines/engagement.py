@@ -209,6 +209,8 @@ def _publish(cfg: EngagementJobConfig, model: Any, split: HeldOut, metrics: dict
     import tempfile
     from pathlib import Path
 
+    from shoplake.ml.baselines import MAJORITY_CLASS, majority_pointer
+    from shoplake.ml.churn import LABEL
     from shoplake.ml.metrics import confusion_matrix, multiclass_report
     from shoplake.ml.plots import plot_confusion
     from shoplake.ml.publishing import Gate, Tracking, publish_model_version
@@ -219,9 +221,16 @@ def _publish(cfg: EngagementJobConfig, model: Any, split: HeldOut, metrics: dict
     def champion(pointer: dict[str, Any]) -> float | None:
         from pyspark.ml import PipelineModel
 
+        if pointer.get("model") == MAJORITY_CLASS:  # its constant level on these rows
+            level = float(
+                max(range(len(pointer["class_probabilities"])), key=pointer["class_probabilities"].__getitem__)
+            )
+            pairs = [(r[LABEL], level, r["count"]) for r in split.test.groupBy(LABEL).count().collect()]
+            return multiclass_report(confusion_matrix(pairs, len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
         old = PipelineModel.load(f"{pointer['path']}/model").transform(split.test)
         return multiclass_report(confusion_matrix(_pairs(old), len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
 
+    majority = majority_pointer([split.classes.get(i, 0) for i in range(len(LEVEL_NAMES))])  # served if it wins
     staged = staging_path(cfg.lake_root, ENGAGEMENT_MODEL, cfg.ds)
     per_class = {f"f1_{name}": v["f1"] for name, v in report["per_class"].items() if v["f1"] is not None}
     with tempfile.TemporaryDirectory() as tmp:
@@ -233,7 +242,7 @@ def _publish(cfg: EngagementJobConfig, model: Any, split: HeldOut, metrics: dict
             lake_root=cfg.lake_root, name=ENGAGEMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=local,
             staged=staged, pointer={"model": cfg.engagement_model},
             gate=Gate("macro_f1", report["macro_f1"], baselines={"majority level": baseline["macro_f1"]},
-                      champion_score=champion),
+                      champion_score=champion, servable={"majority level": majority}),
             tracking=Tracking(cfg.mlflow_uri, params=asdict(cfg), tags={"model": cfg.engagement_model},
                               model_subdir="model", metrics={
                                   "macro_f1": report["macro_f1"], "accuracy": report["accuracy"], **per_class,

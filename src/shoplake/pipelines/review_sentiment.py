@@ -287,9 +287,12 @@ def evaluation(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, predicted: An
 def _publish(
     cfg: ReviewSentimentTrainConfig, test_df: Any, out: Path, metrics: dict, report: dict, model: dict[str, Any]
 ) -> dict[str, Any]:
-    """The confusion plot, then the version published and gated on macro-F1 against the baselines and the champion
-    re-scored on the same held-out reviews."""
+    """The confusion plot, then the version published and gated on macro-F1 against the baselines (the majority
+    rating published in the model's place when it wins) and the champion re-scored on the same held-out reviews."""
+    import numpy as np
+
     from shoplake.ml import review_sentiment as rs
+    from shoplake.ml.baselines import MAJORITY_CLASS, majority_pointer
     from shoplake.ml.plots import plot_confusion
     from shoplake.ml.publishing import Gate, Tracking, publish_model_version
     from shoplake.ml.sentiment import engine_config, load_classifier
@@ -305,6 +308,9 @@ def _publish(
                    f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
 
     def champion(pointer: dict[str, Any]) -> float | None:
+        if pointer.get("model") == MAJORITY_CLASS:  # its constant rating on these reviews
+            stars = int(np.argmax(pointer["class_probabilities"])) + 1
+            return rs.five_class_report(stars_test, np.full(len(stars_test), stars))["macro_f1"]
         clf = load_classifier(pointer["path"], cfg=engine_config(cfg), cache_dir=cfg.model_cache)
         return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
 
@@ -314,7 +320,8 @@ def _publish(
         lake_root=cfg.lake_root, name=REVIEW_SENTIMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg,
         local_dir=out, pointer={"model_id": model_id, "revision": revision, "kind": kind},
         gate=Gate("macro_f1", report["macro_f1"], champion_score=champion,
-                  baselines={name: b["macro_f1"] for name, b in metrics["baselines"].items()}),
+                  baselines={name: b["macro_f1"] for name, b in metrics["baselines"].items()},
+                  servable={"majority": majority_pointer(list(metrics["split"]["train_stars"].values()))}),
         tracking=Tracking(cfg.mlflow_uri, metrics=flat, tags={"model_id": model_id},
                           params={k: v for k, v in asdict(cfg).items() if k != "lake_root"} | {"kind": kind}),
     )  # fmt: skip

@@ -90,6 +90,9 @@ class Served:
     info: dict[str, Any] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.time)
     load_s: float = 0.0
+    #: what the pointer named when it loaded (its version, files and model): a rerun of the same day, or a baseline
+    #: published in the model's place, moves it without changing the version
+    identity: str = ""
 
 
 @dataclass
@@ -245,8 +248,13 @@ def hub_cached(repo_id: str, revision: str = "") -> bool:
 
 def _load_review_sentiment(settings: Settings) -> Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]]:
     def load(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        from shoplake.ml.sentiment import EngineConfig, load_classifier
+        from shoplake.ml.baselines import MAJORITY_CLASS, ConstantClassifier
+        from shoplake.ml.sentiment import FIVE_CLASSES, EngineConfig, load_classifier
 
+        if pointer.get("model") == MAJORITY_CLASS:  # the majority rating won: every text gets it
+            constant = ConstantClassifier(pointer["class_probabilities"])
+            return constant, {"model_id": MAJORITY_CLASS, "model_revision": "", "labels": list(FIVE_CLASSES),
+                              "baseline": True}  # fmt: skip
         clf = load_classifier(pointer["path"], cfg=EngineConfig(), cache_dir=settings.model_cache)
         labels = clf.labels()
         if len(labels) != 5:
@@ -273,9 +281,13 @@ def _load_engagement(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def _load_churn(pointer: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from shoplake.ml.baselines import MAJORITY_CLASS, ConstantClassifier
     from shoplake.ml.spark_portable import load_pipeline
 
     pipe = load_pipeline(f"{pointer['path']}/model")
+    if pointer.get("model") == MAJORITY_CLASS:  # the majority class won: it answers, requests checked the same way
+        constant = ConstantClassifier(pointer["class_probabilities"], pipe.input_columns)
+        return constant, {"model": MAJORITY_CLASS, "baseline": True, "columns": pipe.input_columns}
     return pipe, {"model": pointer.get("model") or pipe.classifier, "columns": pipe.input_columns}
 
 
@@ -404,7 +416,7 @@ class ModelStore:
                 self._served.pop(key, None)  # the pointer is gone: stop serving what it named
                 raise
             self._checked[key] = (time.monotonic(), version)
-            if served is not None and served.version == version:
+            if served is not None and served.identity == _identity(version, pointer):
                 return served
             failed = self._failed.get(key)
             if failed is not None and failed.version == version and time.monotonic() < failed.due:
@@ -454,7 +466,8 @@ class ModelStore:
         except Exception as exc:
             log.exception("loading %s version %s failed", spec.key, version)
             raise ModelUnavailable(spec.key, f"version {version} does not load: {type(exc).__name__}: {exc}") from exc
-        served = Served(spec.key, version, model, info, load_s=round(time.monotonic() - started, 3))
+        served = Served(spec.key, version, model, info, load_s=round(time.monotonic() - started, 3),
+                        identity=_identity(version, pointer))  # fmt: skip
         if self.cache:
             log.info("loaded %s version %s in %.2fs", spec.key, version, served.load_s)
         return served
@@ -483,6 +496,11 @@ class ModelStore:
                 entry["load_error"] = self._errors[key]
             out[key] = entry
         return out
+
+
+def _identity(version: str, pointer: dict[str, Any]) -> str:
+    """What a pointer names, as a comparable string: the version, its committed files and the model it serves."""
+    return f"{version}|{pointer.get('files', '')}|{pointer.get('model', '')}"
 
 
 def _small(info: dict[str, Any]) -> dict[str, Any]:

@@ -127,6 +127,16 @@ def test_the_churn_endpoint_serves_sparks_scores_without_spark(spark, fitted, tm
     assert wrong.status_code == 422
     assert "not a number: 'three'" in wrong.text
 
+    # the majority class won the gate and is the published champion: it answers, and requests are checked the same
+    from shoplake.ml.baselines import majority_pointer
+
+    promote_if_not_worse(lake, "telco_churn", "2026-11-16", metric="auc", score=0.5,
+                         extra=majority_pointer({0.0: 70, 1.0: 30}))  # fmt: skip
+    constant = client.post("/predict/churn/telco", json={"rows": rows}).json()
+    assert constant["model"] == "majority_class"
+    assert [p["churn_probability"] for p in constant["predictions"]] == pytest.approx([0.3] * len(rows))
+    assert client.post("/predict/churn/telco", json={"rows": [{"tenur": 4}]}).status_code == 422
+
 
 def _sessions(n: int, seed: int) -> list[tuple]:
     """Engagement-shaped rows: four levels, numeric and categorical features with nulls."""
