@@ -12,9 +12,9 @@ The tail every training shares, in this order:
 4. **Track it in MLflow** the same way for every model: one run, one new version of the registered model ``<name>``.
 5. **Move the champion pointer last** — ``model/<name>/current.json`` — when the model beats its strongest baseline
    and is not worse than the champion; then MLflow's ``champion`` alias follows it. When the strongest baseline
-   wins and the version's files can serve it (``Gate.servable``: the purchase model's per-game rate from its game
-   table, the tweet model's median), the pointer names *the baseline* (``"model"``, ``"baseline"``): it is what gets
-   served, with its score.
+   wins and the version can serve it (``Gate.servable``: the purchase model's per-game rate from its game table,
+   the tweet model's median, a majority class from the class shares the pointer carries), the pointer names *the
+   baseline* (``"model"``, ``"baseline"``): it is what gets served, with its score.
 
 **The source of truth is the lake's ``current.json``**: scoring jobs, the service and the Lake page read it, and it
 exists without any tracking server. MLflow's ``champion`` alias is derived from it — moved only after the pointer
