@@ -175,12 +175,12 @@ def run_job(
         owned = spark is None
         if owned:
             spark = _new_session(step, cfg)
-        with SparkProgress(spark):
-            try:
+        try:
+            with SparkProgress(spark):
                 result = step(spark, cfg)
-            finally:
-                if owned:
-                    spark.stop()  # before the process ends (run_main may end it without interpreter teardown)
+        finally:
+            if owned:
+                spark.stop()  # before the process ends (run_main may end it without interpreter teardown)
     else:
         result = step(cfg)
     sys.stdout.write(json.dumps(result, default=str) + "\n")
