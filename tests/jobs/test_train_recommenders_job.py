@@ -178,4 +178,5 @@ def test_als_is_tuned_on_a_validation_split_inside_the_training_events(tmp_path,
     chosen = next(t for t in tried if all(t[k] == v for k, v in tuning["chosen"].items()))
     assert chosen["ndcg_at_10"] == best
     assert len(tried) >= 9  # rank × alpha, then the regularisation and the iterations
+    assert max(t["max_iter"] for t in tried) <= 3  # never more iterations than the flag (Spark's lineage)
     assert tuning["validation_users"] >= 3
