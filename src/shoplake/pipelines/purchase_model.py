@@ -263,13 +263,15 @@ def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: 
     from shoplake.ml.splits import TimeSplit
     from shoplake.ml.xgb import fit_booster, predict
 
-    every = pd_concat([split.train, split.valid, split.test])
-    held = held_out_games(every["appid"])
+    parts = (split.train, split.valid, split.test)
+    masks = [held_out_games(part["appid"]) for part in parts]  # one hash per row, for the held-out and the rest
+    every = pd_concat(list(parts))
+    held = np.concatenate(masks)
     games_held = int(every.loc[held, "appid"].nunique())
     y = every.loc[held, cfg.target].to_numpy().astype(int)
     if games_held == 0 or len(np.unique(y)) < 2:
         return {"games": games_held, "rows": int(held.sum()), "note": "too few held-out games or one class: no AUC"}
-    seen = TimeSplit(*(part[~held_out_games(part["appid"])] for part in (split.train, split.valid, split.test)))
+    seen = TimeSplit(*(part[~mask] for part, mask in zip(parts, masks, strict=True)))
     games = game_stats(cfg, seen, cfg.target)
     booster = fit_booster(with_games(seen, games, cfg.target), cfg.target, params, device, [],
                           games=cfg.game_features)  # fmt: skip

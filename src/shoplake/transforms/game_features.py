@@ -59,7 +59,7 @@ class GameStats:
             n=("_y", "size"), positives=("_y", "sum"), mean_positive_prob=("positive_prob", "mean"),
             median_playtime_h=("author_playtime_forever_h", "median"),
         )  # fmt: skip
-        rows = {int(a): {k: _number(v) for k, v in r.items()} for a, r in grouped.to_dict("index").items()}
+        rows = {int(a): {k: float(v) for k, v in r.items()} for a, r in grouped.to_dict("index").items()}
         return cls(rows, prior)
 
     def apply(self, df: pd.DataFrame, *, out_of_fold_target: str | None = None) -> pd.DataFrame:
@@ -101,10 +101,14 @@ class GameStats:
                 for a, r in data["games"].items()}  # fmt: skip
         return cls(rows, float(data["prior"]))
 
+    def _game(self, appid: Any) -> dict[str, float] | None:
+        """The training sums of one game (None: no game, or one the training rows never held)."""
+        return self.rows.get(int(appid)) if isinstance(appid, int | float) and appid == appid else None
+
     def rate(self, appid: Any, prior_rows: float) -> float:
         """The game's smoothed target rate with ``prior_rows`` pseudo-rows (the per-game baseline served as a
         champion: ``shoplake.ml.baselines.PRIOR_ROWS``); an unknown game gets the training rate."""
-        s = self.rows.get(int(appid)) if isinstance(appid, int | float) and appid == appid else None
+        s = self._game(appid)
         n, positives = (s["n"], s["positives"]) if s else (0.0, 0.0)
         return (positives + prior_rows * self.prior) / (n + prior_rows)
 
@@ -112,21 +116,13 @@ class GameStats:
         """:data:`GAME_FEATURES` of one game (the service's path, no pandas)."""
         import math
 
-        s = self.rows.get(int(appid)) if isinstance(appid, int | float) and appid == appid else None
-        n, positives = (s["n"], s["positives"]) if s else (0.0, 0.0)
+        s = self._game(appid)
         return {
-            "game_target_rate": (positives + PRIOR_ROWS * self.prior) / (n + PRIOR_ROWS),
-            "game_log_reviews": math.log1p(n),
+            "game_target_rate": self.rate(appid, PRIOR_ROWS),
+            "game_log_reviews": math.log1p(s["n"] if s else 0.0),
             "game_mean_positive_prob": s["mean_positive_prob"] if s else math.nan,
             "game_median_playtime_h": s["median_playtime_h"] if s else math.nan,
         }
-
-
-def _number(value: Any) -> float:
-    import math
-
-    v = float(value)
-    return v if not math.isnan(v) else math.nan
 
 
 def with_game_features_spark(df: Any, target: str) -> tuple[Any, GameStats]:
@@ -162,7 +158,7 @@ def with_game_features_spark(df: Any, target: str) -> tuple[Any, GameStats]:
         .withColumn("game_median_playtime_h", F.col("median_playtime_h"))
         .drop("fold", "n", "positives", "fold_n", "fold_positives", "mean_positive_prob", "median_playtime_h")
     )
-    table = {int(r["appid"]): {k: _number(r[k]) if r[k] is not None else float("nan") for k in
+    table = {int(r["appid"]): {k: float(r[k]) if r[k] is not None else float("nan") for k in
                                 ("n", "positives", "mean_positive_prob", "median_playtime_h")}
              for r in games.where("appid IS NOT NULL").collect()}  # fmt: skip
     return out, GameStats(table, prior)
