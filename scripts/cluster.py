@@ -2,15 +2,27 @@
 
     python scripts/cluster.py up        # or `make cluster`
     eval "$(python scripts/cluster.py env)"; airflow backfill create --dag-id steam_reviews_daily ...
-    python scripts/cluster.py status
+    python scripts/cluster.py status    # every service's process, the scheduler's heartbeat (exit 1 if any is off)
     python scripts/cluster.py down      # or `make cluster-down`
 
 Postgres (the metadata DB and Celery's result backend), Redis (the Celery broker), the embedded Mongo, and Airflow's
 API server, scheduler, DAG processor, triggerer, a Celery worker for the ``default`` queue and one for the ``gpu``
-queue. The Airflow settings every deployment shares come from ``deploy/airflow.env``, the file compose reads too;
-this script adds only what is this deployment's own: hosts, ports, folders and secrets. Everything lives under one
-folder (``SHOPLAKE_CLUSTER_DIR``, default ``.cluster/``): Postgres's data, Redis's, Mongo's, Airflow's home, logs,
-pid files and the generated secrets (``secrets.json``: the admin password is there).
+queue, each worker's log server and the triggerer's. The Airflow settings every deployment shares come from
+``deploy/airflow.env``, the file compose reads too (Redis's from ``deploy/redis.conf``, likewise); this script adds
+only what is this deployment's own: hosts, ports, folders and secrets.
+
+Every Airflow service runs under its own supervisor (``cluster.py supervise <service>``, started detached), as
+compose's ``restart: unless-stopped`` does: a service that exits — the scheduler losing Postgres, a worker killed —
+is started again after 1, 2, 4 … 30 s (1 s again once it ran a minute), and whatever it left in its process group
+is killed first. ``up`` waits for each service it started to say it is ready *after* it started (a heartbeat newer
+than the start, a "ready" line past the log's old end, a listening port); ``down`` stops the supervisors, then kills
+every process still carrying this cluster's mark in its environment (``SHOPLAKE_CLUSTER_ID``: task processes,
+Spark JVMs and their Python workers included). Nothing listens beyond 127.0.0.1; the log servers' interface is
+``SHOPLAKE_CLUSTER_LOG_HOST``. Postgres and Redis run as daemons, not supervised: ``up`` starts whichever is down.
+
+Everything lives under one folder (``SHOPLAKE_CLUSTER_DIR``, default ``.cluster/``): Postgres's data, Redis's,
+Mongo's, Airflow's home, logs, pid files (``<service>.pid`` the supervisor, ``<service>.child`` the service) and the
+generated secrets (``secrets.json``: the admin password is there).
 
 Ports, each an environment variable: ``SHOPLAKE_CLUSTER_PG_PORT`` (5433), ``SHOPLAKE_CLUSTER_REDIS_PORT`` (6380),
 ``AIRFLOW__API__PORT`` (8080), ``SHOPLAKE_MONGO_PORT`` (27018), ``SHOPLAKE_CLUSTER_LOG_PORTS`` (8793,8794,8795:
@@ -34,6 +46,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,7 +62,19 @@ log = logging.getLogger("shoplake.cluster")
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 #: the Airflow services, in start order: name → command after ``airflow``
-SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-default", "worker-gpu")
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-default", "worker-gpu", "logs-default",
+            "logs-gpu", "logs-triggerer")  # fmt: skip
+#: the log servers: service → index of its port in ``log_ports``
+LOG_SERVERS = {"logs-default": 0, "logs-gpu": 1, "logs-triggerer": 2}
+#: the environment variable marking every process of one cluster (its folder): ``down`` kills what carries it
+CLUSTER_ID_ENV = "SHOPLAKE_CLUSTER_ID"
+#: a supervised service that exits is started again after 1, 2, 4 … 30 s; one that ran STABLE_S or longer after 1 s
+BACKOFF_S = (1.0, 30.0)
+STABLE_S = 60.0
+#: how long a stopping service may take before its process group is SIGKILLed
+STOP_TIMEOUT_S = 20.0
+#: the broker's settings, shared with docker-compose.yaml
+REDIS_CONF = ROOT / "deploy" / "redis.conf"
 WORKER_HOSTNAME_CALLABLE = "shoplake_airflow.hostname.worker_hostname"
 
 
@@ -63,6 +88,7 @@ class Cluster:
     api_port: int = 8080
     mongo_port: int = 27018
     log_ports: tuple[int, int, int] = (8793, 8794, 8795)
+    log_host: str = "127.0.0.1"
     gpu_slots: int = 1
     gpu_concurrency: int = 0
     default_concurrency: int = 2
@@ -86,6 +112,7 @@ class Cluster:
             api_port=port("AIRFLOW__API__PORT", 8080),
             mongo_port=port("SHOPLAKE_MONGO_PORT", 27018),
             log_ports=logs,  # type: ignore[arg-type]
+            log_host=env.get("SHOPLAKE_CLUSTER_LOG_HOST") or "127.0.0.1",
             gpu_slots=slots,
             gpu_concurrency=port("SHOPLAKE_CLUSTER_GPU_CONCURRENCY", slots),
             default_concurrency=port("SHOPLAKE_CLUSTER_DEFAULT_CONCURRENCY", 2),
@@ -142,6 +169,7 @@ class Cluster:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.log_ports[2]),
             "PATH": f"{BIN}{os.pathsep}{self.env.get('PATH', '')}",
+            CLUSTER_ID_ENV: str(self.dir),
         }
         defaults = {  # the caller's environment may point these elsewhere
             "AIRFLOW_CONN_MONGO_DEFAULT": f"mongo://127.0.0.1:{self.mongo_port}/shoplake",
@@ -176,7 +204,13 @@ class Cluster:
             queue = service.removeprefix("worker-")
             n = self.default_concurrency if queue == "default" else self.gpu_concurrency
             return [airflow, "celery", "worker", "--queues", queue, "--concurrency", str(n),
-                    "--celery-hostname", f"{queue}@{self.worker_hostname(queue)}"]  # fmt: skip
+                    "--celery-hostname", f"{queue}@{self.worker_hostname(queue)}", "--skip-serve-logs"]  # fmt: skip
+        if service in LOG_SERVERS:  # Airflow's own log server listens on every interface: ours, on log_host
+            port = self.log_ports[LOG_SERVERS[service]]
+            server = str(ROOT / "scripts" / "log_server.py")
+            return [sys.executable, server, "--host", self.log_host, "--port", str(port)]
+        if service == "triggerer":
+            return [airflow, "triggerer", "--skip-serve-logs"]
         return [airflow, service]
 
     # ---- Postgres, Redis, Mongo ----------------------------------------------------------------------------------
@@ -242,12 +276,16 @@ class Cluster:
             raise SystemExit("no redis-server: install Redis (make cluster-deps: apt-get install redis-server)")
         if self.redis_running():
             return
-        data = self.path("redis", "x").parent
-        subprocess.run([server, "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
-                        "--daemonize", "yes", "--pidfile", str(data / "redis.pid"),
-                        "--logfile", str(self.path("logs", "redis.log")), "--save", "", "--appendonly", "no"],
-                       check=True)  # fmt: skip
+        subprocess.run([server, *self.redis_args()], check=True)
         _wait(self.redis_running, 20, "redis")
+
+    def redis_args(self) -> list[str]:
+        """``redis-server``'s arguments: the broker's settings from ``deploy/redis.conf`` (compose's too), then only
+        this deployment's own (port, interface, folder, daemon files)."""
+        data = self.path("redis", "x").parent
+        return [str(REDIS_CONF), "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", str(data),
+                "--daemonize", "yes", "--pidfile", str(data / "redis.pid"), "--logfile",
+                str(self.path("logs", "redis.log"))]  # fmt: skip
 
     def redis_running(self) -> bool:
         cli = shutil.which("redis-cli")
@@ -255,7 +293,7 @@ class Cluster:
         return bool(cli) and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == "PONG"
 
     def stop_redis(self) -> None:
-        _kill_pidfile(self.dir / "redis" / "redis.pid", group=False)
+        _kill_pidfile(self.dir / "redis" / "redis.pid")
 
     def _devserver(self, *args: str) -> None:
         subprocess.run([sys.executable, str(ROOT / "scripts" / "devserver.py"), *args,
@@ -269,18 +307,61 @@ class Cluster:
             raise SystemExit(f"airflow {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
         return done
 
-    def start_service(self, service: str) -> None:
+    def start_service(self, service: str) -> bool:
+        """Start ``service`` under its supervisor (``cluster.py supervise``, detached); ``False`` if it runs already."""
         pidfile = self.path("pids", f"{service}.pid")
         if _alive(pidfile):
-            return
-        env = self.worker_env(service.removeprefix("worker-")) if service.startswith("worker-") else self.airflow_env()
+            return False
         with open(self.path("logs", f"{service}.log"), "ab") as out:
-            proc = subprocess.Popen(self.command(service), env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)  # fmt: skip
+            proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "supervise", service],
+                                    env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, cwd=ROOT)  # fmt: skip
         pidfile.write_text(str(proc.pid))
+        return True
 
     def stop_service(self, service: str) -> None:
-        _kill_pidfile(self.dir / "pids" / f"{service}.pid", group=True)
+        """Stop the supervisor (it stops the service's process group, waiting :data:`STOP_TIMEOUT_S`)."""
+        _kill_pidfile(self.dir / "pids" / f"{service}.pid", timeout_s=STOP_TIMEOUT_S + 15)
+
+    def service_pid(self, service: str) -> int | None:
+        """The running process of ``service`` (not its supervisor's), if any."""
+        try:
+            pid = int((self.dir / "pids" / f"{service}.child").read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if running(pid) else None
+
+    def supervise(self, service: str) -> None:
+        """Run ``service`` until SIGTERM, starting it again whenever it exits (the module doc: backoff, cleanup)."""
+        from shoplake.process import die_with_parent_preexec
+
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+        env = self.worker_env(service.removeprefix("worker-")) if service.startswith("worker-") else self.airflow_env()
+        child_file, streak = self.path("pids", f"{service}.child"), 0
+        while not stopping:
+            started = time.monotonic()
+            proc = subprocess.Popen(self.command(service), env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=ROOT, preexec_fn=die_with_parent_preexec())  # fmt: skip
+            child_file.write_text(str(proc.pid))
+            log.info("supervisor: %s started (pid %d)", service, proc.pid)
+            while proc.poll() is None and not stopping:
+                time.sleep(0.5)
+            if stopping:
+                _stop_group(proc, STOP_TIMEOUT_S)
+                break
+            ran = time.monotonic() - started
+            _kill_group(proc.pid)  # whatever the service left in its group
+            streak = 1 if ran >= STABLE_S else streak + 1  # quick exits in a row
+            delay = min(BACKOFF_S[0] * 2 ** (streak - 1), BACKOFF_S[1])
+            log.warning("supervisor: %s exited with %s after %.0f s; starting it again in %.0f s", service,
+                        proc.returncode, ran, delay)  # fmt: skip
+            deadline = time.monotonic() + delay
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(0.2)
+        child_file.unlink(missing_ok=True)
+        log.info("supervisor: %s stopped", service)
 
     def health(self) -> dict:
         url = f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health"
@@ -290,14 +371,31 @@ class Cluster:
         except OSError:
             return {}
 
-    def healthy(self) -> bool:
+    def healthy(self, since: float | None = None) -> bool:
+        """The API answers and the scheduler, triggerer and DAG processor are healthy (with ``since``, a UNIX time:
+        each one's latest heartbeat is newer — a dead one's last heartbeat before a restart does not count)."""
         h = self.health()
         parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        return bool(h) and all((h.get(p) or {}).get("status") == "healthy" for p in parts)
+        if not h or not all((h.get(p) or {}).get("status") == "healthy" for p in parts):
+            return False
+        return since is None or all(_heartbeat(h, p) > since for p in parts[1:])
 
-    def worker_ready(self, queue: str) -> bool:
+    def worker_ready(self, queue: str, offset: int = 0) -> bool:
+        """The worker's "ready" line is in its log past ``offset`` (the log's size when it was started)."""
         f = self.dir / "logs" / f"worker-{queue}.log"
-        return f.exists() and f"{queue}@{self.worker_hostname(queue)} ready." in f.read_text(errors="replace")
+        if not f.exists():
+            return False
+        with open(f, "rb") as fh:
+            fh.seek(offset)
+            return f"{queue}@{self.worker_hostname(queue)} ready.".encode() in fh.read()
+
+    def listening(self, service: str) -> bool:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection((self.log_host, self.log_ports[LOG_SERVERS[service]]), timeout=2),
+        ):
+            return True
+        return False
 
     # ---- the whole ------------------------------------------------------------------------------------------------
     def up(self, timeout_s: float = 300) -> None:
@@ -310,11 +408,18 @@ class Cluster:
         self.airflow("db", "migrate")
         self.airflow("pools", "set", self.airflow_env()["SHOPLAKE_GPU_POOL"], str(self.gpu_slots),
                      f"GPU slots: one per GPU of the gpu worker ({self.gpu_slots})")  # fmt: skip
-        for service in SERVICES:
-            self.start_service(service)
-        _wait(self.healthy, timeout_s, "Airflow's API server, scheduler, DAG processor and triggerer", self.dir)
+        since = time.time()
+        offsets = {s: _size(self.dir / "logs" / f"{s}.log") for s in SERVICES}
+        started = {s for s in SERVICES if self.start_service(s)}
+        fresh = since if started & {"scheduler", "triggerer", "dag-processor"} else None
+        _wait(lambda: self.healthy(fresh), timeout_s, "Airflow's API server, scheduler, DAG processor and triggerer",
+              self.dir)  # fmt: skip
         for queue in ("default", "gpu"):
-            _wait(lambda q=queue: self.worker_ready(q), timeout_s, f"the {queue}-queue Celery worker", self.dir)
+            offset = offsets[f"worker-{queue}"] if f"worker-{queue}" in started else 0
+            _wait(lambda q=queue, o=offset: self.worker_ready(q, o), timeout_s, f"the {queue}-queue Celery worker",
+                  self.dir)  # fmt: skip
+        for service in LOG_SERVERS:
+            _wait(lambda s=service: self.listening(s), timeout_s, f"the log server {service}", self.dir)
         log.info(
             "cluster up: UI http://127.0.0.1:%d (admin / %s); Postgres 127.0.0.1:%d, Redis 127.0.0.1:%d, Mongo "
             "127.0.0.1:%d; CLI: eval \"$(python scripts/cluster.py env)\"",
@@ -324,14 +429,34 @@ class Cluster:
     def down(self) -> None:
         for service in reversed(SERVICES):
             self.stop_service(service)
+        left = self.sweep()
+        if left:
+            log.info("killed %d process(es) the services left behind: %s", len(left), left)
         with contextlib.suppress(subprocess.CalledProcessError):
             self._devserver("stop")
         self.stop_redis()
         self.stop_postgres()
         log.info("cluster down (data kept in %s; remove the folder to start afresh)", self.dir)
 
+    def sweep(self) -> list[int]:
+        """SIGKILL every process carrying this cluster's mark (:data:`CLUSTER_ID_ENV`) but this one: what a service
+        left outside its process group (a task process, spark-submit, its Python workers). Returns their pids."""
+        import psutil
+
+        mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+        found = []
+        for p in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if p.pid not in mine and p.environ().get(CLUSTER_ID_ENV) == str(self.dir):
+                    p.kill()
+                    found.append(p.pid)
+        return found
+
     def status(self) -> dict[str, bool]:
-        state = {s: _alive(self.dir / "pids" / f"{s}.pid") for s in SERVICES}
+        """Each service's process (its supervisor's is not enough), Postgres, Redis, and whether the scheduler's
+        heartbeat is fresh (``scheduler-heartbeat``: a hung or dead scheduler's is not)."""
+        state = {s: _alive(self.dir / "pids" / f"{s}.pid") and self.service_pid(s) is not None for s in SERVICES}
+        state["scheduler-heartbeat"] = (self.health().get("scheduler") or {}).get("status") == "healthy"
         state["postgres"] = self.postgres_running()
         state["redis"] = self.redis_running()
         return state
@@ -350,23 +475,47 @@ def _alive(pidfile: Path) -> bool:
         return False
 
 
-def _kill_pidfile(pidfile: Path, *, group: bool, timeout_s: float = 30) -> None:
-    """SIGTERM the process (its whole session with ``group``); SIGKILL it after ``timeout_s``, and with ``group``
-    whatever of its session outlived it."""
+def _kill_pidfile(pidfile: Path, *, timeout_s: float = 30) -> None:
+    """SIGTERM the process; SIGKILL it after ``timeout_s``."""
     try:
         pid = int(pidfile.read_text())
     except (OSError, ValueError):
         return
-    kill = os.killpg if group else os.kill
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and running(pid):
         time.sleep(0.3)
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
     running(pid)  # reap it if it is our child
     pidfile.unlink(missing_ok=True)
+
+
+def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _stop_group(proc: subprocess.Popen, timeout_s: float) -> None:
+    """SIGTERM the process group led by ``proc``; SIGKILL the group after ``timeout_s`` or once ``proc`` ended."""
+    _kill_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout_s)
+    _kill_group(proc.pid)
+    proc.wait()
+
+
+def _heartbeat(health: dict, part: str) -> float:
+    """The UNIX time of ``part``'s latest heartbeat in the API's health answer (0 when it has none)."""
+    from datetime import datetime
+
+    beat = next((v for k, v in (health.get(part) or {}).items() if k.startswith("latest_") and v), None)
+    return datetime.fromisoformat(beat).timestamp() if beat else 0.0
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
 
 
 def _wait(ready, timeout_s: float, what: str, logs: Path | None = None) -> None:
@@ -381,7 +530,8 @@ def _wait(ready, timeout_s: float, what: str, logs: Path | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["up", "down", "status", "env"])
+    p.add_argument("action", choices=["up", "down", "status", "env", "supervise"])
+    p.add_argument("service", nargs="?", choices=SERVICES, help="supervise: the service to run (started by up)")
     p.add_argument("--json", action="store_true", help="env: the Airflow processes' whole environment as JSON")
     a = p.parse_args(argv)
     cluster = Cluster.from_env()
@@ -394,6 +544,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
     elif a.action == "down":
         cluster.down()
+    elif a.action == "supervise":
+        if not a.service:
+            p.error("supervise needs the service")
+        cluster.supervise(a.service)
     elif a.action == "status":
         state = cluster.status()
         sys.stdout.write(json.dumps(state, indent=2) + "\n")

@@ -75,6 +75,34 @@ def test_every_compose_airflow_service_runs_with_the_shared_settings(tmp_path):
     assert f"--queues {COMMON['SHOPLAKE_GPU_QUEUE']} " in " ".join(services["airflow-worker-gpu"]["command"]) + " "
     default_cmd = " ".join(services["airflow-worker"]["command"]) + " "
     assert f"--queues {COMMON['AIRFLOW__OPERATORS__DEFAULT_QUEUE']} " in default_cmd
+    # the broker keeps what it accepted: Redis runs with deploy/redis.conf (append-only), its data on a volume
+    redis = services["redis"]
+    conf = next(v for v in redis["volumes"] if v["source"].endswith("deploy/redis.conf"))
+    assert redis["command"] == ["redis-server", conf["target"]]
+    assert any(v["target"] == "/data" and v["type"] == "volume" for v in redis["volumes"])
+
+
+def test_the_broker_settings_come_from_one_file_with_an_append_only_log():
+    settings = dict(line.split(None, 1) for line in cluster.REDIS_CONF.read_text().splitlines()
+                    if line.strip() and not line.startswith("#"))  # fmt: skip
+    assert settings["appendonly"] == "yes"
+    assert settings["appendfsync"] in ("everysec", "always")
+    args = cluster.Cluster.from_env({"SHOPLAKE_CLUSTER_DIR": "/tmp/x"}).redis_args()
+    assert args[0] == str(cluster.REDIS_CONF)
+    overridden = {a.removeprefix("--") for a in args if a.startswith("--")}
+    assert overridden & set(settings) == set(), "the native cluster sets a broker setting of the shared file again"
+
+
+def test_nothing_of_the_native_cluster_listens_beyond_loopback_unless_configured():
+    c = cluster.Cluster.from_env({"SHOPLAKE_CLUSTER_DIR": "/tmp/x"})
+    assert c.command("api-server")[c.command("api-server").index("--host") + 1] == "127.0.0.1"
+    for service in ("worker-default", "worker-gpu", "triggerer"):  # Airflow's own log server binds every interface
+        assert "--skip-serve-logs" in c.command(service), service
+    for service in cluster.LOG_SERVERS:
+        cmd = c.command(service)
+        assert cmd[cmd.index("--host") + 1] == "127.0.0.1", service
+    other = cluster.Cluster.from_env({"SHOPLAKE_CLUSTER_DIR": "/tmp/x", "SHOPLAKE_CLUSTER_LOG_HOST": "10.0.0.5"})
+    assert other.command("logs-gpu")[other.command("logs-gpu").index("--host") + 1] == "10.0.0.5"
 
 
 def test_compose_sets_no_shared_setting_a_second_time():

@@ -31,7 +31,8 @@ def python_job(
 
     cfg = cfg or current_settings()
     argv = [sys.executable, str(Path(cfg.jobs_root) / script), "--ds", ds, "--lake-root", cfg.lake_root, *args]
-    command = " ".join(a if "{{" in a else shlex.quote(a) for a in argv)
+    # exec: the job replaces the shell, so it is the task process's own child and dies with it (shoplake.process)
+    command = "exec " + " ".join(a if "{{" in a else shlex.quote(a) for a in argv)
     return JobBashOperator(task_id=task_id, bash_command=command, do_xcom_push=True, **kwargs)
 
 

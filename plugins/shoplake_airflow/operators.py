@@ -1,12 +1,20 @@
-"""Operators of the job factories: a job that fails on its input or flags fails the task once, without retries.
+"""Operators of the job factories: a job that fails on its input or flags fails the task once, without retries; a
+job's processes die with the task's process.
 
 Jobs exit with ``shoplake.jobconfig.DATA_ERROR_EXIT`` (or argparse's 2) for deterministic errors — bad data, too
 little data, a missing model or partition, bad flags. Retrying those only delays the message; every other failure
 (a lost executor, a network error) keeps the task's retries. Imported by the factories at DAG-build time only.
+
+A killed worker must not leave its jobs running (they would write the lake beside the task's retry): each operator
+ties the task's process to the worker's process that supervises it when the deployment says so
+(:data:`TASK_DIES_WITH_WORKER_ENV`, set in ``deploy/airflow.env``; never in a test's own process), and the job's
+processes to the task's (:mod:`shoplake.process`: spark-submit through ``preexec_fn``, a Python job through
+:data:`shoplake.process.PARENT_PID_ENV`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -15,6 +23,10 @@ from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from shoplake.jobconfig import DETERMINISTIC_EXITS
+from shoplake.process import PARENT_PID_ENV, die_with_parent, die_with_parent_preexec
+
+#: ``true`` where a task's process runs under a worker's supervisor (the deployments): it then dies with that process
+TASK_DIES_WITH_WORKER_ENV = "SHOPLAKE_TASK_DIES_WITH_WORKER"
 
 _BASH_EXIT = re.compile(r"non-zero exit code (\d+)")
 _SPARK_EXIT = re.compile(r"Error code is: (\d+)")
@@ -31,12 +43,21 @@ def no_retry_on_data_errors(exc: AirflowException, pattern: re.Pattern[str]) -> 
     raise exc
 
 
+def tie_task_to_worker() -> None:
+    """Where :data:`TASK_DIES_WITH_WORKER_ENV` is ``true``: this (the task's) process is SIGKILLed when its parent,
+    the worker's process that supervises it, dies."""
+    if os.environ.get(TASK_DIES_WITH_WORKER_ENV, "").lower() == "true":
+        die_with_parent(os.getppid())
+
+
 class _NoRetryOnDataErrors:
-    """Mixin: a failure whose exit code says the job's input or flags were at fault fails without retries."""
+    """Mixin: a failure whose exit code says the job's input or flags were at fault fails without retries; the
+    task's process dies with the worker's (:func:`tie_task_to_worker`)."""
 
     exit_pattern: re.Pattern[str]
 
     def execute(self, context: Any) -> Any:
+        tie_task_to_worker()
         try:
             return super().execute(context)  # type: ignore[misc]
         except AirflowFailException:
@@ -73,9 +94,11 @@ class JobBashOperator(_NoRetryOnDataErrors, BashOperator):
         self.aws_conn_id = aws_conn_id
 
     def execute(self, context: Any) -> Any:
+        extra = {PARENT_PID_ENV: str(os.getpid())}  # the job (exec'd by bash) checks it is still this one's child
         if self.aws_conn_id:
-            self.env = {**(self.env or {}), **aws_job_env(self.aws_conn_id)}
-            self.append_env = True
+            extra |= aws_job_env(self.aws_conn_id)
+        self.env = {**(self.env or {}), **extra}
+        self.append_env = True
         return super().execute(context)
 
 
@@ -83,3 +106,9 @@ class JobSparkSubmitOperator(_NoRetryOnDataErrors, SparkSubmitOperator):
     """``SparkSubmitOperator`` running a ``jobs/spark/`` entry point (see the module doc for its retries)."""
 
     exit_pattern = _SPARK_EXIT
+
+    def _get_hook(self) -> Any:
+        hook = super()._get_hook()
+        submit = hook.submit  # spark-submit's JVM dies with this process: extra Popen arguments pass through submit
+        hook.submit = lambda application="", **kw: submit(application, preexec_fn=die_with_parent_preexec(), **kw)
+        return hook

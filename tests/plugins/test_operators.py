@@ -1,5 +1,6 @@
 """Job operators: a job failing on its input or flags fails once (no retries); other failures keep them."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,60 @@ def test_spark_submit_exit_codes_map_the_same_way():
     with pytest.raises(AirflowException, match="Error code is: 137") as info:
         no_retry_on_data_errors(AirflowException("Cannot execute: spark-submit x. Error code is: 137."), _SPARK_EXIT)
     assert info.type is AirflowException  # killed (OOM): retried
+
+
+def test_a_killed_worker_takes_the_task_process_and_its_job_with_it():
+    """worker → task process (running JobBashOperator, as Airflow's task runner does) → the job bash execs: SIGKILL
+    of the worker leaves neither the task process nor the job running."""
+    import signal
+    import textwrap
+    import time
+
+    import psutil
+
+    from shoplake_airflow.operators import TASK_DIES_WITH_WORKER_ENV
+
+    job = "from shoplake.jobconfig import run_main; import time; run_main(lambda argv: time.sleep(120), [])"
+    task = textwrap.dedent(f"""
+        from shoplake_airflow.operators import JobBashOperator
+        JobBashOperator(task_id="job", bash_command="exec {sys.executable} -c '{job}'").execute({{}})
+    """)
+    worker_code = textwrap.dedent(f"""
+        import subprocess, sys, time
+        p = subprocess.Popen([sys.executable, "-c", {task!r}], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(p.pid, flush=True)
+        time.sleep(120)
+    """)
+    env = {**os.environ, TASK_DIES_WITH_WORKER_ENV: "true", "PYTHONPATH": os.pathsep.join(sys.path)}
+    worker = subprocess.Popen([sys.executable, "-c", worker_code], stdout=subprocess.PIPE, text=True, env=env)
+    task_proc = psutil.Process(int(worker.stdout.readline()))
+    deadline = time.monotonic() + 60
+    while not (jobs := [c for c in task_proc.children(recursive=True) if "run_main" in " ".join(c.cmdline())]):
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.2)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    _, alive = psutil.wait_procs([task_proc, *jobs], timeout=15)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], f"outlived the worker: {alive}"
+
+
+def test_spark_submit_is_started_to_die_with_the_task_process(monkeypatch):
+    from airflow.providers.apache.spark.hooks import spark_submit
+
+    from shoplake_airflow.operators import JobSparkSubmitOperator
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def popen(cmd, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(spark_submit.subprocess, "Popen", popen)
+    op = JobSparkSubmitOperator(task_id="job", application="jobs/spark/x.py", conn_id="spark_local")
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_LOCAL", '{"conn_type": "spark", "host": "local[1]"}')
+    with pytest.raises(Stop):
+        op._get_hook().submit(op.application)
+    assert callable(seen.get("preexec_fn")), seen

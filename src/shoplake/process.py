@@ -1,0 +1,65 @@
+"""A job's processes die with the process that started them: Linux's parent-death signal (``PR_SET_PDEATHSIG``).
+
+A task starts external processes (spark-submit and its JVM, the JVM's Python driver, a GPU or training job). When
+the task's own process is killed — a worker host lost, ``kill -9`` of the worker — those would otherwise be
+reparented and run on, unowned, still writing the lake beside the task's retry. Each link of the chain therefore
+asks the kernel to SIGKILL it when its parent dies:
+
+* the Airflow task process, when the worker's process that supervises it dies (``shoplake_airflow.operators``);
+* spark-submit (the JVM: ``spark-submit`` execs it, which keeps the setting), set between fork and exec
+  (:func:`die_with_parent_preexec`);
+* a job's own Python process (``shoplake.jobconfig.run_main``): the Spark driver dies with its JVM, a GPU or
+  training job with the task process (its parent names itself in :data:`PARENT_PID_ENV`, which closes the window
+  between the fork and this call: a parent already gone ends the job at once).
+
+The signal follows the parent *thread* that forked the child: every fork here happens on the thread that waits for
+the child. Elsewhere than Linux the calls do nothing and say so (``False``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+#: ``prctl`` option (linux/prctl.h)
+PR_SET_PDEATHSIG = 1
+#: the environment variable in which a process names itself to the job it starts (see the module doc)
+PARENT_PID_ENV = "SHOPLAKE_PARENT_PID"
+#: the exit code of a job whose parent was already gone when it started
+ORPHANED_EXIT = 75
+
+
+def die_with_parent(expected_parent: int | None = None, sig: int = signal.SIGKILL) -> bool:
+    """Ask the kernel to send ``sig`` to this process when its parent dies. With ``expected_parent``, a parent
+    that is already another process (the expected one died before this call) ends this one at once with
+    :data:`ORPHANED_EXIT`. Returns whether the setting took (``False`` off Linux)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}")
+    if expected_parent is not None and os.getppid() != expected_parent:
+        os.write(2, f"parent process {expected_parent} is gone: this job ends before it starts\n".encode())
+        os._exit(ORPHANED_EXIT)
+    return True
+
+
+def die_with_parent_from_env() -> bool:
+    """:func:`die_with_parent`, checked against the parent named in :data:`PARENT_PID_ENV` when it is set. The
+    variable is removed from the environment: it names this process's parent, not its children's."""
+    named = os.environ.pop(PARENT_PID_ENV, "")
+    return die_with_parent(int(named) if named.isdigit() else None)
+
+
+def die_with_parent_preexec() -> Callable[[], None]:
+    """A ``preexec_fn`` for ``subprocess.Popen``: the child (after fork, before exec) dies with this process."""
+    parent = os.getpid()
+
+    def preexec() -> None:
+        die_with_parent(parent)
+
+    return preexec

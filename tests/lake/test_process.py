@@ -1,0 +1,83 @@
+"""A job's processes die with the process that started them (``shoplake.process``): a parent SIGKILLed takes its
+child with it, and a job whose parent is already gone does not start."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from shoplake.process import ORPHANED_EXIT, PARENT_PID_ENV
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+
+
+def _gone(pid: int, timeout_s: float = 10) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _parent_with_child(parent_code: str) -> tuple[subprocess.Popen, int]:
+    """A parent process running ``parent_code`` (which starts one child and prints its pid), and that pid."""
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(parent_code)], stdout=subprocess.PIPE, text=True)
+    line = parent.stdout.readline()
+    assert line.strip().isdigit(), line
+    return parent, int(line)
+
+
+def test_a_child_started_with_the_preexec_dies_when_its_parent_is_killed():
+    parent, child = _parent_with_child("""
+        import subprocess, sys, time
+        from shoplake.process import die_with_parent_preexec
+        sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+        p = subprocess.Popen(sleeper, preexec_fn=die_with_parent_preexec())
+        print(p.pid, flush=True)
+        time.sleep(120)
+    """)
+    assert psutil.Process(child).is_running()
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert _gone(child), "the child outlived its SIGKILLed parent"
+
+
+def test_a_job_execd_by_bash_dies_with_the_task_process_that_named_itself():
+    # what JobBashOperator does: the task process names itself in the environment, bash execs the job, and the job's
+    # run_main ties itself to that parent
+    parent, child = _parent_with_child(f"""
+        import os, subprocess, sys, time
+        job = "from shoplake.jobconfig import run_main; import time; run_main(lambda argv: time.sleep(120), [])"
+        env = {{**os.environ, "{PARENT_PID_ENV}": str(os.getpid())}}
+        p = subprocess.Popen(["bash", "-c", f"exec {{sys.executable}} -c '{{job}}'"], env=env)
+        print(p.pid, flush=True)
+        time.sleep(120)
+    """)
+    time.sleep(2)  # the job has passed run_main's start
+    assert psutil.Process(child).is_running()
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert _gone(child), "the job outlived the task process that started it"
+
+
+def test_a_job_whose_parent_is_already_gone_ends_before_it_starts():
+    code = "from shoplake.jobconfig import run_main; run_main(lambda argv: print('ran'), [])"
+    other = os.getpid()  # not the job's parent (its parent is the subprocess machinery's fork of this process)
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, PARENT_PID_ENV: str(other + 10**6)},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == ORPHANED_EXIT, done.stderr
+    assert "ran" not in done.stdout
+    assert "is gone" in done.stderr
+    ok = subprocess.run([sys.executable, "-c", code], env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
+                        capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "ran" in ok.stdout
