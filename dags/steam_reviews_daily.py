@@ -67,7 +67,9 @@ from shoplake_airflow.spark import spark_job
     max_active_runs=2,
     description="Steam reviews of one day: source → Mongo → raw → curated (Spark) → sentiment → purchase features",
     tags=["steam", "ingest", "scoring", "spark", "gpu"],
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    # a task lost with its worker is failed after the shared heartbeat timeout (30 s) and retried this much later:
+    # about a minute from the loss to the retry (docs/operations.md, "Faults")
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(seconds=30)},
     params={"ds": ds_param("UTC day whose reviews to process")},
     doc_md=__doc__,
 )

@@ -353,8 +353,7 @@ class Cluster:
                 break
             ran = time.monotonic() - started
             _kill_group(proc.pid)  # whatever the service left in its group
-            streak = 1 if ran >= STABLE_S else streak + 1  # quick exits in a row
-            delay = min(BACKOFF_S[0] * 2 ** (streak - 1), BACKOFF_S[1])
+            streak, delay = restart_delay(ran, streak)
             log.warning("supervisor: %s exited with %s after %.0f s; starting it again in %.0f s", service,
                         proc.returncode, ran, delay)  # fmt: skip
             deadline = time.monotonic() + delay
@@ -490,6 +489,13 @@ def _kill_pidfile(pidfile: Path, *, timeout_s: float = 30) -> None:
         os.kill(pid, signal.SIGKILL)
     running(pid)  # reap it if it is our child
     pidfile.unlink(missing_ok=True)
+
+
+def restart_delay(ran_s: float, streak: int) -> tuple[int, float]:
+    """After a service ran ``ran_s`` seconds and exited: ``(quick exits in a row, seconds before its next start)``
+    — 1, 2, 4 … :data:`BACKOFF_S`'s cap for exits in a row, 1 again after a run of :data:`STABLE_S` or longer."""
+    streak = 1 if ran_s >= STABLE_S else streak + 1
+    return streak, min(BACKOFF_S[0] * 2 ** (streak - 1), BACKOFF_S[1])
 
 
 def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
