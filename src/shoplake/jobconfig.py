@@ -198,8 +198,8 @@ def _new_session(step: Callable[..., Any], cfg: Any) -> SparkSession:
 
 def run_main(main: Callable[[list[str]], Any], argv: list[str] | None = None) -> None:
     """The ``__main__`` block of every job: run ``main``; a data or configuration error exits with
-        :data:`DATA_ERROR_EXIT` (one line on stderr saying what to do), anything else prints its traceback and exits 1
-        (transient: the task may be retried). The process ends through :func:`exit_process`; it is killed when its
+    :data:`DATA_ERROR_EXIT` (one line on stderr saying what to do), anything else prints its traceback and exits 1
+    (transient: the task may be retried). The process ends through :func:`exit_process`; it is killed when its
     parent process dies (:mod:`shoplake.process`)."""
     import traceback
 
