@@ -428,13 +428,13 @@ class Cluster:
     def down(self) -> None:
         for service in reversed(SERVICES):
             self.stop_service(service)
-        left = self.sweep()
-        if left:
-            log.info("killed %d process(es) the services left behind: %s", len(left), left)
         with contextlib.suppress(subprocess.CalledProcessError):
             self._devserver("stop")
         self.stop_redis()
         self.stop_postgres()
+        left = self.sweep()  # after the stores' own clean stops
+        if left:
+            log.info("killed %d process(es) the services left behind: %s", len(left), left)
         log.info("cluster down (data kept in %s; remove the folder to start afresh)", self.dir)
 
     def sweep(self) -> list[int]:
@@ -461,9 +461,10 @@ class Cluster:
         return state
 
     def shell_env(self) -> str:
-        """``export`` lines of every variable the cluster sets (for ``eval`` in a shell: the CLI then talks to it)."""
+        """``export`` lines of every variable the cluster sets (for ``eval`` in a shell: the CLI then talks to it) but
+        the cluster's mark: what a user starts from that shell is not the cluster's to kill (:meth:`sweep`)."""
         env = self.airflow_env()
-        keys = sorted(k for k, v in env.items() if os.environ.get(k) != v)
+        keys = sorted(k for k, v in env.items() if os.environ.get(k) != v and k != CLUSTER_ID_ENV)
         return "\n".join(f"export {k}={shlex.quote(env[k])}" for k in keys)
 
 

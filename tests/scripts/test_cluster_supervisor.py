@@ -138,3 +138,24 @@ def test_readiness_ignores_what_a_previous_process_left(quiet_cluster, monkeypat
     with open(log, "a") as f:
         f.write(json.dumps("booting") + f"\n[y] default@{c.worker_hostname('default')} ready.\n")
     assert c.worker_ready("default", offset) is True
+
+
+def test_down_kills_what_carries_the_cluster_mark_and_nothing_else(tmp_path):
+    c = cluster.Cluster.from_env({"SHOPLAKE_CLUSTER_DIR": str(tmp_path)})
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    # a task process left outside any service's group, another cluster's process, and a user's own
+    ours = subprocess.Popen(sleep, env={**os.environ, cluster.CLUSTER_ID_ENV: str(c.dir)}, start_new_session=True)
+    other = subprocess.Popen(sleep, env={**os.environ, cluster.CLUSTER_ID_ENV: str(tmp_path / "other")})
+    mine = subprocess.Popen(sleep)
+    try:
+        assert c.sweep() == [ours.pid]
+        assert ours.wait(timeout=10) == -signal.SIGKILL
+        assert other.poll() is None
+        assert mine.poll() is None
+    finally:
+        for p in (ours, other, mine):
+            p.kill()
+            p.wait()
+    # a shell pointed at the cluster (`eval "$(cluster.py env)"`) does not carry the mark to what the user starts
+    assert f"export {cluster.CLUSTER_ID_ENV}=" not in c.shell_env()
+    assert cluster.CLUSTER_ID_ENV in c.airflow_env()
