@@ -330,6 +330,9 @@ def test_backfill_asset_run_sigkill_retry_gpu_pool_and_a_moved_lake(cluster_env)
 
         scores = _wait("both days rescored", 420, rescored, every_s=3, detail=seen)
         faults["Postgres down 30 s: both reruns done (s)"] = round(time.monotonic() - pg_back, 1)
+        # the result backend checked its pooled connections (pool_pre_ping): a reconnect, not a logged traceback
+        for worker_log in (folder / "logs").glob("worker-*.log"):
+            assert "server closed the connection" not in worker_log.read_text(errors="replace"), worker_log.name
         assert len(scores) == 2, scores
         assert scores[1]["start_date"] >= scores[0]["end_date"], f"two gpu tasks held the one slot at once: {scores}"
         for ds, rows in DAYS.items():
