@@ -293,7 +293,7 @@ class Cluster:
         return bool(cli) and subprocess.run(probe, capture_output=True, text=True).stdout.strip() == "PONG"
 
     def stop_redis(self) -> None:
-        _kill_pidfile(self.dir / "redis" / "redis.pid")
+        _kill_pidfiles([self.dir / "redis" / "redis.pid"])
 
     def _devserver(self, *args: str) -> None:
         subprocess.run([sys.executable, str(ROOT / "scripts" / "devserver.py"), *args,
@@ -319,9 +319,10 @@ class Cluster:
         pidfile.write_text(str(proc.pid))
         return True
 
-    def stop_service(self, service: str) -> None:
-        """Stop the supervisor (it stops the service's process group, waiting :data:`STOP_TIMEOUT_S`)."""
-        _kill_pidfile(self.dir / "pids" / f"{service}.pid", timeout_s=STOP_TIMEOUT_S + 15)
+    def stop_service(self, *services: str) -> None:
+        """Stop the services' supervisors, all at once (each stops its service's process group, waiting
+        :data:`STOP_TIMEOUT_S`)."""
+        _kill_pidfiles([self.dir / "pids" / f"{s}.pid" for s in services], timeout_s=STOP_TIMEOUT_S + 15)
 
     def service_pid(self, service: str) -> int | None:
         """The running process of ``service`` (not its supervisor's), if any."""
@@ -426,8 +427,7 @@ class Cluster:
         )  # fmt: skip
 
     def down(self) -> None:
-        for service in reversed(SERVICES):
-            self.stop_service(service)
+        self.stop_service(*SERVICES)
         with contextlib.suppress(subprocess.CalledProcessError):
             self._devserver("stop")
         self.stop_redis()
@@ -475,21 +475,24 @@ def _alive(pidfile: Path) -> bool:
         return False
 
 
-def _kill_pidfile(pidfile: Path, *, timeout_s: float = 30) -> None:
-    """SIGTERM the process; SIGKILL it after ``timeout_s``."""
-    try:
-        pid = int(pidfile.read_text())
-    except (OSError, ValueError):
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGTERM)
+def _kill_pidfiles(pidfiles: list[Path], *, timeout_s: float = 30) -> None:
+    """SIGTERM each file's process; SIGKILL those still running after ``timeout_s``."""
+    pids = {}
+    for pidfile in pidfiles:
+        with contextlib.suppress(OSError, ValueError):
+            pids[pidfile] = int(pidfile.read_text())
+    for pid in pids.values():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and running(pid):
+    while time.monotonic() < deadline and any(running(pid) for pid in pids.values()):
         time.sleep(0.3)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
-    running(pid)  # reap it if it is our child
-    pidfile.unlink(missing_ok=True)
+    for pidfile, pid in pids.items():
+        if running(pid):  # (reaps it if it ended and is our child)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            running(pid)
+        pidfile.unlink(missing_ok=True)
 
 
 def restart_delay(ran_s: float, streak: int) -> tuple[int, float]:

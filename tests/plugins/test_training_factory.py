@@ -46,6 +46,13 @@ def _render(task):
     return task
 
 
+def _argv(task) -> list[str]:
+    """A job task's command line: bash execs the job (it is then the task process's child and dies with it)."""
+    argv = shlex.split(task.bash_command)
+    assert argv[0] == "exec"
+    return argv[1:]
+
+
 def _job_args(argv: list[str]) -> PurchaseTrainConfig:
     """The rendered flags parse into the job's config: nothing the job does not know, the Params applied."""
     return parse_job_args(PurchaseTrainConfig, argv, None)
@@ -55,7 +62,7 @@ def test_local_backend_runs_the_job_on_the_gpu_queue_with_the_run_params():
     task = _render(_build(Settings(lake_root="/lake")).get_task("train_purchase_model"))
     assert type(task).__name__ == "JobBashOperator"
     assert (task.queue, task.pool) == ("gpu", "gpu")
-    argv = shlex.split(task.bash_command)
+    argv = _argv(task)
     assert Path(argv[1]).name == "train_purchase_model.py"
     assert Path(argv[1]).is_file()
     cfg = _job_args(argv[2:])
@@ -89,7 +96,7 @@ def test_sagemaker_backend_exports_trains_and_publishes_with_a_valid_request():
     ]
     export = _render(dag.get_task("train_purchase_model.export_channels"))
     assert export.queue != "gpu"
-    channels = _job_args(shlex.split(export.bash_command)[2:]).export_uri
+    channels = _job_args(_argv(export)[2:]).export_uri
     assert channels == f"s3://shop-lake/lake/model/steam_purchase/sagemaker_input/ds={DS}"
 
     train = _render(dag.get_task("train_purchase_model.train"))
@@ -106,7 +113,7 @@ def test_sagemaker_backend_exports_trains_and_publishes_with_a_valid_request():
     assert uris == {"train": f"{channels}/train/", "validation": f"{channels}/validation/"}
 
     publish = _render(dag.get_task("train_purchase_model.publish_model"))
-    job = _job_args(shlex.split(publish.bash_command)[2:])
+    job = _job_args(_argv(publish)[2:])
     assert job.booster_path == "s3://lake/out/job-1/output/model.tar.gz"
     assert job.backend == "sagemaker"
     assert dag.get_task("train_purchase_model.train").upstream_task_ids == {"train_purchase_model.export_channels"}

@@ -339,8 +339,7 @@ def test_backfill_asset_run_sigkill_retry_gpu_pool_and_a_moved_lake(cluster_env)
             assert _rows(partition_path(str(lake), Zone.ENRICHED, "steam_reviews", ds)) == rows, ds
 
         # move the lake: the same Airflow (same metadata DB, same assets) restarted on another root
-        for service in reversed(native.SERVICES):
-            c.stop_service(service)
+        c.stop_service(*native.SERVICES)
         moved = folder / "lake-b"
         c = native.Cluster.from_env({**env, "SHOPLAKE_LAKE_ROOT": str(moved)})
         c.up(timeout_s=300)
