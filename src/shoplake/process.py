@@ -33,16 +33,17 @@ ORPHANED_EXIT = 75
 
 
 def die_with_parent(expected_parent: int | None = None, sig: int = signal.SIGKILL) -> bool:
-    """Ask the kernel to send ``sig`` to this process when its parent dies. With ``expected_parent``, a parent
-    that is already another process (the expected one died before this call) ends this one at once with
-    :data:`ORPHANED_EXIT`. Returns whether the setting took (``False`` off Linux)."""
+    """Ask the kernel to send ``sig`` to this process when its parent dies. With ``expected_parent``: when that
+    process is gone already (it died before this call), end this one at once with :data:`ORPHANED_EXIT`; when it
+    runs but is not the parent (a shell between them that did not ``exec``), go on, tied to the parent there is.
+    Returns whether the setting took (``False`` off Linux)."""
     if not sys.platform.startswith("linux"):
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}")
-    if expected_parent is not None and os.getppid() != expected_parent:
+    if expected_parent is not None and os.getppid() != expected_parent and not _exists(expected_parent):
         os.write(2, f"parent process {expected_parent} is gone: this job ends before it starts\n".encode())
         os._exit(ORPHANED_EXIT)
     return True
@@ -63,3 +64,13 @@ def die_with_parent_preexec() -> Callable[[], None]:
         die_with_parent(parent)
 
     return preexec
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -81,3 +81,13 @@ def test_a_job_whose_parent_is_already_gone_ends_before_it_starts():
                         capture_output=True, text=True, timeout=60)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     assert "ran" in ok.stdout
+
+
+def test_a_shell_between_the_task_and_the_job_is_tolerated():
+    # bash without exec: the job's parent is the shell, the named process its grandparent, alive — the job runs
+    code = "from shoplake.jobconfig import run_main; run_main(lambda argv: print('ran'), [])"
+    env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -c \"{code}\"; true"], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "ran" in done.stdout
