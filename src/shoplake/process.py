@@ -43,7 +43,7 @@ def die_with_parent(expected_parent: int | None = None, sig: int = signal.SIGKIL
     if libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(sig), 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(err)}")
-    if expected_parent is not None and os.getppid() != expected_parent and not _exists(expected_parent):
+    if expected_parent is not None and os.getppid() != expected_parent and not pid_exists(expected_parent):
         os.write(2, f"parent process {expected_parent} is gone: this job ends before it starts\n".encode())
         os._exit(ORPHANED_EXIT)
     return True
@@ -66,7 +66,8 @@ def die_with_parent_preexec() -> Callable[[], None]:
     return preexec
 
 
-def _exists(pid: int) -> bool:
+def pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists (``kill(pid, 0)``; another user's counts; a zombie too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -90,6 +90,12 @@ def majority_pointer(class_counts: dict[Any, int] | list[int]) -> dict[str, Any]
     return {"model": MAJORITY_CLASS, "class_probabilities": [c / total for c in counts]}
 
 
+def majority_class(pointer: dict[str, Any]) -> int:
+    """The class index a :func:`majority_pointer` answers (the largest of its class shares; ties: the first)."""
+    shares = pointer["class_probabilities"]
+    return max(range(len(shares)), key=shares.__getitem__)
+
+
 class ConstantClassifier:
     """The majority-class baseline as served: the same class probabilities for every input, behind the interface of
     the model it stands in for (``input_columns`` of that model's version, so requests are checked the same way)."""

@@ -209,7 +209,7 @@ def _publish(cfg: EngagementJobConfig, model: Any, split: HeldOut, metrics: dict
     import tempfile
     from pathlib import Path
 
-    from shoplake.ml.baselines import MAJORITY_CLASS, majority_pointer
+    from shoplake.ml.baselines import MAJORITY_CLASS, majority_class, majority_pointer
     from shoplake.ml.churn import LABEL
     from shoplake.ml.metrics import confusion_matrix, multiclass_report
     from shoplake.ml.plots import plot_confusion
@@ -222,9 +222,7 @@ def _publish(cfg: EngagementJobConfig, model: Any, split: HeldOut, metrics: dict
         from pyspark.ml import PipelineModel
 
         if pointer.get("model") == MAJORITY_CLASS:  # its constant level on these rows
-            level = float(
-                max(range(len(pointer["class_probabilities"])), key=pointer["class_probabilities"].__getitem__)
-            )
+            level = float(majority_class(pointer))
             pairs = [(r[LABEL], level, r["count"]) for r in split.test.groupBy(LABEL).count().collect()]
             return multiclass_report(confusion_matrix(pairs, len(LEVEL_NAMES)), LEVEL_NAMES)["macro_f1"]
         old = PipelineModel.load(f"{pointer['path']}/model").transform(split.test)

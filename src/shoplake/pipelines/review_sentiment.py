@@ -292,7 +292,7 @@ def _publish(
     import numpy as np
 
     from shoplake.ml import review_sentiment as rs
-    from shoplake.ml.baselines import MAJORITY_CLASS, majority_pointer
+    from shoplake.ml.baselines import MAJORITY_CLASS, majority_class, majority_pointer
     from shoplake.ml.plots import plot_confusion
     from shoplake.ml.publishing import Gate, Tracking, publish_model_version
     from shoplake.ml.sentiment import engine_config, load_classifier
@@ -309,7 +309,7 @@ def _publish(
 
     def champion(pointer: dict[str, Any]) -> float | None:
         if pointer.get("model") == MAJORITY_CLASS:  # its constant rating on these reviews
-            stars = int(np.argmax(pointer["class_probabilities"])) + 1
+            stars = majority_class(pointer) + 1
             return rs.five_class_report(stars_test, np.full(len(stars_test), stars))["macro_f1"]
         clf = load_classifier(pointer["path"], cfg=engine_config(cfg), cache_dir=cfg.model_cache)
         return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
