@@ -98,9 +98,9 @@ def main() -> int:
     ci = m.get("ci95") or {}
     log.info("  95%% bootstrap intervals: %s", ", ".join(f"{k} [{v[0]:.3f}, {v[1]:.3f}]" for k, v in ci.items() if v))
     rule = m.get("decision_rule") or {}
-    if rule.get("prior_exponent") is not None:
-        log.info("  decision rule: prior exponent %s, chosen on %s validation reviews (%s)", rule["prior_exponent"],
-                 rule.get("validation_rows", "?"), rule["reason"])  # fmt: skip
+    if rule.get("class_bias") is not None:
+        log.info("  decision rule: log-bias per class 1..5 %s, chosen out of fold on %s training reviews (%s)",
+                 rule["class_bias"], rule.get("rows", "?"), rule["reason"])  # fmt: skip
     log.info("  %s", verdict_line(found))
     groups = m["by_product"]["groups"]
     log.info("  products with >= %d held-out reviews: %d (%s below)", m["by_product"]["min_rows"], len(groups),

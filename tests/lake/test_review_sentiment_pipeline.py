@@ -53,10 +53,32 @@ def test_the_offline_head_learns_the_stars_and_beats_both_baselines(lake):
     assert (version / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     manifest = json.loads((version / "shoplake_model.json").read_text())
     assert manifest["labels"] == ["very_negative", "negative", "neutral", "positive", "very_positive"]
+    rule = metrics["decision_rule"]
+    assert (rule["folds"], rule["rows"], len(rule["class_bias"])) == (5, 288, 5)  # out of fold on the training rows
+    assert manifest["class_bias"] == rule["class_bias"]  # the rule lives in the served head
 
     kept = _train(lake, "2026-02-16")  # a day later: the version is younger than retrain_days
     assert kept == kept | {"trained": False, "current_version": DAYS[-1]}
     assert "retrain_days" in kept["reason"]
+
+
+def test_the_decision_rule_is_chosen_out_of_fold_or_left_off_with_the_reason():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    stars = np.array(([5] * 7 + [4, 3, 1]) * 20)
+    emb = rng.normal(size=(len(stars), 8)) + np.eye(5)[stars - 1] @ rng.normal(size=(5, 8))
+    cfg = rsp.ReviewSentimentTrainConfig(ds=DAYS[-1], lake_root="/unused")
+    rule = rsp._decision_rule(cfg, emb, stars)
+    assert (rule["folds"], rule["rows"]) == (5, 200)
+    assert rule["chosen"]["accuracy"] >= rule["balanced"]["accuracy"]
+    off_cfg = rsp.ReviewSentimentTrainConfig(ds=DAYS[-1], lake_root="/unused", rule_folds=0)
+    off = rsp._decision_rule(off_cfg, emb, stars)
+    assert off["class_bias"] == [0.0] * 5
+    assert "rule_folds is off" in off["reason"]
+    few = rsp._decision_rule(cfg, emb[:60], stars[:60])
+    assert few["class_bias"] == [0.0] * 5
+    assert "too few" in few["reason"]
 
 
 def test_the_multilingual_encoder_trains_a_five_class_head_that_the_scoring_job_serves(tmp_path):

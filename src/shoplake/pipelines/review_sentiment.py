@@ -69,10 +69,10 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
         0.2, help="share (0.05-0.5) of the window's reviews, the newest, held out for evaluation and the gate",
         minimum=0.05, maximum=0.5,
     )  # fmt: skip
-    valid_fraction: float = option(
-        0.2, help="share (0-0.5) of the training reviews, the newest, on which the head's decision rule (how far "
-        "it leans toward the ratings' distribution) is chosen; 0 = the class-balanced head as fitted",
-        minimum=0, maximum=0.5,
+    rule_folds: int = option(
+        5, help="time-ordered blocks (2-20) of the training reviews: each block is scored by a head fitted on the "
+        "others, and the head's decision rule (a bias per rating, toward the ratings' distribution) is chosen on those "
+        "out-of-fold scores; 0 = the class-balanced head as fitted", minimum=0, maximum=20,
     )  # fmt: skip
     min_rows: int = option(200, help="fewest curated reviews in the window to train and evaluate", minimum=20)
     min_group_rows: int = option(30, help="fewest held-out reviews of a product for its own figures", minimum=5)
@@ -205,40 +205,43 @@ def _fit_or_adopt(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, out: Path)
     stars_train = df.iloc[:cut]["rating"].to_numpy(dtype=int)
     rule = _decision_rule(cfg, emb[:cut], stars_train)
     head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
-    # the rule lives in the head: p_c · prior_c^t renormalised is a softmax with t·log(prior_c) added to the bias
-    head = replace(head, bias=(head.bias + rule["prior_exponent"] * np.log(_prior(stars_train))).astype(np.float32))
+    # the rule lives in the head: the service and the scorer answer the same
+    head = replace(head, bias=(head.bias + np.asarray(rule["class_bias"])).astype(np.float32))
     predicted = np.argmax(head.proba(emb[cut:]), axis=1) + 1
     family = "use-multilingual" if encoder == USE_MULTILINGUAL else "minilm"
     model_id = f"shoplake/review-sentiment-{family}-head-5"
     revision = save_head_model(out, encoder, head, model_id=model_id, labels=FIVE_CLASSES,
                                extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}",
-                                      "prior_exponent": rule["prior_exponent"]})  # fmt: skip
+                                      "class_bias": rule["class_bias"]})  # fmt: skip
     return {"predicted": predicted, "model_id": model_id, "revision": revision, "kind": "trained",
             "decision_rule": rule}  # fmt: skip
 
 
-def _prior(stars: Any) -> Any:
-    """The share of each rating 1–5 (a rating never seen gets a tiny share, not zero)."""
+def _decision_rule(cfg: ReviewSentimentTrainConfig, emb: Any, stars: Any) -> dict[str, Any]:
+    """The per-class bias of the head's decision rule (:func:`shoplake.ml.review_sentiment.choose_class_bias`),
+    chosen on out-of-fold probabilities of the training rows: ``rule_folds`` contiguous blocks in submission order,
+    each scored by a head fitted on the other blocks. All zeros (the class-balanced head as fitted) when the folds
+    are off or the rows too few to choose on."""
     import numpy as np
 
-    counts = np.bincount(np.asarray(stars, dtype=int) - 1, minlength=5).astype(float)
-    return np.maximum(counts, 0.5) / max(counts.sum(), 1.0)
-
-
-def _decision_rule(cfg: ReviewSentimentTrainConfig, emb: Any, stars: Any) -> dict[str, Any]:
-    """The prior exponent of the head's decision rule, chosen on the newest ``valid_fraction`` of the training
-    rows with a head fitted on the older ones (:func:`shoplake.ml.review_sentiment.choose_prior_exponent`); 0 (the
-    class-balanced head as fitted) when the slice is off or too small to choose on."""
     from shoplake.ml import review_sentiment as rs
     from shoplake.ml.sentiment_head import fit_multiclass_head
 
-    cut = round(len(stars) * (1 - cfg.valid_fraction))
-    if cfg.valid_fraction == 0 or len(stars) - cut < 20 or len(set(stars[:cut].tolist())) < 2:
-        return {"prior_exponent": 0.0, "reason": "no validation slice to choose on: the class-balanced head"}
-    fitted = fit_multiclass_head(emb[:cut], stars[:cut] - 1, 5, seed=cfg.seed, c=cfg.c)
-    rule = rs.choose_prior_exponent(stars[cut:], fitted.proba(emb[cut:]), _prior(stars[:cut]), stars[:cut])
-    log.info("decision rule: prior exponent %s (%s)", rule["prior_exponent"], rule["reason"])
-    return {**rule, "validation_rows": len(stars) - cut}
+    n, k = len(stars), cfg.rule_folds
+    if k < 2 or n < 20 * k:
+        reason = "rule_folds is off" if k < 2 else f"{n} training reviews are too few for {k} folds of 20"
+        return {"class_bias": [0.0] * 5, "reason": f"{reason}: the class-balanced head as fitted"}
+    oof = np.zeros((n, 5))
+    for block in np.array_split(np.arange(n), k):
+        rest = np.ones(n, dtype=bool)
+        rest[block] = False
+        if len(set(stars[rest].tolist())) < 2:
+            return {"class_bias": [0.0] * 5, "reason": "a fold's other blocks hold one rating: the balanced head"}
+        oof[block] = fit_multiclass_head(emb[rest], stars[rest] - 1, 5, seed=cfg.seed, c=cfg.c).proba(emb[block])
+    rule = rs.choose_class_bias(stars, oof, stars)
+    log.info("decision rule: class bias %s (%s); out-of-fold %s against the balanced head's %s", rule["class_bias"],
+             rule["reason"], rule["chosen"], rule["balanced"])  # fmt: skip
+    return {**rule, "folds": k}
 
 
 def evaluation(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, predicted: Any) -> tuple[dict, dict]:
@@ -300,7 +303,7 @@ def _publish(
     model_id, revision, kind = model["model_id"], model["revision"], model["kind"]
     metrics["model"] = {"kind": kind, "model_id": model_id, "revision": revision}
     metrics["decision_rule"] = model.get("decision_rule") or {
-        "prior_exponent": None,
+        "class_bias": None,
         "reason": "an adopted model's own",
     }
     stars_test, test_texts = test_df["rating"].to_numpy(dtype=int), test_df["review_text"].fillna("").tolist()

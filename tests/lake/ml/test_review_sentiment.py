@@ -129,44 +129,65 @@ def test_a_language_with_few_low_ratings_says_so_beside_its_macro_f1():
     assert "note" not in report_by_group(groups, stars, stars, 10)["groups"]["en"]  # by product: no interval
 
 
-def test_the_prior_shift_is_the_bayes_rule_at_one_and_the_balanced_head_at_zero():
+def _leaning_head(seed: int = 0):
+    """Crafted out-of-fold rows: 70 % five stars. The head tells one-star reviews well, leans to the truth elsewhere
+    (not by much), and often mistakes a five for a four — a class-balanced head's typical error on real ratings."""
     import numpy as np
 
-    from shoplake.ml.review_sentiment import prior_shift
-
-    probs = np.array([[0.3, 0.1, 0.1, 0.1, 0.4], [0.2, 0.2, 0.2, 0.2, 0.2]])
-    prior = np.array([0.05, 0.05, 0.1, 0.1, 0.7])
-    assert prior_shift(probs, prior, 0.0) == pytest.approx(probs)
-    want = probs * prior / (probs * prior).sum(axis=1, keepdims=True)
-    assert prior_shift(probs, prior, 1.0) == pytest.approx(want)
-    assert prior_shift(probs, prior, 0.5).sum(axis=1) == pytest.approx([1.0, 1.0])
-
-
-def test_the_rule_is_chosen_to_reach_the_majority_accuracy_with_the_best_macro_f1():
-    """Crafted validation rows: 70 % five stars. The balanced head spreads its answers (accuracy under the majority);
-    leaning fully on the prior answers 5 always (majority accuracy, low macro-F1); an exponent between reaches the
-    majority's accuracy and keeps the minority classes it can tell."""
-    import numpy as np
-
-    from shoplake.ml.review_sentiment import choose_prior_exponent, prior_shift
-
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     stars = np.array([5] * 140 + [1] * 20 + [2] * 10 + [3] * 10 + [4] * 20)
     probs = np.full((len(stars), 5), 0.1)
-    probs[np.arange(len(stars)), stars - 1] += 0.25  # the head leans to the truth, not by much
-    probs[:140, 3] += rng.uniform(0.1, 0.45, 140)  # and often mistakes a five for a four
-    probs /= probs.sum(axis=1, keepdims=True)
-    prior = np.bincount(stars - 1, minlength=5) / len(stars)
-    rule = choose_prior_exponent(stars, probs, prior, stars)
+    probs[np.arange(len(stars)), stars - 1] += 0.25
+    probs[stars == 1, 0] += 0.5
+    probs[:140, 3] += rng.uniform(0.1, 0.45, 140)
+    return stars, probs / probs.sum(axis=1, keepdims=True)
+
+
+def test_the_class_bias_reaches_the_majority_accuracy_and_keeps_the_ranking():
+    import numpy as np
+
+    from shoplake.ml.review_sentiment import RULE_TOLERANCE, choose_class_bias, five_class_report
+
+    stars, probs = _leaning_head()
+    rule = choose_class_bias(stars, probs, stars)
     assert rule["majority_accuracy"] == pytest.approx(0.7)
-    chosen = next(r for r in rule["validation"] if r["exponent"] == rule["prior_exponent"])
-    balanced = rule["validation"][0]
+    balanced, chosen = rule["balanced"], rule["chosen"]
     assert balanced["accuracy"] < 0.7 <= chosen["accuracy"]
-    assert chosen["macro_f1"] >= max(r["macro_f1"] for r in rule["validation"] if r["accuracy"] >= 0.7)
-    assert 0 < rule["prior_exponent"] < 1
-    assert chosen["macro_f1"] > rule["validation"][-1]["macro_f1"]  # answering 5 always reaches 0.7 too
-    predicted = np.argmax(prior_shift(probs, prior, rule["prior_exponent"]), axis=1) + 1
-    assert (predicted == stars).mean() == pytest.approx(chosen["accuracy"])
+    assert rule["reaches_majority"] is True
+    assert chosen["macro_f1"] >= balanced["macro_f1"] - RULE_TOLERANCE
+    assert chosen["qwk"] >= balanced["qwk"] - RULE_TOLERANCE
+    bias = np.asarray(rule["class_bias"])
+    assert bias[4] == 0.0  # the most common rating is the reference
+    assert bias[3] < 0  # the four-star answers the head gives to fives are what it drops
+    predicted = np.argmax(np.log(probs) + bias, axis=1) + 1
+    report = five_class_report(stars, predicted)
+    assert (report["accuracy"], report["macro_f1"]) == pytest.approx((chosen["accuracy"], chosen["macro_f1"]))
+    assert report["per_class_f1"]["very_negative"] > 0.9  # the class it tells well is kept
+    assert choose_class_bias(stars, probs, stars) == rule  # the same rows give the same rule
+
+
+def test_the_class_bias_never_pays_for_accuracy_with_the_ranking():
+    """A head that cannot tell 40 of the fives from the two-star reviews: answering 'five' for all of them gains
+    accuracy (0.6 → 0.7, the majority's) but loses every two-star review (macro-F1 0.6 → 0.41), so the rule keeps
+    the balanced head and says it is below the majority."""
+    import numpy as np
+
+    from shoplake.ml.review_sentiment import choose_class_bias
+
+    stars = np.array([5] * 70 + [2] * 30)
+    looks_like_two = np.r_[np.arange(40), np.arange(70, 100)]
+    probs = np.full((len(stars), 5), 0.05)
+    probs[:, 4] = 0.8
+    probs[looks_like_two, 4], probs[looks_like_two, 1] = 0.1, 0.75
+    probs /= probs.sum(axis=1, keepdims=True)
+    rule = choose_class_bias(stars, probs, stars)
+    assert rule["balanced"]["accuracy"] == pytest.approx(0.6)
+    assert rule["class_bias"] == [0.0] * 5
+    assert rule["chosen"] == rule["balanced"]
+    assert rule["reaches_majority"] is False
+    assert "below the majority" in rule["reason"]
+    flipped = np.argmax(np.log(probs) + np.array([0, -3.0, 0, 0, 0]), axis=1) + 1
+    assert (flipped == stars).mean() == pytest.approx(0.7)  # the accuracy the rule declined
 
 
 def test_bootstrap_intervals_bracket_the_figures():
