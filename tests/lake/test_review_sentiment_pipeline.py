@@ -56,10 +56,34 @@ def test_the_offline_head_learns_the_stars_and_beats_both_baselines(lake):
     rule = metrics["decision_rule"]
     assert (rule["folds"], rule["rows"], len(rule["class_bias"])) == (5, 288, 5)  # out of fold on the training rows
     assert manifest["class_bias"] == rule["class_bias"]  # the rule lives in the served head
+    assert manifest["inputs"] == ["text", "title"]
+    _served_head_answers_as_trained(lake, version, metrics)
 
     kept = _train(lake, "2026-02-16")  # a day later: the version is younger than retrain_days
     assert kept == kept | {"trained": False, "current_version": DAYS[-1]}
     assert "retrain_days" in kept["reason"]
+
+
+def _served_head_answers_as_trained(lake: str, version: Path, metrics: dict) -> None:
+    """The version, loaded as the scorer and the service load it, reads text and title and gives the held-out rows
+    the answers training measured; without titles it reads them as empty."""
+    import numpy as np
+
+    from shoplake.ml.review_sentiment import five_class_report
+    from shoplake.ml.sentiment import EngineConfig, load_classifier
+
+    clf = load_classifier(str(version), cfg=EngineConfig(device="cpu"))
+    assert clf.inputs == ("text", "title")
+    held = rsp.read_window(lake, DAYS[-1], 30).iloc[metrics["split"]["train"] :]
+    texts, titles = rsp._texts_and_titles(held)
+    assert sum(bool(t) for t in titles) > len(titles) / 2
+    _, predicted = rsp.five_class_predictions(clf, texts, titles)
+    assert five_class_report(held["rating"].to_numpy(dtype=int), predicted)["confusion"] == metrics["confusion"]
+    untitled = clf.five_class_proba(texts)
+    assert untitled == pytest.approx(clf.five_class_proba(texts, [""] * len(texts)), abs=1e-6)
+    assert np.abs(untitled - clf.five_class_proba(texts, titles)).max() > 1e-3  # the titles count
+    with pytest.raises(ValueError, match="1 titles for 2 texts"):
+        clf.five_class_proba(texts[:2], titles[:1])
 
 
 def test_the_decision_rule_is_chosen_out_of_fold_or_left_off_with_the_reason():
@@ -91,6 +115,8 @@ def test_the_multilingual_encoder_trains_a_five_class_head_that_the_scoring_job_
     assert metrics["model"]["model_id"] == "shoplake/review-sentiment-use-multilingual-head-5"
     assert metrics["macro_f1"] > metrics["baselines"]["majority"]["macro_f1"] + 0.3
     assert not (Path(result["path"]) / "encoder").exists()
+    manifest = json.loads((Path(result["path"]) / "shoplake_model.json").read_text())
+    assert manifest["inputs"] == ["text", "title"]
     scored = rsp.score_review_sentiment(rsp.ReviewSentimentScoreConfig(ds=DAYS[-1], lake_root=root, device="cpu"))
     assert scored["rows"] == 60
 

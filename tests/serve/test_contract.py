@@ -17,8 +17,9 @@ from serve_lake import settings_for  # noqa: E402
 KEY = "contract-key"
 #: operations whose model this test's lake does not hold (they need Spark to train): only their 503 is checked
 NO_MODEL = {"/predict/churn/{source}", "/predict/clickstream_engagement"}
-#: operations with rules a JSON Schema cannot state: languages as many as texts; a rows model's own columns
-SEMANTIC = {"/predict/sentiment", "/predict/churn/{source}", "/predict/clickstream_engagement"}
+#: operations with rules a JSON Schema cannot state: languages (titles) as many as texts; a rows model's own columns
+SEMANTIC = {"/predict/sentiment", "/predict/review_sentiment", "/predict/churn/{source}",
+            "/predict/clickstream_engagement"}  # fmt: skip
 #: operations whose only query parameter is ``k``: schemathesis's negative cases add query parameters it then cannot
 #: put on the wire (a null value is dropped), and reports the plain request's 200 as a schema-violating request
 #: accepted; unknown query parameters are refused, tested by name in tests/serve/test_newcomer.py

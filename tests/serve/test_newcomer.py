@@ -136,6 +136,29 @@ def test_every_champion_is_served_with_a_working_example(tmp_path, service_lake)
     assert c.get("/models").json()["models"]["engagement"]["baseline"] is True
 
 
+def test_a_review_model_fitted_on_titles_reads_them_from_the_request(tmp_path, service_lake):
+    from tiny_models import build_titled_five_class_head
+
+    own = str(tmp_path / "lake")
+    shutil.copytree(service_lake, own)
+    _publish(own, "review_sentiment", "2026-11-30", str(build_titled_five_class_head(tmp_path / "titled")))
+    c = TestClient(create_app(settings_for(own)))
+
+    def probabilities(body: dict) -> list[float]:
+        answer = c.post("/predict/review_sentiment", json=body)
+        assert answer.status_code == 200, answer.text
+        return [p["probabilities"][k] for p in answer.json()["predictions"] for k in sorted(p["probabilities"])]
+
+    texts = ["smells lovely, lasts all day", "faded in an hour"]
+    untitled = probabilities({"texts": texts})
+    assert probabilities({"texts": texts, "titles": ["", ""]}) == pytest.approx(untitled)
+    titled = probabilities({"texts": texts, "titles": ["My new favourite", "Disappointed"]})
+    assert titled != pytest.approx(untitled)
+    wrong = c.post("/predict/review_sentiment", json={"texts": texts, "titles": ["one"]})
+    assert wrong.status_code == 422
+    assert "1 titles for 2 texts" in wrong.text
+
+
 def test_a_features_table_row_is_accepted_as_it_is_and_its_extra_columns_named(client_lake):
     from purchase_data import feature_table
 

@@ -114,5 +114,5 @@ class ConstantClassifier:
     def churn_probability(self, rows: Any) -> Any:
         return self.class_probabilities(rows)[:, -1]
 
-    def five_class_proba(self, texts: Any) -> Any:
+    def five_class_proba(self, texts: Any, titles: Any = None) -> Any:
         return self.class_probabilities(texts)

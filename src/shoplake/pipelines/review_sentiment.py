@@ -5,7 +5,8 @@ Reads ``curated/product_reviews`` (``product_reviews_daily`` curates it: one par
 1. :func:`check_window` — enough curated reviews in the window to train and evaluate (else the DAG skips training).
 2. :func:`train_review_sentiment` — the window's reviews in time order, the newest ``test_fraction`` held out. With
    no ``--model`` (the offline default) a five-class head (multinomial logistic regression, class-balanced) is
-   fitted on the packaged all-MiniLM-L6-v2 embeddings of the older reviews, labels = stars; with ``--model`` a hub model
+   fitted on the packaged all-MiniLM-L6-v2 embeddings of the older reviews' texts and titles side by side, labels
+   = stars, with a per-rating bias chosen out of fold on the training rows; with ``--model`` a hub model
    ``id@revision`` or a directory of a five-label classifier is only evaluated and, if it passes the gate, adopted
    (the version holds ``model_ref.json`` naming it). Either way the held-out reviews are scored and judged against
    their ratings beside a majority baseline and a VADER-binned baseline (``shoplake.ml.review_sentiment``), per
@@ -69,6 +70,11 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
         0.2, help="share (0.05-0.5) of the window's reviews, the newest, held out for evaluation and the gate",
         minimum=0.05, maximum=0.5,
     )  # fmt: skip
+    use_title: bool = option(
+        True,
+        help="fit the head on each review's title embedding beside its text's (the served head then reads "
+        "both; a review without a title reads an empty one); false = the text alone",
+    )
     rule_folds: int = option(
         5, help="time-ordered blocks (2-20) of the training reviews: each block is scored by a head fitted on the "
         "others, and the head's decision rule (a bias per rating, toward the ratings' distribution) is chosen on those "
@@ -132,7 +138,8 @@ def read_window(lake_root: str, ds: str, days: int):
 
     from shoplake.io.lake import read_partition
 
-    cols = ["review_id", "product_id", "rating", "review_text", "submitted_at", "incentivised", "language_code"]
+    cols = ["review_id", "product_id", "rating", "review_text", "title", "submitted_at", "incentivised",
+            "language_code"]  # fmt: skip
     paths = window_partitions(lake_root, ds, days)
     if not paths:
         raise ValueError(f"no curated {PRODUCT_REVIEWS} partition in the {days} days ending {ds}")
@@ -153,11 +160,12 @@ def _due(lake_root: str, ds: str, retrain_days: int) -> tuple[bool, dict[str, An
     return not (0 <= age < retrain_days), current
 
 
-def five_class_predictions(clf: Any, texts: list[str]):
-    """``(probabilities in FIVE_CLASSES order, predicted stars 1-5)`` of a loaded classifier."""
+def five_class_predictions(clf: Any, texts: list[str], titles: list[str] | None = None):
+    """``(probabilities in FIVE_CLASSES order, predicted stars 1-5)`` of a loaded classifier (``titles`` reach a
+    head fitted on text and title; other models read the text alone)."""
     import numpy as np
 
-    probs = clf.five_class_proba(texts)
+    probs = clf.five_class_proba(texts, titles)
     return probs, np.argmax(probs, axis=1) + 1
 
 
@@ -189,19 +197,23 @@ def _fit_or_adopt(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, out: Path)
     written into ``out``: ``{"predicted", "model_id", "revision", "kind"}``."""
     import numpy as np
 
-    from shoplake.ml.sentiment import MODEL_REF, USE_MULTILINGUAL, engine_config, load_classifier
+    from shoplake.ml.sentiment import MODEL_REF, TEXT_AND_TITLE, USE_MULTILINGUAL, engine_config, load_classifier
     from shoplake.ml.sentiment_head import default_encoder_dir, fit_multiclass_head, save_head_model, sentence_encoder
 
     engine = engine_config(cfg)
     if cfg.model:
         clf = load_classifier(cfg.model.split("@")[0], revision=_revision(cfg.model), cfg=engine,
                               cache_dir=cfg.model_cache)  # fmt: skip
-        _, predicted = five_class_predictions(clf, df.iloc[cut:]["review_text"].fillna("").tolist())
+        _, predicted = five_class_predictions(clf, *_texts_and_titles(df.iloc[cut:]))
         out.mkdir()
         (out / MODEL_REF).write_text(json.dumps({"uri": cfg.model.split("@")[0], "revision": _revision(cfg.model)}))
         return {"predicted": predicted, "model_id": clf.model_id, "revision": clf.revision, "kind": "adopted"}
     encoder = default_encoder_dir() if cfg.encoder in ("", "minilm") else cfg.encoder
-    emb = sentence_encoder(encoder, engine).embed(df["review_text"].fillna("").tolist())
+    texts, titles = _texts_and_titles(df)
+    embedder = sentence_encoder(encoder, engine)
+    emb = embedder.embed(texts)
+    if cfg.use_title:  # side by side: the title, when there is one, is the reviewer's own summary of the verdict
+        emb = np.hstack([emb, embedder.embed(titles)])
     stars_train = df.iloc[:cut]["rating"].to_numpy(dtype=int)
     rule = _decision_rule(cfg, emb[:cut], stars_train)
     head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
@@ -212,9 +224,15 @@ def _fit_or_adopt(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, out: Path)
     model_id = f"shoplake/review-sentiment-{family}-head-5"
     revision = save_head_model(out, encoder, head, model_id=model_id, labels=FIVE_CLASSES,
                                extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}",
+                                      "inputs": list(TEXT_AND_TITLE if cfg.use_title else ("text",)),
                                       "class_bias": rule["class_bias"]})  # fmt: skip
     return {"predicted": predicted, "model_id": model_id, "revision": revision, "kind": "trained",
             "decision_rule": rule}  # fmt: skip
+
+
+def _texts_and_titles(df: Any) -> tuple[list[str], list[str]]:
+    """The reviews' texts and titles (``""`` where none)."""
+    return df["review_text"].fillna("").tolist(), df["title"].fillna("").tolist()
 
 
 def _decision_rule(cfg: ReviewSentimentTrainConfig, emb: Any, stars: Any) -> dict[str, Any]:
@@ -306,7 +324,7 @@ def _publish(
         "class_bias": None,
         "reason": "an adopted model's own",
     }
-    stars_test, test_texts = test_df["rating"].to_numpy(dtype=int), test_df["review_text"].fillna("").tolist()
+    stars_test, (test_texts, test_titles) = test_df["rating"].to_numpy(dtype=int), _texts_and_titles(test_df)
     plot_confusion(out / "confusion.png", report["confusion"], FIVE_CLASSES,
                    f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
 
@@ -315,7 +333,7 @@ def _publish(
             stars = majority_class(pointer) + 1
             return rs.five_class_report(stars_test, np.full(len(stars_test), stars))["macro_f1"]
         clf = load_classifier(pointer["path"], cfg=engine_config(cfg), cache_dir=cfg.model_cache)
-        return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts)[1])["macro_f1"]
+        return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts, test_titles)[1])["macro_f1"]
 
     flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and v is not None}
     flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if isinstance(v, int | float)}
@@ -367,9 +385,11 @@ def score_review_sentiment(cfg: ReviewSentimentScoreConfig) -> dict[str, Any]:
     total = partition_rows(src)
     progress = Progress(total, f"reviews of {src} scored", log)
     with PartitionWriter(out, schema, counts={"curated": total}) as writer:
-        for batch in iter_partition_batches(src, ["review_id", "product_id", "rating", "review_text"], cfg.chunk_rows):
+        columns = ["review_id", "product_id", "rating", "review_text", "title"]
+        for batch in iter_partition_batches(src, columns, cfg.chunk_rows):
             texts = [t or "" for t in batch.column("review_text").to_pylist()]
-            probs, predicted = five_class_predictions(clf, texts)
+            titles = [t or "" for t in batch.column("title").to_pylist()]
+            probs, predicted = five_class_predictions(clf, texts, titles)
             n = len(texts)
             cols = {
                 "review_id": batch.column("review_id"),

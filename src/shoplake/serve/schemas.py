@@ -241,12 +241,19 @@ def sentiment_request(limits: ServeSettings) -> type[BaseModel]:
 
 
 def review_sentiment_request(limits: ServeSettings) -> type[BaseModel]:
-    """``POST /predict/review_sentiment``: product review texts."""
+    """``POST /predict/review_sentiment``: product review texts, with their titles where the reviews have them."""
     Text = _text(limits)
+    Title = Annotated[str, StringConstraints(max_length=limits.max_text_chars), AfterValidator(unicode)]
 
     class ReviewSentimentRequest(BaseModel):
-        model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [{"texts": [EXAMPLE_REVIEW]}]})
+        model_config = ConfigDict(
+            **STRICT, json_schema_extra={"examples": [{"texts": [EXAMPLE_REVIEW], "titles": ["Worth every hour"]}]}
+        )
         texts: list[Text] = _texts(limits)  # type: ignore[valid-type]
+        titles: list[Title] | None = Field(  # type: ignore[valid-type]
+            None, description="the review's title per text ('' for none; omitted = none): a model fitted on text and "
+            "title reads it, any other model the text alone",
+        )  # fmt: skip
 
     return ReviewSentimentRequest
 

@@ -20,12 +20,20 @@ from shoplake.jobconfig import check_options, option
 from shoplake.ml.sentiment.batching import auto_batch_tokens, mean_pool, place_module, run_sorted_batches
 from shoplake.ml.sentiment.cpu import attention_of, prepare_cpu_model
 from shoplake.ml.sentiment.export import CompiledModel, OnnxModel
-from shoplake.ml.sentiment.labels import HEAD_MANIFEST, MODEL_REF, ClassScores, five_class_positive_prob
+from shoplake.ml.sentiment.labels import (
+    HEAD_MANIFEST,
+    MODEL_REF,
+    TEXT_AND_TITLE,
+    ClassScores,
+    five_class_positive_prob,
+    titled,
+)
 from shoplake.ml.sentiment.multilingual import (
     USE_MULTILINGUAL,
     MultilingualEncoder,
     MultilingualHeadClassifier,
     check_fingerprint,
+    linear_softmax,
 )
 
 if TYPE_CHECKING:
@@ -130,8 +138,9 @@ class TextClassifier(ClassScores):
         id2label = getattr(self.model.config, "id2label", None) or {}
         return [str(id2label[k]) for k in sorted(id2label, key=int)]
 
-    def class_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Softmax over the model's labels for each text (rows in input order, columns in :meth:`labels` order)."""
+    def class_proba(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        """Softmax over the model's labels for each text (rows in input order, columns in :meth:`labels` order); a
+        model of one input reads the text alone (``titles`` unused)."""
         import torch
 
         return run_sorted_batches(
@@ -181,6 +190,28 @@ class EmbeddingHeadClassifier(TextClassifier):
         hidden = self.model(**enc).last_hidden_state
         return self.head(mean_pool(hidden, enc["attention_mask"]).to(self.head.weight.dtype))
 
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The encoder's sentence embeddings (mean pooled, L2-normalised), rows in input order."""
+        return run_sorted_batches(
+            self.tokenizer,
+            texts,
+            lambda enc: mean_pool(self.model(**enc).last_hidden_state, enc["attention_mask"]),
+            batch_size=self.cfg.batch_size,
+            batch_tokens=self.cfg.batch_tokens,
+            max_length=self.max_length,
+            device=self.device,
+            width=self.head.in_features // len(self.inputs),
+        )
+
+    def class_proba(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
+        """A head of one input scores each text in one pass; a head fitted on text and title
+        (:data:`TEXT_AND_TITLE`) reads the two embeddings side by side."""
+        if self.inputs != TEXT_AND_TITLE:
+            return super().class_proba(texts)
+        x = np.hstack([self.embed(texts), self.embed(titled(texts, titles))])
+        weight = self.head.weight.detach().float().cpu().numpy()
+        return linear_softmax(x, weight, self.head.bias.detach().float().cpu().numpy())
+
 
 def model_dtype(device: str, precision: str) -> torch.dtype:
     import torch
@@ -210,6 +241,7 @@ def load_multilingual_head(path: str | Path, meta: dict[str, Any], cfg: EngineCo
     weights = load_file(str(Path(path) / meta["head_file"]))
     clf = MultilingualHeadClassifier(encoder, weights["weight"], weights["bias"], meta["labels"], cfg)
     clf.model_id, clf.revision = meta["model_id"], meta["revision"]
+    clf.inputs = tuple(meta.get("inputs", ("text",)))
     ignored = [f"{k}={v}" for k, v in (("device", cfg.device), ("precision", cfg.precision), ("compile", cfg.compile))
                if v not in ("auto", "cpu", "fp32", False)]  # fmt: skip
     log.info("loaded %s@%s (USE multilingual v3, numpy on %s CPU threads%s)", clf.model_id, clf.revision,
@@ -250,6 +282,7 @@ def load_classifier(
         head.load_state_dict(weights)
         clf: TextClassifier = EmbeddingHeadClassifier(tokenizer, encoder, head, meta["labels"], **kw)
         clf.model_id, clf.revision = meta["model_id"], meta["revision"]
+        clf.inputs = tuple(meta.get("inputs", ("text",)))
     elif Path(path).is_dir():
         # a directory carries its own version: the pinned hub revision does not apply to it
         tokenizer = AutoTokenizer.from_pretrained(path)

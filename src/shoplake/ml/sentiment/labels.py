@@ -57,16 +57,34 @@ def five_class_positive_prob(probs: np.ndarray) -> np.ndarray:
     return probs[:, 3] + probs[:, 4] + 0.5 * probs[:, 2]
 
 
+#: what a model reads of a review: its text, or (a head fitted with ``inputs`` = this) its text and its title
+TEXT_AND_TITLE = ("text", "title")
+
+
+def titled(texts: Sequence[str], titles: Sequence[str] | None) -> list[str]:
+    """One title per text (``""`` for none; every title empty when ``titles`` is None)."""
+    if titles is None:
+        return [""] * len(texts)
+    if len(titles) != len(texts):
+        raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
+    return [t or "" for t in titles]
+
+
 class ClassScores:
     """What every loaded sentiment model answers, given its output ``labels()`` and ``class_proba(texts)``: the
-    positive class, the five classes in :data:`FIVE_CLASSES` order, one ``positive_prob`` per text."""
+    positive class, the five classes in :data:`FIVE_CLASSES` order, one ``positive_prob`` per text.
+
+    ``titles`` (one per text, ``""`` for none) reach only a model whose ``inputs`` name them (a head fitted on the
+    review's text and title, :data:`TEXT_AND_TITLE`); any other model reads the text alone. A titled model asked
+    without titles reads every title as empty — what it learnt from the reviews that had none."""
 
     model_id: str = ""
+    inputs: tuple[str, ...] = ("text",)
 
     def labels(self) -> list[str]:
         raise NotImplementedError
 
-    def class_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def class_proba(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def positive_index(self) -> int:
@@ -77,12 +95,12 @@ class ClassScores:
                 return idx
         return max(labels) if labels else 1
 
-    def five_class_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def five_class_proba(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
         """The five class probabilities in :data:`FIVE_CLASSES` order; ``ValueError`` for a model of other labels."""
         order = five_class_order(self.labels())
         if order is None:
             raise ValueError(f"{self.model_id} has labels {self.labels()}, not five sentiment classes")
-        return self.class_proba(texts)[:, order]
+        return self.class_proba(texts, titles)[:, order]
 
     def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Probability of the positive class for each text, in input order (a five-class model's five probabilities

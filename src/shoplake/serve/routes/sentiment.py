@@ -32,8 +32,10 @@ def router(ctx: Context) -> APIRouter:
     def predict_review_sentiment(req: ctx.bodies.review_sentiment) -> dict[str, Any]:  # type: ignore[name-defined]
         from shoplake.ml.sentiment import five_class_positive_prob
 
+        if req.titles is not None and len(req.titles) != len(req.texts):
+            raise errors.Unprocessable([("body.titles", f"{len(req.titles)} titles for {len(req.texts)} texts")])
         m = ctx.served("review_sentiment")
-        probs = m.model.five_class_proba(list(req.texts))
+        probs = m.model.five_class_proba(list(req.texts), None if req.titles is None else list(req.titles))
         labels = m.info["labels"]
         positive = five_class_positive_prob(probs)
         return {
