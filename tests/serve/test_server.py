@@ -3,6 +3,7 @@ browser (headless Debian chromium driven by Playwright; skipped where chromium i
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
@@ -16,8 +17,8 @@ pytest.importorskip("uvicorn")
 pytestmark = pytest.mark.integration  # a real server on a port (and a browser)
 
 
-@pytest.fixture(scope="module")
-def server(service_lake, tiny_sentiment_model):
+@contextlib.contextmanager
+def _serving(lake: str, sentiment_model: str):
     import uvicorn
     from object_stores import free_port
     from serve_lake import settings_for
@@ -25,7 +26,7 @@ def server(service_lake, tiny_sentiment_model):
     from shoplake.serve.app import create_app
 
     port = free_port()
-    app = create_app(settings_for(service_lake, tiny_sentiment_model, pointer_ttl_s=5.0))
+    app = create_app(settings_for(lake, sentiment_model, pointer_ttl_s=5.0))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -36,6 +37,12 @@ def server(service_lake, tiny_sentiment_model):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(service_lake, tiny_sentiment_model):
+    with _serving(service_lake, tiny_sentiment_model) as url:
+        yield url
 
 
 def test_many_concurrent_clients_get_consistent_answers(server):
@@ -104,4 +111,42 @@ def test_a_person_picks_a_model_types_and_sees_the_prediction(server):
         page.click("#predict")
         page.wait_for_function("document.getElementById('result').className === 'error'")
         assert "telco_churn_weekly" in page.text_content("#result")
+        browser.close()
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_a_person_gives_a_review_its_title_and_the_stars_read_it(tmp_path, service_lake, tiny_sentiment_model):
+    """The five-class model fitted on text and title: the page offers a title box, sends what is typed there, and a
+    different title gives a different answer."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    from tiny_models import build_titled_five_class_head
+
+    from shoplake.ml.registry import promote_if_not_worse
+
+    lake = str(tmp_path / "lake")
+    shutil.copytree(service_lake, lake)
+    version = f"{lake}/model/review_sentiment/version=2026-11-30"
+    shutil.copytree(build_titled_five_class_head(tmp_path / "titled"), version)
+    promote_if_not_worse(lake, "review_sentiment", "2026-11-30", metric="macro_f1", score=0.5)
+    with _serving(lake, tiny_sentiment_model) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_function("document.getElementById('version').textContent.includes('current version')")
+        assert not page.is_visible("#title")
+        page.select_option("#model", "review_sentiment")
+        page.wait_for_function("document.body.dataset.example === 'review_sentiment'")
+        assert page.input_value("#title") == "Worth every hour"  # the service's example, title included
+
+        def answer(title: str) -> str:
+            page.fill("#text", "It smells lovely but fades in an hour")
+            page.fill("#title", title)
+            page.evaluate("document.getElementById('result').textContent = ''")
+            page.click("#predict")
+            page.wait_for_function("document.getElementById('summary').textContent.includes('stars')")
+            return page.text_content("#result")
+
+        untitled, titled = answer(""), answer("Disappointed, returned it")
+        assert '"probabilities"' in untitled
+        assert titled != untitled
         browser.close()
