@@ -25,11 +25,10 @@ from shoplake.ml.sentiment import (
     MultilingualEncoder,
     encoder_fingerprint,
     linear_softmax,
-    mean_pool,
     model_dtype,
     pick_device,
     place_module,
-    run_sorted_batches,
+    sentence_embeddings,
 )
 
 log = logging.getLogger(__name__)
@@ -59,16 +58,9 @@ class SentenceEncoder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of ``texts``, rows in input order; length-sorted dynamic batches."""
-        return run_sorted_batches(
-            self.tokenizer,
-            texts,
-            lambda enc: mean_pool(self.model(**enc).last_hidden_state, enc["attention_mask"]),
-            batch_size=self.cfg.batch_size,
-            batch_tokens=self.cfg.batch_tokens,
-            max_length=min(self.cfg.max_length, self.model.config.max_position_embeddings),
-            device=self.device,
-            width=self.model.config.hidden_size,
-        )
+        return sentence_embeddings(self.tokenizer, self.model, texts, self.cfg,
+                                   max_length=min(self.cfg.max_length, self.model.config.max_position_embeddings),
+                                   device=self.device, width=self.model.config.hidden_size)  # fmt: skip
 
 
 def sentence_encoder(encoder: str, cfg: EngineConfig | None = None) -> SentenceEncoder | MultilingualEncoder:

@@ -27,6 +27,7 @@ from shoplake.ml.sentiment.batching import (
     place_module,
     plan_batches,
     run_sorted_batches,
+    sentence_embeddings,
 )
 from shoplake.ml.sentiment.classifier import (
     EmbeddingHeadClassifier,
@@ -140,6 +141,7 @@ __all__ = [
     "run_sorted_batches",
     "score_partition",
     "score_texts",
+    "sentence_embeddings",
     "tune_cpu_allocator",
     "use_attention",
 ]

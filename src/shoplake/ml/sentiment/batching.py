@@ -140,6 +140,23 @@ def run_sorted_batches(
     return out
 
 
+def sentence_embeddings(
+    tokenizer: Any, model: Any, texts: Sequence[str], cfg: Any, *, max_length: int, device: str, width: int
+) -> np.ndarray:
+    """Mean-pooled, L2-normalised sentence embeddings of ``texts`` by an encoder ``model`` (rows in input order;
+    ``cfg`` gives ``batch_size`` and ``batch_tokens``): what a head is fitted on and what it reads when served."""
+    return run_sorted_batches(
+        tokenizer,
+        texts,
+        lambda enc: mean_pool(model(**enc).last_hidden_state, enc["attention_mask"]),
+        batch_size=cfg.batch_size,
+        batch_tokens=cfg.batch_tokens,
+        max_length=max_length,
+        device=device,
+        width=width,
+    )
+
+
 def place_module(module: Any, device: str, dtype: torch.dtype) -> Any:
     """``module`` in eval mode on ``device`` with its weights in ``dtype`` (bf16 weights on CUDA: the matrix
     units' native type, no autocast casting the weights again on every call)."""

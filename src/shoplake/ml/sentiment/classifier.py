@@ -17,7 +17,13 @@ import numpy as np
 from shoplake.config import SENTIMENT_PRECISIONS, looks_like_path
 from shoplake.io.lake import filesystem
 from shoplake.jobconfig import check_options, option
-from shoplake.ml.sentiment.batching import auto_batch_tokens, mean_pool, place_module, run_sorted_batches
+from shoplake.ml.sentiment.batching import (
+    auto_batch_tokens,
+    mean_pool,
+    place_module,
+    run_sorted_batches,
+    sentence_embeddings,
+)
 from shoplake.ml.sentiment.cpu import attention_of, prepare_cpu_model
 from shoplake.ml.sentiment.export import CompiledModel, OnnxModel
 from shoplake.ml.sentiment.labels import (
@@ -192,16 +198,9 @@ class EmbeddingHeadClassifier(TextClassifier):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The encoder's sentence embeddings (mean pooled, L2-normalised), rows in input order."""
-        return run_sorted_batches(
-            self.tokenizer,
-            texts,
-            lambda enc: mean_pool(self.model(**enc).last_hidden_state, enc["attention_mask"]),
-            batch_size=self.cfg.batch_size,
-            batch_tokens=self.cfg.batch_tokens,
-            max_length=self.max_length,
-            device=self.device,
-            width=self.head.in_features // len(self.inputs),
-        )
+        width = self.head.in_features // len(self.inputs)
+        return sentence_embeddings(self.tokenizer, self.model, texts, self.cfg, max_length=self.max_length,
+                                   device=self.device, width=width)  # fmt: skip
 
     def class_proba(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
         """A head of one input scores each text in one pass; a head fitted on text and title
