@@ -100,6 +100,8 @@ def test_the_decision_rule_is_chosen_out_of_fold_or_left_off_with_the_reason():
     off = rsp._decision_rule(off_cfg, emb, stars)
     assert off["class_bias"] == [0.0] * 5
     assert "rule_folds is off" in off["reason"]
+    with pytest.raises(ValueError, match="rule-folds 1"):
+        rsp.ReviewSentimentTrainConfig(ds=DAYS[-1], lake_root="/unused", rule_folds=1)
     few = rsp._decision_rule(cfg, emb[:60], stars[:60])
     assert few["class_bias"] == [0.0] * 5
     assert "too few" in few["reason"]

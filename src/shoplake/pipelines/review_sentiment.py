@@ -101,6 +101,8 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
         local_or_lake = "://" in self.model or Path(self.model).expanduser().exists()
         if self.model and "@" not in self.model and not local_or_lake:
             raise ValueError(f"--model {self.model!r}: a hub model needs a pinned revision (id@revision)")
+        if self.rule_folds == 1:
+            raise ValueError("--rule-folds 1 leaves no training rows to fit the folds' heads on: 0 (off) or 2-20")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,8 +248,8 @@ def _decision_rule(cfg: ReviewSentimentTrainConfig, emb: Any, stars: Any) -> dic
     from shoplake.ml.sentiment_head import fit_multiclass_head
 
     n, k = len(stars), cfg.rule_folds
-    if k < 2 or n < 20 * k:
-        reason = "rule_folds is off" if k < 2 else f"{n} training reviews are too few for {k} folds of 20"
+    if k == 0 or n < 20 * k:
+        reason = "rule_folds is off" if k == 0 else f"{n} training reviews are too few for {k} folds of 20"
         return {"class_bias": [0.0] * 5, "reason": f"{reason}: the class-balanced head as fitted"}
     oof = np.zeros((n, 5))
     for block in np.array_split(np.arange(n), k):
