@@ -83,6 +83,26 @@ def test_a_job_whose_parent_is_already_gone_ends_before_it_starts():
     assert "ran" in ok.stdout
 
 
+def test_a_zombie_parent_is_a_gone_parent():
+    """A task process killed with its worker is an unreaped zombie until init gets to it (over a second here, forever
+    under a pid 1 that does not reap): a job that checks its named parent then must end, not run on orphaned."""
+    from shoplake.process import pid_exists, process_running
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while process_running(dead.pid):  # not waited for: it stays a zombie of this process
+        assert time.monotonic() < deadline, "the child never exited"
+        time.sleep(0.05)
+    assert pid_exists(dead.pid)  # the pid is still taken
+    code = "from shoplake.jobconfig import run_main; run_main(lambda argv: print('ran'), [])"
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, PARENT_PID_ENV: str(dead.pid)},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    dead.wait()
+    assert done.returncode == ORPHANED_EXIT, done.stderr
+    assert "ran" not in done.stdout
+    assert process_running(os.getpid())
+
+
 def test_a_shell_between_the_task_and_the_job_is_tolerated():
     # bash without exec: the job's parent is the shell, the named process its grandparent, alive — the job runs
     code = "from shoplake.jobconfig import run_main; run_main(lambda argv: print('ran'), [])"
