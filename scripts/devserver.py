@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from shoplake.process import pid_exists
+from shoplake.process import process_running
 
 log = logging.getLogger(__name__)
 
@@ -192,13 +192,7 @@ def running(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
-    if not pid_exists(pid):
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # no /proc (macOS) or it just went
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    return process_running(pid)
 
 
 def run(port: int, data_dir: Path, command: list[str]) -> int:

@@ -69,15 +69,15 @@ def die_with_parent_preexec() -> Callable[[], None]:
 def process_running(pid: int) -> bool:
     """Whether a process ``pid`` exists and has not exited: a zombie (dead, not yet reaped) is gone. An orphaned
     task process stays a zombie until init reaps it — over a second on the dev VM (measured 1.2–1.4 s), forever
-    under a container's pid 1 that never reaps — and a job checking its named parent inside that window must not
-    take it for alive."""
+    under a container's pid 1 that never reaps — and a job checking its named parent, or a script waiting for a
+    server to stop, must not take it for alive. Without /proc (macOS) ``kill(pid, 0)`` is all there is."""
     if not pid_exists(pid):
         return False
     try:
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):  # gone between the two looks (only Linux asks: die_with_parent)
-        return False
+    except (OSError, IndexError):  # no /proc at all, or the process went between the two looks
+        return not os.path.isdir("/proc/self")
     return state not in ("Z", "X")
 
 
