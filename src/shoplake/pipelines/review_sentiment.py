@@ -199,7 +199,14 @@ def _fit_or_adopt(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, out: Path)
     written into ``out``: ``{"predicted", "model_id", "revision", "kind"}``."""
     import numpy as np
 
-    from shoplake.ml.sentiment import MODEL_REF, TEXT_AND_TITLE, USE_MULTILINGUAL, engine_config, load_classifier
+    from shoplake.ml.sentiment import (
+        MODEL_REF,
+        TEXT_AND_TITLE,
+        USE_MULTILINGUAL,
+        engine_config,
+        load_classifier,
+        review_features,
+    )
     from shoplake.ml.sentiment_head import default_encoder_dir, fit_multiclass_head, save_head_model, sentence_encoder
 
     engine = engine_config(cfg)
@@ -211,11 +218,9 @@ def _fit_or_adopt(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, out: Path)
         (out / MODEL_REF).write_text(json.dumps({"uri": cfg.model.split("@")[0], "revision": _revision(cfg.model)}))
         return {"predicted": predicted, "model_id": clf.model_id, "revision": clf.revision, "kind": "adopted"}
     encoder = default_encoder_dir() if cfg.encoder in ("", "minilm") else cfg.encoder
-    texts, titles = _texts_and_titles(df)
-    embedder = sentence_encoder(encoder, engine)
-    emb = embedder.embed(texts)
-    if cfg.use_title:  # side by side: the title, when there is one, is the reviewer's own summary of the verdict
-        emb = np.hstack([emb, embedder.embed(titles)])
+    # side by side: the title, when there is one, is the reviewer's own summary of the verdict
+    inputs = TEXT_AND_TITLE if cfg.use_title else ("text",)
+    emb = review_features(sentence_encoder(encoder, engine).embed, *_texts_and_titles(df), inputs)
     stars_train = df.iloc[:cut]["rating"].to_numpy(dtype=int)
     rule = _decision_rule(cfg, emb[:cut], stars_train)
     head = fit_multiclass_head(emb[:cut], stars_train - 1, 5, seed=cfg.seed, c=cfg.c)
@@ -226,7 +231,7 @@ def _fit_or_adopt(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, out: Path)
     model_id = f"shoplake/review-sentiment-{family}-head-5"
     revision = save_head_model(out, encoder, head, model_id=model_id, labels=FIVE_CLASSES,
                                extra={"trained_on": f"{cfg.window_days} days to {cfg.ds}",
-                                      "inputs": list(TEXT_AND_TITLE if cfg.use_title else ("text",)),
+                                      "inputs": list(inputs),
                                       "class_bias": rule["class_bias"]})  # fmt: skip
     return {"predicted": predicted, "model_id": model_id, "revision": revision, "kind": "trained",
             "decision_rule": rule}  # fmt: skip

@@ -69,6 +69,7 @@ from shoplake.ml.sentiment.labels import (
     five_class_order,
     five_class_positive_prob,
     normalise_label,
+    review_features,
 )
 from shoplake.ml.sentiment.multilingual import (
     USE_LANGUAGES,
@@ -138,6 +139,7 @@ __all__ = [
     "plan_batches",
     "prepack_cpu_linears",
     "prepare_cpu_model",
+    "review_features",
     "run_sorted_batches",
     "score_partition",
     "score_texts",

@@ -32,7 +32,7 @@ from shoplake.ml.sentiment.labels import (
     TEXT_AND_TITLE,
     ClassScores,
     five_class_positive_prob,
-    titled,
+    review_features,
 )
 from shoplake.ml.sentiment.multilingual import (
     USE_MULTILINGUAL,
@@ -207,7 +207,7 @@ class EmbeddingHeadClassifier(TextClassifier):
         (:data:`TEXT_AND_TITLE`) reads the two embeddings side by side."""
         if self.inputs != TEXT_AND_TITLE:
             return super().class_proba(texts)
-        x = np.hstack([self.embed(texts), self.embed(titled(texts, titles))])
+        x = review_features(self.embed, texts, titles, self.inputs)
         weight = self.head.weight.detach().float().cpu().numpy()
         return linear_softmax(x, weight, self.head.bias.detach().float().cpu().numpy())
 

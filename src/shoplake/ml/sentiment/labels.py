@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -68,6 +68,20 @@ def titled(texts: Sequence[str], titles: Sequence[str] | None) -> list[str]:
     if len(titles) != len(texts):
         raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
     return [t or "" for t in titles]
+
+
+def review_features(
+    embed: Callable[[Sequence[str]], np.ndarray],
+    texts: Sequence[str],
+    titles: Sequence[str] | None,
+    inputs: Sequence[str],
+) -> np.ndarray:
+    """What an embedding head reads: the texts' embeddings, and for a head of :data:`TEXT_AND_TITLE` the titles'
+    beside them — built here for its fit and for every answer it serves alike."""
+    x = embed(texts)
+    if tuple(inputs) == TEXT_AND_TITLE:
+        x = np.hstack([x, embed(titled(texts, titles))])
+    return x
 
 
 class ClassScores:

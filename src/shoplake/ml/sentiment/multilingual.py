@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from shoplake.ml.sentiment.labels import TEXT_AND_TITLE, ClassScores, titled
+from shoplake.ml.sentiment.labels import ClassScores, review_features
 from shoplake.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,4 @@ class MultilingualHeadClassifier(ClassScores):
         return self.head_labels.index("positive")
 
     def class_proba(self, texts: Sequence[str], titles: Sequence[str] | None = None) -> np.ndarray:
-        x = self.encoder.embed(texts)
-        if self.inputs == TEXT_AND_TITLE:  # a head fitted on the review's text and title side by side
-            x = np.hstack([x, self.encoder.embed(titled(texts, titles))])
-        return linear_softmax(x, self.weight, self.bias)
+        return linear_softmax(review_features(self.encoder.embed, texts, titles, self.inputs), self.weight, self.bias)
