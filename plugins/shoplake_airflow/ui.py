@@ -153,12 +153,48 @@ def day(zone: Zone, name: str, ds: str, version: Version = None, limit: HeadRows
 
 
 @app.get("/datasets/{zone}/{name}/{ds}", response_class=HTMLResponse)
-def day_page(request: Request, zone: Zone, name: str, ds: str, version: Version = None, limit: HeadRows = 50) -> str:
-    """One day of a dataset as a page, at the latest table version or an older one."""
-    preview = _day(zone, name, ds, version, limit)
-    return _templates.get_template("day.html").render(
-        base=f"{request.scope.get('root_path', '').rstrip('/')}/", d=preview, fmt=_fmt
-    )
+def day_page(request: Request, zone: str, name: str, ds: str, version: str | None = None,
+             limit: str | None = None) -> HTMLResponse:  # fmt: skip
+    """One day of a dataset as a page, at the latest table version or an older one. A person's typo (a zone,
+    table, day or version that is not there, a value that is not a number) gets a page that says what to give
+    and links back, with the status the JSON view answers (404 or 422), never raw JSON."""
+    base = f"{request.scope.get('root_path', '').rstrip('/')}/"
+    try:
+        z = Zone(zone)
+    except ValueError:
+        zones = ", ".join(z.value for z in Zone)
+        return _error_page(base, 404, f"There is no zone {errors.excerpt(zone, 40)!r}: the zones are {zones}.")
+    asked_version = _page_number(version, "version", 0, None)
+    rows = _page_number(limit, "limit", 1, 500)
+    if isinstance(asked_version, str) or isinstance(rows, str):
+        return _error_page(base, 422, asked_version if isinstance(asked_version, str) else str(rows))
+    try:
+        preview = overview.day_preview(_lake_root(), z, name, ds, version=asked_version, limit=rows or 50)
+    except ValueError as exc:  # a ds that is not a date, a name that is not a dataset's
+        return _error_page(base, 422, f"{exc}. Give the day as YYYY-MM-DD, e.g. 2019-03-01.")
+    except KeyError as exc:
+        what = str(exc).strip("'\"")
+        return _error_page(base, 404, f"{what}. The Lake page lists every table and its days.")
+    return HTMLResponse(_templates.get_template("day.html").render(base=base, d=preview, fmt=_fmt))
+
+
+def _page_number(raw: str | None, name: str, low: int, high: int | None) -> int | None | str:
+    """A page's number parameter: None when not given, the number, or a sentence saying what to give."""
+    if raw is None or raw == "":
+        return None
+    span = f"{low}–{high}" if high is not None else f"{low} or more"
+    try:
+        value = int(raw)
+    except ValueError:
+        return f"{name}={errors.excerpt(raw, 40)!r} is not a number: give a whole number ({span})."
+    if value < low or (high is not None and value > high):
+        return f"{name}={value} is out of range: give a whole number ({span})."
+    return value
+
+
+def _error_page(base: str, status: int, message: str) -> HTMLResponse:
+    body = _templates.get_template("error.html").render(base=base, status=status, message=message)
+    return HTMLResponse(body, status_code=status)
 
 
 def _fmt(value: object) -> str:

@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 
 class JsonFormatter(logging.Formatter):
@@ -84,36 +84,103 @@ def serve(argv: list[str]) -> int:
     return 0
 
 
+class _Refused(Exception):
+    """A wrong argument: its one line says which and what to give (exit 2)."""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors on one line (the command, the argument, what to give), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Refused(f"{self.prog}: {message} (see {self.prog} -h)")
+
+
+def _whole(low: int, unit: str) -> Any:
+    """An argparse type: a whole number of ``unit`` at least ``low`` (the error says what to give)."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number: give {unit}, {low} or more") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is too small: give {unit}, {low} or more")
+        return value
+
+    return parse
+
+
+def _day(raw: str) -> str:
+    from shoplake.paths import validate_ds
+
+    try:
+        return validate_ds(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a day: give YYYY-MM-DD, e.g. 2019-03-01") from None
+
+
+def _lake_parser(lake_root: str) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = _OneLineParser(prog="shoplake lake", description="Operate the lake's Delta tables.", formatter_class=fmt)
+    parser.add_argument("--lake-root", default=lake_root, help="lake root (SHOPLAKE_LAKE_ROOT)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    table = "<zone>/<name> (e.g. curated/steam_reviews) or the table's URI; `shoplake lake tables` lists them"
+    cmds = {}
+
+    def add(name: str, summary: str) -> argparse.ArgumentParser:
+        cmds[name] = sub.add_parser(name, help=summary, description=summary, formatter_class=fmt)
+        return cmds[name]
+
+    add("tables", "List every Delta table of the lake, by URI.")
+    p = add("history", "A table's newest commits: version, time (UTC), operation, day, rows, files, counts.")
+    p.add_argument("table", help=table)
+    p.add_argument("--limit", type=_whole(1, "a number of commits"), default=20, help="commits shown, newest first")
+    p = add("restore", "Undo a bad run: a day (or the whole table) as it was at a version, as one new commit.")
+    p.add_argument("table", help=table)
+    p.add_argument("--version", type=_whole(0, "a table version"), required=True,
+                   help="the table version to go back to (see history)")  # fmt: skip
+    p.add_argument("--ds", type=_day, help="only this day (YYYY-MM-DD); without it the whole table")
+    p = add("vacuum", "Delete files no snapshot within the retention needs.")
+    p.add_argument("table", nargs="?", help=f"one table (default: every table); {table}")
+    p.add_argument("--retention-hours", type=_whole(0, "a number of hours"), default=168,
+                   help="keep versions this young readable (168: 7 days)")  # fmt: skip
+    p.add_argument("--full", action="store_true", help="also files no commit named (writers that died)")
+    p.add_argument("--dry-run", action="store_true", help="list the files it would delete; delete nothing")
+    p = add("compact", "Rewrite each day's small files into larger ones (no row changes).")
+    p.add_argument("table", nargs="?", help=f"one table (default: every table); {table}")
+    p.add_argument("--target-mb", type=_whole(1, "a file size in MiB"), default=128, help="target file size, MiB")
+    p = add("migrate", "Convert a lake in the pointer layout (releases before Delta) into Delta tables in place.")
+    p.add_argument("--dry-run", action="store_true", help="say what would be migrated; change nothing")
+    return parser, cmds
+
+
 def lake(argv: list[str]) -> int:
+    """``shoplake lake …``: every wrong table, day, version or number is one line naming the argument and what to
+    give, exit 2; a table that exists but fails to read is exit 1 with its error."""
     from shoplake.config import Settings
 
-    settings = Settings.from_env()
-    parser = argparse.ArgumentParser(prog="shoplake lake", description="operate the lake's Delta tables")
-    parser.add_argument("--lake-root", default=settings.lake_root, help="lake root (SHOPLAKE_LAKE_ROOT)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("tables", help="every Delta table of the lake")
-    p = sub.add_parser("history", help="a table's newest commits (version, operation, day, rows, counts)")
-    p.add_argument("table", help="<zone>/<name> (e.g. curated/steam_reviews) or the table's URI")
-    p.add_argument("--limit", type=int, default=20)
-    p = sub.add_parser("restore", help="undo a bad run: a day (or the whole table) as it was at a version")
-    p.add_argument("table")
-    p.add_argument("--version", type=int, required=True, help="the table version to go back to (see history)")
-    p.add_argument("--ds", help="only this day (YYYY-MM-DD); without it the whole table")
-    p = sub.add_parser("vacuum", help="delete files no snapshot within the retention needs")
-    p.add_argument("table", nargs="?", help="one table (default: every table)")
-    p.add_argument("--retention-hours", type=int, default=168, help="keep versions this young readable (168: 7 days)")
-    p.add_argument("--full", action="store_true", help="also files no commit named (writers that died)")
-    p.add_argument("--dry-run", action="store_true", help="list, delete nothing")
-    p = sub.add_parser("compact", help="rewrite each day's small files into larger ones (no row changes)")
-    p.add_argument("table", nargs="?", help="one table (default: every table)")
-    p.add_argument("--target-mb", type=int, default=128)
-    p = sub.add_parser("migrate", help="convert a lake in the pointer layout into Delta tables in place")
-    p.add_argument("--dry-run", action="store_true")
-    args = parser.parse_args(argv)
+    parser, cmds = _lake_parser(Settings.from_env().lake_root)
+    try:
+        return _lake(parser.parse_args(argv), cmds)
+    except _Refused as exc:
+        print(exc, file=sys.stderr)  # noqa: T201 - the command's own error
+        return 2
 
+
+def _lake(args: argparse.Namespace, cmds: dict[str, argparse.ArgumentParser]) -> int:
     from shoplake import lakeops
+    from shoplake.io import delta
 
     root = args.lake_root
+    this = cmds[args.command]
+    uri = lakeops.table_uri(root, args.table) if getattr(args, "table", None) else None
+    if uri is not None:
+        current = delta.snapshot_version(uri)
+        if current is None:
+            this.error(f"argument table: no Delta table {args.table!r} at {uri}; `shoplake lake tables` lists them")
+        if args.command == "restore" and args.version > current:
+            this.error(f"argument --version: {args.table} has versions 0–{current}; give one of them "
+                       f"(`shoplake lake history {args.table}`)")  # fmt: skip
     try:
         if args.command == "tables":
             out: Any = lakeops.tables(root)
@@ -122,15 +189,14 @@ def lake(argv: list[str]) -> int:
         elif args.command == "restore":
             out = lakeops.restore(root, args.table, args.version, args.ds)
         elif args.command == "vacuum":
-            out = lakeops.vacuum(root, args.table, retention_hours=args.retention_hours, full=args.full,
-                                 dry_run=args.dry_run)  # fmt: skip
+            vacuum = lakeops.vacuum_files if args.dry_run else lakeops.vacuum  # a dry run names the files
+            out = vacuum(root, args.table, retention_hours=args.retention_hours, full=args.full, dry_run=args.dry_run)
         elif args.command == "compact":
             out = lakeops.compact(root, args.table, target_mb=args.target_mb)
         else:
             out = lakeops.migrate(root, dry_run=args.dry_run)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"shoplake lake {args.command}: {exc}", file=sys.stderr)  # noqa: T201 - the command's own error
-        return 1
+    except FileNotFoundError as exc:  # restore: the day is not in that version, or its files were vacuumed
+        this.error(f"argument {'--ds' if getattr(args, 'ds', None) else 'table'}: {exc}")
     print(json.dumps(out, indent=2, default=str))  # noqa: T201 - the command's output
     return 0
 
@@ -155,5 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def entry() -> None:
+    """The ``shoplake`` console script: :func:`main`, ended the way jobs end (a command that used ``deltalake``
+    must not die of the teardown abort after it answered; :func:`shoplake.jobconfig.run_script`)."""
+    from shoplake.jobconfig import run_script
+
+    run_script(main)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -34,15 +34,42 @@ def tables(lake_root: str) -> list[str]:
 
 
 def history(lake_root: str, table: str, limit: int = 20) -> list[dict[str, Any]]:
-    """The newest ``limit`` commits of a table (see :func:`shoplake.io.delta.history`).
+    """The newest ``limit`` commits of a table (see :func:`shoplake.io.delta.history`), each with its time as ISO
+    8601 UTC and the data files it added and removed — counted from the commit's own log entry where the writer
+    recorded no metrics (shoplake's day commits do not; Spark's and delta-rs's operations do).
 
     Raises:
         FileNotFoundError: no Delta table there.
     """
+    import datetime as dt
+
+    from shoplake.io.lake import filesystem
+
     uri = table_uri(lake_root, table)
     if delta.snapshot_version(uri) is None:
         raise FileNotFoundError(f"no Delta table at {uri}")
-    return delta.history(uri, limit)
+    fs, path = filesystem(uri)
+    out = []
+    for c in delta.history(uri, limit):
+        if c["files_added"] is None or c["files_removed"] is None:
+            added, removed = _commit_file_counts(fs, f"{path}/_delta_log/{c['version']:020d}.json")
+            c["files_added"] = c["files_added"] if c["files_added"] is not None else added
+            c["files_removed"] = c["files_removed"] if c["files_removed"] is not None else removed
+        stamp = c.pop("timestamp")
+        time = None if stamp is None else dt.datetime.fromtimestamp(stamp / 1000, dt.UTC)
+        out.append({"version": c.pop("version"), "time": time and time.isoformat(timespec="seconds"), **c})
+    return out
+
+
+def _commit_file_counts(fs: Any, log_file: str) -> tuple[int | None, int | None]:
+    """``add`` and ``remove`` actions of one commit's log entry; None for both when the entry is gone (log
+    clean-up after a checkpoint)."""
+    try:
+        lines = fs.cat_file(log_file).decode().splitlines()
+    except FileNotFoundError:
+        return None, None
+    actions = [next(iter(json.loads(line)), None) for line in lines if line.strip()]
+    return actions.count("add"), actions.count("remove")
 
 
 def restore(lake_root: str, table: str, version: int, ds: str | None = None) -> dict[str, Any]:
@@ -81,11 +108,20 @@ def vacuum(
     lake; ``full`` also deletes files no commit ever named (writers that died before committing). Returns files
     deleted (or that would be, with ``dry_run``) per table. A version older than the retention can no longer be
     read or restored afterwards."""
+    plan = vacuum_files(lake_root, table, retention_hours=retention_hours, full=full, dry_run=dry_run)
+    return {uri: len(files) for uri, files in plan.items()}
+
+
+def vacuum_files(
+    lake_root: str, table: str | None = None, *, retention_hours: int = 168, full: bool = False, dry_run: bool = False
+) -> dict[str, list[str]]:
+    """:func:`vacuum`, naming the files: those deleted, or with ``dry_run`` those that would be (the list
+    ``shoplake lake vacuum --dry-run`` prints)."""
     targets = [table_uri(lake_root, table)] if table else tables(lake_root)
     out = {}
     for uri in targets:
-        out[uri] = len(delta.vacuum(uri, retention_hours, full=full, dry_run=dry_run))
-        log.info("%s %s: %d file(s)", "would vacuum" if dry_run else "vacuumed", uri, out[uri])
+        out[uri] = sorted(delta.vacuum(uri, retention_hours, full=full, dry_run=dry_run))
+        log.info("%s %s: %d file(s)", "would vacuum" if dry_run else "vacuumed", uri, len(out[uri]))
     return out
 
 
@@ -212,6 +248,7 @@ def migrate(lake_root: str, *, dry_run: bool = False) -> dict[str, Any]:
             done["days"].append(day)
         if done["days"] or done["skipped"]:
             report[uri] = done
+        if done["days"]:  # a table already Delta throughout is not news (every rerun of the demo would say so)
             log.info("%s %s: %d day(s) committed, %d already Delta, %d file(s) rewritten",
                      "would migrate" if dry_run else "migrated", uri, len(done["days"]), len(done["skipped"]),
                      done["rewritten_files"])  # fmt: skip

@@ -111,7 +111,10 @@ def validate_ds(ds: str) -> str:
     """Return ``ds`` if it is a real calendar date written ``YYYY-MM-DD``, else raise ``ValueError``."""
     if not isinstance(ds, str) or not _DS_RE.match(ds):
         raise ValueError(f"ds must be YYYY-MM-DD, got {ds!r}")
-    dt.date.fromisoformat(ds)
+    try:
+        dt.date.fromisoformat(ds)
+    except ValueError as exc:  # "month must be in 1..12" alone names neither the value nor the field
+        raise ValueError(f"ds must be a real day written YYYY-MM-DD, got {ds!r} ({exc})") from None
     return ds
 
 

@@ -3,6 +3,7 @@ vacuum, compaction, and migrating a lake the previous release wrote in its point
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from shoplake.cli import main
 from shoplake.io import delta
@@ -54,10 +56,10 @@ def test_history_and_restore_of_a_day_and_of_a_table_through_the_cli(tmp_path, c
     assert delta.days(f"{lake}/curated/events") == ["2024-01-01"]
 
     code, err = _cli(capsys, "--lake-root", lake, "restore", "curated/events", "--version", "99")
-    assert code == 1
-    assert "there is no version 99" in err
+    assert code == 2
+    assert "argument --version: curated/events has versions 0–" in err
     code, err = _cli(capsys, "--lake-root", lake, "history", "curated/nothing")
-    assert code == 1
+    assert code == 2
     assert "no Delta table" in err
     code, tables = _cli(capsys, "--lake-root", lake, "tables")
     assert tables == [f"{lake}/curated/events"]
@@ -70,7 +72,7 @@ def test_vacuum_keeps_what_the_retention_needs_and_compaction_changes_no_row(tmp
         write_partition(pa.table({"id": [f"{i}-{k}" for k in range(10)]}), f"{table}/ds=2024-01-01")
     (tmp_path / "lake/raw/events/ds=2024-01-01/part-of-a-dead-writer.zstd.parquet").write_bytes(b"never committed")
     _, kept = _cli(capsys, "--lake-root", lake, "vacuum", "--dry-run")  # default: 7 days' retention
-    assert kept == {table: 0}
+    assert kept == {table: []}  # a dry run names the files (none within the retention)
     _, gone = _cli(capsys, "--lake-root", lake, "vacuum", "--retention-hours", "0", "--full")
     assert gone == {table: 3}
     assert len(list((tmp_path / "lake/raw/events/ds=2024-01-01").glob("*.parquet"))) == 1
@@ -148,3 +150,69 @@ def test_a_lake_written_by_the_previous_release_migrates_in_place_once(tmp_path,
     assert again[f"{lake}/curated/events"] == {"days": [], "skipped": ["2024-01-01", "2024-01-02"],
                                                "rewritten_files": 0}  # fmt: skip
     assert delta.snapshot_version(f"{lake}/curated/events") == 2  # created, then one commit per day; no more
+
+
+BAD_INPUT = [  # (arguments, the argument the one line names, what it says to give)
+    (["history", "nope/nope"], "argument table", "shoplake lake tables"),
+    (["history", "curated/events", "--limit", "-3"], "argument --limit", "1 or more"),
+    (["history", "curated/events", "--limit", "many"], "argument --limit", "1 or more"),
+    (["restore", "nope/nope", "--version", "1"], "argument table", "shoplake lake tables"),
+    (["restore", "curated/events", "--version", "999"], "argument --version", "give one of them"),
+    (["restore", "curated/events", "--version", "-1"], "argument --version", "0 or more"),
+    (["restore", "curated/events", "--version", "1", "--ds", "2019-13-45"], "argument --ds", "YYYY-MM-DD"),
+    (["restore", "curated/events", "--version", "1", "--ds", "2019-01-01"], "argument --ds", "holds no file"),
+    (["restore", "curated/events"], "--version", "required"),
+    (["vacuum", "nope/nope"], "argument table", "shoplake lake tables"),
+    (["vacuum", "--retention-hours", "-1"], "argument --retention-hours", "0 or more"),
+    (["compact", "nope/nope"], "argument table", "shoplake lake tables"),
+    (["compact", "--target-mb", "0"], "argument --target-mb", "1 or more"),
+    (["frobnicate"], "argument COMMAND", "invalid choice"),
+]
+
+
+@pytest.mark.parametrize(("args", "names", "says"), BAD_INPUT, ids=[" ".join(a) for a, _, _ in BAD_INPUT])
+def test_every_verb_answers_bad_input_with_one_line_naming_the_argument(tmp_path, capsys, args, names, says):
+    lake = str(tmp_path / "lake")
+    write_partition(pa.table({"id": ["a"]}), f"{lake}/curated/events/ds=2024-01-01")
+    code, err = _cli(capsys, "--lake-root", lake, *args)
+    assert code == 2
+    assert err.count("\n") == 1, err  # one line, no traceback, no usage block
+    assert names in err
+    assert says in err
+    assert "Traceback" not in err
+
+
+def test_history_says_when_and_which_files_each_commit_changed(tmp_path, capsys):
+    lake = str(tmp_path / "lake")
+    write_partition(pa.table({"id": ["a", "b"]}), f"{lake}/curated/events/ds=2024-01-01")
+    write_partition(pa.table({"id": ["c"]}), f"{lake}/curated/events/ds=2024-01-01")  # replaces the day's file
+    code, history = _cli(capsys, "--lake-root", lake, "history", "curated/events")
+    assert code == 0
+    newest = history[0]
+    assert (newest["files_added"], newest["files_removed"]) == (1, 1)
+    assert (history[1]["files_added"], history[1]["files_removed"]) == (1, 0)
+    assert newest["time"].endswith("+00:00")
+    assert dt.datetime.fromisoformat(newest["time"]).year >= 2024
+
+
+def test_a_dry_run_vacuum_lists_the_files_it_would_delete(tmp_path, capsys):
+    lake = str(tmp_path / "lake")
+    write_partition(pa.table({"id": ["a"]}), f"{lake}/curated/events/ds=2024-01-01")
+    write_partition(pa.table({"id": ["b"]}), f"{lake}/curated/events/ds=2024-01-01")
+    code, listed = _cli(capsys, "--lake-root", lake, "vacuum", "curated/events", "--retention-hours", "0", "--dry-run")
+    assert code == 0
+    [files] = listed.values()
+    assert len(files) == 1 and files[0].startswith("ds=2024-01-01/") and files[0].endswith(".parquet")
+    assert delta.days(f"{lake}/curated/events") == ["2024-01-01"]  # nothing deleted
+    assert read_partition(f"{lake}/curated/events/ds=2024-01-01")["id"].to_pylist() == ["b"]
+
+
+def test_every_verb_has_a_description_and_every_argument_its_help():
+    from shoplake.cli import _lake_parser
+
+    _, verbs = _lake_parser("/lake")
+    assert set(verbs) == {"tables", "history", "restore", "vacuum", "compact", "migrate"}
+    for verb, parser in verbs.items():
+        assert parser.description, f"{verb} -h has no description"
+        for action in parser._actions:
+            assert action.help, f"shoplake lake {verb}: {action.dest} has no help"

@@ -241,3 +241,43 @@ def test_a_user_signs_in_opens_lake_from_the_nav_and_sees_models_plots_and_parti
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, 9)
         log.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "says"),
+    [
+        ("/datasets/raw/shop_events/2024-01-01?version=999", 404, "has versions 0–"),
+        ("/datasets/raw/shop_events/2024-01-01?version=abc", 422, "version='abc' is not a number"),
+        ("/datasets/raw/shop_events/2024-01-01?version=-1", 422, "give a whole number (0 or more)"),
+        ("/datasets/raw/shop_events/2024-01-01?limit=0", 422, "limit=0 is out of range"),
+        ("/datasets/raw/nothing_here/2024-01-01", 404, "no table raw/nothing_here"),
+        ("/datasets/raw/shop_events/1999-01-01", 404, "holds no ds=1999-01-01"),
+        ("/datasets/raw/shop_events/2024-13-45", 422, "YYYY-MM-DD"),
+        ("/datasets/raw/shop_events/not-a-day", 422, "YYYY-MM-DD"),
+        ("/datasets/nowhere/shop_events/2024-01-01", 404, "There is no zone 'nowhere'"),
+    ],
+)
+def test_the_day_page_answers_a_wrong_table_day_or_version_with_a_page(client, url, status, says):
+    answer = client.get(url)
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("text/html")
+    assert says in answer.text.replace("&#39;", "'")
+    assert '<a href=".">← the Lake page</a>' in answer.text  # a way back, not a dead end
+    assert not answer.text.lstrip().startswith("{")
+
+
+def test_the_day_page_keeps_wide_rows_and_long_values_readable(client):
+    import pyarrow as pa
+
+    from shoplake.io.lake import write_partition
+
+    from shoplake_airflow import settings as settings_mod
+
+    lake = settings_mod.settings().lake_root
+    wide = {f"column_{i:02d}": [f"value {i}"] for i in range(43)}
+    wide["review_text"] = ["a long review " * 40]
+    write_partition(pa.table(wide), f"{lake}/curated/wide_reviews/ds=2024-01-01")
+    page = client.get("/datasets/curated/wide_reviews/2024-01-01").text
+    assert '<div class="scroll">' in page.split('id="rows"')[0]  # the table scrolls inside its box
+    cell = page.split('title="a long review')[1]
+    assert cell.split(">", 1)[1].startswith('<div class="cell">')  # clipped to one line, the whole value on hover
