@@ -71,14 +71,17 @@ browser:  ## Debian's chromium for the UI browser test (installed with apt when 
 $(STAMP): requirements.txt requirements-nlp.txt requirements-ml.txt requirements-dev.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
+	# minutes of pip -q on a first install (measured 5 min): a line every 20 s says it is still going
+	$(PYTHON) scripts/heartbeat.py --what "installing the pinned requirements into $(VENV) (first time: about 5 min)" \
+	  -- $(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 # the local Spark driver's class-data archive (shoplake.spark_cds), rebuilt after each install; if it can't be
 # built, Spark runs without it (slower start-up, same results)
 $(CDS): $(STAMP) | java
-	$(PY) scripts/spark_cds.py $@ || echo "note: no Spark CDS archive; Spark starts without it (make spark-cds)" >&2
+	$(PY) scripts/heartbeat.py --what "building the Spark driver's class-data archive (once, about 1 min)" \
+	  -- $(PY) scripts/spark_cds.py $@ || echo "note: no Spark CDS archive; Spark starts without it (make spark-cds)" >&2
 
 install: $(STAMP) java $(CDS)  ## create the venv and install pinned requirements + shoplake (editable)
 

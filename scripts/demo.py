@@ -254,4 +254,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from shoplake.jobconfig import run_script
+
+    run_script(main)

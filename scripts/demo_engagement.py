@@ -56,4 +56,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from shoplake.jobconfig import run_script
+
+    run_script(main)

@@ -219,6 +219,27 @@ def run_main(main: Callable[[list[str]], Any], argv: list[str] | None = None) ->
     exit_process(code)
 
 
+def run_script(main: Callable[[], int | None]) -> None:
+    """The ``__main__`` block of a script that is not a job (``scripts/demo*.py``): ``main``'s return value (or its
+    ``SystemExit``) is the exit code, an exception prints its traceback and exits 1, and the process ends through
+    :func:`exit_process` — a demo that used ``deltalake`` and finished must not die of the teardown abort after
+    printing its summary."""
+    import traceback
+
+    try:
+        code = main() or 0
+    except SystemExit as exc:  # argparse's errors and a script's own SystemExit("message")
+        if isinstance(exc.code, str):
+            sys.stderr.write(exc.code + "\n")
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:
+        traceback.print_exc()
+        code = 1
+    exit_process(code)
+
+
 def exit_process(code: int) -> None:
     """End the process with ``code``. After ``deltalake`` was used, without the interpreter's teardown: delta-rs's
     runtime threads can abort the process while Python finalises (``terminate called without an active exception``,

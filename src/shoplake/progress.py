@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,28 @@ class Progress:
         if now - self._last >= self.every_s or (self.total is not None and self.done >= self.total):
             self._last = now
             self._log(now)
+
+    @contextlib.contextmanager
+    def beating(self) -> Iterator[Progress]:
+        """While open, a line at least every ``every_s`` seconds even when no :meth:`update` comes (one long call:
+        a few thousand texts through a CPU encoder), so a long step never looks hung."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(min(self.every_s, 5.0)):
+                now = time.monotonic()
+                if now - self._last >= self.every_s:
+                    self._last = now
+                    self.log.info("%s: %s / %s so far, working (%.0f s)", self.what, self.done,
+                                  "?" if self.total is None else self.total, now - self.started)  # fmt: skip
+
+        thread = threading.Thread(target=beat, name="progress-beat", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
 
     def finish(self) -> None:
         """Log the final count (once; a no-op when the last update already logged it)."""

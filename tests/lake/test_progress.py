@@ -126,3 +126,22 @@ def test_a_spark_step_logs_its_running_stage_while_it_runs(spark, caplog):
     assert any(m.startswith("spark: 1 stage running, tasks ") and " / 4 (" in m for m in lines), lines
     assert lines[-1].startswith("spark: step finished in ")
     assert lines[-1].endswith("(1 Spark job)")
+
+
+def test_beating_logs_while_one_long_call_gives_no_update(caplog):
+    import logging
+    import time
+
+    from shoplake.progress import Progress
+
+    caplog.set_level(logging.INFO)
+    p = Progress(4096, "texts embedded", logging.getLogger("beat-test"), every_s=0.2)
+    with p.beating():
+        time.sleep(0.9)  # one chunk through a slow encoder: no update in between
+        p.update(4096)
+    working = [r.getMessage() for r in caplog.records if "so far, working" in r.getMessage()]
+    assert len(working) >= 2
+    assert working[0].startswith("texts embedded: 0 / 4096 so far, working (")
+    time.sleep(0.5)
+    after = len([r for r in caplog.records if "so far, working" in r.getMessage()])
+    assert after == len(working)  # the beat stops with the block

@@ -127,6 +127,28 @@ def test_rows_keep_their_order_across_tokenised_chunks(which, request, monkeypat
     assert clf.positive_proba([]).shape == (0,)
 
 
+def test_on_the_cpu_progress_counts_each_batch_not_each_tokenised_chunk(seqcls_dir, monkeypatch):
+    # a first run fitted the sentiment head for minutes without a line: progress came once per 4,096-text chunk
+    import shoplake.ml.sentiment.batching as batching
+
+    counted = []
+
+    class Recorder:
+        def __init__(self, total, what, log, every_s=30.0):
+            assert every_s <= 30
+            self.total = total
+
+        def update(self, n):
+            counted.append(n)
+
+    monkeypatch.setattr(batching, "Progress", Recorder)
+    clf = load_classifier(seqcls_dir, cfg=EngineConfig(device="cpu", batch_tokens=96))
+    texts = _many_texts(230)
+    clf.positive_proba(texts)
+    assert sum(counted) == len(texts)
+    assert len(counted) > 10  # one update per batch of ≤ 96 padded tokens (one chunk holds all 230 texts)
+
+
 @pytest.mark.parametrize("which", ["head_dir", "seqcls_dir"])
 def test_bf16_weights_on_cpu_stay_close_to_fp32(which, request):
     import torch

@@ -93,7 +93,9 @@ def run_sorted_batches(
     budget = batch_tokens or auto_batch_tokens(device)
     cuda = device == "cuda"
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    progress = Progress(n, "texts through the model", log)
+    # on the CPU a chunk of TOKENIZE_ROWS texts takes minutes: count each batch as it finishes (a line at least every
+    # 20 s); on CUDA the batches run asynchronously, so a chunk counts when its results are back on the host
+    progress = Progress(n, "texts through the model", log, every_s=20.0)
 
     def launch(start: int) -> tuple[int, np.ndarray, torch.Tensor, Any]:
         chunk = [t if isinstance(t, str) else "" for t in texts[start : start + TOKENIZE_ROWS]]
@@ -110,6 +112,8 @@ def run_sorted_batches(
             if results is None:
                 results = torch.empty((len(ids), *res.shape[1:]), dtype=torch.float32, device=device)
             results[lo:hi] = res
+            if not cuda:
+                progress.update(hi - lo)
         if results is None:  # an empty chunk
             results = torch.empty((0,), dtype=torch.float32)
         done = None
@@ -126,7 +130,8 @@ def run_sorted_batches(
         if done is not None:
             done.synchronize()
         out[start + order] = results.numpy()
-        progress.update(len(order))
+        if cuda:
+            progress.update(len(order))
 
     pending = None
     with torch.inference_mode():
