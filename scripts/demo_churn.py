@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 
 from demo import airflow_dags_test
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 
 from demo import airflow_dags_test, run_version, verdict_line
 

@@ -41,8 +41,8 @@ def run(cmd: list[str], what: str, every: float) -> int:
     code = proc.wait()
     done.set()
     thread.join()
-    print(f"{what}: {'done' if code == 0 else f'failed (exit {code})'} in {time.monotonic() - started:.0f} s",
-          flush=True)  # fmt: skip  # noqa: T201 - its output
+    outcome = "done" if code == 0 else f"failed (exit {code})"
+    print(f"{what}: {outcome} in {time.monotonic() - started:.0f} s", flush=True)  # noqa: T201 - its output
     return code
 
 

@@ -178,7 +178,7 @@ def day_page(request: Request, zone: str, name: str, ds: str, version: str | Non
     return HTMLResponse(_templates.get_template("day.html").render(base=base, d=preview, fmt=_fmt))
 
 
-def _page_number(raw: str | None, name: str, low: int, high: int | None) -> int | None | str:
+def _page_number(raw: str | None, name: str, low: int, high: int | None) -> int | str | None:
     """A page's number parameter: None when not given, the number, or a sentence saying what to give."""
     if raw is None or raw == "":
         return None

@@ -202,7 +202,9 @@ def test_a_dry_run_vacuum_lists_the_files_it_would_delete(tmp_path, capsys):
     code, listed = _cli(capsys, "--lake-root", lake, "vacuum", "curated/events", "--retention-hours", "0", "--dry-run")
     assert code == 0
     [files] = listed.values()
-    assert len(files) == 1 and files[0].startswith("ds=2024-01-01/") and files[0].endswith(".parquet")
+    assert len(files) == 1
+    assert files[0].startswith("ds=2024-01-01/")
+    assert files[0].endswith(".parquet")
     assert delta.days(f"{lake}/curated/events") == ["2024-01-01"]  # nothing deleted
     assert read_partition(f"{lake}/curated/events/ds=2024-01-01")["id"].to_pylist() == ["b"]
 

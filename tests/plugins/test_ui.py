@@ -270,7 +270,6 @@ def test_the_day_page_keeps_wide_rows_and_long_values_readable(client):
     import pyarrow as pa
 
     from shoplake.io.lake import write_partition
-
     from shoplake_airflow import settings as settings_mod
 
     lake = settings_mod.settings().lake_root

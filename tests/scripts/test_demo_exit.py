@@ -66,7 +66,8 @@ def test_a_demo_that_used_deltalake_and_finished_exits_0_every_time(script):
     ],
 )
 def test_run_script_keeps_what_main_says(body, code, stderr):
-    program = f"{USED_DELTALAKE}\ndef main():\n    {body}\n\nfrom shoplake.jobconfig import run_script\nrun_script(main)\n"
+    tail = "from shoplake.jobconfig import run_script\nrun_script(main)\n"
+    program = f"{USED_DELTALAKE}\ndef main():\n    {body}\n\n{tail}"
     result = _run(program)
     assert result.returncode == code
     assert stderr in result.stderr
