@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from serve_lake import settings_for  # noqa: E402
 
 KEY = "contract-key"
-#: operations whose model this test's lake does not hold (they need Spark to train): only their 503 is checked
-NO_MODEL = {"/predict/churn/{source}", "/predict/clickstream_engagement"}
+#: operations whose model this test's lake does not hold (they need Spark to train): only their 503 is checked; the
+#: document lists every model key, so /models/{key} is asked for those too (its 500s are checked by
+#: test_models_key_answers_each_listed_key_without_a_server_error)
+NO_MODEL = {"/predict/churn/{source}", "/predict/clickstream_engagement", "/models/{key}"}
 #: operations with rules a JSON Schema cannot state: languages (titles) as many as texts; a rows model's own columns
 SEMANTIC = {"/predict/sentiment", "/predict/review_sentiment", "/predict/churn/{source}",
             "/predict/clickstream_engagement"}  # fmt: skip
@@ -152,3 +154,78 @@ def test_the_document_keeps_every_operation_and_status_the_split_service_had(tmp
         model = build(limits)
         example = model.model_json_schema()["examples"][0]
         assert model.model_validate(example), build.__name__
+
+
+def test_models_key_answers_each_listed_key_without_a_server_error(contract_schema, service_lake, tiny_sentiment_model):
+    """Every key the document's enum lists: 200 with a request body for a model the lake holds, the declared 503
+    (what to run) for one it does not — never a 500; a key outside the enum is a 404 naming the keys."""
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from shoplake.serve.app import create_app
+
+    client = TestClient(create_app(replace(settings_for(service_lake, tiny_sentiment_model), api_key=KEY)))
+    headers = {"X-API-Key": KEY}
+    keys = client.get("/openapi.json").json()["paths"]["/models/{key}"]["get"]["parameters"][0]["schema"]["enum"]
+    assert {"purchase", "sentiment", "review_sentiment", "churn/telco", "recommendations"} <= set(keys)
+    for key in keys:
+        answer = client.get(f"/models/{key}", headers=headers)
+        assert answer.status_code in (200, 503), (key, answer.text)
+        if answer.status_code == 503:
+            assert answer.json()["detail"]["reason"], key
+    unknown = client.get("/models/nope", headers=headers)
+    assert unknown.status_code == 404
+    assert "churn/telco" in unknown.json()["detail"]
+
+
+def test_what_a_caller_gets_wrong_is_refused_in_the_documents_own_terms(service_lake, tiny_sentiment_model):
+    """Each of these was taken, or answered in FastAPI's words, though the document said otherwise."""
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from shoplake.serve.app import create_app
+
+    client = TestClient(create_app(replace(settings_for(service_lake, tiny_sentiment_model), api_key=KEY)))
+    key = {"X-API-Key": KEY}
+    doc = client.get("/openapi.json").json()
+    created = doc["components"]["schemas"]["EngagementRequest"]["properties"]["created_at"]
+    assert {"type": "string", "format": "date-time"} in created["anyOf"]
+    for bad in ("0", "1671703200", "2022-12-22", "2022-12-22T10:00:00", "yesterday"):  # not RFC 3339 date-times
+        answer = client.post("/predict/engagement", json={"text": "sale", "created_at": bad}, headers=key)
+        assert answer.status_code == 422, bad
+        assert answer.json()["detail"][0]["field"] == "body.created_at"
+    for good in ("2022-12-22T10:00:00Z", "2022-12-22T17:00:00+07:00", "2022-12-22T10:00:00.250Z"):
+        assert (
+            client.post("/predict/engagement", json={"text": "sale", "created_at": good}, headers=key).status_code
+            == 200
+        )
+
+    broken = client.post(
+        "/predict/engagement", content=b'{"text": sale}', headers={**key, "Content-Type": "application/json"}
+    )
+    assert broken.status_code == 422
+    [problem] = broken.json()["detail"]
+    assert problem["field"] == "body"  # not a character offset as a field name (body.10)
+    assert problem["reason"].startswith("the body is not valid JSON at character 9")
+    plain = client.post(
+        "/predict/engagement", content=b'{"text": "sale"}', headers={**key, "Content-Type": "text/plain"}
+    )
+    assert plain.status_code == 422
+    assert "send JSON with Content-Type: application/json" in plain.json()["detail"][0]["reason"]
+
+    klingon = client.post("/predict/sentiment", json={"texts": ["Qapla'"], "languages": ["klingon"]}, headers=key)
+    assert klingon.status_code == 422
+    assert klingon.json()["detail"][0]["field"] == "body.languages.0"
+    routed = client.post(
+        "/predict/sentiment", json={"texts": ["bueno", "good"], "languages": ["es", None]}, headers=key
+    )
+    assert routed.status_code == 200
+    assert [p["route"] for p in routed.json()["predictions"]] == ["*", "*"]  # this service routes every language to '*'
+
+    refused = client.get("/models")
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("APIKey ")
+    source = doc["paths"]["/predict/churn/{source}"]["post"]["parameters"][0]["schema"]
+    assert source["enum"] == ["sparkify", "telco", "clickstream"]

@@ -86,10 +86,24 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def validation_errors(errors: list[dict]) -> dict[str, Any]:
-    """The body of a 422: pydantic's errors as ``field`` / ``reason`` / ``type`` / ``excerpt``, bounded."""
+def validation_errors(errors: list[dict], content_type: str | None = None) -> dict[str, Any]:
+    """The body of a 422: pydantic's errors as ``field`` / ``reason`` / ``type`` / ``excerpt``, bounded. Two of
+    FastAPI's say what happened in a person's words: a body that is not JSON (FastAPI's location is a character
+    offset, ``body.10``) and a body sent without a JSON content type (read as bytes: "a valid dictionary")."""
     out = []
     for err in errors[:MAX_ERRORS]:
+        if err.get("type") == "json_invalid":
+            at = next((p for p in err.get("loc", ())[1:] if isinstance(p, int)), None)
+            why = (err.get("ctx") or {}).get("error", "")
+            where = f" at character {at}" if at is not None else ""
+            err = {**err, "loc": ("body",), "msg": f"the body is not valid JSON{where}" + (f": {why}" if why else "")}
+        elif (
+            tuple(err.get("loc", ())) == ("body",)
+            and isinstance(err.get("input"), bytes | str)
+            and not _is_json(content_type)
+        ):
+            sent = f"as {content_type}" if content_type else "without a content type"
+            err = {**err, "msg": f"the body was sent {sent}: send JSON with Content-Type: application/json"}
         # a location names the input's own keys (an unknown column's name): each part is cut like an excerpt
         loc = [p if isinstance(p, int) else excerpt(str(p), 40) for p in err.get("loc", ())]
         entry = {
@@ -102,6 +116,11 @@ def validation_errors(errors: list[dict]) -> dict[str, Any]:
             entry["excerpt"] = excerpt(err["input"])
         out.append(entry)
     return {"detail": out, "errors_total": len(errors)}
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 class Unprocessable(Exception):
@@ -123,7 +142,8 @@ def install(app: FastAPI, logger: logging.Logger | None = None) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        body = {**validation_errors(list(exc.errors())), "request_id": request_id(request)}
+        problems = validation_errors(list(exc.errors()), request.headers.get("content-type"))
+        body = {**problems, "request_id": request_id(request)}
         return JSONResponse(body, 422, headers={"X-Request-ID": body["request_id"]})
 
     @app.exception_handler(Unprocessable)

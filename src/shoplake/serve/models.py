@@ -93,6 +93,8 @@ class Served:
     #: what the pointer named when it loaded (its version, files and model): a rerun of the same day, or a baseline
     #: published in the model's place, moves it without changing the version
     identity: str = ""
+    #: the request body the page fills for this version (``GET /models/{key}``), made once on first ask
+    example: dict[str, Any] | None = None
 
 
 @dataclass
@@ -481,9 +483,11 @@ class ModelStore:
             entry: dict[str, Any] = {"loaded_version": served.version if served else None}
             try:
                 version, pointer = self._current(spec)
-                champion = str(pointer.get("model") or spec.champion or key)
-                entry.update(current_version=version, available=True, champion=champion,
-                             baseline=is_baseline(champion))  # fmt: skip
+                # the champion is what the registry promoted (the Lake page's column; None where the pointer names
+                # none); `serves` is what answers either way
+                serves = str(pointer.get("model") or spec.champion or key)
+                entry.update(current_version=version, available=True, champion=pointer.get("model") or None,
+                             serves=serves, baseline=is_baseline(serves))  # fmt: skip
                 failed = self._failed.get(key)
                 if failed is not None and failed.version == version and served is None:
                     entry.update(available=False, reason=failed.reason,

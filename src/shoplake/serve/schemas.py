@@ -12,6 +12,7 @@ checks the app against it with schemathesis).
 # no `from __future__ import annotations`: pydantic and FastAPI resolve these annotations at run time
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -75,10 +76,20 @@ def _feature(value: Any) -> Any:
     return float(value) if isinstance(value, bool) else value
 
 
+#: a language code as the curated ``language_code`` spells them: ISO 639-1 (or -3), an optional region or script
+LANGUAGE_CODE = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})?$"
+
+#: RFC 3339's date-time (what OpenAPI's ``format: date-time`` means): a date, ``T``, a time and its offset
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def _iso_time(value: Any) -> Any:
-    """A time is an ISO 8601 string (or null): a bare number is refused rather than read as Unix seconds."""
-    if value is not None and not isinstance(value, str | dt.datetime):
-        raise ValueError("a time is an ISO 8601 string, e.g. 2022-12-22T10:00:00Z")
+    """A time is an RFC 3339 date-time string (or null), as the document's ``format: date-time`` says: a number,
+    or a string pydantic would read as Unix seconds (``"0"``) or as a naive time, is refused."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("a time is an RFC 3339 date-time with its offset, e.g. 2022-12-22T10:00:00Z")
     return value
 
 
@@ -169,6 +180,9 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 # ---- requests ---------------------------------------------------------------------------------------------------
 
 EXAMPLE_REVIEW = "Fifty hours in and still fun; the co-op is great, the ending a bit short."
+EXAMPLE_PRODUCT_REVIEW = (
+    "Absorbs fast and my skin feels soft all day, but the scent is strong and it pills under makeup."
+)
 EXAMPLE_TWEET = "Flash sale tonight! Gratis ongkir for every order #shopee #promo"
 
 
@@ -233,9 +247,11 @@ def sentiment_request(limits: ServeSettings) -> type[BaseModel]:
                                                                                                           "es"]}]}
         )  # fmt: skip
         texts: list[Text] = _texts(limits)  # type: ignore[valid-type]
-        languages: list[Annotated[str, StringConstraints(max_length=16)] | None] | None = Field(
-            None, description="language code per text (routes it like the Steam DAG); omitted = every text 'en'"
-        )
+        languages: list[Annotated[str, StringConstraints(pattern=LANGUAGE_CODE)] | None] | None = Field(
+            None, description="ISO 639 language code per text, e.g. en, es, pt-BR (routes it like the Steam DAG: a "
+            "code without a route of its own goes to the '*' route, and the answer's route says so); omitted = every "
+            "text 'en'",
+        )  # fmt: skip
 
     return SentimentRequest
 
@@ -247,7 +263,10 @@ def review_sentiment_request(limits: ServeSettings) -> type[BaseModel]:
 
     class ReviewSentimentRequest(BaseModel):
         model_config = ConfigDict(
-            **STRICT, json_schema_extra={"examples": [{"texts": [EXAMPLE_REVIEW], "titles": ["Worth every hour"]}]}
+            **STRICT,
+            json_schema_extra={
+                "examples": [{"texts": [EXAMPLE_PRODUCT_REVIEW], "titles": ["Soft skin, strong scent"]}]
+            },
         )
         texts: list[Text] = _texts(limits)  # type: ignore[valid-type]
         titles: list[Title] | None = Field(  # type: ignore[valid-type]
@@ -293,7 +312,10 @@ def rows_request(limits: ServeSettings) -> type[BaseModel]:
             min_length=1,
             max_length=limits.max_batch,
             description="rows of the model's features table (user_id and label optional, label ignored); missing "
-            "features are imputed like in training, unseen categories take the unknown slot",
+            "features are imputed like in training, unseen categories take the unknown slot. Beyond this schema "
+            "(the columns belong to the model version served, not to the document): a column the model does not "
+            "read is refused with a 422 that names it and lists the model's columns (GET /models/{key} lists them "
+            "too), so a misspelt feature is never imputed in silence",
         )
 
     return RowsRequest

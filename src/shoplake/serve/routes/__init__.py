@@ -39,7 +39,9 @@ class Context:
 
         def require_key(key: str | None = Security(key_header)) -> None:
             if not (key and hmac.compare_digest(key.encode(), settings.api_key.encode())):
-                raise HTTPException(401, "missing or wrong X-API-Key")
+                # RFC 9110: a 401 names how to authenticate
+                challenge = {"WWW-Authenticate": 'APIKey realm="shoplake", header="X-API-Key"'}
+                raise HTTPException(401, "missing or wrong X-API-Key", headers=challenge)
 
         return cls(settings, store, request_models(settings.serve), [Depends(require_key)], (401,))
 

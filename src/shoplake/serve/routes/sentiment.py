@@ -26,7 +26,11 @@ def router(ctx: Context) -> APIRouter:
         m = ctx.served("sentiment")
         langs = req.languages or ["en"] * len(req.texts)
         table = score_texts(m.model, [str(i) for i in range(len(req.texts))], req.texts, langs)
-        return {"model_version": m.version, "predictions": table.select(KEEP).to_pylist()}
+        predictions = table.select(KEEP).to_pylist()
+        for p, lang in zip(predictions, langs, strict=True):  # which route scored it: its own, or the '*' route
+            route = m.model.route(lang)
+            p["route"] = None if route is None else route.language
+        return {"model_version": m.version, "predictions": predictions}
 
     @r.post("/predict/review_sentiment", **ctx.operation("predict", 413, 422, 503))
     def predict_review_sentiment(req: ctx.bodies.review_sentiment) -> dict[str, Any]:  # type: ignore[name-defined]

@@ -23,7 +23,7 @@ def router(ctx: Context) -> APIRouter:
     @r.post("/predict/churn/{source}", **ctx.operation("predict", 404, 413, 422, 503))
     def predict_churn(
         req: ctx.bodies.rows,  # type: ignore[name-defined]
-        source: Annotated[str, Path(description=f"one of {', '.join(CHURN_SOURCES)}")],
+        source: Annotated[str, Path(description="the churn source", json_schema_extra={"enum": list(CHURN_SOURCES)})],
     ) -> dict[str, Any]:
         if source not in CHURN_SOURCES:
             raise HTTPException(404, f"no churn source {source!r}; sources: {', '.join(CHURN_SOURCES)}")
