@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 
 #: rows tokenised at a time: the next chunk is tokenised while the GPU runs the last one's batches
 TOKENIZE_ROWS = 4096
+#: inputs at least this long log progress while they run (a served request never does)
+PROGRESS_ROWS = 1024
 
 
 def auto_batch_tokens(device: str) -> int:
@@ -134,7 +137,9 @@ def run_sorted_batches(
             progress.update(len(order))
 
     pending = None
-    with torch.inference_mode():
+    # a long input also logs while its first batches run (the first line came 31 s into a cold start on 2 cores)
+    beat = progress.beating() if n >= PROGRESS_ROWS else contextlib.nullcontext()
+    with torch.inference_mode(), beat:
         for start in range(0, n, TOKENIZE_ROWS):
             launched = launch(start)  # on CUDA, tokenising this chunk overlapped the GPU's work on the last one
             if pending is not None:
