@@ -511,7 +511,7 @@ def day_files(path: str, version: int | None = None, *, require: bool = False) -
     dt, _, ds = _day_snapshot(path, version, require=require)
     if dt is None:
         return []
-    return list(dt.file_uris(partition_filters=[(PARTITION_COLUMN, "=", ds)]))
+    return list(dt.file_uris(file_pruning_predicate=[(PARTITION_COLUMN, "=", ds)]))
 
 
 def days(table: str) -> list[str]:
@@ -696,7 +696,7 @@ def restore_day(path: str, version: int) -> int:
     old = _table(table, version)
     if old is None:
         raise FileNotFoundError(f"no Delta table at {table}")
-    files = list(old.file_uris(partition_filters=[(PARTITION_COLUMN, "=", ds)]))
+    files = list(old.file_uris(file_pruning_predicate=[(PARTITION_COLUMN, "=", ds)]))
     if not files:
         raise FileNotFoundError(f"version {version} of {table} holds no file of ds={ds}: nothing to restore")
     fs, _ = filesystem(table)  # every file of the table lives on the table's filesystem
