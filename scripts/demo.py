@@ -7,12 +7,16 @@ Used by `make demo`; expects the embedded Mongo to be up and the Airflow environ
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
 
 from shoplake.config import Settings
 from shoplake.io.lake import filesystem, read_counts, read_partition
@@ -149,15 +153,44 @@ def load_summary(cfg: Settings, ds: str) -> str:
     return f"load quarantine: {rows.num_rows - files} reviews rejected, {files} source files skipped (unreadable)"
 
 
+#: seconds between the lines that say a DAG run is still going (its own output is kept for a failure)
+HEARTBEAT_S = 20.0
+_TASK = re.compile(r"task_id=([A-Za-z0-9_.-]+)")
+
+
 def airflow_dags_test(dag_id: str, run_at: str, conf: dict | None = None) -> bool:
+    """``airflow dags test`` of one run, quietly: a line every :data:`HEARTBEAT_S` seconds with the task it is on
+    (a run takes minutes), its output shown only when it fails."""
     cmd = ["airflow", "dags", "test", dag_id, run_at]
     if conf:
         cmd += ["--conf", json.dumps(conf)]
-    run = subprocess.run(cmd, capture_output=True, text=True)
-    if run.returncode != 0 or "state=success" not in run.stdout + run.stderr:
-        sys.stderr.write(run.stdout[-4000:] + run.stderr[-4000:])
-        log.error("%s %s failed (exit %s)", dag_id, run_at, run.returncode)
+    tail: collections.deque[str] = collections.deque(maxlen=400)
+    seen = {"task": "", "success": False}
+
+    def read(stream) -> None:
+        for line in stream:
+            tail.append(line)
+            seen["success"] = seen["success"] or "state=success" in line
+            if found := _TASK.search(line):
+                seen["task"] = found.group(1)
+
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    reader = threading.Thread(target=read, args=(proc.stdout,), daemon=True)
+    reader.start()
+    while True:
+        try:
+            code = proc.wait(timeout=HEARTBEAT_S)
+            break
+        except subprocess.TimeoutExpired:
+            on = f"; last task mentioned: {seen['task']}" if seen["task"] else ""
+            log.info("   … %s running (%.0f s%s)", dag_id, time.monotonic() - started, on)
+    reader.join()
+    if code != 0 or not seen["success"]:
+        sys.stderr.write("".join(tail)[-8000:])
+        log.error("%s %s failed (exit %s)", dag_id, run_at, code)
         return False
+    log.info("   %s %s: success in %.0f s", dag_id, run_at, time.monotonic() - started)
     return True
 
 

@@ -3,6 +3,7 @@ language, transfer languages marked, and a plain word where no other language ha
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -40,3 +41,34 @@ def test_the_demo_names_each_route_and_its_per_language_evaluation(tmp_path):
     )
     assert star[3].startswith("     held-out th: too few negatives (5 < 30)")
     assert "no transfer figure" not in "\n".join(lines)
+
+
+def _fake_airflow(tmp_path, body: str) -> str:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "airflow"
+    fake.write_text(f"#!/bin/bash\n{body}\n")
+    fake.chmod(0o755)
+    return f"{bin_dir}:{os.environ['PATH']}"
+
+
+def test_a_dag_run_says_it_is_still_going_and_shows_its_output_only_when_it_fails(tmp_path, monkeypatch, caplog):
+    import logging
+
+    import demo
+
+    caplog.set_level(logging.INFO, logger="demo")
+    monkeypatch.setattr(demo, "HEARTBEAT_S", 0.2)
+    monkeypatch.setenv(
+        "PATH", _fake_airflow(tmp_path, 'echo "ti task_id=extract_reviews"; sleep 1; echo "state=success"')
+    )
+    assert demo.airflow_dags_test("steam_reviews_daily", "2019-03-02")
+    beats = [r.getMessage() for r in caplog.records if "running (" in r.getMessage()]
+    assert len(beats) >= 2, beats  # a line while the run goes, not one at its end only
+    assert "last task mentioned: extract_reviews" in beats[-1]
+
+    failing = tmp_path / "failing"
+    failing.mkdir()
+    monkeypatch.setenv("PATH", _fake_airflow(failing, 'echo "Traceback: boom"; exit 1'))
+    assert not demo.airflow_dags_test("steam_reviews_daily", "2019-03-02")
+    assert any("failed (exit 1)" in r.getMessage() for r in caplog.records)
