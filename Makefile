@@ -43,7 +43,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone standalone-down backfill \
+.PHONY: test-compose cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone standalone-down backfill \
         compose-config dist lock clean sentiment-model bench-sentiment bench-scale
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -140,10 +140,20 @@ demo-reviews: install  ## install, then curate the Sephora sample's last REVIEW_
 # SHOPLAKE_REQUIRE_CLUSTER=1 makes their absence a failure rather than a skip
 test: install browser cluster-deps  ## lint, then every test (two workers, a file each at a time): unit, integration (Mongo, Spark, dag.test, scheduler backfill, the native Celery/Postgres cluster, the UI in chromium); GPU ones skip without CUDA
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	SHOPLAKE_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=20 -n 2 --dist loadfile
+	SHOPLAKE_REQUIRE_CLUSTER=1 $(PY) -m pytest -q --durations=20 -n 2 --dist loadfile -m "not compose"
+
+# the deployment as users run it: Docker's engine and compose v1 from Debian (apt, as root), the images the compose file
+# names built locally (tests/compose/standins), the project's Dockerfile and docker-compose.yaml as shipped;
+# SHOPLAKE_REQUIRE_COMPOSE=1 (CI) makes a machine that cannot run Docker a failure rather than a skip
+test-compose: install  ## build the image and run the compose stack through a day, a killed worker and down -v (tests/compose; root, about 15 min)
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! { command -v dockerd && command -v docker-compose \
+	    && command -v debootstrap; } >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose debootstrap; \
+	fi
+	SHOPLAKE_REQUIRE_COMPOSE=$${SHOPLAKE_REQUIRE_COMPOSE:-$${CI:+1}} $(PY) -m pytest -q -p no:cacheprovider tests/compose -s
 
 test-fast: install  ## the quick loop (two workers): no Spark, Mongo or scheduler
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow and not integration and not spark"
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow and not integration and not spark and not compose"
 
 lint: install  ## ruff check + format check (no folder excluded)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

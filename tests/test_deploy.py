@@ -154,3 +154,16 @@ def test_every_deployment_reports_tasks_to_the_api_port_it_serves(tmp_path):
     assert compose["x-airflow"]["environment"]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == (
         deployment.execution_api_url("airflow-api-server", port)
     )
+
+
+def test_compose_names_the_postgres_driver_the_image_has_as_the_cluster_does():
+    """``db+postgresql://`` lets SQLAlchemy 2.1 pick psycopg 3, which the image lacks: the workers in containers
+    died at start (found by the compose test); the native cluster spelt ``+psycopg2`` all along."""
+    import yaml
+
+    env = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["x-airflow"]["environment"]
+    cluster = (ROOT / "scripts/cluster.py").read_text()
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
+        assert "postgresql+psycopg2://" in env[key], key
+    assert '"AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://' in cluster
+    assert env["AIRFLOW__API__SECRET_KEY"].startswith("${AIRFLOW_API_SECRET_KEY:?")  # one log-signing key for all
