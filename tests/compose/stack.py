@@ -50,7 +50,13 @@ MIRROR = "http://deb.debian.org/debian"
 
 
 def docker_env() -> dict[str, str]:
-    return {**os.environ, "DOCKER_HOST": f"unix://{SOCKET}", "DOCKER_BUILDKIT": "0", "COMPOSE_DOCKER_CLI_BUILD": "0"}
+    """The environment of every docker and compose command: the caller's, less what compose would interpolate into
+    the stack. compose takes a variable from the shell before the env file, and the tests' own settings
+    (SHOPLAKE_LAKE_ROOT of a temporary lake, the Makefile's SHOPLAKE_SENTIMENT_MODEL…) would otherwise reach the
+    containers as host paths — as they would from a user's shell that exported them (docs/operations.md)."""
+    interpolated = ("SHOPLAKE_", "AIRFLOW", "SENTIMENT_", "GPU_", "POSTGRES_")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(interpolated)}
+    return {**keep, "DOCKER_HOST": f"unix://{SOCKET}", "DOCKER_BUILDKIT": "0", "COMPOSE_DOCKER_CLI_BUILD": "0"}
 
 
 def run(cmd: list[str], *, check: bool = True, timeout: float = 1800, **kw) -> subprocess.CompletedProcess:

@@ -133,7 +133,7 @@ def test_the_stack_as_shipped_runs_a_day_survives_a_killed_worker_and_leaves_not
         _trigger(api, "steam_reviews_daily", RUN_ID, "2019-03-02T00:00:00Z", {"ds": DAY})
         day = _wait_run(api, "steam_reviews_daily", RUN_ID, 1500, on_task=kill_during_curate)
         assert killed, "curate_reviews was never seen running"
-        assert day["state"] == "success", day
+        assert day["state"] == "success", (day, _failed_task_logs(tmp_path, stk, day))
         assert day["tasks"]["curate_reviews"][1] >= 2  # retried after the kill
         restarted = stack.run(
             [stack.DOCKER, "inspect", "--format", "{{.RestartCount}} {{.State.Status}}", worker]
@@ -179,11 +179,30 @@ def test_the_stack_as_shipped_runs_a_day_survives_a_killed_worker_and_leaves_not
         assert clash.returncode != 0
         assert "already in use" in clash.stderr + clash.stdout or "already allocated" in clash.stderr + clash.stdout
     finally:
-        logs = stk.compose("logs", "--tail", "40", check=False).stdout
+        logs = stk.compose("logs", "--tail", "200", check=False).stdout
         (tmp_path / "compose-logs.txt").write_text(logs)
+        for service in ("airflow-worker", "airflow-worker-gpu"):  # the task logs live in the workers' containers
+            if cid := stk.container(service):
+                stack.run(
+                    [stack.DOCKER, "cp", f"{cid}:/opt/airflow/logs", str(tmp_path / f"logs-{service}")], check=False
+                )
+        _say(f"container and task logs kept in {tmp_path}")
         stk.compose("down", "-v", "--remove-orphans", timeout=600)
     assert stk.leftovers() == {"container": [], "network": [], "volume": []}
     _say(f"whole test: {time.monotonic() - t0:.0f} s")
+
+
+def _failed_task_logs(tmp_path: Path, stk: stack.Stack, day: dict) -> str:
+    """The last lines of each failed task's log, copied out of the workers (the assertion's message)."""
+    out = []
+    for service in ("airflow-worker", "airflow-worker-gpu"):
+        if cid := stk.container(service):
+            stack.run([stack.DOCKER, "cp", f"{cid}:/opt/airflow/logs", str(tmp_path / f"logs-{service}")], check=False)
+    for task, (state, _) in day["tasks"].items():
+        if state == "failed":
+            for log in sorted(tmp_path.glob(f"logs-*/**/task_id={task}/*.log")):
+                out.append(f"--- {log}\n" + log.read_text(errors="replace")[-3000:])
+    return "\n".join(out)
 
 
 def _roles_are_enforced(stk: stack.Stack, admin: stack.Api) -> None:

@@ -120,20 +120,10 @@ def test_a_person_gives_a_review_its_title_and_the_stars_read_it(tmp_path, servi
     """The five-class model fitted on text and title: the page offers a title box, sends what is typed there, and a
     different title gives a different answer."""
     playwright = pytest.importorskip("playwright.sync_api")
-    from tiny_models import build_titled_five_class_head
 
-    from shoplake.ml.registry import promote_if_not_worse
-
-    lake = str(tmp_path / "lake")
-    shutil.copytree(service_lake, lake)
-    version = f"{lake}/model/review_sentiment/version=2026-11-30"
-    shutil.copytree(build_titled_five_class_head(tmp_path / "titled"), version)
-    promote_if_not_worse(lake, "review_sentiment", "2026-11-30", metric="macro_f1", score=0.5)
+    lake = _lake_with_titled_five_class_model(tmp_path, service_lake)
     with _serving(lake, tiny_sentiment_model) as url, playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(url + "/")
-        page.wait_for_function("document.getElementById('version').textContent.includes('current version')")
+        browser, page = _open_page(p, url)
         assert not page.is_visible("#title")
         page.select_option("#model", "review_sentiment")
         page.wait_for_function("document.body.dataset.example === 'review_sentiment'")
@@ -158,22 +148,12 @@ def test_every_pick_fills_that_models_own_example_and_predicts_on_it(tmp_path, s
     """A newcomer picks each model in turn and presses Predict on what the page offers: every box holds that model's
     own example (never the last model's text or id), and each model the lake holds answers."""
     playwright = pytest.importorskip("playwright.sync_api")
-    from tiny_models import build_titled_five_class_head
 
-    from shoplake.ml.registry import promote_if_not_worse
     from shoplake.serve.schemas import EXAMPLE_PRODUCT_REVIEW, EXAMPLE_REVIEW, EXAMPLE_TWEET
 
-    lake = str(tmp_path / "lake")
-    shutil.copytree(service_lake, lake)
-    shutil.copytree(
-        build_titled_five_class_head(tmp_path / "titled"), f"{lake}/model/review_sentiment/version=2026-11-30"
-    )
-    promote_if_not_worse(lake, "review_sentiment", "2026-11-30", metric="macro_f1", score=0.5)
+    lake = _lake_with_titled_five_class_model(tmp_path, service_lake)
     with _serving(lake, tiny_sentiment_model) as url, playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(url + "/")
-        page.wait_for_function("document.getElementById('version').textContent.includes('current version')")
+        browser, page = _open_page(p, url)
         options = page.eval_on_selector_all("#model option", "os => os.map(o => [o.value, o.textContent])")
         names = dict(options)
         assert "Steam" in names["sentiment"]
@@ -212,3 +192,27 @@ def test_every_pick_fills_that_models_own_example_and_predicts_on_it(tmp_path, s
     assert {k for k, v in predicted.items() if v != "unavailable"} >= {
         "sentiment", "review_sentiment", "engagement", "purchase", "recommendations", "similar",
     }, predicted  # fmt: skip
+
+
+def _lake_with_titled_five_class_model(tmp_path, service_lake) -> str:
+    """A copy of the service's lake whose five-class model reads titles (a tiny head, promoted)."""
+    from tiny_models import build_titled_five_class_head
+
+    from shoplake.ml.registry import promote_if_not_worse
+
+    lake = str(tmp_path / "lake")
+    shutil.copytree(service_lake, lake)
+    shutil.copytree(
+        build_titled_five_class_head(tmp_path / "titled"), f"{lake}/model/review_sentiment/version=2026-11-30"
+    )
+    promote_if_not_worse(lake, "review_sentiment", "2026-11-30", metric="macro_f1", score=0.5)
+    return lake
+
+
+def _open_page(p, url: str):
+    """Chromium on the service's page, once it shows the first model's version."""
+    browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+    page = browser.new_page()
+    page.goto(url + "/")
+    page.wait_for_function("document.getElementById('version').textContent.includes('current version')")
+    return browser, page
