@@ -217,3 +217,22 @@ def test_an_unknown_query_parameter_is_refused_by_name(client_lake):
     assert client_lake.get("/models", params={"verbose": 1}).status_code == 422
     assert client_lake.get("/", params={"utm_source": "mail"}).status_code == 200  # the page is for people
     assert client_lake.get("/docs", params={"utm_source": "mail"}).status_code == 200
+
+
+def test_a_row_models_example_is_a_real_row_of_its_newest_features_day(tmp_path):
+    """The page's Predict on a churn or engagement-level model sends a row from the table the model learnt from
+    (newest day, the model's columns and the ids, NaN as null), not an all-null row every model answers alike."""
+    import pyarrow as pa
+
+    from shoplake.io.lake import write_partition
+    from shoplake.serve.routes.catalog import example_row
+
+    lake = str(tmp_path / "lake")
+    table = f"{lake}/enriched/telco_churn_features"
+    write_partition(pa.table({"user_id": ["old"], "tenure": [1.0], "contract": ["m2m"], "label": [1.0]}),
+                    f"{table}/ds=2024-01-01")  # fmt: skip
+    write_partition(pa.table({"user_id": ["u7", "u8"], "tenure": [float("nan"), 30.0], "contract": ["two_year", "m2m"],
+                              "charges": [70.5, 20.0], "label": [0.0, 1.0]}), f"{table}/ds=2024-01-02")  # fmt: skip
+    row = example_row(lake, "telco_churn_features", ["user_id", "tenure", "contract", "charges", "payment"])
+    assert row == {"user_id": "u7", "tenure": None, "contract": "two_year", "charges": 70.5, "payment": None}
+    assert example_row(lake, "clickstream_engagement", ["user_id", "views"]) == {"user_id": None, "views": None}
