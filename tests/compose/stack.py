@@ -17,7 +17,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -358,9 +357,3 @@ class Api:
 
     def patch(self, path: str, body: dict) -> dict:
         return self._call("PATCH", path, body)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
