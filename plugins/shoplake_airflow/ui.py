@@ -164,10 +164,11 @@ def day_page(request: Request, zone: str, name: str, ds: str, version: str | Non
     except ValueError:
         zones = ", ".join(z.value for z in Zone)
         return _error_page(base, 404, f"There is no zone {errors.excerpt(zone, 40)!r}: the zones are {zones}.")
-    asked_version = _page_number(version, "version", 0, None)
-    rows = _page_number(limit, "limit", 1, 500)
-    if isinstance(asked_version, str) or isinstance(rows, str):
-        return _error_page(base, 422, asked_version if isinstance(asked_version, str) else str(rows))
+    try:
+        asked_version = _page_number(version, "version", 0, None)
+        rows = _page_number(limit, "limit", 1, 500)
+    except ValueError as exc:
+        return _error_page(base, 422, str(exc))
     try:
         preview = overview.day_preview(_lake_root(), z, name, ds, version=asked_version, limit=rows or 50)
     except ValueError as exc:  # a ds that is not a date, a name that is not a dataset's
@@ -178,17 +179,21 @@ def day_page(request: Request, zone: str, name: str, ds: str, version: str | Non
     return HTMLResponse(_templates.get_template("day.html").render(base=base, d=preview, fmt=_fmt))
 
 
-def _page_number(raw: str | None, name: str, low: int, high: int | None) -> int | str | None:
-    """A page's number parameter: None when not given, the number, or a sentence saying what to give."""
+def _page_number(raw: str | None, name: str, low: int, high: int | None) -> int | None:
+    """A page's number parameter: None when not given, else the number.
+
+    Raises:
+        ValueError: not a whole number within ``low``–``high``; the message says what to give.
+    """
     if raw is None or raw == "":
         return None
     span = f"{low}–{high}" if high is not None else f"{low} or more"
     try:
         value = int(raw)
     except ValueError:
-        return f"{name}={errors.excerpt(raw, 40)!r} is not a number: give a whole number ({span})."
+        raise ValueError(f"{name}={errors.excerpt(raw, 40)!r} is not a number: give a whole number ({span}).") from None
     if value < low or (high is not None and value > high):
-        return f"{name}={value} is out of range: give a whole number ({span})."
+        raise ValueError(f"{name}={value} is out of range: give a whole number ({span}).")
     return value
 
 

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("compose-test")
@@ -267,7 +267,6 @@ class Stack:
     """``docker-compose -f docker-compose.yaml --env-file <generated> -p shoplaketest …`` from the repository."""
 
     env_file: Path
-    env: dict[str, str] = field(default_factory=dict)
 
     def compose(self, *args: str, check: bool = True, timeout: float = 1200, env_file: Path | None = None):
         cmd = [COMPOSE, "-f", str(ROOT / "docker-compose.yaml"), "--env-file", str(env_file or self.env_file),
@@ -305,6 +304,12 @@ class Stack:
 
     def container(self, service: str) -> str:
         return self.compose("ps", "-q", service).stdout.strip()
+
+    def copy_task_logs(self, dest: Path) -> None:
+        """The workers' task logs (they live in the containers) into ``dest/logs-<service>/``."""
+        for service in ("airflow-worker", "airflow-worker-gpu"):
+            if cid := self.container(service):
+                run([DOCKER, "cp", f"{cid}:/opt/airflow/logs", str(dest / f"logs-{service}")], check=False)
 
     def volume_path(self, volume: str) -> Path:
         """Where a named volume of the project lies on this host (the engine runs here, as root)."""

@@ -87,7 +87,7 @@ def test_the_stack_as_shipped_runs_a_day_survives_a_killed_worker_and_leaves_not
     _say(f"rebuilt after a one-line edit under src/ in {stack.rebuild_after_source_edit(tmp_path):.0f} s")
 
     env = stack.new_env(tmp_path)
-    stk = stack.Stack(tmp_path / "compose.env", env)
+    stk = stack.Stack(tmp_path / "compose.env")
     stk.compose("down", "-v", "--remove-orphans", check=False)  # a run that died left its stack: start clean
 
     # a missing variable fails `up` before anything starts, naming it
@@ -183,11 +183,7 @@ def test_the_stack_as_shipped_runs_a_day_survives_a_killed_worker_and_leaves_not
     finally:
         logs = stk.compose("logs", "--tail", "200", check=False).stdout
         (tmp_path / "compose-logs.txt").write_text(logs)
-        for service in ("airflow-worker", "airflow-worker-gpu"):  # the task logs live in the workers' containers
-            if cid := stk.container(service):
-                stack.run(
-                    [stack.DOCKER, "cp", f"{cid}:/opt/airflow/logs", str(tmp_path / f"logs-{service}")], check=False
-                )
+        stk.copy_task_logs(tmp_path)
         _say(f"container and task logs kept in {tmp_path}")
         stk.compose("down", "-v", "--remove-orphans", timeout=600)
     assert stk.leftovers() == {"container": [], "network": [], "volume": []}
@@ -197,9 +193,7 @@ def test_the_stack_as_shipped_runs_a_day_survives_a_killed_worker_and_leaves_not
 def _failed_task_logs(tmp_path: Path, stk: stack.Stack, day: dict) -> str:
     """The last lines of each failed task's log, copied out of the workers (the assertion's message)."""
     out = []
-    for service in ("airflow-worker", "airflow-worker-gpu"):
-        if cid := stk.container(service):
-            stack.run([stack.DOCKER, "cp", f"{cid}:/opt/airflow/logs", str(tmp_path / f"logs-{service}")], check=False)
+    stk.copy_task_logs(tmp_path)
     for task, (state, _) in day["tasks"].items():
         if state == "failed":
             for log in sorted(tmp_path.glob(f"logs-*/**/task_id={task}/*.log")):

@@ -54,12 +54,8 @@ ROW_TABLES = {
 
 def example(ctx: Context, key: str, m: Served) -> dict[str, Any]:
     """A request body for model ``key`` that works (the page's template)."""
-    if key == "sentiment":
-        return ctx.bodies.sentiment.model_json_schema()["examples"][0]
-    if key == "review_sentiment":
-        return ctx.bodies.review_sentiment.model_json_schema()["examples"][0]
-    if key == "engagement":
-        return ctx.bodies.engagement.model_json_schema()["examples"][0]
+    if key in ("sentiment", "review_sentiment", "engagement"):  # the request body's own documented example
+        return getattr(ctx.bodies, key).model_json_schema()["examples"][0]
     if key == "recommendations":
         return recommendations.example(m)
     if m.example is None:  # once per loaded version: one row of one file, however large the table
