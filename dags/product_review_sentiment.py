@@ -125,6 +125,7 @@ def product_review_sentiment():
 
     cfg = settings()
     flags = [*param_flags(TRAIN_PARAMS), "--model-cache", cfg.model_cache]
+    flags += [f"--encoder-roots={cfg.encoder_roots}"] if cfg.encoder_roots else []
     flags += ["--model", cfg.review_sentiment_model] if cfg.review_sentiment_model else []
     flags += ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
     partition = resolve_event_partition("product_review_sentiment")  # days folded into this run get runs of their own

@@ -73,12 +73,9 @@ def product_reviews_daily():
         return emit_partition_event(context, CURATED_PRODUCT_REVIEWS, result)
 
     @task(outlets=[ENRICHED_PRODUCT_REVIEWS])
-    def check_sentiment(scored: str, curated: dict, **context) -> dict:
-        import json
-
+    def check_sentiment(result: dict, curated: dict, **context) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
-        result = json.loads(scored)
         if result["rows"] != curated["rows"]:  # deterministic: the job scored another partition than it was given
             raise AirflowFailException(
                 f"scored {result['rows']} reviews, curated has {curated['rows']} (ds={curated['ds']})"

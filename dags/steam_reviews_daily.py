@@ -102,12 +102,10 @@ def steam_reviews_daily():
         return emit_partition_event(context, CURATED_STEAM_REVIEWS, result)
 
     @task(outlets=[ENRICHED_STEAM_REVIEWS])
-    def check_enriched(scored: str, curated: dict, **context) -> dict:
-        import json
-
+    def check_enriched(scored: dict, curated: dict, **context) -> dict:
         from shoplake.pipelines import steam_reviews
 
-        result = steam_reviews.check_enriched(settings().lake_root, curated["ds"], json.loads(scored), curated["rows"])
+        result = steam_reviews.check_enriched(settings().lake_root, curated["ds"], scored, curated["rows"])
         return emit_partition_event(context, ENRICHED_STEAM_REVIEWS, result)
 
     @task(inlets=[CURATED_STEAM_REVIEWS, ENRICHED_STEAM_REVIEWS], outlets=[ENRICHED_STEAM_PURCHASE_FEATURES])

@@ -1,13 +1,13 @@
 """GPU task factory: a job of ``jobs/gpu/`` as a task on the ``gpu`` queue and pool, in a fresh process.
 
-The job runs as its own Python process started by bash (never a fork of the worker, so CUDA initialises cleanly).
+The job runs as its own Python process started from an argument list (no shell; never a fork of the worker, so CUDA
+initialises cleanly).
 The ``gpu`` pool has one slot per GPU; a Celery worker serving the ``gpu`` queue owns the GPUs (compose:
 ``airflow-worker-gpu``). LocalExecutor ignores queues and runs it in place, on CUDA if the host has one.
 """
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,18 +22,17 @@ def python_job(
 ) -> Any:
     """A task running ``python <jobs_root>/<script> --ds <ds> --lake-root <lake> <args>`` in a fresh process.
 
-    ``args`` may hold Jinja templates (rendered at run time, then shell-quoted); ``ds`` defaults to the run's
-    partition (``resolve_partition``). The job's last stdout line (JSON) becomes the task's XCom. ``kwargs`` go to
-    the operator (``queue``, ``pool``, ``outlets``…); the default queue and pool unless given. A job that fails on
-    its input or flags fails the task without retries (``shoplake_airflow.operators``).
+    ``args`` may hold Jinja templates, each rendered on its own into one argument (no shell parses them); ``ds``
+    defaults to the run's partition (``resolve_partition``). The job's last stdout line (a JSON object) becomes the
+    task's XCom. ``kwargs`` go to the operator (``queue``, ``pool``, ``outlets``…); the default queue and pool
+    unless given. A job that fails on its input or flags fails the task without retries
+    (``shoplake_airflow.operators``).
     """
-    from shoplake_airflow.operators import JobBashOperator
+    from shoplake_airflow.operators import JobOperator
 
     cfg = cfg or current_settings()
-    argv = [sys.executable, str(Path(cfg.jobs_root) / script), "--ds", ds, "--lake-root", cfg.lake_root, *args]
-    # exec: the job replaces the shell, so it is the task process's own child and dies with it (shoplake.process)
-    command = "exec " + " ".join(a if "{{" in a else shlex.quote(a) for a in argv)
-    return JobBashOperator(task_id=task_id, bash_command=command, do_xcom_push=True, **kwargs)
+    argv = [sys.executable, str(Path(cfg.jobs_root) / script), f"--ds={ds}", f"--lake-root={cfg.lake_root}", *args]
+    return JobOperator(task_id=task_id, argv=argv, **kwargs)
 
 
 def gpu_job(

@@ -1,7 +1,7 @@
 """Values one task hands another, as templates built from the producing operator — and checked when the DAG parses.
 
 Where an operator's argument needs another task's result and cannot take a task output (``XComArg``) as it is — an
-item of a returned list (EMR's step id), a nested key (SageMaker's artifact), a field of a job's JSON line —
+item of a returned list (EMR's step id), a nested key (SageMaker's artifact), a field of a job's result —
 :func:`pulled` builds the Jinja expression from the *producer object*, never from a spelled task id, so renaming
 or regrouping the producer cannot leave a stale id behind. :func:`validate_hand_offs` runs on every DAG as it is
 parsed (each DAG file ends with ``validate_hand_offs(<dag>())``): any template that pulls a task's XCom must name a
@@ -22,18 +22,15 @@ class HandOffError(ValueError):
     """A template pulls the XCom of a task that is not in the DAG, or not upstream of the task that reads it."""
 
 
-def pulled(producer: Any, *path: str | int, json_text: bool = False, expression: bool = False) -> str:
+def pulled(producer: Any, *path: str | int, expression: bool = False) -> str:
     """The template of ``producer``'s return value, or of ``value[path[0]][path[1]]…``.
 
     Args:
         producer: the operator (or ``@task`` output) whose XCom is read.
-        json_text: the value is a JSON string (a job's last stdout line): parsed before ``path`` is applied.
         expression: return the bare Jinja expression (to embed in a larger template), not ``{{ … }}``.
     """
     operator = getattr(producer, "operator", producer)  # an XComArg names its operator
     expr = f"ti.xcom_pull(task_ids={operator.task_id!r})"
-    if json_text:
-        expr = f"macros.json.loads({expr})"
     expr += "".join(f"[{step!r}]" for step in path)
     return expr if expression else f"{{{{ {expr} }}}}"
 

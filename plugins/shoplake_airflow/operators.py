@@ -1,5 +1,9 @@
-"""Operators of the job factories: a job that fails on its input or flags fails the task once, without retries; a
-job's processes die with the task's process.
+"""Operators of the job factories: a job starts as an argument list (no shell ever parses a value); a job that fails
+on its input or flags fails the task once, without retries; a job's processes die with the task's process.
+
+:class:`JobOperator` starts a ``jobs/`` entry point with :class:`subprocess.Popen` and a list: each element is
+rendered by Jinja on its own (a Param's value becomes one argument, whatever characters it holds) and reaches the
+job's ``argv`` as it is — Airflow's BashOperator guide warns against putting user input into ``bash_command``.
 
 Jobs exit with ``shoplake.jobconfig.DATA_ERROR_EXIT`` (or argparse's 2) for deterministic errors — bad data, too
 little data, a missing model or partition, bad flags. Retrying those only delays the message; every other failure
@@ -14,12 +18,16 @@ processes to the task's (:mod:`shoplake.process`: spark-submit through ``preexec
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from shoplake.jobconfig import DETERMINISTIC_EXITS
@@ -28,18 +36,22 @@ from shoplake.process import PARENT_PID_ENV, die_with_parent, die_with_parent_pr
 #: ``true`` where a task's process runs under a worker's supervisor (the deployments): it then dies with that process
 TASK_DIES_WITH_WORKER_ENV = "SHOPLAKE_TASK_DIES_WITH_WORKER"
 
-_BASH_EXIT = re.compile(r"non-zero exit code (\d+)")
 _SPARK_EXIT = re.compile(r"Error code is: (\d+)")
 
 
+def data_error(code: int) -> AirflowFailException:
+    """The task's failure for a job that exited with a deterministic code: not retried."""
+    return AirflowFailException(
+        f"the job failed on its input or flags (exit {code}; the reason is in the log above): "
+        "not retried, fix the data or the Params and clear the task"
+    )
+
+
 def no_retry_on_data_errors(exc: AirflowException, pattern: re.Pattern[str]) -> None:
-    """Re-raise ``exc`` as :class:`AirflowFailException` when its exit code says the job's input was at fault."""
+    """Re-raise ``exc`` as :func:`data_error` when its exit code says the job's input was at fault."""
     match = pattern.search(str(exc))
     if match and int(match.group(1)) in DETERMINISTIC_EXITS:
-        raise AirflowFailException(
-            f"the job failed on its input or flags (exit {match.group(1)}; the reason is in the log above): "
-            "not retried, fix the data or the Params and clear the task"
-        ) from exc
+        raise data_error(int(match.group(1))) from exc
     raise exc
 
 
@@ -83,23 +95,93 @@ def aws_job_env(aws_conn_id: str) -> dict[str, str]:
     return env
 
 
-class JobBashOperator(_NoRetryOnDataErrors, BashOperator):
-    """``BashOperator`` running a ``jobs/`` entry point (see the module doc for its retries). With ``aws_conn_id``,
-    the job gets that connection's credentials, region and endpoint in its environment (:func:`aws_job_env`)."""
+class JobOperator(BaseOperator):
+    """Runs a ``jobs/`` entry point as a process started from an argument list; its result is the job's last stdout
+    line, parsed as JSON (``shoplake.jobconfig.run_job`` prints it), pushed to XCom.
 
-    exit_pattern = _BASH_EXIT
+    Args:
+        argv: the program and its arguments; each element may be a Jinja template, rendered on its own.
+        aws_conn_id: the job gets that connection's credentials, region and endpoint in its environment
+            (:func:`aws_job_env`).
+        env: extra environment variables of the job (added to the worker's).
 
-    def __init__(self, *, aws_conn_id: str | None = None, **kwargs: Any) -> None:
+    The job's stderr and stdout go to the task log line by line. Exit 0 with no JSON last line fails the task;
+    a deterministic exit (:data:`shoplake.jobconfig.DETERMINISTIC_EXITS`) fails it without retries; any other
+    exit keeps the task's retries. Killing the task (``on_kill``) terminates the job.
+    """
+
+    template_fields: Sequence[str] = ("argv", "env")
+    ui_color = "#e8f0d8"
+
+    def __init__(
+        self, *, argv: list[str], aws_conn_id: str | None = None, env: dict[str, str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        if isinstance(argv, str) or not argv:
+            raise TypeError(f"{self.task_id}: argv must be a non-empty list of arguments, got {argv!r}")
+        self.argv = list(argv)
         self.aws_conn_id = aws_conn_id
+        self.env = dict(env or {})
+        self._proc: subprocess.Popen[str] | None = None
 
     def execute(self, context: Any) -> Any:
-        extra = {PARENT_PID_ENV: str(os.getpid())}  # the job (exec'd by bash) checks it is still this one's child
+        tie_task_to_worker()
+        argv = [str(a) for a in self.argv]
+        # the job checks it is still this process's child (shoplake.process): a task killed between fork and the
+        # job's own prctl call does not leave it running
+        env = {**os.environ, **self.env, PARENT_PID_ENV: str(os.getpid())}
         if self.aws_conn_id:
-            extra |= aws_job_env(self.aws_conn_id)
-        self.env = {**(self.env or {}), **extra}
-        self.append_env = True
-        return super().execute(context)
+            env |= aws_job_env(self.aws_conn_id)
+        self.log.info("running %s", argv)
+        self._proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=die_with_parent_preexec(),  # the job dies with this (the task's) process
+        )
+        errors = threading.Thread(target=self._log_lines, args=(self._proc.stderr, None), daemon=True)
+        errors.start()
+        last: list[str] = []
+        self._log_lines(self._proc.stdout, last)
+        code = self._proc.wait()
+        errors.join()
+        if code in DETERMINISTIC_EXITS:
+            raise data_error(code)
+        if code != 0:
+            raise AirflowException(f"the job exited with {code} (the log above says why); the task may be retried")
+        return job_result(last[0] if last else "")
+
+    def _log_lines(self, stream: Any, last: list[str] | None) -> None:
+        for line in stream:
+            line = line.rstrip("\n")
+            self.log.info("%s", line)
+            if last is not None and line.strip():
+                last[:] = [line]
+
+    def on_kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+
+def job_result(line: str) -> dict[str, Any]:
+    """A job's result: its last stdout line, a JSON object (``shoplake.jobconfig.run_job`` prints it).
+
+    Raises:
+        AirflowException: the line is not a JSON object (the job ended without printing its result).
+    """
+    try:
+        result = json.loads(line)
+    except ValueError:
+        result = None
+    if not isinstance(result, dict):
+        raise AirflowException(f"the job exited 0 but its last stdout line is not its JSON result: {line[:200]!r}")
+    return result
 
 
 class JobSparkSubmitOperator(_NoRetryOnDataErrors, SparkSubmitOperator):

@@ -22,13 +22,16 @@ def ds_param(what: str = "the day to process") -> Param:
         None,
         type=["null", "string"],
         format="date",
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
         description=f"{what}, YYYY-MM-DD; leave empty to use the run's data interval (scheduled and backfill runs)",
     )
 
 
 def param_flags(names: tuple[str, ...] | list[str]) -> list[str]:
-    """Job flags templated from the run's Params of the same names: ``--window-days {{ params.window_days }}``."""
-    return [a for name in names for a in ("--" + name.replace("_", "-"), f"{{{{ params.{name} }}}}")]
+    """Job flags templated from the run's Params of the same names, one argument each:
+    ``--window-days={{ params.window_days }}`` — a value that starts with ``-`` stays the flag's value, never a
+    flag of its own."""
+    return [f"--{name.replace('_', '-')}={{{{ params.{name} }}}}" for name in names]
 
 
 def config_params(cls: type, names: tuple[str, ...] | list[str], **defaults: Any) -> dict[str, Param]:

@@ -78,8 +78,7 @@ def sagemaker_hyperparameters(export: Any) -> dict[str, str]:
     hp = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist"}
     hp.update({native: f"{{{{ params.{name} }}}}" for name, native in NATIVE_NAMES.items()})
     # scale_pos_weight 0 means "negatives / positives of the training rows": the export task computed it
-    # a job's XCom is the JSON line it printed last (a string): parsed here
-    auto = pulled(export, "scale_pos_weight", json_text=True, expression=True)
+    auto = pulled(export, "scale_pos_weight", expression=True)
     hp["scale_pos_weight"] = f"{{{{ params.scale_pos_weight if params.scale_pos_weight > 0 else {auto} }}}}"
     return hp
 

@@ -157,6 +157,10 @@ class Settings:
         "<lake>/model/sentiment_multilingual; empty = other languages get null scores (unsupported_language)",
     )
     model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
+    encoder_roots: str = option(
+        "",
+        help="directories (comma-separated) an encoder directory given as a Param may be under, besides model_cache",
+    )
     sentiment_precision: str = option(
         "auto",
         help="the scoring jobs' --precision: auto (bf16 weights on CUDA, fp32 on a CPU), fp32, bf16, int8, onnx-*",

@@ -1,8 +1,8 @@
 """Job configs and entry points: a setting is declared once, as a dataclass field, and everything else derives from it.
 
 * :func:`option` declares a field with its help text and its bounds (JSON-schema words: ``minimum``, ``maximum``,
-  ``exclusiveMinimum``, ``enum``). :func:`check_options` enforces the bounds, the job's ``--help`` shows the text,
-  and the Airflow glue turns the same fields into DAG Params (``shoplake_airflow.params``).
+  ``exclusiveMinimum``, ``enum``, ``pattern``). :func:`check_options` enforces the bounds, the job's ``--help`` shows
+  the text, and the Airflow glue turns the same fields into DAG Params (``shoplake_airflow.params``).
 * :func:`parse_job_args` turns ``argv`` into a config: every field is the kebab-case flag of its name.
 * :func:`run_job` is the body of every ``jobs/`` entry point: logging, parse and log the config, an optional UTC
   SparkSession, the step, and the JSON result line on stdout (a BashOperator's XCom).
@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import operator
+import re
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,7 +34,7 @@ _COMPARE = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operato
 DATA_ERROR_EXIT = 3
 DETERMINISTIC_EXITS = (2, DATA_ERROR_EXIT)
 #: the JSON-schema keywords an option may carry (also the keywords of Airflow's ``Param``)
-BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum")
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "pattern")
 
 
 def option(
@@ -100,6 +101,8 @@ def check_options(obj: Any) -> None:
                 raise ValueError(f"{flag} must be one of {list(allowed)}, got {v!r}")
         if isinstance(value, tuple) and "items" in schema and not value:
             raise ValueError(f"{flag} needs at least one value")
+        if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+            raise ValueError(f"{flag} {value!r} does not match {schema['pattern']}: {f.metadata['help']}")
         if not isinstance(value, int | float) or isinstance(value, bool):
             continue
         for key, word in (("minimum", ">="), ("maximum", "<="), ("exclusiveMinimum", ">"), ("exclusiveMaximum", "<")):

@@ -99,8 +99,8 @@ def test_steam_dag_shape(dagbag):
     assert dag.get_task("score_sentiment").upstream_task_ids == {"check_curated"}
     score = dag.get_task("score_sentiment")
     assert (score.queue, score.pool) == ("gpu", "gpu")
-    assert "jobs/gpu/score_sentiment.py" in score.bash_command
-    assert "--precision auto --compile false" in score.bash_command  # SHOPLAKE_SENTIMENT_PRECISION / _COMPILE
+    assert score.argv[1].endswith("jobs/gpu/score_sentiment.py")
+    assert " --precision auto --compile false" in " ".join(score.argv)  # SHOPLAKE_SENTIMENT_PRECISION / _COMPILE
     inlets = {t.task_id: [a.name for a in t.inlets] for t in dag.tasks if t.inlets}
     assert inlets == {
         "curate_reviews": ["raw.steam_reviews"],

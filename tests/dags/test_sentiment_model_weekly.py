@@ -26,9 +26,10 @@ def test_training_task_renders_the_window_end_and_params():
     assert resolve_ds({**interval, "params": {"ds": None}}) == "2019-03-03"  # the week's last whole day
     params = {"window_days": 14, "c": 2.0, "seed": 7, "min_negatives": 50}
     task.render_template_fields({"ti": FakeTI(), "params": params}, jinja_env=dag.get_template_env())
-    cmd = task.bash_command
-    assert "jobs/train/train_sentiment_head.py --ds 2019-03-03 " in cmd
-    assert "--window-days 14 --c 2.0 --seed 7 --min-negatives 50" in cmd
+    argv = task.argv
+    assert argv[1].endswith("jobs/train/train_sentiment_head.py")
+    assert argv[2] == "--ds=2019-03-03"
+    assert argv[-4:] == ["--window-days=14", "--c=2.0", "--seed=7", "--min-negatives=50"]
 
 
 def test_the_multilingual_head_trains_beside_it_on_the_cpu_queue():
@@ -42,7 +43,7 @@ def test_the_multilingual_head_trains_beside_it_on_the_cpu_queue():
     assert task.upstream_task_ids == {"resolve_partition"}
     params = {"window_days": 14, "c": 2.0, "seed": 7, "min_negatives": 50}
     task.render_template_fields({"ti": FakeTI(), "params": params}, jinja_env=dag.get_template_env())
-    assert task.bash_command.endswith("--min-negatives 50 --encoder use-multilingual-v3")
+    assert task.argv[-3:] == ["--min-negatives=50", "--encoder", "use-multilingual-v3"]
 
 
 def test_a_run_with_a_mistyped_conf_key_fails_once_naming_the_known_keys(airflow_db):

@@ -52,8 +52,8 @@ def test_a_child_started_with_the_preexec_dies_when_its_parent_is_killed():
 
 
 def test_a_job_execd_by_bash_dies_with_the_task_process_that_named_itself():
-    # what JobBashOperator does: the task process names itself in the environment, bash execs the job, and the job's
-    # run_main ties itself to that parent
+    # a job started through a shell that execs it (as jobs were before JobOperator): the task process names itself in
+    # the environment, and the job's run_main ties itself to that parent
     parent, child = _parent_with_child(f"""
         import os, subprocess, sys, time
         job = "from shoplake.jobconfig import run_main; import time; run_main(lambda argv: time.sleep(120), [])"

@@ -31,8 +31,17 @@ def rendered_args(dag, task_id, **params):
     task = dag.get_task(task_id)
     defaults = {name: dag.params[name] for name in dag.params}
     task.render_template_fields({"ti": FakeTI(), "params": {**defaults, **params}})
-    args = task.application_args
-    return dict(zip(args[::2], args[1::2], strict=True))
+    flags, pending = {}, None
+    for arg in task.application_args:  # "--flag value" or, for a Param, "--flag=value" (one argument)
+        if pending is not None:
+            flags[pending], pending = arg, None
+        elif "=" in arg:
+            key, value = arg.split("=", 1)
+            flags[key] = value
+        else:
+            pending = arg
+    assert pending is None
+    return flags
 
 
 def test_jobs_render_the_partition_and_params_into_flags_the_job_parses():

@@ -57,12 +57,12 @@ def test_a_pull_from_a_task_that_runs_after_the_reader_fails_too(tmp_path):
 
 def test_templates_built_from_the_producer_follow_its_rename(tmp_path):
     """``pulled(producer)`` spells the producer's id from the operator: renaming the producer needs no other edit."""
-    template = "f\"echo {pulled(export, 'scale_pos_weight', json_text=True)}\""
+    template = "f\"echo {pulled(export, 'scale_pos_weight')}\""
     bag = _bag(tmp_path, name="follows", producer="export_training_channels", template=template)
     assert bag.import_errors == {}
     command = bag.dags["handoff_follows"].get_task("train").bash_command
     assert "task_ids='export_training_channels'" in command
-    assert "macros.json.loads(" in command
+    assert "['scale_pos_weight']" in command
 
 
 @pytest.mark.parametrize(("spark", "train"), [("emr", "sagemaker"), ("local", "auto"), ("local", "spark")])

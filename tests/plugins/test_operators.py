@@ -9,15 +9,15 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from shoplake.jobconfig import DATA_ERROR_EXIT
-from shoplake_airflow.operators import JobBashOperator
+from shoplake_airflow.operators import JobOperator
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("code", "raised"), [(DATA_ERROR_EXIT, AirflowFailException), (2, AirflowFailException),
                                                (1, AirflowException)])  # fmt: skip
-def test_the_exit_code_decides_whether_a_retry_can_help(code, raised, tmp_path):
-    op = JobBashOperator(task_id="job", bash_command=f"exit {code}", cwd=str(tmp_path))
+def test_the_exit_code_decides_whether_a_retry_can_help(code, raised):
+    op = JobOperator(task_id="job", argv=[sys.executable, "-c", f"raise SystemExit({code})"])
     with pytest.raises(raised) as info:
         op.execute({})
     assert (info.type is AirflowFailException) is (raised is AirflowFailException)
@@ -47,8 +47,8 @@ def test_spark_submit_exit_codes_map_the_same_way():
 
 
 def test_a_killed_worker_takes_the_task_process_and_its_job_with_it():
-    """worker → task process (running JobBashOperator, as Airflow's task runner does) → the job bash execs: SIGKILL
-    of the worker leaves neither the task process nor the job running."""
+    """worker → task process (running JobOperator, as Airflow's task runner does) → the job: SIGKILL of the worker
+    leaves neither the task process nor the job running."""
     import signal
     import textwrap
     import time
@@ -59,8 +59,8 @@ def test_a_killed_worker_takes_the_task_process_and_its_job_with_it():
 
     job = "from shoplake.jobconfig import run_main; import time; run_main(lambda argv: time.sleep(120), [])"
     task = textwrap.dedent(f"""
-        from shoplake_airflow.operators import JobBashOperator
-        JobBashOperator(task_id="job", bash_command="exec {sys.executable} -c '{job}'").execute({{}})
+        from shoplake_airflow.operators import JobOperator
+        JobOperator(task_id="job", argv=[{sys.executable!r}, "-c", {job!r}]).execute({{}})
     """)
     worker_code = textwrap.dedent(f"""
         import subprocess, sys, time

@@ -1,9 +1,7 @@
 """The training task factory on each backend, rendered for a run's Params and checked offline (botocore)."""
 
 import datetime as dt
-import json
 import re
-import shlex
 from pathlib import Path
 
 import botocore.session
@@ -24,8 +22,8 @@ PARAMS = {"window_days": 14, "target": "steam_purchase", "seed": 3, "n_estimator
 
 class FakeTI:
     def xcom_pull(self, task_ids=None, key="return_value", **_):
-        if task_ids.endswith(".export_channels"):  # a job's XCom: the JSON line it printed last
-            return json.dumps({"train": 315, "validation": 45, "scale_pos_weight": 1.25})
+        if task_ids.endswith(".export_channels"):  # a job's XCom: its JSON result line, parsed by JobOperator
+            return {"train": 315, "validation": 45, "scale_pos_weight": 1.25}
         if task_ids.endswith(".train"):
             return {"Training": {"ModelArtifacts": {"S3ModelArtifacts": "s3://lake/out/job-1/output/model.tar.gz"}}}
         return {"ds": DS}
@@ -47,10 +45,9 @@ def _render(task):
 
 
 def _argv(task) -> list[str]:
-    """A job task's command line: bash execs the job (it is then the task process's child and dies with it)."""
-    argv = shlex.split(task.bash_command)
-    assert argv[0] == "exec"
-    return argv[1:]
+    """A job task's argument list (started without a shell)."""
+    assert type(task).__name__ == "JobOperator"
+    return task.argv
 
 
 def _job_args(argv: list[str]) -> PurchaseTrainConfig:
@@ -60,7 +57,7 @@ def _job_args(argv: list[str]) -> PurchaseTrainConfig:
 
 def test_local_backend_runs_the_job_on_the_gpu_queue_with_the_run_params():
     task = _render(_build(Settings(lake_root="/lake")).get_task("train_purchase_model"))
-    assert type(task).__name__ == "JobBashOperator"
+    assert type(task).__name__ == "JobOperator"
     assert (task.queue, task.pool) == ("gpu", "gpu")
     argv = _argv(task)
     assert Path(argv[1]).name == "train_purchase_model.py"

@@ -53,7 +53,9 @@ class ChurnJobConfig(PartitionJob, ZooConfig):
         30, help="days of curated events, ending at ds, that features are built from (days)", minimum=1, maximum=366
     )
     churn_pages: str = option(
-        "Cancellation Confirmation", help="Sparkify pages whose visit means churn, comma-separated"
+        "Cancellation Confirmation",
+        help="Sparkify pages whose visit means churn, comma-separated (letters, digits, spaces, - and _)",
+        pattern=r"^[A-Za-z0-9 _-]+(,[A-Za-z0-9 _-]+)*$",
     )
     label_horizon_hours: float = option(
         168.0, help="clickstream: users with no event in the last this-many hours of the window have churned",

@@ -69,7 +69,9 @@ class RecsJobConfig(ClickstreamWindow):
         10, help="recommendations per product / user, and the cut-off of the @k metrics", minimum=1, maximum=100
     )
     event_weights: str = option(
-        DEFAULT_WEIGHTS, help="implicit weight of each event type in the user × product matrix, type=weight,…"
+        DEFAULT_WEIGHTS,
+        help="implicit weight of each event type in the user × product matrix, type=weight,…",
+        pattern=r"^\s*[a-z_]+\s*=\s*[0-9]+(\.[0-9]+)?\s*(,\s*[a-z_]+\s*=\s*[0-9]+(\.[0-9]+)?\s*)*$",
     )
     neighbours: int = option(
         50, help="item-item: neighbours kept per product for scoring users (>= k)", minimum=1, maximum=1000

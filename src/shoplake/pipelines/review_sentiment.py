@@ -90,8 +90,12 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
     encoder: str = option(
         "minilm",
         help="sentence encoder of the offline head: minilm (the packaged all-MiniLM-L6-v2, English), "
-        "use-multilingual-v3 (the packaged multilingual USE: reviews in other languages, or several) or a "
-        "transformers encoder directory",
+        "use-multilingual-v3 (the packaged multilingual USE: reviews in other languages, or several) or the absolute "
+        "path of a transformers encoder directory under --model-cache or an --encoder-roots directory",
+        pattern=r"^(minilm|use-multilingual-v3|/[^\x00-\x1f]+)$",
+    )
+    encoder_roots: tuple[str, ...] = option(
+        (), help="directories an --encoder directory may be under, besides --model-cache (SHOPLAKE_ENCODER_ROOTS)"
     )
     model_cache: str = option("/tmp/shoplake-model-cache", help="local cache for models copied from the lake")
     mlflow_uri: str = option("", help="MLflow tracking URI; empty = SQLite under a local lake, 'none' = off")
@@ -103,6 +107,26 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
             raise ValueError(f"--model {self.model!r}: a hub model needs a pinned revision (id@revision)")
         if self.rule_folds == 1:
             raise ValueError("--rule-folds 1 leaves no training rows to fit the folds' heads on: 0 (off) or 2-20")
+        if self.encoder.startswith("/"):
+            check_encoder_dir(self.encoder, (self.model_cache, *self.encoder_roots))
+
+
+def check_encoder_dir(path: str, roots: tuple[str, ...]) -> None:
+    """An encoder directory given as a Param: it must resolve (links followed) under one of ``roots`` and hold a
+    transformers ``config.json``.
+
+    Raises:
+        ValueError: saying which directories are allowed, or what the directory lacks.
+    """
+    real = Path(path).resolve()
+    allowed = [Path(r).expanduser().resolve() for r in roots if r]
+    if not any(real == root or root in real.parents for root in allowed):
+        raise ValueError(
+            f"--encoder {path!r} is not under an allowed directory ({', '.join(map(str, allowed))}): copy the "
+            "encoder there, add its directory to SHOPLAKE_ENCODER_ROOTS, or give minilm / use-multilingual-v3"
+        )
+    if not (real / "config.json").is_file():
+        raise ValueError(f"--encoder {path!r} holds no transformers config.json: give a sentence encoder directory")
 
 
 @dataclass(frozen=True, kw_only=True)
