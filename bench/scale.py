@@ -242,9 +242,8 @@ class Runner:
 
 def run_recommendations(r: Runner, source_glob: str) -> None:
     """``clickstream_recommendations_daily``'s steps on the grown day (curated first by the churn pipeline's job)."""
-    r.spark(
-        "curate_events", "jobs/spark/curate_churn_source.py", ["--source", "clickstream", "--source-path", source_glob]
-    )
+    args = ["--source", "clickstream", "--source-path", source_glob]
+    r.spark("curate_churn_source", "jobs/spark/curate_churn_source.py", args)
     r.worker(
         "check_window",
         "from shoplake.pipelines.recommendations_checks import check_window\nprint(check_window(lake, ds, 1, 20))",
@@ -262,12 +261,12 @@ def run_recommendations(r: Runner, source_glob: str) -> None:
 def run_churn(r: Runner, source_glob: str) -> None:
     """``clickstream_churn_daily``'s steps on the grown day (the demo's one-day window and one-hour horizon)."""
     args = ["--source", "clickstream", "--source-path", source_glob, "--window-days", "1", "--label-horizon-hours", "1"]
-    r.spark("curate_events", "jobs/spark/curate_churn_source.py", args)
+    r.spark("curate_churn_source", "jobs/spark/curate_churn_source.py", args)
     r.worker(
         "check_curated",
         "from shoplake.pipelines.churn import check_curated\nprint(check_curated(lake, ds, 'clickstream'))",
     )
-    r.spark("build_features", "jobs/spark/build_churn_features.py", args)
+    r.spark("build_churn_features", "jobs/spark/build_churn_features.py", args)
     r.worker(
         "check_features",
         "from shoplake.pipelines.churn import check_features\nprint(check_features(lake, ds, 'clickstream', 10))",
@@ -306,7 +305,7 @@ def run_steam_reviews(r: Runner, _source: str) -> None:
     """``steam_reviews_daily`` from the raw partition on: curate, sentiment, features, and their checks. With
     ``r.replay_sentiment`` the sentiment step runs :func:`replay_sentiment` instead of the model (see ``--help``)."""
     models = [] if r.replay_sentiment else sentiment_args(r)
-    r.spark("curate_reviews", "jobs/spark/curate_steam_reviews.py", [])
+    r.spark("curate_steam_reviews", "jobs/spark/curate_steam_reviews.py", [])
     r.worker("check_curated", "from shoplake.pipelines.steam_reviews import check_curated\n"
              "print(json.dumps(check_curated(lake, ds, raw_rows=None), default=str))")  # fmt: skip
     if r.replay_sentiment:
@@ -426,11 +425,11 @@ def run_purchase_model(r: Runner, _source: str) -> None:
 def run_product_reviews(r: Runner, source: str) -> None:
     """``product_reviews_daily``: curate reviews + catalogue, score the five classes, check."""
     reviews, catalog = source.split("|")
-    r.spark("curate_reviews", "jobs/spark/curate_product_reviews.py",
+    r.spark("curate_product_reviews", "jobs/spark/curate_product_reviews.py",
             ["--reviews-source", reviews, "--catalog-source", catalog])  # fmt: skip
     r.worker("check_reviews", "from shoplake.pipelines.product_reviews import check_curated\n"
              "print(check_curated(lake, ds))")  # fmt: skip
-    r.job("score_sentiment", "jobs/gpu/score_product_reviews.py", sentiment_args(r))
+    r.job("score_product_reviews", "jobs/gpu/score_product_reviews.py", sentiment_args(r))
 
 
 def run_tweets(r: Runner, source: str) -> None:
@@ -444,7 +443,7 @@ def run_tweets(r: Runner, source: str) -> None:
         "d = {f.name: f.default for f in __import__('dataclasses').fields(C)}\n"
         "print(check_window(lake, ds, d['window_days'], d['min_rows']))",
     )
-    r.job("train_engagement_model", "jobs/train/train_tweet_engagement.py", ["--mlflow-uri", "none"])
+    r.job("train_tweet_engagement", "jobs/train/train_tweet_engagement.py", ["--mlflow-uri", "none"])
 
 
 #: the partition whose rows say how much a run worked on: (zone, dataset)

@@ -8,15 +8,15 @@
 takes the events of its day.
 
 **Steps** (`ds` = the run's day, or the `ds` Param):
-1. `curate_events` (Spark) — the day's events → `raw/clickstream_events/ds=` → `curated/clickstream_events/ds=`;
+1. `curate_churn_source` (Spark) — the day's events → `raw/clickstream_events/ds=` → `curated/clickstream_events/ds=`;
    unparseable times, unknown event types, missing users/products, negative prices and duplicate events →
    quarantine with a reason. `check_curated` checks every line is accounted for.
-2. `build_features` (Spark) — the `window_days` curated days ending at `ds`. The label period is the last
+2. `build_churn_features` (Spark) — the `window_days` curated days ending at `ds`. The label period is the last
    `label_horizon_hours` before the window's last event: users active before it get features from their earlier
    events only (counts per event type, sessions, products, categories, brands, prices, cart / purchase / remove
    rates, active span, recency) and `label` = no event in the label period → `enriched/clickstream_churn_features/`.
 3. `check_features` — train when both classes have `min_class_users` users (else score or stop, logged).
-4. `train_models` (Spark MLlib) — the four-model zoo with CrossValidator on weighted F1, balanced class weights →
+4. `train_churn_models` (Spark MLlib) — the four-model zoo with CrossValidator on weighted F1, balanced class weights →
    `model/clickstream_churn/version=<ds>/`; `current.json` moves only if not worse.
 5. `predict_churn` (Spark) — the current model scores every user → `enriched/clickstream_churn_predictions/ds=`.
 

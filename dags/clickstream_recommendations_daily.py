@@ -5,7 +5,7 @@
 remove_from_cart / purchase events), four recommenders compared on the same held-out users.
 
 **Inputs.** `curated/clickstream_events/ds=…` for the `window_days` days ending at the run's day — curated once, by
-`clickstream_churn_daily`'s `curate_events` (this DAG never curates).
+`clickstream_churn_daily`'s `curate_churn_source` (this DAG never curates).
 
 **Schedule.** Data-aware: each `curated.clickstream_events` event (a curated day, its `ds` in the event) triggers a
 run for that day. Manual runs name the day with the `ds` Param. Events that arrive before a queued run starts are
@@ -46,12 +46,8 @@ from datetime import timedelta
 
 from airflow.sdk import chain, dag, task
 
-from shoplake.pipelines.engagement import EngagementJobConfig
-from shoplake.pipelines.recommendations import RecsJobConfig
 from shoplake_airflow.assets import (
     CURATED_CLICKSTREAM_EVENTS,
-    CURATED_PRODUCT_CATALOG,
-    CURATED_PRODUCT_REVIEWS,
     ENGAGEMENT_ASSETS,
     PRODUCT_REVIEW_MAP,
     RECOMMENDER_MODEL,
@@ -64,16 +60,12 @@ from shoplake_airflow.context import (
     skip_unless_trainable,
 )
 from shoplake_airflow.handoffs import validate_hand_offs
-from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.jobs import job_params, job_task
+from shoplake_airflow.params import ds_param
 from shoplake_airflow.schedules import SINCE_HISTORY
 from shoplake_airflow.settings import settings
-from shoplake_airflow.spark import spark_job
 
 CURATED = CURATED_CLICKSTREAM_EVENTS
-#: the job's knobs a run may change (everything but the lake, the day and MLflow)
-RECS_PARAMS = tuple(f for f in RecsJobConfig.__dataclass_fields__ if f not in ("ds", "lake_root", "mlflow_uri"))
-#: the engagement job's own knobs (window_days and seed are shared with the recommenders)
-ENGAGEMENT_PARAMS = ("test_fraction", "engagement_model", "min_train_rows")
 
 
 @dag(
@@ -85,8 +77,7 @@ ENGAGEMENT_PARAMS = ("test_fraction", "engagement_model", "min_train_rows")
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
     params={
         "ds": ds_param("last day of the window"),
-        **config_params(RecsJobConfig, RECS_PARAMS),
-        **config_params(EngagementJobConfig, ENGAGEMENT_PARAMS),
+        **job_params("train_recommenders", "train_engagement_model"),
     },
     doc_md=__doc__,
 )
@@ -139,19 +130,10 @@ def clickstream_recommendations_daily():
         "clickstream_recommendations_daily"
     )  # days folded into this run get runs of their own
     window = check_window(partition)
-    recs_args = param_flags(RECS_PARAMS) + mlflow
-    train = spark_job("train_recommenders", "jobs/spark/train_recommenders.py", recs_args, inlets=[CURATED])
+    train = job_task("train_recommenders", mlflow)
     chain(partition, window, train, check_recommendations(partition))
-    review_inlets = [CURATED, CURATED_PRODUCT_REVIEWS, CURATED_PRODUCT_CATALOG]
-    build_map = spark_job(
-        "build_product_review_map", "jobs/spark/build_product_review_map.py", param_flags(("window_days",)),
-        inlets=review_inlets,
-    )  # fmt: skip
-    engagement_args = param_flags(("window_days", "seed", *ENGAGEMENT_PARAMS)) + mlflow
-    engagement = spark_job(
-        "train_engagement_model", "jobs/spark/train_engagement_model.py", engagement_args,
-        inlets=[CURATED, PRODUCT_REVIEW_MAP],
-    )  # fmt: skip
+    build_map = job_task("build_product_review_map")
+    engagement = job_task("train_engagement_model", mlflow)
     chain(window, build_map, engagement, check_engagement(partition))
 
 

@@ -16,7 +16,7 @@ day and `run_other_event_days` triggers a run (`ds` Param) for each of the other
 1. `check_curated` — the day has a curated partition; otherwise the run ends *skipped* with the reason.
 2. `check_window` — the `window_days` ending `ds` hold at least `min_rows` curated reviews; otherwise training is
    skipped with the reason (scoring still runs on the current model).
-3. `train_model` (queue/pool `gpu`) — unless the current version is younger than `retrain_days`: the newest
+3. `train_review_sentiment` (queue/pool `gpu`) — unless the current version is younger than `retrain_days`: the newest
    `test_fraction` of the window's reviews held out; the offline default fits a five-class head on the packaged
    MiniLM embeddings of the older ones (labels = stars); with `SHOPLAKE_REVIEW_SENTIMENT_MODEL=<hub id>@<revision>`
    (e.g. a multilingual five-class model) that model is evaluated and adopted instead. Accuracy, macro-F1,
@@ -24,7 +24,7 @@ day and `run_other_event_days` triggers a run (`ds` Param) for each of the other
    majority baseline and a VADER-binned one, per product where a product has `min_group_rows` held-out reviews →
    `model/review_sentiment/version=<ds>/`; `current.json` moves only if the macro-F1 is not below the champion's on
    the same reviews; MLflow like every model.
-4. `score_sentiment` (queue/pool `gpu`) — the day's reviews through the current model →
+4. `score_review_sentiment` (queue/pool `gpu`) — the day's reviews through the current model →
    `enriched/product_review_sentiment/ds=` (stars, predicted class, five probabilities, `positive_prob`, model id,
    revision and version); `check_scores` checks one row per curated review and the value ranges.
 5. `publish_results` — the same rows as the Delta table `<SHOPLAKE_RESULTS_ROOT>/product_review_sentiment` (the day
@@ -40,11 +40,9 @@ from datetime import timedelta
 
 from airflow.sdk import chain, dag, task
 
-from shoplake.pipelines.review_sentiment import ReviewSentimentTrainConfig
 from shoplake_airflow.assets import (
     CURATED_PRODUCT_REVIEWS,
     ENRICHED_REVIEW_SENTIMENT,
-    REVIEW_SENTIMENT_MODEL,
     REVIEW_SENTIMENT_RESULTS,
 )
 from shoplake_airflow.context import (
@@ -53,13 +51,11 @@ from shoplake_airflow.context import (
     resolve_event_partition,
     skip_unless_trainable,
 )
-from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.handoffs import validate_hand_offs
-from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.jobs import job_params, job_task
+from shoplake_airflow.params import ds_param
 from shoplake_airflow.schedules import SINCE_HISTORY
 from shoplake_airflow.settings import settings
-
-TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "min_group_rows", "retrain_days", "c", "seed", "encoder")
 
 
 @dag(
@@ -71,7 +67,7 @@ TRAIN_PARAMS = ("window_days", "test_fraction", "min_rows", "min_group_rows", "r
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
     params={
         "ds": ds_param("UTC submission day of the reviews to score"),
-        **config_params(ReviewSentimentTrainConfig, TRAIN_PARAMS),
+        **job_params("train_review_sentiment"),
     },
     doc_md=__doc__,
 )
@@ -124,22 +120,18 @@ def product_review_sentiment():
         return emit_partition_event(context, REVIEW_SENTIMENT_RESULTS, result)
 
     cfg = settings()
-    flags = [*param_flags(TRAIN_PARAMS), "--model-cache", cfg.model_cache]
+    flags = ["--model-cache", cfg.model_cache]
     flags += [f"--encoder-roots={cfg.encoder_roots}"] if cfg.encoder_roots else []
     flags += ["--model", cfg.review_sentiment_model] if cfg.review_sentiment_model else []
     flags += ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
     partition = resolve_event_partition("product_review_sentiment")  # days folded into this run get runs of their own
     curated = check_curated(partition)
-    train = gpu_job(
-        "train_model", "jobs/train/train_review_sentiment.py", flags,
-        inlets=[CURATED_PRODUCT_REVIEWS], outlets=[REVIEW_SENTIMENT_MODEL],
-    )  # fmt: skip
-    score = gpu_job(
-        "score_sentiment", "jobs/gpu/score_review_sentiment.py",
+    train = job_task("train_review_sentiment", flags)
+    score = job_task(
+        "score_review_sentiment",
         ["--model-cache", cfg.model_cache, *cfg.sentiment_engine_args],
-        inlets=[CURATED_PRODUCT_REVIEWS, REVIEW_SENTIMENT_MODEL],
         trigger_rule="none_failed_min_one_success",  # after training, or without it when it was skipped
-    )  # fmt: skip
+    )
     chain(partition, curated, check_window(partition), train, score)
     curated >> score
     published = publish_results(partition)

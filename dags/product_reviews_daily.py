@@ -10,13 +10,13 @@ review map and the engagement model's review features.
 read whole).
 
 **Steps** (`ds` = the run's day, or the `ds` Param):
-1. `curate_reviews` (Spark) — the reviews submitted on `ds` (UTC) → `raw/product_reviews/ds=` →
+1. `curate_product_reviews` (Spark) — the reviews submitted on `ds` (UTC) → `raw/product_reviews/ds=` →
    `curated/product_reviews/ds=`; unparseable CSV records, missing product ids, ratings that are not a whole
    number 1–5, unparseable times, empty texts and duplicate reviews → quarantine with a reason. Reviewer nicknames
    never reach curated (a SHA-256 key instead). The catalogue snapshot → `curated/product_catalog/ds=` (rows
    without a product id or brand, and repeated listings, quarantined).
 2. `check_reviews` — every row accounted for (raw = curated + quarantined); emits the three Assets.
-3. `score_sentiment` — `jobs/gpu/score_product_reviews.py` on queue/pool `gpu`: the sentiment engine of the Steam
+3. `score_product_reviews` — `jobs/gpu/score_product_reviews.py` on queue/pool `gpu`: the sentiment engine of the Steam
    pipeline (the model of each review's language, `SHOPLAKE_SENTIMENT_MODELS`) → `enriched/product_reviews/ds=`
    (`review_id`, label, score, `positive_prob`, model and revision); `check_sentiment` checks one row per review.
 
@@ -34,16 +34,13 @@ from shoplake_airflow.assets import (
     CURATED_PRODUCT_REVIEWS,
     ENRICHED_PRODUCT_REVIEWS,
     RAW_PRODUCT_REVIEWS,
-    SENTIMENT_MODEL,
-    SENTIMENT_MULTILINGUAL_MODEL,
 )
 from shoplake_airflow.context import emit_partition_event, empty_day, fail_without_retry, resolve_partition
-from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.handoffs import validate_hand_offs
+from shoplake_airflow.jobs import job_task
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
-from shoplake_airflow.spark import spark_job
 
 
 @dag(
@@ -88,13 +85,10 @@ def product_reviews_daily():
     if settings().product_catalog_source:
         args += ["--catalog-source", settings().product_catalog_source]
     partition = resolve_partition()
-    curate = spark_job("curate_reviews", "jobs/spark/curate_product_reviews.py", args)
+    curate = job_task("curate_product_reviews", args)
     cfg = settings()
     model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache, *cfg.sentiment_engine_args]
-    score = gpu_job(
-        "score_sentiment", "jobs/gpu/score_product_reviews.py", model_args,
-        inlets=[CURATED_PRODUCT_REVIEWS, SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL],
-    )  # fmt: skip
+    score = job_task("score_product_reviews", model_args)
     curated = check_reviews(partition)
     chain(partition, curate, curated, score, check_sentiment(score.output, curated))
 

@@ -29,17 +29,12 @@ from datetime import timedelta
 
 from airflow.sdk import chain, dag
 
-from shoplake.pipelines.sentiment_model import SentimentTrainConfig
-from shoplake_airflow.assets import CURATED_STEAM_REVIEWS, SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL
 from shoplake_airflow.context import resolve_partition
-from shoplake_airflow.gpu import gpu_job, python_job
 from shoplake_airflow.handoffs import validate_hand_offs
-from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.jobs import job_params, job_task
+from shoplake_airflow.params import ds_param
 from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
-
-#: knobs of a manual run (Params derived from the job's config)
-TRAIN_PARAMS = ("window_days", "c", "seed", "min_negatives")
 
 
 @dag(
@@ -50,28 +45,14 @@ TRAIN_PARAMS = ("window_days", "c", "seed", "min_negatives")
     "reviews",
     tags=["steam", "sentiment", "training", "gpu"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
-    params={"ds": ds_param("last day of the training window"), **config_params(SentimentTrainConfig, TRAIN_PARAMS)},
+    params={"ds": ds_param("last day of the training window"), **job_params("train_sentiment_head")},
     doc_md=__doc__,
 )
 def sentiment_model_weekly():
-    args = param_flags(TRAIN_PARAMS)
-    if settings().mlflow_tracking_uri:
-        args += ["--mlflow-uri", settings().mlflow_tracking_uri]
-    train = gpu_job(
-        "train_sentiment_head",
-        "jobs/train/train_sentiment_head.py",
-        args,
-        inlets=[CURATED_STEAM_REVIEWS],
-        outlets=[SENTIMENT_MODEL],
-    )
+    args = ["--mlflow-uri", settings().mlflow_tracking_uri] if settings().mlflow_tracking_uri else []
+    train = job_task("train_sentiment_head", args)
     # USE runs on numpy on the CPU: the default queue, no GPU slot held
-    multilingual = python_job(
-        "train_multilingual_sentiment_head",
-        "jobs/train/train_sentiment_head.py",
-        [*args, "--encoder", "use-multilingual-v3"],
-        inlets=[CURATED_STEAM_REVIEWS],
-        outlets=[SENTIMENT_MULTILINGUAL_MODEL],
-    )
+    multilingual = job_task("train_multilingual_sentiment_head", args)
     chain(resolve_partition(), [train, multilingual])
 
 

@@ -7,18 +7,18 @@
 mini_sparkify schema; the shared sample by default).
 
 **Steps** (`ds` = the run's day, or the `ds` Param):
-1. `curate_events` (Spark) — the day's log → `raw/sparkify_events/ds=` (unparseable lines →
+1. `curate_churn_source` (Spark) — the day's log → `raw/sparkify_events/ds=` (unparseable lines →
    `quarantine/raw_sparkify_events`) → `curated/sparkify_events/ds=` (out-of-day, page-less or duplicate events →
    `quarantine/curated_sparkify_events` with a reason). `check_curated` checks every line is accounted for.
-2. `build_features` (Spark) — the `window_days` curated days ending at `ds`, one row per user: activity, songs,
+2. `build_churn_features` (Spark) — the `window_days` curated days ending at `ds`, one row per user: activity, songs,
    thumbs, adverts, friends, playlists, downgrades, upgrades, errors, sessions, active days, tenure, level, gender;
    `label` = the user visited one of `churn_pages` (default *Cancellation Confirmation*; those pages and *Cancel*
    never count as activity) → `enriched/sparkify_churn_features/ds=`.
 3. `check_features` — branches: train when both classes have `min_class_users` users, else score with the current
    model, else stop (the reason is logged). The shared November 2018 sample has **no** Cancellation Confirmation
    event: with the default definition its runs build features and stop; see docs/churn.md for other definitions.
-4. `train_models` (Spark MLlib) — LogisticRegression, RandomForest, GBT, LinearSVC, each tuned by CrossValidator on
-   weighted F1 with balanced class weights; held-out weighted and churn-class F1, accuracy, AUC, a majority
+4. `train_churn_models` (Spark MLlib) — LogisticRegression, RandomForest, GBT, LinearSVC, each tuned by CrossValidator
+   on weighted F1 with balanced class weights; held-out weighted and churn-class F1, accuracy, AUC, a majority
    baseline → `model/sparkify_churn/version=<ds>/` (best model, metrics.json, comparison.csv/png, config).
    `current.json` moves only if the new model's weighted F1 is not below the champion's on the same users.
 5. `predict_churn` (Spark) — the current model scores every user → `enriched/sparkify_churn_predictions/ds=`.

@@ -25,16 +25,13 @@ from datetime import timedelta
 
 from airflow.sdk import chain, dag, task
 
-from shoplake.pipelines.steam_games import GameDailyConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_GAME_DAILY, ENRICHED_STEAM_PURCHASE_FEATURES
 from shoplake_airflow.context import emit_partition_event, fail_without_retry, resolve_event_partition
 from shoplake_airflow.handoffs import validate_hand_offs
-from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.jobs import job_params, job_task
+from shoplake_airflow.params import ds_param
 from shoplake_airflow.schedules import SINCE_HISTORY
 from shoplake_airflow.settings import settings
-from shoplake_airflow.spark import spark_job
-
-PARAMS = ("min_reviews",)
 
 
 @dag(
@@ -44,7 +41,7 @@ PARAMS = ("min_reviews",)
     description="Steam reviews of one day summarised by game: reviews, recommendation and purchase rates, sentiment",
     tags=["steam", "scoring", "spark"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=1)},
-    params={"ds": ds_param("UTC day whose reviews to summarise"), **config_params(GameDailyConfig, PARAMS)},
+    params={"ds": ds_param("UTC day whose reviews to summarise"), **job_params("build_steam_game_daily")},
     doc_md=__doc__,
 )
 def steam_game_daily():
@@ -57,10 +54,7 @@ def steam_game_daily():
         return emit_partition_event(context, ENRICHED_STEAM_GAME_DAILY, result)
 
     partition = resolve_event_partition("steam_game_daily")
-    build = spark_job(
-        "build_steam_game_daily", "jobs/spark/build_steam_game_daily.py", param_flags(PARAMS),
-        inlets=[ENRICHED_STEAM_PURCHASE_FEATURES],
-    )  # fmt: skip
+    build = job_task("build_steam_game_daily")
     chain(partition, build, check_steam_game_daily(partition))
 
 

@@ -41,15 +41,15 @@ from datetime import timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable, Param, chain, dag, task
 
-from shoplake.pipelines.purchase_model import PurchaseTrainConfig
 from shoplake_airflow.assets import ENRICHED_STEAM_PURCHASE_FEATURES, STEAM_PURCHASE_MODEL
 from shoplake_airflow.context import emit_partition_event, resolve_partition, skip_unless_trainable
 from shoplake_airflow.handoffs import validate_hand_offs
-from shoplake_airflow.params import config_params, ds_param
+from shoplake_airflow.jobs import job_params
+from shoplake_airflow.params import ds_param
 from shoplake_airflow.publish import publish_copy
 from shoplake_airflow.schedules import SINCE_HISTORY
 from shoplake_airflow.settings import settings
-from shoplake_airflow.training import TRAIN_PARAMS, train_job
+from shoplake_airflow.training import train_job
 
 
 @dag(
@@ -71,7 +71,7 @@ from shoplake_airflow.training import TRAIN_PARAMS, train_job
             minimum=0,
             description="days of features newer than the current model needed to retrain (0 = retrain now)",
         ),
-        **config_params(PurchaseTrainConfig, TRAIN_PARAMS),
+        **job_params("train_purchase_model"),
     },
     doc_md=__doc__,
 )
@@ -98,7 +98,7 @@ def steam_purchase_model_weekly():
     partition = resolve_partition()
     features = check_features(partition)
     checked = check_model(features)
-    chain(partition, features, train_job("train_purchase_model"), checked)
+    chain(partition, features, train_job(), checked)
     publish_copy()(checked)
 
 

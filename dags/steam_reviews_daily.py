@@ -15,7 +15,7 @@ lake, typed and cleaned, ready for sentiment scoring and training.
    mistyped, missing, out-of-range or duplicate documents → `quarantine/raw_steam_reviews/ds=…` with reasons.
    A day the source holds no review of ends here **skipped**, with the reason (every later task skips: no empty
    partition, no asset event) — e.g. the interval a scheduler runs when the DAG is unpaused on a dump of the past.
-3. `curate_reviews` — Spark job `jobs/spark/curate_steam_reviews.py` (local spark-submit or EMR, chosen by
+3. `curate_steam_reviews` — Spark job `jobs/spark/curate_steam_reviews.py` (local spark-submit or EMR, chosen by
    `SHOPLAKE_SPARK_BACKEND`): cleaned text, types, dedupe, features, language →
    `curated/steam_reviews/ds=…`; rejects → `quarantine/curated_steam_reviews/ds=…`.
 4. `check_curated` — every raw row is curated or quarantined; emits the `curated.steam_reviews` asset event
@@ -49,16 +49,13 @@ from shoplake_airflow.assets import (
     ENRICHED_STEAM_PURCHASE_FEATURES,
     ENRICHED_STEAM_REVIEWS,
     RAW_STEAM_REVIEWS,
-    SENTIMENT_MODEL,
-    SENTIMENT_MULTILINGUAL_MODEL,
 )
 from shoplake_airflow.context import emit_partition_event, resolve_partition, skip_empty_day
-from shoplake_airflow.gpu import gpu_job
 from shoplake_airflow.handoffs import validate_hand_offs
+from shoplake_airflow.jobs import job_task
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
-from shoplake_airflow.spark import spark_job
 
 
 @dag(
@@ -117,14 +114,9 @@ def steam_reviews_daily():
 
     cfg = settings()
     # jobs declare what they read; the check task after each one emits the outlet's event (with its ds)
-    curate = spark_job("curate_reviews", "jobs/spark/curate_steam_reviews.py", [], inlets=[RAW_STEAM_REVIEWS])
+    curate = job_task("curate_steam_reviews")
     model_args = ["--models", cfg.sentiment_model_map, "--model-cache", cfg.model_cache, *cfg.sentiment_engine_args]
-    score = gpu_job(
-        "score_sentiment",
-        "jobs/gpu/score_sentiment.py",
-        model_args,
-        inlets=[CURATED_STEAM_REVIEWS, SENTIMENT_MODEL, SENTIMENT_MULTILINGUAL_MODEL],
-    )
+    score = job_task("score_sentiment", model_args)
     partition = resolve_partition()
     raw = extract_reviews(partition)
     curated = check_curated(raw)

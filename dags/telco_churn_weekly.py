@@ -8,14 +8,14 @@ customer table layout).
 takes a snapshot for the last day of its week.
 
 **Steps** (`ds` = the last day of the run's week, or the `ds` Param):
-1. `curate_customers` (Spark) — the snapshot → `raw/telco_customers/ds=` (malformed lines quarantined) →
+1. `curate_churn_source` (Spark) — the snapshot → `raw/telco_customers/ds=` (malformed lines quarantined) →
    `curated/telco_customers/ds=`: typed columns, blank `TotalCharges` of brand-new customers → 0.0 with
    `total_charges_imputed`; duplicate ids, negative tenure or charges, a Churn other than Yes/No →
    `quarantine/curated_telco_customers` with a reason. `check_curated` checks every line is accounted for.
-2. `build_features` (Spark) — contract, services, billing (categorical, one-hot in the model), senior citizen,
+2. `build_churn_features` (Spark) — contract, services, billing (categorical, one-hot in the model), senior citizen,
    tenure, charges, average monthly spend; `label` = Churn → `enriched/telco_churn_features/ds=`.
 3. `check_features` — train when both classes have `min_class_users` customers (else score or stop, logged).
-4. `train_models` (Spark MLlib) — LogisticRegression, RandomForest, GBT, LinearSVC with CrossValidator on weighted
+4. `train_churn_models` (Spark MLlib) — LogisticRegression, RandomForest, GBT, LinearSVC with CrossValidator on weighted
    F1 and balanced class weights → `model/telco_churn/version=<ds>/` (best model, metrics with weighted and
    churn-class F1, comparison table and plot, config); `current.json` moves only if not worse.
 5. `predict_churn` (Spark) — the current model scores every customer → `enriched/telco_churn_predictions/ds=`.

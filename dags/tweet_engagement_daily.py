@@ -15,7 +15,7 @@ and overlapping runs repeated tweets.
    (the copy with the highest counts kept) → quarantine with a reason. Handles never leave the raw stage in clear.
 2. `check_tweets` — every row accounted for.
 3. `embed_tweets` (queue/pool `gpu`) — offline all-MiniLM-L6-v2 sentence embeddings → `enriched/tweet_embeddings/ds=`.
-4. `train_engagement_model` — median baseline, a hashtag/followers linear model, XGBoost on TF-IDF + meta, XGBoost on
+4. `train_tweet_engagement` — median baseline, a hashtag/followers linear model, XGBoost on TF-IDF + meta, XGBoost on
    embeddings + meta, on log1p(engagement) over `window_days`, the newest `test_fraction` held out; MAE and RMSE on the
    original scale, Spearman, MAE on non-zero tweets, a predicted-vs-actual PNG →
    `model/tweet_engagement/version=<ds>/`; `current.json` moves only if the MAE is not worse than the champion's on
@@ -31,8 +31,7 @@ from datetime import timedelta
 
 from airflow.sdk import chain, dag, task
 
-from shoplake.pipelines.tweets import EngagementTrainConfig
-from shoplake_airflow.assets import CURATED_TWEETS, RAW_TWEETS, TWEET_EMBEDDINGS, TWEET_ENGAGEMENT_MODEL
+from shoplake_airflow.assets import CURATED_TWEETS, RAW_TWEETS
 from shoplake_airflow.context import (
     emit_partition_event,
     empty_day,
@@ -40,23 +39,11 @@ from shoplake_airflow.context import (
     resolve_partition,
     skip_unless_trainable,
 )
-from shoplake_airflow.gpu import gpu_job, python_job
 from shoplake_airflow.handoffs import validate_hand_offs
-from shoplake_airflow.params import config_params, ds_param, param_flags
+from shoplake_airflow.jobs import job_params, job_task
+from shoplake_airflow.params import ds_param
 from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
 from shoplake_airflow.settings import settings
-from shoplake_airflow.spark import spark_job
-
-TRAIN_PARAMS = (
-    "window_days",
-    "test_fraction",
-    "min_rows",
-    "n_estimators",
-    "max_depth",
-    "learning_rate",
-    "seed",
-    "max_rows",
-)
 
 
 @dag(
@@ -66,7 +53,7 @@ TRAIN_PARAMS = (
     description="E-commerce tweets: curate (Spark), embed (gpu), train and gate the engagement model",
     tags=["twitter", "tweets", "ingest", "training", "spark", "gpu", "xgboost"],
     default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=2)},
-    params={"ds": ds_param("UTC day whose tweets to process"), **config_params(EngagementTrainConfig, TRAIN_PARAMS)},
+    params={"ds": ds_param("UTC day whose tweets to process"), **job_params("train_tweet_engagement")},
     doc_md=__doc__,
 )
 def tweet_engagement_daily():
@@ -93,15 +80,9 @@ def tweet_engagement_daily():
     source = ["--source", cfg.tweets_source] if cfg.tweets_source else []
     mlflow = ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
     partition = resolve_partition()
-    curate = spark_job("curate_tweets", "jobs/spark/curate_tweets.py", source)
-    embed = gpu_job(
-        "embed_tweets", "jobs/gpu/embed_tweets.py", [], inlets=[CURATED_TWEETS],
-        outlets=[TWEET_EMBEDDINGS],
-    )  # fmt: skip
-    train = python_job(
-        "train_engagement_model", "jobs/train/train_tweet_engagement.py", param_flags(TRAIN_PARAMS) + mlflow,
-        inlets=[CURATED_TWEETS, TWEET_EMBEDDINGS], outlets=[TWEET_ENGAGEMENT_MODEL],
-    )  # fmt: skip
+    curate = job_task("curate_tweets", source)
+    embed = job_task("embed_tweets")
+    train = job_task("train_tweet_engagement", mlflow)
     chain(partition, curate, check_tweets(partition), embed, check_window(partition), train)
 
 

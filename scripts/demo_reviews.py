@@ -71,7 +71,7 @@ def main() -> int:
              sum(c["curated"] for c in counts), sum(c["quarantined"] for c in counts))  # fmt: skip
 
     conf = {"ds": end, "window_days": n_days, "retrain_days": 0}
-    found = train_and_read(cfg, "product_review_sentiment", end, conf, REVIEW_SENTIMENT_MODEL, "train_model")
+    found = train_and_read(cfg, "product_review_sentiment", end, conf, REVIEW_SENTIMENT_MODEL, "train_review_sentiment")
     if found is None:
         return 1
     version, m = found

@@ -8,12 +8,11 @@ summary (JSON).
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.pipelines import purchase_model
+from shoplake.pipelines.purchase_model import PurchaseTrainConfig, train_purchase_model_spark
 
 
 def main(argv=None, spark=None) -> dict:
-    cfg_cls = purchase_model.PurchaseTrainConfig
-    return run_job(cfg_cls, purchase_model.train_purchase_model_spark, argv, doc=__doc__, spark=spark, with_spark=True)
+    return run_job(PurchaseTrainConfig, train_purchase_model_spark, argv, doc=__doc__, spark=spark, with_spark=True)
 
 
 if __name__ == "__main__":

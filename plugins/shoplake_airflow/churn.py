@@ -2,8 +2,8 @@
 
 Every churn DAG is the same chain over its source::
 
-    resolve_partition → curate_<rows> (Spark) → check_curated → build_features (Spark) → check_features
-        ├─ labels usable ──→ train_models (Spark) → check_model → predict_churn (Spark) → check_predictions
+    resolve_partition → curate_churn_source (Spark) → check_curated → build_churn_features (Spark) → check_features
+        ├─ labels usable ──→ train_churn_models (Spark) → check_model → predict_churn (Spark) → check_predictions
         └─ labels too thin, a model exists ───────────────────────→ predict_churn → check_predictions
 
 ``check_features`` branches: the zoo trains only when both classes have ``min_class_users`` users; otherwise the
@@ -21,15 +21,13 @@ from shoplake.ml.churn import ZooConfig
 from shoplake.pipelines.churn import ChurnJobConfig
 from shoplake_airflow.assets import CHURN_ASSETS
 from shoplake_airflow.context import resolve_partition
+from shoplake_airflow.jobs import job_task
 from shoplake_airflow.params import config_params, ds_param, param_flags
 from shoplake_airflow.settings import settings
-from shoplake_airflow.spark import spark_job
 
 log = logging.getLogger(__name__)
 
-#: what the curate task is called per source (verb_noun)
-ROWS = {"sparkify": "events", "telco": "customers", "clickstream": "events"}
-TRAIN, PREDICT = "train_models", "predict_churn"
+TRAIN, PREDICT = "train_churn_models", "predict_churn"
 #: Params that only some sources have (the customer table is a snapshot: no window)
 SOURCE_PARAMS = {
     "sparkify": ("window_days", "churn_pages"),
@@ -47,9 +45,10 @@ def churn_params(source: str, **defaults: Any) -> dict[str, Param]:
 
 
 def _job_args(source: str) -> list[str]:
-    """Flags every churn job takes besides ``--ds`` / ``--lake-root``, templated from the run's Params."""
+    """Flags every churn job takes besides ``--ds`` / ``--lake-root`` and its declared Params: the source, its path
+    and the source's own Params (``shoplake_airflow.jobs``)."""
     args = ["--source", source, "--source-path", settings().churn_source(source)]
-    return args + param_flags(("min_class_users", *SOURCE_PARAMS[source]))
+    return args + param_flags(SOURCE_PARAMS[source])
 
 
 def _train_args() -> list[str]:
@@ -113,17 +112,11 @@ def churn_pipeline(source: str) -> None:
     args = _job_args(source)
     partition = resolve_partition()
     # jobs declare what they read; the check task after each one emits the outlet's event (with its ds)
-    curate = spark_job(f"curate_{ROWS[source]}", "jobs/spark/curate_churn_source.py", args)
-    build = spark_job("build_features", "jobs/spark/build_churn_features.py", args, inlets=[assets.curated])
-    train = spark_job(TRAIN, "jobs/spark/train_churn_models.py", args + _train_args(), inlets=[assets.features])
+    curate = job_task("curate_churn_source", args, assets=assets)
+    build = job_task("build_churn_features", args, assets=assets)
+    train = job_task(TRAIN, args + _train_args(), assets=assets)
     # runs after a successful check_model, or straight from check_features when training was skipped
-    predict = spark_job(
-        PREDICT,
-        "jobs/spark/predict_churn.py",
-        args,
-        trigger_rule="none_failed_min_one_success",
-        inlets=[assets.features, assets.model],
-    )
+    predict = job_task(PREDICT, args, assets=assets, trigger_rule="none_failed_min_one_success")
     features = check_features(partition)
     chain(partition, curate, check_curated(partition), build, features, train, check_model(partition), predict)
     chain(features, predict, check_predictions(partition))

@@ -1,14 +1,17 @@
 """The one place that reads ``SHOPLAKE_TRAIN_BACKEND``: the purchase-model training step as tasks.
 
-* ``auto`` (default) — a branch task, ``choose_<task>_backend``, counts the window's feature rows from the Parquet
-  footers and follows ``local`` up to ``SHOPLAKE_SPARK_TRAIN_ROWS`` rows, ``spark`` (task ``<task>_spark``) above,
+* ``auto`` (default) — a branch task, ``choose_train_purchase_model_backend``, counts the window's feature rows from
+  the Parquet footers and follows ``local`` up to ``SHOPLAKE_SPARK_TRAIN_ROWS`` rows, ``spark`` above,
   logging which and why; the other path is skipped;
-* ``local``     — ``jobs/train/train_purchase_model.py`` on the gpu queue/pool (XGBoost ``hist`` on CUDA when the
+* ``local``     — the job ``train_purchase_model`` on the gpu queue/pool (XGBoost ``hist`` on CUDA when the
   worker has a GPU, else CPU);
-* ``spark``     — ``jobs/spark/train_purchase_model_spark.py`` (xgboost.spark) through :func:`spark_job`, so it runs on
-  local Spark or EMR like every Spark job;
-* ``sagemaker`` — a task group: export the train/validation channels to S3, a SageMaker training job with the
-  built-in XGBoost algorithm (deferrable), then the same job evaluates, gates and publishes its ``model.tar.gz``.
+* ``spark``     — the job ``train_purchase_model_spark`` (xgboost.spark), on local Spark or EMR like every Spark
+  job;
+* ``sagemaker`` — a task group named after the job, ``train_purchase_model``: the job exports the train/validation
+  channels to S3 (``export_channels``), a SageMaker training job with the built-in XGBoost algorithm (deferrable),
+  then the same job evaluates, gates and publishes its ``model.tar.gz`` (``publish_model``).
+
+The jobs, their Params and flags are declared in :mod:`shoplake_airflow.jobs`.
 
 Every backend ends with the same version directory, ``current.json`` gating and MLflow run.
 """
@@ -18,27 +21,22 @@ from __future__ import annotations
 from typing import Any
 
 from shoplake.config import Settings
-from shoplake.ml.xgb import HYPERPARAMETERS, NATIVE_NAMES
+from shoplake.ml.xgb import NATIVE_NAMES
 from shoplake.paths import PURCHASE_MODELS, sagemaker_channels_path, sagemaker_output_path
 from shoplake_airflow.context import PARTITION_DS
-from shoplake_airflow.gpu import gpu_job, python_job
 from shoplake_airflow.handoffs import pulled
-from shoplake_airflow.params import param_flags
+from shoplake_airflow.jobs import job_task
 from shoplake_airflow.settings import settings as current_settings
-from shoplake_airflow.spark import spark_job
 
-#: knobs of a manual run (DAG Params of the same names, derived from ``PurchaseTrainConfig``)
-TRAIN_PARAMS = ("window_days", "target", "min_rows", *HYPERPARAMETERS)
+#: the job of every backend but ``spark`` (which runs ``train_purchase_model_spark``)
+JOB, SPARK_JOB = "train_purchase_model", "train_purchase_model_spark"
 #: the model the SageMaker backend trains (its channels and output live under this model's root)
 SAGEMAKER_MODEL = PURCHASE_MODELS["steam_purchase"]
 
 
 def train_args(cfg: Settings) -> list[str]:
-    """Job flags besides ``--ds`` / ``--lake-root``: the window, target and hyperparameters from the run's Params."""
-    args = param_flags(TRAIN_PARAMS)
-    if cfg.mlflow_tracking_uri:
-        args += ["--mlflow-uri", cfg.mlflow_tracking_uri]
-    return args
+    """Job flags besides ``--ds`` / ``--lake-root`` and the declared Params: where MLflow tracks the run."""
+    return ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
 
 
 def sagemaker_training_config(job_name: str, channels_uri: str, hyperparameters: dict[str, str], cfg: Settings) -> dict:
@@ -83,7 +81,7 @@ def sagemaker_hyperparameters(export: Any) -> dict[str, str]:
     return hp
 
 
-def train_job(task_id: str, ds: str = PARTITION_DS, *, cfg: Settings | None = None) -> Any:
+def train_job(ds: str = PARTITION_DS, *, cfg: Settings | None = None) -> Any:
     """Tasks that train, evaluate and publish the purchase model for partition ``ds`` (a template; default: the run's).
 
     Returns:
@@ -93,16 +91,12 @@ def train_job(task_id: str, ds: str = PARTITION_DS, *, cfg: Settings | None = No
     cfg = cfg or current_settings()
     args = train_args(cfg)
     if cfg.train_backend == "spark":
-        return spark_job(task_id, SPARK_APP, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
+        return job_task(SPARK_JOB, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
     if cfg.train_backend == "sagemaker":
-        return _sagemaker_job(task_id, ds, args, cfg)
+        return _sagemaker_job(ds, args, cfg)
     if cfg.train_backend == "auto":
-        return _auto_job(task_id, ds, args, cfg)
-    return gpu_job(task_id, LOCAL_APP, args, ds=ds, cfg=cfg)
-
-
-LOCAL_APP = "jobs/train/train_purchase_model.py"
-SPARK_APP = "jobs/spark/train_purchase_model_spark.py"
+        return _auto_job(ds, args, cfg)
+    return job_task(JOB, args, ds=ds, cfg=cfg)
 
 
 def _first_ids(node: Any) -> list[str]:
@@ -112,19 +106,19 @@ def _first_ids(node: Any) -> list[str]:
     return [t.task_id for t in node.roots]
 
 
-def _auto_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any:
-    """``choose_<task_id>_backend`` → the local job (``task_id``) or the Spark job (``<task_id>_spark``).
+def _auto_job(ds: str, args: list[str], cfg: Settings) -> Any:
+    """``choose_train_purchase_model_backend`` → the local job or the Spark job.
 
     The downstream task needs ``trigger_rule="none_failed_min_one_success"`` (one path is always skipped).
     """
     from airflow.sdk import TaskGroup, task
 
-    with TaskGroup(group_id=f"{task_id}_backends", prefix_group_id=False) as group:
-        local = gpu_job(task_id, LOCAL_APP, args, ds=ds, cfg=cfg)
-        spark = spark_job(f"{task_id}_spark", SPARK_APP, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
+    with TaskGroup(group_id=f"{JOB}_backends", prefix_group_id=False) as group:
+        local = job_task(JOB, args, ds=ds, cfg=cfg)
+        spark = job_task(SPARK_JOB, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
         paths = {"local": _first_ids(local), "spark": _first_ids(spark)}
 
-        @task.branch(task_id=f"choose_{task_id}_backend")
+        @task.branch(task_id=f"choose_{JOB}_backend")
         def choose(day: str, **context: Any) -> list[str]:
             from shoplake.pipelines.purchase_model import choose_backend
 
@@ -136,18 +130,16 @@ def _auto_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any:
     return group
 
 
-def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any:
+def _sagemaker_job(ds: str, args: list[str], cfg: Settings) -> Any:
     from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
     from airflow.sdk import TaskGroup
 
     if not cfg.sagemaker.role_arn or "://" not in cfg.lake_root:
         raise ValueError("SHOPLAKE_TRAIN_BACKEND=sagemaker needs SHOPLAKE_SAGEMAKER_ROLE_ARN and an s3:// lake root")
     channels = sagemaker_channels_path(cfg.lake_root, SAGEMAKER_MODEL, ds)
-    with TaskGroup(group_id=task_id) as group:
+    with TaskGroup(group_id=JOB) as group:
         # data preparation needs no GPU: the default queue and pool
-        export = python_job(
-            "export_channels", "jobs/train/train_purchase_model.py", [*args, "--export-uri", channels], ds=ds, cfg=cfg
-        )
+        export = job_task(JOB, [*args, "--export-uri", channels], task_id="export_channels", ds=ds, cfg=cfg, cpu=True)
         train = SageMakerTrainingOperator(
             task_id="train",
             config=sagemaker_training_config(
@@ -159,12 +151,9 @@ def _sagemaker_job(task_id: str, ds: str, args: list[str], cfg: Settings) -> Any
             check_interval=cfg.sagemaker.poll_s,
         )
         artifact = pulled(train, "Training", "ModelArtifacts", "S3ModelArtifacts")
-        publish = python_job(
-            "publish_model",
-            "jobs/train/train_purchase_model.py",
-            [*args, "--backend", "sagemaker", "--booster-path", artifact],
-            ds=ds,
-            cfg=cfg,
-        )
+        publish = job_task(
+            JOB, [*args, "--backend", "sagemaker", "--booster-path", artifact], task_id="publish_model", ds=ds, cfg=cfg,
+            cpu=True,
+        )  # fmt: skip
         export >> train >> publish
     return group

@@ -5,7 +5,7 @@
   the text, and the Airflow glue turns the same fields into DAG Params (``shoplake_airflow.params``).
 * :func:`parse_job_args` turns ``argv`` into a config: every field is the kebab-case flag of its name.
 * :func:`run_job` is the body of every ``jobs/`` entry point: logging, parse and log the config, an optional UTC
-  SparkSession, the step, and the JSON result line on stdout (a BashOperator's XCom).
+  SparkSession, the step, and the JSON result line on stdout (the job task's XCom: ``JobOperator`` parses it).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def run_job(
         with_spark: the step takes a SparkSession.
 
     Returns:
-        The step's result; also written as the last stdout line (JSON), which a BashOperator pushes to XCom.
+        The step's result; also written as the last stdout line (JSON), which JobOperator parses into XCom.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = parse_job_args(cls, argv, doc)

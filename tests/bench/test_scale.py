@@ -32,7 +32,8 @@ def test_recommendations_at_factor_10_complete_with_a_1g_driver(tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert (result["pipeline"], result["factor"], result["driver_memory"]) == ("recommendations", FACTOR, "1g")
     assert result["rows"] == FACTOR * sample_rows
-    assert set(result["steps"]) == {"curate_events", "check_window", "train_recommenders", "check_recommendations"}
+    steps = {"curate_churn_source", "check_window", "train_recommenders", "check_recommendations"}
+    assert set(result["steps"]) == steps
     assert result["driver_peak_rss_mb"] > 0
     assert result["worker_peak_rss_mb"] > 0
 

@@ -123,18 +123,18 @@ def test_the_stack_as_shipped_runs_a_day_survives_a_killed_worker_and_leaves_not
             # SIGKILL to the container's first process from the host: the worker dies as it would of a crash or
             # the kernel's OOM killer, and the restart policy brings it back. (`docker kill` itself counts as a
             # manual stop, for which Docker ignores every restart policy: docs/operations.md says so.)
-            if not killed and tasks.get("curate_reviews", (None,))[0] == "running":
+            if not killed and tasks.get("curate_steam_reviews", (None,))[0] == "running":
                 time.sleep(8)  # spark-submit's JVM is up and working
                 pid = stack.run([stack.DOCKER, "inspect", "--format", "{{.State.Pid}}", worker]).stdout.strip()
                 os.kill(int(pid), 9)
                 killed["at"] = time.monotonic()
-                _say(f"SIGKILL to airflow-worker (pid {pid} on the host) while curate_reviews runs")
+                _say(f"SIGKILL to airflow-worker (pid {pid} on the host) while curate_steam_reviews runs")
 
         _trigger(api, "steam_reviews_daily", RUN_ID, "2019-03-02T00:00:00Z", {"ds": DAY})
         day = _wait_run(api, "steam_reviews_daily", RUN_ID, 1500, on_task=kill_during_curate)
-        assert killed, "curate_reviews was never seen running"
+        assert killed, "curate_steam_reviews was never seen running"
         assert day["state"] == "success", (day, _failed_task_logs(tmp_path, stk, day))
-        assert day["tasks"]["curate_reviews"][1] >= 2  # retried after the kill
+        assert day["tasks"]["curate_steam_reviews"][1] >= 2  # retried after the kill
         restarted = stack.run(
             [stack.DOCKER, "inspect", "--format", "{{.RestartCount}} {{.State.Status}}", worker]
         ).stdout

@@ -65,7 +65,7 @@ def test_telco_trains_the_zoo_then_scores_with_the_champion_when_labels_are_too_
     second = dag.test(logical_date=dt.datetime(2026, 11, 30, 5, tzinfo=dt.UTC), run_conf={"min_class_users": 5000})
     assert second.state == "success"
     got = states(second)
-    assert (got["train_models"], got["check_model"]) == ("skipped", "skipped")
+    assert (got["train_churn_models"], got["check_model"]) == ("skipped", "skipped")
     assert (got["predict_churn"], got["check_predictions"]) == ("success", "success")
     scored = read_partition(partition_path(lake_root, Zone.ENRICHED, "telco_churn_predictions", later))
     assert set(scored.column("model_version").to_pylist()) == {ds}
@@ -78,7 +78,7 @@ def test_sparkify_default_definition_on_the_sample_stops_after_features(dags, la
     assert dr.state == "success"
     got = states(dr)
     assert got["check_features"] == "success"
-    assert {got[t] for t in ("train_models", "check_model", "predict_churn", "check_predictions")} == {"skipped"}
+    assert {got[t] for t in ("train_churn_models", "check_model", "predict_churn", "check_predictions")} == {"skipped"}
     ds = "2018-11-29"
     assert read_counts(partition_path(lake_root, Zone.CURATED, "sparkify_events", ds))["curated"] == 366
     features = read_counts(partition_path(lake_root, Zone.ENRICHED, "sparkify_churn_features", ds))

@@ -86,16 +86,16 @@ def test_steam_dag_shape(dagbag):
         "build_features",
         "check_curated",
         "check_enriched",
-        "curate_reviews",
+        "curate_steam_reviews",
         "extract_reviews",
         "load_reviews",
         "resolve_partition",
         "score_sentiment",
     ]
     assert dag.get_task("load_reviews").upstream_task_ids == {"resolve_partition"}
-    assert dag.get_task("curate_reviews").upstream_task_ids == {"extract_reviews"}
+    assert dag.get_task("curate_steam_reviews").upstream_task_ids == {"extract_reviews"}
     assert dag.get_task("extract_reviews").upstream_task_ids == {"load_reviews", "resolve_partition"}
-    assert dag.get_task("check_curated").upstream_task_ids == {"curate_reviews", "extract_reviews"}
+    assert dag.get_task("check_curated").upstream_task_ids == {"curate_steam_reviews", "extract_reviews"}
     assert dag.get_task("score_sentiment").upstream_task_ids == {"check_curated"}
     score = dag.get_task("score_sentiment")
     assert (score.queue, score.pool) == ("gpu", "gpu")
@@ -103,7 +103,7 @@ def test_steam_dag_shape(dagbag):
     assert " --precision auto --compile false" in " ".join(score.argv)  # SHOPLAKE_SENTIMENT_PRECISION / _COMPILE
     inlets = {t.task_id: [a.name for a in t.inlets] for t in dag.tasks if t.inlets}
     assert inlets == {
-        "curate_reviews": ["raw.steam_reviews"],
+        "curate_steam_reviews": ["raw.steam_reviews"],
         "score_sentiment": ["curated.steam_reviews", "model.sentiment_head", "model.sentiment_multilingual"],
         "build_features": ["curated.steam_reviews", "enriched.steam_reviews"],
     }
@@ -145,9 +145,9 @@ def test_purchase_training_dag_shape(dagbag):
 @pytest.mark.parametrize(
     ("dag_id", "curate"),
     [
-        ("sparkify_churn_daily", "curate_events"),
-        ("telco_churn_weekly", "curate_customers"),
-        ("clickstream_churn_daily", "curate_events"),
+        ("sparkify_churn_daily", "curate_churn_source"),
+        ("telco_churn_weekly", "curate_churn_source"),
+        ("clickstream_churn_daily", "curate_churn_source"),
     ],
 )
 def test_churn_dag_shape(dagbag, dag_id, curate):
@@ -159,10 +159,10 @@ def test_churn_dag_shape(dagbag, dag_id, curate):
         "resolve_partition": set(),
         curate: {"resolve_partition"},
         "check_curated": {"resolve_partition", curate},
-        "build_features": {"check_curated"},
-        "check_features": {"resolve_partition", "build_features"},
-        "train_models": {"check_features"},
-        "check_model": {"resolve_partition", "train_models"},
+        "build_churn_features": {"check_curated"},
+        "check_features": {"resolve_partition", "build_churn_features"},
+        "train_churn_models": {"check_features"},
+        "check_model": {"resolve_partition", "train_churn_models"},
         "predict_churn": {"check_model", "check_features"},  # straight from the branch when training is skipped
         "check_predictions": {"resolve_partition", "predict_churn"},
     }
@@ -177,11 +177,11 @@ def test_churn_dag_shape(dagbag, dag_id, curate):
     }
     inlets = {t.task_id: [a.name for a in t.inlets] for t in dag.tasks if t.inlets}
     assert inlets == {
-        "build_features": [f"curated.{events}"],
-        "train_models": [f"enriched.{source}_churn_features"],
+        "build_churn_features": [f"curated.{events}"],
+        "train_churn_models": [f"enriched.{source}_churn_features"],
         "predict_churn": [f"enriched.{source}_churn_features", f"model.{source}_churn"],
     }
-    train = dag.get_task("train_models")
+    train = dag.get_task("train_churn_models")
     assert "jobs/spark/train_churn_models.py" in train.application
     assert "{{ params.models | join(',') }}" in train.application_args
     assert ("window_days" in dag.params) is (source != "telco")

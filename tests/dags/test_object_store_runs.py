@@ -107,7 +107,13 @@ def test_product_reviews_daily_lands_scores_and_reruns_identically_on_an_s3_lake
     for _ in range(2):
         dr = dag.test(run_conf={"ds": day})
         assert dr.state == "success"
-        tasks = ("resolve_partition", "curate_reviews", "check_reviews", "score_sentiment", "check_sentiment")
+        tasks = (
+            "resolve_partition",
+            "curate_product_reviews",
+            "check_reviews",
+            "score_product_reviews",
+            "check_sentiment",
+        )
         assert {ti.task_id: ti.state for ti in dr.get_task_instances()} == dict.fromkeys(tasks, "success")
         snapshots.append(_snapshot(paths))
     first, again = snapshots

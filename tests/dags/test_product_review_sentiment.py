@@ -45,9 +45,8 @@ def test_train_score_publish_then_a_thin_window_scores_with_the_current_model(ai
     # an old day alone in its window: too few reviews to train, scored with the current model all the same
     thin = dag.test(run_conf={"ds": "2025-05-01", "window_days": 1, "min_rows": 100})
     got = {ti.task_id: ti.state for ti in thin.get_task_instances()}
-    assert (got["check_window"], got["train_model"], got["score_sentiment"], got["check_published"]) == (
-        "skipped", "skipped", "success", "success",
-    )  # fmt: skip
+    steps = ("check_window", "train_review_sentiment", "score_review_sentiment", "check_published")
+    assert [got[t] for t in steps] == ["skipped", "skipped", "success", "success"]
     enriched = read_partition(f"{lake_root}/enriched/product_review_sentiment/ds=2025-05-01").to_pylist()
     assert len(enriched) == 30
     assert {r["model_version"] for r in enriched} == {DAYS[-1]}
@@ -56,4 +55,4 @@ def test_train_score_publish_then_a_thin_window_scores_with_the_current_model(ai
     empty = dag.test(run_conf={"ds": "2025-06-20"})
     got = {ti.task_id: ti.state for ti in empty.get_task_instances()}
     assert got["check_curated"] == "skipped"
-    assert {got[t] for t in ("train_model", "score_sentiment", "publish_results")} == {"skipped"}
+    assert {got[t] for t in ("train_review_sentiment", "score_review_sentiment", "publish_results")} == {"skipped"}

@@ -213,7 +213,7 @@ def test_a_day_the_source_does_not_hold_ends_skipped_with_its_reason_and_writes_
     states = {ti.task_id: ti.state for ti in dr.get_task_instances()}
     assert states["resolve_partition"] == states["load_reviews"] == "success"
     assert states["extract_reviews"] == "skipped"
-    for later in ("curate_reviews", "check_curated", "score_sentiment", "check_enriched", "build_features"):
+    for later in ("curate_steam_reviews", "check_curated", "score_sentiment", "check_enriched", "build_features"):
         assert states[later] == "skipped", (later, states)
     written = [p for p in P(lake_root).rglob(f"ds={ds}") if p.is_dir()]
     assert written == []  # no raw, curated, enriched or quarantine partition of the day

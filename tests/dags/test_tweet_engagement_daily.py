@@ -53,7 +53,7 @@ def test_the_sample_day_trains_a_gated_tracked_model_and_a_quiet_day_skips_train
     # the day before holds a dozen tweets: curated and embedded, then the run ends skipped (too few to train)
     quiet = dag.test(run_conf={"ds": "2022-12-21", "window_days": 1})
     got = {ti.task_id: ti.state for ti in quiet.get_task_instances()}
-    assert (got["embed_tweets"], got["check_window"], got["train_engagement_model"]) == (
+    assert (got["embed_tweets"], got["check_window"], got["train_tweet_engagement"]) == (
         "success",
         "skipped",
         "skipped",

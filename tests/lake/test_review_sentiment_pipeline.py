@@ -190,7 +190,7 @@ def test_too_little_data_and_a_missing_model_fail_with_what_to_do(tmp_path):
     assert "30 curated product reviews" in window["reason"]
     with pytest.raises(ValueError, match="min-rows"):
         _train(lake, "2026-02-10")
-    with pytest.raises(FileNotFoundError, match="train_model"):
+    with pytest.raises(FileNotFoundError, match="train_review_sentiment"):
         rsp.score_review_sentiment(rsp.ReviewSentimentScoreConfig(ds="2026-02-10", lake_root=lake, device="cpu"))
     with pytest.raises(ValueError, match="pinned revision"):
         rsp.ReviewSentimentTrainConfig(ds="2026-02-10", lake_root=lake, model="org/some-model")

@@ -49,7 +49,7 @@ def test_jobs_render_the_partition_and_params_into_flags_the_job_parses():
 
     with DAG("clickstream_t", schedule=None, params=churn_params("clickstream")) as dag:
         churn_pipeline("clickstream")
-    flags = rendered_args(dag, "train_models", models=["gbt", "linear_svc"], folds=4, label_horizon_hours=2.5)
+    flags = rendered_args(dag, "train_churn_models", models=["gbt", "linear_svc"], folds=4, label_horizon_hours=2.5)
     assert flags["--ds"] == DS
     assert flags["--lake-root"] == settings().lake_root  # the factory adds --ds and --lake-root
     assert flags["--models"] == "gbt,linear_svc"

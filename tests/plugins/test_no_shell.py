@@ -121,7 +121,7 @@ def test_a_hostile_encoder_fails_validation_naming_the_param_or_reaches_the_job_
             _validate(dag, {"encoder": value})
         return
     _validate(dag, {"encoder": value})
-    task = _render(dag.get_task("train_model"), _param_values(dag, "minilm") | {"encoder": value})
+    task = _render(dag.get_task("train_review_sentiment"), _param_values(dag, "minilm") | {"encoder": value})
     assert f"--encoder={value}" in task.argv
     from shoplake_airflow.operators import JobOperator
 

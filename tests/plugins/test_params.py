@@ -6,8 +6,10 @@ from airflow.sdk import ParamsDict
 from shoplake.jobconfig import parse_job_args
 from shoplake.pipelines.churn import ChurnJobConfig
 from shoplake.pipelines.purchase_model import PurchaseTrainConfig
+from shoplake_airflow.jobs import JOBS
 from shoplake_airflow.params import config_params, ds_param
-from shoplake_airflow.training import TRAIN_PARAMS
+
+TRAIN_PARAMS = JOBS["train_purchase_model"].params
 
 
 def test_params_carry_the_fields_defaults_bounds_and_help():

@@ -33,7 +33,7 @@ def _build(cfg: Settings):
     from airflow.sdk import DAG
 
     with DAG("training_factory", schedule=None, start_date=dt.datetime(2019, 1, 1, tzinfo=dt.UTC)) as dag:
-        train_job("train_purchase_model", cfg=cfg)
+        train_job(cfg=cfg)
     return dag
 
 
@@ -70,13 +70,13 @@ def test_local_backend_runs_the_job_on_the_gpu_queue_with_the_run_params():
 
 def test_spark_backend_submits_the_xgboost_spark_job():
     cfg = Settings(lake_root="/lake", train_backend="spark", mlflow_tracking_uri="http://mlflow:5000")
-    task = _render(_build(cfg).get_task("train_purchase_model"))
+    task = _render(_build(cfg).get_task("train_purchase_model_spark"))
     assert type(task).__name__ == "JobSparkSubmitOperator"
     assert task.application.endswith("jobs/spark/train_purchase_model_spark.py")
     assert Path(task.application).is_file()
     job = _job_args(task.application_args)
     assert (job.backend, job.mlflow_uri, job.n_estimators) == ("spark", "http://mlflow:5000", 50)
-    assert task.name == f"train_purchase_model-{DS}"
+    assert task.name == f"train_purchase_model_spark-{DS}"
 
 
 def sagemaker_settings(**kw) -> Settings:

@@ -218,13 +218,15 @@ def test_backfill_asset_run_sigkill_retry_gpu_pool_and_a_moved_lake(cluster_env)
         # SIGKILL the first day's Spark curation mid-job, task runner and all
         def running_curate():
             runs = [r["run_id"] for r in backfill_runs() if r["logical_date"].date().isoformat() == first]
-            running = [t for t in db.tis(STEAM, runs) if (t["task_id"], t["state"]) == ("curate_reviews", "running")]
+            running = [
+                t for t in db.tis(STEAM, runs) if (t["task_id"], t["state"]) == ("curate_steam_reviews", "running")
+            ]
             return running[0] if running else None
 
         import psutil
         from deltalake import DeltaTable
 
-        victim = _wait("the first day's curate_reviews running", 300, running_curate, every_s=0.5)
+        victim = _wait("the first day's curate_steam_reviews running", 300, running_curate, every_s=0.5)
         curated_table = Path(env["SHOPLAKE_LAKE_ROOT"]) / "curated" / "steam_reviews"
         worker_log_size = (folder / "logs" / "worker-default.log").stat().st_size
         procs = _kill_worker_mid_job(c, victim["id"])
@@ -239,7 +241,7 @@ def test_backfill_asset_run_sigkill_retry_gpu_pool_and_a_moved_lake(cluster_env)
         faults["worker killed: its try's processes gone (s)"] = round(time.monotonic() - killed_at, 1)
 
         def retried():
-            tries = [t for t in db.tis(STEAM, [victim["run_id"]]) if t["task_id"] == "curate_reviews"]
+            tries = [t for t in db.tis(STEAM, [victim["run_id"]]) if t["task_id"] == "curate_steam_reviews"]
             return tries if tries and tries[0]["try_number"] >= 2 and tries[0]["state"] == "running" else None
 
         # about a minute by design (30 s heartbeat timeout + 30 s retry delay); the bound is generous, not a timing
@@ -257,7 +259,7 @@ def test_backfill_asset_run_sigkill_retry_gpu_pool_and_a_moved_lake(cluster_env)
         assert [r["state"] for r in runs] == ["success", "success"], _tail(folder)
         run_ids = [r["run_id"] for r in runs]
         tis = db.tis(STEAM, run_ids)
-        retried = [t for t in tis if t["run_id"] == victim["run_id"] and t["task_id"] == "curate_reviews"]
+        retried = [t for t in tis if t["run_id"] == victim["run_id"] and t["task_id"] == "curate_steam_reviews"]
         assert [(t["state"], t["try_number"]) for t in retried] == [("success", 2)]
 
         # where each task ran: gpu-queue tasks on the gpu worker, every other task on the default worker

@@ -400,7 +400,7 @@ def score_review_sentiment(cfg: ReviewSentimentScoreConfig) -> dict[str, Any]:
     current = read_current(cfg.lake_root, REVIEW_SENTIMENT_MODEL)
     if current is None:
         raise FileNotFoundError(
-            f"no current {REVIEW_SENTIMENT_MODEL} model in {cfg.lake_root}: run the train_model step first "
+            f"no current {REVIEW_SENTIMENT_MODEL} model in {cfg.lake_root}: run the train_review_sentiment step first "
             "(product_review_sentiment with enough curated reviews, or `make demo-reviews`)"
         )
     clf = load_classifier(model_root(cfg.lake_root, REVIEW_SENTIMENT_MODEL), cfg=engine_config(cfg),
