@@ -2,22 +2,18 @@
 
     python jobs/train/train_multilingual_sentiment_head.py --ds 2019-03-03 --lake-root ./lake --window-days 28
 
-The step ``shoplake.pipelines.sentiment_model.train_sentiment_head`` with ``--encoder use-multilingual-v3`` (the
-packaged Universal Sentence Encoder multilingual v3, numpy on the CPU): a head for every language the English head
-does not serve (the ``*`` route). Its own entry point so that the DAG task, the file and the job share one name
-beside ``train_sentiment_head``. Flags: ``--help`` (``shoplake.pipelines.sentiment_model.SentimentTrainConfig``).
+The English head's training (``jobs/train/train_sentiment_head.py``) with the packaged Universal Sentence Encoder
+multilingual v3 (numpy on the CPU) whatever ``--encoder`` says: the head of every language the English head does
+not serve (the ``*`` route). Flags: ``--help`` (``shoplake.pipelines.sentiment_model.SentimentTrainConfig``); the
+step: ``shoplake.pipelines.sentiment_model.train_multilingual_sentiment_head``.
 """
 
 from shoplake.jobconfig import run_job, run_main
-from shoplake.ml.sentiment.multilingual import USE_MULTILINGUAL
-from shoplake.pipelines.sentiment_model import SentimentTrainConfig, train_sentiment_head
+from shoplake.pipelines.sentiment_model import SentimentTrainConfig, train_multilingual_sentiment_head
 
 
 def main(argv=None) -> dict:
-    import sys
-
-    argv = sys.argv[1:] if argv is None else argv
-    return run_job(SentimentTrainConfig, train_sentiment_head, [f"--encoder={USE_MULTILINGUAL}", *argv], doc=__doc__)
+    return run_job(SentimentTrainConfig, train_multilingual_sentiment_head, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

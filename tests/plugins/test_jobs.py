@@ -20,11 +20,7 @@ def test_every_job_file_is_declared_and_every_declaration_names_its_file_config_
         call = re.search(r"run_job\(\s*(\w+),\s*(\w+)", text)
         assert call, f"{job.path} calls no run_job"
         assert call.group(1) == job.config.__name__, f"{job.path} parses {call.group(1)}, declared {job.config}"
-        step = call.group(2)
-        # the step shares the job's name; the multilingual head is the English head's step with another encoder
-        assert step == name or (name, step) == ("train_multilingual_sentiment_head", "train_sentiment_head"), (
-            f"{job.path} runs {step}"
-        )
+        assert call.group(2) == name, f"{job.path} runs {call.group(2)}: the step shares the job's name"
 
 
 @pytest.mark.parametrize(("spark", "train"), [("local", "auto"), ("emr", "sagemaker"), ("local", "spark")])

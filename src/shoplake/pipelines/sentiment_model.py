@@ -278,6 +278,14 @@ def held_out_by_language(
     return by_language
 
 
+def train_multilingual_sentiment_head(cfg: SentimentTrainConfig) -> dict[str, Any]:
+    """:func:`train_sentiment_head` with the multilingual encoder (``use-multilingual-v3``, whatever ``--encoder``
+    says): the head of every language the English head does not serve, in ``model/sentiment_multilingual``."""
+    from dataclasses import replace
+
+    return train_sentiment_head(replace(cfg, encoder="use-multilingual-v3"))
+
+
 def train_sentiment_head(cfg: SentimentTrainConfig) -> dict[str, Any]:
     """Embed, fit the head, evaluate against VADER, publish and gate.
 
