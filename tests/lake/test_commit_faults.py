@@ -191,12 +191,12 @@ def test_a_writer_killed_at_any_step_leaves_the_old_or_the_new_day(s3_root, with
 MODEL_WRITER = KILLER + textwrap.dedent(
     """
     import pathlib, tempfile
-    from shoplake.ml.registry import publish_version
+    from shoplake.ml.publishing import Gate, publish_model_version
 
     local = pathlib.Path(tempfile.mkdtemp())
-    (local / "metrics.json").write_text(json.dumps({"gen": "new"}))
     (local / "model.bin").write_bytes(b"new" * 1000)
-    publish_version(local, path, "m", "2024-02-29", auc=0.9)
+    publish_model_version(lake_root=path, name="m", ds="2024-02-29", gate=Gate("auc", 0.9), metrics={"gen": "new"},
+                          config={}, local_dir=local)
     print(json.dumps(calls))
     """
 )
@@ -205,7 +205,7 @@ MODEL_WRITER = KILLER + textwrap.dedent(
 def _reset_model(lake: str, *, with_old: bool, tmp_path) -> None:
     """The model before the writer runs: none, or the old model published twice for the day (champion)."""
     from shoplake.io.lake import filesystem
-    from shoplake.ml.registry import publish_version
+    from shoplake.ml.publishing import Gate, publish_model_version
 
     fs, root = filesystem(f"{lake}/model")
     if fs.exists(root):
@@ -214,10 +214,10 @@ def _reset_model(lake: str, *, with_old: bool, tmp_path) -> None:
     if with_old:
         local = tmp_path / "old-model"
         local.mkdir(exist_ok=True)
-        (local / "metrics.json").write_text(json.dumps({"gen": "old"}))
         (local / "model.bin").write_bytes(b"old" * 500)
         for _ in range(2):
-            publish_version(local, lake, "m", "2024-02-29", auc=0.5)
+            publish_model_version(lake_root=lake, name="m", ds="2024-02-29", gate=Gate("auc", 0.5),
+                                  metrics={"gen": "old"}, config={}, local_dir=local)  # fmt: skip
 
 
 def _seen_model(lake: str) -> str:
@@ -231,9 +231,9 @@ def _seen_model(lake: str) -> str:
         return "missing"
     fs, root = filesystem(current["path"])
     metrics, blob = json.loads(fs.cat(f"{root}/metrics.json")), fs.cat(f"{root}/model.bin")
-    if (metrics, blob, current["auc"]) == ({"gen": "old"}, b"old" * 500, 0.5):
+    if (metrics["gen"], blob, current["auc"]) == ("old", b"old" * 500, 0.5):
         return "old"
-    if (metrics, blob, current["auc"]) == ({"gen": "new"}, b"new" * 1000, 0.9):
+    if (metrics["gen"], blob, current["auc"]) == ("new", b"new" * 1000, 0.9):
         return "new"
     raise AssertionError(f"a reader saw a mix: {metrics}, {blob[:6]!r}…, pointer {current}")
 

@@ -104,37 +104,6 @@ def version_dir(pointer: dict[str, Any]) -> str:
     return rel
 
 
-def publish_version(
-    local_dir: Path,
-    lake_root: str,
-    name: str,
-    ds: str,
-    *,
-    auc: float,
-    champion_auc: Callable[[dict[str, Any]], float | None] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Commit ``local_dir`` as ``version=<ds>`` (:func:`publish_dir`), then move ``current.json`` if not worse on AUC.
-
-    Args:
-        local_dir: the finished version (model, metrics, plots, config snapshot).
-        lake_root / name / ds: where it goes.
-        auc: the new model's held-out AUC (the gating metric).
-        champion_auc: computes the champion's AUC on the *same* held-out rows from its pointer; when it is not
-            given or returns ``None``, the AUC the champion recorded at its own promotion is used.
-        extra: more fields for ``current.json`` (revision, target…).
-
-    Returns:
-        ``{"path" (the committed files' directory), "auc", "promoted", "champion", "champion_auc"}``. A rerun of
-        the champion's own version is always promoted (it replaces itself).
-    """
-    publish_dir(local_dir, lake_root, name, ds)
-    result = promote_if_not_worse(
-        lake_root, name, ds, metric="auc", score=auc, champion_score=champion_auc, extra=extra
-    )
-    return {**result, "auc": auc, "champion_auc": result["champion_score"]}
-
-
 def publish_dir(local_dir: Path, lake_root: str, name: str, ds: str) -> str:
     """Commit the finished ``local_dir`` as the version for ``ds`` (a fresh immutable directory, its pointer written
     last); returns the committed files' directory. ``current.json`` is not touched (:func:`promote_if_not_worse`

@@ -4,14 +4,22 @@ import json
 import shutil
 from pathlib import Path
 
-from shoplake.ml.registry import publish_version, read_current, version_files
+from shoplake.ml.publishing import Gate, publish_model_version
+from shoplake.ml.registry import read_current, version_files
 
 
 def _version(tmp_path, name="v"):
     d = tmp_path / name
     d.mkdir()
-    (d / "metrics.json").write_text("{}")
+    (d / "model.json").write_text("{}")
     return d
+
+
+def publish_version(local_dir, lake_root, name, ds, *, auc):
+    """The one publishing path (``publish_model_version``), gated on AUC alone, untracked."""
+    return publish_model_version(
+        lake_root=lake_root, name=name, ds=ds, gate=Gate("auc", auc), metrics={}, config={}, local_dir=Path(local_dir)
+    )
 
 
 def test_a_copied_lake_resolves_its_pointers_where_it_is_now(tmp_path):
@@ -36,13 +44,13 @@ def test_a_rerun_of_a_day_commits_a_new_immutable_version_and_keeps_the_one_it_r
     lake = str(tmp_path / "lake")
     first = publish_version(_version(tmp_path, "a"), lake, "m", "2019-03-03", auc=0.8)["path"]
     (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "metrics.json").write_text('{"rerun": true}')
+    (tmp_path / "b" / "model.json").write_text('{"rerun": true}')
     second = publish_version(tmp_path / "b", lake, "m", "2019-03-03", auc=0.8)["path"]
     assert second != first
     assert version_files(lake, "m", "2019-03-03") == second == read_current(lake, "m")["path"]
-    assert json.loads((Path(second) / "metrics.json").read_text()) == {"rerun": True}
+    assert json.loads((Path(second) / "model.json").read_text()) == {"rerun": True}
     # a reader that resolved the first version before the rerun can still finish reading it
-    assert json.loads((Path(first) / "metrics.json").read_text()) == {}
+    assert json.loads((Path(first) / "model.json").read_text()) == {}
     version_dir = tmp_path / "lake" / "model" / "m" / "version=2019-03-03"
     assert sorted(p.name for p in version_dir.iterdir()) == sorted(
         ["_current.json", Path(first).name, Path(second).name]
@@ -73,10 +81,10 @@ def test_the_champion_keeps_its_own_files_while_reruns_of_its_day_commit_others(
     assert json.loads((tmp_path / "lake" / "model" / "m" / "current.json").read_text())["files"] == Path(champion).name
     for rerun in ("b", "c"):  # two reruns whose promotion never happened
         d = _version(tmp_path, rerun)
-        (d / "metrics.json").write_text(json.dumps({"rerun": rerun}))
+        (d / "model.json").write_text(json.dumps({"rerun": rerun}))
         latest = publish_dir(d, lake, "m", "2019-03-03")
     assert version_files(lake, "m", "2019-03-03") == latest
     assert read_current(lake, "m")["path"] == champion  # still what it was promoted with, whole
-    assert json.loads((Path(champion) / "metrics.json").read_text()) == {}
+    assert json.loads((Path(champion) / "model.json").read_text()) == {}
     promote_if_not_worse(lake, "m", "2019-03-03", metric="auc", score=0.8)
     assert read_current(lake, "m")["path"] == latest
