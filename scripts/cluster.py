@@ -55,7 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deployment import airflow_settings  # sibling scripts: scripts/ is on sys.path
-from devserver import running
+
+from shoplake.process import alive, find_processes, stop_processes
 
 log = logging.getLogger("shoplake.cluster")
 
@@ -330,7 +331,7 @@ class Cluster:
             pid = int((self.dir / "pids" / f"{service}.child").read_text())
         except (OSError, ValueError):
             return None
-        return pid if running(pid) else None
+        return pid if alive(pid) else None
 
     def supervise(self, service: str) -> None:
         """Run ``service`` until SIGTERM, starting it again whenever it exits (the module doc: backoff, cleanup)."""
@@ -350,10 +351,11 @@ class Cluster:
             while proc.poll() is None and not stopping:
                 time.sleep(0.5)
             if stopping:
-                _stop_group(proc, STOP_TIMEOUT_S)
+                stop_processes(groups=[proc.pid], timeout_s=STOP_TIMEOUT_S)
+                proc.wait()
                 break
             ran = time.monotonic() - started
-            _kill_group(proc.pid)  # whatever the service left in its group
+            stop_processes(groups=[proc.pid], timeout_s=0)  # whatever the service left in its group
             streak, delay = restart_delay(ran, streak)
             log.warning("supervisor: %s exited with %s after %.0f s; starting it again in %.0f s", service,
                         proc.returncode, ran, delay)  # fmt: skip
@@ -440,15 +442,8 @@ class Cluster:
     def sweep(self) -> list[int]:
         """SIGKILL every process carrying this cluster's mark (:data:`CLUSTER_ID_ENV`) but this one: what a service
         left outside its process group (a task process, spark-submit, its Python workers). Returns their pids."""
-        import psutil
-
-        mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
-        found = []
-        for p in psutil.process_iter():
-            with contextlib.suppress(psutil.Error):
-                if p.pid not in mine and p.environ().get(CLUSTER_ID_ENV) == str(self.dir):
-                    p.kill()
-                    found.append(p.pid)
+        found = find_processes(env=(CLUSTER_ID_ENV, str(self.dir)))
+        stop_processes(found, timeout_s=0)
         return found
 
     def status(self) -> dict[str, bool]:
@@ -470,28 +465,21 @@ class Cluster:
 
 def _alive(pidfile: Path) -> bool:
     try:
-        return running(int(pidfile.read_text()))
+        return alive(int(pidfile.read_text()))
     except (OSError, ValueError):
         return False
 
 
 def _kill_pidfiles(pidfiles: list[Path], *, timeout_s: float = 30) -> None:
-    """SIGTERM each file's process; SIGKILL those still running after ``timeout_s``."""
-    pids = {}
+    """SIGTERM each file's process; SIGKILL those still running after ``timeout_s``; remove the files."""
+    pids = []
     for pidfile in pidfiles:
         with contextlib.suppress(OSError, ValueError):
-            pids[pidfile] = int(pidfile.read_text())
-    for pid in pids.values():
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and any(running(pid) for pid in pids.values()):
-        time.sleep(0.3)
-    for pidfile, pid in pids.items():
-        if running(pid):  # (reaps it if it ended and is our child)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-            running(pid)
+            pids.append(int(pidfile.read_text()))
+    stop_processes(pids, timeout_s=timeout_s)
+    for pid in pids:
+        alive(pid)  # reap those this process started
+    for pidfile in pidfiles:
         pidfile.unlink(missing_ok=True)
 
 
@@ -500,20 +488,6 @@ def restart_delay(ran_s: float, streak: int) -> tuple[int, float]:
     — 1, 2, 4 … :data:`BACKOFF_S`'s cap for exits in a row, 1 again after a run of :data:`STABLE_S` or longer."""
     streak = 1 if ran_s >= STABLE_S else streak + 1
     return streak, min(BACKOFF_S[0] * 2 ** (streak - 1), BACKOFF_S[1])
-
-
-def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _stop_group(proc: subprocess.Popen, timeout_s: float) -> None:
-    """SIGTERM the process group led by ``proc``; SIGKILL the group after ``timeout_s`` or once ``proc`` ended."""
-    _kill_group(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout_s)
-    _kill_group(proc.pid)
-    proc.wait()
 
 
 def _heartbeat(health: dict, part: str) -> float:

@@ -20,7 +20,6 @@ Production points the ``mongo_default`` connection at a real MongoDB instead (do
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -29,10 +28,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from shoplake.process import process_running
+from shoplake.process import alive, find_processes, stop_processes
 
 log = logging.getLogger(__name__)
 
@@ -76,30 +74,13 @@ def recorded(data_dir: Path) -> dict | None:
         rec = rec if isinstance(rec, dict) else {"pid": int(rec), "port": None}  # an older plain pid
     except ValueError:
         return None
-    return rec if running(int(rec["pid"])) else None
-
-
-def live_processes(entry: str, match: Callable[[list[bytes]], bool]) -> list[int]:
-    """Pids of live processes (not this one) whose ``/proc/<pid>/<entry>`` (``cmdline``, ``environ``: NUL-separated)
-    satisfies ``match``; processes that end while read, or that this user cannot read, are skipped."""
-    found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        pid = int(proc.name)
-        if pid == os.getpid():
-            continue
-        try:
-            fields = (proc / entry).read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if match(fields) and running(pid):
-            found.append(pid)
-    return found
+    return rec if alive(int(rec["pid"])) else None
 
 
 def holders(storage: Path) -> list[int]:
     """Pids of secantusd processes serving ``storage`` (read from /proc: a server nobody recorded included)."""
-    path = str(storage).encode()
-    return live_processes("cmdline", lambda argv: any(b"secantusd" in a for a in argv[:2]) and path in argv)
+    path = str(storage)
+    return find_processes(cmdline=lambda argv: any("secantusd" in a for a in argv[:2]) and path in argv)
 
 
 def _in_use(data_dir: Path, pid: int, port: int | None, asked: int) -> DataDirInUse:
@@ -170,29 +151,11 @@ def stop(data_dir: Path, timeout_s: float = 20.0) -> bool:
     if rec is None:
         return False
     pid = int(rec["pid"])
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    if not alive(pid):
         return False
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not running(pid):
-            return True
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    running(pid)  # reap it if it is our child
+    stop_processes([pid], timeout_s=timeout_s)
+    alive(pid)  # reap it if it is our child
     return True
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` still runs. An ended process is not "running" while it waits to be reaped: our own child is
-    reaped here, and another's zombie (an orphan whose new parent does not reap, as under some container inits) is
-    recognised from /proc — ``kill(pid, 0)`` alone finds both and would wait out every timeout."""
-    with contextlib.suppress(ChildProcessError):
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    return process_running(pid)
 
 
 def run(port: int, data_dir: Path, command: list[str]) -> int:

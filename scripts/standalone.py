@@ -33,6 +33,8 @@ from pathlib import Path
 import devserver  # sibling scripts: scripts/ is on sys.path when this runs
 from deployment import ROOT, airflow_settings, api_port
 
+from shoplake.process import alive, find_processes, stop_processes
+
 log = logging.getLogger("shoplake.standalone")
 
 BIN = Path(sys.executable).parent
@@ -85,7 +87,7 @@ class Standalone:
     # ---- up ---------------------------------------------------------------------------------------------------
     def up(self, timeout_s: float = 300) -> None:
         state = self.state()
-        if state and devserver.running(state["pid"]):
+        if state and alive(state["pid"]):
             log.info("standalone already runs (pid %s) at http://127.0.0.1:%s", state["pid"], state["port"])
             return
         if state:  # a run that ended without `down` (a crash, a reboot): stop whatever of it is left first
@@ -139,7 +141,7 @@ class Standalone:
                     sys.stdout.flush()
                 else:
                     state = self.state()
-                    if not state or not devserver.running(state["pid"]):
+                    if not state or not alive(state["pid"]):
                         log.info("airflow standalone ended")
                         return
                     time.sleep(0.5)
@@ -147,8 +149,7 @@ class Standalone:
     # ---- down -------------------------------------------------------------------------------------------------
     def processes(self, token: str) -> list[int]:
         """Every live process whose environment carries this run's token (read from /proc)."""
-        marker = f"{TOKEN_VAR}={token}".encode()
-        return devserver.live_processes("environ", lambda environ: marker in environ)
+        return find_processes(env=(TOKEN_VAR, token))
 
     def down(self, grace_s: float = 30) -> int:
         """Stop every process of the run (and its Mongo, if it started it); returns how many were stopped."""
@@ -157,21 +158,11 @@ class Standalone:
             log.info("no standalone recorded in %s", self.dir)
             return 0
         pids = self.processes(state["token"])
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(state["pid"], signal.SIGTERM)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and self.processes(state["token"]):
-            time.sleep(0.5)
-        left = self.processes(state["token"])
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        left = stop_processes(pids, groups=[state["pid"]], timeout_s=grace_s)
+        left += stop_processes(self.processes(state["token"]), timeout_s=0)  # started while it stopped
         if left:
             log.warning("killed %d process(es) that outlived SIGTERM by %.0f s: %s", len(left), grace_s, left)
-        devserver.running(state["pid"])  # reap it if it is our child
+        alive(state["pid"])  # reap it if it is our child
         if state.get("mongo_started"):
             devserver.stop(Path(state["mongo_dir"]))
         (self.dir / STATE_FILE).unlink(missing_ok=True)
@@ -182,7 +173,7 @@ class Standalone:
     def status(self) -> dict:
         state = self.state() or {}
         return {
-            "running": bool(state) and devserver.running(state["pid"]),
+            "running": bool(state) and alive(state["pid"]),
             "healthy": bool(state) and self.healthy(),
             "url": self.url,
             "processes": len(self.processes(state["token"])) if state else 0,

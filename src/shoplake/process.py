@@ -14,15 +14,21 @@ asks the kernel to SIGKILL it when its parent dies:
 
 The signal follows the parent *thread* that forked the child: every fork here happens on the thread that waits for
 the child. Elsewhere than Linux the calls do nothing and say so (``False``).
+
+The scripts that run servers (``scripts/cluster.py``, ``devserver.py``, ``standalone.py``) find, stop and check
+processes through the one helper below (psutil): :func:`alive` (a zombie is gone; our own child is reaped),
+:func:`find_processes` (a mark in the environment, or a command line) and :func:`stop_processes` (TERM, wait, KILL).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 
 #: ``prctl`` option (linux/prctl.h)
 PR_SET_PDEATHSIG = 1
@@ -90,3 +96,63 @@ def pid_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs. An ended process is not alive while it waits to be reaped: this process's own
+    child is reaped here, another's zombie (an orphan whose new parent does not reap, as under some container inits)
+    counts as gone (:func:`process_running`) — ``kill(pid, 0)`` alone finds both and would wait out every timeout."""
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return process_running(pid)
+
+
+def find_processes(
+    *, env: tuple[str, str] | None = None, cmdline: Callable[[list[str]], bool] | None = None
+) -> list[int]:
+    """Pids of the live processes (never this one nor its ancestors) whose environment holds ``env`` (name, value)
+    — the mark a script gives everything it starts — or whose command line satisfies ``cmdline``. Processes that
+    end while read, or that this user cannot read, are skipped."""
+    import psutil
+
+    mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.pid in mine:
+                continue
+            if env is not None and proc.environ().get(env[0]) != env[1]:
+                continue
+            if cmdline is not None and not cmdline(proc.cmdline()):
+                continue
+            if alive(proc.pid):
+                found.append(proc.pid)
+    return found
+
+
+def stop_processes(pids: Iterable[int] = (), *, groups: Iterable[int] = (), timeout_s: float) -> list[int]:
+    """SIGTERM each of ``pids`` and each process group of ``groups`` (by its leader's pid); wait up to ``timeout_s``
+    until all of them have ended (a zombie has); SIGKILL what is left — and every group whatever its leader did, so
+    a group's stragglers die too. ``timeout_s=0``: SIGKILL at once, no SIGTERM. Returns the pids that outlived
+    SIGTERM (a group by its leader; with ``timeout_s=0``, those that were running). Nothing is reaped here (a
+    caller's ``Popen`` keeps its exit status): a caller that started a process without keeping its ``Popen`` reaps
+    it with :func:`alive`."""
+    pids, groups = list(pids), list(groups)
+    if timeout_s > 0:
+        _signal(pids, groups, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(process_running(p) for p in (*pids, *groups)):
+        time.sleep(0.2)
+    left = [p for p in (*pids, *groups) if process_running(p)]
+    _signal([p for p in left if p in pids], groups, signal.SIGKILL)
+    return left
+
+
+def _signal(pids: list[int], groups: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, sig)

@@ -130,3 +130,81 @@ def test_no_function_in_the_library_or_the_glue_runs_over_80_lines_nor_a_trainin
     }
     assert trainings, "the pipelines' train_* steps"
     assert not {f: n for f, n in trainings.items() if n > 60}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(LIB.parent).with_suffix("")
+    return ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle of ``graph`` (module → the modules it imports), or [] when there is none."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        stack.pop()
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def test_the_library_imports_without_a_circle():
+    """Imports point down *strictly* between modules: two modules of one layer may not import each other (the Delta
+    layer and the partition layer did, through function-level imports)."""
+    modules = {_module_name(p): p for p in MODULES}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for imported in shoplake_imports(path):
+            while imported and imported not in modules:  # ``from shoplake.io import delta`` names a module too
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name and not name.startswith(imported + "."):
+                targets.add(imported)
+        graph[name] = targets
+    graph |= {name: targets | _from_package_imports(modules[name], modules) for name, targets in graph.items()}
+    assert _cycle(graph) == []
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # the check finds one
+
+
+def _from_package_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """``from shoplake.io import delta``: the submodules a from-import of a package names."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("shoplake"):
+            found |= {f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules}
+    return found - {_module_name(path)}
+
+
+SCRIPTS = sorted((ROOT / "scripts").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_find_stop_and_check_processes_through_the_one_helper(path):
+    """``shoplake.process`` (alive, find_processes, stop_processes) is the scripts' one way to end a process."""
+    text = path.read_text()
+    for own in ("os.kill(", "os.killpg(", "import psutil", '"/proc', "'/proc", "os.waitpid("):
+        assert own not in text, f"{path.name} uses {own!r}: use shoplake.process"
+
+
+def test_scripts_import_each_other_without_a_circle():
+    names = {p.stem for p in SCRIPTS}
+    graph = {}
+    for path in SCRIPTS:
+        tree = ast.parse(path.read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        graph[path.stem] = imported & names
+    assert _cycle(graph) == []
+    assert graph["standalone"] == {"devserver", "deployment"}  # the check reads sibling imports

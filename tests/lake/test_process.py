@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -111,3 +112,81 @@ def test_a_shell_between_the_task_and_the_job_is_tolerated():
                           text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "ran" in done.stdout
+
+
+# ---- the scripts' one process helper: alive, find_processes, stop_processes -------------------------------------
+
+
+def _stat(pid: int) -> str | None:
+    """The kernel's state letter for ``pid`` (``Z`` for a zombie), None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return None
+
+
+def test_an_ended_child_is_not_alive_and_is_reaped_and_a_live_one_is():
+    from shoplake.process import alive
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert alive(live.pid)
+    finally:
+        live.kill()
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    while _stat(ended.pid) not in ("Z", None):  # ended, not yet reaped
+        pass
+    assert not alive(ended.pid)
+    assert _stat(ended.pid) is None  # alive() reaped it
+    live.wait()
+    assert not alive(os.getpid() + 10_000_000)  # no such pid
+
+
+def test_processes_are_found_by_their_mark_or_command_line_never_this_one(monkeypatch):
+    from shoplake.process import find_processes, stop_processes
+
+    mark = f"shoplake-test-{os.getpid()}-{time.monotonic_ns()}"
+    monkeypatch.setenv("SHOPLAKE_TEST_MARK", mark)  # this process carries it too: it is never found
+    marked = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", mark], env={"PATH": "/usr/bin"})
+    try:
+        assert find_processes(env=("SHOPLAKE_TEST_MARK", mark)) == [marked.pid]
+        assert find_processes(cmdline=lambda argv: mark in argv) == [other.pid]
+    finally:
+        stop_processes([marked.pid, other.pid], timeout_s=5)
+    assert find_processes(env=("SHOPLAKE_TEST_MARK", mark)) == []
+
+
+def test_stop_terms_then_kills_what_ignores_it_and_a_groups_stragglers():
+    from shoplake.process import alive, stop_processes
+
+    polite = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    stubborn = subprocess.Popen([sys.executable, "-c", STUBBORN], stdout=subprocess.PIPE, text=True)
+    assert stubborn.stdout.readline().strip() == "ready"
+    start = time.monotonic()
+    assert stop_processes([polite.pid, stubborn.pid], timeout_s=2) == [stubborn.pid]  # TERM ignored: KILLed
+    assert time.monotonic() - start >= 2
+    assert not alive(polite.pid)
+    assert polite.returncode is None or polite.returncode < 0
+    # a group whose leader ended on TERM while a member ignores it: the member is KILLed with the group
+    leader = subprocess.Popen(
+        [sys.executable, "-c", GROUP_LEADER], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    member = int(leader.stdout.readline())
+    assert stop_processes(groups=[leader.pid], timeout_s=5) == []
+    deadline = time.monotonic() + 5
+    while alive(member) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(member)
+
+
+STUBBORN = (
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
+)
+GROUP_LEADER = (
+    "import subprocess, sys, time\n"
+    "m = subprocess.Popen([sys.executable, '-c', " + repr(STUBBORN) + "], stdout=subprocess.PIPE, text=True)\n"
+    "m.stdout.readline()\n"
+    "print(m.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)

@@ -243,7 +243,7 @@ class DayWriter:
     def __enter__(self) -> DayWriter:
         import pyarrow.parquet as pq
 
-        from shoplake.io.lake import filesystem, is_local
+        from shoplake.io.fs import filesystem, is_local
 
         self._start = _table(self.table)  # the snapshot this write starts from
         self.read_version = None if self._start is None else self._start.version()
@@ -415,7 +415,7 @@ def _commit(
     from deltalake.exceptions import CommitFailedError
     from deltalake.transaction import AddAction
 
-    from shoplake.io.lake import filesystem
+    from shoplake.io.fs import filesystem
 
     uri = _uri(table)
     fs, root = filesystem(uri)
@@ -480,7 +480,7 @@ def commit_files(
     """
     import pyarrow.parquet as pq
 
-    from shoplake.io.lake import filesystem
+    from shoplake.io.fs import filesystem
 
     table, ds = split_partition(path)
     fs_paths = [filesystem(f)[1] for f in files]
@@ -690,7 +690,7 @@ def restore_day(path: str, version: int) -> int:
     """
     import pyarrow as pa
 
-    from shoplake.io.lake import filesystem
+    from shoplake.io.fs import filesystem
 
     table, ds = split_partition(path)
     old = _table(table, version)

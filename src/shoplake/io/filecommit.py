@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shoplake.io.lake import filesystem, is_local
+from shoplake.io.fs import filesystem, is_local
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem

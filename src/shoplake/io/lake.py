@@ -24,13 +24,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import fsspec
-
 from shoplake.io import delta
+from shoplake.io.fs import filesystem, is_local  # noqa: F401  (the partition layer's users import them from here)
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from fsspec import AbstractFileSystem
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +42,6 @@ class PartitionWrite:
 
     path: str
     rows: int
-
-
-def filesystem(path: str) -> tuple[AbstractFileSystem, str]:
-    """The fsspec filesystem of ``path`` and the path as that filesystem spells it."""
-    fs, fs_path = fsspec.core.url_to_fs(path)
-    return fs, fs_path
-
-
-def is_local(fs: AbstractFileSystem) -> bool:
-    """Whether ``fs`` is the local disk (a rename replaces a file whole; no listing cache to invalidate)."""
-    return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
 
 
 def existing_partitions(paths: Sequence[str]) -> tuple[list[str], list[str]]:

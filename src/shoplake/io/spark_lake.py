@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoplake.io import delta
-from shoplake.io.lake import filesystem, is_local, partition_files, spelled_like
+from shoplake.io.fs import filesystem, is_local
+from shoplake.io.lake import partition_files, spelled_like
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
