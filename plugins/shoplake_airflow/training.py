@@ -32,6 +32,11 @@ from shoplake_airflow.settings import settings as current_settings
 JOB, SPARK_JOB = "train_purchase_model", "train_purchase_model_spark"
 #: the model the SageMaker backend trains (its channels and output live under this model's root)
 SAGEMAKER_MODEL = PURCHASE_MODELS["steam_purchase"]
+#: what the SageMaker group hands on: a key of the export job's result, and the path to the trained model in the
+#: training operator's result (``{"Training": DescribeTrainingJob's answer}``) — both checked against their producers
+#: (tests/plugins/test_training_factory.py: the job's result and botocore's output shape)
+EXPORT_HANDOFF = ("scale_pos_weight",)
+ARTIFACT_HANDOFF = ("Training", "ModelArtifacts", "S3ModelArtifacts")
 
 
 def train_args(cfg: Settings) -> list[str]:
@@ -76,7 +81,7 @@ def sagemaker_hyperparameters(export: Any) -> dict[str, str]:
     hp = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist"}
     hp.update({native: f"{{{{ params.{name} }}}}" for name, native in NATIVE_NAMES.items()})
     # scale_pos_weight 0 means "negatives / positives of the training rows": the export task computed it
-    auto = pulled(export, "scale_pos_weight", expression=True)
+    auto = pulled(export, *EXPORT_HANDOFF, expression=True)
     hp["scale_pos_weight"] = f"{{{{ params.scale_pos_weight if params.scale_pos_weight > 0 else {auto} }}}}"
     return hp
 
@@ -150,7 +155,7 @@ def _sagemaker_job(ds: str, args: list[str], cfg: Settings) -> Any:
             deferrable=True,
             check_interval=cfg.sagemaker.poll_s,
         )
-        artifact = pulled(train, "Training", "ModelArtifacts", "S3ModelArtifacts")
+        artifact = pulled(train, *ARTIFACT_HANDOFF)
         publish = job_task(
             JOB, [*args, "--backend", "sagemaker", "--booster-path", artifact], task_id="publish_model", ds=ds, cfg=cfg,
             cpu=True,

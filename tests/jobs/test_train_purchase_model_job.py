@@ -106,6 +106,9 @@ def test_sagemaker_round_trip_exported_channels_to_published_model(tmp_path):
     exported = _train(lake, "2019-03-03", "--export-uri", str(channels))
     assert (exported["train"], exported["validation"]) == (315, 45)
     assert exported["scale_pos_weight"] > 1  # more non-purchases than purchases in the synthetic days
+    from shoplake_airflow.training import EXPORT_HANDOFF
+
+    assert exported[EXPORT_HANDOFF[0]] == exported["scale_pos_weight"]  # the key the SageMaker group pulls exists
     train = pd.read_csv(channels / "train" / "data.csv", header=None)
     assert len(train) == 315
     assert set(train[0].unique()) == {0.0, 1.0}

@@ -150,3 +150,16 @@ def test_auto_backend_branches_on_the_window_rows_counted_from_the_footers(tmp_p
             training, "current_settings", lambda limit=limit: Settings(lake_root=lake, spark_train_rows=limit)
         )
         assert choose.python_callable(DS, params={"window_days": window}) == [want], (limit, window)
+
+
+def test_the_artifact_hand_off_names_a_field_of_the_training_operators_result():
+    """SageMakerTrainingOperator returns ``{"Training": <DescribeTrainingJob answer>}``: the path the publish task
+    pulls must be a field of that answer's shape (botocore's model of the API), not a guess."""
+    from shoplake_airflow.training import ARTIFACT_HANDOFF
+
+    assert ARTIFACT_HANDOFF[0] == "Training"
+    shape = SAGEMAKER.operation_model("DescribeTrainingJob").output_shape
+    for name in ARTIFACT_HANDOFF[1:]:
+        assert name in shape.members, f"{name} is not a field of {shape.name}"
+        shape = shape.members[name]
+    assert shape.type_name == "string"
