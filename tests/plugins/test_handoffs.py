@@ -66,25 +66,12 @@ def test_templates_built_from_the_producer_follow_its_rename(tmp_path):
 
 
 @pytest.mark.parametrize(("spark", "train"), [("emr", "sagemaker"), ("local", "auto"), ("local", "spark")])
-def test_every_dag_hands_off_cleanly_on_every_backend(monkeypatch, spark, train):
+def test_every_dag_hands_off_cleanly_on_every_backend(dagbag_on, spark, train):
     """EMR's step id, SageMaker's artifact and scale_pos_weight, the run's partition: every templated pull names a
     task upstream of its reader, on each backend's task layout."""
-    from airflow.dag_processing.dagbag import DagBag
-
     from shoplake_airflow.handoffs import hand_off_problems
-    from shoplake_airflow.settings import settings
 
-    monkeypatch.setenv("SHOPLAKE_SPARK_BACKEND", spark)
-    monkeypatch.setenv("SHOPLAKE_TRAIN_BACKEND", train)
-    monkeypatch.setenv("SHOPLAKE_LAKE_ROOT", "s3://shoplake-test/lake")
-    monkeypatch.setenv("SHOPLAKE_EMR_CODE_URI", "s3://shoplake-test/code")
-    monkeypatch.setenv("SHOPLAKE_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/shoplake-sagemaker")
-    settings.cache_clear()
-    try:
-        bag = DagBag(dag_folder=str(DAGS))
-    finally:
-        settings.cache_clear()
-    assert bag.import_errors == {}
+    bag = dagbag_on(spark, train)
     pulls = 0
     for dag in bag.dags.values():
         assert hand_off_problems(dag) == []

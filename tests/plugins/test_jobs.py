@@ -24,24 +24,11 @@ def test_every_job_file_is_declared_and_every_declaration_names_its_file_config_
 
 
 @pytest.mark.parametrize(("spark", "train"), [("local", "auto"), ("emr", "sagemaker"), ("local", "spark")])
-def test_every_job_task_is_named_after_its_job_file(monkeypatch, spark, train):
+def test_every_job_task_is_named_after_its_job_file(dagbag_on, spark, train):
     """name = file = task id, on each backend's layout (an EMR task group and SageMaker's are named after the job)."""
-    from airflow.dag_processing.dagbag import DagBag
-
     from shoplake_airflow.operators import JobOperator, JobSparkSubmitOperator
-    from shoplake_airflow.settings import settings
 
-    monkeypatch.setenv("SHOPLAKE_SPARK_BACKEND", spark)
-    monkeypatch.setenv("SHOPLAKE_TRAIN_BACKEND", train)
-    monkeypatch.setenv("SHOPLAKE_LAKE_ROOT", "s3://shoplake-test/lake")
-    monkeypatch.setenv("SHOPLAKE_EMR_CODE_URI", "s3://shoplake-test/code")
-    monkeypatch.setenv("SHOPLAKE_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/shoplake-sagemaker")
-    settings.cache_clear()
-    try:
-        bag = DagBag(dag_folder=str(ROOT / "dags"))
-    finally:
-        settings.cache_clear()
-    assert bag.import_errors == {}
+    bag = dagbag_on(spark, train)
     checked = 0
     for dag in bag.dags.values():
         for task in dag.tasks:
