@@ -199,3 +199,21 @@ def test_on_s3_a_day_commits_whole_and_concurrent_writers_get_one_winner(s3_proc
     ids = delta.read_day(f"{table}/ds=2024-01-02")["id"].to_pylist()
     assert len(ids) == 5
     assert len({int(i) // 10 for i in ids}) == 1
+
+
+def test_a_day_of_no_rows_exists_with_its_columns_which_delta_rs_own_writer_does_not_give(tmp_path):
+    """Why ``write_day`` still writes a day's Parquet itself (docs/lake.md): delta-rs's ``write_deltalake`` commits
+    *no file* for a day of no rows — the day is then absent from the snapshot, a check of that day cannot tell
+    "ran, found nothing" from "never ran", and readers get no columns. ``write_day`` commits a zero-row file."""
+    from deltalake import DeltaTable, write_deltalake
+
+    theirs, ours = str(tmp_path / "theirs"), str(tmp_path / "ours")
+    empty = _rows([], "2024-01-01").cast(pa.schema([("id", pa.string()), ("v", pa.float64()), ("ds", pa.string())]))
+    write_deltalake(theirs, _rows([1], "2024-01-02"), partition_by=["ds"])
+    write_deltalake(theirs, empty, mode="overwrite", partition_by=["ds"], predicate="ds = '2024-01-01'")
+    assert DeltaTable(theirs).version() == 1  # the overwrite committed…
+    assert delta.days(theirs) == ["2024-01-02"]  # …without the day
+    delta.write_day(f"{ours}/ds=2024-01-02", _rows([1]))
+    assert delta.write_day(f"{ours}/ds=2024-01-01", empty) == 0
+    assert delta.days(ours) == ["2024-01-01", "2024-01-02"]
+    assert delta.read_day(f"{ours}/ds=2024-01-01").schema.names[:2] == ["id", "v"]
