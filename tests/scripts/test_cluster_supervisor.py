@@ -20,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import cluster  # noqa: E402
+from checks import wait_until  # noqa: E402
 
 #: a service that starts a helper in its own process group (as a worker starts its pool) and records the helper
 SERVICE = textwrap.dedent("""
@@ -31,13 +32,7 @@ SERVICE = textwrap.dedent("""
 
 
 def _until(probe, timeout_s: float = 20):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        got = probe()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout_s} s")
+    return wait_until("the condition", probe, timeout_s)
 
 
 def _dead(pid: int) -> bool:

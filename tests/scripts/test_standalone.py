@@ -10,26 +10,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import devserver
 import pytest
 import standalone
+from checks import wait_until
 from object_stores import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait(what: str, check, timeout_s: float, log: Path | None = None):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
-    raise AssertionError(f"{what} not seen within {timeout_s:.0f} s\n{tail}")
+    return wait_until(what, check, timeout_s, every_s=1, log=log)
 
 
 def _task_state(db: Path, dag_id: str, run_id: str, task_id: str) -> str | None:
