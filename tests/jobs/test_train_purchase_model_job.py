@@ -168,3 +168,17 @@ def test_the_gate_waits_for_min_new_days_since_the_current_model(tmp_path):
     assert check_features(lake, "2019-03-03", 3, 200, min_new_days=2)["trainable"]
     assert check_features(lake, "2019-03-03", 3, 200, min_new_days=0)["trainable"]
     assert check_features(lake, "2019-03-01", 3, 100, min_new_days=7)["trainable"]  # rerun of the current version
+
+
+def test_training_twice_on_the_same_lake_gives_the_same_metrics_and_model(tmp_path):
+    """Deterministic for a given input and seed: two lakes holding the same feature days train to the same
+    ``metrics.json`` (every figure) and the same booster bytes (XGBoost ``hist`` on the CPU is deterministic)."""
+    versions = []
+    for name in ("a", "b"):
+        lake = str(tmp_path / name)
+        write_feature_days(lake, DAYS)
+        versions.append(Path(_train(lake, "2019-03-03", "--mlflow-uri", "none")["path"]))
+    metrics = [json.loads((v / "metrics.json").read_text()) for v in versions]
+    assert metrics[0] == metrics[1]
+    for name in ("model.ubj", "features.json", "games.json", "feature_importance.csv"):
+        assert (versions[0] / name).read_bytes() == (versions[1] / name).read_bytes(), name

@@ -194,3 +194,21 @@ def test_too_little_data_and_a_missing_model_fail_with_what_to_do(tmp_path):
         rsp.score_review_sentiment(rsp.ReviewSentimentScoreConfig(ds="2026-02-10", lake_root=lake, device="cpu"))
     with pytest.raises(ValueError, match="pinned revision"):
         rsp.ReviewSentimentTrainConfig(ds="2026-02-10", lake_root=lake, model="org/some-model")
+
+
+def test_training_twice_on_the_same_reviews_gives_the_same_metrics_and_head(tmp_path):
+    """Deterministic for a given input and seed: the encoder's embeddings, the out-of-fold decision rule and the
+    head's solver give the same ``metrics.json`` (every figure) and the same head in two lakes of the same reviews."""
+    versions = []
+    for name in ("a", "b"):
+        root = str(tmp_path / name / "lake")
+        write_review_days(root, DAYS)
+        versions.append(Path(_train(root, DAYS[-1])["path"]))
+    metrics = [json.loads((v / "metrics.json").read_text()) for v in versions]
+    assert metrics[0] == metrics[1]
+    heads = [json.loads((v / "shoplake_model.json").read_text()) for v in versions]
+    assert heads[0]["class_bias"] == heads[1]["class_bias"]
+    weights = sorted(p.name for p in versions[0].iterdir() if p.suffix in (".npz", ".npy", ".joblib", ".safetensors"))
+    assert weights, sorted(p.name for p in versions[0].iterdir())
+    for name in weights:
+        assert (versions[0] / name).read_bytes() == (versions[1] / name).read_bytes(), name
