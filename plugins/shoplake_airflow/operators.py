@@ -105,9 +105,10 @@ class JobOperator(BaseOperator):
             (:func:`aws_job_env`).
         env: extra environment variables of the job (added to the worker's).
 
-    The job's stderr and stdout go to the task log line by line. Exit 0 with no JSON last line fails the task;
-    a deterministic exit (:data:`shoplake.jobconfig.DETERMINISTIC_EXITS`) fails it without retries; any other
-    exit keeps the task's retries. Killing the task (``on_kill``) terminates the job.
+    The job's stderr and stdout go to the task log line by line. Exit 0 with no JSON last line fails the task
+    without retries (the job's code is at fault: a rerun prints no more), as does a deterministic exit
+    (:data:`shoplake.jobconfig.DETERMINISTIC_EXITS`); any other exit keeps the task's retries. Killing the task
+    (``on_kill``) terminates the job.
     """
 
     template_fields: Sequence[str] = ("argv", "env")
@@ -173,14 +174,17 @@ def job_result(line: str) -> dict[str, Any]:
     """A job's result: its last stdout line, a JSON object (``shoplake.jobconfig.run_job`` prints it).
 
     Raises:
-        AirflowException: the line is not a JSON object (the job ended without printing its result).
+        AirflowFailException: the line is not a JSON object (the job ended without printing its result).
     """
     try:
         result = json.loads(line)
     except ValueError:
         result = None
     if not isinstance(result, dict):
-        raise AirflowException(f"the job exited 0 but its last stdout line is not its JSON result: {line[:200]!r}")
+        raise AirflowFailException(
+            f"the job exited 0 but its last stdout line is not its JSON result: {line[:200]!r} (not retried: a job "
+            "ends with shoplake.jobconfig.run_job, which prints it)"
+        )
     return result
 
 

@@ -101,3 +101,13 @@ def test_spark_submit_is_started_to_die_with_the_task_process(monkeypatch):
     with pytest.raises(Stop):
         op._get_hook().submit(op.application)
     assert callable(seen.get("preexec_fn")), seen
+
+
+def test_a_job_hands_back_its_last_stdout_line_parsed_and_one_without_a_result_fails_once():
+    from shoplake_airflow.operators import JobOperator
+
+    code = "import json, sys; print('a log line'); sys.stderr.write('a warning\\n'); print(json.dumps({'rows': 3}))"
+    assert JobOperator(task_id="job", argv=[sys.executable, "-c", code]).execute({}) == {"rows": 3}
+    silent = JobOperator(task_id="job", argv=[sys.executable, "-c", "print('done, no result')"])
+    with pytest.raises(AirflowFailException, match="not its JSON result"):
+        silent.execute({})
