@@ -6,9 +6,10 @@ the run's Params (one ``--flag=value`` argument each: :func:`shoplake_airflow.pa
 the backend come from here. :func:`job_params` gives a DAG the Params of its jobs, derived from the config
 fields (default, type, bounds and help in one place: ``shoplake.jobconfig.option``).
 
-Backends: ``spark`` — :func:`shoplake_airflow.spark.spark_job` (local spark-submit or EMR, ``SHOPLAKE_SPARK_BACKEND``);
-``gpu`` — a fresh Python process on the GPU queue and pool; ``cpu`` — a fresh Python process on the default queue
-(:mod:`shoplake_airflow.gpu`). The purchase model's training backends (local, Spark, SageMaker) are chosen in
+Backends: ``spark`` — :func:`shoplake_airflow.spark.spark_job` (local spark-submit or EMR, ``SHOPLAKE_SPARK_BACKEND``;
+``jobs/spark/``); ``gpu`` / ``gpu-train`` — a fresh Python process on the GPU queue and pool (scoring in ``jobs/gpu/``,
+training in ``jobs/train/``); ``cpu`` — a fresh Python process on the default queue (``jobs/train/``;
+:mod:`shoplake_airflow.gpu`). The purchase model's training backends (local, Spark, SageMaker) are chosen in
 :mod:`shoplake_airflow.training` from the two purchase jobs declared here.
 
 ``writes`` become the task's outlets, so only Assets whose event the job's own success announces belong there; a
@@ -18,7 +19,6 @@ table a check task verifies after the job is announced by that check (its ``outl
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Param
@@ -169,8 +169,3 @@ def job_task(
         return spark_job(task_id, job.path, flags, ds=ds, cfg=cfg, **lineage, **kwargs)
     factory = gpu_job if job.backend in ("gpu", "gpu-train") and not cpu else python_job
     return factory(task_id, job.path, flags, ds=ds, cfg=cfg, **lineage, **kwargs)
-
-
-def job_file(name: str, root: str | Path) -> Path:
-    """The entry point of job ``name`` under the repository ``root``."""
-    return Path(root) / JOBS[name].path
