@@ -125,15 +125,14 @@ def clickstream_recommendations_daily():
         model_path = paths.version_path(lake, paths.ENGAGEMENT_MODEL, ds)
         return emit_partition_event(context, model, {**result, "path": model_path})
 
-    mlflow = ["--mlflow-uri", settings().mlflow_tracking_uri] if settings().mlflow_tracking_uri else []
     partition = resolve_event_partition(
         "clickstream_recommendations_daily"
     )  # days folded into this run get runs of their own
     window = check_window(partition)
-    train = job_task("train_recommenders", mlflow)
+    train = job_task("train_recommenders")
     chain(partition, window, train, check_recommendations(partition))
     build_map = job_task("build_product_review_map")
-    engagement = job_task("train_engagement_model", mlflow)
+    engagement = job_task("train_engagement_model")
     chain(window, build_map, engagement, check_engagement(partition))
 
 

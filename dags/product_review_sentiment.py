@@ -123,7 +123,6 @@ def product_review_sentiment():
     flags = ["--model-cache", cfg.model_cache]
     flags += [f"--encoder-roots={cfg.encoder_roots}"] if cfg.encoder_roots else []
     flags += ["--model", cfg.review_sentiment_model] if cfg.review_sentiment_model else []
-    flags += ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
     partition = resolve_event_partition("product_review_sentiment")  # days folded into this run get runs of their own
     curated = check_curated(partition)
     train = job_task("train_review_sentiment", flags)

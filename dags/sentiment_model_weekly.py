@@ -34,7 +34,6 @@ from shoplake_airflow.handoffs import validate_hand_offs
 from shoplake_airflow.jobs import job_params, job_task
 from shoplake_airflow.params import ds_param
 from shoplake_airflow.schedules import SINCE_HISTORY, on_cron
-from shoplake_airflow.settings import settings
 
 
 @dag(
@@ -49,10 +48,9 @@ from shoplake_airflow.settings import settings
     doc_md=__doc__,
 )
 def sentiment_model_weekly():
-    args = ["--mlflow-uri", settings().mlflow_tracking_uri] if settings().mlflow_tracking_uri else []
-    train = job_task("train_sentiment_head", args)
+    train = job_task("train_sentiment_head")
     # USE runs on numpy on the CPU: the default queue, no GPU slot held
-    multilingual = job_task("train_multilingual_sentiment_head", args)
+    multilingual = job_task("train_multilingual_sentiment_head")
     chain(resolve_partition(), [train, multilingual])
 
 

@@ -78,11 +78,10 @@ def tweet_engagement_daily():
 
     cfg = settings()
     source = ["--source", cfg.tweets_source] if cfg.tweets_source else []
-    mlflow = ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
     partition = resolve_partition()
     curate = job_task("curate_tweets", source)
     embed = job_task("embed_tweets")
-    train = job_task("train_tweet_engagement", mlflow)
+    train = job_task("train_tweet_engagement")
     chain(partition, curate, check_tweets(partition), embed, check_window(partition), train)
 
 

@@ -52,10 +52,7 @@ def _job_args(source: str) -> list[str]:
 
 
 def _train_args() -> list[str]:
-    args = ["--models", "{{ params.models | join(',') }}", *param_flags([n for n in ZOO_PARAMS if n != "models"])]
-    if settings().mlflow_tracking_uri:
-        args += ["--mlflow-uri", settings().mlflow_tracking_uri]
-    return args
+    return ["--models", "{{ params.models | join(',') }}", *param_flags([n for n in ZOO_PARAMS if n != "models"])]
 
 
 def next_steps(features: dict[str, Any]) -> list[str]:

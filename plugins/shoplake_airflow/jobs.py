@@ -3,8 +3,9 @@ class, where it runs, the Params it takes and the Assets it reads and writes.
 
 A DAG names a job — ``job_task("curate_steam_reviews")`` — and never spells its command: the file, the flags from
 the run's Params (one ``--flag=value`` argument each: :func:`shoplake_airflow.params.param_flags`), the lineage and
-the backend come from here. :func:`job_params` gives a DAG the Params of its jobs, derived from the config
-fields (default, type, bounds and help in one place: ``shoplake.jobconfig.option``).
+the backend come from here, and a job whose config tracks in MLflow (a ``mlflow_uri`` field) gets the deployment's
+``SHOPLAKE_MLFLOW_TRACKING_URI`` when one is set. :func:`job_params` gives a DAG the Params of its jobs, derived
+from the config fields (default, type, bounds and help in one place: ``shoplake.jobconfig.option``).
 
 Backends: ``spark`` — :func:`shoplake_airflow.spark.spark_job` (local spark-submit or EMR, ``SHOPLAKE_SPARK_BACKEND``;
 ``jobs/spark/``); ``gpu`` / ``gpu-train`` — a fresh Python process on the GPU queue and pool (scoring in ``jobs/gpu/``,
@@ -146,7 +147,8 @@ def job_task(
 
     Args:
         name: a key of :data:`JOBS`.
-        args: flags besides ``--ds``, ``--lake-root`` and the job's Params (settings of the deployment).
+        args: flags besides ``--ds``, ``--lake-root``, the job's Params and MLflow's URI (settings of the
+            deployment).
         task_id: only where one DAG runs the same job twice in a task group (SageMaker's export and publish);
             otherwise the task id is the job's name.
         assets: the asset set that names in ``reads`` / ``writes`` refer to (a churn source's).
@@ -156,10 +158,14 @@ def job_task(
         kwargs: to the operator (``trigger_rule``, ``queue``…).
     """
     from shoplake_airflow.gpu import gpu_job, python_job
+    from shoplake_airflow.settings import settings
     from shoplake_airflow.spark import spark_job
 
     job = JOBS[name]
+    cfg = cfg or settings()
     flags = [*param_flags(job.params), *args]
+    if cfg.mlflow_tracking_uri and "mlflow_uri" in {f.name for f in dataclasses.fields(job.config)}:
+        flags.append(f"--mlflow-uri={cfg.mlflow_tracking_uri}")
     lineage = {
         "inlets": [getattr(assets, a) if isinstance(a, str) else a for a in job.reads],
         "outlets": [getattr(assets, a) if isinstance(a, str) else a for a in job.writes],

@@ -39,11 +39,6 @@ EXPORT_HANDOFF = ("scale_pos_weight",)
 ARTIFACT_HANDOFF = ("Training", "ModelArtifacts", "S3ModelArtifacts")
 
 
-def train_args(cfg: Settings) -> list[str]:
-    """Job flags besides ``--ds`` / ``--lake-root`` and the declared Params: where MLflow tracks the run."""
-    return ["--mlflow-uri", cfg.mlflow_tracking_uri] if cfg.mlflow_tracking_uri else []
-
-
 def sagemaker_training_config(job_name: str, channels_uri: str, hyperparameters: dict[str, str], cfg: Settings) -> dict:
     """``CreateTrainingJob`` request for SageMaker's built-in XGBoost on the exported CSV channels."""
     sm = cfg.sagemaker
@@ -94,14 +89,13 @@ def train_job(ds: str = PARTITION_DS, *, cfg: Settings | None = None) -> Any:
         chained like one task. The DAG's check task reads the published version back from the lake.
     """
     cfg = cfg or current_settings()
-    args = train_args(cfg)
     if cfg.train_backend == "spark":
-        return job_task(SPARK_JOB, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
+        return job_task(SPARK_JOB, ["--backend", "spark"], ds=ds, cfg=cfg)
     if cfg.train_backend == "sagemaker":
-        return _sagemaker_job(ds, args, cfg)
+        return _sagemaker_job(ds, cfg)
     if cfg.train_backend == "auto":
-        return _auto_job(ds, args, cfg)
-    return job_task(JOB, args, ds=ds, cfg=cfg)
+        return _auto_job(ds, cfg)
+    return job_task(JOB, ds=ds, cfg=cfg)
 
 
 def _first_ids(node: Any) -> list[str]:
@@ -111,7 +105,7 @@ def _first_ids(node: Any) -> list[str]:
     return [t.task_id for t in node.roots]
 
 
-def _auto_job(ds: str, args: list[str], cfg: Settings) -> Any:
+def _auto_job(ds: str, cfg: Settings) -> Any:
     """``choose_train_purchase_model_backend`` → the local job or the Spark job.
 
     The downstream task needs ``trigger_rule="none_failed_min_one_success"`` (one path is always skipped).
@@ -119,8 +113,8 @@ def _auto_job(ds: str, args: list[str], cfg: Settings) -> Any:
     from airflow.sdk import TaskGroup, task
 
     with TaskGroup(group_id=f"{JOB}_backends", prefix_group_id=False) as group:
-        local = job_task(JOB, args, ds=ds, cfg=cfg)
-        spark = job_task(SPARK_JOB, [*args, "--backend", "spark"], ds=ds, cfg=cfg)
+        local = job_task(JOB, ds=ds, cfg=cfg)
+        spark = job_task(SPARK_JOB, ["--backend", "spark"], ds=ds, cfg=cfg)
         paths = {"local": _first_ids(local), "spark": _first_ids(spark)}
 
         @task.branch(task_id=f"choose_{JOB}_backend")
@@ -135,7 +129,7 @@ def _auto_job(ds: str, args: list[str], cfg: Settings) -> Any:
     return group
 
 
-def _sagemaker_job(ds: str, args: list[str], cfg: Settings) -> Any:
+def _sagemaker_job(ds: str, cfg: Settings) -> Any:
     from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
     from airflow.sdk import TaskGroup
 
@@ -144,7 +138,7 @@ def _sagemaker_job(ds: str, args: list[str], cfg: Settings) -> Any:
     channels = sagemaker_channels_path(cfg.lake_root, SAGEMAKER_MODEL, ds)
     with TaskGroup(group_id=JOB) as group:
         # data preparation needs no GPU: the default queue and pool
-        export = job_task(JOB, [*args, "--export-uri", channels], task_id="export_channels", ds=ds, cfg=cfg, cpu=True)
+        export = job_task(JOB, ["--export-uri", channels], task_id="export_channels", ds=ds, cfg=cfg, cpu=True)
         train = SageMakerTrainingOperator(
             task_id="train",
             config=sagemaker_training_config(
@@ -157,7 +151,7 @@ def _sagemaker_job(ds: str, args: list[str], cfg: Settings) -> Any:
         )
         artifact = pulled(train, *ARTIFACT_HANDOFF)
         publish = job_task(
-            JOB, [*args, "--backend", "sagemaker", "--booster-path", artifact], task_id="publish_model", ds=ds, cfg=cfg,
+            JOB, ["--backend", "sagemaker", "--booster-path", artifact], task_id="publish_model", ds=ds, cfg=cfg,
             cpu=True,
         )  # fmt: skip
         export >> train >> publish

@@ -62,3 +62,27 @@ def test_a_declaration_with_an_unknown_param_or_backend_is_refused():
         Job("predict_churn", ChurnJobConfig, "spark", ("windowdays",))
     with pytest.raises(ValueError, match="backend 'ray'"):
         Job("predict_churn", ChurnJobConfig, "ray")
+
+
+def test_every_job_that_tracks_in_mlflow_gets_the_deployments_uri_once_and_no_other_job_does(dagbag_on, monkeypatch):
+    import dataclasses
+
+    from shoplake_airflow.jobs import JOBS
+    from shoplake_airflow.operators import JobOperator, JobSparkSubmitOperator
+
+    monkeypatch.setenv("SHOPLAKE_MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    bag = dagbag_on("local", "auto")
+    tracked = 0
+    for dag in bag.dags.values():
+        for task in dag.tasks:
+            if not isinstance(task, JobOperator | JobSparkSubmitOperator):
+                continue
+            argv = task.argv if isinstance(task, JobOperator) else task.application_args
+            flags = [a for a in argv if a.startswith("--mlflow-uri")]
+            config = JOBS[task.task_id].config
+            if "mlflow_uri" in {f.name for f in dataclasses.fields(config)}:
+                assert flags == ["--mlflow-uri=http://mlflow.internal:5000"], (dag.dag_id, task.task_id)
+                tracked += 1
+            else:
+                assert flags == [], (dag.dag_id, task.task_id)
+    assert tracked >= 8  # the trainings (and the churn jobs, whose one config carries the field)
