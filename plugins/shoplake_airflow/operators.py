@@ -142,24 +142,25 @@ class JobOperator(BaseOperator):
             env=env,
             preexec_fn=die_with_parent_preexec(),  # the job dies with this (the task's) process
         )
-        errors = threading.Thread(target=self._log_lines, args=(self._proc.stderr, None), daemon=True)
+        errors = threading.Thread(target=self._log_lines, args=(self._proc.stderr,), daemon=True)
         errors.start()
-        last: list[str] = []
-        self._log_lines(self._proc.stdout, last)
+        last = self._log_lines(self._proc.stdout)
         code = self._proc.wait()
         errors.join()
         if code in DETERMINISTIC_EXITS:
             raise data_error(code)
         if code != 0:
             raise AirflowException(f"the job exited with {code} (the log above says why); the task may be retried")
-        return job_result(last[0] if last else "")
+        return job_result(last)
 
-    def _log_lines(self, stream: Any, last: list[str] | None) -> None:
+    def _log_lines(self, stream: Any) -> str:
+        """Log ``stream`` line by line; returns its last non-blank line."""
+        last = ""
         for line in stream:
             line = line.rstrip("\n")
             self.log.info("%s", line)
-            if last is not None and line.strip():
-                last[:] = [line]
+            last = line if line.strip() else last
+        return last
 
     def on_kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -126,7 +126,7 @@ def find_processes(
                 continue
             if cmdline is not None and not cmdline(proc.cmdline()):
                 continue
-            if alive(proc.pid):
+            if process_running(proc.pid):  # a zombie is gone; nothing is reaped here (see stop_processes)
                 found.append(proc.pid)
     return found
 
