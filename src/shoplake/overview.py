@@ -106,6 +106,8 @@ class Model:
     #: the current version's gate (``metrics.json`` → ``gate``): the metric, the model's score beside each named
     #: baseline's on the same held-out rows, and the verdict
     gate: dict[str, Any] = field(default_factory=dict)
+    #: a classifier's figures per class on the held-out rows (:func:`class_rows`; one row a class)
+    per_class: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,6 +173,22 @@ def language_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def class_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``metrics.json``'s per-class figures (``per_class.<class>``: support, predictions, precision / recall /
+    F1 with their 95 % intervals, the anecdote note) as table rows in the file's order; none without them."""
+    per_class = metrics.get("per_class")
+    if not isinstance(per_class, dict):
+        return []
+    rows = []
+    for name, f in per_class.items():
+        if isinstance(f, dict):
+            ci = f.get("ci95") if isinstance(f.get("ci95"), dict) else {}
+            rows.append({"class": name, **{k: f.get(k) for k in ("support", "predicted", "precision", "recall", "f1")},
+                         **{f"{k}_ci95": ci.get(k) for k in ("precision", "recall", "f1")},
+                         "note": f.get("note") or ""})  # fmt: skip
+    return rows
+
+
 def languages_note(metrics: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     """Which languages a per-language evaluation rests on: those the model learnt from labels of their own, those
     scored by cross-lingual transfer, and — when the held-out rows held one language only — that no other could be
@@ -229,12 +247,15 @@ def _summary(lake_root: str, name: str) -> Model:
     metric = str(pointer.get("metric", ""))
     value = pointer.get(metric) if metric else None
     fs, vdir = _fs(pointer["path"])  # the committed files of the version it names
-    metrics, plots, by_language, note, error, gate = {}, [], [], "", "", {}
+    metrics, plots, by_language, note, error, gate, per_class = {}, [], [], "", "", {}, []
     try:
         raw = json.loads(fs.cat(f"{vdir}/metrics.json"))
         gate = _gate(raw.get("gate")) if isinstance(raw, dict) else {}
         metrics = {k: v for k, v in _flat_numbers(raw).items() if not k.startswith("gate_")}  # its own table
         by_language = language_rows(raw) if isinstance(raw, dict) else []
+        per_class = class_rows(raw) if isinstance(raw, dict) else []
+        if per_class:  # shown as their own table
+            metrics = {k: v for k, v in metrics.items() if not k.startswith("per_class_")}
         note = languages_note(raw, by_language) if by_language else ""
         if by_language:  # shown as their own table, not again as flat numbers
             metrics = {
@@ -260,6 +281,7 @@ def _summary(lake_root: str, name: str) -> Model:
         baseline=is_baseline(str(pointer.get("model") or "")),
         served_baseline=str(pointer.get("baseline") or ""),
         gate=gate,
+        per_class=per_class,
         error=error,
     )
 
@@ -269,8 +291,10 @@ def _gate(gate: Any) -> dict[str, Any]:
     if not isinstance(gate, dict) or not isinstance(gate.get("baselines"), dict):
         return {}
     numbers = {k: float(v) for k, v in gate["baselines"].items() if isinstance(v, int | float)}
-    keep = ("metric", "score", "higher_is_better", "reason", "serves")
-    return {**{k: gate.get(k) for k in keep}, "baselines": numbers}
+    keep = ("metric", "score", "higher_is_better", "reason", "serves", "unranked")
+    leads = gate.get("leads") if isinstance(gate.get("leads"), dict) else {}
+    intervals = {k: v.get("ci95") for k, v in leads.items() if isinstance(v, dict) and v.get("ci95")}
+    return {**{k: gate.get(k) for k in keep}, "baselines": numbers, "leads": intervals}
 
 
 def models(lake_root: str) -> list[Model]:

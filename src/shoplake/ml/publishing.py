@@ -53,6 +53,12 @@ class Gate:
         servable: baselines this version's files can serve, with the pointer fields that name them
             (``{"median": {"model": "median"}}``): when the strongest baseline wins and is servable, *it* is
             published as the champion — a baseline is a legitimate champion, served the same way.
+        leads: the model's lead over each named baseline on a paired bootstrap of the same held-out rows
+            (:func:`shoplake.ml.metrics.paired_lead`: ``{"lead", "ci95", "resamples"}``, positive = the model
+            better whatever the metric's direction). The model beats its strongest baseline only when the lower
+            bound of that interval is above zero: a lead inside the noise is no lead.
+        unranked: why these held-out rows cannot rank a model above a baseline at all (too few rows of a class:
+            ``"4 retained users < 30"``); ``""`` when they can. Non-empty: the model does not beat its baseline.
     """
 
     metric: str
@@ -61,6 +67,8 @@ class Gate:
     baselines: Mapping[str, float] = field(default_factory=dict)
     champion_score: Callable[[dict[str, Any]], float | None] | None = None
     servable: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    leads: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    unranked: str = ""
 
     def better(self, a: float, b: float) -> bool:
         """Whether ``a`` beats ``b`` strictly on this metric."""
@@ -143,11 +151,36 @@ def beats_baseline(gate: Gate, baseline: float) -> bool:
 STRICTLY = 1e-12
 
 
+def _fmt_ci(ci: Any) -> str:
+    return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "[undefined]"
+
+
+def _against_baseline(gate: Gate, strongest: tuple[str, float] | None) -> tuple[bool, str, dict[str, Any] | None]:
+    """``(beats, why not, the lead)`` of the model against its strongest baseline: a strict improvement (MLflow's
+    validation), on rows that can rank (``Gate.unranked``), by a lead whose paired-bootstrap interval is above 0."""
+    if strongest is None:
+        return True, "", None
+    name, score = strongest
+    lead = gate.leads.get(name)
+    model = f"the model's {gate.metric} {gate.score:.4f}"
+    if gate.unranked:
+        return False, (f"these held-out rows cannot rank a model above the baseline {name!r}: {gate.unranked} "
+                       f"({model} against {score:.4f} is not evidence)"), lead  # fmt: skip
+    if not beats_baseline(gate, score):
+        return False, f"{model} does not beat the baseline {name!r} ({score:.4f}) on the same held-out rows", lead
+    if lead is not None and not (lead.get("ci95") and lead["ci95"][0] > 0):
+        return False, (f"{model} against the baseline {name!r} ({score:.4f}) is a lead within the noise: its "
+                       f"paired-bootstrap 95 % interval {_fmt_ci(lead.get('ci95'))} on the same held-out rows is not "
+                       "above zero"), lead  # fmt: skip
+    return True, "", lead
+
+
 def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, Any]:
     """The gate's decision before anything is written: ``{"metric", "score", "higher_is_better", "baseline",
-    "baseline_score", "beats_baseline", "champion_version", "champion_score", "promote", "reason"}``."""
+    "baseline_score", "beats_baseline", "lead", "unranked", "champion_version", "champion_score", "promote",
+    "reason"}``."""
     strongest = gate.strongest_baseline()
-    beats = strongest is None or beats_baseline(gate, strongest[1])
+    beats, why, lead = _against_baseline(gate, strongest)
     enforced = baseline_gate_on()
     champ = None
     if champion is not None and champion.get("version") != ds:  # a rerun of the champion's own day replaces it
@@ -158,18 +191,17 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
     published = strongest[1] if serves_baseline else gate.score  # type: ignore[index]
     not_worse = champ is None or published == champ or gate.better(published, champ)
     if serves_baseline and not_worse:
-        reason = (f"the baseline {strongest[0]!r} is published as the champion: the model's {gate.metric} "
-                  f"{gate.score:.4f} does not beat its {strongest[1]:.4f} on the same held-out rows")  # type: ignore[index]  # fmt: skip
+        reason = f"the baseline {strongest[0]!r} is published as the champion: {why}"  # type: ignore[index]
     elif not beats and enforced:
-        reason = (f"not promoted: {gate.metric} {gate.score:.4f} does not beat the baseline {strongest[0]!r} "
-                  f"({strongest[1]:.4f}) on the same held-out rows")  # type: ignore[index]  # fmt: skip
+        reason = f"not promoted: {why}"
     elif not not_worse:
         reason = f"not promoted: {gate.metric} {published:.4f} is worse than the champion's {champ:.4f}"
     elif not beats:
-        reason = (f"promoted although {gate.metric} {gate.score:.4f} does not beat the baseline {strongest[0]!r} "
-                  f"({strongest[1]:.4f}): {BASELINE_GATE_ENV}=off")  # type: ignore[index]  # fmt: skip
+        reason = f"promoted although {why}: {BASELINE_GATE_ENV}=off"
     else:
         reason = "promoted" + (f": beats the baseline {strongest[0]!r} ({strongest[1]:.4f})" if strongest else "")
+        if lead is not None:
+            reason += f", lead {_fmt_ci(lead.get('ci95'))} (paired bootstrap 95 %)"
     return {
         "metric": gate.metric,
         "score": gate.score,
@@ -178,6 +210,8 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
         "baseline": strongest[0] if strongest else None,
         "baseline_score": strongest[1] if strongest else None,
         "beats_baseline": beats,
+        "leads": {k: dict(v) for k, v in gate.leads.items()},
+        "unranked": gate.unranked,
         "champion_version": champion.get("version") if champion else None,
         "champion_score": champ,
         "serves": strongest[0] if serves_baseline else "model",  # type: ignore[index]
@@ -240,7 +274,8 @@ def publish_model_version(
     tracked = _track(tracking, path, local_dir, lake_root, name, ds, gate) if tracking is not None else {}
     promoted = False
     if decided["promote"]:
-        extra = {**(pointer or {}), **({"mlflow_version": tracked["model_version"]} if tracked else {})}
+        extra = {**(pointer or {}), **({"mlflow_version": tracked["model_version"]} if tracked else {}),
+                 "verdict": _pointer_verdict(decided)}  # fmt: skip
         if decided["serves"] != "model":  # the version serves its winning baseline, named in the pointer
             extra = {**extra, **gate.servable[decided["serves"]], "baseline": decided["serves"]}
         moved = promote_if_not_worse(
@@ -265,6 +300,14 @@ def publish_model_version(
         "reason": decided["reason"],
         **{f"mlflow_{k}": v for k, v in tracked.items() if k != "tracking_uri"},
     }
+
+
+def _pointer_verdict(decided: dict[str, Any]) -> dict[str, Any]:
+    """What the pointer carries of the gate's verdict (the service's ``GET /models`` shows it): the reason, the
+    baseline, the lead's paired-bootstrap interval over it and why the rows could not rank, if they could not."""
+    lead = decided["leads"].get(decided["baseline"]) or {}
+    return {"reason": decided["reason"], "baseline": decided["baseline"], "lead_ci95": lead.get("ci95"),
+            "unranked": decided["unranked"]}  # fmt: skip
 
 
 def _commit(local_dir: Path, lake_root: str, name: str, ds: str, staged: str | None) -> str:

@@ -487,7 +487,7 @@ class ModelStore:
                 # none); `serves` is what answers either way
                 serves = str(pointer.get("model") or spec.champion or key)
                 entry.update(current_version=version, available=True, champion=pointer.get("model") or None,
-                             serves=serves, baseline=is_baseline(serves))  # fmt: skip
+                             serves=serves, baseline=is_baseline(serves), verdict=pointer.get("verdict"))  # fmt: skip
                 failed = self._failed.get(key)
                 if failed is not None and failed.version == version and served is None:
                     entry.update(available=False, reason=failed.reason,

@@ -39,6 +39,48 @@ def test_the_verdict(gate, champion, promote, says):
     assert says in decided["reason"]
 
 
+def test_a_lead_within_the_noise_is_no_lead_and_the_baseline_it_did_not_beat_is_served():
+    coin = {"lead": 0.007, "ci95": [-0.12, 0.13], "resamples": 1000}
+    gate = Gate(
+        "auc",
+        0.507,
+        baselines={"majority class": 0.5},
+        leads={"majority class": coin},
+        servable={"majority class": {"model": "majority_class"}},
+    )
+    decided = verdict(gate, None, "2024-01-02")
+    assert (decided["beats_baseline"], decided["serves"], decided["promote"]) == (False, "majority class", True)
+    assert "within the noise" in decided["reason"]
+    assert "[-0.1200, +0.1300]" in decided["reason"]
+    assert decided["leads"]["majority class"]["ci95"] == [-0.12, 0.13]
+
+
+def test_a_lead_that_holds_on_the_paired_bootstrap_is_promoted_and_says_its_interval():
+    gate = Gate(
+        "auc",
+        0.80,
+        baselines={"rate": 0.70, "constant": 0.5},
+        leads={"rate": {"lead": 0.1, "ci95": [0.04, 0.16], "resamples": 1000}},
+    )
+    decided = verdict(gate, None, "2024-01-02")
+    assert decided["promote"]
+    assert decided["beats_baseline"]
+    assert (
+        decided["reason"]
+        == "promoted: beats the baseline 'rate' (0.7000), lead [+0.0400, +0.1600] (paired bootstrap 95 %)"
+    )
+
+
+def test_rows_too_thin_to_rank_promote_no_model_over_its_baseline_whatever_its_score():
+    gate = Gate("auc", 0.99, baselines={"majority class": 0.5}, unranked="4 retained users < 30")
+    decided = verdict(gate, None, "2024-01-02")
+    assert not decided["promote"]
+    assert not decided["beats_baseline"]
+    assert "cannot rank" in decided["reason"]
+    assert "4 retained users < 30" in decided["reason"]
+    assert decided["unranked"] == "4 retained users < 30"
+
+
 def _publish(lake: str, tmp_path: Path, ds: str, score: float, baseline: float, mlflow_uri: str = "none") -> dict:
     local = tmp_path / f"v-{ds}-{score}"
     local.mkdir()
@@ -65,7 +107,7 @@ def test_with_the_baseline_gate_off_a_losing_model_is_promoted_and_the_verdict_s
     decided = verdict(Gate("auc", 0.80, baselines={"rate": 0.83}), None, "2024-01-02")
     assert decided["promote"] is True
     assert decided["beats_baseline"] is False
-    assert "promoted although auc 0.8000 does not beat the baseline 'rate'" in decided["reason"]
+    assert "promoted although the model's auc 0.8000 does not beat the baseline 'rate'" in decided["reason"]
     monkeypatch.setenv("SHOPLAKE_BASELINE_GATE", "maybe")
     with pytest.raises(ValueError, match="use on or off"):
         verdict(Gate("auc", 0.80), None, "2024-01-02")

@@ -1,0 +1,62 @@
+"""The paired lead of a model over a baseline (shoplake.ml.metrics): the interval of a difference, not two intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from shoplake.ml.metrics import auc_of_bins, binned_auc_lead, paired_lead
+
+
+def _auc(y, p):
+    return roc_auc_score(y, p) if 0 < y.sum() < len(y) else None
+
+
+def test_a_real_lead_holds_on_the_paired_bootstrap_and_a_copy_of_the_baseline_does_not():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    baseline = y + rng.normal(0, 1.5, 400)
+    better = y + rng.normal(0, 0.6, 400)
+    lead = paired_lead(y, better, baseline, _auc, seed=1)
+    assert lead["lead"] == pytest.approx(roc_auc_score(y, better) - roc_auc_score(y, baseline))
+    assert lead["ci95"][0] > 0
+    assert lead["resamples"] == 1000
+    same = paired_lead(y, baseline + 1e-9 * rng.normal(size=400), baseline, _auc, seed=1)
+    assert same["ci95"][0] <= 0 <= same["ci95"][1]
+
+
+def test_an_error_metrics_lead_is_positive_when_the_model_errs_less():
+    y = np.linspace(0, 10, 200)
+    mae = lambda t, p: float(np.mean(np.abs(t - p)))  # noqa: E731
+    lead = paired_lead(y, y + 0.1, y + 1.0, mae, higher_is_better=False, n_boot=200)
+    assert lead["lead"] == pytest.approx(0.9)
+    assert lead["ci95"][0] > 0
+
+
+def test_resamples_where_the_metric_is_undefined_are_skipped_for_both():
+    y = np.array([1] * 49 + [0])  # one negative: most resamples hold none
+    lead = paired_lead(y, np.arange(50.0), np.zeros(50), _auc, n_boot=300, seed=0)
+    assert 0 < lead["resamples"] < 300
+
+
+def test_the_auc_of_score_bins_is_the_auc_of_the_rows_with_ties_as_halves():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 1000)
+    p = np.clip(0.5 * y + rng.normal(0.25, 0.25, 1000), 0, 0.9999)
+    bins = np.floor(p * 20).astype(int)  # 20 bins: many ties
+    pos, neg = np.bincount(bins[y == 1], minlength=20), np.bincount(bins[y == 0], minlength=20)
+    assert auc_of_bins(pos, neg) == pytest.approx(roc_auc_score(y, bins))
+
+
+def test_a_coin_flips_binned_auc_lead_over_a_constant_holds_zero_and_a_real_one_does_not():
+    rng = np.random.default_rng(5)
+    y = np.r_[np.ones(115, int), np.zeros(4, int)]  # the clickstream sample's held-out users: 115 churned, 4 stayed
+    coin = np.floor(rng.random(119) * 100).astype(int)
+    pos, neg = np.bincount(coin[y == 1], minlength=100), np.bincount(coin[y == 0], minlength=100)
+    lead = binned_auc_lead(pos, neg)
+    assert lead["ci95"][0] < 0 < lead["ci95"][1]
+    y = rng.integers(0, 2, 600)
+    good = np.clip(np.floor((0.4 * y + rng.random(600) * 0.6) * 100), 0, 99).astype(int)
+    pos, neg = np.bincount(good[y == 1], minlength=100), np.bincount(good[y == 0], minlength=100)
+    assert binned_auc_lead(pos, neg)["ci95"][0] > 0.1
