@@ -55,6 +55,10 @@ def test_telco_trains_the_zoo_then_scores_with_the_champion_when_labels_are_too_
     held_out = metrics["held_out"]
     assert held_out["f1_churn"] > metrics["majority_baseline"]["f1_churn"] == 0.0
     assert held_out["auc"] > 0.75  # contract and tenure carry real signal on the sample
+    lead = metrics["gate"]["leads"]["majority class"]  # a lead beyond noise: its paired-bootstrap interval above 0
+    assert lead["ci95"][0] > 0.2
+    assert not metrics["gate"]["unranked"]
+    assert "lead [+" in metrics["gate"]["reason"]
     assert json.loads((version / "config.json.snapshot").read_text())["folds"] == 2
     predictions = read_partition(partition_path(lake_root, Zone.ENRICHED, "telco_churn_predictions", ds))
     assert predictions.num_rows == 7043

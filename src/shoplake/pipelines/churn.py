@@ -66,6 +66,10 @@ class ChurnJobConfig(PartitionJob, ZooConfig):
         10, help="fewest users of each class (churned, retained) needed to train; thinner labels skip training",
         minimum=4,
     )  # fmt: skip
+    min_test_class_users: int = option(
+        30, help="fewest held-out users of each class for the gate to rank a model above the majority class; "
+        "fewer: the majority class is served and the verdict says why", minimum=1,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -221,10 +225,14 @@ def _publish(
     from pathlib import Path
 
     from shoplake.ml.baselines import majority_pointer
+    from shoplake.ml.churn import auc_lead_over_majority, unranked
     from shoplake.ml.plots import plot_model_comparison
     from shoplake.ml.publishing import Gate, Tracking, publish_model_version
 
     best = zoo["best"]
+    held = int(best.test["n"]), int(best.test["churned"])
+    lead = auc_lead_over_majority(best.model.transform(zoo["test"]), seed=cfg.seed)
+    thin = unranked(*held, cfg.min_test_class_users)
     staged = staging_path(cfg.lake_root, cfg.names.model, cfg.ds)
     per_model = {f"{r['model']}_{k}": r[k] for r in rows for k in ("f1_weighted", "f1_churn", "auc") if k in r}
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,6 +249,7 @@ def _publish(
             # lopsided the classes (the clickstream sample churns 97 %: the majority's weighted F1 is 0.95 there)
             gate=Gate("auc", best.test["auc"], champion_score=_champion_auc(spark, zoo["test"]),
                       baselines={"majority class": zoo["baseline"]["auc"]},
+                      leads={"majority class": lead}, unranked=thin,
                       servable={"majority class": majority_pointer(zoo["class_counts"])}),
             tracking=Tracking(cfg.mlflow_uri, params={**asdict(cfg), "best_model": best.name},
                               metrics={"held_out": best.test, "majority_baseline": zoo["baseline"], **per_model},
@@ -266,6 +275,7 @@ def predict_churn(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
     from pyspark.ml import PipelineModel
     from pyspark.sql import functions as F
 
+    from shoplake.ml.baselines import MAJORITY_CLASS, majority_class
     from shoplake.ml.churn import churn_probability
     from shoplake.ml.registry import read_current
 
@@ -274,13 +284,18 @@ def predict_churn(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, Any]:
         raise FileNotFoundError(f"no current {cfg.names.model} model: run the train step first")
     from shoplake.io.spark_lake import read_parquet, stage_partition
 
-    model = PipelineModel.load(f"{current['path']}/model")
     feats = read_parquet(spark, partition_path(cfg.lake_root, Zone.ENRICHED, cfg.names.features, cfg.ds))
-    scored = model.transform(feats)
+    if current.get("model") == MAJORITY_CLASS:  # the baseline won the gate: every user gets its constant answer
+        scored, prediction = feats, F.lit(majority_class(current))
+        shares = current["class_probabilities"]
+        probability = F.lit(float(shares[1]) if len(shares) > 1 else 0.0)
+    else:
+        scored = PipelineModel.load(f"{current['path']}/model").transform(feats)
+        prediction, probability = F.col("prediction"), churn_probability(scored)
     out_df = scored.select(
         F.col("user_id"),
-        churn_probability(scored).cast("double").alias("churn_probability"),
-        F.col("prediction").cast("int").alias("predicted_churn"),
+        probability.cast("double").alias("churn_probability"),
+        prediction.cast("int").alias("predicted_churn"),
         F.col("label").cast("int").alias("observed_churn"),
         F.lit(current.get("model", "")).alias("model"),
         F.lit(current["version"]).alias("model_version"),

@@ -140,3 +140,11 @@ def test_too_few_churners_is_a_clear_error(spark):
     df = users(spark).where("label = 0.0 or user_id = 'u0000'")
     with pytest.raises(ValueError, match="labels too thin"):
         train_zoo(df, ["x"], [], ZooConfig(models=("logistic_regression",), folds=2, grid="tiny"))
+
+
+def test_held_out_users_too_few_of_a_class_cannot_rank_a_model():
+    from shoplake.ml.churn import unranked
+
+    assert unranked(119, 115, 30) == "4 retained users among the 119 held out (< 30)"
+    assert unranked(119, 10, 30) == "10 churned users among the 119 held out (< 30)"
+    assert unranked(1762, 468, 30) == ""
