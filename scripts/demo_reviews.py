@@ -56,6 +56,27 @@ def curate_days(cfg: Settings, days: list[str]) -> None:
     spark.stop()
 
 
+def per_class_table(m: dict) -> None:
+    """Each class's held-out support, how often it was predicted, precision / recall / F1 with 95 % intervals."""
+
+    def cell(figures: dict, key: str) -> str:
+        value, ci = figures.get(key), (figures.get("ci95") or {}).get(key)
+        if value is None:
+            return f"{'—':>19}"
+        return f"{value:5.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else f"{value:5.2f} {'':13}"
+
+    log.info("  %-14s %7s %9s %-19s %-19s %-19s", "class", "support", "predicted", "precision [95% CI]",
+             "recall [95% CI]", "F1 [95% CI]")  # fmt: skip
+    for c in FIVE_CLASSES:
+        f = (m.get("per_class") or {}).get(c)
+        if f is None:  # a version written before per-class intervals: its F1 alone
+            log.info("  %-14s F1 %s", c, m["per_class_f1"].get(c))
+            continue
+        note = f"  {f['note']}" if f.get("note") else ""
+        log.info("  %-14s %7d %9d %s %s %s%s", c, f["support"], f["predicted"], cell(f, "precision"),
+                 cell(f, "recall"), cell(f, "f1"), note)  # fmt: skip
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -90,9 +111,7 @@ def main() -> int:
     row(m["model"]["model_id"].rsplit("/", 1)[-1], m, m["three_class"]["macro_f1"])
     for name, b in m["baselines"].items():
         row(f"{name} baseline", b, b["three_class_macro_f1"])
-    f1 = m["per_class_f1"]
-    log.info("  per-class F1: %s", ", ".join(f"{c} {f1[c]:.2f}" if f1.get(c) is not None else f"{c} —"
-                                             for c in FIVE_CLASSES))  # fmt: skip
+    per_class_table(m)
     log.info("  confusion (rows = stars 1..5, columns = predicted 1..5): %s", m["confusion"])
     log.info("  confusion matrix PNG: %s/confusion.png", version["path"].replace(cfg.lake_root, "<lake>"))
     ci = m.get("ci95") or {}

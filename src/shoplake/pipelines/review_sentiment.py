@@ -82,6 +82,11 @@ class ReviewSentimentTrainConfig(PartitionJob, EngineConfig):
     )  # fmt: skip
     min_rows: int = option(200, help="fewest curated reviews in the window to train and evaluate", minimum=20)
     min_group_rows: int = option(30, help="fewest held-out reviews of a product for its own figures", minimum=5)
+    min_rank_rows: int = option(
+        20, help="fewest held-out reviews rated other than the training window's most common rating for the gate to "
+        "rank a model above a baseline (fewer: every figure is about those few, and the baseline is served)",
+        minimum=1,
+    )  # fmt: skip
     retrain_days: int = option(
         7, help="keep the current version when it is younger than this many days (0 = train every run)", minimum=0
     )
@@ -310,12 +315,17 @@ def evaluation(cfg: ReviewSentimentTrainConfig, df: Any, cut: int, predicted: An
     metrics = {
         **{k: report[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error", "n")},
         "per_class_f1": report["per_class_f1"],
+        "per_class": rs.per_class_intervals(stars_test, predicted, min_rows=cfg.min_group_rows),
         "three_class": report["three_class"],
         "confusion": report["confusion"],
         "ci95": rs.bootstrap_intervals(stars_test, predicted),
         "baselines": {
             name: {k: b[k] for k in ("macro_f1", "qwk", "spearman", "accuracy", "mean_abs_star_error")}
-            | {"three_class_macro_f1": b["three_class"]["macro_f1"], "ci95": rs.bootstrap_intervals(stars_test, p)}
+            | {
+                "three_class_macro_f1": b["three_class"]["macro_f1"],
+                "ci95": rs.bootstrap_intervals(stars_test, p),
+                "lead": rs.macro_f1_lead(stars_test, predicted, p),
+            }
             for name, (b, p) in baselines.items()
         },
         "by_product": rs.report_by_group(test_df["product_id"].tolist(), stars_test, predicted, cfg.min_group_rows),
@@ -373,10 +383,23 @@ def _publish(
         local_dir=out, pointer={"model_id": model_id, "revision": revision, "kind": kind},
         gate=Gate("macro_f1", report["macro_f1"], champion_score=champion,
                   baselines={name: b["macro_f1"] for name, b in metrics["baselines"].items()},
+                  leads={name: b["lead"] for name, b in metrics["baselines"].items()},
+                  unranked=_unranked(stars_test, metrics["split"]["train_stars"], cfg.min_rank_rows),
                   servable={"majority": majority_pointer(list(metrics["split"]["train_stars"].values()))}),
         tracking=Tracking(cfg.mlflow_uri, metrics=flat, tags={"model_id": model_id},
                           params={k: v for k, v in asdict(cfg).items() if k != "lake_root"} | {"kind": kind}),
     )  # fmt: skip
+
+
+def _unranked(stars_test: Any, train_stars: dict[int, int], min_rows: int) -> str:
+    """Why the held-out reviews cannot rank a model above the majority rating (``""`` when they can): fewer than
+    ``min_rows`` of them have another rating than the training window's most common one — every figure is then
+    about those few."""
+    top = max(train_stars, key=lambda s: (train_stars[s], s))
+    others = int((stars_test != top).sum())
+    if others < min_rows:
+        return f"{others} held-out reviews rated other than {top} stars (< {min_rows})"
+    return ""
 
 
 def _revision(model: str) -> str | None:
