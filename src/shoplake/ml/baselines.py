@@ -31,12 +31,26 @@ def smoothed_group_rate(
     return test[key].map(rate).fillna(overall).to_numpy(dtype=np.float64)
 
 
+def binary_baseline_scores(
+    train: pd.DataFrame, test: pd.DataFrame, target: str, *, group: str | None, score: str | None
+) -> dict[str, np.ndarray]:
+    """The scores on ``test`` of: the smoothed rate of the row's ``group`` (``per-<group> smoothed rate``) and a raw
+    score column taken as it is (``<score> alone``, missing values ranked in the middle)."""
+    import numpy as np
+
+    out = {}
+    if group is not None and group in train.columns:
+        out[f"per-{group} smoothed rate"] = smoothed_group_rate(train, test, group, target)
+    if score is not None and score in test.columns:
+        out[f"{score} alone"] = test[score].fillna(0.5).to_numpy(dtype=np.float64)
+    return out
+
+
 def binary_baselines(
     train: pd.DataFrame, test: pd.DataFrame, target: str, *, group: str | None, score: str | None
 ) -> dict[str, float]:
-    """AUCs on ``test`` of: the smoothed rate of the row's ``group`` (``per-<group> smoothed rate``) and a raw score
-    column taken as it is (``<score> alone``, missing values ranked in the middle). A baseline whose AUC is
-    undefined (one class) is left out."""
+    """AUCs on ``test`` of :func:`binary_baseline_scores`. A baseline whose AUC is undefined (one class) is left
+    out."""
     import numpy as np
 
     from shoplake.ml.metrics import binary_metrics
@@ -44,24 +58,28 @@ def binary_baselines(
     y = test[target].to_numpy().astype(int)
     if len(np.unique(y)) < 2:
         return {}
-    out = {}
-    if group is not None and group in train.columns:
-        out[f"per-{group} smoothed rate"] = binary_metrics(y, smoothed_group_rate(train, test, group, target))["auc"]
-    if score is not None and score in test.columns:
-        out[f"{score} alone"] = binary_metrics(y, test[score].fillna(0.5).to_numpy(dtype=np.float64))["auc"]
-    return out
+    scores = binary_baseline_scores(train, test, target, group=group, score=score)
+    return {name: binary_metrics(y, p)["auc"] for name, p in scores.items()}
 
 
 def logistic_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str) -> float | None:
-    """AUC on ``test`` of a logistic regression on the review and author features (no game: the per-game rate is
-    its own baseline), standardised, missing values imputed with the training medians; None when undefined."""
+    """AUC on ``test`` of :func:`logistic_baseline_scores`; None when undefined."""
+    from shoplake.ml.metrics import binary_metrics
+
+    scores = logistic_baseline_scores(train, test, target)
+    return None if scores is None else binary_metrics(test[target].to_numpy().astype(int), scores)["auc"]
+
+
+def logistic_baseline_scores(train: pd.DataFrame, test: pd.DataFrame, target: str) -> np.ndarray | None:
+    """The scores on ``test`` of a logistic regression on the review and author features (no game: the per-game
+    rate is its own baseline), standardised, missing values imputed with the training medians; None when
+    undefined (one class on either side, or no feature)."""
     import numpy as np
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from shoplake.ml.metrics import binary_metrics
     from shoplake.transforms.purchase_features import feature_columns
 
     features = [c for c in feature_columns(target) if c in train.columns and train[c].notna().any()]
@@ -70,7 +88,7 @@ def logistic_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str) -> f
         return None
     model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000))
     model.fit(train[features].astype(float), y_train)
-    return binary_metrics(y_test, model.predict_proba(test[features].astype(float))[:, 1])["auc"]
+    return model.predict_proba(test[features].astype(float))[:, 1]
 
 
 #: the pointer's ``model`` when a majority-class baseline won and is published as the champion

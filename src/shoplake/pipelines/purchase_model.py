@@ -103,6 +103,9 @@ class PurchaseTrainConfig(PartitionJob, XgbParams):
     app_min_reviews: int = option(
         0, help="games with at least this many training rows also get a one-hot column (0 = none)", minimum=0
     )
+    min_test_class_rows: int = option(
+        30, help="fewest held-out rows of each class for the gate to rank the model above a baseline", minimum=1
+    )
 
     @property
     def model_name(self) -> str:
@@ -407,7 +410,8 @@ def finish_training(
     metrics[cfg.other_target], _ = evaluate_booster(boosters[cfg.other_target], other, cfg.other_target)
     metrics["rounds"] = booster.num_boosted_rounds()
     metrics["best_iteration"] = getattr(booster, "best_iteration", None)
-    metrics["baselines"] = purchase_baselines(split, cfg.target)
+    metrics["baselines"], leads = purchase_baselines(split, cfg.target, p_test)
+    metrics["baseline_leads"] = leads
     metrics["game_features"] = "game-level (training rows; out of fold for them)" if games else "none"
     if backend_note:
         metrics["backend_note"] = backend_note
@@ -422,7 +426,8 @@ def finish_training(
             lake_root=cfg.lake_root, name=cfg.model_name, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=out,
             pointer={"target": cfg.target}, cards=lambda gate: {"model_card.md": model_card(cfg, metrics, importance,
                                                                                             gate)},
-            gate=Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"],
+            gate=Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"], leads=leads,
+                      unranked=too_few_to_rank(split.test[cfg.target], cfg.min_test_class_rows),
                       champion_score=champion_scorer(split, cfg.target),
                       # the game table (games.json) serves the per-game rate when it wins
                       servable={"per-appid smoothed rate": {"model": PER_GAME_RATE}} if games.get(cfg.target)
@@ -439,17 +444,40 @@ def finish_training(
     }
 
 
-def purchase_baselines(split: TimeSplit, target: str) -> dict[str, float]:
-    """The obvious alternatives' AUC on the same held-out rows: the game's own past rate (training rows only), the
-    sentiment score alone, and a logistic regression on the review and author features."""
-    from shoplake.ml.baselines import binary_baselines, logistic_baseline
+def purchase_baselines(split: TimeSplit, target: str, p_test: Any) -> tuple[dict[str, float], dict[str, Any]]:
+    """The obvious alternatives' AUC on the same held-out rows — the game's own past rate (training rows only), the
+    sentiment score alone, a logistic regression on the review and author features — and the model's lead over
+    each (``p_test``: the model's scores of those rows) with its paired-bootstrap 95 % interval."""
+    import numpy as np
+
+    from shoplake.ml.baselines import binary_baseline_scores, logistic_baseline_scores
+    from shoplake.ml.metrics import binary_metrics, paired_lead
 
     train_rows = split.train if len(split.train) else split.valid  # (the Spark backend holds no training rows here)
-    baselines = binary_baselines(train_rows, split.test, target, group="appid", score="positive_prob")
-    logistic = logistic_baseline(train_rows, split.test, target)
+    y = split.test[target].to_numpy().astype(int)
+    if len(np.unique(y)) < 2:
+        return {}, {}
+    scores = binary_baseline_scores(train_rows, split.test, target, group="appid", score="positive_prob")
+    logistic = logistic_baseline_scores(train_rows, split.test, target)
     if logistic is not None:
-        baselines["logistic regression"] = logistic
-    return baselines
+        scores["logistic regression"] = logistic
+    aucs = {name: binary_metrics(y, p)["auc"] for name, p in scores.items()}
+    leads = {name: paired_lead(y, p_test, p, _auc_or_none, n_boot=500) for name, p in scores.items()}
+    return aucs, leads
+
+
+def _auc_or_none(y: Any, p: Any) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+
+
+def too_few_to_rank(y: Any, min_rows: int) -> str:
+    """Why held-out rows of a binary target cannot rank a model above a baseline (``""`` when they can): fewer
+    than ``min_rows`` rows of one class."""
+    n, positives = len(y), int(y.astype(int).sum())
+    few, which = min((positives, "positive"), (n - positives, "negative"))
+    return f"{few} {which} rows among the {n} held out (< {min_rows})" if few < min_rows else ""
 
 
 def _plots(cfg: PurchaseTrainConfig, out: Path, importance: Any, split: TimeSplit, p_test: Any) -> None:

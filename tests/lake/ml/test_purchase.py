@@ -261,3 +261,10 @@ def test_an_empty_day_writes_empty_partitions_with_the_schemas(tmp_path):
     assert features.num_rows == 0
     assert features.schema == build_features(curated, enriched)[0].schema
     assert read_counts(result["path"]) == {"in": 0, "features": 0, "quarantined": 0}
+
+
+def test_held_out_rows_too_few_of_a_class_cannot_rank_a_model():
+    from shoplake.pipelines.purchase_model import too_few_to_rank
+
+    assert too_few_to_rank(np.array([1] * 10 + [0] * 500), 30) == "10 positive rows among the 510 held out (< 30)"
+    assert too_few_to_rank(np.array([1] * 100 + [0] * 100), 30) == ""
