@@ -46,7 +46,10 @@ def comparison(cfg: Settings, source: str) -> None:
             name, cv, r["f1_weighted"], r["f1_churn"], r["accuracy"], r["auc"],
         )  # fmt: skip
     n = metrics["held_out"]
-    log.info("  held-out users %d (%d churned); current.json → %s", n["n"], n["churned"], current["version"])
+    serves = current.get("model") or "?"
+    log.info("  held-out users %d (%d churned); current.json → %s, serving %s", n["n"], n["churned"],
+             current["version"], serves)  # fmt: skip
+    log.info("  gate: %s", (metrics.get("gate") or {}).get("reason", "no gate recorded"))
     log.info("  comparison plot: %s/comparison.png", current["path"].replace(cfg.lake_root, "<lake>"))
 
 
