@@ -43,7 +43,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: test-compose cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone standalone-down backfill \
+.PHONY: check-doc-figures test-compose cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone standalone-down backfill \
         compose-config dist lock clean sentiment-model bench-sentiment bench-scale
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -135,6 +135,9 @@ demo-reviews: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
 demo-reviews: install  ## install, then curate the Sephora sample's last REVIEW_DAYS (30) days and run product_review_sentiment; prints the evaluation
 	airflow db migrate >/dev/null
 	$(PY) scripts/demo_reviews.py
+
+check-doc-figures: install  ## re-run the cheap demos whose output docs quote (make demo-reviews, ~3 min) and fail where a page and its run disagree
+	$(PY) scripts/check_doc_figures.py --page docs/product_reviews.md --run
 
 # the native cluster's test (Postgres, Redis, CeleryExecutor) must run here: cluster-deps installs them, and
 # SHOPLAKE_REQUIRE_CLUSTER=1 makes their absence a failure rather than a skip
