@@ -148,10 +148,50 @@ def round_progress(rounds: int, what: str, every_s: float = 30.0) -> Any:
     return RoundProgress()
 
 
+#: the booster attribute naming the column whose logit each row's margin starts from (absent: XGBoost's base score)
+MARGIN_ATTR = "shoplake_base_margin"
+
+
+def rate_margin(rates: Any) -> np.ndarray:
+    """The logit of rates in (0, 1) — a row's starting margin — clipped away from 0 and 1."""
+    import numpy as np
+
+    p = np.clip(np.asarray(rates, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def margin_source(booster: Any) -> str | None:
+    """The column a booster's rows start from (:data:`MARGIN_ATTR`), or None for one that starts from a constant
+    (trained without a margin: an older version, the Spark or SageMaker backend)."""
+    return booster.attr(MARGIN_ATTR)
+
+
+def _margin_of(booster: Any, values: Any, what: str) -> np.ndarray | None:
+    source = margin_source(booster)
+    if source is None:
+        return None
+    if values is None:
+        raise ValueError(f"the booster starts each row from logit({source}): {what} lack it (apply the version's "
+                         "game table first)")  # fmt: skip
+    return rate_margin(values)
+
+
 def fit_booster(
-    split: TimeSplit, target: str, params: XgbParams, device: str, apps: Sequence[int] = (), *, games: bool = False
+    split: TimeSplit,
+    target: str,
+    params: XgbParams,
+    device: str,
+    apps: Sequence[int] = (),
+    *,
+    games: bool = False,
+    margin_from: str | None = None,
 ) -> Any:
-    """Train on ``split.train`` with early stopping on ``split.valid`` (AUC); returns the booster."""
+    """Train on ``split.train`` with early stopping on ``split.valid`` (AUC); returns the booster.
+
+    ``margin_from``: a column of rates (the game's smoothed purchase rate) each row *starts from* — its logit is the
+    row's base margin, so the trees learn what the rate leaves, and a game the training rows never held starts from
+    the training rate. Recorded in the booster (:data:`MARGIN_ATTR`): :func:`predict` and :func:`predict_rows` give
+    every row the same start."""
     import xgboost as xgb
 
     from shoplake.transforms.purchase_features import feature_columns, model_frame
@@ -159,6 +199,9 @@ def fit_booster(
     features = feature_columns(target, apps, games=games)
     dtrain = xgb.DMatrix(model_frame(split.train, features), label=split.train[target].astype(int))
     dvalid = xgb.DMatrix(model_frame(split.valid, features), label=split.valid[target].astype(int))
+    if margin_from is not None:
+        dtrain.set_base_margin(rate_margin(split.train[margin_from]))
+        dvalid.set_base_margin(rate_margin(split.valid[margin_from]))
     booster = xgb.train(
         booster_params(params, split.train[target].to_numpy().astype(int), device),
         dtrain,
@@ -168,7 +211,10 @@ def fit_booster(
         verbose_eval=False,
         callbacks=[round_progress(params.n_estimators, f"{target} boosting rounds")],
     )
-    log.info("booster for %s: %s rounds (best %s)", target, booster.num_boosted_rounds(), booster.best_iteration)
+    if margin_from is not None:
+        booster.set_attr(**{MARGIN_ATTR: margin_from})
+    log.info("booster for %s: %s rounds (best %s)%s", target, booster.num_boosted_rounds(), booster.best_iteration,
+             f", each row starting from logit({margin_from})" if margin_from else "")  # fmt: skip
     return booster
 
 
@@ -179,6 +225,10 @@ def predict(booster: Any, df: pd.DataFrame, features: Sequence[str] | None = Non
     from shoplake.transforms.purchase_features import model_frame
 
     dm = xgb.DMatrix(model_frame(df, list(features or booster.feature_names)))
+    source = margin_source(booster)
+    margin = _margin_of(booster, df[source] if source in df.columns else None, "the rows")
+    if margin is not None:
+        dm.set_base_margin(margin)
     best = getattr(booster, "best_iteration", None)
     rng = (0, best + 1) if best is not None else (0, 0)
     return booster.predict(dm, iteration_range=rng)
@@ -189,7 +239,8 @@ def predict_rows(booster: Any, rows: Sequence[Mapping[str, Any]], games: Any = N
 
     The same matrix :func:`predict` builds (``app_<id>`` from ``appid``, the game-level features from the version's
     game table ``games`` by ``appid``, a missing or null feature is NaN = missing), as float32 — the precision
-    XGBoost predicts in — through ``inplace_predict``, with the same best iteration.
+    XGBoost predicts in — through ``inplace_predict``, with the same best iteration and the same starting margin
+    (the game's rate from ``games``; the training rate for a game it never held).
     """
     import numpy as np
 
@@ -205,9 +256,11 @@ def predict_rows(booster: Any, rows: Sequence[Mapping[str, Any]], games: Any = N
             x[:, j] = [1.0 if r.get("appid") == app else 0.0 for r in rows]
         else:
             x[:, j] = [np.nan if (v := r.get(name)) is None else float(v) for r in rows]
+    source = margin_source(booster)
+    margin = _margin_of(booster, [r.get(source) for r in rows] if source and games is not None else None, "the rows")
     best = getattr(booster, "best_iteration", None)
     rng = (0, best + 1) if best is not None else (0, 0)
-    return booster.inplace_predict(x, iteration_range=rng, missing=np.nan)
+    return booster.inplace_predict(x, iteration_range=rng, missing=np.nan, base_margin=margin)
 
 
 def evaluate_booster(booster: Any, split: TimeSplit, target: str) -> tuple[dict[str, Any], np.ndarray]:

@@ -103,6 +103,11 @@ class PurchaseTrainConfig(PartitionJob, XgbParams):
     app_min_reviews: int = option(
         0, help="games with at least this many training rows also get a one-hot column (0 = none)", minimum=0
     )
+    start_from_rate: bool = option(
+        True,
+        help="each row starts from the logit of its game's smoothed rate (XGBoost's base margin; needs "
+        "game_features): the trees learn what the rate leaves, and a game never seen starts from the training rate",
+    )
     min_test_class_rows: int = option(
         30, help="fewest held-out rows of each class for the gate to rank the model above a baseline", minimum=1
     )
@@ -110,6 +115,11 @@ class PurchaseTrainConfig(PartitionJob, XgbParams):
     @property
     def model_name(self) -> str:
         return PURCHASE_MODELS[self.target]
+
+    @property
+    def margin_from(self) -> str | None:
+        """The column whose logit each row starts from (:func:`shoplake.ml.xgb.fit_booster`), or None."""
+        return "game_target_rate" if self.start_from_rate and self.game_features else None
 
     @property
     def other_target(self) -> str:
@@ -277,7 +287,7 @@ def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: 
     seen = TimeSplit(*(part[~mask] for part, mask in zip(parts, masks, strict=True)))
     games = game_stats(cfg, seen, cfg.target)
     booster = fit_booster(with_games(seen, games, cfg.target), cfg.target, params, device, [],
-                          games=cfg.game_features)  # fmt: skip
+                          games=cfg.game_features, margin_from=cfg.margin_from)  # fmt: skip
     test = every[held]
     scored = games.apply(test) if games is not None else test
     train_rows = seen.train if len(seen.train) else seen.valid
@@ -398,7 +408,7 @@ def finish_training(
     """Evaluate ``boosters[target]`` (and the other target's) — each with its own game table from ``games`` —,
     write the version, gate, track. Returns XCom."""
     from shoplake.ml.publishing import Gate, publish_model_version
-    from shoplake.ml.xgb import evaluate_booster, feature_importance, save_version_files
+    from shoplake.ml.xgb import evaluate_booster, feature_importance, margin_source, save_version_files
 
     booster = boosters[cfg.target]
     metrics: dict[str, Any] = {"split": split.describe(), "device": device, "backend": cfg.backend}
@@ -408,6 +418,8 @@ def finish_training(
     metrics[cfg.target], p_test = evaluate_booster(booster, own, cfg.target)
     other = with_games(split, games.get(cfg.other_target), cfg.other_target)
     metrics[cfg.other_target], _ = evaluate_booster(boosters[cfg.other_target], other, cfg.other_target)
+    metrics["starts_from"] = (f"logit({margin_source(booster)})" if margin_source(booster)
+                              else "a constant (XGBoost's base score)")  # fmt: skip
     metrics["rounds"] = booster.num_boosted_rounds()
     metrics["best_iteration"] = getattr(booster, "best_iteration", None)
     metrics["baselines"], leads = purchase_baselines(split, cfg.target, p_test)
@@ -537,7 +549,8 @@ def train_purchase_model(cfg: PurchaseTrainConfig) -> dict[str, Any]:
     games = {t: game_stats(cfg, split, t) for t in (cfg.target, cfg.other_target)}
 
     def fit(t: str) -> Any:
-        return fit_booster(with_games(split, games[t], t), t, params, device, apps, games=cfg.game_features)
+        return fit_booster(with_games(split, games[t], t), t, params, device, apps, games=cfg.game_features,
+                           margin_from=cfg.margin_from)  # fmt: skip
 
     boosters = {cfg.other_target: fit(cfg.other_target)}
     if cfg.booster_path:

@@ -112,6 +112,10 @@ class GameStats:
         n, positives = (s["n"], s["positives"]) if s else (0.0, 0.0)
         return (positives + prior_rows * self.prior) / (n + prior_rows)
 
+    def knows(self, appid: Any) -> bool:
+        """Whether the training rows held this game (an unseen one gets the training rate)."""
+        return self._game(appid) is not None
+
     def features_of(self, appid: Any) -> dict[str, float]:
         """:data:`GAME_FEATURES` of one game (the service's path, no pandas)."""
         import math

@@ -268,3 +268,47 @@ def test_held_out_rows_too_few_of_a_class_cannot_rank_a_model():
 
     assert too_few_to_rank(np.array([1] * 10 + [0] * 500), 30) == "10 positive rows among the 510 held out (< 30)"
     assert too_few_to_rank(np.array([1] * 100 + [0] * 100), 30) == ""
+
+
+def test_a_booster_starts_each_row_from_its_games_rate_and_the_service_path_gives_the_same_answers(tmp_path):
+    """The base margin: rows identical but for their game's rate get answers ordered by it (the trees cannot tell
+    them apart: the rate is not among their features), a game the table never held starts from the training rate,
+    and the service's row path, the version's saved booster and the batch path agree."""
+    import pandas as pd
+
+    from shoplake.ml.xgb import BOOSTER_FILE, load_booster, margin_source, predict_rows, save_version_files
+    from shoplake.transforms.game_features import GameStats
+    from shoplake.transforms.purchase_features import feature_columns
+
+    df = pd_frame()
+    split = time_split(df, test_fraction=0.2, valid_fraction=0.1)
+    games = GameStats.fit(split.train, "steam_purchase")
+    with_rate = type(split)(games.apply(split.train, out_of_fold_target="steam_purchase"), games.apply(split.valid),
+                            games.apply(split.test))  # fmt: skip
+    params = XgbParams(n_estimators=30, seed=7)
+    booster = fit_booster(with_rate, "steam_purchase", params, "cpu", margin_from="game_target_rate")
+    assert margin_source(booster) == "game_target_rate"
+    assert margin_source(fit_booster(split, "steam_purchase", params, "cpu")) is None
+
+    row = with_rate.test.iloc[[0]]
+    free, paid, unseen = (games.apply(row.assign(appid=a)) for a in (570, 730, 999_999))
+    p_free, p_paid, p_unseen = (float(predict(booster, r)[0]) for r in (free, paid, unseen))
+    assert p_free < p_unseen < p_paid  # free games are never bought; an unseen game starts in between
+    assert games.knows(730) and not games.knows(999_999)
+
+    save_version_files(tmp_path, booster, target="steam_purchase", games=games, threshold=0.5)
+    loaded = load_booster(str(tmp_path / BOOSTER_FILE), feature_columns("steam_purchase"))
+    assert margin_source(loaded) == "game_target_rate"
+    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in split.test.assign(appid=split.test["appid"].where(split.test.index % 7 != 0, 999_999))
+            .to_dict("records")]  # fmt: skip
+    batch = predict(loaded, games.apply(pd.DataFrame(rows)))
+    np.testing.assert_allclose(predict_rows(loaded, rows, games), batch, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"logit\(game_target_rate\)"):
+        predict(booster, split.test)  # rows without the game table applied
+
+
+def pd_frame():
+    import pandas as pd
+
+    return pd.concat([feature_table(f"2019-03-0{d}", 300, seed=d).to_pandas() for d in (1, 2, 3)])

@@ -36,8 +36,14 @@ def router(ctx: Context) -> APIRouter:
             "ignored_columns": ignored,
             "model": m.info.get("model", "xgboost"),
             "baseline": bool(m.info.get("baseline")),
+            # a game the training rows never held is answered through the same path, from the training rate
             "predictions": [
-                {"recommendationid": r["recommendationid"], "probability": float(p), "purchase": bool(p >= threshold)}
+                {
+                    "recommendationid": r["recommendationid"],
+                    "probability": float(p),
+                    "purchase": bool(p >= threshold),
+                    "game_seen": None if m.model.games is None else m.model.games.knows(r.get("appid")),
+                }
                 for r, p in zip(rows, probs, strict=True)
             ],
         }
