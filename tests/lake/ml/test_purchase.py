@@ -294,7 +294,8 @@ def test_a_booster_starts_each_row_from_its_games_rate_and_the_service_path_give
     free, paid, unseen = (games.apply(row.assign(appid=a)) for a in (570, 730, 999_999))
     p_free, p_paid, p_unseen = (float(predict(booster, r)[0]) for r in (free, paid, unseen))
     assert p_free < p_unseen < p_paid  # free games are never bought; an unseen game starts in between
-    assert games.knows(730) and not games.knows(999_999)
+    assert games.knows(730)
+    assert not games.knows(999_999)
 
     save_version_files(tmp_path, booster, target="steam_purchase", games=games, threshold=0.5)
     loaded = load_booster(str(tmp_path / BOOSTER_FILE), feature_columns("steam_purchase"))
