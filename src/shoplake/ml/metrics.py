@@ -115,6 +115,7 @@ def paired_lead(
     higher_is_better: bool = True,
     n_boot: int = 1000,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> dict[str, object]:
     """The model's lead over a baseline on the same held-out rows, with a **paired** bootstrap 95 % interval:
     each resample of the rows scores both on the same rows, so what the two share (an easy or a hard draw of rows)
@@ -125,6 +126,8 @@ def paired_lead(
         score: the metric of ``(truth, prediction)``; None (or NaN) where a resample leaves it undefined (one class
             for an AUC): that resample is skipped for both.
         higher_is_better: False for an error (the lead is then baseline minus model: positive = the model better).
+        groups: resample these whole (a cluster bootstrap: rows of one game move together, as they are not
+            independent draws); None: rows.
 
     Returns:
         ``{"lead", "ci95", "resamples"}`` (``ci95`` None when no resample was defined).
@@ -141,7 +144,14 @@ def paired_lead(
         return sign * (float(sa) - float(sb))
 
     rng = np.random.default_rng(seed)
-    boot = [d for d in (diff(rng.integers(0, len(y), len(y))) for _ in range(n_boot)) if d is not None]
+    if groups is None:
+        draws = (rng.integers(0, len(y), len(y)) for _ in range(n_boot))
+    else:
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
+        draws = (np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+                 for _ in range(n_boot))  # fmt: skip
+    boot = [d for d in (diff(rows) for rows in draws) if d is not None]
     return {"lead": diff(slice(None)), "ci95": _ci95(boot), "resamples": len(boot)}
 
 

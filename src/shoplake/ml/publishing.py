@@ -59,6 +59,8 @@ class Gate:
             bound of that interval is above zero: a lead inside the noise is no lead.
         unranked: why these held-out rows cannot rank a model above a baseline at all (too few rows of a class:
             ``"4 retained users < 30"``); ``""`` when they can. Non-empty: the model does not beat its baseline.
+        vetoes: other evaluations the model lost beyond noise (``{"unseen games": "why"}``): a model that beats its
+            strongest baseline here but loses there is not promoted, and the verdict says which.
     """
 
     metric: str
@@ -69,6 +71,7 @@ class Gate:
     servable: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     leads: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     unranked: str = ""
+    vetoes: Mapping[str, str] = field(default_factory=dict)
 
     def better(self, a: float, b: float) -> bool:
         """Whether ``a`` beats ``b`` strictly on this metric."""
@@ -172,6 +175,9 @@ def _against_baseline(gate: Gate, strongest: tuple[str, float] | None) -> tuple[
         return False, (f"{model} against the baseline {name!r} ({score:.4f}) is a lead within the noise: its "
                        f"paired-bootstrap 95 % interval {_fmt_ci(lead.get('ci95'))} on the same held-out rows is not "
                        "above zero"), lead  # fmt: skip
+    if gate.vetoes:
+        lost = "; ".join(f"{where}: {why}" for where, why in gate.vetoes.items())
+        return False, f"{model} beats the baseline {name!r} ({score:.4f}) but loses elsewhere — {lost}", lead
     return True, "", lead
 
 
@@ -212,6 +218,7 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
         "beats_baseline": beats,
         "leads": {k: dict(v) for k, v in gate.leads.items()},
         "unranked": gate.unranked,
+        "vetoes": dict(gate.vetoes),
         "champion_version": champion.get("version") if champion else None,
         "champion_score": champ,
         "serves": strongest[0] if serves_baseline else "model",  # type: ignore[index]

@@ -271,8 +271,8 @@ def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: 
     alone. A window with too few games or one class among them says so."""
     import numpy as np
 
-    from shoplake.ml.baselines import binary_baselines
-    from shoplake.ml.metrics import binary_metrics
+    from shoplake.ml.baselines import binary_baseline_scores
+    from shoplake.ml.metrics import binary_metrics, paired_lead
     from shoplake.ml.splits import TimeSplit
     from shoplake.ml.xgb import fit_booster, predict
 
@@ -291,11 +291,18 @@ def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: 
     test = every[held]
     scored = games.apply(test) if games is not None else test
     train_rows = seen.train if len(seen.train) else seen.valid
+    p_model = predict(booster, scored)
+    scores = binary_baseline_scores(train_rows, test, cfg.target, group="appid", score="positive_prob")
     return {
         "games": games_held,
         "rows": int(held.sum()),
-        "model_auc": binary_metrics(y, predict(booster, scored))["auc"],
-        "baselines": binary_baselines(train_rows, test, cfg.target, group="appid", score="positive_prob"),
+        "model_auc": binary_metrics(y, p_model)["auc"],
+        "baselines": {name: binary_metrics(y, p)["auc"] for name, p in scores.items()},
+        # resampled by game: a game's reviews are not independent draws, and the games are few
+        "leads": {
+            name: paired_lead(y, p_model, p, _auc_or_none, n_boot=500, groups=test["appid"].to_numpy())
+            for name, p in scores.items()
+        },
         "protocol": f"one game in {UNSEEN_GAME_EVERY} (crc32 of appid) held out whole; the model fitted on the "
         "others' training rows",
     }
@@ -440,6 +447,7 @@ def finish_training(
                                                                                             gate)},
             gate=Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"], leads=leads,
                       unranked=too_few_to_rank(split.test[cfg.target], cfg.min_test_class_rows),
+                      vetoes=unseen_games_veto(metrics.get("unseen_games")),
                       champion_score=champion_scorer(split, cfg.target),
                       # the game table (games.json) serves the per-game rate when it wins
                       servable={"per-appid smoothed rate": {"model": PER_GAME_RATE}} if games.get(cfg.target)
@@ -482,6 +490,21 @@ def _auc_or_none(y: Any, p: Any) -> float | None:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+
+
+def unseen_games_veto(unseen: dict[str, Any] | None) -> dict[str, str]:
+    """``{"unseen games": why}`` when on the games held out whole the strongest baseline beats the model beyond noise
+    (the model's lead's game-resampled 95 % interval below zero); ``{}`` otherwise — a model that loses a coin toss
+    on a handful of games is not vetoed, and the figures say so in ``metrics.json`` → ``unseen_games``."""
+    if not unseen or not unseen.get("baselines") or not unseen.get("leads"):
+        return {}
+    name = max(unseen["baselines"], key=unseen["baselines"].get)
+    ci = (unseen["leads"].get(name) or {}).get("ci95")
+    if unseen["model_auc"] < unseen["baselines"][name] and ci and ci[1] < 0:
+        return {"unseen games": (f"on {unseen['games']} games held out whole the model's AUC "
+                                 f"{unseen['model_auc']:.4f} is below {name!r} ({unseen['baselines'][name]:.4f}), "
+                                 f"its lead's interval [{ci[0]:+.4f}, {ci[1]:+.4f}] below zero")}  # fmt: skip
+    return {}
 
 
 def too_few_to_rank(y: Any, min_rows: int) -> str:

@@ -60,3 +60,16 @@ def test_a_coin_flips_binned_auc_lead_over_a_constant_holds_zero_and_a_real_one_
     good = np.clip(np.floor((0.4 * y + rng.random(600) * 0.6) * 100), 0, 99).astype(int)
     pos, neg = np.bincount(good[y == 1], minlength=100), np.bincount(good[y == 0], minlength=100)
     assert binned_auc_lead(pos, neg)["ci95"][0] > 0.1
+
+
+def test_a_cluster_bootstrap_resamples_whole_groups_and_is_wider_when_rows_of_a_group_move_together():
+    rng = np.random.default_rng(7)
+    games = np.repeat(np.arange(12), 25)  # 12 games, 25 reviews each, each game with its own rate
+    y = (rng.random(300) < np.repeat(rng.uniform(0.1, 0.9, 12), 25)).astype(int)
+    shared = np.repeat(rng.normal(0, 3, 12), 25)  # what a game's reviews have in common
+    model, baseline = y + shared + rng.normal(0, 1, 300), y + rng.normal(0, 1.2, 300)
+    rows = paired_lead(y, model, baseline, _auc, n_boot=300, seed=1)
+    clustered = paired_lead(y, model, baseline, _auc, n_boot=300, seed=1, groups=games)
+    assert rows["lead"] == clustered["lead"]
+    width = lambda ci: ci[1] - ci[0]  # noqa: E731
+    assert width(clustered["ci95"]) > width(rows["ci95"])

@@ -81,6 +81,17 @@ def test_rows_too_thin_to_rank_promote_no_model_over_its_baseline_whatever_its_s
     assert decided["unranked"] == "4 retained users < 30"
 
 
+def test_a_model_that_loses_beyond_noise_elsewhere_is_not_promoted_and_the_verdict_says_where():
+    gate = Gate("auc", 0.86, baselines={"rate": 0.83}, leads={"rate": {"lead": 0.03, "ci95": [0.005, 0.06]}},
+                vetoes={"unseen games": "'positive_prob alone' leads by [+0.02, +0.20]"},
+                servable={"rate": {"model": "per_game_rate"}})  # fmt: skip
+    decided = verdict(gate, None, "2024-01-02")
+    assert decided["serves"] == "rate"
+    assert not decided["beats_baseline"]
+    assert "loses elsewhere — unseen games: 'positive_prob alone' leads by" in decided["reason"]
+    assert decided["vetoes"] == {"unseen games": "'positive_prob alone' leads by [+0.02, +0.20]"}
+
+
 def _publish(lake: str, tmp_path: Path, ds: str, score: float, baseline: float, mlflow_uri: str = "none") -> dict:
     local = tmp_path / f"v-{ds}-{score}"
     local.mkdir()

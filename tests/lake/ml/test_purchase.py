@@ -313,3 +313,19 @@ def pd_frame():
     import pandas as pd
 
     return pd.concat([feature_table(f"2019-03-0{d}", 300, seed=d).to_pandas() for d in (1, 2, 3)])
+
+
+def test_losing_on_unseen_games_beyond_noise_vetoes_the_model_and_a_coin_toss_does_not():
+    from shoplake.pipelines.purchase_model import unseen_games_veto
+
+    unseen = {
+        "games": 20,
+        "model_auc": 0.43,
+        "baselines": {"per-appid smoothed rate": 0.5, "positive_prob alone": 0.56},
+        "leads": {"positive_prob alone": {"ci95": [-0.25, -0.02]}, "per-appid smoothed rate": {"ci95": [-0.2, 0]}},
+    }
+    veto = unseen_games_veto(unseen)["unseen games"]
+    assert veto.startswith("on 20 games held out whole the model's AUC 0.4300 is below 'positive_prob alone' (0.5600)")
+    coin = {**unseen, "leads": {"positive_prob alone": {"ci95": [-0.25, 0.1]}}}
+    assert unseen_games_veto(coin) == {}
+    assert unseen_games_veto({"games": 0, "rows": 0, "note": "too few"}) == {}
