@@ -67,6 +67,7 @@ def test_purchase_scores_equal_the_batch_models_on_the_same_rows(client, service
     from shoplake.transforms.game_features import GameStats
 
     rows = _purchase_rows(40)
+    rows[3]["appid"] = 999_999  # a game the training rows never held: the same path, from the training rate
     got = client.post("/predict/purchase", json={"rows": rows})
     assert got.status_code == 200, got.text
     body = got.json()
@@ -82,6 +83,11 @@ def test_purchase_scores_equal_the_batch_models_on_the_same_rows(client, service
     assert [p["purchase"] for p in body["predictions"]] == [bool(p >= spec["threshold"]) for p in expected]
     assert [p["recommendationid"] for p in body["predictions"]] == [r["recommendationid"] for r in rows]
     assert body["model_version"] == PURCHASE_DAYS[-1]
+    from shoplake.ml.xgb import margin_source
+
+    assert margin_source(booster) == "game_target_rate"  # each row starts from its game's rate
+    assert [p["game_seen"] for p in body["predictions"]] == [games.knows(r["appid"]) for r in rows]
+    assert body["predictions"][3]["game_seen"] is False
 
 
 def test_sentiment_scores_equal_the_dags_engine_and_keep_the_order(client, tiny_sentiment_model):
