@@ -59,6 +59,14 @@ def test_the_page_shows_each_model_and_each_dataset_partition(client):
     gate = text.split('data-gate="shop_model">')[1].split("</table>")[0]  # the model beside its baselines
     assert "per-game rate (baseline)" in gate
     assert "promoted: beats the baseline" in gate
+    lead = gate.split('data-baseline="per-game rate">')[1].split("</tr>")[0]  # the lead's interval beside its score
+    assert "0.0125 – 0.11" in lead
+    classes = text.split('data-per-class="shop_model">')[1].split("</table>")[0]  # every class, its interval, a note
+    negative = classes.split('data-class="negative">')[1].split("</tr>")[0]
+    assert "0.55" in negative
+    assert "0 – 0.86" in negative
+    assert "an anecdote: 4 held-out 1-star reviews" in negative
+    assert 'data-class="positive"' in classes
     assert "none promoted" in text
     assert 'src="api/models/shop_model/plots/feature_importance.png"' in text
     assert '<base href="/">' in text  # plots and links resolve under the prefix the app is mounted at
