@@ -166,4 +166,8 @@ def test_clickstream_sample_trains_predicts_and_gates_on_the_same_users(spark, s
     assert again["promoted"] is True
     assert again["serves"] == "majority class"
     assert read_current(lake, "clickstream_churn")["version"] == "2019-10-02"
+    # the same users, seed and split train the same zoo: every held-out figure and the gate's interval, to the bit
+    second = json.loads((Path(again["path"]) / "metrics.json").read_text())
+    assert second["models"] == metrics["models"]
+    assert second["gate"]["leads"] == metrics["gate"]["leads"]
     assert read_counts(predicted["path"])["scored"] == 472
