@@ -183,8 +183,8 @@ def _against_baseline(gate: Gate, strongest: tuple[str, float] | None) -> tuple[
 
 def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, Any]:
     """The gate's decision before anything is written: ``{"metric", "score", "higher_is_better", "baseline",
-    "baseline_score", "beats_baseline", "lead", "unranked", "champion_version", "champion_score", "promote",
-    "reason"}``."""
+    "baseline_score", "beats_baseline", "leads", "unranked", "vetoes", "champion_version", "champion_score", "serves",
+    "published_score", "promote", "reason"}``."""
     strongest = gate.strongest_baseline()
     beats, why, lead = _against_baseline(gate, strongest)
     enforced = baseline_gate_on()

@@ -10,7 +10,10 @@ Classes are :data:`shoplake.ml.sentiment.FIVE_CLASSES` (very negative … very p
   mostly five stars its accuracy is high and its macro-F1 low, which is why accuracy alone flatters) and
   :func:`vader_stars` (the VADER lexicon's compound score cut into five bins at −0.6, −0.2, 0.2, 0.6).
 * :func:`report_by_group` — the report per product (or any group) with at least ``min_rows`` held-out rows.
-* :func:`choose_class_bias` — the decision rule of a class-balanced head, chosen on out-of-fold rows.
+* :func:`choose_class_bias` — the decision rule of a class-balanced head, chosen on out-of-fold rows for macro-F1,
+  every rating with enough training reviews kept.
+* :func:`per_class_intervals` — each class's precision / recall / F1 with bootstrap intervals, thin classes called
+  anecdotes; :func:`macro_f1_lead` — the model's lead over a baseline by a paired bootstrap (the gate's).
 """
 
 from __future__ import annotations
