@@ -71,6 +71,9 @@ def test_training_writes_a_complete_version_tracks_it_and_gates_the_pointer(tmp_
     worse = _train(lake, "2019-03-04", "--n-estimators", "1", "--max-depth", "1", "--app-min-reviews", "0")
     assert not worse["promoted"]
     assert worse["champion_auc"] > worse["auc"]
+    gate = json.loads(Path(worse["path"], "metrics.json").read_text())["gate"]
+    assert gate["champion_lead"]["lead"] == pytest.approx(worse["auc"] - worse["champion_auc"])  # paired, per row
+    assert gate["champion_lead"]["ci95"][0] <= gate["champion_lead"]["lead"] <= gate["champion_lead"]["ci95"][1]
     assert json.loads((model / "current.json").read_text())["version"] == "2019-03-03"
     assert Path(worse["path"], "model.ubj").is_file()  # the challenger is kept for inspection
     assert _registered(lake) == ([("steam_purchase", 1), ("steam_purchase", 2)], [("steam_purchase", "champion", 1)])

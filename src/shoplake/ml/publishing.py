@@ -49,7 +49,9 @@ class Gate:
         higher_is_better: False for an error (MAE).
         baselines: named baselines' values on the same rows (``{"per-game rate": 0.83, "constant": 0.5}``).
         champion_score: re-scores the champion (its pointer) on the same rows; None, returning None or raising:
-            its recorded score is used (the failure logged).
+            its recorded score is used (the failure logged). It may return ``{"score", "lead"}`` — the lead the
+            model's paired bootstrap over the champion's predictions of the same rows — and then the model replaces
+            the champion only when that interval is above zero (not merely not worse).
         servable: baselines this version's files can serve, with the pointer fields that name them
             (``{"median": {"model": "median"}}``): when the strongest baseline wins and is servable, *it* is
             published as the champion — a baseline is a legitimate champion, served the same way.
@@ -67,7 +69,7 @@ class Gate:
     score: float
     higher_is_better: bool = True
     baselines: Mapping[str, float] = field(default_factory=dict)
-    champion_score: Callable[[dict[str, Any]], float | None] | None = None
+    champion_score: Callable[[dict[str, Any]], float | Mapping[str, Any] | None] | None = None
     servable: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     leads: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     unranked: str = ""
@@ -115,7 +117,7 @@ def baseline_gate_on() -> bool:
     return value == "on"
 
 
-def _rescored(gate: Gate, champion: dict[str, Any]) -> float | None:
+def _rescored(gate: Gate, champion: dict[str, Any]) -> float | Mapping[str, Any] | None:
     """The champion re-scored on this run's held-out rows; None (then its recorded score is used) when there is no
     re-scoring or the champion cannot be scored (unreadable files, an older model's features…)."""
     if gate.champion_score is None:
@@ -183,25 +185,33 @@ def _against_baseline(gate: Gate, strongest: tuple[str, float] | None) -> tuple[
 
 def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, Any]:
     """The gate's decision before anything is written: ``{"metric", "score", "higher_is_better", "baseline",
-    "baseline_score", "beats_baseline", "leads", "unranked", "vetoes", "champion_version", "champion_score", "serves",
-    "published_score", "promote", "reason"}``."""
+    "baseline_score", "beats_baseline", "leads", "unranked", "vetoes", "champion_version", "champion_score",
+    "champion_lead", "serves", "published_score", "promote", "reason"}``."""
     strongest = gate.strongest_baseline()
     beats, why, lead = _against_baseline(gate, strongest)
     enforced = baseline_gate_on()
-    champ = None
+    champ, champ_lead = None, None
     if champion is not None and champion.get("version") != ds:  # a rerun of the champion's own day replaces it
         champ = _rescored(gate, champion)
+        if isinstance(champ, Mapping):  # re-scored with the model's paired lead over it
+            champ, champ_lead = champ.get("score"), champ.get("lead")
         if champ is None and isinstance(champion.get(gate.metric), int | float):
             champ = float(champion[gate.metric])
     serves_baseline = not beats and enforced and strongest is not None and strongest[0] in gate.servable
     published = strongest[1] if serves_baseline else gate.score  # type: ignore[index]
     not_worse = champ is None or published == champ or gate.better(published, champ)
+    # a model replaces a champion whose predictions were re-scored only by a lead beyond noise over it
+    holds = serves_baseline or champ_lead is None or bool(champ_lead.get("ci95") and champ_lead["ci95"][0] > 0)
     if serves_baseline and not_worse:
         reason = f"the baseline {strongest[0]!r} is published as the champion: {why}"  # type: ignore[index]
     elif not beats and enforced:
         reason = f"not promoted: {why}"
     elif not not_worse:
         reason = f"not promoted: {gate.metric} {published:.4f} is worse than the champion's {champ:.4f}"
+    elif not holds:
+        reason = (f"not promoted: the model's {gate.metric} {published:.4f} against the champion's {champ:.4f} "
+                  f"(version {champion.get('version')}) is a lead within the noise, paired-bootstrap 95 % interval "  # type: ignore[union-attr]
+                  f"{_fmt_ci(champ_lead.get('ci95'))} on the same held-out rows: the champion stays")  # type: ignore[union-attr]  # fmt: skip
     elif not beats:
         reason = f"promoted although {why}: {BASELINE_GATE_ENV}=off"
     else:
@@ -221,9 +231,10 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
         "vetoes": dict(gate.vetoes),
         "champion_version": champion.get("version") if champion else None,
         "champion_score": champ,
+        "champion_lead": dict(champ_lead) if champ_lead else None,
         "serves": strongest[0] if serves_baseline else "model",  # type: ignore[index]
         "published_score": published,
-        "promote": (beats or not enforced or serves_baseline) and not_worse,
+        "promote": (beats or not enforced or serves_baseline) and not_worse and holds,
         "reason": reason,
     }
 

@@ -333,28 +333,37 @@ def split_apps(cfg: PurchaseTrainConfig, split: TimeSplit) -> list[int]:
 # ---- evaluate, gate, publish, track ----------------------------------------------------------------------------
 
 
-def champion_scorer(split: TimeSplit, target: str) -> Callable[[dict[str, Any]], float | None]:
-    """Scores the champion named by ``current.json`` on this run's held-out rows (``None`` if it can't be)."""
+def champion_scorer(
+    split: TimeSplit, target: str, p_test: Any = None
+) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """Scores the champion named by ``current.json`` on this run's held-out rows (``None`` if it can't be):
+    ``{"score": its AUC, "lead": the model's paired-bootstrap lead over it}`` (``p_test``: the model's scores of
+    those rows; without them, no lead)."""
     import numpy as np
 
     from shoplake.ml.baselines import PRIOR_ROWS
-    from shoplake.ml.metrics import binary_metrics
+    from shoplake.ml.metrics import binary_metrics, paired_lead
     from shoplake.ml.xgb import load_version_files, predict
     from shoplake.transforms.purchase_features import APP_PREFIX
 
-    def score(champion: dict[str, Any]) -> float | None:
+    y = split.test[target].to_numpy().astype(int)
+
+    def scored(theirs: Any) -> dict[str, Any]:
+        lead = None if p_test is None else paired_lead(y, p_test, theirs, _auc_or_none, n_boot=500)
+        return {"score": binary_metrics(y, theirs)["auc"], "lead": lead}
+
+    def score(champion: dict[str, Any]) -> dict[str, Any] | None:
         try:
             if champion.get("model") == PER_GAME_RATE:  # a baseline champion: its game table's rates
                 _, _, games = load_version_files(champion["path"], spec_only=True)
-                rates = [games.rate(a, PRIOR_ROWS) for a in split.test["appid"]]
-                return binary_metrics(split.test[target].to_numpy(), np.asarray(rates))["auc"]
+                return scored(np.asarray([games.rate(a, PRIOR_ROWS) for a in split.test["appid"]]))
             booster, _, games = load_version_files(champion["path"])
             test = games.apply(split.test) if games is not None else split.test  # the champion's own game table
             missing = {f for f in booster.feature_names or [] if not f.startswith(APP_PREFIX)} - set(test.columns)
             if champion.get("target", target) != target or missing or not booster.feature_names:
                 log.warning("champion %s can't score these rows; using its recorded AUC", champion["version"])
                 return None
-            return binary_metrics(test[target].to_numpy(), predict(booster, test))["auc"]
+            return scored(predict(booster, test))
         except (FileNotFoundError, ValueError, OSError) as exc:
             log.warning("champion %s not loadable (%s); using its recorded AUC", champion.get("path"), exc)
             return None
@@ -448,7 +457,7 @@ def finish_training(
             gate=Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"], leads=leads,
                       unranked=too_few_to_rank(split.test[cfg.target], cfg.min_test_class_rows),
                       vetoes=unseen_games_veto(metrics.get("unseen_games")),
-                      champion_score=champion_scorer(split, cfg.target),
+                      champion_score=champion_scorer(split, cfg.target, p_test),
                       # the game table (games.json) serves the per-game rate when it wins
                       servable={"per-appid smoothed rate": {"model": PER_GAME_RATE}} if games.get(cfg.target)
                       else {}),

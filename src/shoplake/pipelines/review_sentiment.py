@@ -369,12 +369,15 @@ def _publish(
     plot_confusion(out / "confusion.png", report["confusion"], FIVE_CLASSES,
                    f"review sentiment vs stars, held-out {len(test_df)} reviews ({cfg.ds})")  # fmt: skip
 
-    def champion(pointer: dict[str, Any]) -> float | None:
+    def champion(pointer: dict[str, Any]) -> dict[str, Any]:
+        """The champion's macro-F1 on these reviews and the model's paired lead over its predictions."""
         if pointer.get("model") == MAJORITY_CLASS:  # its constant rating on these reviews
-            stars = majority_class(pointer) + 1
-            return rs.five_class_report(stars_test, np.full(len(stars_test), stars))["macro_f1"]
-        clf = load_classifier(pointer["path"], cfg=engine_config(cfg), cache_dir=cfg.model_cache)
-        return rs.five_class_report(stars_test, five_class_predictions(clf, test_texts, test_titles)[1])["macro_f1"]
+            theirs = np.full(len(stars_test), majority_class(pointer) + 1)
+        else:
+            clf = load_classifier(pointer["path"], cfg=engine_config(cfg), cache_dir=cfg.model_cache)
+            theirs = five_class_predictions(clf, test_texts, test_titles)[1]
+        return {"score": rs.five_class_report(stars_test, theirs)["macro_f1"],
+                "lead": rs.macro_f1_lead(stars_test, model["predicted"], theirs)}  # fmt: skip
 
     flat = {k: v for k, v in metrics.items() if isinstance(v, int | float) and v is not None}
     flat |= {f"{b}_{k}": v for b, m in metrics["baselines"].items() for k, v in m.items() if isinstance(v, int | float)}

@@ -92,6 +92,23 @@ def test_a_model_that_loses_beyond_noise_elsewhere_is_not_promoted_and_the_verdi
     assert decided["vetoes"] == {"unseen games": "'positive_prob alone' leads by [+0.02, +0.20]"}
 
 
+def test_a_champion_is_replaced_only_by_a_lead_beyond_noise_over_its_own_predictions():
+    champion = {"version": "2024-01-01", "auc": 0.84}
+    baselines = {"baselines": {"rate": 0.70}, "leads": {"rate": {"lead": 0.16, "ci95": [0.1, 0.2]}}}
+    close = Gate("auc", 0.86, champion_score=lambda c: {"score": 0.85, "lead": {"lead": 0.01, "ci95": [-0.01, 0.03]}},
+                 **baselines)  # fmt: skip
+    decided = verdict(close, champion, "2024-01-02")
+    assert not decided["promote"]
+    assert decided["champion_score"] == 0.85
+    assert decided["champion_lead"]["ci95"] == [-0.01, 0.03]
+    assert "lead within the noise" in decided["reason"]
+    assert "the champion stays" in decided["reason"]
+    ahead = Gate("auc", 0.90, champion_score=lambda c: {"score": 0.85, "lead": {"lead": 0.05, "ci95": [0.02, 0.08]}},
+                 **baselines)  # fmt: skip
+    assert verdict(ahead, champion, "2024-01-02")["promote"]
+    assert verdict(close, {"version": "2024-01-02", "auc": 0.84}, "2024-01-02")["promote"]  # a rerun of its own day
+
+
 def _publish(lake: str, tmp_path: Path, ds: str, score: float, baseline: float, mlflow_uri: str = "none") -> dict:
     local = tmp_path / f"v-{ds}-{score}"
     local.mkdir()
