@@ -124,7 +124,16 @@ def test_the_stack_as_shipped_runs_a_day_survives_a_killed_worker_and_leaves_not
             # the kernel's OOM killer, and the restart policy brings it back. (`docker kill` itself counts as a
             # manual stop, for which Docker ignores every restart policy: docs/operations.md says so.)
             if not killed and tasks.get("curate_steam_reviews", (None,))[0] == "running":
-                time.sleep(8)  # spark-submit's JVM is up and working
+                # the moment the Spark driver runs the job's file in the worker: mid-job, however fast the day is
+                # (a fixed wait missed it once the whole task took 8 s)
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and not any(  # ps: pid for docker top, ww: whole lines
+                    "python" in [*line.split(), "", ""][1] and "curate_steam_reviews.py" in line
+                    for line in stack.run(
+                        [stack.DOCKER, "top", worker, "-ww", "-eo", "pid,args"], check=False
+                    ).stdout.splitlines()
+                ):
+                    time.sleep(0.2)
                 pid = stack.run([stack.DOCKER, "inspect", "--format", "{{.State.Pid}}", worker]).stdout.strip()
                 os.kill(int(pid), 9)
                 killed["at"] = time.monotonic()
