@@ -46,30 +46,6 @@ def binary_baseline_scores(
     return out
 
 
-def binary_baselines(
-    train: pd.DataFrame, test: pd.DataFrame, target: str, *, group: str | None, score: str | None
-) -> dict[str, float]:
-    """AUCs on ``test`` of :func:`binary_baseline_scores`. A baseline whose AUC is undefined (one class) is left
-    out."""
-    import numpy as np
-
-    from shoplake.ml.metrics import binary_metrics
-
-    y = test[target].to_numpy().astype(int)
-    if len(np.unique(y)) < 2:
-        return {}
-    scores = binary_baseline_scores(train, test, target, group=group, score=score)
-    return {name: binary_metrics(y, p)["auc"] for name, p in scores.items()}
-
-
-def logistic_baseline(train: pd.DataFrame, test: pd.DataFrame, target: str) -> float | None:
-    """AUC on ``test`` of :func:`logistic_baseline_scores`; None when undefined."""
-    from shoplake.ml.metrics import binary_metrics
-
-    scores = logistic_baseline_scores(train, test, target)
-    return None if scores is None else binary_metrics(test[target].to_numpy().astype(int), scores)["auc"]
-
-
 def logistic_baseline_scores(train: pd.DataFrame, test: pd.DataFrame, target: str) -> np.ndarray | None:
     """The scores on ``test`` of a logistic regression on the review and author features (no game: the per-game
     rate is its own baseline), standardised, missing values imputed with the training medians; None when

@@ -285,16 +285,6 @@ def auc_lead_over_majority(predictions: DataFrame, *, seed: int, n_boot: int = 1
     return binned_auc_lead(pos, neg, n_boot=n_boot, seed=seed)
 
 
-def unranked(n: int, churned: int, min_class_users: int) -> str:
-    """Why ``n`` held-out users of whom ``churned`` churned cannot rank a model above the majority class (``""``
-    when they can): an AUC over a handful of one class is a statement about those few users."""
-    stayed = n - churned
-    few, which = min((churned, "churned"), (stayed, "retained"))
-    if few < min_class_users:
-        return f"{few} {which} users among the {n} held out (< {min_class_users})"
-    return ""
-
-
 def churn_probability(predictions: DataFrame) -> Any:
     """P(churn) column: the classifier's probability; LinearSVC (no probability) → a sigmoid of its margin."""
     from pyspark.ml.functions import vector_to_array

@@ -87,7 +87,7 @@ def auc_with_interval(
         if 0 < y[idx].sum() < len(idx):
             boot.append(auc(y[idx], p[idx]))
     out["auc"] = auc(y, p)
-    out["auc_ci95"] = [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
+    out["auc_ci95"] = ci95(boot)
     out["note"] = ""
     return out
 
@@ -152,13 +152,34 @@ def paired_lead(
         draws = (np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
                  for _ in range(n_boot))  # fmt: skip
     boot = [d for d in (diff(rows) for rows in draws) if d is not None]
-    return {"lead": diff(slice(None)), "ci95": _ci95(boot), "resamples": len(boot)}
+    return {"lead": diff(slice(None)), "ci95": ci95(boot), "resamples": len(boot)}
 
 
-def _ci95(values: Sequence[float] | np.ndarray) -> list[float] | None:
+def ci95(values: Sequence[float] | np.ndarray) -> list[float] | None:
+    """The 2.5th and 97.5th percentiles of bootstrap values (NaN ones — undefined resamples — left out); None
+    when none is left."""
     import numpy as np
 
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
     return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) else None
+
+
+def auc_or_none(y: np.ndarray, p: np.ndarray) -> float | None:
+    """AUC of scores ``p`` against 0/1 labels ``y``; None when one class is missing (a resample of few rows)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+
+
+def too_few_of_a_class(counts: dict[str, int], min_rows: int, noun: str = "rows") -> str:
+    """Why held-out rows with these class ``counts`` cannot rank a model above a baseline (``""`` when they can):
+    the rarest class (ties: the first name in order) has fewer than ``min_rows`` — any figure is then about those
+    few: ``"4 retained users among the 119 held out (< 30)"``."""
+    few, which = min((count, name) for name, count in counts.items())
+    if few < min_rows:
+        return f"{few} {which} {noun} among the {sum(counts.values())} held out (< {min_rows})"
+    return ""
 
 
 def auc_of_bins(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
@@ -190,7 +211,7 @@ def binned_auc_lead(pos: np.ndarray, neg: np.ndarray, *, baseline: float = 0.5, 
     aucs = auc_of_bins(draws[:, : len(pos)], draws[:, len(pos) :])
     boot = aucs[~np.isnan(aucs)] - baseline
     point = float(auc_of_bins(pos, neg)) - baseline
-    return {"lead": None if np.isnan(point) else point, "ci95": _ci95(boot), "resamples": len(boot)}
+    return {"lead": None if np.isnan(point) else point, "ci95": ci95(boot), "resamples": len(boot)}
 
 
 def format_auc(m: dict[str, object]) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from shoplake.ml.metrics import multiclass_report
+from shoplake.ml.metrics import ci95, multiclass_report
 from shoplake.ml.sentiment import FIVE_CLASSES
 
 THREE_CLASSES = ("negative", "neutral", "positive")
@@ -123,15 +123,10 @@ def _resamples(n: int, n_boot: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, (n_boot, n))
 
 
-def _ci(values: np.ndarray) -> list[float] | None:
-    values = values[~np.isnan(values)]
-    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) else None
-
-
 def macro_f1_interval(stars: Sequence[int], predicted: Sequence[int], *, n_boot: int = 1000, seed: int = 0) -> list:
     """Bootstrap 95 % interval of the five-class macro-F1 (rows resampled ``n_boot`` times; each resample's macro-F1
     averages the classes occurring in its truth or predictions, as :func:`five_class_report` does)."""
-    return _ci(_macro_f1s(_resampled_matrices(stars, predicted, _resamples(len(stars), n_boot, seed))))
+    return ci95(_macro_f1s(_resampled_matrices(stars, predicted, _resamples(len(stars), n_boot, seed))))
 
 
 def macro_f1_lead(
@@ -145,7 +140,7 @@ def macro_f1_lead(
         _resampled_matrices(stars, baseline, idx)
     )
     point = five_class_report(stars, predicted)["macro_f1"] - five_class_report(stars, baseline)["macro_f1"]
-    return {"lead": float(point), "ci95": _ci(diff), "resamples": n_boot}
+    return {"lead": float(point), "ci95": ci95(diff), "resamples": n_boot}
 
 
 def per_class_intervals(
@@ -166,7 +161,7 @@ def per_class_intervals(
     for c, name in enumerate(FIVE_CLASSES):
         support = int((y == c + 1).sum())
         out[name] = {**point[name], "predicted": int((p == c + 1).sum()),
-                     "ci95": {k: _ci(v[:, c]) for k, v in boot.items()},
+                     "ci95": {k: ci95(v[:, c]) for k, v in boot.items()},
                      "note": (f"an anecdote: {support} held-out {c + 1}-star reviews (< {min_rows})"
                               if support < min_rows else "")}  # fmt: skip
     return out
@@ -285,7 +280,4 @@ def bootstrap_intervals(stars: Sequence[int], predicted: Sequence[int], *, n_boo
             continue  # agreement beyond chance is undefined on one class
         qwk.append(cohen_kappa_score(y[rows], p[rows], weights="quadratic", labels=[1, 2, 3, 4, 5]))
 
-    def ci(values: Any) -> list[float] | None:
-        return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))] if len(values) else None
-
-    return {"accuracy": ci(accuracy), "macro_f1": macro_f1_interval(y, p, n_boot=n_boot, seed=seed), "qwk": ci(qwk)}
+    return {"accuracy": ci95(accuracy), "macro_f1": macro_f1_interval(y, p, n_boot=n_boot, seed=seed), "qwk": ci95(qwk)}

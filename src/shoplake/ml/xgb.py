@@ -166,12 +166,12 @@ def margin_source(booster: Any) -> str | None:
     return booster.attr(MARGIN_ATTR)
 
 
-def _margin_of(booster: Any, values: Any, what: str) -> np.ndarray | None:
-    source = margin_source(booster)
+def _margin_of(source: str | None, values: Any) -> np.ndarray | None:
+    """The rows' starting margins for a booster that starts from ``source`` (None: it does not)."""
     if source is None:
         return None
     if values is None:
-        raise ValueError(f"the booster starts each row from logit({source}): {what} lack it (apply the version's "
+        raise ValueError(f"the booster starts each row from logit({source}): the rows lack it (apply the version's "
                          "game table first)")  # fmt: skip
     return rate_margin(values)
 
@@ -226,7 +226,7 @@ def predict(booster: Any, df: pd.DataFrame, features: Sequence[str] | None = Non
 
     dm = xgb.DMatrix(model_frame(df, list(features or booster.feature_names)))
     source = margin_source(booster)
-    margin = _margin_of(booster, df[source] if source in df.columns else None, "the rows")
+    margin = _margin_of(source, df[source] if source in df.columns else None)
     if margin is not None:
         dm.set_base_margin(margin)
     best = getattr(booster, "best_iteration", None)
@@ -257,7 +257,7 @@ def predict_rows(booster: Any, rows: Sequence[Mapping[str, Any]], games: Any = N
         else:
             x[:, j] = [np.nan if (v := r.get(name)) is None else float(v) for r in rows]
     source = margin_source(booster)
-    margin = _margin_of(booster, [r.get(source) for r in rows] if source and games is not None else None, "the rows")
+    margin = _margin_of(source, [r.get(source) for r in rows] if source and games is not None else None)
     best = getattr(booster, "best_iteration", None)
     rng = (0, best + 1) if best is not None else (0, 0)
     return booster.inplace_predict(x, iteration_range=rng, missing=np.nan, base_margin=margin)

@@ -225,14 +225,16 @@ def _publish(
     from pathlib import Path
 
     from shoplake.ml.baselines import majority_pointer
-    from shoplake.ml.churn import auc_lead_over_majority, unranked
+    from shoplake.ml.churn import auc_lead_over_majority
+    from shoplake.ml.metrics import too_few_of_a_class
     from shoplake.ml.plots import plot_model_comparison
     from shoplake.ml.publishing import Gate, Tracking, publish_model_version
 
     best = zoo["best"]
-    held = int(best.test["n"]), int(best.test["churned"])
+    n, churned = int(best.test["n"]), int(best.test["churned"])
     lead = auc_lead_over_majority(best.model.transform(zoo["test"]), seed=cfg.seed)
-    thin = unranked(*held, cfg.min_test_class_users)
+    # an AUC over a handful of one class is a statement about those few users
+    thin = too_few_of_a_class({"churned": churned, "retained": n - churned}, cfg.min_test_class_users, "users")
     staged = staging_path(cfg.lake_root, cfg.names.model, cfg.ds)
     per_model = {f"{r['model']}_{k}": r[k] for r in rows for k in ("f1_weighted", "f1_churn", "auc") if k in r}
     with tempfile.TemporaryDirectory() as tmp:

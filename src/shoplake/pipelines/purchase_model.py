@@ -272,7 +272,7 @@ def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: 
     import numpy as np
 
     from shoplake.ml.baselines import binary_baseline_scores
-    from shoplake.ml.metrics import binary_metrics, paired_lead
+    from shoplake.ml.metrics import auc_or_none, binary_metrics, paired_lead
     from shoplake.ml.splits import TimeSplit
     from shoplake.ml.xgb import fit_booster, predict
 
@@ -300,7 +300,7 @@ def unseen_games_evaluation(cfg: PurchaseTrainConfig, split: TimeSplit, params: 
         "baselines": {name: binary_metrics(y, p)["auc"] for name, p in scores.items()},
         # resampled by game: a game's reviews are not independent draws, and the games are few
         "leads": {
-            name: paired_lead(y, p_model, p, _auc_or_none, n_boot=500, groups=test["appid"].to_numpy())
+            name: paired_lead(y, p_model, p, auc_or_none, n_boot=500, groups=test["appid"].to_numpy())
             for name, p in scores.items()
         },
         "protocol": f"one game in {UNSEEN_GAME_EVERY} (crc32 of appid) held out whole; the model fitted on the "
@@ -342,14 +342,14 @@ def champion_scorer(
     import numpy as np
 
     from shoplake.ml.baselines import PRIOR_ROWS
-    from shoplake.ml.metrics import binary_metrics, paired_lead
+    from shoplake.ml.metrics import auc_or_none, binary_metrics, paired_lead
     from shoplake.ml.xgb import load_version_files, predict
     from shoplake.transforms.purchase_features import APP_PREFIX
 
     y = split.test[target].to_numpy().astype(int)
 
     def scored(theirs: Any) -> dict[str, Any]:
-        lead = None if p_test is None else paired_lead(y, p_test, theirs, _auc_or_none, n_boot=500)
+        lead = None if p_test is None else paired_lead(y, p_test, theirs, auc_or_none, n_boot=500)
         return {"score": binary_metrics(y, theirs)["auc"], "lead": lead}
 
     def score(champion: dict[str, Any]) -> dict[str, Any] | None:
@@ -423,6 +423,7 @@ def finish_training(
 ) -> dict[str, Any]:
     """Evaluate ``boosters[target]`` (and the other target's) — each with its own game table from ``games`` —,
     write the version, gate, track. Returns XCom."""
+    from shoplake.ml.metrics import too_few_of_a_class
     from shoplake.ml.publishing import Gate, publish_model_version
     from shoplake.ml.xgb import evaluate_booster, feature_importance, margin_source, save_version_files
 
@@ -434,8 +435,8 @@ def finish_training(
     metrics[cfg.target], p_test = evaluate_booster(booster, own, cfg.target)
     other = with_games(split, games.get(cfg.other_target), cfg.other_target)
     metrics[cfg.other_target], _ = evaluate_booster(boosters[cfg.other_target], other, cfg.other_target)
-    metrics["starts_from"] = (f"logit({margin_source(booster)})" if margin_source(booster)
-                              else "a constant (XGBoost's base score)")  # fmt: skip
+    source = margin_source(booster)
+    metrics["starts_from"] = f"logit({source})" if source else "a constant (XGBoost's base score)"
     metrics["rounds"] = booster.num_boosted_rounds()
     metrics["best_iteration"] = getattr(booster, "best_iteration", None)
     metrics["baselines"], leads = purchase_baselines(split, cfg.target, p_test)
@@ -444,6 +445,7 @@ def finish_training(
     if backend_note:
         metrics["backend_note"] = backend_note
     importance = feature_importance(booster)
+    positives = int(split.test[cfg.target].astype(int).sum())
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "version"
         out.mkdir()
@@ -455,7 +457,8 @@ def finish_training(
             pointer={"target": cfg.target}, cards=lambda gate: {"model_card.md": model_card(cfg, metrics, importance,
                                                                                             gate)},
             gate=Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"], leads=leads,
-                      unranked=too_few_to_rank(split.test[cfg.target], cfg.min_test_class_rows),
+                      unranked=too_few_of_a_class({"positive": positives, "negative": len(split.test) - positives},
+                                                  cfg.min_test_class_rows),
                       vetoes=unseen_games_veto(metrics.get("unseen_games")),
                       champion_score=champion_scorer(split, cfg.target, p_test),
                       # the game table (games.json) serves the per-game rate when it wins
@@ -480,7 +483,7 @@ def purchase_baselines(split: TimeSplit, target: str, p_test: Any) -> tuple[dict
     import numpy as np
 
     from shoplake.ml.baselines import binary_baseline_scores, logistic_baseline_scores
-    from shoplake.ml.metrics import binary_metrics, paired_lead
+    from shoplake.ml.metrics import auc_or_none, binary_metrics, paired_lead
 
     train_rows = split.train if len(split.train) else split.valid  # (the Spark backend holds no training rows here)
     y = split.test[target].to_numpy().astype(int)
@@ -491,14 +494,8 @@ def purchase_baselines(split: TimeSplit, target: str, p_test: Any) -> tuple[dict
     if logistic is not None:
         scores["logistic regression"] = logistic
     aucs = {name: binary_metrics(y, p)["auc"] for name, p in scores.items()}
-    leads = {name: paired_lead(y, p_test, p, _auc_or_none, n_boot=500) for name, p in scores.items()}
+    leads = {name: paired_lead(y, p_test, p, auc_or_none, n_boot=500) for name, p in scores.items()}
     return aucs, leads
-
-
-def _auc_or_none(y: Any, p: Any) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
 
 
 def unseen_games_veto(unseen: dict[str, Any] | None) -> dict[str, str]:
@@ -514,14 +511,6 @@ def unseen_games_veto(unseen: dict[str, Any] | None) -> dict[str, str]:
                                  f"{unseen['model_auc']:.4f} is below {name!r} ({unseen['baselines'][name]:.4f}), "
                                  f"its lead's interval [{ci[0]:+.4f}, {ci[1]:+.4f}] below zero")}  # fmt: skip
     return {}
-
-
-def too_few_to_rank(y: Any, min_rows: int) -> str:
-    """Why held-out rows of a binary target cannot rank a model above a baseline (``""`` when they can): fewer
-    than ``min_rows`` rows of one class."""
-    n, positives = len(y), int(y.astype(int).sum())
-    few, which = min((positives, "positive"), (n - positives, "negative"))
-    return f"{few} {which} rows among the {n} held out (< {min_rows})" if few < min_rows else ""
 
 
 def _plots(cfg: PurchaseTrainConfig, out: Path, importance: Any, split: TimeSplit, p_test: Any) -> None:

@@ -143,7 +143,10 @@ def test_too_few_churners_is_a_clear_error(spark):
 
 
 def test_held_out_users_too_few_of_a_class_cannot_rank_a_model():
-    from shoplake.ml.churn import unranked
+    from shoplake.ml.metrics import too_few_of_a_class
+
+    def unranked(n, churned, floor):
+        return too_few_of_a_class({"churned": churned, "retained": n - churned}, floor, "users")
 
     assert unranked(119, 115, 30) == "4 retained users among the 119 held out (< 30)"
     assert unranked(119, 10, 30) == "10 churned users among the 119 held out (< 30)"

@@ -6,11 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from shoplake.ml.metrics import auc_of_bins, binned_auc_lead, paired_lead
-
-
-def _auc(y, p):
-    return roc_auc_score(y, p) if 0 < y.sum() < len(y) else None
+from shoplake.ml.metrics import auc_of_bins, auc_or_none, binned_auc_lead, paired_lead, too_few_of_a_class
 
 
 def test_a_real_lead_holds_on_the_paired_bootstrap_and_a_copy_of_the_baseline_does_not():
@@ -18,11 +14,11 @@ def test_a_real_lead_holds_on_the_paired_bootstrap_and_a_copy_of_the_baseline_do
     y = rng.integers(0, 2, 400)
     baseline = y + rng.normal(0, 1.5, 400)
     better = y + rng.normal(0, 0.6, 400)
-    lead = paired_lead(y, better, baseline, _auc, seed=1)
+    lead = paired_lead(y, better, baseline, auc_or_none, seed=1)
     assert lead["lead"] == pytest.approx(roc_auc_score(y, better) - roc_auc_score(y, baseline))
     assert lead["ci95"][0] > 0
     assert lead["resamples"] == 1000
-    same = paired_lead(y, baseline + 1e-9 * rng.normal(size=400), baseline, _auc, seed=1)
+    same = paired_lead(y, baseline + 1e-9 * rng.normal(size=400), baseline, auc_or_none, seed=1)
     assert same["ci95"][0] <= 0 <= same["ci95"][1]
 
 
@@ -36,7 +32,7 @@ def test_an_error_metrics_lead_is_positive_when_the_model_errs_less():
 
 def test_resamples_where_the_metric_is_undefined_are_skipped_for_both():
     y = np.array([1] * 49 + [0])  # one negative: most resamples hold none
-    lead = paired_lead(y, np.arange(50.0), np.zeros(50), _auc, n_boot=300, seed=0)
+    lead = paired_lead(y, np.arange(50.0), np.zeros(50), auc_or_none, n_boot=300, seed=0)
     assert 0 < lead["resamples"] < 300
 
 
@@ -68,8 +64,13 @@ def test_a_cluster_bootstrap_resamples_whole_groups_and_is_wider_when_rows_of_a_
     y = (rng.random(300) < np.repeat(rng.uniform(0.1, 0.9, 12), 25)).astype(int)
     shared = np.repeat(rng.normal(0, 3, 12), 25)  # what a game's reviews have in common
     model, baseline = y + shared + rng.normal(0, 1, 300), y + rng.normal(0, 1.2, 300)
-    rows = paired_lead(y, model, baseline, _auc, n_boot=300, seed=1)
-    clustered = paired_lead(y, model, baseline, _auc, n_boot=300, seed=1, groups=games)
+    rows = paired_lead(y, model, baseline, auc_or_none, n_boot=300, seed=1)
+    clustered = paired_lead(y, model, baseline, auc_or_none, n_boot=300, seed=1, groups=games)
     assert rows["lead"] == clustered["lead"]
     width = lambda ci: ci[1] - ci[0]  # noqa: E731
     assert width(clustered["ci95"]) > width(rows["ci95"])
+
+
+def test_held_out_rows_too_few_of_a_class_cannot_rank_a_model():
+    assert too_few_of_a_class({"positive": 10, "negative": 500}, 30) == "10 positive rows among the 510 held out (< 30)"
+    assert too_few_of_a_class({"positive": 100, "negative": 100}, 30) == ""

@@ -263,13 +263,6 @@ def test_an_empty_day_writes_empty_partitions_with_the_schemas(tmp_path):
     assert read_counts(result["path"]) == {"in": 0, "features": 0, "quarantined": 0}
 
 
-def test_held_out_rows_too_few_of_a_class_cannot_rank_a_model():
-    from shoplake.pipelines.purchase_model import too_few_to_rank
-
-    assert too_few_to_rank(np.array([1] * 10 + [0] * 500), 30) == "10 positive rows among the 510 held out (< 30)"
-    assert too_few_to_rank(np.array([1] * 100 + [0] * 100), 30) == ""
-
-
 def test_a_booster_starts_each_row_from_its_games_rate_and_the_service_path_gives_the_same_answers(tmp_path):
     """The base margin: rows identical but for their game's rate get answers ordered by it (the trees cannot tell
     them apart: the rate is not among their features), a game the table never held starts from the training rate,
