@@ -423,8 +423,7 @@ def finish_training(
 ) -> dict[str, Any]:
     """Evaluate ``boosters[target]`` (and the other target's) — each with its own game table from ``games`` —,
     write the version, gate, track. Returns XCom."""
-    from shoplake.ml.metrics import too_few_of_a_class
-    from shoplake.ml.publishing import Gate, publish_model_version
+    from shoplake.ml.publishing import publish_model_version
     from shoplake.ml.xgb import evaluate_booster, feature_importance, margin_source, save_version_files
 
     booster = boosters[cfg.target]
@@ -445,7 +444,6 @@ def finish_training(
     if backend_note:
         metrics["backend_note"] = backend_note
     importance = feature_importance(booster)
-    positives = int(split.test[cfg.target].astype(int).sum())
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "version"
         out.mkdir()
@@ -456,14 +454,7 @@ def finish_training(
             lake_root=cfg.lake_root, name=cfg.model_name, ds=cfg.ds, metrics=metrics, config=cfg, local_dir=out,
             pointer={"target": cfg.target}, cards=lambda gate: {"model_card.md": model_card(cfg, metrics, importance,
                                                                                             gate)},
-            gate=Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"], leads=leads,
-                      unranked=too_few_of_a_class({"positive": positives, "negative": len(split.test) - positives},
-                                                  cfg.min_test_class_rows),
-                      vetoes=unseen_games_veto(metrics.get("unseen_games")),
-                      champion_score=champion_scorer(split, cfg.target, p_test),
-                      # the game table (games.json) serves the per-game rate when it wins
-                      servable={"per-appid smoothed rate": {"model": PER_GAME_RATE}} if games.get(cfg.target)
-                      else {}),
+            gate=purchase_gate(cfg, split, metrics, p_test, serves_rate=bool(games.get(cfg.target))),
             tracking=_tracking(cfg, metrics, booster),
         )  # fmt: skip
     return {
@@ -474,6 +465,23 @@ def finish_training(
         "champion_auc": published["champion_score"],
         **published,
     }
+
+
+def purchase_gate(cfg: PurchaseTrainConfig, split: TimeSplit, metrics: dict[str, Any], p_test: Any, *,
+                  serves_rate: bool) -> Any:  # fmt: skip
+    """The gate on the held-out AUC: the baselines and the model's leads over them, the class floor, the
+    unseen-games veto and the champion re-scored on the same rows; ``serves_rate``: the version's game table can
+    serve the per-game rate when it wins."""
+    from shoplake.ml.metrics import too_few_of_a_class
+    from shoplake.ml.publishing import Gate
+
+    positives = int(split.test[cfg.target].astype(int).sum())
+    return Gate("auc", metrics[cfg.target]["auc"], baselines=metrics["baselines"], leads=metrics["baseline_leads"],
+                unranked=too_few_of_a_class({"positive": positives, "negative": len(split.test) - positives},
+                                            cfg.min_test_class_rows),
+                vetoes=unseen_games_veto(metrics.get("unseen_games")),
+                champion_score=champion_scorer(split, cfg.target, p_test),
+                servable={"per-appid smoothed rate": {"model": PER_GAME_RATE}} if serves_rate else {})  # fmt: skip
 
 
 def purchase_baselines(split: TimeSplit, target: str, p_test: Any) -> tuple[dict[str, float], dict[str, Any]]:
