@@ -1,12 +1,14 @@
-"""What Delta costs: a day's write as a Delta commit beside the same rows as one plain Parquet file (the floor), and
-Steam's Spark curate job at 10x the sample, first run and rerun, on the pointer layout of the previous release
-(its code from git history) beside Delta — all measured in this run, interleaved, on this machine.
+"""What Delta costs: a day's write as a Delta commit (delta-rs's own writer) beside the same rows as one plain Parquet
+file (the floor) and beside the previous release's hand-written Parquet writer + commit (its code from git history,
+in a process of its own); and Steam's Spark curate job at 10x the sample, first run and rerun, on the pointer layout
+of an older release (its code from git history) beside Delta — all measured in this run, on this machine.
 
     python bench/delta_cost.py [--sizes 10000,100000] [--repeat 5] [--curate-factor 10] [--skip-curate]
 
 Rows are raw Steam reviews: the sample's reviews repeated with new ids, authors and times (bench/daily_run_scaling).
-The write ratio is Delta's time over the floor's (target: at most 1.15 for a day of 10k+ rows); the curate rows
-compare wall seconds of one spark-submit each (a fresh JVM: start-up dominates at the sample's size).
+The write ratios are Delta's time over the floor's (target: at most 1.15 for a day of 10k+ rows) and over the
+hand-written writer's (``HAND_WRITER_RELEASE``); the curate rows compare wall seconds of one spark-submit each (a
+fresh JVM: start-up dominates at the sample's size).
 """
 
 from __future__ import annotations
@@ -25,12 +27,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 #: the last commit whose lake was the pointer layout
 POINTER_RELEASE = "639ba2d"
+#: the last commit whose day writer wrote Parquet and Delta's add actions by hand (not ``write_deltalake``)
+HAND_WRITER_RELEASE = "4e2cdec"
+#: run in a process with the other tree's library first: its ``write_partition`` timed on a table holding three days
+_TIMED_WRITES = """
+import json, statistics, sys, time
+sys.path.insert(0, sys.argv[4])
+from daily_run_scaling import DS, raw_table, sample_rows
+from shoplake.io.lake import write_partition
+lake, n, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+table = raw_table(n, sample_rows())
+for day in ("2019-03-01", DS, "2019-03-03"):
+    write_partition(table, f"{lake}/raw/steam_reviews/ds={day}")
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter()
+    write_partition(table, f"{lake}/raw/steam_reviews/ds={DS}")
+    times.append(time.perf_counter() - t0)
+print(json.dumps(statistics.median(times)))
+"""
 from daily_run_scaling import DS  # noqa: E402 - the day both benchmarks write
 
 
 def bench_writes(sizes: list[int], repeat: int, seed: list[dict], tmp: Path) -> dict[int, dict[str, float]]:
     """Median seconds per write: plain ``pq.write_table`` (zstd, one file) vs ``write_partition`` (a Delta commit of
-    the day, as a rerun replaces it: the table already holds that day and two others)."""
+    the day, as a rerun replaces it: the table already holds that day and two others), and the hand-written writer
+    of :data:`HAND_WRITER_RELEASE` doing the same in a process of its own."""
     import pyarrow.parquet as pq
 
     from daily_run_scaling import raw_table
@@ -50,13 +72,32 @@ def bench_writes(sizes: list[int], repeat: int, seed: list[dict], tmp: Path) -> 
             t0 = time.perf_counter()
             write_partition(table, f"{lake}/raw/steam_reviews/ds={DS}")
             commit.append(time.perf_counter() - t0)
-        out[n] = {"plain_parquet_s": statistics.median(floor), "delta_commit_s": statistics.median(commit)}
+        out[n] = {"plain_parquet_s": statistics.median(floor), "delta_commit_s": statistics.median(commit),
+                  "hand_written_s": _hand_written(tmp, n, repeat)}  # fmt: skip
     return out
 
 
-def _worktree(tmp: Path) -> Path:
-    path = tmp / "previous-release"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), POINTER_RELEASE], check=True,
+def _hand_written(tmp: Path, n: int, repeat: int) -> float:
+    """Median seconds of the previous day writer (:data:`HAND_WRITER_RELEASE`) for the same rows and table."""
+    tree = _worktree(tmp, HAND_WRITER_RELEASE, "hand-written-writer")
+    try:
+        from shoplake.config import Settings
+
+        env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree / 'plugins'}",
+               "SHOPLAKE_STEAM_SOURCE": Settings.from_env().steam_source_dir}  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", _TIMED_WRITES, str(tmp / f"hand-{n}"), str(n), str(repeat),
+                               str(ROOT / "bench")], capture_output=True, text=True, env=env, check=False)  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"{HAND_WRITER_RELEASE}'s writer failed: {done.stderr[-3000:]}")
+        return float(json.loads(done.stdout.strip().splitlines()[-1]))
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False,
+                       capture_output=True)  # fmt: skip
+
+
+def _worktree(tmp: Path, commit: str = POINTER_RELEASE, name: str = "previous-release") -> Path:
+    path = tmp / name
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit], check=True,
                    capture_output=True)  # fmt: skip
     return path
 
@@ -128,10 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         writes = bench_writes([int(x) for x in a.sizes.split(",")], a.repeat, seed, Path(tmp))
         print(f"a day's write, median of {a.repeat}, {os.cpu_count()} cores, local disk")  # noqa: T201
-        print(f"{'rows':>9} {'plain Parquet s':>16} {'Delta commit s':>15} {'Delta / plain':>14}")  # noqa: T201
+        print(f"{'rows':>9} {'plain Parquet s':>16} {'Delta commit s':>15} {'Delta / plain':>14} "  # noqa: T201
+              f"{'hand-written s':>15} {'Delta / hand-written':>21}")  # fmt: skip
         for n, r in writes.items():
             print(f"{n:9,d} {r['plain_parquet_s']:16.3f} {r['delta_commit_s']:15.3f} "  # noqa: T201
-                  f"{r['delta_commit_s'] / r['plain_parquet_s']:13.2f}x")  # fmt: skip
+                  f"{r['delta_commit_s'] / r['plain_parquet_s']:13.2f}x {r['hand_written_s']:15.3f} "
+                  f"{r['delta_commit_s'] / r['hand_written_s']:20.2f}x")  # fmt: skip
         curate = {}
         if not a.skip_curate:
             n = a.curate_factor * len(seed)

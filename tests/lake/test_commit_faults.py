@@ -1,16 +1,18 @@
 """Commits under fault injection, against the S3 endpoint (moto's server).
 
-A writer process replacing a day of a Delta table is killed with SIGKILL at each step in turn — before each S3
-write request of its data file (s3fs), before delta-rs creates the table, before the commit, at several instants
-*inside* delta-rs's commit (a timer), and right after it — and after each kill a reader checks what the day holds:
-the whole old rows with their counts, or the whole new ones with theirs — never a mix, never nothing when there
-was a day before. The same for a model version (a file commit, pointer last) and the published results.
+A writer process replacing a day of a Delta table is killed with SIGKILL at each step in turn — before delta-rs
+creates the table, before its write (data file and commit are one native call, ``write_deltalake``), at instants
+spread over that call by a timer (the data file's upload, the log's conditional PUT), and right after it — and
+after each kill a reader checks what the day holds: the whole old rows with their counts, or the whole new ones
+with theirs — never a mix, never nothing when there was a day before. The same for a model version (a file commit,
+pointer last, its S3 requests counted through s3fs) and the published results.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -55,10 +57,11 @@ KILLER = textwrap.dedent(
     """
 )
 #: the Delta steps of a write: delta-rs's own requests are native code, so the process dies just before (or, with
-#: "during:<ms>", a timer kills it that long after the start of) the Python call that makes them
+#: KILL_DURING_WRITE_MS, a timer kills it that long after the start of) the Python call that makes them
 DELTA_KILLER = textwrap.dedent(
     """
     import threading, time
+    import deltalake
     from deltalake import DeltaTable
 
     def killing(name, call):
@@ -66,19 +69,21 @@ DELTA_KILLER = textwrap.dedent(
             calls.append(name)
             if len(calls) == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
-            during = os.environ.get("KILL_DURING_COMMIT_MS")
-            if during and name == "delta commit":
+            during = os.environ.get("KILL_DURING_WRITE_MS")
+            if during and name == "delta write":
                 threading.Timer(float(during) / 1000, os.kill, (os.getpid(), signal.SIGKILL)).start()
+            started = time.monotonic()
             out = call(*args, **kwargs)
-            if name == "delta commit":
-                calls.append("after commit")
+            if name == "delta write":
+                calls.append("after write")
+                print("write took", time.monotonic() - started, file=sys.stderr)
                 if len(calls) == kill_at:
                     os.kill(os.getpid(), signal.SIGKILL)
             return out
         return wrapped
 
     DeltaTable.create = staticmethod(killing("delta create", DeltaTable.create))
-    DeltaTable.create_write_transaction = killing("delta commit", DeltaTable.create_write_transaction)
+    deltalake.write_deltalake = killing("delta write", deltalake.write_deltalake)
     """
 )
 WRITER = (
@@ -89,7 +94,7 @@ WRITER = (
     from shoplake.io.lake import write_partition
 
     write_partition(pa.table({"id": [5, 4], "v": ["new-e", "new-d"]}), path, counts={"rows": 2}, sort_by="id")
-    time.sleep(float(os.environ.get("KILL_DURING_COMMIT_MS") or 0) / 1000 + 0.2)  # a late timer still fires
+    time.sleep(float(os.environ.get("KILL_DURING_WRITE_MS") or 0) / 1000 + 0.2)  # a late timer still fires
     print(json.dumps(calls))
     """
     )
@@ -143,14 +148,17 @@ def _seen(path: str) -> str:
 
 @pytest.mark.parametrize("with_old", [True, False], ids=["replace", "first-write"])
 def test_a_writer_killed_at_any_step_leaves_the_old_or_the_new_day(s3_root, with_old):
+    from shoplake.io import delta
+
     path = f"{s3_root}/lake/curated/events-{'replace' if with_old else 'first'}/ds=2024-02-29"
+    table = delta.split_partition(path)[0]
     _reset(path, with_old=with_old)
     clean = _run_writer(path, 0)
     assert clean.returncode == 0, clean.stderr[-2000:]
     steps = json.loads(clean.stdout.strip().splitlines()[-1])
-    assert steps[-2:] == ["delta commit", "after commit"], steps
-    assert any(s.startswith("put_object") or "upload" in s for s in steps), steps  # the data file
+    assert steps[-2:] == ["delta write", "after write"], steps
     assert ("delta create" in steps) is not with_old, steps
+    took = float(re.search(r"write took ([0-9.]+)", clean.stderr)[1])
 
     seen = []
     for kill_at in range(1, len(steps) + 1):
@@ -159,27 +167,21 @@ def test_a_writer_killed_at_any_step_leaves_the_old_or_the_new_day(s3_root, with
         assert killed.returncode == -9, (kill_at, killed.returncode, killed.stderr[-2000:])
         seen.append(_seen(path))
     before = "old" if with_old else "missing"
-    # killed before the commit: the day as it was; after it: the new rows, whole
+    # killed before the write: the day as it was; after it: the new rows, whole
     assert seen == [before] * (len(steps) - 1) + ["new"], list(zip(steps, seen, strict=True))
 
-    during = []  # killed while delta-rs commits: whichever side of the log's conditional PUT, never a mix
-    for ms in (1, 5, 20, 60):
+    # killed while delta-rs writes the data file or commits it: whichever side of the log's conditional PUT, never
+    # a mix; what a killed writer left in the folder is in no commit, and a full vacuum removes it without touching
+    # the day
+    during = []
+    for share in (0.1, 0.3, 0.5, 0.7, 0.9, 1.0):
         _reset(path, with_old=with_old)
-        killed = _run_writer(path, 0, env={"KILL_DURING_COMMIT_MS": str(ms)})
-        assert killed.returncode == -9, (ms, killed.returncode, killed.stderr[-2000:])
+        killed = _run_writer(path, 0, env={"KILL_DURING_WRITE_MS": f"{max(1.0, share * took * 1000):.0f}"})
+        assert killed.returncode == -9, (share, killed.returncode, killed.stderr[-2000:])
         during.append(_seen(path))
+        delta.vacuum(table, 0, full=True)
+        assert _seen(path) == during[-1]
     assert set(during) <= {before, "new"}, during
-
-    # a killed writer's data file is in the folder but in no commit: invisible, and removed by a full vacuum
-    from shoplake.io import delta
-
-    _reset(path, with_old=with_old)
-    _run_writer(path, len(steps) - 1)  # killed just before the commit
-    table = delta.split_partition(path)[0]
-    orphans = delta.vacuum(table, 0, full=True, dry_run=True)
-    assert any(o.endswith(".zstd.parquet") for o in orphans), orphans
-    delta.vacuum(table, 0, full=True)
-    assert _seen(path) == before
     assert _run_writer(path, 0).returncode == 0
     assert _seen(path) == "new"
 
@@ -340,7 +342,7 @@ def test_a_results_publish_killed_at_any_step_leaves_the_old_or_the_new_day(s3_r
     assert clean.returncode == 0, clean.stderr[-2000:]
     steps = json.loads(clean.stdout.strip().splitlines()[-1])
     pointer_step = next(i for i, s in enumerate(steps) if s.endswith("ds=2024-02-29/_current.json"))
-    commit_step = steps.index("delta commit")
+    commit_step = steps.index("delta write")
     assert pointer_step < commit_step, steps  # the CSV export is committed first, then the table's day
     seen = []
     for kill_at in range(1, len(steps) + 1):

@@ -217,3 +217,20 @@ def test_a_day_of_no_rows_exists_with_its_columns_which_delta_rs_own_writer_does
     assert delta.write_day(f"{ours}/ds=2024-01-01", empty) == 0
     assert delta.days(ours) == ["2024-01-01", "2024-01-02"]
     assert delta.read_day(f"{ours}/ds=2024-01-01").schema.names[:2] == ["id", "v"]
+
+
+def test_a_value_that_does_not_fit_the_tables_column_is_refused_which_delta_rs_own_writer_truncates(tmp_path):
+    """Why ``write_day`` casts the rows to the table's types itself (checked) before delta-rs's writer sees them."""
+    from deltalake import write_deltalake
+
+    theirs, ours = str(tmp_path / "theirs"), str(tmp_path / "ours")
+    ints = pa.table({"n": pa.array([1], pa.int32()), "ds": ["2024-01-01"]})
+    halves = pa.table({"n": [1.5], "ds": ["2024-01-02"]})
+    write_deltalake(theirs, ints, partition_by=["ds"])
+    write_deltalake(theirs, halves, mode="overwrite", partition_by=["ds"], predicate="ds = '2024-01-02'",
+                    schema_mode="merge")  # fmt: skip
+    assert delta.read_day(f"{theirs}/ds=2024-01-02")["n"].to_pylist() == [1]  # 1.5 became 1, silently
+    delta.write_day(f"{ours}/ds=2024-01-01", ints)
+    with pytest.raises(pa.ArrowInvalid, match="truncated"):
+        delta.write_day(f"{ours}/ds=2024-01-02", halves)
+    assert delta.days(ours) == ["2024-01-01"]

@@ -4,11 +4,11 @@ is the snapshot — never a folder glob."""
 
 import pyarrow as pa
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 import pytest
 
 from shoplake.io import delta, lake
 from shoplake.io.lake import (
+    PartitionWriter,
     existing_partitions,
     partition_days,
     partition_rows,
@@ -50,22 +50,22 @@ def test_rerun_writes_identical_data(tmp_path):
     assert first.to_pydict() == {"id": ["a", "b", "c"], "n": [1, 0, 2]}
 
 
-def test_failed_write_keeps_the_old_day_and_leaves_no_file(tmp_path, monkeypatch):
+def test_failed_write_keeps_the_old_day_and_leaves_no_file(tmp_path):
     table = tmp_path / "t"
     path = str(table / "ds=2019-03-01")
     write_partition(_table(["a"]), path)
     version = delta.snapshot_version(str(table))
 
-    def broken(*args, **kwargs):
-        raise OSError("disk full")
+    def failing_step() -> None:
+        with PartitionWriter(path, _table([]).schema) as writer:
+            writer.write(_table(["b", "c"]))  # rows already handed to the writer…
+            raise OSError("disk full")  # …then the step fails
 
-    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
-        write_partition(_table(["b"]), path)
-    monkeypatch.undo()
+        failing_step()
     assert read_partition(path)["id"].to_pylist() == ["a"]
     assert delta.snapshot_version(str(table)) == version  # nothing committed
-    assert len(list((table / "ds=2019-03-01").glob("*.parquet"))) == 1  # the failed write's file was deleted
+    assert len(list((table / "ds=2019-03-01").glob("*.parquet"))) == 1  # and no file of the failed write left
 
 
 def test_rows_of_another_day_are_refused(tmp_path):
