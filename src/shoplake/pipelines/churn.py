@@ -163,16 +163,18 @@ def build_churn_features(spark: SparkSession, cfg: ChurnJobConfig) -> dict[str, 
     return {"ds": cfg.ds, "path": out, "rows": users, **counts, **extra}
 
 
-def _champion_auc(spark: SparkSession, test: DataFrame):
+def _champion_auc(test: DataFrame, predictions: DataFrame, over_majority: dict[str, Any], seed: int):
+    """Re-scores the champion on the held-out users: its AUC, and the model's paired-bootstrap lead over it."""
     from pyspark.ml import PipelineModel
 
     from shoplake.ml.baselines import MAJORITY_CLASS
-    from shoplake.ml.churn import evaluate
+    from shoplake.ml.churn import auc_lead_over_champion, evaluate
 
-    def score(champion: dict[str, Any]) -> float | None:
+    def score(champion: dict[str, Any]) -> dict[str, Any]:
         if champion.get("model") == MAJORITY_CLASS:  # a constant ranks no user above another
-            return 0.5
-        return evaluate(PipelineModel.load(f"{champion['path']}/model").transform(test))["auc"]
+            return {"score": 0.5, "lead": over_majority}
+        theirs = PipelineModel.load(f"{champion['path']}/model").transform(test)
+        return {"score": evaluate(theirs)["auc"], "lead": auc_lead_over_champion(predictions, theirs, seed=seed)}
 
     return score
 
@@ -232,7 +234,8 @@ def _publish(
 
     best = zoo["best"]
     n, churned = int(best.test["n"]), int(best.test["churned"])
-    lead = auc_lead_over_majority(best.model.transform(zoo["test"]), seed=cfg.seed)
+    predictions = best.model.transform(zoo["test"])
+    lead = auc_lead_over_majority(predictions, seed=cfg.seed)
     # an AUC over a handful of one class is a statement about those few users
     thin = too_few_of_a_class({"churned": churned, "retained": n - churned}, cfg.min_test_class_users, "users")
     staged = staging_path(cfg.lake_root, cfg.names.model, cfg.ds)
@@ -249,7 +252,7 @@ def _publish(
             staged=staged, pointer={"model": best.name},
             # AUC: ranking churners above stayers, which always predicting the majority class cannot (0.5), however
             # lopsided the classes (the clickstream sample churns 97 %: the majority's weighted F1 is 0.95 there)
-            gate=Gate("auc", best.test["auc"], champion_score=_champion_auc(spark, zoo["test"]),
+            gate=Gate("auc", best.test["auc"], champion_score=_champion_auc(zoo["test"], predictions, lead, cfg.seed),
                       baselines={"majority class": zoo["baseline"]["auc"]},
                       leads={"majority class": lead}, unranked=thin,
                       servable={"majority class": majority_pointer(zoo["class_counts"])}),

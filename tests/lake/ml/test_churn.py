@@ -100,7 +100,7 @@ def test_stratified_split_holds_out_the_same_share_of_each_class(spark):
 
 @pytest.mark.spark
 def test_zoo_picks_the_best_cross_validated_model_and_reports_both_f1s(spark):
-    from shoplake.ml.churn import ZooConfig, churn_probability, comparison_rows, train_zoo
+    from shoplake.ml.churn import ZooConfig, auc_lead_over_champion, churn_probability, comparison_rows, train_zoo
 
     cfg = ZooConfig(models=("logistic_regression", "linear_svc"), folds=2, grid="tiny")
     zoo = train_zoo(users(spark), ["x", "noise", "gap"], ["plan"], cfg)
@@ -120,6 +120,15 @@ def test_zoo_picks_the_best_cross_validated_model_and_reports_both_f1s(spark):
     svc = results["linear_svc"].model.transform(zoo["test"])
     probs = [r["p"] for r in svc.select(churn_probability(svc).alias("p")).collect()]
     assert all(0.0 <= p <= 1.0 and not math.isnan(p) for p in probs)
+
+    # over a champion re-scored on the same users: the paired lead, both AUCs from 100 bins of each score
+    lr = results["logistic_regression"].model.transform(zoo["test"])
+    over_svc = auc_lead_over_champion(lr, svc, seed=1, n_boot=300)
+    binned = results["logistic_regression"].test["auc"] - results["linear_svc"].test["auc"]
+    assert over_svc["lead"] == pytest.approx(binned, abs=0.02)  # ties within a bin of 0.01 count one half
+    assert over_svc["ci95"][0] <= over_svc["lead"] <= over_svc["ci95"][1]
+    copy = auc_lead_over_champion(lr, results["logistic_regression"].model.transform(zoo["test"]), seed=1, n_boot=300)
+    assert (copy["lead"], copy["ci95"]) == (0.0, [0.0, 0.0])  # a retrained copy never replaces its champion
 
 
 @pytest.mark.spark

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from shoplake.ml.metrics import auc_of_bins, auc_or_none, binned_auc_lead, paired_lead, too_few_of_a_class
+from shoplake.ml.metrics import (
+    auc_of_bins,
+    auc_or_none,
+    binned_auc_lead,
+    paired_binned_auc_lead,
+    paired_lead,
+    too_few_of_a_class,
+)
 
 
 def test_a_real_lead_holds_on_the_paired_bootstrap_and_a_copy_of_the_baseline_does_not():
@@ -56,6 +63,29 @@ def test_a_coin_flips_binned_auc_lead_over_a_constant_holds_zero_and_a_real_one_
     good = np.clip(np.floor((0.4 * y + rng.random(600) * 0.6) * 100), 0, 99).astype(int)
     pos, neg = np.bincount(good[y == 1], minlength=100), np.bincount(good[y == 0], minlength=100)
     assert binned_auc_lead(pos, neg)["ci95"][0] > 0.1
+
+
+def _cells(a_bins, b_bins, y):
+    """Rows → counts per (A's bin, B's bin, class): what the churn job collects from Spark."""
+    keys, counts = np.unique(np.c_[a_bins, b_bins, y], axis=0, return_counts=True)
+    return np.c_[keys, counts]
+
+
+def test_a_paired_lead_from_joint_bins_is_the_rows_lead_and_a_copy_of_the_champion_holds_zero():
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, 500)
+    champion = np.clip(np.floor((0.15 * y + rng.random(500) * 0.85) * 100), 0, 99).astype(int)
+    model = np.clip(np.floor((0.45 * y + rng.random(500) * 0.55) * 100), 0, 99).astype(int)
+    lead = paired_binned_auc_lead(_cells(model, champion, y), bins=100, seed=2)
+    assert lead["lead"] == pytest.approx(roc_auc_score(y, model) - roc_auc_score(y, champion))
+    rows = paired_lead(y, model, champion, auc_or_none, seed=2)  # the same bootstrap, drawn over rows
+    assert lead["ci95"][0] > 0
+    assert lead["ci95"] == pytest.approx(rows["ci95"], abs=0.03)
+    assert lead["resamples"] == 1000
+    same = paired_binned_auc_lead(_cells(champion, champion, y), bins=100, seed=2)
+    assert (same["lead"], same["ci95"]) == (0.0, [0.0, 0.0])  # a retrained copy does not replace its champion
+    worse = paired_binned_auc_lead(_cells(champion, model, y), bins=100, seed=2)
+    assert worse["ci95"][1] < 0
 
 
 def test_a_cluster_bootstrap_resamples_whole_groups_and_is_wider_when_rows_of_a_group_move_together():
