@@ -34,6 +34,7 @@ def test_spark_training_matches_the_local_job_on_the_same_window(spark, tmp_path
     m_local = json.loads(Path(local["path"], "metrics.json").read_text())
     assert m_spark["split"] == m_local["split"]  # the same rows in train / valid / test
     assert m_spark["backend"] == "spark"
+    assert m_spark["starts_from"] == m_local["starts_from"] == "logit(game_target_rate)"  # the per-game rate, both
     assert on_spark["auc"] > 0.85
     assert abs(on_spark["auc"] - local["auc"]) < 0.02
     features = json.loads(Path(on_spark["path"], "features.json").read_text())["features"]

@@ -162,7 +162,7 @@ def rate_margin(rates: Any) -> np.ndarray:
 
 def margin_source(booster: Any) -> str | None:
     """The column a booster's rows start from (:data:`MARGIN_ATTR`), or None for one that starts from a constant
-    (trained without a margin: an older version, the Spark or SageMaker backend)."""
+    (trained without a margin: an older version, a model without game features, the SageMaker backend)."""
     return booster.attr(MARGIN_ATTR)
 
 
@@ -365,10 +365,14 @@ def with_model_columns(df: Any, features: list[str]) -> Any:
     return df.select(*[c for c in df.columns if c not in features], *cols)
 
 
-def fit_spark_booster(df: Any, target: str, features: list[str], params: XgbParams, device: str) -> Any:
+def fit_spark_booster(
+    df: Any, target: str, features: list[str], params: XgbParams, device: str, *, margin_from: str | None = None
+) -> Any:
     """Fit ``SparkXGBClassifier`` on train rows (valid rows for early stopping); returns the XGBoost booster.
 
     ``df`` carries a ``split`` column (``shoplake.ml.splits.with_time_split``) and the model columns.
+    ``margin_from``: as in :func:`fit_booster` — each row starts from the logit of that rate column (clipped like
+    :func:`rate_margin`), through xgboost.spark's ``base_margin_col``, and the booster records it.
     """
     from pyspark.sql import functions as F
     from xgboost.spark import SparkXGBClassifier
@@ -380,6 +384,11 @@ def fit_spark_booster(df: Any, target: str, features: list[str], params: XgbPara
     # validation rows); a seeded shuffle mixes both into every batch
     rows = rows.orderBy(F.rand(params.seed))
     pos, n = rows.where("split = 'train'").agg(F.sum("label"), F.count("*")).first()
+    margin: dict[str, Any] = {}
+    if margin_from is not None:
+        p = F.least(F.greatest(F.col(margin_from).cast("double"), F.lit(1e-6)), F.lit(1 - 1e-6))
+        rows = rows.withColumn("base_margin", F.log(p / (1 - p)))
+        margin = {"base_margin_col": "base_margin"}
     clf = SparkXGBClassifier(
         features_col=features,
         label_col="label",
@@ -390,7 +399,10 @@ def fit_spark_booster(df: Any, target: str, features: list[str], params: XgbPara
         scale_pos_weight=auto_scale_pos_weight(params, float(pos or 0), int(n)),
         eval_metric="auc",
         **sklearn_params(params),
+        **margin,
     )
     booster = clf.fit(rows).get_booster()
     booster.feature_names = features
+    if margin_from is not None:
+        booster.set_attr(**{MARGIN_ATTR: margin_from})
     return booster

@@ -654,7 +654,8 @@ def train_purchase_model_spark(spark: SparkSession, cfg: PurchaseTrainConfig) ->
     for t in (cfg.target, cfg.other_target):  # each target's game-level rate is its own
         features = feature_columns(t, apps, games=cfg.game_features)
         rows_t, games[t] = with_game_features_spark(df, t) if cfg.game_features else (df, None)
-        boosters[t] = fit_spark_booster(with_model_columns(rows_t, features), t, features, params, device)
+        boosters[t] = fit_spark_booster(with_model_columns(rows_t, features), t, features, params, device,
+                                        margin_from=cfg.margin_from)  # fmt: skip
     created = F.col("timestamp_created")
     per_split = df.groupBy("split").agg(
         F.count(F.lit(1)).alias("n"), F.min(created).alias("lo"), F.max(created).alias("hi")
