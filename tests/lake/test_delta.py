@@ -234,3 +234,25 @@ def test_a_value_that_does_not_fit_the_tables_column_is_refused_which_delta_rs_o
     with pytest.raises(pa.ArrowInvalid, match="truncated"):
         delta.write_day(f"{ours}/ds=2024-01-02", halves)
     assert delta.days(ours) == ["2024-01-01"]
+
+
+def test_a_streamed_day_keeps_its_rows_in_order_which_delta_rs_own_writer_does_not(tmp_path):
+    """Why a day streamed in several batches is written as one Parquet file by shoplake (docs/lake.md): delta-rs's
+    writer spreads the batches over its threads and writes them back in the order they finish. An enriched day is
+    read row for row beside its curated day, and a rerun must write identical rows."""
+    import os
+
+    from deltalake import write_deltalake
+
+    ids = [f"id{i:04d}" for i in range(400)]
+    rows = pa.table({"id": ids, "ds": ["2024-01-01"] * 400})
+    batches = rows.to_batches(max_chunksize=7)
+    theirs = str(tmp_path / "theirs")
+    write_deltalake(theirs, pa.Table.from_batches(batches), partition_by=["ds"])
+    if (os.cpu_count() or 1) > 1:  # one thread would keep the order
+        assert delta.read_day(f"{theirs}/ds=2024-01-01")["id"].to_pylist() != ids
+    assert delta.write_day(f"{tmp_path}/ours/ds=2024-01-01", iter(batches), rows.schema) == 400
+    assert delta.read_day(f"{tmp_path}/ours/ds=2024-01-01")["id"].to_pylist() == ids
+    one_table = pa.Table.from_batches(batches).drop_columns(["ds"])  # one table of many chunks
+    assert delta.write_day(f"{tmp_path}/ours/ds=2024-01-02", one_table) == 400
+    assert delta.read_day(f"{tmp_path}/ours/ds=2024-01-02")["id"].to_pylist() == ids

@@ -56,13 +56,15 @@ def test_failed_write_keeps_the_old_day_and_leaves_no_file(tmp_path):
     write_partition(_table(["a"]), path)
     version = delta.snapshot_version(str(table))
 
-    def failing_step() -> None:
+    def failing_step(batches: int) -> None:
         with PartitionWriter(path, _table([]).schema) as writer:
-            writer.write(_table(["b", "c"]))  # rows already handed to the writer…
+            for _ in range(batches):  # rows already handed to the writer (two batches: a streamed file)…
+                writer.write(_table(["b", "c"]))
             raise OSError("disk full")  # …then the step fails
 
-    with pytest.raises(OSError, match="disk full"):
-        failing_step()
+    for batches in (1, 2):
+        with pytest.raises(OSError, match="disk full"):
+            failing_step(batches)
     assert read_partition(path)["id"].to_pylist() == ["a"]
     assert delta.snapshot_version(str(table)) == version  # nothing committed
     assert len(list((table / "ds=2019-03-01").glob("*.parquet"))) == 1  # and no file of the failed write left

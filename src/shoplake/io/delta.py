@@ -76,20 +76,22 @@ def _start(table: str, schema: pa.Schema) -> Any:
 
 
 class DayWriter:
-    """Stream Arrow batches into day ``ds`` of a table, written on a clean exit by delta-rs's own writer
-    (``write_deltalake``, overwrite with the day's predicate) as one commit from the snapshot taken on entry (a
-    commit of the day since then is a conflict: :class:`ConcurrentDayWrite`); on an error nothing is committed.
+    """Write day ``ds`` of a table — one table, or a stream of batches with flat memory — as one commit that
+    replaces the day, from the snapshot taken on entry (a commit of the day since then is a conflict:
+    :class:`ConcurrentDayWrite`); on an error nothing is committed. ``counts`` is read at the exit: a step may fill
+    it in while it writes.
 
-    Memory stays flat: from the second batch on, batches are spooled to a local Arrow IPC file, handed to delta-rs
-    as one stream from it at the exit (one table written whole goes to delta-rs as it is). Streaming the caller's
-    batches to delta-rs while the caller still computes them would park one of delta-rs's runtime threads per open
-    writer: with two writers open on a two-core host, every other delta-rs call in the process waited for ever.
-    ``counts`` is read at the exit: a step may fill it in while it writes.
+    * **One table** (``write_partition``; a single ``write``): written by delta-rs's own writer on a clean exit
+      (``write_deltalake``, overwrite with the day's predicate), as one record batch.
+    * **A stream** (a second ``write``), and **a day of no rows**: one Parquet file in the day's folder, written as
+      the batches come, then committed by hand (:mod:`shoplake.io.delta_commit`).
 
-    What delta-rs's writer is not trusted with: a day of no rows (it commits no file, so the day would vanish:
-    committed here as one zero-row file), a first write racing another (see :func:`_start`) and a value that does
-    not fit the table's column type (it truncates 1.5 into an integer column: batches are cast to the table's types
-    here, checked). ``tests/lake/test_delta.py`` shows the first and the last.
+    Why not delta-rs's writer for those (each shown by a test in ``tests/lake/test_delta.py``): it writes the rows of
+    several batches in an order of its threads' choosing, differently from run to run (a streamed day must hold its
+    rows in the order written: an enriched day is read row for row beside its curated day, and a rerun must write
+    identical rows), and it commits no file for a day of no rows (the day would vanish). A value that does not fit
+    the table's column type is refused here (delta-rs truncates 1.5 into an integer column), and a first write
+    creates the table before it begins (see :func:`_start`).
 
     >>> with DayWriter(f"{table}/ds=2024-01-01", schema, counts={"in": 3}) as w:   # doctest: +SKIP
     ...     for batch in batches:
@@ -103,8 +105,8 @@ class DayWriter:
         self.counts = counts
         self.rows = 0
         self.read_version: int | None = None
-        self._held: pa.Table | None = None  # the first rows, until a second batch comes
-        self._spool: Any = None
+        self._held: pa.Table | None = None  # the first rows, until a second batch makes this a stream
+        self._file: str | None = None  # the streamed day's Parquet file
 
     def __enter__(self) -> DayWriter:
         self._start = _start(self.table, self.schema)
@@ -125,55 +127,46 @@ class DayWriter:
         table = table if table.schema == self.schema else _cast(table, self.schema)
         if not table.num_rows:
             return
-        table = table.append_column(PARTITION_COLUMN, pa.repeat(pa.scalar(self.ds), table.num_rows))
         self.rows += table.num_rows
-        if self._held is None and self._spool is None:
+        if self._held is None and self._file is None:
             self._held = table
             return
-        if self._spool is None:
-            self._open_spool()
-        self._ipc.write_table(table)
+        if self._file is None:
+            self._open_file()
+        self._writer.write_table(table)
 
-    def _open_spool(self) -> None:
-        import tempfile
+    def _open_file(self) -> None:
+        import pyarrow.parquet as pq
 
-        import pyarrow as pa
+        from shoplake.io.fs import filesystem
 
-        self._spool = tempfile.NamedTemporaryFile(prefix="shoplake-day-", suffix=".arrow")  # noqa: SIM115 - closed in __exit__
-        self._ipc = pa.ipc.new_file(self._spool, self._held.schema, options=pa.ipc.IpcWriteOptions(compression="lz4"))
-        self._ipc.write_table(self._held)
-        self._held = None
+        self._fs, root = filesystem(_uri(self.table))
+        self._file = f"{root.rstrip('/')}/{PARTITION_COLUMN}={self.ds}/{new_file_name()}"
+        self._fs.makedirs(self._file.rsplit("/", 1)[0], exist_ok=True)
+        self._fh = self._fs.open(self._file, "wb")
+        self._writer = pq.ParquetWriter(self._fh, self.schema, compression="zstd")
+        if self._held is not None:
+            self._writer.write_table(self._held)
+            self._held = None
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        import pyarrow as pa
-
-        if self._spool is not None:
-            self._ipc.close()
-            self._spool.flush()
-        try:
-            if exc_type is not None:
-                return
-            if not self.rows:  # delta-rs would commit no file: the day would vanish
-                self._commit_empty()
-                return
-            if self._held is not None:
-                self._write(self._held)
-            else:
-                spool = pa.ipc.open_file(pa.memory_map(self._spool.name))
-                batches = (spool.get_batch(i) for i in range(spool.num_record_batches))
-                self._write(pa.RecordBatchReader.from_batches(spool.schema, batches))
+        if self._held is not None and exc_type is None:
+            self._write(self._held)
+        elif self._held is None:
+            self._commit_file(failed=exc_type is not None)
+        if exc_type is None:
             log.info("committed %d rows to %s ds=%s", self.rows, self.table, self.ds)
-        finally:
-            if self._spool is not None:
-                self._spool.close()
 
-    def _write(self, data: Any) -> None:
+    def _write(self, table: pa.Table) -> None:
+        import pyarrow as pa
         from deltalake import WriterProperties, write_deltalake
         from deltalake.exceptions import CommitFailedError
 
+        # one record batch: delta-rs keeps the order of one batch's rows, not that of several
+        table = table.append_column(PARTITION_COLUMN, pa.repeat(pa.scalar(self.ds), table.num_rows)).combine_chunks()
         commit = _commit_properties(self.ds, self.counts, self.read_version, self.rows)
         try:
-            write_deltalake(self._start, data, mode="overwrite", partition_by=[PARTITION_COLUMN],
+            write_deltalake(self._start, table, mode="overwrite", partition_by=[PARTITION_COLUMN],
                             predicate=f"{PARTITION_COLUMN} = '{self.ds}'", schema_mode="merge",
                             writer_properties=WriterProperties(compression="ZSTD"),
                             commit_properties=commit)  # fmt: skip
@@ -181,22 +174,23 @@ class DayWriter:
             current = _table(self.table)
             raise ConcurrentDayWrite(self.table, self.ds, current.version() if current else None) from exc
 
-    def _commit_empty(self) -> None:
-        """The day as one zero-row file carrying the schema, committed from the snapshot taken on entry."""
-        import pyarrow.parquet as pq
-
-        from shoplake.io.fs import filesystem
-
-        fs, root = filesystem(_uri(self.table))
-        file = f"{root.rstrip('/')}/{PARTITION_COLUMN}={self.ds}/{new_file_name()}"
-        fs.makedirs(file.rsplit("/", 1)[0], exist_ok=True)
-        with fs.open(file, "wb") as fh:
-            pq.write_table(self.schema.empty_table(), fh, compression="zstd")
+    def _commit_file(self, *, failed: bool) -> None:
+        """The streamed day's file (for a day of no rows, one zero-row file carrying the schema), committed from
+        the snapshot taken on entry — or, when the step ``failed``, deleted."""
+        if self._file is None:
+            if failed:
+                return
+            self._open_file()
+        committed = False
         try:
-            _commit(self.table, self.ds, [file], self.schema, self.counts, self.read_version, self._start)
-        except BaseException:
-            fs.rm(file)
-            raise
+            self._writer.close()
+            self._fh.close()
+            if not failed:
+                _commit(self.table, self.ds, [self._file], self.schema, self.counts, self.read_version, self._start)
+                committed = True
+        finally:
+            if not committed and self._fs.exists(self._file):
+                self._fs.rm(self._file)
 
 
 def _stamp() -> str:

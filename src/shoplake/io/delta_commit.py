@@ -5,7 +5,8 @@ serve:
 * :func:`commit_files` — the files plain pyspark (no Delta jars) wrote, with per-file statistics (``numRecords``,
   min / max / ``nullCount``) read from their footers so engines can skip files; the day's snapshot it replaces is
   the one loaded before Spark wrote (delta-rs's writer would have to read the rows back through this process);
-* a day of no rows (:class:`shoplake.io.delta.DayWriter`: delta-rs commits no file for it, and the day would vanish);
+* a day streamed in several batches, and a day of no rows (:class:`shoplake.io.delta.DayWriter`: delta-rs's writer
+  reorders several batches' rows, and commits no file for no rows — the day would vanish);
 * :func:`restore_day` — a day put back to an older version's files (no data copied).
 
 Two writes of one day conflict through an application transaction named after the day (:func:`_commit_properties`).
