@@ -43,7 +43,7 @@ SENTIMENT_TRAIN_DAYS ?= 21
 SENTIMENT_MIN_NEGATIVES ?= 30
 export SENTIMENT_MIN_NEGATIVES
 
-.PHONY: check-doc-figures test-compose cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone standalone-down backfill \
+.PHONY: check-doc-figures test-compose cluster cluster-down cluster-deps print-gpu-slots help install java spark-cds browser demo demo-churn demo-churn-next-week demo-recs demo-engagement demo-reviews test test-fast lint fmt bench bench-serve serve objectstores mongo-up mongo-down airflow-init standalone standalone-down backfill \
         compose-config dist lock clean sentiment-model bench-sentiment bench-scale
 
 print-gpu-slots:  ## the gpu pool size make would set (one per GPU; 1 without one)
@@ -120,6 +120,10 @@ demo-churn: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
 demo-churn: install  ## install, then run the three churn DAGs (Telco, clickstream, Sparkify) on the samples
 	airflow db migrate >/dev/null
 	$(PY) scripts/demo_churn.py
+
+demo-churn-next-week: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
+demo-churn-next-week: install  ## after demo-churn: telco_churn_weekly a week later, gated against the champion the first run published
+	$(PY) scripts/demo_churn.py --next-week
 
 demo-recs: export AIRFLOW_HOME := $(CURDIR)/.airflow-demo
 demo-recs: install sentiment-model  ## install, then product_reviews_daily on a Sephora day and clickstream_recommendations_daily on the clickstream sample; prints the comparison

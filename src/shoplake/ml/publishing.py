@@ -199,7 +199,10 @@ def verdict(gate: Gate, champion: dict[str, Any] | None, ds: str) -> dict[str, A
             champ = float(champion[gate.metric])
     serves_baseline = not beats and enforced and strongest is not None and strongest[0] in gate.servable
     published = strongest[1] if serves_baseline else gate.score  # type: ignore[index]
-    not_worse = champ is None or published == champ or gate.better(published, champ)
+    # where the champion's predictions were re-scored, the paired lead decides (its point scores may differ in the
+    # last bit from the model's on a rerun of the same model: "worse" by 1e-16 is no verdict)
+    not_worse = (champ_lead is not None and not serves_baseline) or champ is None or published == champ \
+        or gate.better(published, champ)  # fmt: skip
     # a model replaces a champion whose predictions were re-scored only by a lead beyond noise over it
     holds = serves_baseline or champ_lead is None or bool(champ_lead.get("ci95") and champ_lead["ci95"][0] > 0)
     if serves_baseline and not_worse:

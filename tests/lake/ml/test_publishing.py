@@ -107,6 +107,12 @@ def test_a_champion_is_replaced_only_by_a_lead_beyond_noise_over_its_own_predict
                  **baselines)  # fmt: skip
     assert verdict(ahead, champion, "2024-01-02")["promote"]
     assert verdict(close, {"version": "2024-01-02", "auc": 0.84}, "2024-01-02")["promote"]  # a rerun of its own day
+    # the same model retrained on the same rows: its re-scored champion differs in the last bit, the lead is nil
+    nil = {"score": 0.8453100437258079, "lead": {"lead": 0.0, "ci95": [0.0, 0.0]}}
+    copy = Gate("auc", 0.8453100437258078, champion_score=lambda c: nil, **baselines)
+    decided = verdict(copy, champion, "2024-01-02")
+    assert not decided["promote"]
+    assert "the champion stays" in decided["reason"]  # not "worse than the champion's 0.8453"
 
 
 def _publish(lake: str, tmp_path: Path, ds: str, score: float, baseline: float, mlflow_uri: str = "none") -> dict:
