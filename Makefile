@@ -140,8 +140,9 @@ demo-reviews: install  ## install, then curate the Sephora sample's last REVIEW_
 	airflow db migrate >/dev/null
 	$(PY) scripts/demo_reviews.py
 
-check-doc-figures: install  ## re-run the cheap demos whose output docs quote (make demo-reviews, ~3 min) and fail where a page and its run disagree
+check-doc-figures: install  ## re-run the cheap demos whose output docs quote (make demo-reviews and make demo, ~5 min) and fail where a page and its run disagree
 	$(PY) scripts/check_doc_figures.py --page docs/product_reviews.md --run
+	$(PY) scripts/check_doc_figures.py --page docs/steam_reviews.md --run
 
 # the native cluster's test (Postgres, Redis, CeleryExecutor) must run here: cluster-deps installs them, and
 # SHOPLAKE_REQUIRE_CLUSTER=1 makes their absence a failure rather than a skip

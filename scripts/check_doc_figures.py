@@ -14,7 +14,8 @@ A page marks a block of printed figures with ``<!-- figures: <command> -->`` on 
 Every line of a block must occur in the output, once the parts that change from run to run are masked on both sides
 (a version folder ``v-<time>-<id>``, seconds of run time ``in 62 s`` / ``(87 s)``); ``…`` in a block line stands
 for any text. Exit status 1 lists each block line the run did not print: the page or the code is wrong.
-``make check-doc-figures`` re-runs the cheap ones (``make demo-reviews``, about 3 min on 2 cores).
+``make check-doc-figures`` re-runs the cheap ones (``make demo-reviews`` and ``make demo``, about 2 min each on 2
+cores); ``--page docs/recommendations.md --run`` re-runs ``make demo-recs`` (about 5 min) for its two blocks.
 """
 
 from __future__ import annotations
@@ -104,9 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.page is None or not (args.output or args.run):
         ap.error("give --list, or --page with --output or --run")
-    failed = 0
+    failed, outputs = 0, {}  # a command quoted by several blocks of the page runs once
     for b in blocks(args.page):
-        output = args.output.read_text() if args.output else run(b.command)
+        if b.command not in outputs:
+            outputs[b.command] = args.output.read_text() if args.output else run(b.command)
+        output = outputs[b.command]
         lost = missing(b, output)
         where = f"{b.page}:{b.line} ({b.command})"
         if lost:

@@ -75,3 +75,20 @@ def test_every_marked_block_in_the_docs_names_a_make_target_that_exists():
         make = words.index("make") if "make" in words else None
         assert make is not None, f"{where}: {command!r} is not a make target"
         assert words[make + 1] in targets, f"{where}: no make target {words[make + 1]!r}"
+
+
+def test_a_command_quoted_by_two_blocks_of_a_page_runs_once(tmp_path):
+    fake = tmp_path / "fake_demo.py"  # stands in for a demo: prints the run's output, counts its runs
+    fake.write_text(f"import pathlib\np = pathlib.Path({str(tmp_path / 'runs')!r})\n"
+                    f"p.write_text(p.read_text() + 'x' if p.exists() else 'x')\nprint({OUTPUT!r})\n")  # fmt: skip
+    marker = f"<!-- figures: {sys.executable} {fake} -->"
+    page = tmp_path / "page.md"
+    page.write_text(
+        PAGE.replace("<!-- figures: make demo-reviews -->", marker)
+        + f"\n{marker}\n```\n{OUTPUT.splitlines()[1]}\n```\n"
+    )
+    done = subprocess.run([sys.executable, str(SCRIPT), "--page", str(page), "--run"], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("all printed by the run") == 2
+    assert (tmp_path / "runs").read_text() == "x"
