@@ -2,11 +2,12 @@
 The lake's one front for its tables: the writes are here, the reads (:mod:`shoplake.io.delta_table`) and the
 commits of other writers' files (:mod:`shoplake.io.delta_commit`) are named here too.
 
-* :func:`write_day` / :class:`DayWriter` — rows of one day (a table or a stream of record batches, bounded memory)
-  written by delta-rs's own writer (``write_deltalake``) as **one** overwrite of that day (``predicate ds =
-  '<day>'``): the day's old files leave the snapshot in the same commit, other days are untouched, and the step's
-  row bookkeeping (``in`` / ``good`` / ``quarantined``…) is part of that commit's metadata (``shoplake.counts``),
-  never a side file a reader could see out of step.
+* :func:`write_day` / :class:`DayWriter` — rows of one day committed as **one** overwrite of that day: a table by
+  delta-rs's own writer (``write_deltalake``, ``predicate ds = '<day>'``), a stream of record batches (bounded
+  memory) and a day of no rows as one Parquet file committed by hand (:class:`DayWriter` says why). The day's old
+  files leave the snapshot in the same commit, other days are untouched, and the step's row bookkeeping (``in`` /
+  ``good`` / ``quarantined``…) is part of that commit's metadata (``shoplake.counts``), never a side file a reader
+  could see out of step.
 * :func:`commit_files`, :func:`restore_day` — files another writer (plain pyspark) put in the table's folder,
   committed as that day's overwrite with statistics from their footers.
 * :func:`day_files`, :func:`read_day`, :func:`days`, :func:`day_counts`, :func:`history`, :func:`vacuum` — the

@@ -3,8 +3,9 @@
 A dataset ``<lake>/<zone>/<name>`` is one Delta table; a partition path ``<dataset>/ds=YYYY-MM-DD`` (from
 ``shoplake.paths.partition_path``) names one day of it. Pipelines write and read days through this module:
 
-* :func:`write_partition` / :class:`PartitionWriter` — a day's rows (a table, or batches streamed with flat memory)
-  as one new Parquet file, committed as **one** Delta commit that replaces exactly that day; the step's row
+* :func:`write_partition` / :class:`PartitionWriter` — a day's rows (a table, through delta-rs's own writer; or
+  batches streamed with flat memory into one Parquet file: :class:`shoplake.io.delta.DayWriter`), committed as
+  **one** Delta commit that replaces exactly that day; the step's row
   bookkeeping (``counts``) is part of the same commit; rows of another day are refused. A writer that fails (or is
   killed) before its commit leaves the day as it was: readers only see files the log names.
 * :func:`read_partition`, :func:`iter_partition_batches`, :func:`partition_rows`, :func:`read_counts`,
