@@ -61,3 +61,12 @@ def test_too_little_data_is_a_clear_data_error(spark, tmp_path):
     write_events(lake, DAY, [r for r in shop_log() if r[0] >= "u15"])  # one level only
     with pytest.raises(ValueError, match=r"training needs >= 10 rows of >= 2 levels"):
         _train(spark, lake)
+
+
+def test_training_twice_on_the_same_sessions_gives_the_same_figures_to_the_bit(spark, tmp_path):
+    lake = str(tmp_path / "lake")
+    write_events(lake, DAY)
+    first = json.loads((Path(_train(spark, lake)["path"]) / "metrics.json").read_text())
+    second = json.loads((Path(_train(spark, lake)["path"]) / "metrics.json").read_text())  # a rerun of the day
+    assert second["held_out"] == first["held_out"]  # per-level precision / recall / F1, confusion, macro-F1
+    assert second["gate"]["score"] == first["gate"]["score"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -61,6 +62,15 @@ def test_four_models_are_compared_and_a_saved_version_scores_like_the_fitted_one
         assert saved["mae"] == pytest.approx(result["metrics"][model]["mae"], rel=1e-6), model
     em.plot_predicted_vs_actual(tmp_path / "p.png", result, "t")
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_fitting_twice_on_the_same_tweets_gives_the_same_figures_to_the_bit(tmp_path):
+    train, test = _tweets(300, 1), _tweets(80, 2)
+    first = em.fit_and_compare(train, test, em.XgbKnobs(50, 3, 0.1, 7))
+    second = em.fit_and_compare(train, test, em.XgbKnobs(50, 3, 0.1, 7))
+    assert json.dumps(second["metrics"], sort_keys=True) == json.dumps(first["metrics"], sort_keys=True)
+    for model in first["predictions"]:
+        assert np.array_equal(second["predictions"][model], first["predictions"][model]), model
 
 
 def test_without_embeddings_the_embedding_model_is_left_out_with_the_reason():
