@@ -253,6 +253,7 @@ def train_tweet_engagement(cfg: EngagementTrainConfig) -> dict[str, Any]:
             lake_root=cfg.lake_root, name=TWEET_ENGAGEMENT_MODEL, ds=cfg.ds, metrics=metrics, config=cfg,
             local_dir=local, pointer={"model": best},
             gate=Gate("rmse_log1p", score, higher_is_better=False, baselines=baselines, champion_score=champion,
+                      leads=em.leads_over_baselines(result, cfg.seed),  # a lead beyond noise, on the same tweets
                       servable={"median": {"model": "median"}}),  # saved in every version: served when it wins
             tracking=Tracking(cfg.mlflow_uri, params={**asdict(cfg), "best_model": best}, metrics=flat,
                               tags={"best_model": best}),
