@@ -145,7 +145,8 @@ class DayWriter:
         self._file = f"{root.rstrip('/')}/{PARTITION_COLUMN}={self.ds}/{new_file_name()}"
         self._fs.makedirs(self._file.rsplit("/", 1)[0], exist_ok=True)
         self._fh = self._fs.open(self._file, "wb")
-        self._writer = pq.ParquetWriter(self._fh, self.schema, compression="zstd")
+        self._footer: list[Any] = []  # the file's metadata, handed back by the writer on close (no re-read)
+        self._writer = pq.ParquetWriter(self._fh, self.schema, compression="zstd", metadata_collector=self._footer)
         if self._held is not None:
             self._writer.write_table(self._held)
             self._held = None
@@ -172,8 +173,7 @@ class DayWriter:
                             writer_properties=WriterProperties(compression="ZSTD"),
                             commit_properties=commit)  # fmt: skip
         except CommitFailedError as exc:
-            current = _table(self.table)
-            raise ConcurrentDayWrite(self.table, self.ds, current.version() if current else None) from exc
+            raise ConcurrentDayWrite.standing(self.table, self.ds) from exc
 
     def _commit_file(self, *, failed: bool) -> None:
         """The streamed day's file (for a day of no rows, one zero-row file carrying the schema), committed from
@@ -187,7 +187,8 @@ class DayWriter:
             self._writer.close()
             self._fh.close()
             if not failed:
-                _commit(self.table, self.ds, [self._file], self.schema, self.counts, self.read_version, self._start)
+                _commit(self.table, self.ds, [self._file], self.schema, self.counts, self.read_version, self._start,
+                        footers={self._file: self._footer[0]} if self._footer else None)  # fmt: skip
                 committed = True
         finally:
             if not committed and self._fs.exists(self._file):

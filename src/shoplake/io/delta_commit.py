@@ -79,13 +79,14 @@ def _created(table: str, schema: pa.Schema) -> Any:
     return _table(table)
 
 
-def _file_stats(fs: Any, path: str) -> tuple[int, str]:
-    """``(size, Delta stats JSON)`` of a Parquet file from its footer: numRecords, and min / max / nullCount of
-    each top-level column whose row groups all carry them."""
+def _file_stats(fs: Any, path: str, meta: Any = None) -> tuple[int, str]:
+    """``(size, Delta stats JSON)`` of a Parquet file from its footer (``meta``, or read from the file):
+    numRecords, and min / max / nullCount of each top-level column whose row groups all carry them."""
     import pyarrow.parquet as pq
 
-    with fs.open(path, "rb") as fh:
-        meta = pq.ParquetFile(fh).metadata
+    if meta is None:
+        with fs.open(path, "rb") as fh:
+            meta = pq.ParquetFile(fh).metadata
     size = fs.size(path)
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
@@ -122,11 +123,11 @@ def _iso(value: Any) -> str:
 
 def _commit(
     table: str, ds: str, fs_paths: Sequence[str], files: pa.Schema, counts: dict[str, Any] | None,
-    read_version: int | None, start: Any = None,
+    read_version: int | None, start: Any = None, footers: dict[str, Any] | None = None,
 ) -> int:  # fmt: skip
     """Commit ``fs_paths`` (the table filesystem's spelling, inside the table's folder) as the overwrite of day
     ``ds``, read from snapshot ``read_version`` (None: the table did not exist; ``start``: that snapshot, already
-    loaded). Returns the rows committed."""
+    loaded). ``footers``: the files' Parquet metadata where the writer has it. Returns the rows committed."""
     from deltalake.exceptions import CommitFailedError
     from deltalake.transaction import AddAction
 
@@ -139,7 +140,7 @@ def _commit(
     for fpath in fs_paths:
         if not fpath.startswith(prefix):
             raise ValueError(f"{fpath} is not inside the table folder {uri}")
-        size, stats = _file_stats(fs, fpath)
+        size, stats = _file_stats(fs, fpath, (footers or {}).get(fpath))
         rows += json.loads(stats)["numRecords"]
         actions.append(AddAction(fpath[len(prefix) :], size, {PARTITION_COLUMN: ds}, int(time.time() * 1000), True,
                                  stats))  # fmt: skip
@@ -157,8 +158,7 @@ def _commit(
             commit_properties=_commit_properties(ds, counts, start.version(), rows),
         )  # fmt: skip
     except CommitFailedError as exc:
-        current = _table(table)
-        raise ConcurrentDayWrite(table, ds, current.version() if current is not None else None) from exc
+        raise ConcurrentDayWrite.standing(table, ds) from exc
     log.info("committed %d file(s), %d rows to %s ds=%s", len(actions), rows, table, ds)
     return rows
 

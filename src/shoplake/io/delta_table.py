@@ -55,6 +55,12 @@ class ConcurrentDayWrite(RuntimeError):
         )
         self.table, self.ds, self.version = table, ds, version
 
+    @classmethod
+    def standing(cls, table: str, ds: str) -> ConcurrentDayWrite:
+        """The error for a write of ``ds`` that lost, naming the table version that stands now."""
+        current = _table(table)
+        return cls(table, ds, None if current is None else current.version())
+
 
 def split_partition(path: str) -> tuple[str, str]:
     """``(table uri, day)`` of a partition path ``<table>/ds=YYYY-MM-DD``.
