@@ -7,7 +7,7 @@
 
 Used by `make demo-churn`, with the Airflow environment of the Makefile. `make demo-churn-next-week` then runs
 telco_churn_weekly a week later (the same customers): the new model meets the champion the first run published,
-re-scored on the same held-out users (`--only telco --next-week`).
+re-scored on the same held-out users (`--next-week`).
 """
 
 from __future__ import annotations
