@@ -279,11 +279,10 @@ def auc_lead_over_majority(predictions: DataFrame, *, seed: int, n_boot: int = 1
 
     from shoplake.ml.metrics import binned_auc_lead
 
-    score_bin = F.least(F.floor(churn_probability(predictions) * AUC_BINS), F.lit(AUC_BINS - 1)).cast("int")
-    counts = predictions.groupBy(score_bin.alias("bin"), F.col(LABEL).alias("y")).count().collect()
+    counts = predictions.groupBy(score_bin(predictions, AUC_BINS).alias("bin"), F.col(LABEL).alias("y")).count()
     pos, neg = np.zeros(AUC_BINS), np.zeros(AUC_BINS)
-    for row in counts:
-        (pos if row["y"] == 1.0 else neg)[max(row["bin"], 0)] += row["count"]
+    for row in counts.collect():
+        (pos if row["y"] == 1.0 else neg)[row["bin"]] += row["count"]
     return binned_auc_lead(pos, neg, n_boot=n_boot, seed=seed)
 
 
@@ -299,12 +298,19 @@ def auc_lead_over_champion(
     from shoplake.ml.metrics import paired_binned_auc_lead
 
     def binned(frame: DataFrame, name: str) -> DataFrame:
-        score = F.least(F.floor(churn_probability(frame) * PAIRED_AUC_BINS), F.lit(PAIRED_AUC_BINS - 1))
-        return frame.select("user_id", F.col(LABEL).alias("y"), F.greatest(score, F.lit(0)).cast("int").alias(name))
+        return frame.select("user_id", F.col(LABEL).alias("y"), score_bin(frame, PAIRED_AUC_BINS).alias(name))
 
     joined = binned(predictions, "a").join(binned(champion, "b").drop("y"), "user_id")
     cells = [(r["a"], r["b"], r["y"], r["count"]) for r in joined.groupBy("a", "b", "y").count().collect()]
     return paired_binned_auc_lead(cells, bins=PAIRED_AUC_BINS, n_boot=n_boot, seed=seed)
+
+
+def score_bin(predictions: DataFrame, bins: int) -> Any:
+    """P(churn) as its bin, 0…bins-1 (width 1 / bins), an int column."""
+    from pyspark.sql import functions as F
+
+    score = F.floor(churn_probability(predictions) * bins)
+    return F.greatest(F.least(score, F.lit(bins - 1)), F.lit(0)).cast("int")
 
 
 def churn_probability(predictions: DataFrame) -> Any:
